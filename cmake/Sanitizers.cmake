@@ -1,0 +1,10 @@
+# ASSENT_SANITIZE=address builds with ASan+UBSan, =thread with TSan. CI runs both variants.
+if(ASSENT_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(ASSENT_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT ASSENT_SANITIZE STREQUAL "" AND NOT ASSENT_SANITIZE STREQUAL "OFF")
+  message(FATAL_ERROR "ASSENT_SANITIZE must be '', 'address' or 'thread', not '${ASSENT_SANITIZE}'")
+endif()
