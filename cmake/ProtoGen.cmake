@@ -1,9 +1,13 @@
-# assent_proto_library(NAME <target> PROTOS <files relative to proto/> [GRPC])
+# assent_proto_library(NAME <target> PROTOS <files relative to ROOT> [ROOT <dir>, default proto/]
+#                      [GRPC])
 # Generates C++ (and gRPC service code when GRPC is given) into the build tree and wraps it in one
 # static library target, so generated code is compiled once and never mixed with ours.
 function(assent_proto_library)
-  cmake_parse_arguments(ARG "GRPC" "NAME" "PROTOS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "GRPC" "NAME;ROOT" "PROTOS;DEPS" ${ARGN})
   set(proto_root ${CMAKE_SOURCE_DIR}/proto)
+  if(ARG_ROOT)
+    set(proto_root ${ARG_ROOT})
+  endif()
   set(out ${CMAKE_BINARY_DIR}/gen)
   file(MAKE_DIRECTORY ${out})
   set(srcs)

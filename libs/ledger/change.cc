@@ -1,0 +1,139 @@
+#include "ledger/change.h"
+
+#include <openssl/sha.h>
+
+#include "assent/storage/v1/storage.pb.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "ledger/events.h"
+#include "ledger/history.h"
+#include "store/keys.h"
+
+namespace assent::ledger {
+namespace {
+
+template <typename State>
+absl::StatusOr<bool> LoadInto(store::Txn& txn, store::Cf cf, const std::string& key,
+                              State& state) {
+  ASSIGN_OR_RETURN(auto raw, txn.Get(cf, key));
+  if (!raw.has_value()) return false;
+  if (!state.ParseFromString(*raw)) return Corrupt(store::CfName(cf));
+  return true;
+}
+
+template <typename State, typename MakeSnapshot>
+void Append(store::Txn& txn, v1::HistoryRecord& record, State& state, store::Cf state_cf,
+            const std::string& state_key, MakeSnapshot make_snapshot) {
+  record.set_sequence(state.sequence() + 1);
+  if (!record.has_recorded_time()) *record.mutable_recorded_time() = ToProto(txn.now());
+  if (!record.has_effective_time()) *record.mutable_effective_time() = record.recorded_time();
+  record.set_previous_hash(state.chain_head());
+  record.set_hash(HistoryHash(record));
+
+  state.set_sequence(record.sequence());
+  state.set_chain_head(record.hash());
+  *state.mutable_update_time() = record.recorded_time();
+
+  const std::string entity = store::EntityName(record.target());
+  txn.Put(store::Cf::kHistory, store::HistoryKey(record.tenant(), entity, record.sequence()),
+          record.SerializeAsString());
+  txn.Put(state_cf, state_key, state.SerializeAsString());
+  for (const auto& outbox : BuildOutboxRecords(record, make_snapshot(state))) {
+    txn.Put(store::Cf::kOutbox, store::OutboxKey(txn.NextOutboxId()), outbox.SerializeAsString());
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SubjectState> LoadSubject(store::Txn& txn, std::string_view tenant,
+                                             std::string_view subject_id) {
+  v1::SubjectState state;
+  ASSIGN_OR_RETURN(bool found,
+                   LoadInto(txn, store::Cf::kSubjects, store::SubjectKey(tenant, subject_id), state));
+  if (!found) {
+    state.set_tenant(std::string(tenant));
+    state.set_subject_id(std::string(subject_id));
+  }
+  return state;
+}
+
+absl::StatusOr<v1::ContactPointState> LoadContact(store::Txn& txn, std::string_view tenant,
+                                                  const v1::ContactRef& contact) {
+  v1::ContactPointState state;
+  ASSIGN_OR_RETURN(bool found,
+                   LoadInto(txn, store::Cf::kContacts, store::ContactKey(tenant, contact), state));
+  if (!found) {
+    state.set_tenant(std::string(tenant));
+    *state.mutable_contact() = contact;
+  }
+  return state;
+}
+
+void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::SubjectState& state) {
+  Append(txn, record, state, store::Cf::kSubjects,
+         store::SubjectKey(state.tenant(), state.subject_id()), [](const v1::SubjectState& s) {
+           v1::TargetStateSnapshot snapshot;
+           *snapshot.mutable_subject() = s;
+           return snapshot;
+         });
+}
+
+void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointState& state) {
+  Append(txn, record, state, store::Cf::kContacts,
+         store::ContactKey(state.tenant(), state.contact()), [](const v1::ContactPointState& s) {
+           v1::TargetStateSnapshot snapshot;
+           *snapshot.mutable_contact() = s;
+           return snapshot;
+         });
+}
+
+std::string RequestDigest(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  std::string digest(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+         reinterpret_cast<unsigned char*>(digest.data()));
+  return digest;
+}
+
+
+absl::StatusOr<std::optional<std::string>> CheckIdempotency(store::Txn& txn,
+                                                            std::string_view tenant,
+                                                            std::string_view key,
+                                                            std::string_view method,
+                                                            std::string_view digest) {
+  if (key.empty()) return std::nullopt;
+  ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kIdempotency, store::IdempotencyKey(tenant, key)));
+  if (!raw.has_value()) return std::nullopt;
+  storage::v1::IdempotencyRecord record;
+  if (!record.ParseFromString(*raw)) return Corrupt("idempotency record");
+  if (FromProto(record.expire_time()) <= txn.now()) return std::nullopt;
+  if (record.method() != method || record.request_digest() != digest) {
+    return FailedPrecondition(
+        "idempotency_key: already used with a different request; use a new key for a new request");
+  }
+  return std::optional<std::string>(record.response());
+}
+
+void RememberIdempotency(store::Txn& txn, std::string_view tenant, std::string_view key,
+                         std::string_view method, std::string_view digest,
+                         const google::protobuf::Message& response, absl::Duration ttl) {
+  if (key.empty()) return;
+  storage::v1::IdempotencyRecord record;
+  record.set_request_digest(std::string(digest));
+  record.set_method(std::string(method));
+  record.set_response(response.SerializeAsString());
+  *record.mutable_create_time() = ToProto(txn.now());
+  *record.mutable_expire_time() = ToProto(txn.now() + ttl);
+  txn.Put(store::Cf::kIdempotency, store::IdempotencyKey(tenant, key), record.SerializeAsString());
+}
+
+}  // namespace assent::ledger

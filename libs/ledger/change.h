@@ -1,0 +1,69 @@
+// Building blocks shared by the ledger's write mutations: loading a target's state inside a
+// transaction, appending a change to its hash chain (with its outbox records), and idempotency.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "assent/v1/types.pb.h"
+#include "google/protobuf/message.h"
+#include "store/committer.h"
+
+namespace assent::ledger {
+
+// Runs `fn` as a committer mutation and hands its result to `done` once durable.
+template <typename T>
+void SubmitWrite(store::Committer& committer, absl::Time deadline,
+                 absl::AnyInvocable<void(absl::StatusOr<T>)> done,
+                 absl::AnyInvocable<absl::StatusOr<T>(store::Txn&)> fn) {
+  auto result = std::make_shared<T>();
+  committer.Submit(
+      [fn = std::move(fn), result](store::Txn& txn) mutable -> absl::Status {
+        absl::StatusOr<T> r = fn(txn);
+        if (!r.ok()) return r.status();
+        *result = *std::move(r);
+        return absl::OkStatus();
+      },
+      [done = std::move(done), result](absl::Status s) mutable {
+        if (s.ok()) {
+          done(std::move(*result));
+        } else {
+          done(std::move(s));
+        }
+      },
+      deadline);
+}
+
+// The stored state, or a new empty one (sequence 0) for a target never written.
+absl::StatusOr<v1::SubjectState> LoadSubject(store::Txn& txn, std::string_view tenant,
+                                             std::string_view subject_id);
+absl::StatusOr<v1::ContactPointState> LoadContact(store::Txn& txn, std::string_view tenant,
+                                                  const v1::ContactRef& contact);
+
+// Appends `record` to the target's history: assigns the next sequence, links it to the chain
+// head, hashes it, and stages the history record, the new state (with its sequence, head and
+// update time) and the two outbox records. `record` must have tenant, target, kind and the change
+// itself filled in; recorded_time defaults to the transaction time.
+void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::SubjectState& state);
+void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointState& state);
+
+// SHA-256 of the deterministic serialization of a request.
+std::string RequestDigest(const google::protobuf::Message& request);
+
+// Looks up an idempotency key. Returns the stored response when the same method and request
+// used it before (and it has not expired), nullopt when the key is new (or empty), and
+// FAILED_PRECONDITION when it was used with another request or method.
+absl::StatusOr<std::optional<std::string>> CheckIdempotency(store::Txn& txn,
+                                                            std::string_view tenant,
+                                                            std::string_view key,
+                                                            std::string_view method,
+                                                            std::string_view digest);
+// Stages the idempotency record for a successful request (no-op for an empty key).
+void RememberIdempotency(store::Txn& txn, std::string_view tenant, std::string_view key,
+                         std::string_view method, std::string_view digest,
+                         const google::protobuf::Message& response, absl::Duration ttl);
+
+}  // namespace assent::ledger

@@ -1,0 +1,46 @@
+#include "ledger/ledger.h"
+
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "contact/normalize.h"
+#include "core/validate.h"
+
+namespace assent::ledger {
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Create(store::Store& store,
+                                                       store::Committer& committer,
+                                                       const Clock& clock, LedgerOptions options) {
+  if (options.contact_key_secret.size() < 16) {
+    return InvalidField("contact_key_secret", "must be at least 16 bytes");
+  }
+  std::unique_ptr<Ledger> ledger(new Ledger(store, committer, clock, std::move(options)));
+  RETURN_IF_ERROR(ledger->catalog_.Load(store));
+  return ledger;
+}
+
+std::string Ledger::TenantContactKey(std::string_view tenant) const {
+  return contact::DeriveTenantKey(options_.contact_key_secret, tenant);
+}
+
+absl::StatusOr<v1::TargetRef> Ledger::ResolveTarget(std::string_view field,
+                                                    std::string_view tenant,
+                                                    const v1::Target& target) const {
+  v1::TargetRef ref;
+  switch (target.kind_case()) {
+    case v1::Target::kSubjectId:
+      RETURN_IF_ERROR(
+          core::ValidateSubjectId(std::string(field) + ".subject_id", target.subject_id()));
+      ref.set_subject_id(target.subject_id());
+      return ref;
+    case v1::Target::kContactPoint: {
+      ASSIGN_OR_RETURN(*ref.mutable_contact(),
+                       contact::ToRef(std::string(field) + ".contact_point",
+                                      TenantContactKey(tenant), target.contact_point()));
+      return ref;
+    }
+    default:
+      return InvalidField(field, "must name a subject_id or a contact_point");
+  }
+}
+
+}  // namespace assent::ledger

@@ -1,0 +1,122 @@
+// The ledger: Assent's operations on top of the store. It validates every request completely
+// before anything is written, runs writes as committer mutations (atomic, group-committed,
+// idempotent by key), keeps each target's history hash chain, writes the outbox records of each
+// change in the same batch, and answers reads and checks from the store with the decision rule.
+//
+// Errors follow the API: INVALID_ARGUMENT naming the field, NOT_FOUND for unknown tenants,
+// purposes and subjects, ALREADY_EXISTS, FAILED_PRECONDITION (idempotency key reused with a
+// different request, conflicting link), RESOURCE_EXHAUSTED (write queue full), UNAVAILABLE
+// (storage), DEADLINE_EXCEEDED.
+//
+// Thread safety: every method may be called concurrently. Write callbacks run on the committer
+// thread and must not block.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "assent/v1/catalog.pb.h"
+#include "assent/v1/consent.pb.h"
+#include "common/clock.h"
+#include "core/decision.h"
+#include "ledger/catalog_cache.h"
+#include "store/committer.h"
+#include "store/store.h"
+
+namespace assent::ledger {
+
+struct LedgerOptions {
+  // Master secret from which each tenant's contact-hash key is derived. Required, >= 16 bytes.
+  std::string contact_key_secret;
+  // How long idempotency keys are remembered. Default 24 hours.
+  absl::Duration idempotency_ttl = absl::Hours(24);
+  // Largest BatchCheck. Default 10000.
+  int max_batch_check = 10000;
+  // Most decisions in one RecordDecisions. Default 100.
+  int max_decisions_per_request = 100;
+};
+
+template <typename T>
+using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+class Ledger {
+ public:
+  // Loads the catalog. `store` and `committer` must outlive the ledger.
+  static absl::StatusOr<std::unique_ptr<Ledger>> Create(store::Store& store,
+                                                        store::Committer& committer,
+                                                        const Clock& clock,
+                                                        LedgerOptions options);
+
+  // Catalog. Writes complete through `done` (on the committer thread, or at once on a
+  // validation error); `deadline` bounds the time spent queued.
+  void CreateTenant(const v1::CreateTenantRequest& request, absl::Time deadline,
+                    Callback<v1::Tenant> done);
+  absl::StatusOr<v1::Tenant> GetTenant(const v1::GetTenantRequest& request) const;
+  absl::StatusOr<v1::ListTenantsResponse> ListTenants(const v1::ListTenantsRequest& request) const;
+  void CreatePurpose(const v1::CreatePurposeRequest& request, absl::Time deadline,
+                     Callback<v1::Purpose> done);
+  void UpdatePurpose(const v1::UpdatePurposeRequest& request, absl::Time deadline,
+                     Callback<v1::Purpose> done);
+  absl::StatusOr<v1::Purpose> GetPurpose(const v1::GetPurposeRequest& request) const;
+  absl::StatusOr<v1::ListPurposesResponse> ListPurposes(
+      const v1::ListPurposesRequest& request) const;
+  void SetDefaultPolicy(const v1::SetDefaultPolicyRequest& request, absl::Time deadline,
+                        Callback<v1::DefaultPolicy> done);
+  absl::StatusOr<v1::DefaultPolicy> GetDefaultPolicy(
+      const v1::GetDefaultPolicyRequest& request) const;
+
+  // Consent and preferences.
+  void RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
+                       Callback<v1::RecordDecisionsResponse> done);
+  void LinkContactPoint(const v1::LinkContactPointRequest& request, absl::Time deadline,
+                        Callback<v1::LinkContactPointResponse> done);
+  void UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
+                          Callback<v1::UnlinkContactPointResponse> done);
+  void SetPreferences(const v1::SetPreferencesRequest& request, absl::Time deadline,
+                      Callback<v1::SetPreferencesResponse> done);
+  void SuppressContactPoint(const v1::SuppressContactPointRequest& request, absl::Time deadline,
+                            Callback<v1::SuppressContactPointResponse> done);
+
+  // Reads.
+  absl::StatusOr<v1::SubjectState> GetSubjectState(const v1::GetSubjectStateRequest& request) const;
+  absl::StatusOr<v1::ContactPointState> GetContactPointState(
+      const v1::GetContactPointStateRequest& request) const;
+  absl::StatusOr<v1::ListHistoryResponse> ListHistory(const v1::ListHistoryRequest& request) const;
+  absl::StatusOr<v1::VerifyHistoryResponse> VerifyHistory(
+      const v1::VerifyHistoryRequest& request) const;
+  absl::StatusOr<v1::CheckResponse> Check(const v1::CheckRequest& request) const;
+  absl::StatusOr<v1::BatchCheckResponse> BatchCheck(const v1::BatchCheckRequest& request) const;
+
+  // The HMAC key contact points of `tenant` are hashed with (for senders and tests).
+  std::string TenantContactKey(std::string_view tenant) const;
+  const LedgerOptions& options() const { return options_; }
+
+ private:
+  Ledger(store::Store& store, store::Committer& committer, const Clock& clock,
+         LedgerOptions options)
+      : store_(store), committer_(committer), clock_(clock), options_(std::move(options)) {}
+
+  // Checks that the tenant exists in the catalog snapshot; NOT_FOUND naming `field` otherwise.
+  absl::Status RequireTenant(const Catalog& catalog, std::string_view field,
+                             std::string_view tenant) const;
+  // Validates what Check and BatchCheck share and fills in everything of the rule's input but
+  // the target's states.
+  absl::StatusOr<core::CheckInput> PrepareCheck(const Catalog& catalog, std::string_view tenant,
+                                                std::string_view purpose_id, int channel,
+                                                std::string_view topic,
+                                                const google::protobuf::Timestamp* time) const;
+  // Resolves a target to its stored form (hashing a contact point).
+  absl::StatusOr<v1::TargetRef> ResolveTarget(std::string_view field, std::string_view tenant,
+                                              const v1::Target& target) const;
+
+  store::Store& store_;
+  store::Committer& committer_;
+  const Clock& clock_;
+  const LedgerOptions options_;
+  CatalogCache catalog_;
+};
+
+}  // namespace assent::ledger

@@ -1,0 +1,481 @@
+// Consent and preference writes. Each validates the whole request first (nothing is written on
+// bad input), then runs as one committer mutation: idempotency check, state change, history
+// record in the target's hash chain, outbox records, idempotency record, all in one batch.
+#include <algorithm>
+#include <set>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+#include "contact/normalize.h"
+#include "core/validate.h"
+#include "ledger/change.h"
+#include "ledger/ledger.h"
+
+namespace assent::ledger {
+namespace {
+
+constexpr int kMaxContactsPerSubject = 100;
+constexpr size_t kMaxReferenceLength = 256;
+constexpr size_t kMaxOriginLength = 128;
+
+bool SameKey(const v1::ConsentRecord& a, const v1::ConsentRecord& b) {
+  return a.purpose_id() == b.purpose_id() && a.channel() == b.channel() && a.topic() == b.topic();
+}
+
+bool IsDenial(v1::ConsentState s) { return s != v1::GRANTED; }
+
+// Whether `incoming` should replace `existing` as the current decision for its key: the later
+// effective time wins; at the same time the denial wins (as in the decision rule).
+bool Supersedes(const v1::ConsentRecord& incoming, const v1::ConsentRecord& existing) {
+  const absl::Time a = FromProto(incoming.effective_time());
+  const absl::Time b = FromProto(existing.effective_time());
+  if (a != b) return a > b;
+  return IsDenial(incoming.state()) || !IsDenial(existing.state());
+}
+
+v1::TargetRef SubjectRef(std::string_view subject_id) {
+  v1::TargetRef ref;
+  ref.set_subject_id(std::string(subject_id));
+  return ref;
+}
+
+v1::TargetRef ContactTargetRef(const v1::ContactRef& contact) {
+  v1::TargetRef ref;
+  *ref.mutable_contact() = contact;
+  return ref;
+}
+
+// Applies the decisions to a state's decision list, filling in the history record's changes.
+void ApplyDecisions(google::protobuf::RepeatedPtrField<v1::ConsentRecord>& current,
+                    const std::vector<v1::ConsentRecord>& records, v1::HistoryRecord& history) {
+  for (const v1::ConsentRecord& record : records) {
+    v1::DecisionChange* change = history.add_decisions();
+    *change->mutable_after() = record;
+    auto it = std::find_if(current.begin(), current.end(),
+                           [&](const v1::ConsentRecord& r) { return SameKey(r, record); });
+    if (it == current.end()) {
+      *current.Add() = record;
+      continue;
+    }
+    *change->mutable_before() = *it;
+    // An imported decision older than the current one is kept in history but does not replace
+    // what is in force.
+    if (Supersedes(record, *it)) *it = record;
+  }
+}
+
+absl::Status ValidateCommon(std::string_view actor, std::string_view source,
+                            std::string_view idempotency_key) {
+  RETURN_IF_ERROR(core::ValidateActor("actor", actor));
+  RETURN_IF_ERROR(core::ValidateSource("source", source));
+  return core::ValidateIdempotencyKey("idempotency_key", idempotency_key);
+}
+
+// A link or unlink changes both sides, so it is one change in each target's history.
+template <typename Request>
+void AppendLinkChange(store::Txn& txn, v1::ChangeKind kind, const Request& request,
+                      const v1::ContactRef& contact, v1::SubjectState& subject,
+                      v1::ContactPointState& contact_state) {
+  for (bool on_subject : {true, false}) {
+    v1::HistoryRecord history;
+    history.set_tenant(request.tenant());
+    history.set_kind(kind);
+    history.set_actor(request.actor());
+    history.set_source(request.source());
+    history.set_idempotency_key(request.idempotency_key());
+    if (on_subject) {
+      *history.mutable_target() = SubjectRef(request.subject_id());
+      *history.mutable_counterpart() = ContactTargetRef(contact);
+      AppendChange(txn, history, subject);
+    } else {
+      *history.mutable_target() = ContactTargetRef(contact);
+      *history.mutable_counterpart() = SubjectRef(request.subject_id());
+      AppendChange(txn, history, contact_state);
+    }
+  }
+}
+
+// Decodes a stored idempotent response and marks it as replayed.
+template <typename Response>
+absl::StatusOr<Response> Replay(const std::string& bytes) {
+  Response response;
+  if (!response.ParseFromString(bytes)) return Corrupt("idempotent response");
+  response.set_replayed(true);
+  return response;
+}
+
+}  // namespace
+
+void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
+                             Callback<v1::RecordDecisionsResponse> done) {
+  const absl::Time now = clock_.Now();
+  auto catalog = catalog_.Snapshot();
+  // Everything below is checked before anything is written.
+  absl::Status valid = RequireTenant(*catalog, "tenant", request.tenant());
+  absl::StatusOr<v1::TargetRef> target = valid.ok() ? ResolveTarget("target", request.tenant(),
+                                                                    request.target())
+                                                    : absl::StatusOr<v1::TargetRef>(valid);
+  if (!target.ok()) return done(target.status());
+  valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (valid.ok()) valid = core::ValidateEvidence("evidence", request.evidence());
+  if (valid.ok()) valid = core::ValidateJurisdiction("jurisdiction", request.jurisdiction());
+  if (valid.ok() && request.request_reference().size() > kMaxReferenceLength) {
+    valid = InvalidField("request_reference", "must be at most 256 characters");
+  }
+  absl::Time effective = now;
+  if (valid.ok() && request.has_import()) {
+    const auto& import = request.import();
+    if (!import.has_original_effective_time()) {
+      valid = InvalidField("import.original_effective_time", "is required for an import");
+    } else {
+      valid = ValidateTimestamp("import.original_effective_time", import.original_effective_time());
+    }
+    if (valid.ok()) {
+      effective = FromProto(import.original_effective_time());
+      if (effective > now + core::kMaxClockSkew) {
+        valid = InvalidField("import.original_effective_time",
+                             "is in the future (more than 5 minutes ahead of the server clock)");
+      }
+    }
+    if (valid.ok() && (import.origin().empty() || import.origin().size() > kMaxOriginLength)) {
+      valid = InvalidField("import.origin", "must be 1..128 characters");
+    }
+  }
+  if (valid.ok() && request.decisions_size() == 0) {
+    valid = InvalidField("decisions", "must contain at least one decision");
+  }
+  if (valid.ok() && request.decisions_size() > options_.max_decisions_per_request) {
+    valid = InvalidField("decisions", absl::StrCat("must contain at most ",
+                                                   options_.max_decisions_per_request,
+                                                   " decisions (got ", request.decisions_size(),
+                                                   ")"));
+  }
+  // The records as they will be stored (ids and sequence are filled in by the mutation).
+  std::vector<v1::ConsentRecord> records;
+  std::set<std::tuple<std::string, int, std::string>> seen;
+  for (int i = 0; valid.ok() && i < request.decisions_size(); ++i) {
+    const v1::DecisionInput& in = request.decisions(i);
+    const std::string field = absl::StrCat("decisions[", i, "]");
+    valid = core::ValidatePurposeId(field + ".purpose_id", in.purpose_id());
+    if (!valid.ok()) break;
+    const v1::Purpose* purpose = catalog->FindPurpose(request.tenant(), in.purpose_id());
+    if (purpose == nullptr) {
+      valid = absl::NotFoundError(absl::StrCat(field, ".purpose_id: purpose not found: ",
+                                               in.purpose_id()));
+      break;
+    }
+    valid = core::ValidateChannel(field + ".channel", in.channel(), /*allow_unspecified=*/true);
+    if (valid.ok() && in.channel() != v1::CHANNEL_UNSPECIFIED &&
+        std::find(purpose->channels().begin(), purpose->channels().end(), in.channel()) ==
+            purpose->channels().end()) {
+      valid = InvalidField(field + ".channel",
+                           absl::StrCat("purpose ", purpose->purpose_id(), " does not cover ",
+                                        v1::Channel_Name(in.channel())));
+    }
+    if (valid.ok()) valid = core::ValidateTopic(field + ".topic", in.topic());
+    if (valid.ok() && !in.topic().empty() && purpose->topics_size() > 0 &&
+        std::find(purpose->topics().begin(), purpose->topics().end(), in.topic()) ==
+            purpose->topics().end()) {
+      valid = InvalidField(field + ".topic", absl::StrCat("is not a topic of purpose ",
+                                                          purpose->purpose_id()));
+    }
+    if (valid.ok() && (!v1::ConsentState_IsValid(in.state()) ||
+                       in.state() == v1::CONSENT_STATE_UNSPECIFIED)) {
+      valid = InvalidField(field + ".state",
+                           absl::StrCat("must be GRANTED, DENIED, WITHDRAWN or PENDING (got ",
+                                        static_cast<int>(in.state()), ")"));
+    }
+    if (valid.ok() && !seen.emplace(in.purpose_id(), in.channel(), in.topic()).second) {
+      valid = InvalidField(field, "duplicates an earlier decision for the same purpose, channel "
+                                  "and topic");
+    }
+    uint32_t notice = in.notice_version() != 0 ? in.notice_version()
+                                               : request.evidence().notice_version();
+    if (notice == 0) notice = purpose->notice_version();
+    if (valid.ok() && notice > purpose->notice_version()) {
+      valid = InvalidField(in.notice_version() != 0 ? field + ".notice_version"
+                                                    : std::string("evidence.notice_version"),
+                           absl::StrCat("is ", notice, " but purpose ", purpose->purpose_id(),
+                                        " is at notice version ", purpose->notice_version()));
+    }
+    if (!valid.ok()) break;
+    v1::ConsentRecord record;
+    record.set_purpose_id(in.purpose_id());
+    record.set_purpose_version(purpose->version());
+    record.set_channel(in.channel());
+    record.set_topic(in.topic());
+    record.set_state(in.state());
+    *record.mutable_effective_time() = ToProto(effective);
+    if (in.has_expire_time()) {
+      valid = ValidateTimestamp(field + ".expire_time", in.expire_time());
+      if (valid.ok() && FromProto(in.expire_time()) <= effective) {
+        valid = InvalidField(field + ".expire_time", "must be after the effective time");
+      }
+      if (!valid.ok()) break;
+      *record.mutable_expire_time() = in.expire_time();
+    } else if (in.state() == v1::GRANTED && purpose->has_lifespan()) {
+      *record.mutable_expire_time() = ToProto(effective + FromProto(purpose->lifespan()));
+    }
+    record.set_jurisdiction(request.jurisdiction());
+    record.set_source(request.source());
+    *record.mutable_evidence() = request.evidence();
+    record.mutable_evidence()->set_notice_version(notice);
+    record.set_actor(request.actor());
+    if (request.has_import()) {
+      record.set_imported(true);
+      record.set_import_origin(request.import().origin());
+    }
+    records.push_back(std::move(record));
+  }
+  if (!valid.ok()) return done(valid);
+
+  SubmitWrite<v1::RecordDecisionsResponse>(
+      committer_, deadline, std::move(done),
+      [this, request, records = std::move(records), target = *std::move(target),
+       digest = RequestDigest(request)](
+          store::Txn& txn) mutable -> absl::StatusOr<v1::RecordDecisionsResponse> {
+        constexpr std::string_view kMethod = "RecordDecisions";
+        ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
+                                                       request.idempotency_key(), kMethod, digest));
+        if (replay.has_value()) return Replay<v1::RecordDecisionsResponse>(*replay);
+
+        v1::HistoryRecord history;
+        history.set_tenant(request.tenant());
+        *history.mutable_target() = target;
+        history.set_kind(v1::DECISIONS_RECORDED);
+        history.set_actor(request.actor());
+        history.set_source(request.source());
+        history.set_idempotency_key(request.idempotency_key());
+        history.set_request_reference(request.request_reference());
+        *history.mutable_recorded_time() = ToProto(txn.now());
+        *history.mutable_effective_time() = records.front().effective_time();
+
+        v1::RecordDecisionsResponse response;
+        *response.mutable_target() = target;
+        auto stamp = [&](uint64_t sequence) {
+          for (size_t i = 0; i < records.size(); ++i) {
+            records[i].set_record_id(absl::StrCat(sequence, "-", i));
+            records[i].set_sequence(sequence);
+            *records[i].mutable_recorded_time() = history.recorded_time();
+          }
+        };
+        if (target.has_contact()) {
+          ASSIGN_OR_RETURN(auto state, LoadContact(txn, request.tenant(), target.contact()));
+          stamp(state.sequence() + 1);
+          ApplyDecisions(*state.mutable_decisions(), records, history);
+          AppendChange(txn, history, state);
+          response.set_sequence(state.sequence());
+        } else {
+          ASSIGN_OR_RETURN(auto state, LoadSubject(txn, request.tenant(), target.subject_id()));
+          stamp(state.sequence() + 1);
+          ApplyDecisions(*state.mutable_decisions(), records, history);
+          if (request.evidence().gpc() && !state.gpc_opt_out()) {
+            // A Global Privacy Control signal is an opt-out of sale/sharing and targeted ads
+            // (CPRA); it stays in force until the subject explicitly grants those purposes.
+            state.set_gpc_opt_out(true);
+            state.set_gpc_record_id(records.front().record_id());
+          }
+          if (!request.jurisdiction().empty()) state.set_last_jurisdiction(request.jurisdiction());
+          AppendChange(txn, history, state);
+          response.set_sequence(state.sequence());
+        }
+        for (const auto& r : records) *response.add_records() = r;
+        RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
+                            response, options_.idempotency_ttl);
+        return response;
+      });
+}
+
+void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::Time deadline,
+                              Callback<v1::LinkContactPointResponse> done) {
+  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
+  if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
+  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (!valid.ok()) return done(valid);
+  auto contact = contact::ToRef("contact_point", TenantContactKey(request.tenant()),
+                                request.contact_point());
+  if (!contact.ok()) return done(contact.status());
+  SubmitWrite<v1::LinkContactPointResponse>(
+      committer_, deadline, std::move(done),
+      [this, request, contact = *contact, digest = RequestDigest(request)](
+          store::Txn& txn) -> absl::StatusOr<v1::LinkContactPointResponse> {
+        constexpr std::string_view kMethod = "LinkContactPoint";
+        ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
+                                                       request.idempotency_key(), kMethod, digest));
+        if (replay.has_value()) return Replay<v1::LinkContactPointResponse>(*replay);
+        ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, request.tenant(), contact));
+        ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, request.tenant(), request.subject_id()));
+        v1::LinkContactPointResponse response;
+        *response.mutable_contact() = contact;
+        if (contact_state.linked_subject_id() == request.subject_id()) {
+          // Already linked: nothing changes.
+          response.set_subject_sequence(subject.sequence());
+          response.set_contact_sequence(contact_state.sequence());
+          return response;
+        }
+        if (!contact_state.linked_subject_id().empty()) {
+          return FailedPrecondition(
+              "contact_point: is linked to another subject; unlink it from that subject first");
+        }
+        if (subject.contacts_size() >= kMaxContactsPerSubject) {
+          return FailedPrecondition("subject_id: already has 100 contact points linked");
+        }
+        contact_state.set_linked_subject_id(request.subject_id());
+        *subject.add_contacts() = contact;
+        AppendLinkChange(txn, v1::CONTACT_LINKED, request, contact, subject, contact_state);
+        response.set_subject_sequence(subject.sequence());
+        response.set_contact_sequence(contact_state.sequence());
+        RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
+                            response, options_.idempotency_ttl);
+        return response;
+      });
+}
+
+void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
+                                Callback<v1::UnlinkContactPointResponse> done) {
+  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
+  if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
+  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (!valid.ok()) return done(valid);
+  auto contact = contact::ToRef("contact_point", TenantContactKey(request.tenant()),
+                                request.contact_point());
+  if (!contact.ok()) return done(contact.status());
+  SubmitWrite<v1::UnlinkContactPointResponse>(
+      committer_, deadline, std::move(done),
+      [this, request, contact = *contact, digest = RequestDigest(request)](
+          store::Txn& txn) -> absl::StatusOr<v1::UnlinkContactPointResponse> {
+        constexpr std::string_view kMethod = "UnlinkContactPoint";
+        ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
+                                                       request.idempotency_key(), kMethod, digest));
+        if (replay.has_value()) return Replay<v1::UnlinkContactPointResponse>(*replay);
+        ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, request.tenant(), contact));
+        if (contact_state.linked_subject_id() != request.subject_id()) {
+          return FailedPrecondition("contact_point: is not linked to this subject");
+        }
+        ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, request.tenant(), request.subject_id()));
+        contact_state.clear_linked_subject_id();
+        auto* contacts = subject.mutable_contacts();
+        contacts->erase(std::remove_if(contacts->begin(), contacts->end(),
+                                       [&](const v1::ContactRef& c) {
+                                         return c.type() == contact.type() &&
+                                                c.hash() == contact.hash();
+                                       }),
+                        contacts->end());
+        AppendLinkChange(txn, v1::CONTACT_UNLINKED, request, contact, subject, contact_state);
+        v1::UnlinkContactPointResponse response;
+        response.set_subject_sequence(subject.sequence());
+        response.set_contact_sequence(contact_state.sequence());
+        RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
+                            response, options_.idempotency_ttl);
+        return response;
+      });
+}
+
+void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time deadline,
+                            Callback<v1::SetPreferencesResponse> done) {
+  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
+  if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
+  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (valid.ok()) valid = core::ValidatePreferences("preferences", request.preferences());
+  if (!valid.ok()) return done(valid);
+  SubmitWrite<v1::SetPreferencesResponse>(
+      committer_, deadline, std::move(done),
+      [this, request, digest = RequestDigest(request)](
+          store::Txn& txn) -> absl::StatusOr<v1::SetPreferencesResponse> {
+        constexpr std::string_view kMethod = "SetPreferences";
+        ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
+                                                       request.idempotency_key(), kMethod, digest));
+        if (replay.has_value()) return Replay<v1::SetPreferencesResponse>(*replay);
+        ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, request.tenant(), request.subject_id()));
+        v1::HistoryRecord history;
+        history.set_tenant(request.tenant());
+        *history.mutable_target() = SubjectRef(request.subject_id());
+        history.set_kind(v1::PREFERENCES_SET);
+        history.set_actor(request.actor());
+        history.set_source(request.source());
+        history.set_idempotency_key(request.idempotency_key());
+        *history.mutable_preferences_before() = subject.preferences();
+        *history.mutable_preferences_after() = request.preferences();
+        *subject.mutable_preferences() = request.preferences();
+        AppendChange(txn, history, subject);
+        v1::SetPreferencesResponse response;
+        response.set_sequence(subject.sequence());
+        *response.mutable_preferences() = subject.preferences();
+        RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
+                            response, options_.idempotency_ttl);
+        return response;
+      });
+}
+
+void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request,
+                                  absl::Time deadline,
+                                  Callback<v1::SuppressContactPointResponse> done) {
+  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
+  if (valid.ok()) valid = core::ValidateChannel("channel", request.channel(), true);
+  if (valid.ok() && (!v1::Suppression::Kind_IsValid(request.kind()) ||
+                     request.kind() == v1::Suppression::KIND_UNSPECIFIED)) {
+    valid = InvalidField("kind", "must be UNSUBSCRIBED, COMPLAINT, HARD_BOUNCE or INVALID");
+  }
+  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (!valid.ok()) return done(valid);
+  auto contact = contact::ToRef("contact_point", TenantContactKey(request.tenant()),
+                                request.contact_point());
+  if (!contact.ok()) return done(contact.status());
+  SubmitWrite<v1::SuppressContactPointResponse>(
+      committer_, deadline, std::move(done),
+      [this, request, contact = *contact, digest = RequestDigest(request)](
+          store::Txn& txn) -> absl::StatusOr<v1::SuppressContactPointResponse> {
+        constexpr std::string_view kMethod = "SuppressContactPoint";
+        ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
+                                                       request.idempotency_key(), kMethod, digest));
+        if (replay.has_value()) return Replay<v1::SuppressContactPointResponse>(*replay);
+        ASSIGN_OR_RETURN(auto state, LoadContact(txn, request.tenant(), contact));
+        auto* suppressions = state.mutable_suppressions();
+        auto same = [&](const v1::Suppression& s) {
+          return s.channel() == request.channel() && s.kind() == request.kind();
+        };
+        auto existing = std::find_if(suppressions->begin(), suppressions->end(), same);
+        v1::HistoryRecord history;
+        history.set_tenant(request.tenant());
+        *history.mutable_target() = ContactTargetRef(contact);
+        history.set_actor(request.actor());
+        history.set_source(request.source());
+        history.set_idempotency_key(request.idempotency_key());
+        if (request.lift()) {
+          if (existing == suppressions->end()) {
+            return FailedPrecondition("kind: no such suppression on this contact point and channel");
+          }
+          history.set_kind(v1::SUPPRESSION_LIFTED);
+          *history.mutable_suppression() = *existing;
+          suppressions->erase(existing);
+        } else {
+          v1::Suppression s;
+          s.set_channel(request.channel());
+          s.set_kind(request.kind());
+          *s.mutable_effective_time() = ToProto(txn.now());
+          s.set_source(request.source());
+          s.set_sequence(state.sequence() + 1);
+          s.set_record_id(absl::StrCat(s.sequence(), "-0"));
+          if (existing != suppressions->end()) {
+            *existing = s;
+          } else {
+            *suppressions->Add() = s;
+          }
+          history.set_kind(v1::SUPPRESSION_ADDED);
+          *history.mutable_suppression() = s;
+        }
+        AppendChange(txn, history, state);
+        v1::SuppressContactPointResponse response;
+        *response.mutable_contact() = contact;
+        response.set_sequence(state.sequence());
+        RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
+                            response, options_.idempotency_ttl);
+        return response;
+      });
+}
+
+}  // namespace assent::ledger

@@ -1,0 +1,162 @@
+#include "store/committer.h"
+
+#include <utility>
+
+#include "absl/synchronization/notification.h"
+#include "common/errors.h"
+#include "store/keys.h"
+
+namespace assent::store {
+
+std::string Txn::OverlayKey(Cf cf, std::string_view key) {
+  std::string out(1, static_cast<char>(cf));
+  out.append(key);
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> Txn::Get(Cf cf, std::string_view key) {
+  const std::string k = OverlayKey(cf, key);
+  if (auto it = local_.find(k); it != local_.end()) return it->second;
+  if (auto it = group_.find(k); it != group_.end()) return it->second;
+  return store_.Get(cf, key);
+}
+
+void Txn::Put(Cf cf, std::string_view key, std::string value) {
+  local_[OverlayKey(cf, key)] = value;
+  ops_.push_back(Op{cf, std::string(key), std::move(value)});
+}
+
+void Txn::Delete(Cf cf, std::string_view key) {
+  local_[OverlayKey(cf, key)] = std::nullopt;
+  ops_.push_back(Op{cf, std::string(key), std::nullopt});
+}
+
+uint64_t Txn::NextOutboxId() { return committer_.next_outbox_id_++; }
+
+Committer::Committer(Store& store, const Clock& clock, CommitterOptions options)
+    : store_(store), clock_(clock), options_(options) {
+  // Outbox ids continue after the newest record still in the outbox. When the outbox is empty
+  // they restart at 1, which is fine: ids only order records that are waiting together.
+  auto it = store_.NewIterator(Cf::kOutbox);
+  it->SeekToLast();
+  if (it->Valid() && it->key().size() == 8) {
+    next_outbox_id_ = ReadBigEndian64(std::string_view(it->key().data(), 8)) + 1;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Committer::~Committer() { Stop(); }
+
+void Committer::Submit(Mutation mutation, Done done, absl::Time deadline) {
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("shutting down");
+    } else if (queue_.size() >= options_.max_queue) {
+      refused = Exhausted("write queue is full; retry with backoff");
+    } else {
+      queue_.push_back(Item{std::move(mutation), std::move(done), deadline});
+      return;
+    }
+  }
+  done(std::move(refused));
+}
+
+absl::Status Committer::Run(Mutation mutation) {
+  absl::Notification finished;
+  absl::Status result;
+  Submit(std::move(mutation), [&](absl::Status s) {
+    result = std::move(s);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+void Committer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t Committer::queue_depth() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+CommitterStats Committer::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void Committer::Loop() {
+  std::vector<Item> items;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && items.size() < options_.max_group) {
+        items.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunGroup(items);
+    items.clear();
+  }
+}
+
+void Committer::RunGroup(std::vector<Item>& items) {
+  Txn::Overlay group;
+  rocksdb::WriteBatch batch;
+  std::vector<absl::Status> results;
+  std::vector<absl::AnyInvocable<void()>> on_commit;
+  results.reserve(items.size());
+  for (Item& item : items) {
+    const absl::Time now = clock_.Now();
+    if (now > item.deadline) {
+      results.push_back(absl::DeadlineExceededError("deadline passed before the write ran"));
+      continue;
+    }
+    Txn txn(store_, *this, group, now);
+    absl::Status s = item.mutation(txn);
+    if (s.ok()) {
+      for (Txn::Op& op : txn.ops_) {
+        if (op.value.has_value()) {
+          batch.Put(store_.Handle(op.cf), op.key, *op.value);
+        } else {
+          batch.Delete(store_.Handle(op.cf), op.key);
+        }
+      }
+      for (auto& [k, v] : txn.local_) group[k] = std::move(v);
+      for (auto& fn : txn.on_commit_) on_commit.push_back(std::move(fn));
+    }
+    results.push_back(std::move(s));
+  }
+  bool write_failed = false;
+  if (batch.Count() > 0) {
+    absl::Status written = store_.Write(&batch);
+    if (!written.ok()) {
+      write_failed = true;
+      for (absl::Status& s : results) {
+        if (s.ok()) s = written;
+      }
+    }
+  }
+  if (!write_failed) {
+    for (auto& fn : on_commit) fn();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.groups++;
+    stats_.mutations += items.size();
+    if (write_failed) stats_.failed_writes++;
+  }
+  for (size_t i = 0; i < items.size(); ++i) items[i].done(std::move(results[i]));
+}
+
+}  // namespace assent::store

@@ -1,0 +1,57 @@
+// Key encoding for every column family. Keys sort so that prefix scans and ordered reads work:
+// '\0' separates components (no identifier may contain it), integers are big-endian.
+//
+//   subjects     tenant \0 subject_id
+//   contacts     tenant \0 entity                  (entity = "c:<type>:<hash>")
+//   history      tenant \0 entity \0 seq(be64)     (entity = "s:<subject>" or "c:<type>:<hash>")
+//   outbox       id(be64)
+//   idempotency  tenant \0 key
+//   catalog      "t" \0 tenant | "p" \0 tenant \0 purpose \0 version(be32) | "y" \0 tenant
+//                | "q" \0 tenant \0 purpose (current version)
+//   meta         "format"
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "assent/v1/types.pb.h"
+
+namespace assent::store {
+
+// Appends / reads big-endian integers.
+void PutBigEndian64(std::string* out, uint64_t v);
+void PutBigEndian32(std::string* out, uint32_t v);
+uint64_t ReadBigEndian64(std::string_view in);  // in.size() must be >= 8
+uint32_t ReadBigEndian32(std::string_view in);  // in.size() must be >= 4
+
+// The entity name of a stored target: "s:<subject_id>" or "c:<type>:<hash>".
+std::string EntityName(const v1::TargetRef& target);
+std::string SubjectEntity(std::string_view subject_id);
+std::string ContactEntity(const v1::ContactRef& contact);
+
+std::string SubjectKey(std::string_view tenant, std::string_view subject_id);
+std::string ContactKey(std::string_view tenant, const v1::ContactRef& contact);
+// tenant \0 entity \0 seq.
+std::string HistoryKey(std::string_view tenant, std::string_view entity, uint64_t sequence);
+// tenant \0 entity \0 : every history key of the entity starts with it.
+std::string HistoryPrefix(std::string_view tenant, std::string_view entity);
+// The sequence at the end of a history key; nullopt if the key is not one.
+std::optional<uint64_t> HistoryKeySequence(std::string_view key);
+std::string OutboxKey(uint64_t id);
+std::string IdempotencyKey(std::string_view tenant, std::string_view key);
+
+std::string TenantKey(std::string_view tenant);
+// "t" \0 : prefix of every tenant key.
+std::string TenantPrefix();
+std::string PurposeKey(std::string_view tenant, std::string_view purpose_id, uint32_t version);
+// "p" \0 tenant \0 : prefix of every purpose version of a tenant.
+std::string PurposePrefix(std::string_view tenant);
+std::string PolicyKey(std::string_view tenant);
+// "q" \0 tenant \0 purpose -> big-endian 32-bit current version of the purpose.
+std::string PurposeCurrentKey(std::string_view tenant, std::string_view purpose_id);
+
+inline constexpr std::string_view kFormatKey = "format";
+
+}  // namespace assent::store

@@ -1,0 +1,172 @@
+#include "store/store.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "assent/storage/v1/storage.pb.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "store/keys.h"
+#include "store/migrations.h"
+
+namespace assent::store {
+namespace {
+
+constexpr std::string_view kCfNames[kCfCount] = {"subjects",    "contacts", "history", "outbox",
+                                                 "idempotency", "catalog",  "meta"};
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return StorageUnavailable(absl::StrCat(Sv(what), ": ", s.ToString()));
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  return ts;
+}
+
+}  // namespace
+
+std::string_view CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
+                                                   const Clock& clock) {
+  if (options.path.empty()) return InvalidField("data_dir", "must not be empty");
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) return StorageUnavailable(absl::StrCat("create ", options.path, ": ", ec.message()));
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // Writers are already serialised by the Committer; pipelining lets the WAL write of one group
+  // overlap the memtable insert of the previous one.
+  db_options.enable_pipelined_write = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.format_version = 5;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (std::string_view name : kCfNames) {
+    rocksdb::ColumnFamilyOptions cf;
+    cf.write_buffer_size = options.write_buffer_bytes;
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf.compression = rocksdb::kLZ4Compression;
+    cf.bottommost_compression = rocksdb::kZSTD;
+    descriptors.emplace_back(std::string(name), cf);
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.path));
+
+  std::unique_ptr<Store> store(new Store());
+  store->db_.reset(raw);
+  // handles[0] is the default family, which Assent does not use; RocksDB still wants it closed.
+  store->handles_.assign(handles.begin() + 1, handles.end());
+  store->db_->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
+  store->write_options_.sync = options.sync_writes;
+  RETURN_IF_ERROR(store->InitFormat(clock));
+  return store;
+}
+
+absl::Status Store::InitFormat(const Clock& clock) {
+  ASSIGN_OR_RETURN(auto stored, Get(Cf::kMeta, kFormatKey));
+  storage::v1::FormatInfo info;
+  if (!stored.has_value()) {
+    // A new store: write the current format.
+    opened_format_version_ = kFormatVersion;
+    info.set_format_version(kFormatVersion);
+    *info.mutable_create_time() = ToProto(clock.Now());
+    rocksdb::WriteBatch batch;
+    batch.Put(Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());
+    return Write(&batch);
+  }
+  if (!info.ParseFromString(*stored)) return Corrupt("format record");
+  opened_format_version_ = info.format_version();
+  if (info.format_version() > kFormatVersion) {
+    return FailedPrecondition(absl::StrCat("the store has on-disk format ", info.format_version(),
+                                           " but this build reads at most ", kFormatVersion,
+                                           "; run a newer consentd"));
+  }
+  while (info.format_version() < kFormatVersion) {
+    rocksdb::WriteBatch batch;
+    RETURN_IF_ERROR(Migrate(*this, info.format_version(), batch));
+    info.set_format_version(info.format_version() + 1);
+    *info.mutable_migrate_time() = ToProto(clock.Now());
+    batch.Put(Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());
+    RETURN_IF_ERROR(Write(&batch));
+  }
+  return absl::OkStatus();
+}
+
+Store::~Store() { Close().IgnoreError(); }
+
+absl::Status Store::Close() {
+  if (db_ == nullptr) return absl::OkStatus();
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status flushed = db_->Flush(flush, handles_);
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  handles_.clear();
+  rocksdb::Status closed = db_->Close();
+  db_.reset();
+  RETURN_IF_ERROR(FromRocks(flushed, "flush"));
+  return FromRocks(closed, "close");
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Get(Cf cf, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), Handle(cf), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, absl::StrCat("read ", Sv(CfName(cf))));
+  return std::optional<std::string>(std::move(value));
+}
+
+std::vector<absl::StatusOr<std::optional<std::string>>> Store::MultiGet(
+    Cf cf, const std::vector<std::string>& keys) const {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), Handle(cf), keys.size(), slices.data(), values.data(),
+                statuses.data());
+  std::vector<absl::StatusOr<std::optional<std::string>>> out;
+  out.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      out.emplace_back(std::nullopt);
+    } else if (!statuses[i].ok()) {
+      out.emplace_back(FromRocks(statuses[i], absl::StrCat("read ", Sv(CfName(cf)))));
+    } else {
+      out.emplace_back(std::optional<std::string>(values[i].ToString()));
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf) const {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
+}
+
+absl::Status Store::Write(rocksdb::WriteBatch* batch) {
+  return FromRocks(db_->Write(write_options_, batch), "write");
+}
+
+}  // namespace assent::store

@@ -1,0 +1,80 @@
+// The RocksDB database behind Assent: one database, one column family per access pattern.
+//
+// Thread safety: every method may be called from any thread. Writes should go through the
+// Committer (committer.h), which serialises mutations and group-commits them; Store::Write is the
+// primitive it uses.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "rocksdb/db.h"
+
+namespace assent::store {
+
+// Column families (see keys.h for their key layouts).
+enum class Cf { kSubjects, kContacts, kHistory, kOutbox, kIdempotency, kCatalog, kMeta };
+inline constexpr int kCfCount = 7;
+std::string_view CfName(Cf cf);
+
+// The on-disk format this build reads and writes. Opening a store with a lower version runs the
+// migrations in migrations.cc; a higher version is refused.
+inline constexpr uint32_t kFormatVersion = 1;
+
+struct StoreOptions {
+  // Directory of the database. Required; created if missing.
+  std::string path;
+  // Shared LRU block cache for every column family. Default 256 MiB.
+  size_t block_cache_bytes = 256u << 20;
+  // Memtable size per column family. Default 32 MiB.
+  size_t write_buffer_bytes = 32u << 20;
+  // fsync the WAL before a write returns. Default true; only tests and benchmarks of the
+  // non-durable path turn it off.
+  bool sync_writes = true;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database, checks or writes the format version and runs
+  // pending migrations. Errors: UNAVAILABLE when RocksDB cannot open the directory (locked by
+  // another process, I/O error); FAILED_PRECONDITION for a format newer than this build.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                                     const Clock& clock);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Point read. nullopt when absent; UNAVAILABLE on I/O errors.
+  absl::StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
+  // Point reads of many keys in one column family, in order.
+  std::vector<absl::StatusOr<std::optional<std::string>>> MultiGet(
+      Cf cf, const std::vector<std::string>& keys) const;
+  // An iterator over one column family (total order). Never null.
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf) const;
+  // Applies a batch atomically; durable in the WAL (fsync'ed) before it returns when
+  // sync_writes. UNAVAILABLE on failure, in which case nothing of the batch is applied.
+  absl::Status Write(rocksdb::WriteBatch* batch);
+  rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
+  // The format version found on disk when opened (before migrations).
+  uint32_t opened_format_version() const { return opened_format_version_; }
+  // Flushes memtables and closes the database. Safe to call twice; the destructor calls it.
+  absl::Status Close();
+  rocksdb::DB* db() const { return db_.get(); }
+
+ private:
+  Store() = default;
+  absl::Status InitFormat(const Clock& clock);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+  uint32_t opened_format_version_ = 0;
+};
+
+}  // namespace assent::store

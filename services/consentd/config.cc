@@ -1,0 +1,246 @@
+#include "consentd/config.h"
+
+#include <functional>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "yaml-cpp/yaml.h"
+
+namespace assent::consentd {
+namespace {
+
+struct Option {
+  std::string key;
+  std::string help;
+  std::function<absl::Status(Config&, const std::string&)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+absl::Status ParseInt(const std::string& key, const std::string& value, int64_t min, int64_t max,
+                      int64_t* out) {
+  if (!absl::SimpleAtoi(value, out) || *out < min || *out > max) {
+    return InvalidField(key, absl::StrCat("must be an integer in ", min, "..", max, " (got \"",
+                                          value, "\")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseBool(const std::string& key, const std::string& value, bool* out) {
+  if (!absl::SimpleAtob(value, out)) {
+    return InvalidField(key, absl::StrCat("must be true or false (got \"", value, "\")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseDurationValue(const std::string& key, const std::string& value,
+                                absl::Duration min, absl::Duration* out) {
+  if (!absl::ParseDuration(value, out) || *out < min) {
+    return InvalidField(key, absl::StrCat("must be a duration like 30s or 24h, at least ",
+                                          absl::FormatDuration(min), " (got \"", value, "\")"));
+  }
+  return absl::OkStatus();
+}
+
+Option String(std::string key, std::string help, std::string Config::*field) {
+  return {key, std::move(help),
+          [field](Config& c, const std::string& v) {
+            c.*field = v;
+            return absl::OkStatus();
+          },
+          [field](const Config& c) { return c.*field; }};
+}
+
+Option Int(std::string key, std::string help, int64_t Config::*field, int64_t min, int64_t max) {
+  return {key, std::move(help),
+          [key, field, min, max](Config& c, const std::string& v) {
+            return ParseInt(key, v, min, max, &(c.*field));
+          },
+          [field](const Config& c) { return absl::StrCat(c.*field); }};
+}
+
+Option Bool(std::string key, std::string help, bool Config::*field) {
+  return {key, std::move(help),
+          [key, field](Config& c, const std::string& v) { return ParseBool(key, v, &(c.*field)); },
+          [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
+}
+
+Option Duration(std::string key, std::string help, absl::Duration Config::*field,
+                absl::Duration min) {
+  return {key, std::move(help),
+          [key, field, min](Config& c, const std::string& v) {
+            return ParseDurationValue(key, v, min, &(c.*field));
+          },
+          [field](const Config& c) { return absl::FormatDuration(c.*field); }};
+}
+
+const std::vector<Option>& Options() {
+  static const auto* options = new std::vector<Option>{
+      String("listen", "gRPC listen address host:port (port 0: any free port)", &Config::listen),
+      String("data_dir", "RocksDB data directory", &Config::data_dir),
+      String("config", "YAML configuration file", &Config::config_file),
+      String("contact_key_secret_file",
+             "file with the contact-hash master secret (default <data_dir>/contact-key.secret, "
+             "generated on first start)",
+             &Config::contact_key_secret_file),
+      String("port_file", "write the bound address here once serving", &Config::port_file),
+      String("log_level", "trace, debug, info, warn or error", &Config::log_level),
+      Int("store.block_cache_mb", "RocksDB block cache in MiB", &Config::store_block_cache_mb, 8,
+          1 << 20),
+      Int("store.write_buffer_mb", "memtable size per column family in MiB",
+          &Config::store_write_buffer_mb, 1, 4096),
+      Bool("store.sync_writes", "fsync the WAL before acknowledging a write",
+           &Config::store_sync_writes),
+      Int("limits.write_queue", "writes queued before RESOURCE_EXHAUSTED",
+          &Config::limits_write_queue, 1, 10000000),
+      Int("limits.commit_group", "most writes per group commit", &Config::limits_commit_group, 1,
+          100000),
+      Int("limits.max_batch_check", "largest BatchCheck", &Config::limits_max_batch_check, 1,
+          100000),
+      Int("limits.max_decisions", "most decisions per RecordDecisions",
+          &Config::limits_max_decisions, 1, 10000),
+      Int("limits.max_message_bytes", "largest request in bytes",
+          &Config::limits_max_message_bytes, 4096, 1 << 30),
+      Duration("idempotency_ttl", "how long idempotency keys are remembered",
+               &Config::idempotency_ttl, absl::Minutes(1)),
+      Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,
+               absl::ZeroDuration()),
+  };
+  return *options;
+}
+
+const Option* FindOption(std::string_view key) {
+  for (const Option& o : Options()) {
+    if (o.key == key) return &o;
+  }
+  return nullptr;
+}
+
+std::string FlagName(const std::string& key) {
+  return absl::StrReplaceAll(key, {{".", "-"}, {"_", "-"}});
+}
+std::string EnvName(const std::string& key) {
+  return "ASSENT_" + absl::AsciiStrToUpper(absl::StrReplaceAll(key, {{".", "_"}}));
+}
+
+// Flattens a YAML mapping into dotted keys.
+absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
+                     std::map<std::string, std::string>& out) {
+  if (!node.IsMap()) return InvalidField(prefix, "must be a mapping");
+  for (const auto& entry : node) {
+    const std::string key =
+        prefix.empty() ? entry.first.as<std::string>() : prefix + "." + entry.first.as<std::string>();
+    if (entry.second.IsMap()) {
+      RETURN_IF_ERROR(Flatten(entry.second, key, out));
+    } else if (entry.second.IsScalar()) {
+      out[key] = entry.second.as<std::string>();
+    } else {
+      return InvalidField(key, "must be a scalar or a mapping");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Apply(Config& config, const std::string& key, const std::string& value,
+                   std::string_view origin) {
+  const Option* option = FindOption(key);
+  if (option == nullptr) {
+    return InvalidField(key, absl::StrCat("unknown option (from ", Sv(origin), ")"));
+  }
+  return option->set(config, value);
+}
+
+}  // namespace
+
+std::string Usage() {
+  std::string out = "usage: consentd [--option value ...]\n\noptions (flag / environment):\n";
+  Config defaults;
+  for (const Option& o : Options()) {
+    absl::StrAppend(&out, "  --", FlagName(o.key), " / ", EnvName(o.key), "\n      ", o.help,
+                    " (default: \"", o.get(defaults), "\")\n");
+  }
+  return out;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
+                                  const std::vector<std::string>& env) {
+  // Collect flags and environment first; the config file's path may come from either.
+  std::map<std::string, std::string> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") return absl::CancelledError(Usage());
+    if (!arg.starts_with("--")) {
+      return InvalidField(arg, "unexpected argument (options are --name value)");
+    }
+    arg = arg.substr(2);
+    std::string value;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return InvalidField("--" + arg, "needs a value");
+    }
+    const Option* match = nullptr;
+    for (const Option& o : Options()) {
+      if (FlagName(o.key) == arg) match = &o;
+    }
+    if (match == nullptr) return InvalidField("--" + arg, "unknown flag; see --help");
+    flags[match->key] = value;
+  }
+  std::map<std::string, std::string> environment;
+  for (const std::string& entry : env) {
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos || !entry.starts_with("ASSENT_")) continue;
+    const std::string name = entry.substr(0, eq);
+    const Option* match = nullptr;
+    for (const Option& o : Options()) {
+      if (EnvName(o.key) == name) match = &o;
+    }
+    if (match == nullptr) continue;  // other ASSENT_* variables belong to other programs
+    environment[match->key] = entry.substr(eq + 1);
+  }
+
+  Config config;
+  std::string file = flags.count("config") ? flags["config"]
+                     : environment.count("config") ? environment["config"]
+                                                   : "";
+  if (!file.empty()) {
+    std::map<std::string, std::string> from_yaml;
+    try {
+      YAML::Node root = YAML::LoadFile(file);
+      if (!root.IsNull()) RETURN_IF_ERROR(Flatten(root, "", from_yaml));
+    } catch (const YAML::Exception& e) {
+      return InvalidField("config", absl::StrCat("cannot read ", file, ": ", e.what()));
+    }
+    for (const auto& [k, v] : from_yaml) RETURN_IF_ERROR(Apply(config, k, v, file));
+  }
+  for (const auto& [k, v] : environment) RETURN_IF_ERROR(Apply(config, k, v, EnvName(k)));
+  for (const auto& [k, v] : flags) RETURN_IF_ERROR(Apply(config, k, v, "--" + FlagName(k)));
+
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {
+    return InvalidField("log_level", "must be trace, debug, info, warn or error");
+  }
+  if (config.listen.find(':') == std::string::npos) {
+    return InvalidField("listen", "must be host:port");
+  }
+  if (config.data_dir.empty()) return InvalidField("data_dir", "must not be empty");
+  return config;
+}
+
+std::string DescribeConfig(const Config& config) {
+  std::string out;
+  for (const Option& o : Options()) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", o.key, "=", o.get(config));
+  }
+  return out;  // no option holds a secret itself (the contact key is read from a file)
+}
+
+}  // namespace assent::consentd

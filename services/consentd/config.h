@@ -1,0 +1,68 @@
+// consentd's configuration: one typed struct, loaded once at start from (highest first) command-
+// line flags, ASSENT_* environment variables, and a YAML file, then validated and immutable.
+//
+// Every option has a dotted key ("store.block_cache_mb"); its flag is "--store-block-cache-mb",
+// its environment variable ASSENT_STORE_BLOCK_CACHE_MB, and in YAML it is nested
+// (store: {block_cache_mb: 256}). `consentd --help` lists them all with their defaults.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace assent::consentd {
+
+struct Config {
+  // Address the gRPC API listens on ("host:port"; port 0 picks a free port). Default
+  // 127.0.0.1:50051.
+  std::string listen = "127.0.0.1:50051";
+  // RocksDB data directory. Default ./data/consentd.
+  std::string data_dir = "./data/consentd";
+  // The YAML file this config was read from (empty: none).
+  std::string config_file;
+  // File holding the master secret contact points are hashed with (>= 16 bytes). Default empty:
+  // <data_dir>/contact-key.secret, generated randomly on first start.
+  std::string contact_key_secret_file;
+  // When set, the bound address is written here once the server is serving (for supervisors and
+  // tests that listen on port 0).
+  std::string port_file;
+  // trace, debug, info, warn, error. Default info.
+  std::string log_level = "info";
+  // Store: block cache (MiB, default 256), memtable per column family (MiB, default 32), fsync
+  // before acknowledging (default true; false loses acknowledged writes on power loss).
+  int64_t store_block_cache_mb = 256;
+  int64_t store_write_buffer_mb = 32;
+  bool store_sync_writes = true;
+  // Writes waiting for the committer beyond this are refused with RESOURCE_EXHAUSTED. Default
+  // 20000.
+  int64_t limits_write_queue = 20000;
+  // Most mutations per group commit. Default 512.
+  int64_t limits_commit_group = 512;
+  // Largest BatchCheck (default 10000) and RecordDecisions (default 100).
+  int64_t limits_max_batch_check = 10000;
+  int64_t limits_max_decisions = 100;
+  // Largest request message in bytes. Default 8 MiB.
+  int64_t limits_max_message_bytes = 8 << 20;
+  // How long idempotency keys are remembered. Default 24h.
+  absl::Duration idempotency_ttl = absl::Hours(24);
+  // On SIGTERM, in-flight calls get this long to finish. Default 10s.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+// Loads the configuration. `argv` are the process arguments (flags "--key value" or
+// "--key=value"); `env` is the environment ("NAME=value" strings). INVALID_ARGUMENT naming the
+// option for unknown flags, bad values or a YAML file that cannot be read; the special status
+// code CANCELLED with the usage text as message when --help is given.
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
+                                  const std::vector<std::string>& env);
+
+// The effective configuration as "key=value" lines, secrets redacted, for the start-up log.
+std::string DescribeConfig(const Config& config);
+
+// Usage text listing every option, its flag, variable and default.
+std::string Usage();
+
+}  // namespace assent::consentd

@@ -1,0 +1,132 @@
+#include "consentd/server.h"
+
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/hex.h"
+#include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
+
+namespace assent::consentd {
+
+absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool create) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (!create) return InvalidField("contact_key_secret_file", "file does not exist: " + path);
+    unsigned char bytes[32];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) return absl::InternalError("RAND_bytes failed");
+    const std::string secret = ToHex(std::string_view(reinterpret_cast<char*>(bytes), 32));
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << secret << "\n";
+      out.close();
+      if (!out) return StorageUnavailable("cannot write " + tmp);
+    }
+    chmod(tmp.c_str(), 0600);
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return StorageUnavailable("cannot write " + path + ": " + ec.message());
+    spdlog::get("consentd")->warn("msg=\"generated a new contact-key secret\" path={}", path);
+    return secret;
+  }
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (!in) return InvalidField("contact_key_secret_file", "cannot read " + path);
+  std::string secret(absl::StripAsciiWhitespace(buffer.str()));
+  if (secret.size() < 16) {
+    return InvalidField("contact_key_secret_file", "the secret must be at least 16 bytes");
+  }
+  return secret;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, const Clock& clock) {
+  auto log = spdlog::get("consentd");
+  std::unique_ptr<Server> server(new Server());
+  server->clock_ = &clock;
+
+  store::StoreOptions store_options;
+  store_options.path = config.data_dir;
+  store_options.block_cache_bytes = static_cast<size_t>(config.store_block_cache_mb) << 20;
+  store_options.write_buffer_bytes = static_cast<size_t>(config.store_write_buffer_mb) << 20;
+  store_options.sync_writes = config.store_sync_writes;
+  ASSIGN_OR_RETURN(server->store_, store::Store::Open(store_options, clock));
+  log->info("msg=\"store open\" path={} format_version={}", config.data_dir,
+            server->store_->opened_format_version());
+
+  const bool default_secret = config.contact_key_secret_file.empty();
+  const std::string secret_path = default_secret
+                                      ? config.data_dir + "/contact-key.secret"
+                                      : config.contact_key_secret_file;
+  ASSIGN_OR_RETURN(std::string secret, LoadOrCreateSecret(secret_path, default_secret));
+
+  store::CommitterOptions committer_options;
+  committer_options.max_queue = static_cast<size_t>(config.limits_write_queue);
+  committer_options.max_group = static_cast<size_t>(config.limits_commit_group);
+  server->committer_ =
+      std::make_unique<store::Committer>(*server->store_, clock, committer_options);
+
+  ledger::LedgerOptions ledger_options;
+  ledger_options.contact_key_secret = std::move(secret);
+  ledger_options.idempotency_ttl = config.idempotency_ttl;
+  ledger_options.max_batch_check = static_cast<int>(config.limits_max_batch_check);
+  ledger_options.max_decisions_per_request = static_cast<int>(config.limits_max_decisions);
+  ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
+                                                           clock, std::move(ledger_options)));
+
+  server->catalog_service_ = std::make_unique<CatalogService>(*server->ledger_);
+  server->consent_service_ = std::make_unique<ConsentService>(*server->ledger_);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits_max_message_bytes));
+  builder.RegisterService(server->catalog_service_.get());
+  builder.RegisterService(server->consent_service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("listen: cannot bind ", config.listen));
+  }
+  server->address_ = absl::StrCat(config.listen.substr(0, config.listen.rfind(':')), ":", port);
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  return server;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;  // Start() failed part-way
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  auto log = spdlog::get("consentd");
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  log->info("msg=\"shutting down\" grace={}", absl::FormatDuration(grace));
+  server_->Shutdown(absl::ToChronoTime(clock_->Now() + grace));
+  log->info("msg=\"grpc stopped\"");
+  committer_->Stop();
+  log->info("msg=\"committer stopped\"");
+  absl::Status closed = store_->Close();
+  if (!closed.ok()) {
+    log->error("msg=\"store close failed\" error=\"{}\"", closed.ToString());
+  } else {
+    log->info("msg=\"store closed\"");
+  }
+}
+
+void Server::Wait() { server_->Wait(); }
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+}  // namespace assent::consentd

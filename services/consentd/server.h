@@ -1,0 +1,53 @@
+// consentd's process: opens the store, starts the committer and the gRPC server (Assent's
+// services, grpc.health.v1, reflection), and shuts all of it down in order.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "consentd/config.h"
+#include "consentd/services.h"
+#include "grpcpp/server.h"
+#include "ledger/ledger.h"
+#include "store/committer.h"
+#include "store/store.h"
+
+namespace assent::consentd {
+
+class Server {
+ public:
+  // Opens everything and starts serving. UNAVAILABLE when the store cannot be opened or the
+  // address cannot be bound; INVALID_ARGUMENT for a bad contact key file.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config, const Clock& clock);
+  ~Server();
+
+  // The bound address ("127.0.0.1:PORT").
+  const std::string& address() const { return address_; }
+  // Blocks until Shutdown() has completed.
+  void Wait();
+  // Reports NOT_SERVING, stops accepting calls, gives in-flight calls the grace period, completes
+  // queued writes and closes the store. Idempotent; safe from any thread but a gRPC callback.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Committer> committer_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<CatalogService> catalog_service_;
+  std::unique_ptr<ConsentService> consent_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  const Clock* clock_ = nullptr;
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Reads the contact-hash master secret from `path`, or, when the file does not exist and
+// `create` is true, writes a new random 32-byte secret (hex, mode 0600) there and returns it.
+absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool create);
+
+}  // namespace assent::consentd

@@ -1,0 +1,89 @@
+// The gRPC services: thin adapters from the callback API to the ledger. Writes complete
+// asynchronously when the committer has made them durable; reads answer on the calling thread.
+#pragma once
+
+#include "assent/v1/catalog.grpc.pb.h"
+#include "assent/v1/consent.grpc.pb.h"
+#include "ledger/ledger.h"
+
+namespace assent::consentd {
+
+class CatalogService final : public v1::CatalogService::CallbackService {
+ public:
+  explicit CatalogService(ledger::Ledger& ledger) : ledger_(ledger) {}
+
+  grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext* ctx,
+                                         const v1::CreateTenantRequest* request,
+                                         v1::Tenant* response) override;
+  grpc::ServerUnaryReactor* GetTenant(grpc::CallbackServerContext* ctx,
+                                      const v1::GetTenantRequest* request,
+                                      v1::Tenant* response) override;
+  grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* ctx,
+                                        const v1::ListTenantsRequest* request,
+                                        v1::ListTenantsResponse* response) override;
+  grpc::ServerUnaryReactor* CreatePurpose(grpc::CallbackServerContext* ctx,
+                                          const v1::CreatePurposeRequest* request,
+                                          v1::Purpose* response) override;
+  grpc::ServerUnaryReactor* UpdatePurpose(grpc::CallbackServerContext* ctx,
+                                          const v1::UpdatePurposeRequest* request,
+                                          v1::Purpose* response) override;
+  grpc::ServerUnaryReactor* GetPurpose(grpc::CallbackServerContext* ctx,
+                                       const v1::GetPurposeRequest* request,
+                                       v1::Purpose* response) override;
+  grpc::ServerUnaryReactor* ListPurposes(grpc::CallbackServerContext* ctx,
+                                         const v1::ListPurposesRequest* request,
+                                         v1::ListPurposesResponse* response) override;
+  grpc::ServerUnaryReactor* SetDefaultPolicy(grpc::CallbackServerContext* ctx,
+                                             const v1::SetDefaultPolicyRequest* request,
+                                             v1::DefaultPolicy* response) override;
+  grpc::ServerUnaryReactor* GetDefaultPolicy(grpc::CallbackServerContext* ctx,
+                                             const v1::GetDefaultPolicyRequest* request,
+                                             v1::DefaultPolicy* response) override;
+
+ private:
+  ledger::Ledger& ledger_;
+};
+
+class ConsentService final : public v1::ConsentService::CallbackService {
+ public:
+  explicit ConsentService(ledger::Ledger& ledger) : ledger_(ledger) {}
+
+  grpc::ServerUnaryReactor* RecordDecisions(grpc::CallbackServerContext* ctx,
+                                            const v1::RecordDecisionsRequest* request,
+                                            v1::RecordDecisionsResponse* response) override;
+  grpc::ServerUnaryReactor* LinkContactPoint(grpc::CallbackServerContext* ctx,
+                                             const v1::LinkContactPointRequest* request,
+                                             v1::LinkContactPointResponse* response) override;
+  grpc::ServerUnaryReactor* UnlinkContactPoint(grpc::CallbackServerContext* ctx,
+                                               const v1::UnlinkContactPointRequest* request,
+                                               v1::UnlinkContactPointResponse* response) override;
+  grpc::ServerUnaryReactor* SetPreferences(grpc::CallbackServerContext* ctx,
+                                           const v1::SetPreferencesRequest* request,
+                                           v1::SetPreferencesResponse* response) override;
+  grpc::ServerUnaryReactor* SuppressContactPoint(
+      grpc::CallbackServerContext* ctx, const v1::SuppressContactPointRequest* request,
+      v1::SuppressContactPointResponse* response) override;
+  grpc::ServerUnaryReactor* GetSubjectState(grpc::CallbackServerContext* ctx,
+                                            const v1::GetSubjectStateRequest* request,
+                                            v1::SubjectState* response) override;
+  grpc::ServerUnaryReactor* GetContactPointState(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetContactPointStateRequest* request,
+                                                 v1::ContactPointState* response) override;
+  grpc::ServerUnaryReactor* ListHistory(grpc::CallbackServerContext* ctx,
+                                        const v1::ListHistoryRequest* request,
+                                        v1::ListHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* VerifyHistory(grpc::CallbackServerContext* ctx,
+                                          const v1::VerifyHistoryRequest* request,
+                                          v1::VerifyHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
+                                  const v1::CheckRequest* request,
+                                  v1::CheckResponse* response) override;
+  grpc::ServerUnaryReactor* BatchCheck(grpc::CallbackServerContext* ctx,
+                                       const v1::BatchCheckRequest* request,
+                                       v1::BatchCheckResponse* response) override;
+
+ private:
+  ledger::Ledger& ledger_;
+};
+
+}  // namespace assent::consentd

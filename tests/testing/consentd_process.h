@@ -1,0 +1,68 @@
+// A real consentd process on port 0 with its own data directory, and gRPC stubs to it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "assent/v1/catalog.grpc.pb.h"
+#include "assent/v1/consent.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "testing/process.h"
+
+namespace assent::testing {
+
+class ConsentdProcess {
+ public:
+  // `binary` is consentd's path, `data_dir` its store, `work_dir` holds the log and port file.
+  ConsentdProcess(std::string binary, std::string data_dir, std::string work_dir)
+      : binary_(std::move(binary)), data_dir_(std::move(data_dir)), work_dir_(std::move(work_dir)) {}
+
+  // Starts the server and waits until it answers; fails the test otherwise.
+  void Start() {
+    const std::string port_file = work_dir_ + "/port";
+    std::remove(port_file.c_str());
+    process_ = std::make_unique<ChildProcess>(
+        binary_,
+        std::vector<std::string>{"--listen", "127.0.0.1:0", "--data-dir", data_dir_, "--port-file",
+                                 port_file, "--log-level", "info"},
+        work_dir_ + "/consentd.log");
+    address_ = WaitForFile(port_file, absl::Seconds(30));
+    ASSERT_FALSE(address_.empty()) << "consentd did not start; log:\n"
+                                   << ReadFile(work_dir_ + "/consentd.log");
+    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10))));
+    catalog_ = v1::CatalogService::NewStub(channel_);
+    consent_ = v1::ConsentService::NewStub(channel_);
+  }
+  // SIGTERM and wait; returns the exit status.
+  int Stop() {
+    // Close our connection first: an idle client that nobody polls would not notice the
+    // server's GOAWAY, and the server would wait out its whole grace period for it.
+    catalog_.reset();
+    consent_.reset();
+    channel_.reset();
+    process_->Signal(SIGTERM);
+    return process_->Wait(absl::Seconds(30));
+  }
+  // SIGKILL: no chance to flush anything.
+  void Kill() {
+    process_->Signal(SIGKILL);
+    process_->Wait(absl::Seconds(30));
+  }
+
+  const std::string& address() const { return address_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  v1::CatalogService::Stub& catalog() { return *catalog_; }
+  v1::ConsentService::Stub& consent() { return *consent_; }
+  std::string log() const { return ReadFile(work_dir_ + "/consentd.log"); }
+
+ private:
+  std::string binary_, data_dir_, work_dir_, address_;
+  std::unique_ptr<ChildProcess> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CatalogService::Stub> catalog_;
+  std::unique_ptr<v1::ConsentService::Stub> consent_;
+};
+
+}  // namespace assent::testing

@@ -1,0 +1,70 @@
+// A ledger over a real RocksDB store in a fresh temporary directory, with a fake clock, plus
+// synchronous wrappers around the asynchronous write calls.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "ledger/ledger.h"
+#include "store/committer.h"
+#include "store/store.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+
+namespace assent::testing {
+
+inline constexpr char kTestSecret[] = "0123456789abcdef0123456789abcdef";
+
+class LedgerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void TearDown() override { Close(); }
+
+  void Open() {
+    store::StoreOptions options;
+    options.path = dir_.Sub("db");
+    auto store = store::Store::Open(options, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    committer_ = std::make_unique<store::Committer>(*store_, clock_);
+    ledger::LedgerOptions ledger_options;
+    ledger_options.contact_key_secret = kTestSecret;
+    auto ledger = ledger::Ledger::Create(*store_, *committer_, clock_, ledger_options);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = *std::move(ledger);
+  }
+  void Close() {
+    ledger_.reset();
+    if (committer_) committer_->Stop();
+    committer_.reset();
+    store_.reset();
+  }
+  void Reopen() {
+    Close();
+    Open();
+  }
+
+  // Runs an asynchronous ledger write and waits for it.
+  template <typename Response, typename Request, typename Method>
+  absl::StatusOr<Response> Sync(Method method, const Request& request) {
+    absl::Notification done;
+    absl::StatusOr<Response> result = absl::UnknownError("not run");
+    (ledger_.get()->*method)(request, absl::InfiniteFuture(),
+                             [&](absl::StatusOr<Response> r) {
+                               result = std::move(r);
+                               done.Notify();
+                             });
+    done.WaitForNotification();
+    return result;
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Committer> committer_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+};
+
+}  // namespace assent::testing

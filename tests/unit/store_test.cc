@@ -1,0 +1,293 @@
+// The store against real RocksDB in a temporary directory: key encoding, format version, group
+// commit atomicity and ordering, reopen.
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "assent/storage/v1/storage.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "store/committer.h"
+#include "store/keys.h"
+#include "store/store.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+
+namespace assent::store {
+namespace {
+
+using ::assent::testing::FakeClock;
+using ::assent::testing::TempDir;
+
+TEST(KeysTest, BigEndianRoundTripAndOrder) {
+  std::string a, b;
+  PutBigEndian64(&a, 255);
+  PutBigEndian64(&b, 256);
+  EXPECT_LT(a, b);  // byte order is numeric order
+  EXPECT_EQ(ReadBigEndian64(a), 255u);
+  EXPECT_EQ(ReadBigEndian64(b), 256u);
+  std::string c;
+  PutBigEndian32(&c, 0x01020304);
+  EXPECT_EQ(c, std::string("\x01\x02\x03\x04", 4));
+  EXPECT_EQ(ReadBigEndian32(c), 0x01020304u);
+}
+
+TEST(KeysTest, HistoryKeysSortBySequenceWithinTarget) {
+  const std::string k9 = HistoryKey("acme", SubjectEntity("u1"), 9);
+  const std::string k10 = HistoryKey("acme", SubjectEntity("u1"), 10);
+  EXPECT_LT(k9, k10);
+  EXPECT_TRUE(std::string_view(k9).starts_with(HistoryPrefix("acme", SubjectEntity("u1"))));
+  // A subject whose id extends another's does not fall under the other's prefix.
+  EXPECT_FALSE(std::string_view(HistoryKey("acme", SubjectEntity("u10"), 1))
+                   .starts_with(HistoryPrefix("acme", SubjectEntity("u1"))));
+  EXPECT_EQ(HistoryKeySequence(k10), 10u);
+  EXPECT_EQ(HistoryKeySequence("short"), std::nullopt);
+}
+
+TEST(KeysTest, TenantsAreSeparated) {
+  EXPECT_NE(SubjectKey("acme", "x"), SubjectKey("acm", "ex"));
+  EXPECT_FALSE(std::string_view(PurposeKey("acme-x", "p", 1)).starts_with(PurposePrefix("acme")));
+  EXPECT_TRUE(std::string_view(PurposeKey("acme", "p", 1)).starts_with(PurposePrefix("acme")));
+  v1::ContactRef ref;
+  ref.set_type(v1::CONTACT_EMAIL);
+  ref.set_hash("ab12");
+  EXPECT_EQ(ContactEntity(ref), "c:email:ab12");
+  v1::TargetRef target;
+  *target.mutable_contact() = ref;
+  EXPECT_EQ(EntityName(target), "c:email:ab12");
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Store> OpenStore() {
+    StoreOptions options;
+    options.path = dir_.Sub("db");
+    auto store = Store::Open(options, clock_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  TempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_F(StoreTest, NewStoreRecordsFormatVersion) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->opened_format_version(), kFormatVersion);
+  auto raw = store->Get(Cf::kMeta, kFormatKey);
+  ASSERT_TRUE(raw.ok() && raw->has_value());
+  storage::v1::FormatInfo info;
+  ASSERT_TRUE(info.ParseFromString(**raw));
+  EXPECT_EQ(info.format_version(), kFormatVersion);
+}
+
+TEST_F(StoreTest, RefusesNewerFormat) {
+  {
+    auto store = OpenStore();
+    storage::v1::FormatInfo info;
+    info.set_format_version(kFormatVersion + 1);
+    rocksdb::WriteBatch batch;
+    batch.Put(store->Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());
+    ASSERT_TRUE(store->Write(&batch).ok());
+  }
+  StoreOptions options;
+  options.path = dir_.Sub("db");
+  auto reopened = Store::Open(options, clock_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(reopened.status().message()), ::testing::HasSubstr("on-disk format"));
+}
+
+TEST_F(StoreTest, OlderFormatWithoutMigrationIsRefused) {
+  {
+    auto store = OpenStore();
+    storage::v1::FormatInfo info;
+    info.set_format_version(0);
+    rocksdb::WriteBatch batch;
+    batch.Put(store->Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());
+    ASSERT_TRUE(store->Write(&batch).ok());
+  }
+  StoreOptions options;
+  options.path = dir_.Sub("db");
+  auto reopened = Store::Open(options, clock_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_THAT(std::string(reopened.status().message()), ::testing::HasSubstr("no migration"));
+}
+
+TEST_F(StoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
+  auto store = OpenStore();
+  StoreOptions options;
+  options.path = dir_.Sub("db");
+  auto second = Store::Open(options, clock_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(StoreTest, FailedMutationWritesNothingAndOthersInGroupCommit) {
+  auto store = OpenStore();
+  Committer committer(*store, clock_);
+  // Submit three mutations back to back so they are likely to share a group; the middle one
+  // stages writes and then fails.
+  std::atomic<int> finished{0};
+  absl::Notification all_done;
+  std::vector<absl::Status> results(3);
+  for (int i = 0; i < 3; ++i) {
+    committer.Submit(
+        [i](Txn& txn) -> absl::Status {
+          txn.Put(Cf::kSubjects, "key" + std::to_string(i), "value");
+          if (i == 1) return absl::InvalidArgumentError("field: bad");
+          return absl::OkStatus();
+        },
+        [&, i](absl::Status s) {
+          results[i] = s;
+          if (++finished == 3) all_done.Notify();
+        });
+  }
+  all_done.WaitForNotification();
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_TRUE(store->Get(Cf::kSubjects, "key0")->has_value());
+  EXPECT_FALSE(store->Get(Cf::kSubjects, "key1")->has_value());
+  EXPECT_TRUE(store->Get(Cf::kSubjects, "key2")->has_value());
+}
+
+TEST_F(StoreTest, MutationsSeeEarlierWritesOfTheirGroup) {
+  auto store = OpenStore();
+  Committer committer(*store, clock_);
+  // 8 threads x 200 increments of one counter: every increment must see the previous one, even
+  // when they share a group commit.
+  constexpr int kThreads = 8, kPerThread = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::Status s = committer.Run([](Txn& txn) -> absl::Status {
+          auto raw = txn.Get(Cf::kSubjects, "counter");
+          if (!raw.ok()) return raw.status();
+          const int value = raw->has_value() ? std::stoi(**raw) : 0;
+          txn.Put(Cf::kSubjects, "counter", std::to_string(value + 1));
+          return absl::OkStatus();
+        });
+        ASSERT_TRUE(s.ok()) << s;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(**store->Get(Cf::kSubjects, "counter"), std::to_string(kThreads * kPerThread));
+  // Concurrency made the committer batch: fewer groups than mutations.
+  EXPECT_EQ(committer.stats().mutations, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+TEST_F(StoreTest, ExpiredDeadlineWritesNothing) {
+  auto store = OpenStore();
+  Committer committer(*store, clock_);
+  absl::Notification done;
+  absl::Status result;
+  committer.Submit(
+      [](Txn& txn) {
+        txn.Put(Cf::kSubjects, "late", "x");
+        return absl::OkStatus();
+      },
+      [&](absl::Status s) {
+        result = s;
+        done.Notify();
+      },
+      clock_.Now() - absl::Seconds(1));
+  done.WaitForNotification();
+  EXPECT_EQ(result.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_FALSE(store->Get(Cf::kSubjects, "late")->has_value());
+}
+
+TEST_F(StoreTest, FullQueueIsResourceExhausted) {
+  auto store = OpenStore();
+  CommitterOptions options;
+  options.max_queue = 1;
+  Committer committer(*store, clock_, options);
+  // Block the committer thread inside a mutation so the queue fills.
+  absl::Notification entered, release;
+  committer.Submit(
+      [&](Txn&) {
+        entered.Notify();
+        release.WaitForNotification();
+        return absl::OkStatus();
+      },
+      [](absl::Status) {});
+  entered.WaitForNotification();
+  committer.Submit([](Txn&) { return absl::OkStatus(); }, [](absl::Status) {});  // fills queue
+  absl::Status refused;
+  committer.Submit([](Txn&) { return absl::OkStatus(); }, [&](absl::Status s) { refused = s; });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  release.Notify();
+  committer.Stop();
+}
+
+TEST_F(StoreTest, StoppedCommitterRefusesAndDrainsQueued) {
+  auto store = OpenStore();
+  auto committer = std::make_unique<Committer>(*store, clock_);
+  absl::Status queued;
+  committer->Submit(
+      [](Txn& txn) {
+        txn.Put(Cf::kSubjects, "queued", "x");
+        return absl::OkStatus();
+      },
+      [&](absl::Status s) { queued = s; });
+  committer->Stop();
+  EXPECT_TRUE(queued.ok());
+  EXPECT_TRUE(store->Get(Cf::kSubjects, "queued")->has_value());
+  absl::Status after;
+  committer->Submit([](Txn&) { return absl::OkStatus(); }, [&](absl::Status s) { after = s; });
+  EXPECT_EQ(after.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(StoreTest, OutboxIdsContinueAfterReopen) {
+  uint64_t last = 0;
+  {
+    auto store = OpenStore();
+    Committer committer(*store, clock_);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(committer
+                      .Run([&](Txn& txn) {
+                        last = txn.NextOutboxId();
+                        txn.Put(Cf::kOutbox, OutboxKey(last), "event");
+                        return absl::OkStatus();
+                      })
+                      .ok());
+    }
+  }
+  auto store = OpenStore();
+  Committer committer(*store, clock_);
+  uint64_t next = 0;
+  ASSERT_TRUE(committer
+                  .Run([&](Txn& txn) {
+                    next = txn.NextOutboxId();
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(last, 3u);
+  EXPECT_EQ(next, 4u);
+}
+
+TEST_F(StoreTest, DataSurvivesReopen) {
+  {
+    auto store = OpenStore();
+    Committer committer(*store, clock_);
+    ASSERT_TRUE(committer
+                    .Run([](Txn& txn) {
+                      txn.Put(Cf::kHistory, "h", "1");
+                      txn.Put(Cf::kIdempotency, "i", "2");
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  auto store = OpenStore();
+  EXPECT_EQ(**store->Get(Cf::kHistory, "h"), "1");
+  EXPECT_EQ(**store->Get(Cf::kIdempotency, "i"), "2");
+  auto many = store->MultiGet(Cf::kHistory, {"h", "missing"});
+  ASSERT_EQ(many.size(), 2u);
+  EXPECT_EQ(**many[0], "1");
+  EXPECT_FALSE(many[1]->has_value());
+}
+
+}  // namespace
+}  // namespace assent::store
