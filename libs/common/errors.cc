@@ -17,7 +17,9 @@ absl::Status AlreadyExists(std::string_view what, std::string_view name) {
 absl::Status FailedPrecondition(std::string_view message) {
   return absl::FailedPreconditionError(Sv(message));
 }
-absl::Status Exhausted(std::string_view message) { return absl::ResourceExhaustedError(Sv(message)); }
+absl::Status Exhausted(std::string_view message) {
+  return absl::ResourceExhaustedError(Sv(message));
+}
 absl::Status StorageUnavailable(std::string_view detail) {
   return absl::UnavailableError(absl::StrCat("storage: ", Sv(detail)));
 }

@@ -10,8 +10,8 @@
 //   3. contact-point suppression for the channel -> DENY ADDRESS_SUPPRESSED;
 //   4. subject's global opt-out for the channel -> DENY GLOBAL_OPT_OUT;
 //   5. explicit decisions (contact point's and linked subject's together): most specific level wins
-//      (topic+channel > topic > purpose+channel > purpose); within a level the latest effective time;
-//      a tie goes to the denial. DENIED/WITHDRAWN -> EXPLICIT_DENY, PENDING ->
+//      (topic+channel > topic > purpose+channel > purpose); within a level the latest effective
+//      time; a tie goes to the denial. DENIED/WITHDRAWN -> EXPLICIT_DENY, PENDING ->
 //      PENDING_CONFIRMATION, expired grant -> EXPIRED, notice version below the purpose's minimum
 //      -> REPERMISSION_REQUIRED, else ALLOW EXPLICIT_GRANT;
 //   6. GPC recorded, for SALE_OR_SHARE purposes or the TARGETED_ADS channel -> DENY GPC_OPT_OUT;

@@ -18,12 +18,12 @@ inline constexpr size_t kMaxActorLength = 128;
 inline constexpr size_t kMaxIdempotencyKeyLength = 128;
 inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 
-absl::Status ValidateTenantId(std::string_view field, std::string_view value);    // required
-absl::Status ValidateSubjectId(std::string_view field, std::string_view value);   // required
-absl::Status ValidatePurposeId(std::string_view field, std::string_view value);   // required
-absl::Status ValidateTopic(std::string_view field, std::string_view value);       // optional
-absl::Status ValidateSource(std::string_view field, std::string_view value);      // required
-absl::Status ValidateActor(std::string_view field, std::string_view value);       // required
+absl::Status ValidateTenantId(std::string_view field, std::string_view value);        // required
+absl::Status ValidateSubjectId(std::string_view field, std::string_view value);       // required
+absl::Status ValidatePurposeId(std::string_view field, std::string_view value);       // required
+absl::Status ValidateTopic(std::string_view field, std::string_view value);           // optional
+absl::Status ValidateSource(std::string_view field, std::string_view value);          // required
+absl::Status ValidateActor(std::string_view field, std::string_view value);           // required
 absl::Status ValidateIdempotencyKey(std::string_view field, std::string_view value);  // optional
 // "US", "US-CA", "DE"; optional (empty is fine). For policy rules also "EU" and "*".
 absl::Status ValidateJurisdiction(std::string_view field, std::string_view value,

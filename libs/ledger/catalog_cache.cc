@@ -65,7 +65,8 @@ void CatalogCache::PutTenant(const v1::Tenant& tenant) {
 }
 
 void CatalogCache::PutPurpose(std::string_view tenant, const v1::Purpose& purpose) {
-  Update([&](Catalog& c) { c.tenants[std::string(tenant)].purposes[purpose.purpose_id()] = purpose; });
+  Update(
+      [&](Catalog& c) { c.tenants[std::string(tenant)].purposes[purpose.purpose_id()] = purpose; });
 }
 
 void CatalogCache::PutPolicy(std::string_view tenant, const v1::DefaultPolicy& policy) {

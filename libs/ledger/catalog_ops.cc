@@ -57,17 +57,16 @@ void Ledger::CreateTenant(const v1::CreateTenantRequest& request, absl::Time dea
   tenant.set_tenant_id(request.tenant().tenant_id());
   tenant.set_display_name(request.tenant().display_name());
   tenant.set_name(TenantName(tenant.tenant_id()));
-  SubmitWrite<v1::Tenant>(
-      committer_, deadline, std::move(done),
-      [this, tenant](store::Txn& txn) mutable -> absl::StatusOr<v1::Tenant> {
-        ASSIGN_OR_RETURN(bool exists, TenantExists(txn, tenant.tenant_id()));
-        if (exists) return AlreadyExists("tenant", tenant.tenant_id());
-        *tenant.mutable_create_time() = ToProto(txn.now());
-        txn.Put(store::Cf::kCatalog, store::TenantKey(tenant.tenant_id()),
-                tenant.SerializeAsString());
-        txn.OnCommit([this, tenant] { catalog_.PutTenant(tenant); });
-        return tenant;
-      });
+  SubmitWrite<v1::Tenant>(committer_, deadline, std::move(done),
+                          [this, tenant](store::Txn& txn) mutable -> absl::StatusOr<v1::Tenant> {
+                            ASSIGN_OR_RETURN(bool exists, TenantExists(txn, tenant.tenant_id()));
+                            if (exists) return AlreadyExists("tenant", tenant.tenant_id());
+                            *tenant.mutable_create_time() = ToProto(txn.now());
+                            txn.Put(store::Cf::kCatalog, store::TenantKey(tenant.tenant_id()),
+                                    tenant.SerializeAsString());
+                            txn.OnCommit([this, tenant] { catalog_.PutTenant(tenant); });
+                            return tenant;
+                          });
 }
 
 absl::StatusOr<v1::Tenant> Ledger::GetTenant(const v1::GetTenantRequest& request) const {
@@ -91,7 +90,8 @@ absl::StatusOr<v1::ListTenantsResponse> Ledger::ListTenants(
   for (; it != catalog->tenants.end(); ++it) {
     if (!it->second.tenant.has_create_time()) continue;  // purposes cached before their tenant
     if (response.tenants_size() == page_size) {
-      response.set_next_page_token(MakePageToken("tenants", response.tenants().rbegin()->tenant_id()));
+      response.set_next_page_token(
+          MakePageToken("tenants", response.tenants().rbegin()->tenant_id()));
       break;
     }
     *response.add_tenants() = it->second.tenant;
@@ -112,7 +112,8 @@ void Ledger::CreatePurpose(const v1::CreatePurposeRequest& request, absl::Time d
                            Callback<v1::Purpose> done) {
   auto tenant = ParseTenantName("parent", request.parent());
   if (!tenant.ok()) return done(tenant.status());
-  absl::Status valid = core::ValidatePurposeId("purpose.purpose_id", request.purpose().purpose_id());
+  absl::Status valid =
+      core::ValidatePurposeId("purpose.purpose_id", request.purpose().purpose_id());
   if (valid.ok()) valid = ValidatePurposeInput(request.purpose());
   if (valid.ok()) valid = RequireTenant(*catalog_.Snapshot(), "parent", *tenant);
   if (!valid.ok()) return done(valid);
@@ -146,9 +147,9 @@ void Ledger::UpdatePurpose(const v1::UpdatePurposeRequest& request, absl::Time d
       [this, update, parts = *parts](store::Txn& txn) mutable -> absl::StatusOr<v1::Purpose> {
         ASSIGN_OR_RETURN(uint32_t current, CurrentVersion(txn, parts.tenant, parts.purpose_id));
         if (current == 0) return NotFound("purpose", update.name());
-        ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kCatalog,
-                                           store::PurposeKey(parts.tenant, parts.purpose_id,
-                                                             current)));
+        ASSIGN_OR_RETURN(auto raw,
+                         txn.Get(store::Cf::kCatalog,
+                                 store::PurposeKey(parts.tenant, parts.purpose_id, current)));
         v1::Purpose previous;
         if (!raw.has_value() || !previous.ParseFromString(*raw)) return Corrupt("purpose");
         if (!update.purpose_id().empty() && update.purpose_id() != parts.purpose_id) {
@@ -158,16 +159,17 @@ void Ledger::UpdatePurpose(const v1::UpdatePurposeRequest& request, absl::Time d
           return InvalidField("purpose.kind", "is immutable; create a new purpose instead");
         }
         if (update.notice_version() < previous.notice_version()) {
-          return InvalidField("purpose.notice_version",
-                              absl::StrCat("must not go down (currently ",
-                                           previous.notice_version(), ")"));
+          return InvalidField(
+              "purpose.notice_version",
+              absl::StrCat("must not go down (currently ", previous.notice_version(), ")"));
         }
         update.set_purpose_id(parts.purpose_id);
         update.set_name(PurposeName(parts.tenant, parts.purpose_id));
         update.set_version(current + 1);
         *update.mutable_update_time() = ToProto(txn.now());
         PutPurposeVersion(txn, parts.tenant, update);
-        txn.OnCommit([this, tenant = parts.tenant, update] { catalog_.PutPurpose(tenant, update); });
+        txn.OnCommit(
+            [this, tenant = parts.tenant, update] { catalog_.PutPurpose(tenant, update); });
         return update;
       });
 }
@@ -179,9 +181,9 @@ absl::StatusOr<v1::Purpose> Ledger::GetPurpose(const v1::GetPurposeRequest& requ
     if (purpose == nullptr) return NotFound("purpose", request.name());
     return *purpose;
   }
-  ASSIGN_OR_RETURN(auto raw,
-                   store_.Get(store::Cf::kCatalog,
-                              store::PurposeKey(parts.tenant, parts.purpose_id, request.version())));
+  ASSIGN_OR_RETURN(
+      auto raw, store_.Get(store::Cf::kCatalog,
+                           store::PurposeKey(parts.tenant, parts.purpose_id, request.version())));
   if (!raw.has_value()) {
     return NotFound("purpose version", absl::StrCat(request.name(), "@", request.version()));
   }
@@ -225,8 +227,8 @@ void Ledger::SetDefaultPolicy(const v1::SetDefaultPolicyRequest& request, absl::
   policy.set_name(PolicyName(*tenant));
   SubmitWrite<v1::DefaultPolicy>(
       committer_, deadline, std::move(done),
-      [this, policy, tenant = *tenant](store::Txn& txn) mutable
-          -> absl::StatusOr<v1::DefaultPolicy> {
+      [this, policy,
+       tenant = *tenant](store::Txn& txn) mutable -> absl::StatusOr<v1::DefaultPolicy> {
         *policy.mutable_update_time() = ToProto(txn.now());
         txn.Put(store::Cf::kCatalog, store::PolicyKey(tenant), policy.SerializeAsString());
         txn.OnCommit([this, tenant, policy] { catalog_.PutPolicy(tenant, policy); });

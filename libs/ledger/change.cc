@@ -16,8 +16,7 @@ namespace assent::ledger {
 namespace {
 
 template <typename State>
-absl::StatusOr<bool> LoadInto(store::Txn& txn, store::Cf cf, const std::string& key,
-                              State& state) {
+absl::StatusOr<bool> LoadInto(store::Txn& txn, store::Cf cf, const std::string& key, State& state) {
   ASSIGN_OR_RETURN(auto raw, txn.Get(cf, key));
   if (!raw.has_value()) return false;
   if (!state.ParseFromString(*raw)) return Corrupt(store::CfName(cf));
@@ -51,8 +50,8 @@ void Append(store::Txn& txn, v1::HistoryRecord& record, State& state, store::Cf 
 absl::StatusOr<v1::SubjectState> LoadSubject(store::Txn& txn, std::string_view tenant,
                                              std::string_view subject_id) {
   v1::SubjectState state;
-  ASSIGN_OR_RETURN(bool found,
-                   LoadInto(txn, store::Cf::kSubjects, store::SubjectKey(tenant, subject_id), state));
+  ASSIGN_OR_RETURN(bool found, LoadInto(txn, store::Cf::kSubjects,
+                                        store::SubjectKey(tenant, subject_id), state));
   if (!found) {
     state.set_tenant(std::string(tenant));
     state.set_subject_id(std::string(subject_id));
@@ -103,7 +102,6 @@ std::string RequestDigest(const google::protobuf::Message& request) {
          reinterpret_cast<unsigned char*>(digest.data()));
   return digest;
 }
-
 
 absl::StatusOr<std::optional<std::string>> CheckIdempotency(store::Txn& txn,
                                                             std::string_view tenant,

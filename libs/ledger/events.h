@@ -20,7 +20,7 @@ v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record,
                                     const v1::TargetStateSnapshot& state_after);
 
 // The two outbox records (changes, then state) for a change.
-std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(const v1::HistoryRecord& record,
-                                                          const v1::TargetStateSnapshot& state_after);
+std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(
+    const v1::HistoryRecord& record, const v1::TargetStateSnapshot& state_after);
 
 }  // namespace assent::ledger

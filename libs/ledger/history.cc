@@ -62,8 +62,8 @@ absl::StatusOr<v1::VerifyHistoryResponse> VerifyChain(const store::Store& store,
       return broken(*seq, "record does not parse");
     }
     if (*seq != expected) {
-      return broken(expected, absl::StrCat("sequence ", expected, " is missing (next is ", *seq,
-                                           ")"));
+      return broken(expected,
+                    absl::StrCat("sequence ", expected, " is missing (next is ", *seq, ")"));
     }
     if (record.sequence() != *seq) {
       return broken(*seq, absl::StrCat("record says sequence ", record.sequence()));

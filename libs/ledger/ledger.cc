@@ -22,8 +22,7 @@ std::string Ledger::TenantContactKey(std::string_view tenant) const {
   return contact::DeriveTenantKey(options_.contact_key_secret, tenant);
 }
 
-absl::StatusOr<v1::TargetRef> Ledger::ResolveTarget(std::string_view field,
-                                                    std::string_view tenant,
+absl::StatusOr<v1::TargetRef> Ledger::ResolveTarget(std::string_view field, std::string_view tenant,
                                                     const v1::Target& target) const {
   v1::TargetRef ref;
   switch (target.kind_case()) {

@@ -47,8 +47,7 @@ class Ledger {
   // Loads the catalog. `store` and `committer` must outlive the ledger.
   static absl::StatusOr<std::unique_ptr<Ledger>> Create(store::Store& store,
                                                         store::Committer& committer,
-                                                        const Clock& clock,
-                                                        LedgerOptions options);
+                                                        const Clock& clock, LedgerOptions options);
 
   // Catalog. Writes complete through `done` (on the committer thread, or at once on a
   // validation error); `deadline` bounds the time spent queued.

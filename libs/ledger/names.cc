@@ -45,7 +45,8 @@ absl::StatusOr<std::string> ParsePolicyName(std::string_view field, std::string_
   if (!name.starts_with(kTenants) || !name.ends_with(kPolicy)) {
     return InvalidField(field, "must look like tenants/{tenant}/policy");
   }
-  std::string_view id = name.substr(kTenants.size(), name.size() - kTenants.size() - kPolicy.size());
+  std::string_view id =
+      name.substr(kTenants.size(), name.size() - kTenants.size() - kPolicy.size());
   RETURN_IF_ERROR(core::ValidateTenantId(field, id));
   return std::string(id);
 }

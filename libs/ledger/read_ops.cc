@@ -43,10 +43,10 @@ absl::StatusOr<CheckStates> LoadForCheck(const store::Store& store, std::string_
                      ReadState<v1::ContactPointState>(store, store::Cf::kContacts,
                                                       store::ContactKey(tenant, target.contact())));
     if (states.contact.has_value() && !states.contact->linked_subject_id().empty()) {
-      ASSIGN_OR_RETURN(states.subject, ReadState<v1::SubjectState>(
-                                           store, store::Cf::kSubjects,
-                                           store::SubjectKey(tenant,
-                                                             states.contact->linked_subject_id())));
+      ASSIGN_OR_RETURN(states.subject,
+                       ReadState<v1::SubjectState>(
+                           store, store::Cf::kSubjects,
+                           store::SubjectKey(tenant, states.contact->linked_subject_id())));
     }
   } else {
     ASSIGN_OR_RETURN(states.subject,
@@ -80,9 +80,9 @@ absl::StatusOr<v1::ContactPointState> Ledger::GetContactPointState(
   RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));
   ASSIGN_OR_RETURN(auto ref, contact::ToRef("contact_point", TenantContactKey(request.tenant()),
                                             request.contact_point()));
-  ASSIGN_OR_RETURN(auto state, ReadState<v1::ContactPointState>(
-                                   store_, store::Cf::kContacts,
-                                   store::ContactKey(request.tenant(), ref)));
+  ASSIGN_OR_RETURN(auto state,
+                   ReadState<v1::ContactPointState>(store_, store::Cf::kContacts,
+                                                    store::ContactKey(request.tenant(), ref)));
   if (!state.has_value()) return NotFound("contact point", "(given)");
   return *std::move(state);
 }
@@ -90,7 +90,8 @@ absl::StatusOr<v1::ContactPointState> Ledger::GetContactPointState(
 absl::StatusOr<v1::ListHistoryResponse> Ledger::ListHistory(
     const v1::ListHistoryRequest& request) const {
   RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));
-  ASSIGN_OR_RETURN(v1::TargetRef target, ResolveTarget("target", request.tenant(), request.target()));
+  ASSIGN_OR_RETURN(v1::TargetRef target,
+                   ResolveTarget("target", request.tenant(), request.target()));
   ASSIGN_OR_RETURN(int page_size,
                    PageSize(request.page_size(), kDefaultHistoryPage, kMaxHistoryPage));
   uint64_t from = request.newest_first() ? UINT64_MAX : 1;
@@ -135,7 +136,8 @@ absl::StatusOr<v1::ListHistoryResponse> Ledger::ListHistory(
 absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
     const v1::VerifyHistoryRequest& request) const {
   RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));
-  ASSIGN_OR_RETURN(v1::TargetRef target, ResolveTarget("target", request.tenant(), request.target()));
+  ASSIGN_OR_RETURN(v1::TargetRef target,
+                   ResolveTarget("target", request.tenant(), request.target()));
   uint64_t sequence = 0;
   std::string head;
   if (target.has_contact()) {
@@ -157,8 +159,8 @@ absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
 }
 
 absl::StatusOr<core::CheckInput> Ledger::PrepareCheck(
-    const Catalog& catalog, std::string_view tenant, std::string_view purpose_id,
-    int channel, std::string_view topic, const google::protobuf::Timestamp* time) const {
+    const Catalog& catalog, std::string_view tenant, std::string_view purpose_id, int channel,
+    std::string_view topic, const google::protobuf::Timestamp* time) const {
   RETURN_IF_ERROR(RequireTenant(catalog, "tenant", tenant));
   RETURN_IF_ERROR(core::ValidatePurposeId("purpose_id", purpose_id));
   const v1::Purpose* purpose = catalog.FindPurpose(tenant, purpose_id);
@@ -179,10 +181,10 @@ absl::StatusOr<core::CheckInput> Ledger::PrepareCheck(
 absl::StatusOr<v1::CheckResponse> Ledger::Check(const v1::CheckRequest& request) const {
   auto catalog = catalog_.Snapshot();
   ASSIGN_OR_RETURN(core::CheckInput input,
-                   PrepareCheck(*catalog, request.tenant(), request.purpose_id(),
-                                request.channel(), request.topic(),
-                                request.has_time() ? &request.time() : nullptr));
-  ASSIGN_OR_RETURN(v1::TargetRef target, ResolveTarget("target", request.tenant(), request.target()));
+                   PrepareCheck(*catalog, request.tenant(), request.purpose_id(), request.channel(),
+                                request.topic(), request.has_time() ? &request.time() : nullptr));
+  ASSIGN_OR_RETURN(v1::TargetRef target,
+                   ResolveTarget("target", request.tenant(), request.target()));
   RETURN_IF_ERROR(core::ValidateJurisdiction("jurisdiction", request.jurisdiction()));
   ASSIGN_OR_RETURN(CheckStates states, LoadForCheck(store_, request.tenant(), target));
   input.jurisdiction = request.jurisdiction();
@@ -195,9 +197,8 @@ absl::StatusOr<v1::BatchCheckResponse> Ledger::BatchCheck(
     const v1::BatchCheckRequest& request) const {
   auto catalog = catalog_.Snapshot();
   ASSIGN_OR_RETURN(core::CheckInput input,
-                   PrepareCheck(*catalog, request.tenant(), request.purpose_id(),
-                                request.channel(), request.topic(),
-                                request.has_time() ? &request.time() : nullptr));
+                   PrepareCheck(*catalog, request.tenant(), request.purpose_id(), request.channel(),
+                                request.topic(), request.has_time() ? &request.time() : nullptr));
   if (request.targets_size() == 0) return InvalidField("targets", "must not be empty");
   if (request.targets_size() > options_.max_batch_check) {
     return InvalidField("targets", absl::StrCat("must contain at most ", options_.max_batch_check,

@@ -116,9 +116,9 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
   auto catalog = catalog_.Snapshot();
   // Everything below is checked before anything is written.
   absl::Status valid = RequireTenant(*catalog, "tenant", request.tenant());
-  absl::StatusOr<v1::TargetRef> target = valid.ok() ? ResolveTarget("target", request.tenant(),
-                                                                    request.target())
-                                                    : absl::StatusOr<v1::TargetRef>(valid);
+  absl::StatusOr<v1::TargetRef> target =
+      valid.ok() ? ResolveTarget("target", request.tenant(), request.target())
+                 : absl::StatusOr<v1::TargetRef>(valid);
   if (!target.ok()) return done(target.status());
   valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
   if (valid.ok()) valid = core::ValidateEvidence("evidence", request.evidence());
@@ -149,10 +149,9 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
     valid = InvalidField("decisions", "must contain at least one decision");
   }
   if (valid.ok() && request.decisions_size() > options_.max_decisions_per_request) {
-    valid = InvalidField("decisions", absl::StrCat("must contain at most ",
-                                                   options_.max_decisions_per_request,
-                                                   " decisions (got ", request.decisions_size(),
-                                                   ")"));
+    valid = InvalidField("decisions",
+                         absl::StrCat("must contain at most ", options_.max_decisions_per_request,
+                                      " decisions (got ", request.decisions_size(), ")"));
   }
   // The records as they will be stored (ids and sequence are filled in by the mutation).
   std::vector<v1::ConsentRecord> records;
@@ -164,8 +163,8 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
     if (!valid.ok()) break;
     const v1::Purpose* purpose = catalog->FindPurpose(request.tenant(), in.purpose_id());
     if (purpose == nullptr) {
-      valid = absl::NotFoundError(absl::StrCat(field, ".purpose_id: purpose not found: ",
-                                               in.purpose_id()));
+      valid = absl::NotFoundError(
+          absl::StrCat(field, ".purpose_id: purpose not found: ", in.purpose_id()));
       break;
     }
     valid = core::ValidateChannel(field + ".channel", in.channel(), /*allow_unspecified=*/true);
@@ -180,21 +179,22 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
     if (valid.ok() && !in.topic().empty() && purpose->topics_size() > 0 &&
         std::find(purpose->topics().begin(), purpose->topics().end(), in.topic()) ==
             purpose->topics().end()) {
-      valid = InvalidField(field + ".topic", absl::StrCat("is not a topic of purpose ",
-                                                          purpose->purpose_id()));
+      valid = InvalidField(field + ".topic",
+                           absl::StrCat("is not a topic of purpose ", purpose->purpose_id()));
     }
-    if (valid.ok() && (!v1::ConsentState_IsValid(in.state()) ||
-                       in.state() == v1::CONSENT_STATE_UNSPECIFIED)) {
+    if (valid.ok() &&
+        (!v1::ConsentState_IsValid(in.state()) || in.state() == v1::CONSENT_STATE_UNSPECIFIED)) {
       valid = InvalidField(field + ".state",
                            absl::StrCat("must be GRANTED, DENIED, WITHDRAWN or PENDING (got ",
                                         static_cast<int>(in.state()), ")"));
     }
     if (valid.ok() && !seen.emplace(in.purpose_id(), in.channel(), in.topic()).second) {
-      valid = InvalidField(field, "duplicates an earlier decision for the same purpose, channel "
-                                  "and topic");
+      valid = InvalidField(field,
+                           "duplicates an earlier decision for the same purpose, channel "
+                           "and topic");
     }
-    uint32_t notice = in.notice_version() != 0 ? in.notice_version()
-                                               : request.evidence().notice_version();
+    uint32_t notice =
+        in.notice_version() != 0 ? in.notice_version() : request.evidence().notice_version();
     if (notice == 0) notice = purpose->notice_version();
     if (valid.ok() && notice > purpose->notice_version()) {
       valid = InvalidField(in.notice_version() != 0 ? field + ".notice_version"
@@ -294,10 +294,11 @@ void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::
                               Callback<v1::LinkContactPointResponse> done) {
   absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
   if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
-  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (valid.ok())
+    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
   if (!valid.ok()) return done(valid);
-  auto contact = contact::ToRef("contact_point", TenantContactKey(request.tenant()),
-                                request.contact_point());
+  auto contact =
+      contact::ToRef("contact_point", TenantContactKey(request.tenant()), request.contact_point());
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::LinkContactPointResponse>(
       committer_, deadline, std::move(done),
@@ -339,10 +340,11 @@ void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, ab
                                 Callback<v1::UnlinkContactPointResponse> done) {
   absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
   if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
-  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (valid.ok())
+    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
   if (!valid.ok()) return done(valid);
-  auto contact = contact::ToRef("contact_point", TenantContactKey(request.tenant()),
-                                request.contact_point());
+  auto contact =
+      contact::ToRef("contact_point", TenantContactKey(request.tenant()), request.contact_point());
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::UnlinkContactPointResponse>(
       committer_, deadline, std::move(done),
@@ -379,7 +381,8 @@ void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time
                             Callback<v1::SetPreferencesResponse> done) {
   absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
   if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
-  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (valid.ok())
+    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
   if (valid.ok()) valid = core::ValidatePreferences("preferences", request.preferences());
   if (!valid.ok()) return done(valid);
   SubmitWrite<v1::SetPreferencesResponse>(
@@ -420,10 +423,11 @@ void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request
                      request.kind() == v1::Suppression::KIND_UNSPECIFIED)) {
     valid = InvalidField("kind", "must be UNSUBSCRIBED, COMPLAINT, HARD_BOUNCE or INVALID");
   }
-  if (valid.ok()) valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (valid.ok())
+    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
   if (!valid.ok()) return done(valid);
-  auto contact = contact::ToRef("contact_point", TenantContactKey(request.tenant()),
-                                request.contact_point());
+  auto contact =
+      contact::ToRef("contact_point", TenantContactKey(request.tenant()), request.contact_point());
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::SuppressContactPointResponse>(
       committer_, deadline, std::move(done),
@@ -447,7 +451,8 @@ void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request
         history.set_idempotency_key(request.idempotency_key());
         if (request.lift()) {
           if (existing == suppressions->end()) {
-            return FailedPrecondition("kind: no such suppression on this contact point and channel");
+            return FailedPrecondition(
+                "kind: no such suppression on this contact point and channel");
           }
           history.set_kind(v1::SUPPRESSION_LIFTED);
           *history.mutable_suppression() = *existing;

@@ -42,7 +42,8 @@ std::string ContactEntity(const v1::ContactRef& contact) {
   return absl::StrCat("c:", Sv(contact::ContactTypeName(contact.type())), ":", contact.hash());
 }
 std::string EntityName(const v1::TargetRef& target) {
-  return target.has_contact() ? ContactEntity(target.contact()) : SubjectEntity(target.subject_id());
+  return target.has_contact() ? ContactEntity(target.contact())
+                              : SubjectEntity(target.subject_id());
 }
 
 std::string SubjectKey(std::string_view tenant, std::string_view subject_id) {

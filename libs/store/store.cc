@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/compaction_filter.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
@@ -32,6 +33,24 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
 }
 
 }  // namespace
+
+// Drops idempotency records whose TTL has passed when RocksDB compacts them, so the column family
+// stays bounded by the request rate times the TTL. Reads ignore expired records anyway, so when
+// exactly a record disappears does not matter.
+class ExpiredIdempotencyFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpiredIdempotencyFilter(const Clock& clock) : clock_(clock) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    storage::v1::IdempotencyRecord record;
+    if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
+    return absl::FromUnixSeconds(record.expire_time().seconds()) <= clock_.Now();
+  }
+  const char* Name() const override { return "assent.ExpiredIdempotencyFilter"; }
+
+ private:
+  const Clock& clock_;
+};
 
 std::string_view CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
 
@@ -60,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   table.format_version = 5;
 
+  auto idempotency_filter = std::make_unique<ExpiredIdempotencyFilter>(clock);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (std::string_view name : kCfNames) {
@@ -68,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.compression = rocksdb::kLZ4Compression;
     cf.bottommost_compression = rocksdb::kZSTD;
+    if (name == CfName(Cf::kIdempotency)) cf.compaction_filter = idempotency_filter.get();
     descriptors.emplace_back(std::string(name), cf);
   }
 
@@ -77,6 +98,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
   if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.path));
 
   std::unique_ptr<Store> store(new Store());
+  store->idempotency_filter_ = std::move(idempotency_filter);
   store->db_.reset(raw);
   // handles[0] is the default family, which Assent does not use; RocksDB still wants it closed.
   store->handles_.assign(handles.begin() + 1, handles.end());

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 
 namespace assent::store {
@@ -41,8 +42,9 @@ struct StoreOptions {
 
 class Store {
  public:
-  // Opens (creating if needed) the database, checks or writes the format version and runs
-  // pending migrations. Errors: UNAVAILABLE when RocksDB cannot open the directory (locked by
+  // Opens (creating if needed) the database. `clock` must outlive the store (it decides when
+  // idempotency records have expired during compaction)., checks or writes the format version and
+  // runs pending migrations. Errors: UNAVAILABLE when RocksDB cannot open the directory (locked by
   // another process, I/O error); FAILED_PRECONDITION for a format newer than this build.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                                      const Clock& clock);
@@ -71,6 +73,8 @@ class Store {
   Store() = default;
   absl::Status InitFormat(const Clock& clock);
 
+  // Declared before db_ so that it is destroyed after the database that uses it.
+  std::unique_ptr<rocksdb::CompactionFilter> idempotency_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;

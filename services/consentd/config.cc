@@ -25,8 +25,8 @@ struct Option {
 absl::Status ParseInt(const std::string& key, const std::string& value, int64_t min, int64_t max,
                       int64_t* out) {
   if (!absl::SimpleAtoi(value, out) || *out < min || *out > max) {
-    return InvalidField(key, absl::StrCat("must be an integer in ", min, "..", max, " (got \"",
-                                          value, "\")"));
+    return InvalidField(
+        key, absl::StrCat("must be an integer in ", min, "..", max, " (got \"", value, "\")"));
   }
   return absl::OkStatus();
 }
@@ -104,8 +104,8 @@ const std::vector<Option>& Options() {
           100000),
       Int("limits.max_decisions", "most decisions per RecordDecisions",
           &Config::limits_max_decisions, 1, 10000),
-      Int("limits.max_message_bytes", "largest request in bytes",
-          &Config::limits_max_message_bytes, 4096, 1 << 30),
+      Int("limits.max_message_bytes", "largest request in bytes", &Config::limits_max_message_bytes,
+          4096, 1 << 30),
       Duration("idempotency_ttl", "how long idempotency keys are remembered",
                &Config::idempotency_ttl, absl::Minutes(1)),
       Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,
@@ -133,8 +133,8 @@ absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
                      std::map<std::string, std::string>& out) {
   if (!node.IsMap()) return InvalidField(prefix, "must be a mapping");
   for (const auto& entry : node) {
-    const std::string key =
-        prefix.empty() ? entry.first.as<std::string>() : prefix + "." + entry.first.as<std::string>();
+    const std::string key = prefix.empty() ? entry.first.as<std::string>()
+                                           : prefix + "." + entry.first.as<std::string>();
     if (entry.second.IsMap()) {
       RETURN_IF_ERROR(Flatten(entry.second, key, out));
     } else if (entry.second.IsScalar()) {
@@ -208,7 +208,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   }
 
   Config config;
-  std::string file = flags.count("config") ? flags["config"]
+  std::string file = flags.count("config")         ? flags["config"]
                      : environment.count("config") ? environment["config"]
                                                    : "";
   if (!file.empty()) {

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   }
 
   auto log = spdlog::stderr_logger_mt("consentd");
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l logger=%n %v", spdlog::pattern_time_type::utc);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l logger=%n %v",
+                      spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   log->info("msg=\"starting\" config=\"{}\"", assent::consentd::DescribeConfig(*config));
 

@@ -65,9 +65,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
             server->store_->opened_format_version());
 
   const bool default_secret = config.contact_key_secret_file.empty();
-  const std::string secret_path = default_secret
-                                      ? config.data_dir + "/contact-key.secret"
-                                      : config.contact_key_secret_file;
+  const std::string secret_path =
+      default_secret ? config.data_dir + "/contact-key.secret" : config.contact_key_secret_file;
   ASSIGN_OR_RETURN(std::string secret, LoadOrCreateSecret(secret_path, default_secret));
 
   store::CommitterOptions committer_options;

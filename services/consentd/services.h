@@ -75,8 +75,7 @@ class ConsentService final : public v1::ConsentService::CallbackService {
   grpc::ServerUnaryReactor* VerifyHistory(grpc::CallbackServerContext* ctx,
                                           const v1::VerifyHistoryRequest* request,
                                           v1::VerifyHistoryResponse* response) override;
-  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
-                                  const v1::CheckRequest* request,
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx, const v1::CheckRequest* request,
                                   v1::CheckResponse* response) override;
   grpc::ServerUnaryReactor* BatchCheck(grpc::CallbackServerContext* ctx,
                                        const v1::BatchCheckRequest* request,

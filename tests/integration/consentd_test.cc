@@ -26,8 +26,8 @@ using ::testing::StartsWith;
 class ConsentdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"),
-                                                         dir_.path());
+    server_ =
+        std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     server_->Start();
     ASSERT_FALSE(HasFatalFailure());
     SetUpCatalog();
@@ -275,32 +275,29 @@ TEST_F(ConsentdTest, BadInputGetsNamedErrorAndChangesNothing) {
       {"uncovered channel",
        record([](auto& r) { r.mutable_decisions(0)->set_channel(v1::TARGETED_ADS); }),
        grpc::StatusCode::INVALID_ARGUMENT, "decisions[0].channel"},
-      {"unknown enum",
-       record([](auto& r) { r.mutable_decisions(0)->set_state(static_cast<v1::ConsentState>(77)); }),
+      {"unknown enum", record([](auto& r) {
+         r.mutable_decisions(0)->set_state(static_cast<v1::ConsentState>(77));
+       }),
        grpc::StatusCode::INVALID_ARGUMENT, "decisions[0].state"},
-      {"bad phone",
-       record([](auto& r) {
+      {"bad phone", record([](auto& r) {
          auto* cp = r.mutable_target()->mutable_contact_point();
          cp->set_type(v1::CONTACT_PHONE);
          cp->set_value("call me maybe");
        }),
        grpc::StatusCode::INVALID_ARGUMENT, "target.contact_point"},
-      {"bad email",
-       record([](auto& r) {
+      {"bad email", record([](auto& r) {
          auto* cp = r.mutable_target()->mutable_contact_point();
          cp->set_type(v1::CONTACT_EMAIL);
          cp->set_value("carol@@example.com");
        }),
        grpc::StatusCode::INVALID_ARGUMENT, "target.contact_point.value"},
-      {"future import",
-       record([](auto& r) {
+      {"future import", record([](auto& r) {
          r.mutable_import()->mutable_original_effective_time()->set_seconds(
              absl::ToUnixSeconds(absl::Now() + absl::Hours(2)));
          r.mutable_import()->set_origin("legacy");
        }),
        grpc::StatusCode::INVALID_ARGUMENT, "import.original_effective_time"},
-      {"too many decisions",
-       record([](auto& r) {
+      {"too many decisions", record([](auto& r) {
          for (int i = 0; i < 150; ++i) *r.add_decisions() = r.decisions(0);
        }),
        grpc::StatusCode::INVALID_ARGUMENT, "decisions"},
@@ -417,8 +414,8 @@ TEST_F(ConsentdTest, HealthAndReflection) {
   ASSERT_TRUE(stream->Read(&listed));
   std::vector<std::string> names;
   for (const auto& s : listed.list_services_response().service()) names.push_back(s.name());
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"assent.v1.ConsentService",
-                                              "assent.v1.CatalogService"}));
+  EXPECT_THAT(names,
+              ::testing::IsSupersetOf({"assent.v1.ConsentService", "assent.v1.CatalogService"}));
   EXPECT_TRUE(stream->Finish().ok());
 }
 

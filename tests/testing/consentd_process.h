@@ -16,7 +16,9 @@ class ConsentdProcess {
  public:
   // `binary` is consentd's path, `data_dir` its store, `work_dir` holds the log and port file.
   ConsentdProcess(std::string binary, std::string data_dir, std::string work_dir)
-      : binary_(std::move(binary)), data_dir_(std::move(data_dir)), work_dir_(std::move(work_dir)) {}
+      : binary_(std::move(binary)),
+        data_dir_(std::move(data_dir)),
+        work_dir_(std::move(work_dir)) {}
 
   // Starts the server and waits until it answers; fails the test otherwise.
   void Start() {

@@ -51,11 +51,10 @@ class LedgerFixture : public ::testing::Test {
   absl::StatusOr<Response> Sync(Method method, const Request& request) {
     absl::Notification done;
     absl::StatusOr<Response> result = absl::UnknownError("not run");
-    (ledger_.get()->*method)(request, absl::InfiniteFuture(),
-                             [&](absl::StatusOr<Response> r) {
-                               result = std::move(r);
-                               done.Notify();
-                             });
+    (ledger_.get()->*method)(request, absl::InfiniteFuture(), [&](absl::StatusOr<Response> r) {
+      result = std::move(r);
+      done.Notify();
+    });
     done.WaitForNotification();
     return result;
   }

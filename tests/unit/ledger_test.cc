@@ -80,7 +80,8 @@ class LedgerTest : public testing::LedgerFixture {
     for (int cf = 0; cf < store::kCfCount; ++cf) {
       auto it = store_->NewIterator(static_cast<store::Cf>(cf));
       for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        out += std::to_string(cf) + "|" + it->key().ToString() + "|" + it->value().ToString() + "\n";
+        out +=
+            std::to_string(cf) + "|" + it->key().ToString() + "|" + it->value().ToString() + "\n";
       }
     }
     return out;
@@ -371,8 +372,7 @@ TEST_F(LedgerTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
     c.mutate(request);
     auto result = Record(request);
     EXPECT_EQ(result.status().code(), c.code) << c.name << ": " << result.status();
-    EXPECT_THAT(std::string(result.status().message()), ::testing::StartsWith(c.field))
-        << c.name;
+    EXPECT_THAT(std::string(result.status().message()), ::testing::StartsWith(c.field)) << c.name;
     EXPECT_EQ(DumpStore(), before) << c.name << " changed the store";
   }
   EXPECT_EQ(CheckSubject("u5").reason(), v1::EXPLICIT_GRANT);
@@ -414,7 +414,8 @@ TEST_F(LedgerTest, ContactPointLinkedToSubjectIsJudgedByBoth) {
   suppress.set_kind(v1::Suppression::UNSUBSCRIBED);
   suppress.set_actor("esp-webhook");
   suppress.set_source("email-one-click");
-  ASSERT_TRUE((Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress)).ok());
+  ASSERT_TRUE(
+      (Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress)).ok());
   verdict = ledger_->Check(check);
   EXPECT_EQ(verdict->reason(), v1::ADDRESS_SUPPRESSED);
   // Transactional mail still goes to an unsubscribed (but working) address.
@@ -486,8 +487,7 @@ TEST_F(LedgerTest, ImportKeepsOriginalTimeAndDoesNotOverrideNewerDecision) {
   auto imported = Record(import);
   ASSERT_TRUE(imported.ok()) << imported.status();
   EXPECT_TRUE(imported->records(0).imported());
-  EXPECT_EQ(FromProto(imported->records(0).effective_time()),
-            clock_.Now() - absl::Hours(24 * 365));
+  EXPECT_EQ(FromProto(imported->records(0).effective_time()), clock_.Now() - absl::Hours(24 * 365));
   // The older imported grant is history, not the decision in force.
   EXPECT_EQ(CheckSubject("u11").reason(), v1::EXPLICIT_DENY);
   EXPECT_THAT(History("u11"), SizeIs(2));

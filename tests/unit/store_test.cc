@@ -1,5 +1,7 @@
 // The store against real RocksDB in a temporary directory: key encoding, format version, group
 // commit atomicity and ordering, reopen.
+#include "store/store.h"
+
 #include <atomic>
 #include <thread>
 
@@ -9,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "store/committer.h"
 #include "store/keys.h"
-#include "store/store.h"
+#include "store/outbox.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
 
@@ -287,6 +289,53 @@ TEST_F(StoreTest, DataSurvivesReopen) {
   ASSERT_EQ(many.size(), 2u);
   EXPECT_EQ(**many[0], "1");
   EXPECT_FALSE(many[1]->has_value());
+}
+
+TEST_F(StoreTest, CompactionDropsExpiredIdempotencyRecords) {
+  auto store = OpenStore();
+  auto put = [&](const std::string& key, absl::Time expire) {
+    storage::v1::IdempotencyRecord record;
+    record.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(expire));
+    rocksdb::WriteBatch batch;
+    batch.Put(store->Handle(Cf::kIdempotency), key, record.SerializeAsString());
+    ASSERT_TRUE(store->Write(&batch).ok());
+  };
+  put("expired", clock_.Now() - absl::Hours(1));
+  put("live", clock_.Now() + absl::Hours(1));
+  ASSERT_TRUE(store->db()->Flush(rocksdb::FlushOptions(), store->Handle(Cf::kIdempotency)).ok());
+  ASSERT_TRUE(store->db()
+                  ->CompactRange(rocksdb::CompactRangeOptions(), store->Handle(Cf::kIdempotency),
+                                 nullptr, nullptr)
+                  .ok());
+  EXPECT_FALSE(store->Get(Cf::kIdempotency, "expired")->has_value());
+  EXPECT_TRUE(store->Get(Cf::kIdempotency, "live")->has_value());
+}
+
+TEST_F(StoreTest, OutboxReadsOldestFirstInWindowsAndDeletes) {
+  auto store = OpenStore();
+  Committer committer(*store, clock_);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(committer
+                    .Run([i](Txn& txn) {
+                      storage::v1::OutboxRecord record;
+                      record.set_key("k" + std::to_string(i));
+                      txn.Put(Cf::kOutbox, OutboxKey(txn.NextOutboxId()),
+                              record.SerializeAsString());
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  auto first = ReadOutbox(*store, 0, 2);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].record.key(), "k0");
+  EXPECT_EQ((*first)[1].id, 2u);
+  auto next = ReadOutbox(*store, (*first)[1].id, 10);
+  ASSERT_EQ(next->size(), 3u);
+  EXPECT_EQ((*next)[0].record.key(), "k2");
+  ASSERT_TRUE(DeleteOutbox(*store, {1, 2}).ok());
+  EXPECT_EQ(*CountOutbox(*store), 3u);
+  EXPECT_EQ((*ReadOutbox(*store, 0, 10))[0].record.key(), "k2");
 }
 
 }  // namespace

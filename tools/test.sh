@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine, builds, and runs every test: the unit and integration suites on the
+# regular build, then again on an ASan+UBSan build. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/bootstrap.sh
+tools/check-format.sh
+
+echo "== build (RelWithDebInfo)"
+tools/build.sh
+echo "== tests (RelWithDebInfo)"
+(cd build && ctest --output-on-failure --timeout 600 -j 2)
+
+echo "== build (ASan+UBSan)"
+ASSENT_BUILD_DIR=build-asan tools/build.sh -DASSENT_SANITIZE=address
+echo "== tests (ASan+UBSan)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure --timeout 900 -j 2)
