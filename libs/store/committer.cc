@@ -1,5 +1,6 @@
 #include "store/committer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/synchronization/notification.h"
@@ -82,6 +83,16 @@ void Committer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Committer::AddObserver(CommitObserver* observer) {
+  absl::MutexLock lock(&mu_);
+  observers_.push_back(observer);
+}
+
+void Committer::RemoveObserver(CommitObserver* observer) {
+  absl::MutexLock lock(&mu_);
+  observers_.erase(std::remove(observers_.begin(), observers_.end(), observer), observers_.end());
+}
+
 size_t Committer::queue_depth() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();
@@ -139,8 +150,11 @@ void Committer::RunGroup(std::vector<Item>& items) {
     results.push_back(std::move(s));
   }
   bool write_failed = false;
+  absl::Duration write_latency;
   if (batch.Count() > 0) {
+    const absl::Time start = clock_.Now();
     absl::Status written = store_.Write(&batch);
+    write_latency = clock_.Now() - start;
     if (!written.ok()) {
       write_failed = true;
       for (absl::Status& s : results) {
@@ -151,11 +165,17 @@ void Committer::RunGroup(std::vector<Item>& items) {
   if (!write_failed) {
     for (auto& fn : on_commit) fn();
   }
+  size_t succeeded = 0;
+  for (const absl::Status& s : results) succeeded += s.ok() ? 1 : 0;
   {
     absl::MutexLock lock(&mu_);
     stats_.groups++;
     stats_.mutations += items.size();
     if (write_failed) stats_.failed_writes++;
+    if (!write_failed && batch.Count() > 0) {
+      for (CommitObserver* o : observers_)
+        o->OnGroupCommitted(succeeded, batch.GetDataSize(), write_latency);
+    }
   }
   for (size_t i = 0; i < items.size(); ++i) items[i].done(std::move(results[i]));
 }

@@ -68,6 +68,16 @@ class Txn {
   absl::Time now_;
 };
 
+// Told about every durable group commit, on the committer thread (must not block). The outbox
+// relay uses it to publish new events at once; metrics use it to count and time commits.
+class CommitObserver {
+ public:
+  virtual ~CommitObserver() = default;
+  // `mutations` succeeded and are durable; `write_latency` is the time spent in the WAL write and
+  // fsync; `bytes` is the size of the batch.
+  virtual void OnGroupCommitted(size_t mutations, size_t bytes, absl::Duration write_latency) = 0;
+};
+
 struct CommitterOptions {
   // Mutations waiting beyond this are refused with RESOURCE_EXHAUSTED. Default 20000.
   size_t max_queue = 20000;
@@ -102,6 +112,10 @@ class Committer {
   // Refuses new mutations, completes the queued ones, and joins the thread. Idempotent.
   void Stop();
 
+  // Adds an observer (not owned; must outlive the committer or be removed first).
+  void AddObserver(CommitObserver* observer);
+  void RemoveObserver(CommitObserver* observer);
+
   size_t queue_depth() const;
   CommitterStats stats() const;
 
@@ -122,6 +136,7 @@ class Committer {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   CommitterStats stats_ ABSL_GUARDED_BY(mu_);
+  std::vector<CommitObserver*> observers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_outbox_id_ = 1;  // committer thread only
   std::thread thread_;
 };

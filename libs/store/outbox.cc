@@ -27,7 +27,7 @@ absl::Status DeleteOutbox(Store& store, const std::vector<uint64_t>& ids) {
   if (ids.empty()) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   for (uint64_t id : ids) batch.Delete(store.Handle(Cf::kOutbox), OutboxKey(id));
-  return store.Write(&batch);
+  return store.WriteUnsynced(&batch);
 }
 
 absl::StatusOr<uint64_t> CountOutbox(const Store& store) {

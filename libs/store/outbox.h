@@ -23,7 +23,9 @@ struct OutboxEntry {
 absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(const Store& store, uint64_t after_id,
                                                     size_t max);
 
-// Deletes the given records (durably, in one batch). Deleting an absent id is not an error.
+// Deletes the given records in one batch, without fsync (a delete lost in a crash only means the
+// record is published again, which consumers drop by sequence). Deleting an absent id is not an
+// error.
 absl::Status DeleteOutbox(Store& store, const std::vector<uint64_t>& ids);
 
 // How many records are waiting, counted by iteration (for gauges and tests; O(n)).

@@ -191,4 +191,10 @@ absl::Status Store::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(write_options_, batch), "write");
 }
 
+absl::Status Store::WriteUnsynced(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions options;
+  options.sync = false;
+  return FromRocks(db_->Write(options, batch), "write");
+}
+
 }  // namespace assent::store

@@ -62,6 +62,9 @@ class Store {
   // Applies a batch atomically; durable in the WAL (fsync'ed) before it returns when
   // sync_writes. UNAVAILABLE on failure, in which case nothing of the batch is applied.
   absl::Status Write(rocksdb::WriteBatch* batch);
+  // Applies a batch atomically without waiting for fsync: for writes whose loss in a crash is
+  // harmless (deleting outbox records that were already published; a lost delete re-sends).
+  absl::Status WriteUnsynced(rocksdb::WriteBatch* batch);
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
   // The format version found on disk when opened (before migrations).
   uint32_t opened_format_version() const { return opened_format_version_; }

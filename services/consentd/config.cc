@@ -108,6 +108,15 @@ const std::vector<Option>& Options() {
           4096, 1 << 30),
       Duration("idempotency_ttl", "how long idempotency keys are remembered",
                &Config::idempotency_ttl, absl::Minutes(1)),
+      String("kafka.brokers", "Kafka bootstrap servers (empty: events wait in the outbox)",
+             &Config::kafka_brokers),
+      String("kafka.topic_prefix", "prefix of Assent's topic names", &Config::kafka_topic_prefix),
+      Int("kafka.partitions", "partitions of topics consentd creates", &Config::kafka_partitions, 1,
+          10000),
+      Int("kafka.replication_factor", "replication factor of topics consentd creates",
+          &Config::kafka_replication_factor, 1, 100),
+      Duration("kafka.changes_retention", "retention of the changes topic",
+               &Config::kafka_changes_retention, absl::Hours(1)),
       Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,
                absl::ZeroDuration()),
   };
@@ -148,6 +157,11 @@ absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
 
 absl::Status Apply(Config& config, const std::string& key, const std::string& value,
                    std::string_view origin) {
+  constexpr std::string_view kProducerPrefix = "kafka.producer.";
+  if (std::string_view(key).starts_with(kProducerPrefix) && key.size() > kProducerPrefix.size()) {
+    config.kafka_producer[key.substr(kProducerPrefix.size())] = value;
+    return absl::OkStatus();
+  }
   const Option* option = FindOption(key);
   if (option == nullptr) {
     return InvalidField(key, absl::StrCat("unknown option (from ", Sv(origin), ")"));
@@ -240,7 +254,14 @@ std::string DescribeConfig(const Config& config) {
   for (const Option& o : Options()) {
     absl::StrAppend(&out, out.empty() ? "" : " ", o.key, "=", o.get(config));
   }
-  return out;  // no option holds a secret itself (the contact key is read from a file)
+  for (const auto& [k, v] : config.kafka_producer) {
+    // Producer settings may carry credentials (sasl.password, ssl.key.password).
+    const bool secret = k.find("password") != std::string::npos ||
+                        k.find("secret") != std::string::npos ||
+                        k.find("sasl.oauthbearer") != std::string::npos;
+    absl::StrAppend(&out, " kafka.producer.", k, "=", secret ? "<redacted>" : v);
+  }
+  return out;
 }
 
 }  // namespace assent::consentd

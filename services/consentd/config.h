@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,19 @@ struct Config {
   int64_t limits_max_message_bytes = 8 << 20;
   // How long idempotency keys are remembered. Default 24h.
   absl::Duration idempotency_ttl = absl::Hours(24);
+  // Kafka bootstrap servers ("host:port,..."). Default empty: events stay in the outbox until a
+  // broker is configured.
+  std::string kafka_brokers;
+  // Topic name prefix (default "assent."), partitions (default 6) and replication factor
+  // (default 1) used when consentd creates its topics, and the changes topic's retention
+  // (default 7 days; the state topic is compacted).
+  std::string kafka_topic_prefix = "assent.";
+  int64_t kafka_partitions = 6;
+  int64_t kafka_replication_factor = 1;
+  absl::Duration kafka_changes_retention = absl::Hours(24 * 7);
+  // librdkafka producer settings overriding Assent's defaults; YAML only:
+  // kafka: {producer: {linger.ms: 5}}.
+  std::map<std::string, std::string> kafka_producer;
   // On SIGTERM, in-flight calls get this long to finish. Default 10s.
   absl::Duration shutdown_grace = absl::Seconds(10);
 };

@@ -60,6 +60,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   store_options.block_cache_bytes = static_cast<size_t>(config.store_block_cache_mb) << 20;
   store_options.write_buffer_bytes = static_cast<size_t>(config.store_write_buffer_mb) << 20;
   store_options.sync_writes = config.store_sync_writes;
+  events::RelayOptions relay_options;
+  relay_options.kafka.brokers = config.kafka_brokers;
+  relay_options.kafka.topic_prefix = config.kafka_topic_prefix;
+  relay_options.kafka.partitions = static_cast<int>(config.kafka_partitions);
+  relay_options.kafka.replication_factor = static_cast<int>(config.kafka_replication_factor);
+  relay_options.kafka.changes_retention = config.kafka_changes_retention;
+  relay_options.kafka.producer_overrides = config.kafka_producer;
+  RETURN_IF_ERROR(events::ValidateKafkaOptions(relay_options.kafka));
+
   ASSIGN_OR_RETURN(server->store_, store::Store::Open(store_options, clock));
   log->info("msg=\"store open\" path={} format_version={}", config.data_dir,
             server->store_->opened_format_version());
@@ -74,6 +83,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   committer_options.max_group = static_cast<size_t>(config.limits_commit_group);
   server->committer_ =
       std::make_unique<store::Committer>(*server->store_, clock, committer_options);
+
+  if (!config.kafka_brokers.empty()) {
+    server->relay_ =
+        std::make_unique<events::OutboxRelay>(*server->store_, clock, std::move(relay_options));
+    RETURN_IF_ERROR(server->relay_->Start());
+    server->committer_->AddObserver(server->relay_.get());
+    log->info("msg=\"publishing events\" brokers={} prefix={}", config.kafka_brokers,
+              config.kafka_topic_prefix);
+  } else {
+    log->warn("msg=\"no kafka.brokers configured; events stay in the outbox\"");
+  }
 
   ledger::LedgerOptions ledger_options;
   ledger_options.contact_key_secret = std::move(secret);
@@ -113,9 +133,11 @@ void Server::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->SetServingStatus(false);
   log->info("msg=\"shutting down\" grace={}", absl::FormatDuration(grace));
   server_->Shutdown(absl::ToChronoTime(clock_->Now() + grace));
-  log->info("msg=\"grpc stopped\"");
   committer_->Stop();
-  log->info("msg=\"committer stopped\"");
+  if (relay_ != nullptr) {
+    committer_->RemoveObserver(relay_.get());
+    relay_->Stop();  // after the committer: the last writes' events get their chance
+  }
   absl::Status closed = store_->Close();
   if (!closed.ok()) {
     log->error("msg=\"store close failed\" error=\"{}\"", closed.ToString());

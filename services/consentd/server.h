@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "consentd/config.h"
 #include "consentd/services.h"
+#include "events/relay.h"
 #include "grpcpp/server.h"
 #include "ledger/ledger.h"
 #include "store/committer.h"
@@ -37,6 +38,7 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::Committer> committer_;
   std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<events::OutboxRelay> relay_;  // null when no Kafka brokers are configured
   std::unique_ptr<CatalogService> catalog_service_;
   std::unique_ptr<ConsentService> consent_service_;
   std::unique_ptr<grpc::Server> server_;

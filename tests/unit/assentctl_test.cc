@@ -432,6 +432,9 @@ TEST(BuildPurposeTest, UpdateChangesOnlyWhatIsGiven) {
   EXPECT_TRUE(p.topics().empty());
   EXPECT_EQ(p.version(), 0u);  // output only
   EXPECT_FALSE(p.has_update_time());
+
+  EXPECT_THAT(ErrorOf(BuildUpdatePurpose(Parse({"purpose", "update", "p"}), current)),
+              StartsWith("nothing to change"));
 }
 
 TEST(BuildPolicyTest, RulesInOrderOrClear) {

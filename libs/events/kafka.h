@@ -1,0 +1,72 @@
+// librdkafka handles owned by unique_ptrs, and the Kafka settings Assent uses for its topics and
+// producer. Validation happens here so that a bad setting fails consentd at start-up, naming the
+// option.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "assent/storage/v1/storage.pb.h"
+
+namespace assent::events {
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+  void operator()(rd_kafka_NewTopic_t* t) const { rd_kafka_NewTopic_destroy(t); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, KafkaDeleter>;
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
+
+struct KafkaOptions {
+  // Bootstrap servers, "host:port,host:port". Empty: events stay in the outbox.
+  std::string brokers;
+  // Prefix of Assent's topic names. Default "assent.".
+  std::string topic_prefix = "assent.";
+  // Partitions of each topic when Assent creates it. Default 6.
+  int partitions = 6;
+  // Replication factor of each topic when Assent creates it. Default 1 (single broker).
+  int replication_factor = 1;
+  // Retention of the changes topic. Default 7 days. (The state topic is compacted, kept forever.)
+  absl::Duration changes_retention = absl::Hours(24 * 7);
+  // librdkafka producer settings that override Assent's defaults ("linger.ms" -> "1").
+  std::map<std::string, std::string> producer_overrides;
+};
+
+// "<prefix>consent.changes.v1" or "<prefix>consent.state.v1".
+std::string TopicName(const KafkaOptions& options, storage::v1::Topic topic);
+
+// The relay's producer configuration: idempotent, acks=all, low linger, Java-compatible murmur2
+// partitioning (so other clients agree on a key's partition), retries without a time limit (a
+// broker outage delays events, it never drops them), then the overrides. INVALID_ARGUMENT
+// "kafka.producer.<key>: ..." for an override librdkafka rejects.
+absl::StatusOr<ConfPtr> ProducerConfig(const KafkaOptions& options);
+
+// Sets one librdkafka property; INVALID_ARGUMENT "<field>: <librdkafka's reason>".
+absl::Status SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+                     const std::string& field);
+
+// Checks the options (not the broker): INVALID_ARGUMENT naming "kafka.<option>".
+absl::Status ValidateKafkaOptions(const KafkaOptions& options);
+
+// Creates the changes topic (delete policy, configured retention) and the compacted state topic
+// when they do not exist. UNAVAILABLE when the brokers cannot be reached within `timeout`;
+// topics that already exist are left as they are.
+absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout);
+
+}  // namespace assent::events

@@ -1,0 +1,345 @@
+#include "assentctl/actions.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "assentctl/format.h"
+#include "assentctl/requests.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace assent::ctl {
+namespace {
+
+using CatalogStub = v1::CatalogService::StubInterface;
+using ConsentStub = v1::ConsentService::StubInterface;
+
+constexpr int32_t kListPageSize = 1000;
+
+// Prints `message` as JSON, or its human form.
+void Show(Session& session, const google::protobuf::Message& message, const std::string& human) {
+  if (session.options().json) {
+    session.PrintJson(message);
+  } else {
+    session.Print(human);
+  }
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::stringstream content;
+  if (path == "-") {
+    content << std::cin.rdbuf();
+    return content.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  content << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
+  return content.str();
+}
+
+// Follows page tokens: `call(page_token, &response)` fetches one page; `take(response)` adds its
+// items. Stops at the last page.
+template <typename Response, typename Call, typename Take>
+absl::Status AllPages(Call call, Take take) {
+  std::string token;
+  do {
+    Response response;
+    RETURN_IF_ERROR(call(token, &response));
+    take(response);
+    token = response.next_page_token();
+  } while (!token.empty());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<int> TenantCreate(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(v1::CreateTenantRequest request, BuildCreateTenant(args));
+  v1::Tenant tenant;
+  RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::CreateTenant, request, &tenant));
+  Show(session, tenant, FormatTenant(tenant));
+  return kExitOk;
+}
+
+absl::StatusOr<int> TenantGet(Session& session, const Args& args) {
+  std::string id;
+  if (args.positional.empty()) {
+    ASSIGN_OR_RETURN(id, RequireTenant(session.options()));
+  } else {
+    ASSIGN_OR_RETURN(id, SingleOperand(args, "tenant id"));
+  }
+  v1::GetTenantRequest request;
+  request.set_name(TenantName(id));
+  v1::Tenant tenant;
+  RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::GetTenant, request, &tenant));
+  Show(session, tenant, FormatTenant(tenant));
+  return kExitOk;
+}
+
+absl::StatusOr<int> TenantList(Session& session, const Args& /*args*/) {
+  std::vector<v1::Tenant> tenants;
+  RETURN_IF_ERROR(AllPages<v1::ListTenantsResponse>(
+      [&](const std::string& token, v1::ListTenantsResponse* response) {
+        v1::ListTenantsRequest request;
+        request.set_page_size(kListPageSize);
+        request.set_page_token(token);
+        return session.Call(session.catalog(), &CatalogStub::ListTenants, request, response);
+      },
+      [&](const v1::ListTenantsResponse& response) {
+        tenants.insert(tenants.end(), response.tenants().begin(), response.tenants().end());
+      }));
+  if (session.options().json) {
+    for (const v1::Tenant& tenant : tenants) session.PrintJson(tenant);
+  } else {
+    session.Print(FormatTenants(tenants));
+  }
+  return kExitOk;
+}
+
+absl::StatusOr<int> PurposeCreate(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::CreatePurposeRequest request, BuildCreatePurpose(args, tenant));
+  v1::Purpose purpose;
+  RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::CreatePurpose, request, &purpose));
+  Show(session, purpose, FormatPurpose(purpose));
+  return kExitOk;
+}
+
+absl::StatusOr<int> PurposeUpdate(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(std::string id, SingleOperand(args, "purpose id"));
+  // Check the flags before reading, so a typo is a usage error, not a call.
+  RETURN_IF_ERROR(BuildUpdatePurpose(args, v1::Purpose()).status());
+  // An update replaces the whole purpose: read the current version and change only what was given.
+  v1::GetPurposeRequest get;
+  get.set_name(PurposeName(tenant, id));
+  v1::Purpose current;
+  RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::GetPurpose, get, &current));
+  ASSIGN_OR_RETURN(v1::UpdatePurposeRequest request, BuildUpdatePurpose(args, current));
+  v1::Purpose purpose;
+  RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::UpdatePurpose, request, &purpose));
+  Show(session, purpose, FormatPurpose(purpose));
+  return kExitOk;
+}
+
+absl::StatusOr<int> PurposeGet(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::GetPurposeRequest request, BuildGetPurpose(args, tenant));
+  v1::Purpose purpose;
+  RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::GetPurpose, request, &purpose));
+  Show(session, purpose, FormatPurpose(purpose));
+  return kExitOk;
+}
+
+absl::StatusOr<int> PurposeList(Session& session, const Args& /*args*/) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  std::vector<v1::Purpose> purposes;
+  RETURN_IF_ERROR(AllPages<v1::ListPurposesResponse>(
+      [&](const std::string& token, v1::ListPurposesResponse* response) {
+        v1::ListPurposesRequest request;
+        request.set_parent(TenantName(tenant));
+        request.set_page_size(kListPageSize);
+        request.set_page_token(token);
+        return session.Call(session.catalog(), &CatalogStub::ListPurposes, request, response);
+      },
+      [&](const v1::ListPurposesResponse& response) {
+        purposes.insert(purposes.end(), response.purposes().begin(), response.purposes().end());
+      }));
+  if (session.options().json) {
+    for (const v1::Purpose& purpose : purposes) session.PrintJson(purpose);
+  } else {
+    session.Print(FormatPurposes(purposes));
+  }
+  return kExitOk;
+}
+
+absl::StatusOr<int> PolicySet(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::SetDefaultPolicyRequest request, BuildSetPolicy(args, tenant));
+  v1::DefaultPolicy policy;
+  RETURN_IF_ERROR(
+      session.Call(session.catalog(), &CatalogStub::SetDefaultPolicy, request, &policy));
+  Show(session, policy, FormatPolicy(policy));
+  return kExitOk;
+}
+
+absl::StatusOr<int> PolicyGet(Session& session, const Args& /*args*/) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::GetDefaultPolicyRequest request;
+  request.set_name(PolicyName(tenant));
+  v1::DefaultPolicy policy;
+  RETURN_IF_ERROR(
+      session.Call(session.catalog(), &CatalogStub::GetDefaultPolicy, request, &policy));
+  Show(session, policy, FormatPolicy(policy));
+  return kExitOk;
+}
+
+absl::StatusOr<int> Record(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::RecordDecisionsRequest request, BuildRecord(args, tenant));
+  v1::RecordDecisionsResponse response;
+  RETURN_IF_ERROR(
+      session.Call(session.consent(), &ConsentStub::RecordDecisions, request, &response));
+  Show(session, response, FormatRecorded(response));
+  return kExitOk;
+}
+
+absl::StatusOr<int> Link(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::LinkContactPointRequest request, BuildLink(args, tenant));
+  v1::LinkContactPointResponse response;
+  RETURN_IF_ERROR(
+      session.Call(session.consent(), &ConsentStub::LinkContactPoint, request, &response));
+  Show(session, response, FormatLinked(request, response));
+  return kExitOk;
+}
+
+absl::StatusOr<int> Unlink(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::UnlinkContactPointRequest request, BuildUnlink(args, tenant));
+  v1::UnlinkContactPointResponse response;
+  RETURN_IF_ERROR(
+      session.Call(session.consent(), &ConsentStub::UnlinkContactPoint, request, &response));
+  Show(session, response, FormatUnlinked(request, response));
+  return kExitOk;
+}
+
+absl::StatusOr<int> PrefsSet(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::SetPreferencesRequest request, BuildSetPreferences(args, tenant));
+  v1::SetPreferencesResponse response;
+  RETURN_IF_ERROR(
+      session.Call(session.consent(), &ConsentStub::SetPreferences, request, &response));
+  Show(session, response, FormatPreferencesSet(response));
+  return kExitOk;
+}
+
+absl::StatusOr<int> Suppress(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::SuppressContactPointRequest request, BuildSuppress(args, tenant));
+  v1::SuppressContactPointResponse response;
+  RETURN_IF_ERROR(
+      session.Call(session.consent(), &ConsentStub::SuppressContactPoint, request, &response));
+  Show(session, response, FormatSuppressed(request, response));
+  return kExitOk;
+}
+
+absl::StatusOr<int> State(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::Target target, TargetFromArgs(args));
+  if (target.has_subject_id()) {
+    v1::GetSubjectStateRequest request;
+    request.set_tenant(tenant);
+    request.set_subject_id(target.subject_id());
+    v1::SubjectState state;
+    RETURN_IF_ERROR(
+        session.Call(session.consent(), &ConsentStub::GetSubjectState, request, &state));
+    Show(session, state, FormatSubjectState(state));
+  } else {
+    v1::GetContactPointStateRequest request;
+    request.set_tenant(tenant);
+    *request.mutable_contact_point() = target.contact_point();
+    v1::ContactPointState state;
+    RETURN_IF_ERROR(
+        session.Call(session.consent(), &ConsentStub::GetContactPointState, request, &state));
+    Show(session, state, FormatContactState(state));
+  }
+  return kExitOk;
+}
+
+absl::StatusOr<int> Check(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::CheckRequest request, BuildCheck(args, tenant));
+  v1::CheckResponse response;
+  RETURN_IF_ERROR(session.Call(session.consent(), &ConsentStub::Check, request, &response));
+  Show(session, response, FormatCheckLine(response, request.target()));
+  return response.verdict() == v1::ALLOW ? kExitOk : kExitNegative;
+}
+
+absl::StatusOr<int> BatchCheck(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::BatchCheckRequest request, BuildBatchCheck(args, tenant));
+  const std::string path = *args.Get("file");
+  ASSIGN_OR_RETURN(std::string content, ReadFile(path));
+  ASSIGN_OR_RETURN(
+      std::vector<TargetEntry> targets,
+      ParseTargetFile(content, path == "-" ? "<stdin>" : path, args.GetOr("region", "")));
+  if (targets.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no targets"));
+
+  std::vector<v1::CheckResponse> results;
+  results.reserve(targets.size());
+  for (size_t begin = 0; begin < targets.size(); begin += kMaxBatchTargets) {
+    const size_t end = std::min(targets.size(), begin + kMaxBatchTargets);
+    request.clear_targets();
+    for (size_t i = begin; i < end; ++i) *request.add_targets() = targets[i].target;
+    v1::BatchCheckResponse response;
+    RETURN_IF_ERROR(session.Call(session.consent(), &ConsentStub::BatchCheck, request, &response));
+    if (static_cast<size_t>(response.results_size()) != end - begin) {
+      return absl::InternalError(absl::StrCat("the server answered ", response.results_size(),
+                                              " results for ", end - begin, " targets"));
+    }
+    results.insert(results.end(), response.results().begin(), response.results().end());
+  }
+
+  if (session.options().json) {
+    // One object per target: its label first, then the check response's fields.
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const nlohmann::ordered_json result = nlohmann::ordered_json::parse(ToJson(results[i]));
+      nlohmann::ordered_json line = nlohmann::ordered_json::object();
+      line["target"] = targets[i].label;
+      line.update(result);
+      session.Print(line.dump() + "\n");
+    }
+  } else {
+    session.Print(FormatBatch(targets, results));
+  }
+  for (const v1::CheckResponse& result : results) {
+    if (result.verdict() != v1::ALLOW) return kExitNegative;
+  }
+  return kExitOk;
+}
+
+absl::StatusOr<int> History(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(HistoryQuery query, BuildHistory(args, tenant));
+  std::vector<v1::HistoryRecord> records;
+  auto want_more = [&] { return query.limit == 0 || records.size() < query.limit; };
+  std::string token;
+  do {
+    v1::ListHistoryRequest request = query.request;
+    request.set_page_token(token);
+    v1::ListHistoryResponse response;
+    RETURN_IF_ERROR(session.Call(session.consent(), &ConsentStub::ListHistory, request, &response));
+    for (v1::HistoryRecord& record : *response.mutable_records()) {
+      if (!want_more()) break;
+      records.push_back(std::move(record));
+    }
+    token = response.next_page_token();
+  } while (!token.empty() && want_more());
+
+  if (session.options().json) {
+    for (const v1::HistoryRecord& record : records) session.PrintJson(record);
+  } else {
+    session.Print(FormatHistory(records));
+  }
+  return kExitOk;
+}
+
+absl::StatusOr<int> Verify(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::VerifyHistoryRequest request;
+  request.set_tenant(tenant);
+  ASSIGN_OR_RETURN(*request.mutable_target(), TargetFromArgs(args));
+  v1::VerifyHistoryResponse response;
+  RETURN_IF_ERROR(session.Call(session.consent(), &ConsentStub::VerifyHistory, request, &response));
+  Show(session, response, FormatVerify(response));
+  return response.valid() ? kExitOk : kExitNegative;
+}
+
+}  // namespace assent::ctl

@@ -1,0 +1,389 @@
+#include "assentctl/cli.h"
+
+#include <initializer_list>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "assentctl/session.h"
+#include "common/strings.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace assent::ctl {
+namespace {
+
+constexpr FlagKind kValue = FlagKind::kValue;
+constexpr FlagKind kRepeated = FlagKind::kRepeated;
+constexpr FlagKind kSwitch = FlagKind::kSwitch;
+
+constexpr FlagSpec kGlobalFlags[] = {
+    {"server", kValue},  {"tenant", kValue}, {"json", kSwitch},
+    {"timeout", kValue}, {"help", kSwitch},
+};
+
+const std::initializer_list<FlagSpec> kTargetFlags = {
+    {"subject", kValue}, {"email", kValue}, {"phone", kValue}, {"region", kValue}};
+const std::initializer_list<FlagSpec> kContactFlags = {
+    {"email", kValue}, {"phone", kValue}, {"region", kValue}};
+const std::initializer_list<FlagSpec> kWriteFlags = {
+    {"actor", kValue}, {"source", kValue}, {"idempotency-key", kValue}};
+const std::initializer_list<FlagSpec> kPurposeFlags = {
+    {"name", kValue},     {"kind", kValue},           {"basis", kValue},
+    {"channels", kValue}, {"notice-version", kValue}, {"min-notice-version", kValue},
+    {"lifespan", kValue}, {"topics", kValue},         {"dpv", kValue}};
+
+std::vector<FlagSpec> Flags(std::initializer_list<std::initializer_list<FlagSpec>> groups) {
+  std::vector<FlagSpec> out;
+  for (const auto& group : groups) out.insert(out.end(), group.begin(), group.end());
+  return out;
+}
+
+constexpr size_t kHelpWidth = 80;
+constexpr std::string_view kTargetSynopsis =
+    "(--subject ID | --email ADDR | --phone NUMBER [--region CC])";
+constexpr std::string_view kWriteSynopsis = "[--actor A] [--source S] [--idempotency-key K]";
+
+std::vector<Command> MakeCommands() {
+  return {
+      {"tenant create", "ID [--name NAME]", "Create a tenant (the name defaults to the id).", 1,
+       Flags({{{"name", kValue}}}), &TenantCreate},
+      {"tenant get", "[ID]", "Show a tenant (default: --tenant).", 1, {}, &TenantGet},
+      {"tenant list", "", "List every tenant.", 0, {}, &TenantList},
+      {"purpose create",
+       "ID --kind KIND --basis BASIS --channels CH,... --notice-version N"
+       " [--min-notice-version N] [--lifespan 730d] [--name NAME] [--topics a,b] [--dpv IRI]",
+       "Create a purpose (version 1).", 1, Flags({kPurposeFlags}), &PurposeCreate},
+      {"purpose update", "ID [any purpose create flag]",
+       "Make a new version of a purpose: the current one with the flags given changed "
+       "(--lifespan none, --topics '' and --dpv '' clear them).",
+       1, Flags({kPurposeFlags}), &PurposeUpdate},
+      {"purpose get", "ID [--version N]", "Show a purpose (default: its current version).", 1,
+       Flags({{{"version", kValue}}}), &PurposeGet},
+      {"purpose list", "", "List the current version of every purpose.", 0, {}, &PurposeList},
+      {"policy set", "--rule JURISDICTION:CHANNEL|*:KIND|*:OPT_IN|OPT_OUT ... | --clear",
+       "Replace the default policy, e.g. --rule US:EMAIL:MARKETING:OPT_OUT --rule EU:*:*:OPT_IN.",
+       0, Flags({{{"rule", kRepeated}, {"clear", kSwitch}}}), &PolicySet},
+      {"policy get", "", "Show the default policy.", 0, {}, &PolicyGet},
+      {"record",
+       "TARGET --purpose P --state granted|denied|withdrawn|pending"
+       " [--channel CH] [--topic T] [--expire TIME] [--jurisdiction CC]"
+       " [--notice-version N] [--language TAG] [--ip IP] [--user-agent UA] [--gpc]"
+       " [--tcf S] [--gpp S] [--confirm-time TIME] [--reference REF]"
+       " [--import-time TIME --import-origin SYSTEM] [--actor A] [--source S]"
+       " [--idempotency-key K]",
+       "Record one consent decision (actor and source default to \"assentctl\").", 0,
+       Flags({kTargetFlags,
+              kWriteFlags,
+              {{"purpose", kValue},
+               {"state", kValue},
+               {"channel", kValue},
+               {"topic", kValue},
+               {"expire", kValue},
+               {"jurisdiction", kValue},
+               {"notice-version", kValue},
+               {"language", kValue},
+               {"ip", kValue},
+               {"user-agent", kValue},
+               {"gpc", kSwitch},
+               {"tcf", kValue},
+               {"gpp", kValue},
+               {"confirm-time", kValue},
+               {"reference", kValue},
+               {"import-time", kValue},
+               {"import-origin", kValue}}}),
+       &Record},
+      {"link",
+       "--subject ID (--email ADDR | --phone NUMBER [--region CC]) " + std::string(kWriteSynopsis),
+       "Link a contact point to a subject.", 0,
+       Flags({kContactFlags, kWriteFlags, {{"subject", kValue}}}), &Link},
+      {"unlink",
+       "--subject ID (--email ADDR | --phone NUMBER [--region CC]) " + std::string(kWriteSynopsis),
+       "Unlink a contact point from a subject.", 0,
+       Flags({kContactFlags, kWriteFlags, {{"subject", kValue}}}), &Unlink},
+      {"prefs set",
+       "--subject ID [--quiet-hours 22:00-07:00 --tz ZONE [--quiet-channels CH,...]]"
+       " [--opt-out-channels CH,...] [--cap CH:N/PERIOD]... [--preferred-channel CH]"
+       " [--language TAG] [--jurisdiction CC] " +
+           std::string(kWriteSynopsis),
+       "Replace a subject's preferences as a whole (what is not given is cleared).", 0,
+       Flags({kWriteFlags,
+              {{"subject", kValue},
+               {"quiet-hours", kValue},
+               {"tz", kValue},
+               {"quiet-channels", kValue},
+               {"opt-out-channels", kValue},
+               {"cap", kRepeated},
+               {"preferred-channel", kValue},
+               {"language", kValue},
+               {"jurisdiction", kValue}}}),
+       &PrefsSet},
+      {"suppress",
+       "(--email ADDR | --phone NUMBER [--region CC]) --kind unsubscribed|complaint|hard-bounce|"
+       "invalid [--channel CH] [--lift] " +
+           std::string(kWriteSynopsis),
+       "Suppress a contact point on a channel (default: every channel), or --lift it.", 0,
+       Flags({kContactFlags,
+              kWriteFlags,
+              {{"kind", kValue}, {"channel", kValue}, {"lift", kSwitch}}}),
+       &Suppress},
+      {"state", "TARGET", "Show the current state of a subject or a contact point.", 0,
+       Flags({kTargetFlags}), &State},
+      {"check", "TARGET --purpose P --channel CH [--topic T] [--at TIME] [--jurisdiction CC]",
+       "May we contact TARGET? Prints the verdict; exit 0 for ALLOW, 1 for DENY.", 0,
+       Flags({kTargetFlags,
+              {{"purpose", kValue},
+               {"channel", kValue},
+               {"topic", kValue},
+               {"at", kValue},
+               {"jurisdiction", kValue}}}),
+       &Check},
+      {"batch-check",
+       "--purpose P --channel CH --file PATH|- [--topic T] [--at TIME] [--region CC]",
+       "Check every target in a file; exit 0 when all are allowed, 1 when any is denied.", 0,
+       Flags({{{"purpose", kValue},
+               {"channel", kValue},
+               {"file", kValue},
+               {"topic", kValue},
+               {"at", kValue},
+               {"region", kValue}}}),
+       &BatchCheck},
+      {"history", "TARGET [--newest-first] [--limit N]",
+       "Show the change history, one line per record.", 0,
+       Flags({kTargetFlags, {{"newest-first", kSwitch}, {"limit", kValue}}}), &History},
+      {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
+       Flags({kTargetFlags}), &Verify},
+  };
+}
+
+// Every flag of every command, once, so the command line can be split before the command is
+// known.
+const std::vector<FlagSpec>& AllFlags() {
+  static const auto* flags = [] {
+    auto* all = new std::vector<FlagSpec>(std::begin(kGlobalFlags), std::end(kGlobalFlags));
+    for (const Command& command : Commands()) {
+      for (const FlagSpec& flag : command.flags) {
+        bool seen = false;
+        for (const FlagSpec& known : *all) seen = seen || known.name == flag.name;
+        if (!seen) all->push_back(flag);
+      }
+    }
+    return all;
+  }();
+  return *flags;
+}
+
+const Command* FindCommand(std::string_view words) {
+  for (const Command& command : Commands()) {
+    if (command.words == words) return &command;
+  }
+  return nullptr;
+}
+
+// The subcommands of a group word ("tenant" -> create, get, list); empty when it is no group.
+std::vector<std::string> Subcommands(std::string_view group) {
+  std::vector<std::string> out;
+  for (const Command& command : Commands()) {
+    std::vector<std::string> words = absl::StrSplit(Sv(command.words), ' ');
+    if (words.size() == 2 && words[0] == group) out.push_back(words[1]);
+  }
+  return out;
+}
+
+// Splits text into the units a line break must not split: a word, a flag with its value, or a
+// whole group in [] or ().
+std::vector<std::string> Units(std::string_view text) {
+  std::vector<std::string> units;
+  std::string current;
+  int depth = 0;
+  for (char c : text) {
+    if (c == ' ' && depth == 0) {
+      if (!current.empty()) units.push_back(std::move(current));
+      current.clear();
+      continue;
+    }
+    if (c == '[' || c == '(') ++depth;
+    if ((c == ']' || c == ')') && depth > 0) --depth;
+    current += c;
+  }
+  if (!current.empty()) units.push_back(std::move(current));
+  // A flag stays with its value: "--kind KIND".
+  std::vector<std::string> merged;
+  for (std::string& unit : units) {
+    if (!merged.empty() && merged.back().starts_with("--") &&
+        merged.back().find(' ') == std::string::npos && !unit.starts_with('-') &&
+        !unit.starts_with('[') && !unit.starts_with('(') && !unit.starts_with('|')) {
+      absl::StrAppend(&merged.back(), " ", unit);
+    } else {
+      merged.push_back(std::move(unit));
+    }
+  }
+  return merged;
+}
+
+// `lead`, then `text` word-wrapped at kHelpWidth columns with continuation lines indented by
+// `indent`; ends with a newline.
+std::string Wrap(std::string_view lead, std::string_view text, size_t indent) {
+  std::string out(lead);
+  size_t column = lead.size();
+  for (const std::string& unit : Units(text)) {
+    if (column > indent && column + 1 + unit.size() > kHelpWidth) {
+      absl::StrAppend(&out, "\n", std::string(indent, ' '));
+      column = indent;
+    } else {
+      out += ' ';
+      ++column;
+    }
+    out += unit;
+    column += unit.size();
+  }
+  return out + "\n";
+}
+
+int ReportError(const absl::Status& status, const Command* command, std::ostream& err) {
+  if (status.code() == absl::StatusCode::kInvalidArgument && !IsCallFailure(status)) {
+    err << "assentctl: " << status.message() << "\n";
+    if (command != nullptr) {
+      err << CommandUsage(*command) << "Run 'assentctl " << command->words
+          << " --help' for details.\n";
+    } else {
+      err << "Run 'assentctl --help' for usage.\n";
+    }
+    return kExitUsage;
+  }
+  err << "assentctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+      << "\n";
+  return kExitFailure;
+}
+
+}  // namespace
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>(MakeCommands());
+  return *commands;
+}
+
+std::span<const FlagSpec> GlobalFlags() { return kGlobalFlags; }
+
+absl::StatusOr<Invocation> ParseCommandLine(const std::vector<std::string>& argv) {
+  Invocation invocation;
+  absl::StatusOr<Args> args = ParseArgs(argv, AllFlags());
+  if (!args.ok()) return args.status();
+  invocation.args = *std::move(args);
+  std::vector<std::string>& words = invocation.args.positional;
+  invocation.help = invocation.args.Switch("help");
+  if (!words.empty() && words[0] == "help") {
+    invocation.help = true;
+    words.erase(words.begin());
+  }
+  if (words.empty()) {
+    if (invocation.help) return invocation;
+    return absl::InvalidArgumentError("no command given");
+  }
+
+  size_t used = 1;
+  if (words.size() >= 2) invocation.command = FindCommand(words[0] + " " + words[1]);
+  if (invocation.command != nullptr) {
+    used = 2;
+  } else {
+    invocation.command = FindCommand(words[0]);
+  }
+  if (invocation.command == nullptr) {
+    std::vector<std::string> subcommands = Subcommands(words[0]);
+    if (subcommands.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown command '", words[0], "'"));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", words[0], "' needs a subcommand: ", absl::StrJoin(subcommands, ", ")));
+  }
+  words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(used));
+  if (invocation.help) return invocation;
+
+  // From here on the command is known: its usage line goes with the error.
+  const Command& command = *invocation.command;
+  auto with_usage = [&](const absl::Status& status) {
+    std::string usage = CommandUsage(command);
+    usage.pop_back();
+    return absl::InvalidArgumentError(absl::StrCat(status.message(), "\n", usage));
+  };
+  std::vector<FlagSpec> allowed = command.flags;
+  allowed.insert(allowed.end(), std::begin(kGlobalFlags), std::end(kGlobalFlags));
+  if (absl::Status status = RequireOnly(invocation.args, allowed, command.words); !status.ok()) {
+    return with_usage(status);
+  }
+  if (words.size() > command.max_operands) {
+    return with_usage(absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument '", words[command.max_operands], "'")));
+  }
+  return invocation;
+}
+
+std::string CommandUsage(const Command& command) {
+  std::string synopsis(command.synopsis);
+  if (synopsis.starts_with("TARGET")) synopsis = std::string(kTargetSynopsis) + synopsis.substr(6);
+  const std::string lead = absl::StrCat("usage: assentctl ", Sv(command.words));
+  return Wrap(lead, synopsis, lead.size() + 1);
+}
+
+std::string Usage() {
+  std::string out =
+      "assentctl: the command-line client of Assent, the consent service.\n"
+      "\n"
+      "usage: assentctl [--server HOST:PORT] [--tenant T] [--json] [--timeout 10s] COMMAND ...\n"
+      "\n"
+      "Commands:\n";
+  for (const Command& command : Commands()) {
+    const std::string lead = absl::StrCat("  ", Sv(command.words));
+    absl::StrAppend(&out, Wrap(lead, command.synopsis, lead.size() + 1),
+                    Wrap("     ", command.summary, 6));
+  }
+  out +=
+      "\n"
+      "TARGET is --subject ID, --email ADDR or --phone NUMBER (with --region CC for a number\n"
+      "without a country code). TIME is RFC 3339 (2026-05-01T12:00:00Z); a duration is 730d or\n"
+      "an absl duration (36h, 90m, 1h30m). Enum values are case-insensitive, '-' for '_'.\n"
+      "\n"
+      "Global flags (before or after the command):\n"
+      "  --server HOST:PORT  the Assent server (default $ASSENT_SERVER, else 127.0.0.1:50051)\n"
+      "  --tenant T          the tenant (default $ASSENT_TENANT)\n"
+      "  --json              print each response as one JSON object per line (proto3 JSON)\n"
+      "  --timeout D         deadline of each call (default 10s)\n"
+      "  --help              this text, or a command's usage\n"
+      "\n"
+      "batch-check files hold one target per line: subject:ID, email:ADDR, phone:NUMBER, or a\n"
+      "bare subject id; blank lines and lines starting with '#' are skipped. --file - reads\n"
+      "standard input. Targets are sent in requests of at most 10000.\n"
+      "\n"
+      "Exit status:\n"
+      "  0   success; check: ALLOW; batch-check: every target allowed; verify: chain valid\n"
+      "  1   check: DENY; batch-check: some target denied; verify: chain broken\n"
+      "  2   a call failed (printed as 'assentctl: <CODE>: <message>') or a file is unreadable\n"
+      "  64  usage error\n";
+  return out;
+}
+
+int Run(const std::vector<std::string>& argv, const Environment& env, std::ostream& out,
+        std::ostream& err) {
+  absl::StatusOr<Invocation> invocation = ParseCommandLine(argv);
+  if (!invocation.ok()) return ReportError(invocation.status(), nullptr, err);
+  const Command* command = invocation->command;
+  if (invocation->help) {
+    if (command == nullptr) {
+      out << Usage();
+    } else {
+      out << CommandUsage(*command) << "\n  " << command->summary << "\n";
+    }
+    return kExitOk;
+  }
+  absl::StatusOr<GlobalOptions> options = ResolveGlobals(invocation->args, env);
+  if (!options.ok()) return ReportError(options.status(), command, err);
+
+  auto channel = grpc::CreateChannel(options->server, grpc::InsecureChannelCredentials());
+  Session session(*options, channel, out);
+  absl::StatusOr<int> status = command->action(session, invocation->args);
+  out.flush();
+  if (!status.ok()) return ReportError(status.status(), command, err);
+  return *status;
+}
+
+}  // namespace assent::ctl

@@ -1,0 +1,64 @@
+// What a running assentctl command talks through: the resolved global options, the two API stubs,
+// and the output stream. Calls get the --timeout deadline; their failures come back as
+// absl::Status marked as call failures (see IsCallFailure), so that a server's INVALID_ARGUMENT is
+// not mistaken for a usage error.
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "assent/v1/catalog.grpc.pb.h"
+#include "assent/v1/consent.grpc.pb.h"
+#include "assentctl/requests.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+
+namespace assent::ctl {
+
+// The status of a failed call, with its code and message, marked as coming from the server (or
+// the channel) rather than from the command line.
+absl::Status CallFailure(const grpc::Status& status);
+bool IsCallFailure(const absl::Status& status);
+
+class Session {
+ public:
+  // `channel` and `out` must outlive the session.
+  Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInterface>& channel,
+          std::ostream& out);
+
+  const GlobalOptions& options() const { return options_; }
+  v1::CatalogService::StubInterface& catalog() { return *catalog_; }
+  v1::ConsentService::StubInterface& consent() { return *consent_; }
+
+  // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
+  template <typename Stub, typename Request, typename Response>
+  absl::Status Call(Stub& stub,
+                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* response) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    grpc::Status status = (stub.*method)(&context, request, response);
+    return status.ok() ? absl::OkStatus() : CallFailure(status);
+  }
+
+  // Writes text as is.
+  void Print(std::string_view text);
+  // Writes `message` as one line of JSON (proto3 JSON mapping, default values included).
+  void PrintJson(const google::protobuf::Message& message);
+
+ private:
+  void SetDeadline(grpc::ClientContext& context) const;
+
+  GlobalOptions options_;
+  std::unique_ptr<v1::CatalogService::StubInterface> catalog_;
+  std::unique_ptr<v1::ConsentService::StubInterface> consent_;
+  std::ostream& out_;
+};
+
+// The proto3 JSON of `message` on one line (what --json prints).
+std::string ToJson(const google::protobuf::Message& message);
+
+}  // namespace assent::ctl
