@@ -11,6 +11,7 @@ find_package(yaml-cpp CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(IDN2 REQUIRED IMPORTED_TARGET libidn2)
+pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 
 # libphonenumber ships no CMake or pkg-config file in Debian 12.
 find_library(PHONENUMBER_LIBRARY phonenumber REQUIRED)

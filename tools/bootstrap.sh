@@ -12,8 +12,8 @@ PACKAGES=(
   libyaml-cpp-dev libphonenumber-dev libssl-dev libidn2-dev nlohmann-json3-dev tzdata
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  # tools
-  kcat
+  # tools (Java and Maven run the local Kafka broker, see tools/kafka)
+  kcat maven openjdk-17-jre-headless
 )
 
 missing=()

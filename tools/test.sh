@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine, builds, and runs every test: the unit and integration suites on the
-# regular build, then again on an ASan+UBSan build. Exits non-zero on any failure.
+# Sets up a fresh machine, builds, and runs every test: the unit and integration suites (the latter
+# against real consentd processes and real Kafka brokers) on the regular build, then again on an
+# ASan+UBSan build. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
 tools/check-format.sh
+# The integration tests start their own Kafka brokers (tools/kafka/kafka.sh, own ports and data);
+# fetch the broker's jars once up front.
+tools/kafka/kafka.sh fetch
 
 echo "== build (RelWithDebInfo)"
 tools/build.sh

@@ -44,6 +44,9 @@ struct KafkaOptions {
   int replication_factor = 1;
   // Retention of the changes topic. Default 7 days. (The state topic is compacted, kept forever.)
   absl::Duration changes_retention = absl::Hours(24 * 7);
+  // Create missing topics at start-up with the Admin API. Default true; turn off where topics are
+  // managed elsewhere (the relay then waits until they exist).
+  bool create_topics = true;
   // librdkafka producer settings that override Assent's defaults ("linger.ms" -> "1").
   std::map<std::string, std::string> producer_overrides;
 };

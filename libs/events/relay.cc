@@ -40,7 +40,8 @@ struct OutboxRelay::State {
   absl::flat_hash_set<uint64_t> in_flight;
   std::vector<uint64_t> delivered;
   uint64_t errors = 0;
-  bool failed = false;  // a refused record or a fatal error: restart from the outbox
+  std::string last_error;  // of the latest refused record, logged once per restart
+  bool failed = false;     // a refused record or a fatal error: restart from the outbox
 
   ~State() {
     producer.reset();
@@ -64,9 +65,7 @@ struct OutboxRelay::State {
     }
     state->errors++;
     state->failed = true;
-    Log()->error(
-        "msg=\"kafka refused an event; will retry from the outbox\" outbox_id={} error=\"{}\"", id,
-        rd_kafka_err2str(message->err));
+    state->last_error = rd_kafka_err2str(message->err);
   }
 
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -154,7 +153,9 @@ void OutboxRelay::Loop() {
 
   while (!stopping_) {
     if (!topics_ready) {
-      absl::Status created = EnsureTopics(options_.kafka, absl::Seconds(5));
+      absl::Status created = options_.kafka.create_topics
+                                 ? EnsureTopics(options_.kafka, absl::Seconds(5))
+                                 : absl::OkStatus();
       if (!created.ok()) {
         if (!warned)
           log->warn("msg=\"kafka not reachable; events wait in the outbox\" error=\"{}\"",
@@ -254,6 +255,10 @@ void OutboxRelay::Loop() {
       stats_.delivery_errors = s.errors;
     }
     if (s.failed) {
+      log->error(
+          "msg=\"kafka refused events; restarting the producer from the oldest unpublished "
+          "record\" error=\"{}\" backoff={}",
+          s.last_error, absl::FormatDuration(backoff));
       drop_producer();
       {
         absl::MutexLock lock(&mu_);

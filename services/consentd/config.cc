@@ -115,6 +115,7 @@ const std::vector<Option>& Options() {
           10000),
       Int("kafka.replication_factor", "replication factor of topics consentd creates",
           &Config::kafka_replication_factor, 1, 100),
+      Bool("kafka.create_topics", "create missing topics at start", &Config::kafka_create_topics),
       Duration("kafka.changes_retention", "retention of the changes topic",
                &Config::kafka_changes_retention, absl::Hours(1)),
       Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,

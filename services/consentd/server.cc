@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   relay_options.kafka.replication_factor = static_cast<int>(config.kafka_replication_factor);
   relay_options.kafka.changes_retention = config.kafka_changes_retention;
   relay_options.kafka.producer_overrides = config.kafka_producer;
+  relay_options.kafka.create_topics = config.kafka_create_topics;
   RETURN_IF_ERROR(events::ValidateKafkaOptions(relay_options.kafka));
 
   ASSIGN_OR_RETURN(server->store_, store::Store::Open(store_options, clock));

@@ -21,14 +21,14 @@ class ConsentdProcess {
         work_dir_(std::move(work_dir)) {}
 
   // Starts the server and waits until it answers; fails the test otherwise.
-  void Start() {
+  // `extra_args` are appended to consentd's command line (e.g. --kafka-brokers).
+  void Start(const std::vector<std::string>& extra_args = {}) {
     const std::string port_file = work_dir_ + "/port";
     std::remove(port_file.c_str());
-    process_ = std::make_unique<ChildProcess>(
-        binary_,
-        std::vector<std::string>{"--listen", "127.0.0.1:0", "--data-dir", data_dir_, "--port-file",
-                                 port_file, "--log-level", "info"},
-        work_dir_ + "/consentd.log");
+    std::vector<std::string> args = {"--listen",    "127.0.0.1:0", "--data-dir",  data_dir_,
+                                     "--port-file", port_file,     "--log-level", "info"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    process_ = std::make_unique<ChildProcess>(binary_, args, work_dir_ + "/consentd.log");
     address_ = WaitForFile(port_file, absl::Seconds(30));
     ASSERT_FALSE(address_.empty()) << "consentd did not start; log:\n"
                                    << ReadFile(work_dir_ + "/consentd.log");

@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "assent/v1/events.pb.h"
 #include "assentctl/cli.h"
+#include "assentctl/events.h"
 #include "assentctl/flags.h"
 #include "assentctl/format.h"
 #include "assentctl/requests.h"
@@ -894,6 +896,27 @@ TEST_F(RunTest, BatchCheckChunksAtTenThousandAndPrintsJsonPerTarget) {
   EXPECT_EQ(nlohmann::json::parse(last).at("target"), "cust-x");
   EXPECT_EQ(nlohmann::json::parse(last).at("reason"), "NO_CONSENT");
   std::remove(path.c_str());
+}
+
+TEST(EventLineTest, DecodesChangesStateAndTombstones) {
+  v1::ConsentChanged event;
+  event.set_event_id("acme/u1/3");
+  event.set_sequence(3);
+  auto line = EventLine("assent.consent.changes.v1", 2, 41, "acme/u1", event.SerializeAsString(),
+                        false, false);
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_THAT(*line, HasSubstr("\"eventId\":\"acme/u1/3\""));
+  EXPECT_THAT(*line, HasSubstr("\"partition\":2"));
+  EXPECT_THAT(*line, HasSubstr("\"offset\":41"));
+  v1::TargetStateSnapshot snapshot;
+  snapshot.mutable_subject()->set_subject_id("u1");
+  line = EventLine("t", 0, 0, "acme/u1", snapshot.SerializeAsString(), false, true);
+  ASSERT_TRUE(line.ok());
+  EXPECT_THAT(*line, HasSubstr("\"subjectId\":\"u1\""));
+  line = EventLine("t", 0, 0, "acme/u1", "", true, true);
+  ASSERT_TRUE(line.ok());
+  EXPECT_THAT(*line, HasSubstr("\"event\":null"));
+  EXPECT_FALSE(EventLine("t", 0, 0, "k", "\xff\xff\xff", false, false).ok());
 }
 
 }  // namespace

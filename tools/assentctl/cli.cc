@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "assentctl/events.h"
 #include "assentctl/session.h"
 #include "common/strings.h"
 #include "grpcpp/create_channel.h"
@@ -153,6 +154,18 @@ std::vector<Command> MakeCommands() {
        Flags({kTargetFlags, {{"newest-first", kSwitch}, {"limit", kValue}}}), &History},
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
+      {"events tail",
+       "[--brokers HOST:PORT] [--topic-prefix P] [--state-topic] [--from-beginning] [--count N]"
+       " [--idle-exit DURATION]",
+       "Print Assent's Kafka events as JSON lines (the changes topic, or --state-topic), decoded.",
+       0,
+       Flags({{{"brokers", kValue},
+               {"topic-prefix", kValue},
+               {"state-topic", kSwitch},
+               {"from-beginning", kSwitch},
+               {"count", kValue},
+               {"idle-exit", kValue}}}),
+       &EventsTail},
   };
 }
 

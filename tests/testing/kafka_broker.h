@@ -1,0 +1,62 @@
+// A real single-node Kafka broker for integration tests, started with tools/kafka/kafka.sh on free
+// ports with its own data directory, stopped when the object goes away (or when the test process
+// dies: the script watches the owner's pid).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace assent::testing {
+
+class KafkaBroker {
+ public:
+  // `dir` holds the broker's data and logs. Nothing starts until Start().
+  explicit KafkaBroker(std::string dir);
+  ~KafkaBroker();
+  KafkaBroker(const KafkaBroker&) = delete;
+  KafkaBroker& operator=(const KafkaBroker&) = delete;
+
+  // Starts (or restarts, keeping its data) and waits until it answers metadata. False on failure,
+  // with the script's output in `error()`.
+  bool Start();
+  // Stops the broker (SIGTERM, then SIGKILL). Its data stays for a later Start().
+  void Stop();
+
+  const std::string& bootstrap() const { return bootstrap_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+  int controller_port_ = 0;
+  std::string bootstrap_;
+  std::string error_;
+  bool running_ = false;
+};
+
+// A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine).
+int FreePort();
+
+// One record read back from a topic.
+struct KafkaRecord {
+  std::string key;
+  std::string value;
+  bool tombstone = false;
+  int partition = 0;
+  int64_t offset = 0;
+};
+
+// Reads every record of `topic` from the beginning until `done(records)` returns true or
+// `timeout` passes; returns what was read.
+std::vector<KafkaRecord> ConsumeAll(
+    const std::string& bootstrap, const std::string& topic, absl::Duration timeout,
+    const std::function<bool(const std::vector<KafkaRecord>&)>& done);
+
+// Runs a shell command and returns its standard output (and exit status in `status`).
+std::string RunCommand(const std::string& command, int* status);
+
+}  // namespace assent::testing
