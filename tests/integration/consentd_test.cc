@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -417,6 +418,19 @@ TEST_F(ConsentdTest, HealthAndReflection) {
   EXPECT_THAT(names,
               ::testing::IsSupersetOf({"assent.v1.ConsentService", "assent.v1.CatalogService"}));
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST(ConsentdStartupTest, BadKafkaSettingStopsStartupNamingTheOption) {
+  testing::TempDir dir;
+  const std::string config = dir.Sub("bad.yaml");
+  std::ofstream(config) << "kafka:\n  brokers: 127.0.0.1:1\n  producer:\n    linger.ms: soon\n";
+  testing::ChildProcess process(
+      CONSENTD_PATH, {"--config", config, "--data-dir", dir.Sub("data"), "--listen", "127.0.0.1:0"},
+      dir.Sub("log"));
+  const int status = process.Wait(absl::Seconds(30));
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_THAT(testing::ReadFile(dir.Sub("log")), HasSubstr("kafka.producer.linger.ms"));
 }
 
 TEST_F(ConsentdTest, SigtermExitsCleanlyAndStoreReopens) {

@@ -83,6 +83,22 @@ TEST(ConfigTest, UnknownYamlKeyAndUnreadableFileAreErrors) {
   EXPECT_THAT(std::string(missing.status().message()), ::testing::StartsWith("config"));
 }
 
+TEST(ConfigTest, KafkaProducerSettingsComeFromYamlAndSecretsAreRedacted) {
+  testing::TempDir dir;
+  const std::string file = dir.Sub("k.yaml");
+  std::ofstream(file) << "kafka:\n  brokers: 10.0.0.1:9092\n  partitions: 12\n  producer:\n"
+                         "    linger.ms: 5\n    sasl.password: hunter2\n";
+  auto config = LoadConfig({"--config", file}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->kafka_brokers, "10.0.0.1:9092");
+  EXPECT_EQ(config->kafka_partitions, 12);
+  EXPECT_EQ(config->kafka_producer.at("linger.ms"), "5");
+  const std::string described = DescribeConfig(*config);
+  EXPECT_THAT(described, HasSubstr("kafka.producer.linger.ms=5"));
+  EXPECT_THAT(described, HasSubstr("kafka.producer.sasl.password=<redacted>"));
+  EXPECT_EQ(described.find("hunter2"), std::string::npos);
+}
+
 TEST(ConfigTest, HelpListsEveryOptionWithFlagAndVariable) {
   auto help = LoadConfig({"--help"}, {});
   ASSERT_EQ(help.status().code(), absl::StatusCode::kCancelled);
