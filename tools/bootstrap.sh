@@ -13,7 +13,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # tools (Java and Maven run the local Kafka broker, see tools/kafka)
-  kcat maven openjdk-17-jre-headless
+  kcat maven openjdk-17-jre-headless prometheus curl
 )
 
 missing=()

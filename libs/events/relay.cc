@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -37,7 +37,11 @@ struct OutboxRelay::State {
   KafkaPtr producer;
   int kafka_pipe[2] = {-1, -1};  // librdkafka writes to [1] when delivery reports are queued
   uint64_t cursor = 0;           // highest outbox id handed to the producer
-  absl::flat_hash_set<uint64_t> in_flight;
+  absl::flat_hash_map<uint64_t, absl::Time> in_flight;  // id -> commit time
+  std::vector<absl::Duration> latencies;                // of deliveries, for on_published
+  const Clock* clock = nullptr;
+  uint64_t fatal_errors = 0;
+  bool brokers_down = false;
   std::vector<uint64_t> delivered;
   uint64_t errors = 0;
   std::string last_error;  // of the latest refused record, logged once per restart
@@ -53,9 +57,18 @@ struct OutboxRelay::State {
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
     auto* state = static_cast<State*>(opaque);
     const auto id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message->_private));
-    state->in_flight.erase(id);
+    auto it = state->in_flight.find(id);
+    absl::Time committed = absl::InfinitePast();
+    if (it != state->in_flight.end()) {
+      committed = it->second;
+      state->in_flight.erase(it);
+    }
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       state->delivered.push_back(id);
+      state->brokers_down = false;
+      if (committed != absl::InfinitePast()) {
+        state->latencies.push_back(state->clock->Now() - committed);
+      }
       return;
     }
     // Purged messages (producer being replaced) are not errors: they are sent again.
@@ -75,8 +88,10 @@ struct OutboxRelay::State {
       rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
       Log()->error("msg=\"fatal producer error; recreating the producer\" error=\"{}\"", fatal);
       state->failed = true;
+      state->fatal_errors++;
       return;
     }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) state->brokers_down = true;
     // Broker down, connection refused, and so on: librdkafka keeps retrying by itself.
     Log()->debug("msg=\"kafka error\" error=\"{}\" reason=\"{}\"",
                  rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)), reason);
@@ -84,7 +99,9 @@ struct OutboxRelay::State {
 };
 
 OutboxRelay::OutboxRelay(store::Store& store, const Clock& clock, RelayOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)), state_(new State()) {}
+    : store_(store), clock_(clock), options_(std::move(options)), state_(new State()) {
+  state_->clock = &clock_;
+}
 
 OutboxRelay::~OutboxRelay() {
   Stop();
@@ -129,6 +146,7 @@ void OutboxRelay::Loop() {
   absl::Duration backoff = options_.min_backoff;
   bool topics_ready = false;
   bool warned = false;
+  absl::Time last_contact = absl::InfinitePast();  // of the latest delivery or metadata answer
 
   // Sleeps until Notify()/Stop(), a delivery report, or the timeout.
   auto wait = [&](absl::Duration timeout) {
@@ -166,6 +184,7 @@ void OutboxRelay::Loop() {
       }
       topics_ready = true;
       warned = false;
+      last_contact = clock_.Now();
       backoff = options_.min_backoff;
       log->info("msg=\"kafka topics ready\" prefix={}", options_.kafka.topic_prefix);
       absl::MutexLock lock(&mu_);
@@ -231,14 +250,37 @@ void OutboxRelay::Loop() {
           log->error("msg=\"cannot produce\" outbox_id={} error=\"{}\"", entry.id,
                      rd_kafka_err2str(err));
           s.failed = true;
+          absl::MutexLock lock(&mu_);
+          stats_.produce_errors++;
           break;
         }
-        s.in_flight.insert(entry.id);
+        s.in_flight.emplace(entry.id, absl::FromUnixSeconds(entry.record.create_time().seconds()) +
+                                          absl::Nanoseconds(entry.record.create_time().nanos()));
         s.cursor = entry.id;
       }
     }
 
     rd_kafka_poll(s.producer.get(), 0);  // delivery reports
+    if (options_.on_published) {
+      for (absl::Duration d : s.latencies) options_.on_published(d);
+    }
+    s.latencies.clear();
+    const absl::Time now = clock_.Now();
+    if (!s.delivered.empty()) {
+      last_contact = now;
+    } else if (now - last_contact > options_.probe_interval) {
+      // Nothing delivered lately: ask the broker whether it is there at all.
+      const rd_kafka_metadata_t* metadata = nullptr;
+      if (rd_kafka_metadata(s.producer.get(), 0, nullptr, &metadata, 1000) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(metadata);
+        s.brokers_down = false;
+        last_contact = now;
+      } else {
+        s.brokers_down = true;
+        last_contact = now - options_.probe_interval / 2;  // probe again soon
+      }
+    }
     if (!s.delivered.empty()) {
       absl::Status deleted = store::DeleteOutbox(store_, s.delivered);
       if (!deleted.ok()) {
@@ -250,9 +292,14 @@ void OutboxRelay::Loop() {
       backoff = options_.min_backoff;
     }
     {
+      uint64_t oldest = s.cursor + 1;
+      for (const auto& [id, committed] : s.in_flight) oldest = std::min(oldest, id);
       absl::MutexLock lock(&mu_);
       stats_.in_flight = s.in_flight.size();
       stats_.delivery_errors = s.errors;
+      stats_.fatal_errors = s.fatal_errors;
+      stats_.oldest_unpublished_id = oldest;
+      stats_.kafka_up = !s.brokers_down && last_contact != absl::InfinitePast();
     }
     if (s.failed) {
       log->error(

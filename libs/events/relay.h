@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -37,14 +38,27 @@ struct RelayOptions {
   absl::Duration max_backoff = absl::Seconds(10);
   // How long Stop() waits for in-flight records to be acknowledged. Default 3 s.
   absl::Duration stop_flush = absl::Seconds(3);
+  // How often the broker is asked for metadata when nothing was delivered lately, to know whether
+  // Kafka is reachable. Default 5 s.
+  absl::Duration probe_interval = absl::Seconds(5);
+  // Called on the relay thread for every record Kafka acknowledged, with the time from its
+  // commit to the acknowledgement (for a latency histogram). Optional; must not block.
+  std::function<void(absl::Duration)> on_published;
 };
 
 struct RelayStats {
   uint64_t published = 0;        // records acknowledged by Kafka and deleted from the outbox
   uint64_t delivery_errors = 0;  // records Kafka refused (they are retried after a restart)
+  uint64_t fatal_errors = 0;     // fatal producer errors (the producer was recreated)
+  uint64_t produce_errors = 0;   // records the producer would not take
   uint64_t producer_restarts = 0;
   uint64_t in_flight = 0;
+  // The oldest outbox id not yet acknowledged by Kafka, as far as the relay has read; 0 before the
+  // first read. Records from here to the committer's newest id are the backlog.
+  uint64_t oldest_unpublished_id = 0;
   bool topics_ready = false;
+  // Kafka answered lately (a delivery or a metadata request within about probe_interval).
+  bool kafka_up = false;
 };
 
 class OutboxRelay final : public store::CommitObserver {

@@ -42,6 +42,16 @@ struct LedgerOptions {
 template <typename T>
 using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
+// Told what the ledger did, for metrics. Calls come from any thread and must not block.
+class LedgerObserver {
+ public:
+  virtual ~LedgerObserver() = default;
+  // A decision became durable (called once per stored decision, after the commit).
+  virtual void OnDecisionRecorded(v1::PurposeKind kind, v1::ConsentState state) = 0;
+  // A check was answered (Check, or each target of a BatchCheck).
+  virtual void OnChecked(v1::Verdict verdict, v1::Reason reason) = 0;
+};
+
 class Ledger {
  public:
   // Loads the catalog. `store` and `committer` must outlive the ledger.
@@ -89,6 +99,9 @@ class Ledger {
   absl::StatusOr<v1::CheckResponse> Check(const v1::CheckRequest& request) const;
   absl::StatusOr<v1::BatchCheckResponse> BatchCheck(const v1::BatchCheckRequest& request) const;
 
+  // Sets the observer (not owned; may be null). Call before serving.
+  void SetObserver(LedgerObserver* observer) { observer_ = observer; }
+
   // The HMAC key contact points of `tenant` are hashed with (for senders and tests).
   std::string TenantContactKey(std::string_view tenant) const;
   const LedgerOptions& options() const { return options_; }
@@ -116,6 +129,7 @@ class Ledger {
   const Clock& clock_;
   const LedgerOptions options_;
   CatalogCache catalog_;
+  LedgerObserver* observer_ = nullptr;
 };
 
 }  // namespace assent::ledger

@@ -190,7 +190,10 @@ absl::StatusOr<v1::CheckResponse> Ledger::Check(const v1::CheckRequest& request)
   input.jurisdiction = request.jurisdiction();
   input.subject = states.subject.has_value() ? &*states.subject : nullptr;
   input.contact = states.contact.has_value() ? &*states.contact : nullptr;
-  return core::Decide(input);
+  auto verdict = core::Decide(input);
+  if (verdict.ok() && observer_ != nullptr)
+    observer_->OnChecked(verdict->verdict(), verdict->reason());
+  return verdict;
 }
 
 absl::StatusOr<v1::BatchCheckResponse> Ledger::BatchCheck(
@@ -217,6 +220,9 @@ absl::StatusOr<v1::BatchCheckResponse> Ledger::BatchCheck(
     input.subject = states.subject.has_value() ? &*states.subject : nullptr;
     input.contact = states.contact.has_value() ? &*states.contact : nullptr;
     ASSIGN_OR_RETURN(*response.add_results(), core::Decide(input));
+  }
+  if (observer_ != nullptr) {
+    for (const auto& r : response.results()) observer_->OnChecked(r.verdict(), r.reason());
   }
   return response;
 }

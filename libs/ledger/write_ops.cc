@@ -286,6 +286,18 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
         for (const auto& r : records) *response.add_records() = r;
         RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
                             response, options_.idempotency_ttl);
+        if (observer_ != nullptr) {
+          std::vector<std::pair<v1::PurposeKind, v1::ConsentState>> recorded;
+          auto now_catalog = catalog_.Snapshot();
+          for (const auto& r : records) {
+            const v1::Purpose* purpose = now_catalog->FindPurpose(request.tenant(), r.purpose_id());
+            recorded.emplace_back(
+                purpose != nullptr ? purpose->kind() : v1::PURPOSE_KIND_UNSPECIFIED, r.state());
+          }
+          txn.OnCommit([this, recorded = std::move(recorded)] {
+            for (const auto& [kind, state] : recorded) observer_->OnDecisionRecorded(kind, state);
+          });
+        }
         return response;
       });
 }

@@ -32,7 +32,11 @@ void Txn::Delete(Cf cf, std::string_view key) {
   ops_.push_back(Op{cf, std::string(key), std::nullopt});
 }
 
-uint64_t Txn::NextOutboxId() { return committer_.next_outbox_id_++; }
+uint64_t Txn::NextOutboxId() {
+  const uint64_t id = committer_.next_outbox_id_++;
+  committer_.last_outbox_id_.store(id, std::memory_order_relaxed);
+  return id;
+}
 
 Committer::Committer(Store& store, const Clock& clock, CommitterOptions options)
     : store_(store), clock_(clock), options_(options) {
@@ -42,6 +46,7 @@ Committer::Committer(Store& store, const Clock& clock, CommitterOptions options)
   it->SeekToLast();
   if (it->Valid() && it->key().size() == 8) {
     next_outbox_id_ = ReadBigEndian64(std::string_view(it->key().data(), 8)) + 1;
+    last_outbox_id_ = next_outbox_id_ - 1;
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -56,6 +61,7 @@ void Committer::Submit(Mutation mutation, Done done, absl::Time deadline) {
       refused = absl::UnavailableError("shutting down");
     } else if (queue_.size() >= options_.max_queue) {
       refused = Exhausted("write queue is full; retry with backoff");
+      stats_.rejected_queue_full++;
     } else {
       queue_.push_back(Item{std::move(mutation), std::move(done), deadline});
       return;
@@ -132,6 +138,8 @@ void Committer::RunGroup(std::vector<Item>& items) {
     const absl::Time now = clock_.Now();
     if (now > item.deadline) {
       results.push_back(absl::DeadlineExceededError("deadline passed before the write ran"));
+      absl::MutexLock lock(&mu_);
+      stats_.rejected_deadline++;
       continue;
     }
     Txn txn(store_, *this, group, now);

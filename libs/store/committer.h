@@ -12,6 +12,7 @@
 // is applied.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -89,6 +90,8 @@ struct CommitterStats {
   uint64_t groups = 0;
   uint64_t mutations = 0;
   uint64_t failed_writes = 0;
+  uint64_t rejected_queue_full = 0;  // refused at Submit: RESOURCE_EXHAUSTED
+  uint64_t rejected_deadline = 0;    // dropped unrun: DEADLINE_EXCEEDED
 };
 
 class Committer {
@@ -117,6 +120,9 @@ class Committer {
   void RemoveObserver(CommitObserver* observer);
 
   size_t queue_depth() const;
+  // The newest outbox id handed out (0: none since start). Together with the relay's oldest
+  // unpublished id it gives the outbox backlog without scanning it.
+  uint64_t last_outbox_id() const { return last_outbox_id_.load(std::memory_order_relaxed); }
   CommitterStats stats() const;
 
  private:
@@ -138,6 +144,7 @@ class Committer {
   CommitterStats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<CommitObserver*> observers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_outbox_id_ = 1;  // committer thread only
+  std::atomic<uint64_t> last_outbox_id_{0};
   std::thread thread_;
 };
 

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
+#include "rocksdb/statistics.h"
 
 namespace assent::store {
 
@@ -72,6 +73,15 @@ class Store {
   absl::Status Close();
   rocksdb::DB* db() const { return db_.get(); }
 
+  // For metrics. An integer RocksDB property summed over Assent's column families (e.g.
+  // "rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"); 0 when unknown.
+  uint64_t SumProperty(const std::string& name) const;
+  // Total size of the live WAL files.
+  uint64_t WalBytes() const;
+  // Block-cache hits and misses since open.
+  uint64_t BlockCacheHits() const;
+  uint64_t BlockCacheMisses() const;
+
  private:
   Store() = default;
   absl::Status InitFormat(const Clock& clock);
@@ -81,6 +91,7 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
   uint32_t opened_format_version_ = 0;
 };
 

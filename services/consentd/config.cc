@@ -88,6 +88,8 @@ const std::vector<Option>& Options() {
              "file with the contact-hash master secret (default <data_dir>/contact-key.secret, "
              "generated on first start)",
              &Config::contact_key_secret_file),
+      String("metrics_listen", "HTTP address of /metrics, /healthz, /readyz (empty: off)",
+             &Config::metrics_listen),
       String("port_file", "write the bound address here once serving", &Config::port_file),
       String("log_level", "trace, debug, info, warn or error", &Config::log_level),
       Int("store.block_cache_mb", "RocksDB block cache in MiB", &Config::store_block_cache_mb, 8,
@@ -118,6 +120,8 @@ const std::vector<Option>& Options() {
       Bool("kafka.create_topics", "create missing topics at start", &Config::kafka_create_topics),
       Duration("kafka.changes_retention", "retention of the changes topic",
                &Config::kafka_changes_retention, absl::Hours(1)),
+      Duration("shutdown_delay", "on SIGTERM, time spent not ready before stopping",
+               &Config::shutdown_delay, absl::ZeroDuration()),
       Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,
                absl::ZeroDuration()),
   };

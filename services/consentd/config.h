@@ -27,8 +27,11 @@ struct Config {
   // File holding the master secret contact points are hashed with (>= 16 bytes). Default empty:
   // <data_dir>/contact-key.secret, generated randomly on first start.
   std::string contact_key_secret_file;
-  // When set, the bound address is written here once the server is serving (for supervisors and
-  // tests that listen on port 0).
+  // Address of the HTTP endpoints /metrics, /healthz and /readyz ("host:port"). Default
+  // 127.0.0.1:9464; empty disables them.
+  std::string metrics_listen = "127.0.0.1:9464";
+  // When set, the bound gRPC address (line 1) and metrics address (line 2) are written here once
+  // the server is serving (for supervisors and tests that listen on port 0).
   std::string port_file;
   // trace, debug, info, warn, error. Default info.
   std::string log_level = "info";
@@ -64,6 +67,9 @@ struct Config {
   // librdkafka producer settings overriding Assent's defaults; YAML only:
   // kafka: {producer: {linger.ms: 5}}.
   std::map<std::string, std::string> kafka_producer;
+  // On SIGTERM, consentd first reports not ready (gRPC health NOT_SERVING, /readyz 503) and keeps
+  // serving this long so that load balancers stop sending calls. Default 0s.
+  absl::Duration shutdown_delay = absl::ZeroDuration();
   // On SIGTERM, in-flight calls get this long to finish. Default 10s.
   absl::Duration shutdown_grace = absl::Seconds(10);
 };

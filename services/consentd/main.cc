@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   log->info("msg=\"serving\" address={}", (*server)->address());
   if (!config->port_file.empty()) {
     const std::string tmp = config->port_file + ".tmp";
-    std::ofstream(tmp) << (*server)->address() << "\n";
+    // Line 1: the gRPC address; line 2: the metrics address (empty when metrics are off).
+    std::ofstream(tmp) << (*server)->address() << "\n" << (*server)->metrics_address() << "\n";
     std::rename(tmp.c_str(), config->port_file.c_str());
   }
 
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
     int signal = 0;
     sigwait(&signals, &signal);
     log->info("msg=\"signal received\" signal={}", signal);
-    (*server)->Shutdown(config->shutdown_grace);
+    (*server)->Shutdown(config->shutdown_delay, config->shutdown_grace);
   });
   (*server)->Wait();
   waiter.join();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/hex.h"
 #include "common/status_macros.h"
@@ -54,6 +55,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   auto log = spdlog::get("consentd");
   std::unique_ptr<Server> server(new Server());
   server->clock_ = &clock;
+  Server* self = server.get();
+
+  // Metrics and probes come up first, so /readyz says "starting" while the store opens.
+  server->metrics_ = std::make_unique<ServiceMetrics>(ASSENT_VERSION);
+  if (!config.metrics_listen.empty()) {
+    ASSIGN_OR_RETURN(server->http_,
+                     metrics::HttpServer::Start(
+                         config.metrics_listen,
+                         {server->metrics_->registry(), server->metrics_->state_collector()},
+                         [self] { return self->Ready(); }));
+    log->info("msg=\"metrics serving\" address={}", server->http_->address());
+  }
 
   store::StoreOptions store_options;
   store_options.path = config.data_dir;
@@ -68,6 +81,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   relay_options.kafka.changes_retention = config.kafka_changes_retention;
   relay_options.kafka.producer_overrides = config.kafka_producer;
   relay_options.kafka.create_topics = config.kafka_create_topics;
+  relay_options.on_published = [metrics = server->metrics_.get()](absl::Duration d) {
+    metrics->OnPublished(d);
+  };
   RETURN_IF_ERROR(events::ValidateKafkaOptions(relay_options.kafka));
 
   ASSIGN_OR_RETURN(server->store_, store::Store::Open(store_options, clock));
@@ -104,8 +120,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
                                                            clock, std::move(ledger_options)));
 
-  server->catalog_service_ = std::make_unique<CatalogService>(*server->ledger_);
-  server->consent_service_ = std::make_unique<ConsentService>(*server->ledger_);
+  server->ledger_->SetObserver(server->metrics_.get());
+  server->committer_->AddObserver(server->metrics_.get());
+  server->metrics_->Attach(&clock, server->store_.get(), server->committer_.get(),
+                           server->relay_.get(), [self] { return self->Ready().ready; });
+  server->catalog_service_ =
+      std::make_unique<CatalogService>(*server->ledger_, server->metrics_.get());
+  server->consent_service_ =
+      std::make_unique<ConsentService>(*server->ledger_, server->metrics_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -120,10 +142,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   }
   server->address_ = absl::StrCat(config.listen.substr(0, config.listen.rfind(':')), ":", port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->phase_ = Phase::kServing;
   return server;
 }
 
-void Server::Shutdown(absl::Duration grace) {
+metrics::Readiness Server::Ready() const {
+  switch (phase_.load()) {
+    case Phase::kStarting:
+      return {false, "starting"};
+    case Phase::kStopping:
+      return {false, "shutting down"};
+    case Phase::kServing:
+      break;
+  }
+  if (relay_ != nullptr && !relay_->stats().kafka_up) return {false, "kafka unreachable"};
+  return {true, ""};
+}
+
+void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   if (server_ == nullptr) return;  // Start() failed part-way
   {
     absl::MutexLock lock(&mu_);
@@ -131,14 +167,19 @@ void Server::Shutdown(absl::Duration grace) {
     shut_down_ = true;
   }
   auto log = spdlog::get("consentd");
+  phase_ = Phase::kStopping;
   server_->GetHealthCheckService()->SetServingStatus(false);
-  log->info("msg=\"shutting down\" grace={}", absl::FormatDuration(grace));
+  log->info("msg=\"shutting down\" delay={} grace={}", absl::FormatDuration(delay),
+            absl::FormatDuration(grace));
+  // Keep serving while reporting not ready, so that balancers move traffic away first.
+  if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
   server_->Shutdown(absl::ToChronoTime(clock_->Now() + grace));
   committer_->Stop();
   if (relay_ != nullptr) {
     committer_->RemoveObserver(relay_.get());
     relay_->Stop();  // after the committer: the last writes' events get their chance
   }
+  metrics_->Attach(clock_, nullptr, nullptr, nullptr, [] { return false; });
   absl::Status closed = store_->Close();
   if (!closed.ok()) {
     log->error("msg=\"store close failed\" error=\"{}\"", closed.ToString());
@@ -149,6 +190,9 @@ void Server::Shutdown(absl::Duration grace) {
 
 void Server::Wait() { server_->Wait(); }
 
-Server::~Server() { Shutdown(absl::ZeroDuration()); }
+Server::~Server() {
+  Shutdown(absl::ZeroDuration(), absl::ZeroDuration());
+  http_.reset();  // before the metrics it serves
+}
 
 }  // namespace assent::consentd

@@ -8,10 +8,12 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "consentd/config.h"
+#include "consentd/service_metrics.h"
 #include "consentd/services.h"
 #include "events/relay.h"
 #include "grpcpp/server.h"
 #include "ledger/ledger.h"
+#include "metrics/http_server.h"
 #include "store/committer.h"
 #include "store/store.h"
 
@@ -26,15 +28,24 @@ class Server {
 
   // The bound address ("127.0.0.1:PORT").
   const std::string& address() const { return address_; }
+  // The bound metrics address, empty when metrics are off.
+  std::string metrics_address() const { return http_ ? http_->address() : ""; }
   // Blocks until Shutdown() has completed.
   void Wait();
-  // Reports NOT_SERVING, stops accepting calls, gives in-flight calls the grace period, completes
-  // queued writes and closes the store. Idempotent; safe from any thread but a gRPC callback.
-  void Shutdown(absl::Duration grace);
+  // Reports NOT_SERVING (and /readyz 503) for `delay`, then stops accepting calls, gives in-flight
+  // calls the grace period, completes queued writes and closes the store. Idempotent; safe from
+  // any thread but a gRPC callback.
+  void Shutdown(absl::Duration delay, absl::Duration grace);
+  // Ready: serving, store open, and Kafka reachable when configured.
+  metrics::Readiness Ready() const;
 
  private:
   Server() = default;
 
+  enum class Phase { kStarting, kServing, kStopping };
+  std::atomic<Phase> phase_{Phase::kStarting};
+  std::unique_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<metrics::HttpServer> http_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::Committer> committer_;
   std::unique_ptr<ledger::Ledger> ledger_;

@@ -4,13 +4,16 @@
 
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "consentd/service_metrics.h"
 #include "ledger/ledger.h"
 
 namespace assent::consentd {
 
 class CatalogService final : public v1::CatalogService::CallbackService {
  public:
-  explicit CatalogService(ledger::Ledger& ledger) : ledger_(ledger) {}
+  // `metrics` may be null.
+  CatalogService(ledger::Ledger& ledger, ServiceMetrics* metrics)
+      : ledger_(ledger), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext* ctx,
                                          const v1::CreateTenantRequest* request,
@@ -42,11 +45,14 @@ class CatalogService final : public v1::CatalogService::CallbackService {
 
  private:
   ledger::Ledger& ledger_;
+  ServiceMetrics* metrics_;
 };
 
 class ConsentService final : public v1::ConsentService::CallbackService {
  public:
-  explicit ConsentService(ledger::Ledger& ledger) : ledger_(ledger) {}
+  // `metrics` may be null.
+  ConsentService(ledger::Ledger& ledger, ServiceMetrics* metrics)
+      : ledger_(ledger), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* RecordDecisions(grpc::CallbackServerContext* ctx,
                                             const v1::RecordDecisionsRequest* request,
@@ -83,6 +89,7 @@ class ConsentService final : public v1::ConsentService::CallbackService {
 
  private:
   ledger::Ledger& ledger_;
+  ServiceMetrics* metrics_;
 };
 
 }  // namespace assent::consentd

@@ -174,13 +174,36 @@ TEST_F(EventsTest, EveryWriteOnceInOrderAndStateTopicMatchesStore) {
   }
 }
 
+// The HTTP status of /readyz.
+int ReadyCode(const testing::ConsentdProcess& server) {
+  int status = 0;
+  const std::string out = testing::RunCommand(
+      absl::StrCat("curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://",
+                   server.metrics_address(), "/readyz"),
+      &status);
+  return std::atoi(out.c_str());
+}
+
+// Polls /readyz until it answers `code` (or 60 s pass).
+bool ReadyBecomes(const testing::ConsentdProcess& server, int code) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    if (ReadyCode(server) == code) return true;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return false;
+}
+
 TEST_F(EventsTest, BrokerOutageDelaysButLosesNothing) {
   auto before = Burst(4, 20, 10);
+  EXPECT_TRUE(ReadyBecomes(*server_, 200));
   broker_->Stop();
+  EXPECT_TRUE(ReadyBecomes(*server_, 503)) << "readiness should report Kafka unreachable";
   // Writes keep being acknowledged while Kafka is down.
   auto during = Burst(8, 50, 10);
   EXPECT_EQ(during.size(), 400u);
   ASSERT_TRUE(broker_->Start()) << broker_->error();
+  EXPECT_TRUE(ReadyBecomes(*server_, 200));
   during.insert(before.begin(), before.end());
   auto by_key = ReadChanges(during);
   for (const auto& [subject, sequence] : during) {

@@ -25,13 +25,17 @@ class ConsentdProcess {
   void Start(const std::vector<std::string>& extra_args = {}) {
     const std::string port_file = work_dir_ + "/port";
     std::remove(port_file.c_str());
-    std::vector<std::string> args = {"--listen",    "127.0.0.1:0", "--data-dir",  data_dir_,
-                                     "--port-file", port_file,     "--log-level", "info"};
+    std::vector<std::string> args = {"--listen",         "127.0.0.1:0", "--data-dir",  data_dir_,
+                                     "--port-file",      port_file,     "--log-level", "info",
+                                     "--metrics-listen", "127.0.0.1:0"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     process_ = std::make_unique<ChildProcess>(binary_, args, work_dir_ + "/consentd.log");
     address_ = WaitForFile(port_file, absl::Seconds(30));
     ASSERT_FALSE(address_.empty()) << "consentd did not start; log:\n"
                                    << ReadFile(work_dir_ + "/consentd.log");
+    const std::string ports = ReadFile(port_file);
+    const size_t eol = ports.find('\n');
+    metrics_address_ = ports.substr(eol + 1, ports.find('\n', eol + 1) - eol - 1);
     channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
     ASSERT_TRUE(channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10))));
     catalog_ = v1::CatalogService::NewStub(channel_);
@@ -54,13 +58,18 @@ class ConsentdProcess {
   }
 
   const std::string& address() const { return address_; }
+  // The /metrics, /healthz, /readyz address.
+  const std::string& metrics_address() const { return metrics_address_; }
+  pid_t pid() const { return process_->pid(); }
+  void Signal(int sig) { process_->Signal(sig); }
+  int Wait(absl::Duration timeout) { return process_->Wait(timeout); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   v1::CatalogService::Stub& catalog() { return *catalog_; }
   v1::ConsentService::Stub& consent() { return *consent_; }
   std::string log() const { return ReadFile(work_dir_ + "/consentd.log"); }
 
  private:
-  std::string binary_, data_dir_, work_dir_, address_;
+  std::string binary_, data_dir_, work_dir_, address_, metrics_address_;
   std::unique_ptr<ChildProcess> process_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::CatalogService::Stub> catalog_;
