@@ -89,6 +89,7 @@ struct OutboxRelay::State {
       Log()->error("msg=\"fatal producer error; recreating the producer\" error=\"{}\"", fatal);
       state->failed = true;
       state->fatal_errors++;
+      state->last_error = fatal;
       return;
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) state->brokers_down = true;

@@ -156,6 +156,23 @@ TEST_F(RelayTest, RefusedRecordsAreRetriedFromTheOutboxNotLost) {
   EXPECT_EQ(distinct.size(), 10u);  // every record arrived (duplicates allowed)
 }
 
+TEST_F(RelayTest, FatalIdempotenceErrorRecreatesTheProducerAndLosesNothing) {
+  // An out-of-order sequence number is fatal for an idempotent producer: librdkafka raises a
+  // fatal error, the relay drops the producer and starts over from the outbox.
+  constexpr int16_t kProduceApiKey = 0;
+  rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+  Write(10);
+  StartRelay();
+  ASSERT_TRUE(Eventually([&] { return Pending() == 0; }));
+  auto stats = relay_->stats();
+  EXPECT_GT(stats.producer_restarts, 0u);
+  EXPECT_GT(stats.fatal_errors + stats.delivery_errors, 0u);
+  auto values = Published(10);
+  std::set<std::string> distinct(values.begin(), values.end());
+  EXPECT_EQ(distinct.size(), 10u);
+}
+
 TEST_F(RelayTest, UndeliveredRecordsSurviveARelayRestart) {
   ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   options_.stop_flush = absl::Milliseconds(50);
