@@ -99,6 +99,18 @@ TEST(ConfigTest, KafkaProducerSettingsComeFromYamlAndSecretsAreRedacted) {
   EXPECT_EQ(described.find("hunter2"), std::string::npos);
 }
 
+TEST(ConfigTest, ExampleConfigLoadsAndStatesTheDefaults) {
+  auto example = LoadConfig({"--config", ASSENT_SOURCE_DIR "/deploy/consentd.example.yaml"}, {});
+  ASSERT_TRUE(example.ok()) << example.status();
+  auto defaults = LoadConfig({}, {});
+  ASSERT_TRUE(defaults.ok());
+  // Every option the example states is at its default, so the two describe the same config.
+  Config expected = *defaults;
+  expected.config_file = ASSENT_SOURCE_DIR "/deploy/consentd.example.yaml";
+  expected.kafka_producer = example->kafka_producer;
+  EXPECT_EQ(DescribeConfig(*example), DescribeConfig(expected));
+}
+
 TEST(ConfigTest, HelpListsEveryOptionWithFlagAndVariable) {
   auto help = LoadConfig({"--help"}, {});
   ASSERT_EQ(help.status().code(), absl::StatusCode::kCancelled);
