@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # tools (Java and Maven run the local Kafka broker, see tools/kafka)
   kcat maven openjdk-17-jre-headless prometheus curl
+  # deploy checks (tests/deploy: promtool from prometheus above, systemd-analyze, Python YAML, pip)
+  systemd python3-yaml python3-pip
 )
 
 missing=()

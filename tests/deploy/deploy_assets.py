@@ -1,0 +1,176 @@
+"""Shared helpers of the deploy tests: reading the assets under deploy/ and PromQL expressions."""
+import json
+import os
+import re
+
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEPLOY = os.path.join(REPO, "deploy")
+
+# Metrics the channel senders will export (not consentd): rules and dashboard may use these.
+SENDER_METRICS = {
+    "assent_sender_consumer_lag_records",
+    "assent_sender_caught_up",
+    "assent_sender_sends_total",
+    "assent_sender_suppressions_total",
+}
+SENDER_LABELS = {"sender", "topic", "channel", "reason"}
+NODE_LABELS = {"mountpoint", "device", "fstype"}
+# Labels Prometheus attaches to every target (static configs and the Prometheus Operator).
+TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "container", "endpoint"}
+
+_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
+             "group_right", "bool", "offset", "inf", "nan", "atan2"}
+
+
+def read(*path):
+    with open(os.path.join(REPO, *path)) as f:
+        return f.read()
+
+
+def load_yaml_all(*path):
+    return [d for d in yaml.safe_load_all(read(*path)) if d is not None]
+
+
+def alert_rules():
+    """Every alerting rule of deploy/prometheus/alerts.yaml."""
+    rules = []
+    for group in yaml.safe_load(read("deploy", "prometheus", "alerts.yaml"))["groups"]:
+        rules += [r for r in group["rules"] if "alert" in r]
+    return rules
+
+
+def dashboard():
+    return json.loads(read("deploy", "grafana", "assent-dashboard.json"))
+
+
+def dashboard_panels(dash):
+    """Every panel, including those nested in collapsed rows."""
+    out = []
+    for panel in dash.get("panels", []):
+        out.append(panel)
+        out += panel.get("panels", [])
+    return out
+
+
+def grafana_to_promql(expr):
+    """Replaces the dashboard's variables so that the expression is plain PromQL."""
+    return (expr.replace("$__rate_interval", "5m").replace("$__interval", "1m")
+            .replace("$instance", ".*").replace("$sender", ".*")
+            .replace("$mountpoint", "/var/lib/assent"))
+
+
+def _strip(expr):
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", " ", expr)
+    expr = re.sub(r"\[[^\]]*\]", " ", expr)
+    return expr
+
+
+def metric_names(expr):
+    """The metric names an expression selects (a PromQL subset: what these assets use)."""
+    expr = _strip(expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    names = set()
+    for m in re.finditer(r"(?<![\w.$])[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
+        if m.group(0) in _KEYWORDS or expr[m.end():].lstrip().startswith("("):
+            continue
+        names.add(m.group(0))
+    return names
+
+
+def selectors(expr):
+    """(metric name, [label names matched]) for each `name{...}` in an expression."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    out = []
+    for m in re.finditer(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}", expr):
+        labels = re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", m.group(2))
+        out.append((m.group(1), labels))
+    return out
+
+
+def grouping_labels(expr):
+    """Label names in by (...), without (...), on (...) and ignoring (...) clauses."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    labels = set()
+    for m in re.finditer(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", expr):
+        labels |= {l.strip() for l in m.group(1).split(",") if l.strip()}
+    return labels
+
+
+def duration_seconds(text):
+    """Parses consentd / systemd durations such as "10s", "1m30s", "500ms", "24h", "30", "0"."""
+    text = str(text).strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):  # a bare number: seconds (systemd), or "0"
+        return float(text)
+    units = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+    total, pos = 0.0, 0
+    for m in re.finditer(r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d)", text):
+        if m.start() != pos:
+            raise ValueError(f"bad duration {text!r}")
+        total += float(m.group(1)) * units[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or pos == 0:
+        raise ValueError(f"bad duration {text!r}")
+    return total
+
+
+def dockerfile_stages():
+    """{stage name: text} of deploy/container/Dockerfile."""
+    text = read("deploy", "container", "Dockerfile")
+    stages, name, lines = {}, None, []
+    for line in text.splitlines():
+        m = re.match(r"FROM\s+\S+(?:\s+AS\s+(\S+))?", line, re.I)
+        if m:
+            if name is not None:
+                stages[name] = "\n".join(lines)
+            name, lines = m.group(1) or f"stage{len(stages)}", []
+        elif name is not None:
+            lines.append(line)
+    stages[name] = "\n".join(lines)
+    return stages
+
+
+def apt_packages(stage_text):
+    """Packages of every `apt-get install` in a Dockerfile stage."""
+    joined = re.sub(r"\\\n", " ", stage_text)
+    packages = []
+    for m in re.finditer(r"apt-get install ([^&\n]*)", joined):
+        packages += [w for w in m.group(1).split() if not w.startswith("-")]
+    return packages
+
+
+def dockerfile_entrypoint():
+    text = re.sub(r"\\\n", " ", read("deploy", "container", "Dockerfile"))
+    m = re.search(r"^ENTRYPOINT\s+(\[.*\])\s*$", text, re.M)
+    return json.loads(m.group(1))
+
+
+def dockerfile_user():
+    m = re.search(r"^USER\s+(\d+)(?::(\d+))?\s*$", dockerfile_stages()["runtime"], re.M)
+    return int(m.group(1)), int(m.group(2) or m.group(1))
+
+
+def flag_value(args, flag):
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def kubernetes_objects():
+    """{(kind, name): object} of the manifests kustomization.yaml lists, plus the Secret example."""
+    kustomization = yaml.safe_load(read("deploy", "kubernetes", "kustomization.yaml"))
+    objects = {}
+    for resource in kustomization["resources"] + ["secret.example.yaml"]:
+        for doc in load_yaml_all("deploy", "kubernetes", resource):
+            objects[(doc["kind"], doc["metadata"]["name"])] = doc
+    return objects
+
+
+def consentd_options(help_text):
+    """{flag: env var} from `consentd --help`."""
+    return dict(re.findall(r"^\s+(--[a-z0-9-]+) / (ASSENT_[A-Z0-9_]+)", help_text, re.M))
