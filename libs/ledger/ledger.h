@@ -120,6 +120,11 @@ class Ledger {
                                                 std::string_view purpose_id, int channel,
                                                 std::string_view topic,
                                                 const google::protobuf::Timestamp* time) const;
+  // What Link and Unlink check before anything is written; the hashed contact point.
+  absl::StatusOr<v1::ContactRef> ValidateLink(std::string_view tenant, std::string_view subject_id,
+                                              const v1::ContactPoint& contact_point,
+                                              std::string_view actor, std::string_view source,
+                                              std::string_view idempotency_key) const;
   // Resolves a target to its stored form (hashing a contact point).
   absl::StatusOr<v1::TargetRef> ResolveTarget(std::string_view field, std::string_view tenant,
                                               const v1::Target& target) const;

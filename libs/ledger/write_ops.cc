@@ -302,15 +302,21 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
       });
 }
 
+absl::StatusOr<v1::ContactRef> Ledger::ValidateLink(std::string_view tenant,
+                                                    std::string_view subject_id,
+                                                    const v1::ContactPoint& contact_point,
+                                                    std::string_view actor, std::string_view source,
+                                                    std::string_view idempotency_key) const {
+  RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", tenant));
+  RETURN_IF_ERROR(core::ValidateSubjectId("subject_id", subject_id));
+  RETURN_IF_ERROR(ValidateCommon(actor, source, idempotency_key));
+  return contact::ToRef("contact_point", TenantContactKey(tenant), contact_point);
+}
+
 void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::Time deadline,
                               Callback<v1::LinkContactPointResponse> done) {
-  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
-  if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
-  if (valid.ok())
-    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
-  if (!valid.ok()) return done(valid);
-  auto contact =
-      contact::ToRef("contact_point", TenantContactKey(request.tenant()), request.contact_point());
+  auto contact = ValidateLink(request.tenant(), request.subject_id(), request.contact_point(),
+                              request.actor(), request.source(), request.idempotency_key());
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::LinkContactPointResponse>(
       committer_, deadline, std::move(done),
@@ -350,13 +356,8 @@ void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::
 
 void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
                                 Callback<v1::UnlinkContactPointResponse> done) {
-  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
-  if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
-  if (valid.ok())
-    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
-  if (!valid.ok()) return done(valid);
-  auto contact =
-      contact::ToRef("contact_point", TenantContactKey(request.tenant()), request.contact_point());
+  auto contact = ValidateLink(request.tenant(), request.subject_id(), request.contact_point(),
+                              request.actor(), request.source(), request.idempotency_key());
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::UnlinkContactPointResponse>(
       committer_, deadline, std::move(done),

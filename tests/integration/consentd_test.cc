@@ -46,23 +46,7 @@ class ConsentdTest : public ::testing::Test {
   }
 
   void SetUpCatalog() {
-    v1::CreateTenantRequest tenant;
-    tenant.mutable_tenant()->set_tenant_id("acme");
-    tenant.mutable_tenant()->set_display_name("Acme Retail");
-    v1::Tenant created;
-    ASSERT_TRUE(server_->catalog().CreateTenant(Ctx().get(), tenant, &created).ok());
-    v1::CreatePurposeRequest purpose;
-    purpose.set_parent("tenants/acme");
-    auto* p = purpose.mutable_purpose();
-    p->set_purpose_id("marketing.newsletter");
-    p->set_display_name("Newsletter");
-    p->set_kind(v1::MARKETING);
-    p->set_legal_basis(v1::CONSENT);
-    p->add_channels(v1::EMAIL);
-    p->add_channels(v1::SMS);
-    p->set_notice_version(1);
-    v1::Purpose out;
-    ASSERT_TRUE(server_->catalog().CreatePurpose(Ctx().get(), purpose, &out).ok());
+    ASSERT_TRUE(server_->SeedCatalog("marketing.newsletter", {v1::EMAIL, v1::SMS}));
     v1::SetDefaultPolicyRequest policy;
     policy.set_parent("tenants/acme");
     auto* rule = policy.mutable_policy()->add_rules();

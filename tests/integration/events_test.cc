@@ -35,22 +35,7 @@ class EventsTest : public ::testing::Test {
         std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     StartServer();
     ASSERT_FALSE(HasFatalFailure());
-    v1::CreateTenantRequest tenant;
-    tenant.mutable_tenant()->set_tenant_id("acme");
-    tenant.mutable_tenant()->set_display_name("Acme");
-    v1::Tenant created;
-    ASSERT_TRUE(server_->catalog().CreateTenant(Ctx().get(), tenant, &created).ok());
-    v1::CreatePurposeRequest purpose;
-    purpose.set_parent("tenants/acme");
-    auto* p = purpose.mutable_purpose();
-    p->set_purpose_id("marketing.newsletter");
-    p->set_display_name("Newsletter");
-    p->set_kind(v1::MARKETING);
-    p->set_legal_basis(v1::CONSENT);
-    p->add_channels(v1::EMAIL);
-    p->set_notice_version(1);
-    v1::Purpose out;
-    ASSERT_TRUE(server_->catalog().CreatePurpose(Ctx().get(), purpose, &out).ok());
+    ASSERT_TRUE(server_->SeedCatalog("marketing.newsletter", {v1::EMAIL}));
   }
 
   void StartServer() {

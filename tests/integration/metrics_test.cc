@@ -49,22 +49,7 @@ class MetricsTest : public ::testing::Test {
     server_->Start({"--shutdown-delay", "3s"});
     ASSERT_FALSE(HasFatalFailure());
     ASSERT_FALSE(server_->metrics_address().empty());
-    v1::CreateTenantRequest tenant;
-    tenant.mutable_tenant()->set_tenant_id("acme");
-    tenant.mutable_tenant()->set_display_name("Acme");
-    v1::Tenant t;
-    ASSERT_TRUE(server_->catalog().CreateTenant(Ctx().get(), tenant, &t).ok());
-    v1::CreatePurposeRequest purpose;
-    purpose.set_parent("tenants/acme");
-    auto* p = purpose.mutable_purpose();
-    p->set_purpose_id("news");
-    p->set_display_name("News");
-    p->set_kind(v1::MARKETING);
-    p->set_legal_basis(v1::CONSENT);
-    p->add_channels(v1::EMAIL);
-    p->set_notice_version(1);
-    v1::Purpose out;
-    ASSERT_TRUE(server_->catalog().CreatePurpose(Ctx().get(), purpose, &out).ok());
+    ASSERT_TRUE(server_->SeedCatalog("news", {v1::EMAIL}));
   }
 
   std::unique_ptr<grpc::ClientContext> Ctx() {

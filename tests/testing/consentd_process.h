@@ -65,6 +65,36 @@ class ConsentdProcess {
   int Wait(absl::Duration timeout) { return process_->Wait(timeout); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   v1::CatalogService::Stub& catalog() { return *catalog_; }
+
+  // Creates tenant "acme" and a MARKETING purpose under CONSENT with notice version 1 on
+  // `channels`, the catalog most tests start from.
+  ::testing::AssertionResult SeedCatalog(const std::string& purpose_id,
+                                         const std::vector<v1::Channel>& channels) {
+    auto deadline = [] {
+      auto ctx = std::make_unique<grpc::ClientContext>();
+      ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      return ctx;
+    };
+    v1::CreateTenantRequest tenant;
+    tenant.mutable_tenant()->set_tenant_id("acme");
+    tenant.mutable_tenant()->set_display_name("Acme Retail");
+    v1::Tenant created;
+    grpc::Status s = catalog_->CreateTenant(deadline().get(), tenant, &created);
+    if (!s.ok()) return ::testing::AssertionFailure() << "CreateTenant: " << s.error_message();
+    v1::CreatePurposeRequest purpose;
+    purpose.set_parent("tenants/acme");
+    v1::Purpose* p = purpose.mutable_purpose();
+    p->set_purpose_id(purpose_id);
+    p->set_display_name(purpose_id);
+    p->set_kind(v1::MARKETING);
+    p->set_legal_basis(v1::CONSENT);
+    for (v1::Channel c : channels) p->add_channels(c);
+    p->set_notice_version(1);
+    v1::Purpose out;
+    s = catalog_->CreatePurpose(deadline().get(), purpose, &out);
+    if (!s.ok()) return ::testing::AssertionFailure() << "CreatePurpose: " << s.error_message();
+    return ::testing::AssertionSuccess();
+  }
   v1::ConsentService::Stub& consent() { return *consent_; }
   std::string log() const { return ReadFile(work_dir_ + "/consentd.log"); }
 
