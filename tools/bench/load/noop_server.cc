@@ -1,0 +1,102 @@
+// noop_server: the load harness's baseline. A gRPC server built exactly as consentd builds its own
+// (callback API, health checking, reflection, the same 8 MiB receive limit) whose Check and
+// RecordDecisions return OK at once with an empty response; every other method is unimplemented.
+// Whatever consentd costs beyond this server is the cost of Assent itself.
+//   noop_server [--listen HOST:PORT] [--port-file PATH]
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "assent/v1/consent.grpc.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace {
+
+// consentd's default limits.max_message_bytes.
+constexpr int kMaxMessageBytes = 8 << 20;
+
+class NoopConsentService final : public assent::v1::ConsentService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
+                                  const assent::v1::CheckRequest* /*request*/,
+                                  assent::v1::CheckResponse* /*response*/) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* RecordDecisions(
+      grpc::CallbackServerContext* ctx, const assent::v1::RecordDecisionsRequest* /*request*/,
+      assent::v1::RecordDecisionsResponse* /*response*/) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+int Usage() {
+  std::fprintf(stderr, "usage: noop_server [--listen HOST:PORT] [--port-file PATH]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string listen = "127.0.0.1:0";
+  std::string port_file;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) return Usage();
+    if (flag == "--listen") {
+      listen = argv[++i];
+    } else if (flag == "--port-file") {
+      port_file = argv[++i];
+    } else {
+      return Usage();
+    }
+  }
+
+  // As in consentd: signals are taken by a dedicated thread so shutdown runs in ordinary code.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  NoopConsentService service;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::fprintf(stderr, "noop_server: cannot bind %s\n", listen.c_str());
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  const std::string address = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  if (!port_file.empty()) {
+    const std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << address << "\n";
+    std::rename(tmp.c_str(), port_file.c_str());
+  }
+
+  std::thread waiter([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    server->Shutdown();
+  });
+  server->Wait();
+  waiter.join();
+  return 0;
+}
