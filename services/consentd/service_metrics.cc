@@ -31,17 +31,23 @@ prometheus::MetricFamily Family(const std::string& name, const std::string& help
   return family;
 }
 
-// The oldest outbox record's commit time, starting the search at `from` (ids below it are gone).
-std::optional<absl::Time> OldestOutboxTime(const store::Store& store, uint64_t from) {
+struct OutboxHead {
+  uint64_t id;
+  absl::Time committed;
+};
+
+// The first outbox record at or after id `from` (ids below it are already gone), if any.
+std::optional<OutboxHead> OldestOutboxRecord(const store::Store& store, uint64_t from) {
   auto it = store.NewIterator(store::Cf::kOutbox);
   it->Seek(store::OutboxKey(from));
-  if (!it->Valid()) return std::nullopt;
+  if (!it->Valid() || it->key().size() != 8) return std::nullopt;
   storage::v1::OutboxRecord record;
   if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
     return std::nullopt;
   }
-  return absl::FromUnixSeconds(record.create_time().seconds()) +
-         absl::Nanoseconds(record.create_time().nanos());
+  return OutboxHead{store::ReadBigEndian64(std::string_view(it->key().data(), 8)),
+                    absl::FromUnixSeconds(record.create_time().seconds()) +
+                        absl::Nanoseconds(record.create_time().nanos())};
 }
 
 }  // namespace
@@ -144,27 +150,19 @@ class ServiceMetrics::StateCollector final : public prometheus::Collectable {
   }
 
  private:
-  // The backlog is the range from the oldest unpublished id to the newest id handed out, so it
-  // needs no scan of the outbox (whose head is full of deleted records).
+  // The backlog runs from the oldest record not yet acknowledged to the newest id handed out, so
+  // it needs no count over the outbox (whose head is full of deleted records): one seek from the
+  // relay's oldest unpublished id (or from the start when no relay has read yet) finds it.
   void CollectOutbox(std::vector<prometheus::MetricFamily>& out) const {
-    uint64_t newest = committer_ != nullptr ? committer_->last_outbox_id() : 0;
-    uint64_t oldest = relay_ != nullptr ? relay_->stats().oldest_unpublished_id : 0;
+    const uint64_t newest = committer_ != nullptr ? committer_->last_outbox_id() : 0;
+    const uint64_t from = relay_ != nullptr ? relay_->stats().oldest_unpublished_id : 0;
     double pending = 0;
     double age = 0;
-    if (newest > 0 && (oldest == 0 || oldest <= newest)) {
-      auto committed = OldestOutboxTime(*store_, oldest == 0 ? 1 : oldest);
-      if (committed.has_value()) {
-        pending = oldest == 0 ? 1 : static_cast<double>(newest - oldest + 1);
-        age = std::max(0.0, absl::ToDoubleSeconds(clock_->Now() - *committed));
-        if (oldest == 0) {
-          // Not read by a relay yet: count from the first record present.
-          auto it = store_->NewIterator(store::Cf::kOutbox);
-          it->SeekToFirst();
-          if (it->Valid() && it->key().size() == 8) {
-            const uint64_t first = store::ReadBigEndian64(std::string_view(it->key().data(), 8));
-            pending = newest >= first ? static_cast<double>(newest - first + 1) : 0;
-          }
-        }
+    if (newest > 0 && from <= newest) {
+      if (auto oldest = OldestOutboxRecord(*store_, from);
+          oldest.has_value() && oldest->id <= newest) {
+        pending = static_cast<double>(newest - oldest->id + 1);
+        age = std::max(0.0, absl::ToDoubleSeconds(clock_->Now() - oldest->committed));
       }
     }
     out.push_back(Family("assent_outbox_pending_records",

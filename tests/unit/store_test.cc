@@ -68,6 +68,17 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
   }
+  // Writes a store whose format record says `version`, as an older or newer build would.
+  void WriteFormatVersion(uint32_t version) {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    storage::v1::FormatInfo info;
+    info.set_format_version(version);
+    rocksdb::WriteBatch batch;
+    batch.Put(store->Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());
+    ASSERT_TRUE(store->Write(&batch).ok());
+  }
+
   TempDir dir_;
   FakeClock clock_;
 };
@@ -84,14 +95,7 @@ TEST_F(StoreTest, NewStoreRecordsFormatVersion) {
 }
 
 TEST_F(StoreTest, RefusesNewerFormat) {
-  {
-    auto store = OpenStore();
-    storage::v1::FormatInfo info;
-    info.set_format_version(kFormatVersion + 1);
-    rocksdb::WriteBatch batch;
-    batch.Put(store->Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());
-    ASSERT_TRUE(store->Write(&batch).ok());
-  }
+  WriteFormatVersion(kFormatVersion + 1);
   StoreOptions options;
   options.path = dir_.Sub("db");
   auto reopened = Store::Open(options, clock_);
@@ -101,14 +105,7 @@ TEST_F(StoreTest, RefusesNewerFormat) {
 }
 
 TEST_F(StoreTest, OlderFormatWithoutMigrationIsRefused) {
-  {
-    auto store = OpenStore();
-    storage::v1::FormatInfo info;
-    info.set_format_version(0);
-    rocksdb::WriteBatch batch;
-    batch.Put(store->Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());
-    ASSERT_TRUE(store->Write(&batch).ok());
-  }
+  WriteFormatVersion(0);
   StoreOptions options;
   options.path = dir_.Sub("db");
   auto reopened = Store::Open(options, clock_);
@@ -177,7 +174,7 @@ TEST_F(StoreTest, MutationsSeeEarlierWritesOfTheirGroup) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(**store->Get(Cf::kSubjects, "counter"), std::to_string(kThreads * kPerThread));
-  // Concurrency made the committer batch: fewer groups than mutations.
+  // Every increment ran; how they were grouped depends on timing and is not asserted.
   EXPECT_EQ(committer.stats().mutations, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
