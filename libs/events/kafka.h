@@ -32,6 +32,7 @@ using ConfPtr = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
 using QueuePtr = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
 using EventPtr = std::unique_ptr<rd_kafka_event_t, KafkaDeleter>;
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
 
 struct KafkaOptions {
   // Bootstrap servers, "host:port,host:port". Empty: events stay in the outbox.

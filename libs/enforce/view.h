@@ -1,0 +1,90 @@
+// The enforcement library's local view: the latest state of every target (subject or contact
+// point) as the events on Kafka describe it, trimmed to what the decision rule reads, keyed like
+// the events ("tenant/subject" or "tenant/c:<type>:<hash>").
+//
+// Applying is idempotent and order-tolerant: a state is applied only when its sequence is higher
+// than the one held, so a re-sent event, or a state-topic record older than a change already
+// applied, changes nothing. A tombstone (erasure) removes the target.
+//
+// Memory: each target holds a parsed, trimmed protobuf (no evidence except the notice version, no
+// hash-chain head, sources or actors). MemoryBytes() estimates the view's heap use from the
+// messages' SpaceUsedLong plus the key and table overhead; tools/bench/sender measures it against
+// the process's resident memory.
+//
+// Thread safety: all methods may be called from any thread. Readers take a shard's shared lock
+// only while they look at a target; writers lock one shard at a time.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "assent/v1/events.pb.h"
+#include "assent/v1/types.pb.h"
+
+namespace assent::enforce {
+
+// One target's state in the view. Exactly one of the two is set.
+struct ViewEntry {
+  uint64_t sequence = 0;
+  std::unique_ptr<v1::SubjectState> subject;
+  std::unique_ptr<v1::ContactPointState> contact;
+};
+
+// What Apply did.
+enum class ApplyResult { kApplied, kStale, kErased, kInvalid };
+
+class ConsentView {
+ public:
+  ConsentView() = default;
+  ConsentView(const ConsentView&) = delete;
+  ConsentView& operator=(const ConsentView&) = delete;
+
+  // Applies a target's full state if its sequence is above the held one. kInvalid when `state`
+  // has neither a subject nor a contact point.
+  ApplyResult Apply(std::string_view key, const v1::TargetStateSnapshot& state);
+  // Removes the target (a tombstone on the state topic: the target was erased).
+  ApplyResult Erase(std::string_view key);
+
+  // Calls `fn(entry)` with the target's entry (nullptr when unknown) under the shard's shared
+  // lock. `fn` must not call back into the view for the same shard with a write.
+  void Read(std::string_view key, const std::function<void(const ViewEntry*)>& fn) const;
+  // Same, without std::function, for the hot path.
+  template <typename Fn>
+  void ReadWith(std::string_view key, Fn&& fn) const {
+    const Shard& shard = shards_[ShardOf(key)];
+    std::shared_lock lock(shard.mu);
+    auto it = shard.entries.find(absl::string_view(key.data(), key.size()));
+    fn(it == shard.entries.end() ? static_cast<const ViewEntry*>(nullptr) : it->second.get());
+  }
+
+  // The sequence held for a target, 0 when unknown.
+  uint64_t Sequence(std::string_view key) const;
+  // Number of targets held.
+  size_t size() const { return size_.load(std::memory_order_relaxed); }
+  // Estimated heap bytes held (see the header comment). Walks every entry: not for a hot path.
+  size_t MemoryBytes() const;
+
+  // The view keeps only the fields the decision rule reads; exposed for tests and benchmarks.
+  static void Trim(v1::SubjectState& state);
+  static void Trim(v1::ContactPointState& state);
+
+ private:
+  static constexpr size_t kShards = 64;
+  struct Shard {
+    mutable std::shared_mutex mu;
+    absl::flat_hash_map<std::string, std::unique_ptr<ViewEntry>> entries;
+  };
+  static size_t ShardOf(std::string_view key);
+
+  std::array<Shard, kShards> shards_;
+  std::atomic<size_t> size_{0};
+};
+
+}  // namespace assent::enforce
