@@ -124,4 +124,80 @@ std::vector<KafkaRecord> ConsumeAll(
   return records;
 }
 
+
+bool Produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::pair<std::string, std::string>>& records,
+             absl::Duration timeout, std::string* error) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "acks", "all", err, sizeof(err));
+  rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err));
+  rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof(err));
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    if (error != nullptr) *error = err;
+    return false;
+  }
+  bool ok = true;
+  for (const auto& [key, value] : records) {
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ok = false;
+      if (error != nullptr) *error = rd_kafka_err2str(e);
+      break;
+    }
+    rd_kafka_poll(rk, 0);
+  }
+  const rd_kafka_resp_err_t flushed =
+      rd_kafka_flush(rk, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_outq_len(rk) != 0) {
+    ok = false;
+    if (error != nullptr) *error = absl::StrCat("flush: ", rd_kafka_err2str(flushed));
+  }
+  rd_kafka_destroy(rk);
+  return ok;
+}
+
+bool CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,
+                 std::string* error) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    if (error != nullptr) *error = err;
+    return false;
+  }
+  rd_kafka_NewTopic_t* t =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof(err));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &t, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  bool ok = false;
+  if (event != nullptr) {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        result == nullptr ? nullptr : rd_kafka_CreateTopics_result_topics(result, &n);
+    ok = n == 1 && (rd_kafka_topic_result_error(results[0]) == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                    rd_kafka_topic_result_error(results[0]) ==
+                        RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+    if (!ok && error != nullptr) {
+      *error = n == 1 ? rd_kafka_topic_result_error_string(results[0]) : "no result";
+    }
+    rd_kafka_event_destroy(event);
+  } else if (error != nullptr) {
+    *error = "CreateTopics timed out";
+  }
+  rd_kafka_NewTopic_destroy(t);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_destroy(rk);
+  return ok;
+}
+
 }  // namespace assent::testing

@@ -56,6 +56,17 @@ std::vector<KafkaRecord> ConsumeAll(
     const std::string& bootstrap, const std::string& topic, absl::Duration timeout,
     const std::function<bool(const std::vector<KafkaRecord>&)>& done);
 
+// Produces records (key, value) to `topic` with acks=all and waits until all are acknowledged;
+// false (with the reason in `error`) when any is not within `timeout`. Creates nothing: the topic
+// must exist or the broker must auto-create it.
+bool Produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::pair<std::string, std::string>>& records,
+             absl::Duration timeout, std::string* error = nullptr);
+
+// Creates `topic` with `partitions` partitions (replication 1) unless it exists.
+bool CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,
+                 std::string* error = nullptr);
+
 // Runs a shell command and returns its standard output (and exit status in `status`).
 std::string RunCommand(const std::string& command, int* status);
 

@@ -1,0 +1,274 @@
+#include "mail/unsubscribe_token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "contact/normalize.h"
+#include "core/validate.h"
+
+namespace assent::mail {
+namespace {
+
+constexpr std::string_view kKeyLabel = "assent/unsubscribe-key/v1/";
+constexpr std::string_view kVersion = "v1";
+constexpr size_t kMacLength = 32;
+constexpr size_t kHashHexLength = 64;
+// More than any valid token (see the header); stops a huge input before it is decoded.
+constexpr size_t kMaxTokenLength = 2048;
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  // OpenSSL may refuse a null key pointer even with length 0 (an empty string_view's data()).
+  static const char kEmpty = 0;
+  const void* key_ptr = key.empty() ? &kEmpty : key.data();
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
+           &mac_len) == nullptr) {
+    // Only an allocation failure inside OpenSSL gets here; there is no sensible MAC to return.
+    std::abort();
+  }
+  return std::string(reinterpret_cast<const char*>(mac), mac_len);
+}
+
+std::string Base64Url(std::string_view bytes) { return absl::WebSafeBase64Escape(Sv(bytes)); }
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+// Strict base64url without padding: only the alphabet, and canonical (re-encoding gives the same
+// text), so exactly one spelling decodes to given bytes. abseil's decoder alone would accept
+// padding and non-zero unused bits.
+bool DecodeBase64Url(std::string_view text, std::string* out) {
+  if (text.size() % 4 == 1) return false;
+  for (char c : text) {
+    if (!IsBase64UrlChar(c)) return false;
+  }
+  if (!absl::WebSafeBase64Unescape(Sv(text), out)) return false;
+  return Base64Url(*out) == text;
+}
+
+absl::Status Malformed(std::string_view why) { return InvalidField("token", why); }
+
+bool IsCanonicalDecimal(std::string_view s) {
+  if (s.empty() || s.size() > 19) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return s.size() == 1 || s.front() != '0';
+}
+
+absl::StatusOr<v1::ContactType> ContactTypeFromName(std::string_view name) {
+  for (v1::ContactType type :
+       {v1::CONTACT_EMAIL, v1::CONTACT_PHONE, v1::CONTACT_DEVICE, v1::CONTACT_POSTAL}) {
+    if (contact::ContactTypeName(type) == name) return type;
+  }
+  return absl::InvalidArgumentError("unknown contact type");
+}
+
+absl::Status CheckHash(std::string_view field, std::string_view hash) {
+  bool ok = hash.size() == kHashHexLength;
+  for (char c : hash) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!ok) return InvalidField(field, "must be 64 lower-case hex characters");
+  return absl::OkStatus();
+}
+
+// The three parts of a token, checked for shape and base64 but not for meaning.
+struct TokenParts {
+  std::string_view signed_text;  // "v1." + payload_b64: what the MAC covers
+  std::string payload;           // decoded
+  std::string mac;               // decoded, kMacLength bytes
+};
+
+absl::StatusOr<TokenParts> SplitToken(std::string_view token) {
+  if (token.empty()) return Malformed("is empty");
+  if (token.size() > kMaxTokenLength) {
+    return Malformed(
+        absl::StrCat("is too long (", token.size(), " characters, at most ", kMaxTokenLength, ")"));
+  }
+  size_t first_dot = token.find('.');
+  if (first_dot == std::string_view::npos) {
+    return Malformed("has no version prefix (expected \"v1.<payload>.<signature>\")");
+  }
+  std::string_view version = token.substr(0, first_dot);
+  if (version != kVersion) {
+    // Only a short, harmless excerpt of what was sent goes into the message.
+    return Malformed(absl::StrCat("unknown version \"", absl::CHexEscape(Sv(version.substr(0, 16))),
+                                  "\" (expected \"v1\")"));
+  }
+  size_t second_dot = token.find('.', first_dot + 1);
+  if (second_dot == std::string_view::npos ||
+      token.find('.', second_dot + 1) != std::string_view::npos) {
+    return Malformed("must have three parts separated by '.' (\"v1.<payload>.<signature>\")");
+  }
+  std::string_view payload_b64 = token.substr(first_dot + 1, second_dot - first_dot - 1);
+  std::string_view mac_b64 = token.substr(second_dot + 1);
+  TokenParts parts;
+  parts.signed_text = token.substr(0, second_dot);
+  if (payload_b64.empty() || !DecodeBase64Url(payload_b64, &parts.payload)) {
+    return Malformed("payload is not unpadded base64url");
+  }
+  if (!DecodeBase64Url(mac_b64, &parts.mac) || parts.mac.size() != kMacLength) {
+    return Malformed("signature is not unpadded base64url of 32 bytes");
+  }
+  return parts;
+}
+
+absl::StatusOr<UnsubscribeClaims> ParsePayload(std::string_view payload) {
+  std::vector<std::string_view> f;
+  for (absl::string_view field : absl::StrSplit(Sv(payload), '\n')) f.push_back(StdSv(field));
+  if (f.size() < 2 || (f[1] != "s" && f[1] != "c")) {
+    return Malformed("payload has no target kind (\"s\" or \"c\") in its second field");
+  }
+  const bool is_subject = f[1] == "s";
+  const size_t expected = is_subject ? 6 : 7;
+  if (f.size() != expected) {
+    return Malformed(absl::StrCat("payload has ", f.size(), " fields, expected ", expected));
+  }
+  // The ids are checked as strictly as when signing: a verifier hands them on to the ledger.
+  auto check = [](const absl::Status& status) -> absl::Status {
+    if (status.ok()) return status;
+    return Malformed(absl::StrCat("payload field ", status.message()));
+  };
+  UnsubscribeClaims claims;
+  RETURN_IF_ERROR(check(core::ValidateTenantId("tenant", f[0])));
+  claims.tenant = std::string(f[0]);
+  size_t next = 2;
+  if (is_subject) {
+    RETURN_IF_ERROR(check(core::ValidateSubjectId("subject_id", f[next])));
+    claims.target.set_subject_id(std::string(f[next++]));
+  } else {
+    absl::StatusOr<v1::ContactType> type = ContactTypeFromName(f[next++]);
+    if (!type.ok()) return Malformed("payload field contact type is unknown");
+    RETURN_IF_ERROR(check(CheckHash("hash", f[next])));
+    claims.target.mutable_contact()->set_type(*type);
+    claims.target.mutable_contact()->set_hash(std::string(f[next++]));
+  }
+  RETURN_IF_ERROR(check(core::ValidatePurposeId("purpose_id", f[next])));
+  claims.purpose_id = std::string(f[next++]);
+  int channel = 0;
+  if (!IsCanonicalDecimal(f[next]) || !absl::SimpleAtoi(Sv(f[next]), &channel)) {
+    return Malformed("payload field channel is not a number");
+  }
+  ++next;
+  RETURN_IF_ERROR(check(core::ValidateChannel("channel", channel, /*allow_unspecified=*/true)));
+  claims.channel = static_cast<v1::Channel>(channel);
+  int64_t expire = 0;
+  if (!IsCanonicalDecimal(f[next]) || !absl::SimpleAtoi(Sv(f[next]), &expire)) {
+    return Malformed("payload field expiry is not a number of seconds");
+  }
+  claims.expire_time = absl::FromUnixSeconds(expire);
+  return claims;
+}
+
+}  // namespace
+
+std::string DeriveUnsubscribeKey(std::string_view master_secret, std::string_view tenant) {
+  return HmacSha256(master_secret, absl::StrCat(Sv(kKeyLabel), Sv(tenant)));
+}
+
+absl::StatusOr<std::string> SignUnsubscribeToken(std::string_view key,
+                                                 const UnsubscribeClaims& claims) {
+  if (key.empty()) return InvalidField("key", "must not be empty");
+  RETURN_IF_ERROR(core::ValidateTenantId("claims.tenant", claims.tenant));
+  std::vector<std::string> fields = {claims.tenant};
+  switch (claims.target.kind_case()) {
+    case v1::TargetRef::kSubjectId:
+      RETURN_IF_ERROR(
+          core::ValidateSubjectId("claims.target.subject_id", claims.target.subject_id()));
+      fields.push_back("s");
+      fields.push_back(claims.target.subject_id());
+      break;
+    case v1::TargetRef::kContact: {
+      const v1::ContactRef& ref = claims.target.contact();
+      if (!v1::ContactType_IsValid(ref.type()) || ref.type() == v1::CONTACT_TYPE_UNSPECIFIED) {
+        return InvalidField("claims.target.contact.type", "must be a specified contact type");
+      }
+      RETURN_IF_ERROR(CheckHash("claims.target.contact.hash", ref.hash()));
+      fields.push_back("c");
+      fields.emplace_back(contact::ContactTypeName(ref.type()));
+      fields.push_back(ref.hash());
+      break;
+    }
+    default:
+      return InvalidField("claims.target", "must be a subject_id or a contact");
+  }
+  RETURN_IF_ERROR(core::ValidatePurposeId("claims.purpose_id", claims.purpose_id));
+  fields.push_back(claims.purpose_id);
+  RETURN_IF_ERROR(
+      core::ValidateChannel("claims.channel", claims.channel, /*allow_unspecified=*/true));
+  fields.push_back(absl::StrCat(static_cast<int>(claims.channel)));
+  if (claims.expire_time < absl::UnixEpoch() || claims.expire_time == absl::InfiniteFuture()) {
+    return InvalidField("claims.expire_time", "must be a finite time after 1970-01-01T00:00:00Z");
+  }
+  fields.push_back(absl::StrCat(absl::ToUnixSeconds(claims.expire_time)));
+
+  std::string signed_text = absl::StrCat(Sv(kVersion), ".", Base64Url(absl::StrJoin(fields, "\n")));
+  std::string mac = HmacSha256(key, signed_text);
+  return absl::StrCat(signed_text, ".", Base64Url(mac));
+}
+
+absl::StatusOr<UnsubscribeClaims> ParseUnsubscribeToken(std::string_view token) {
+  ASSIGN_OR_RETURN(TokenParts parts, SplitToken(token));
+  return ParsePayload(parts.payload);
+}
+
+absl::StatusOr<UnsubscribeClaims> VerifyUnsubscribeToken(std::string_view key,
+                                                         std::string_view token, absl::Time now) {
+  ASSIGN_OR_RETURN(TokenParts parts, SplitToken(token));
+  std::string expected = HmacSha256(key, parts.signed_text);
+  if (key.empty() || CRYPTO_memcmp(expected.data(), parts.mac.data(), kMacLength) != 0) {
+    return absl::PermissionDeniedError("token: signature does not match");
+  }
+  ASSIGN_OR_RETURN(UnsubscribeClaims claims, ParsePayload(parts.payload));
+  if (now >= claims.expire_time) {
+    // Whole seconds, as in the token.
+    return FailedPrecondition(absl::StrCat(
+        "token: expired at ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", claims.expire_time, absl::UTCTimeZone())));
+  }
+  return claims;
+}
+
+std::string UnsubscribeUrl(std::string_view base_url, std::string_view token) {
+  static constexpr std::string_view kPlaceholder = "{token}";
+  if (base_url.find(kPlaceholder) != std::string_view::npos) {
+    std::string out;
+    size_t pos = 0;
+    for (size_t hit; (hit = base_url.find(kPlaceholder, pos)) != std::string_view::npos;
+         pos = hit + kPlaceholder.size()) {
+      absl::StrAppend(&out, Sv(base_url.substr(pos, hit - pos)), Sv(token));
+    }
+    absl::StrAppend(&out, Sv(base_url.substr(pos)));
+    return out;
+  }
+  // The parameter goes before a fragment, which is never sent to the server.
+  size_t fragment = base_url.find('#');
+  std::string_view head = base_url.substr(0, fragment);
+  std::string_view tail = fragment == std::string_view::npos ? "" : base_url.substr(fragment);
+  char separator = head.find('?') == std::string_view::npos     ? '?'
+                   : (head.back() == '?' || head.back() == '&') ? '\0'
+                                                                : '&';
+  std::string out(head);
+  if (separator != '\0') out.push_back(separator);
+  absl::StrAppend(&out, "t=", Sv(token), Sv(tail));
+  return out;
+}
+
+}  // namespace assent::mail
