@@ -70,8 +70,8 @@ const v1::Purpose* Catalog::FindPurpose(std::string_view tenant,
 }
 
 absl::Status CatalogSource::Fetch(v1::CatalogService::StubInterface& stub,
-                                  const std::vector<std::string>& tenants,
-                                  absl::Duration deadline, absl::Time now) {
+                                  const std::vector<std::string>& tenants, absl::Duration deadline,
+                                  absl::Time now) {
   std::vector<std::string> ids = tenants;
   if (ids.empty()) {
     std::string token;

@@ -37,8 +37,9 @@ class CatalogSource {
   // Reads every tenant (or only `tenants` when not empty), their current purposes and policies.
   // The RPCs' errors are returned as they come (UNAVAILABLE, DEADLINE_EXCEEDED, ...); nothing is
   // replaced unless the whole catalog was read.
-  absl::Status Fetch(v1::CatalogService::StubInterface& stub, const std::vector<std::string>& tenants,
-                     absl::Duration deadline, absl::Time now);
+  absl::Status Fetch(v1::CatalogService::StubInterface& stub,
+                     const std::vector<std::string>& tenants, absl::Duration deadline,
+                     absl::Time now);
   // Loads a file written by Save. NOT_FOUND when it does not exist; DATA_LOSS when it does not
   // parse.
   absl::Status Load(const std::string& path);

@@ -115,8 +115,8 @@ absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Start(EnforcerOptions option
     e->metrics_ = std::make_unique<Metrics>(*e->options_.registry, e->options_.name);
   }
   if (!e->options_.service_address.empty()) {
-    e->channel_ = grpc::CreateChannel(e->options_.service_address,
-                                      grpc::InsecureChannelCredentials());
+    e->channel_ =
+        grpc::CreateChannel(e->options_.service_address, grpc::InsecureChannelCredentials());
     e->consent_stub_ = v1::ConsentService::NewStub(e->channel_);
     e->catalog_stub_ = v1::CatalogService::NewStub(e->channel_);
   }
@@ -171,9 +171,8 @@ void Enforcer::MaintenanceLoop() {
       const EnforcerStatus st = status();
       metrics_->caught_up.Set(st.follower.caught_up ? 1 : 0);
       metrics_->fresh.Set(st.fresh ? 1 : 0);
-      metrics_->staleness.Set(st.staleness == absl::InfiniteDuration()
-                                  ? -1
-                                  : absl::ToDoubleSeconds(st.staleness));
+      metrics_->staleness.Set(
+          st.staleness == absl::InfiniteDuration() ? -1 : absl::ToDoubleSeconds(st.staleness));
       metrics_->targets.Set(static_cast<double>(st.view_targets));
       metrics_->Lag(absl::StrCat(options_.follower.topic_prefix, "consent.state.v1"))
           .Set(static_cast<double>(st.follower.state_lag.records));
@@ -239,8 +238,8 @@ bool Enforcer::Fresh() const { return FreshAt(clock_.Now()); }
 absl::StatusOr<Verdict> Enforcer::CheckLocal(const Catalog& catalog, const CheckParams& params,
                                              const Recipient& recipient, absl::Time now) const {
   const TenantCatalog* tenant = catalog.FindTenant(params.tenant);
-  if (tenant == nullptr) return absl::NotFoundError(absl::StrCat("tenant not found: ",
-                                                                 Sv(params.tenant)));
+  if (tenant == nullptr)
+    return absl::NotFoundError(absl::StrCat("tenant not found: ", Sv(params.tenant)));
   auto purpose = tenant->purposes.find(params.purpose_id);
   if (purpose == tenant->purposes.end()) {
     return absl::NotFoundError(
@@ -293,8 +292,7 @@ absl::StatusOr<Verdict> Enforcer::CheckService(const CheckParams& params,
   Verdict verdict;
   grpc::Status status = consent_stub_->Check(&context, request, &verdict.response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   verdict.source = sender::v1::SERVICE;
   return verdict;
@@ -376,7 +374,8 @@ EnforcerStatus Enforcer::status() const {
   s.follower = follower_->status();
   const absl::Time now = clock_.Now();
   s.fresh = FreshAt(now);
-  if (s.follower.current_as_of != absl::InfinitePast()) s.staleness = now - s.follower.current_as_of;
+  if (s.follower.current_as_of != absl::InfinitePast())
+    s.staleness = now - s.follower.current_as_of;
   s.view_targets = view_.size();
   s.catalog_fetch_time = catalog_.Snapshot()->fetch_time;
   return s;

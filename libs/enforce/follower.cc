@@ -30,7 +30,10 @@ absl::StatusOr<events::ConfPtr> ConsumerConfig(const FollowerOptions& options) {
            {"fetch.wait.max.ms", "10"},
            {"fetch.min.bytes", "1"},
            {"socket.nagle.disable", "true"},
-           {"client.id", "assent-enforcement"}}) {
+           {"client.id", "assent-enforcement"},
+           // librdkafka wants a group id even for assign(); no group is joined and nothing is
+           // committed under it.
+           {"group.id", "assent-enforcement-view"}}) {
     absl::Status s = set(key, value, absl::StrCat("kafka.consumer.", key));
     if (!s.ok()) return s;
   }
@@ -107,11 +110,11 @@ absl::Status ViewFollower::Setup() {
     for (int i = 0; i < p->count; ++i) {
       int64_t low = 0;
       int64_t high = 0;
-      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          consumer_.get(), p->topic.c_str(), i, &low, &high, timeout_ms);
+      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(consumer_.get(), p->topic.c_str(),
+                                                                 i, &low, &high, timeout_ms);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return absl::UnavailableError(absl::StrCat("watermarks of ", p->topic, "[", i,
-                                                   "]: ", rd_kafka_err2str(err)));
+        return absl::UnavailableError(
+            absl::StrCat("watermarks of ", p->topic, "[", i, "]: ", rd_kafka_err2str(err)));
       }
       p->start_hw[i] = high;
     }
@@ -203,9 +206,15 @@ void ViewFollower::Handle(const rd_kafka_message_t& message) {
   }
   absl::MutexLock lock(&mu_);
   switch (result) {
-    case ApplyResult::kApplied: ++status_.applied; break;
-    case ApplyResult::kStale: ++status_.stale; break;
-    case ApplyResult::kErased: ++status_.erased; break;
+    case ApplyResult::kApplied:
+      ++status_.applied;
+      break;
+    case ApplyResult::kStale:
+      ++status_.stale;
+      break;
+    case ApplyResult::kErased:
+      ++status_.erased;
+      break;
     case ApplyResult::kInvalid:
       ++status_.bad_records;
       spdlog::warn("enforcement view: skipped a record that does not parse ({} [{}] @{})", topic,
@@ -279,7 +288,8 @@ void ViewFollower::Reconcile() {
   while (!observations_.empty()) {
     const Observation& o = observations_.front();
     bool reached = true;
-    for (int i = 0; i < changes_.count && reached; ++i) reached = changes_.next[i].load() >= o.hw[i];
+    for (int i = 0; i < changes_.count && reached; ++i)
+      reached = changes_.next[i].load() >= o.hw[i];
     if (!reached) break;
     status_.current_as_of = std::max(status_.current_as_of, o.time);
     observations_.pop_front();
@@ -305,10 +315,10 @@ FollowerStatus ViewFollower::status() const {
 
 bool ViewFollower::WaitCaughtUp(absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(
-                                  +[](FollowerStatus* s) { return s->caught_up; },
-                                  const_cast<FollowerStatus*>(&status_)),
-                              timeout);
+  return mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](FollowerStatus* s) { return s->caught_up; }, const_cast<FollowerStatus*>(&status_)),
+      timeout);
 }
 
 }  // namespace assent::enforce

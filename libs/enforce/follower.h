@@ -69,10 +69,10 @@ struct FollowerStatus {
   bool brokers_reachable = false;
   TopicLag state_lag;
   TopicLag changes_lag;
-  uint64_t applied = 0;       // records that changed the view
-  uint64_t stale = 0;         // records at or below the held sequence (dropped)
-  uint64_t erased = 0;        // tombstones applied
-  uint64_t bad_records = 0;   // records that do not parse (skipped, logged)
+  uint64_t applied = 0;      // records that changed the view
+  uint64_t stale = 0;        // records at or below the held sequence (dropped)
+  uint64_t erased = 0;       // tombstones applied
+  uint64_t bad_records = 0;  // records that do not parse (skipped, logged)
   uint64_t consumer_errors = 0;
   absl::Duration bootstrap_time = absl::ZeroDuration();  // start -> caught up
 };
@@ -104,9 +104,9 @@ class ViewFollower {
  private:
   struct Partitions {
     std::string topic;
-    std::vector<int64_t> start_hw;                   // watermarks at start
-    std::unique_ptr<std::atomic<int64_t>[]> next;    // next offset to apply
-    std::unique_ptr<std::atomic<int64_t>[]> last_hw; // latest watermarks read
+    std::vector<int64_t> start_hw;                    // watermarks at start
+    std::unique_ptr<std::atomic<int64_t>[]> next;     // next offset to apply
+    std::unique_ptr<std::atomic<int64_t>[]> last_hw;  // latest watermarks read
     int count = 0;
   };
   struct Observation {

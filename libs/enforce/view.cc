@@ -42,9 +42,7 @@ void ConsentView::Trim(v1::ContactPointState& state) {
   }
 }
 
-size_t ConsentView::ShardOf(std::string_view key) {
-  return absl::HashOf(key) % kShards;
-}
+size_t ConsentView::ShardOf(std::string_view key) { return absl::HashOf(key) % kShards; }
 
 ApplyResult ConsentView::Apply(std::string_view key, const v1::TargetStateSnapshot& state) {
   auto entry = std::make_unique<ViewEntry>();

@@ -78,28 +78,32 @@ absl::StatusOr<ConfPtr> ProducerConfig(const KafkaOptions& options) {
 }
 
 absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout) {
-  ConfPtr conf(rd_kafka_conf_new());
-  RETURN_IF_ERROR(SetConf(conf.get(), "bootstrap.servers", options.brokers, "kafka.brokers"));
-  char errstr[512];
-  KafkaPtr admin(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), errstr, sizeof(errstr)));
-  if (admin == nullptr) return absl::UnavailableError(absl::StrCat("kafka admin: ", errstr));
-
-  struct Spec {
-    std::string name;
-    std::vector<std::pair<std::string, std::string>> configs;
-  };
-  const Spec specs[] = {
+  const std::vector<TopicSpec> specs = {
       {TopicName(options, storage::v1::TOPIC_CHANGES),
+       options.partitions,
+       options.replication_factor,
        {{"cleanup.policy", "delete"},
         {"retention.ms", absl::StrCat(absl::ToInt64Milliseconds(options.changes_retention))}}},
       {TopicName(options, storage::v1::TOPIC_STATE),
+       options.partitions,
+       options.replication_factor,
        {{"cleanup.policy", "compact"}, {"min.compaction.lag.ms", "0"}}},
   };
+  return CreateTopics(options.brokers, specs, timeout);
+}
+
+absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& specs,
+                          absl::Duration timeout) {
+  ConfPtr conf(rd_kafka_conf_new());
+  RETURN_IF_ERROR(SetConf(conf.get(), "bootstrap.servers", brokers, "kafka.brokers"));
+  char errstr[512];
+  KafkaPtr admin(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), errstr, sizeof(errstr)));
+  if (admin == nullptr) return absl::UnavailableError(absl::StrCat("kafka admin: ", errstr));
   std::vector<std::unique_ptr<rd_kafka_NewTopic_t, KafkaDeleter>> topics;
   std::vector<rd_kafka_NewTopic_t*> raw;
-  for (const Spec& spec : specs) {
-    topics.emplace_back(rd_kafka_NewTopic_new(spec.name.c_str(), options.partitions,
-                                              options.replication_factor, errstr, sizeof(errstr)));
+  for (const TopicSpec& spec : specs) {
+    topics.emplace_back(rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions,
+                                              spec.replication_factor, errstr, sizeof(errstr)));
     if (topics.back() == nullptr) return InvalidField("kafka", errstr);
     for (const auto& [k, v] : spec.configs) {
       rd_kafka_NewTopic_set_config(topics.back().get(), k.c_str(), v.c_str());

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -72,5 +73,18 @@ absl::Status ValidateKafkaOptions(const KafkaOptions& options);
 // when they do not exist. UNAVAILABLE when the brokers cannot be reached within `timeout`;
 // topics that already exist are left as they are.
 absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout);
+
+// A topic to create: name, partitions, replication factor, topic configs.
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  int replication_factor = 1;
+  std::vector<std::pair<std::string, std::string>> configs;
+};
+
+// Creates the topics that do not exist yet (existing ones are left as they are). UNAVAILABLE when
+// the brokers cannot be reached within `timeout` or refuse a topic.
+absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& specs,
+                          absl::Duration timeout);
 
 }  // namespace assent::events

@@ -90,7 +90,8 @@ absl::StatusOr<CommonConfig> ReadCommon(const std::string& name, const Settings&
 }
 
 SenderRuntime::SenderRuntime(CommonConfig config, const Clock& clock)
-    : config_(std::move(config)), clock_(clock),
+    : config_(std::move(config)),
+      clock_(clock),
       registry_(std::make_shared<prometheus::Registry>()) {}
 
 SenderRuntime::~SenderRuntime() {
@@ -108,8 +109,9 @@ absl::StatusOr<std::unique_ptr<SenderRuntime>> SenderRuntime::Start(
                     .Register(*rt->registry_);
   rt->suppressions_ = &prometheus::BuildCounter()
                            .Name("assent_sender_suppressions_total")
-                           .Help("Messages not sent because consent or a suppression forbids "
-                                 "them (or deferred by quiet hours), by reason")
+                           .Help(
+                               "Messages not sent because consent or a suppression forbids "
+                               "them (or deferred by quiet hours), by reason")
                            .Register(*rt->registry_);
   rt->outcomes_ = &prometheus::BuildCounter()
                        .Name("assent_sender_outcomes_total")
@@ -131,15 +133,16 @@ absl::StatusOr<std::unique_ptr<SenderRuntime>> SenderRuntime::Start(
   ASSIGN_OR_RETURN(rt->enforcer_, enforce::Enforcer::Start(std::move(options), clock));
   if (!config.metrics_listen.empty()) {
     SenderRuntime* raw = rt.get();
-    ASSIGN_OR_RETURN(rt->http_,
-                     metrics::HttpServer::Start(
-                         config.metrics_listen, {rt->registry_}, [raw]() -> metrics::Readiness {
-                           if (!raw->enforcer_->status().follower.caught_up) {
-                             return {false, "view not caught up"};
-                           }
-                           if (!raw->running_.load()) return {false, "not consuming"};
-                           return {true, ""};
-                         }));
+    ASSIGN_OR_RETURN(
+        rt->http_, metrics::HttpServer::Start(config.metrics_listen, {rt->registry_},
+                                              [raw]() -> metrics::Readiness {
+                                                if (!raw->enforcer_->status().follower.caught_up) {
+                                                  return {false, "view not caught up"};
+                                                }
+                                                if (!raw->running_.load())
+                                                  return {false, "not consuming"};
+                                                return {true, ""};
+                                              }));
     spdlog::info("{} sender: metrics on {}", config.name, rt->http_->address());
     if (!config.port_file.empty()) {
       std::ofstream out(config.port_file + ".tmp");
@@ -211,8 +214,9 @@ v1::SendOutcome SenderRuntime::Outcome(const v1::SendRequest& request,
 
 void SenderRuntime::Count(const v1::SendOutcome& outcome, assent::v1::Channel channel) {
   const std::string ch = absl::AsciiStrToLower(assent::v1::Channel_Name(channel));
-  outcomes_->Add({{"sender", config_.name},
-                  {"status", absl::AsciiStrToLower(v1::SendOutcome::Status_Name(outcome.status()))}})
+  outcomes_
+      ->Add({{"sender", config_.name},
+             {"status", absl::AsciiStrToLower(v1::SendOutcome::Status_Name(outcome.status()))}})
       .Increment();
   if (outcome.status() == v1::SendOutcome::SENT) {
     sends_->Add({{"sender", config_.name}, {"channel", ch}}).Increment();

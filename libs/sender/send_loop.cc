@@ -71,14 +71,14 @@ absl::Status SendLoop::Start(absl::Duration timeout) {
                             options_.producer_overrides, "kafka.producer."));
   producer_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, pconf.release(), errstr, sizeof(errstr)));
   if (producer_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka: ", errstr));
-  ErrorPtr error(rd_kafka_init_transactions(
-      producer_.get(), static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  ErrorPtr error(rd_kafka_init_transactions(producer_.get(),
+                                            static_cast<int>(absl::ToInt64Milliseconds(timeout))));
   if (error != nullptr) {
     return absl::UnavailableError(
         absl::StrCat("kafka: init transactions: ", rd_kafka_error_string(error.get())));
   }
-  events::PartitionListPtr topics(rd_kafka_topic_partition_list_new(
-      static_cast<int>(options_.topics.size())));
+  events::PartitionListPtr topics(
+      rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())));
   for (const std::string& t : options_.topics) {
     rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   }
@@ -231,11 +231,11 @@ absl::Status SendLoop::RunBatch() {
       continue;
     }
     for (OutRecord& r : result.records) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()),
-          RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
-          RD_KAFKA_V_VALUE(r.value.data(), r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_END);
+      rd_kafka_resp_err_t err =
+          rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()),
+                            RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                            RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         spdlog::warn("sender: produce to {}: {}", r.topic, rd_kafka_err2str(err));
         RETURN_IF_ERROR(Abort(rewind_list()));

@@ -63,10 +63,10 @@ struct SendLoopOptions {
 };
 
 struct SendLoopStats {
-  uint64_t records = 0;    // input records handled and committed
+  uint64_t records = 0;  // input records handled and committed
   uint64_t commits = 0;
   uint64_t aborts = 0;
-  uint64_t deferred = 0;   // "not yet" pauses
+  uint64_t deferred = 0;  // "not yet" pauses
   // Per input topic: high watermark minus committed position, summed over assigned partitions.
   std::map<std::string, int64_t> lag;
   bool running = false;

@@ -143,7 +143,8 @@ absl::StatusOr<absl::Duration> Settings::Duration(const std::string& key,
   if (!absl::ParseDuration(String(key), &d)) {
     return InvalidField(key, "must be a duration such as 500ms, 30s or 2h");
   }
-  if (d < min) return InvalidField(key, absl::StrCat("must be at least ", absl::FormatDuration(min)));
+  if (d < min)
+    return InvalidField(key, absl::StrCat("must be at least ", absl::FormatDuration(min)));
   return d;
 }
 

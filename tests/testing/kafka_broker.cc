@@ -124,7 +124,6 @@ std::vector<KafkaRecord> ConsumeAll(
   return records;
 }
 
-
 bool Produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::pair<std::string, std::string>>& records,
              absl::Duration timeout, std::string* error) {
@@ -173,8 +172,7 @@ bool CreateTopic(const std::string& bootstrap, const std::string& topic, int par
     if (error != nullptr) *error = err;
     return false;
   }
-  rd_kafka_NewTopic_t* t =
-      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof(err));
+  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof(err));
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, &t, 1, nullptr, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
@@ -184,9 +182,9 @@ bool CreateTopic(const std::string& bootstrap, const std::string& topic, int par
     size_t n = 0;
     const rd_kafka_topic_result_t** results =
         result == nullptr ? nullptr : rd_kafka_CreateTopics_result_topics(result, &n);
-    ok = n == 1 && (rd_kafka_topic_result_error(results[0]) == RD_KAFKA_RESP_ERR_NO_ERROR ||
-                    rd_kafka_topic_result_error(results[0]) ==
-                        RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+    ok = n == 1 &&
+         (rd_kafka_topic_result_error(results[0]) == RD_KAFKA_RESP_ERR_NO_ERROR ||
+          rd_kafka_topic_result_error(results[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
     if (!ok && error != nullptr) {
       *error = n == 1 ? rd_kafka_topic_result_error_string(results[0]) : "no result";
     }

@@ -47,16 +47,16 @@ class SenderProcess {
   // The HTTP status of GET `path` on the metrics address (0 when unreachable).
   int HttpStatus(const std::string& path) const {
     int status = 0;
-    const std::string out = RunCommand(
-        absl::StrCat("curl -s -o /dev/null -w '%{http_code}' --max-time 5 'http://",
-                     metrics_address_, path, "'"),
-        &status);
+    const std::string out =
+        RunCommand(absl::StrCat("curl -s -o /dev/null -w '%{http_code}' --max-time 5 'http://",
+                                metrics_address_, path, "'"),
+                   &status);
     return std::atoi(out.c_str());
   }
   std::string Metrics() const {
     int status = 0;
-    return RunCommand(
-        absl::StrCat("curl -s --max-time 5 'http://", metrics_address_, "/metrics'"), &status);
+    return RunCommand(absl::StrCat("curl -s --max-time 5 'http://", metrics_address_, "/metrics'"),
+                      &status);
   }
   int Stop() {
     process_->Signal(SIGTERM);

@@ -1,0 +1,202 @@
+#include "email_sender/email_sender.h"
+
+#include <openssl/sha.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/hex.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "mail/message.h"
+#include "mail/unsubscribe_token.h"
+#include "spdlog/spdlog.h"
+
+namespace assent::email {
+namespace {
+
+using sender::v1::SendOutcome;
+using sender::v1::SendRequest;
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return ToHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+absl::Status ValidateRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return InvalidField("request_id", "must be 1..128 characters");
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return InvalidField("request_id", "must be printable ASCII");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<sender::SettingSpec> EmailSpecs() {
+  return {
+      {"email.requests_topic", "assent.email.requests.v1", "topic of SendRequests"},
+      {"email.outcomes_topic", "assent.email.outcomes.v1", "topic the outcomes go to"},
+      {"email.spool_dir", "", "directory the RFC 5322 messages are written to; required"},
+      {"email.from", "Assent <no-reply@example.com>", "From header"},
+      {"email.unsubscribe_url", "https://preferences.example.com/unsubscribe/{token}",
+       "one-click unsubscribe link ({token} is replaced; https only, RFC 8058)"},
+      {"email.unsubscribe_mailto", "", "optional mailto: address in List-Unsubscribe"},
+      {"email.unsubscribe_ttl", "1440h", "how long an unsubscribe link stays valid"},
+      {"email.message_id_domain", "assent.local", "domain part of the Message-IDs"},
+  };
+}
+
+std::vector<std::string> EmailOpenPrefixes() { return {"templates."}; }
+
+absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& s) {
+  EmailConfig c;
+  c.requests_topic = s.String("email.requests_topic");
+  c.outcomes_topic = s.String("email.outcomes_topic");
+  c.spool_dir = s.String("email.spool_dir");
+  if (c.spool_dir.empty()) return InvalidField("email.spool_dir", "required");
+  c.from = s.String("email.from");
+  c.unsubscribe_url = s.String("email.unsubscribe_url");
+  if (!std::string_view(c.unsubscribe_url).starts_with("https://")) {
+    return InvalidField("email.unsubscribe_url", "must be an https:// URL (RFC 8058)");
+  }
+  c.unsubscribe_mailto = s.String("email.unsubscribe_mailto");
+  ASSIGN_OR_RETURN(c.unsubscribe_ttl, s.Duration("email.unsubscribe_ttl", absl::Hours(1)));
+  c.message_id_domain = s.String("email.message_id_domain");
+  for (const auto& [key, value] : s.WithPrefix("templates.")) {
+    const size_t dot = key.rfind('.');
+    const std::string id = key.substr(0, dot);
+    const std::string part = dot == std::string::npos ? "" : key.substr(dot + 1);
+    if (part == "subject") {
+      c.templates[id].subject = value;
+    } else if (part == "body") {
+      c.templates[id].body = value;
+    } else {
+      return InvalidField(absl::StrCat("templates.", key), "must be <id>.subject or <id>.body");
+    }
+  }
+  for (const auto& [id, t] : c.templates) {
+    if (t.subject.empty() || t.body.empty()) {
+      return InvalidField(absl::StrCat("templates.", id), "needs both subject and body");
+    }
+  }
+  return c;
+}
+
+absl::StatusOr<std::string> RenderTemplate(
+    std::string_view text, std::string_view template_id,
+    const google::protobuf::Map<std::string, std::string>& payload) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    const size_t open = text.find("{{", pos);
+    if (open == std::string_view::npos) break;
+    const size_t close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) break;
+    out.append(text.substr(pos, open - pos));
+    const std::string name(text.substr(open + 2, close - open - 2));
+    auto it = payload.find(name);
+    if (it == payload.end()) {
+      return InvalidField(absl::StrCat("payload.", name),
+                          absl::StrCat("required by template ", Sv(template_id)));
+    }
+    out.append(it->second);
+    pos = close + 2;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+EmailSender::EmailSender(EmailConfig config, sender::SenderRuntime& runtime)
+    : config_(std::move(config)), runtime_(runtime), spool_(config_.spool_dir) {}
+
+absl::Status EmailSender::Init() { return spool_.Init(); }
+
+sender::OutRecord EmailSender::Publish(const SendOutcome& outcome) {
+  runtime_.Count(outcome, assent::v1::EMAIL);
+  return {config_.outcomes_topic, outcome.request_id(), outcome.SerializeAsString()};
+}
+
+absl::StatusOr<std::string> EmailSender::Render(const SendRequest& request,
+                                                const sender::SendDecision& decision,
+                                                const std::string& message_id) {
+  auto t = config_.templates.find(request.template_id());
+  if (t == config_.templates.end()) {
+    return InvalidField("template_id", absl::StrCat("unknown template \"", request.template_id(),
+                                                    "\""));
+  }
+  ASSIGN_OR_RETURN(std::string subject,
+                   RenderTemplate(t->second.subject, t->first, request.payload()));
+  ASSIGN_OR_RETURN(std::string body, RenderTemplate(t->second.body, t->first, request.payload()));
+  // The one-click link names the recipient by its keyed hash, never by address.
+  mail::UnsubscribeClaims claims;
+  claims.tenant = request.tenant();
+  claims.target = decision.recipient.ref;
+  claims.purpose_id = request.purpose_id();
+  claims.channel = assent::v1::EMAIL;
+  claims.expire_time = runtime_.clock().Now() + config_.unsubscribe_ttl;
+  ASSIGN_OR_RETURN(
+      std::string token,
+      mail::SignUnsubscribeToken(
+          mail::DeriveUnsubscribeKey(runtime_.config().contact_key_secret, request.tenant()),
+          claims));
+  ASSIGN_OR_RETURN(auto headers,
+                   mail::ListUnsubscribeHeaders(mail::UnsubscribeUrl(config_.unsubscribe_url, token),
+                                                config_.unsubscribe_mailto));
+  mail::MailMessage message;
+  message.from = config_.from;
+  message.to = decision.address;
+  message.subject = std::move(subject);
+  message.message_id = message_id;
+  message.date = runtime_.clock().Now();
+  message.extra_headers = std::move(headers);
+  message.text_body = std::move(body);
+  return mail::RenderRfc5322(message);
+}
+
+sender::HandleResult EmailSender::Handle(const rd_kafka_message_t& m) {
+  sender::HandleResult result;
+  SendRequest request;
+  if (m.payload == nullptr ||
+      !request.ParseFromArray(m.payload, static_cast<int>(m.len))) {
+    request.set_request_id(std::string(static_cast<const char*>(m.key), m.key_len));
+    SendOutcome out = runtime_.Outcome(request, SendOutcome::REJECTED, nullptr);
+    out.set_detail("value: not a SendRequest");
+    result.records.push_back(Publish(out));
+    return result;
+  }
+  auto reject = [&](const absl::Status& status) {
+    SendOutcome out = runtime_.Outcome(request, SendOutcome::REJECTED, nullptr);
+    out.set_detail(std::string(status.message()));
+    result.records.push_back(Publish(out));
+    return result;
+  };
+  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return reject(s);
+  absl::StatusOr<sender::SendDecision> decision =
+      runtime_.Decide(request, assent::v1::EMAIL, assent::v1::CONTACT_EMAIL);
+  if (!decision.ok()) return reject(decision.status());
+  const enforce::Verdict& verdict = decision->verdict;
+  if (verdict.response.verdict() != assent::v1::ALLOW) {
+    result.records.push_back(
+        Publish(runtime_.Outcome(request, SendOutcome::SUPPRESSED, &verdict)));
+    return result;
+  }
+  // Deterministic per request: a redelivered request yields the same Message-ID and file.
+  const std::string id = Sha256Hex(absl::StrCat(request.tenant(), "/", request.request_id()));
+  const std::string message_id =
+      absl::StrCat("<", id.substr(0, 32), "@", config_.message_id_domain, ">");
+  absl::StatusOr<std::string> rendered = Render(request, *decision, message_id);
+  if (!rendered.ok()) return reject(rendered.status());
+  absl::StatusOr<std::string> path = spool_.Write(absl::StrCat(id, ".eml"), *rendered);
+  if (!path.ok()) {
+    result.kind = sender::HandleResult::kRetry;
+    result.why = std::string(path.status().message());
+    return result;
+  }
+  SendOutcome out = runtime_.Outcome(request, SendOutcome::SENT, &verdict);
+  out.set_message_id(message_id);
+  result.records.push_back(Publish(out));
+  return result;
+}
+
+}  // namespace assent::email

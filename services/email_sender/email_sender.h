@@ -1,0 +1,70 @@
+// The reference email sender: consumes SendRequests, checks consent with the enforcement library,
+// renders the message from a configured template with RFC 8058 one-click unsubscribe headers (a
+// signed per-recipient link), hands it to the transport (an RFC 5322 file in a spool directory,
+// named after the request so a redelivered request rewrites the same file), and publishes a
+// SendOutcome: SENT, SUPPRESSED (reason, deciding record), or REJECTED (the field at fault).
+//
+// Thread safety: Handle() is called from the send loop's thread only.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "mail/spool.h"
+#include "sender/runtime.h"
+#include "sender/send_loop.h"
+#include "sender/settings.h"
+
+namespace assent::email {
+
+struct Template {
+  std::string subject;
+  std::string body;
+};
+
+struct EmailConfig {
+  std::string requests_topic;
+  std::string outcomes_topic;
+  std::string spool_dir;
+  std::string from;
+  // "https://.../unsubscribe/{token}" ({token} replaced, else ?t= appended).
+  std::string unsubscribe_url;
+  std::string unsubscribe_mailto;
+  absl::Duration unsubscribe_ttl;
+  std::string message_id_domain;
+  std::map<std::string, Template> templates;
+};
+
+// The email sender's own settings, besides sender::CommonSpecs.
+std::vector<sender::SettingSpec> EmailSpecs();
+std::vector<std::string> EmailOpenPrefixes();
+absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& settings);
+
+// Replaces {{name}} with payload values. INVALID_ARGUMENT "payload.<name>: required by template
+// <id>" when one is missing.
+absl::StatusOr<std::string> RenderTemplate(std::string_view text, std::string_view template_id,
+                                           const google::protobuf::Map<std::string, std::string>&
+                                               payload);
+
+class EmailSender {
+ public:
+  EmailSender(EmailConfig config, sender::SenderRuntime& runtime);
+  // Creates the spool directory. UNAVAILABLE when it cannot.
+  absl::Status Init();
+  // Handles one record of the requests topic.
+  sender::HandleResult Handle(const rd_kafka_message_t& message);
+
+ private:
+  sender::OutRecord Publish(const sender::v1::SendOutcome& outcome);
+  absl::StatusOr<std::string> Render(const sender::v1::SendRequest& request,
+                                     const sender::SendDecision& decision,
+                                     const std::string& message_id);
+
+  const EmailConfig config_;
+  sender::SenderRuntime& runtime_;
+  mail::SpoolDirectory spool_;
+};
+
+}  // namespace assent::email

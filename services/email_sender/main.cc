@@ -1,0 +1,99 @@
+// email_sender: the reference email sender. See email_sender.h and the README's "Senders".
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "email_sender/email_sender.h"
+#include "events/kafka.h"
+#include "spdlog/spdlog.h"
+
+extern char** environ;
+
+namespace {
+
+std::atomic<assent::sender::SendLoop*> g_loop{nullptr};
+
+void OnSignal(int) {
+  if (auto* loop = g_loop.load()) loop->Stop();
+}
+
+int Run(int argc, char** argv) {
+  using namespace assent;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  std::vector<sender::SettingSpec> specs = sender::CommonSpecs("email");
+  for (auto& s : email::EmailSpecs()) specs.push_back(std::move(s));
+  std::vector<std::string> prefixes = sender::CommonOpenPrefixes();
+  for (auto& p : email::EmailOpenPrefixes()) prefixes.push_back(std::move(p));
+  auto settings =
+      sender::Settings::Load("email_sender", "ASSENT_EMAIL_", specs, prefixes, args, env);
+  if (!settings.ok()) {
+    if (settings.status().code() == absl::StatusCode::kCancelled) {
+      std::cout << settings.status().message();
+      return 0;
+    }
+    std::cerr << "email_sender: " << settings.status().message() << "\n";
+    return 2;
+  }
+  auto common = sender::ReadCommon("email", *settings);
+  auto config = common.ok() ? email::ReadEmailConfig(*settings)
+                            : absl::StatusOr<email::EmailConfig>(common.status());
+  if (!config.ok()) {
+    std::cerr << "email_sender: " << config.status().message() << "\n";
+    return 2;
+  }
+  spdlog::info("email sender starting: {}", settings->Describe());
+  absl::Status topics = events::CreateTopics(
+      common->kafka_brokers,
+      {{config->requests_topic, 3, 1, {}}, {config->outcomes_topic, 3, 1, {}}}, absl::Seconds(30));
+  if (!topics.ok()) spdlog::warn("email sender: topics: {}", topics.ToString());
+  auto runtime = sender::SenderRuntime::Start(*common, SystemClock::Get());
+  if (!runtime.ok()) {
+    std::cerr << "email_sender: " << runtime.status().message() << "\n";
+    return 2;
+  }
+  email::EmailSender handler(*config, **runtime);
+  if (absl::Status s = handler.Init(); !s.ok()) {
+    std::cerr << "email_sender: " << s.message() << "\n";
+    return 2;
+  }
+  sender::SendLoopOptions loop_options;
+  loop_options.brokers = common->kafka_brokers;
+  loop_options.group_id = common->group_id;
+  loop_options.transactional_id = absl::StrCat(common->group_id, "-", common->instance_id);
+  loop_options.topics = {config->requests_topic};
+  loop_options.consumer_overrides = common->consumer_overrides;
+  loop_options.producer_overrides = common->producer_overrides;
+  sender::SendLoop loop(
+      loop_options, [&](const rd_kafka_message_t& m) { return handler.Handle(m); },
+      SystemClock::Get());
+  g_loop.store(&loop);
+  signal(SIGTERM, OnSignal);
+  signal(SIGINT, OnSignal);
+  if (absl::Status s = loop.Start(absl::Seconds(60)); !s.ok()) {
+    std::cerr << "email_sender: " << s.message() << "\n";
+    return 1;
+  }
+  (*runtime)->SetRunning(true);
+  spdlog::info("email sender running");
+  absl::Status s = loop.Run();
+  (*runtime)->SetRunning(false);
+  g_loop.store(nullptr);
+  if (!s.ok()) {
+    spdlog::error("email sender: {}", s.ToString());
+    return 1;
+  }
+  spdlog::info("email sender stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(argc, argv); }
