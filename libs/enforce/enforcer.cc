@@ -253,24 +253,19 @@ absl::StatusOr<Verdict> Enforcer::CheckLocal(const Catalog& catalog, const Check
   input.now = now;
   input.jurisdiction = params.jurisdiction;
   absl::StatusOr<v1::CheckResponse> response;
-  view_.ReadWith(recipient.key, [&](const ViewEntry* entry) {
-    if (recipient.ref.has_contact()) {
-      input.contact = entry != nullptr ? entry->contact.get() : nullptr;
-      if (input.contact != nullptr && !input.contact->linked_subject_id().empty()) {
-        std::string subject_key(params.tenant);
-        subject_key.push_back('/');
-        subject_key.append(input.contact->linked_subject_id());
-        view_.ReadWith(subject_key, [&](const ViewEntry* subject) {
-          input.subject = subject != nullptr ? subject->subject.get() : nullptr;
-          response = core::Decide(input);
-        });
-        return;
-      }
-    } else {
+  if (recipient.ref.has_contact()) {
+    view_.ReadLinked(recipient.key, params.tenant,
+                     [&](const ViewEntry* contact, const ViewEntry* subject) {
+                       input.contact = contact != nullptr ? contact->contact.get() : nullptr;
+                       input.subject = subject != nullptr ? subject->subject.get() : nullptr;
+                       response = core::Decide(input);
+                     });
+  } else {
+    view_.ReadWith(recipient.key, [&](const ViewEntry* entry) {
       input.subject = entry != nullptr ? entry->subject.get() : nullptr;
-    }
-    response = core::Decide(input);
-  });
+      response = core::Decide(input);
+    });
+  }
   if (!response.ok()) return response.status();
   return Verdict{*std::move(response), sender::v1::LOCAL_VIEW};
 }

@@ -188,7 +188,6 @@ void ViewFollower::Handle(const rd_kafka_message_t& message) {
   if (message.payload == nullptr) {
     // Only the state topic carries tombstones (an erased target).
     result = p == &state_ ? view_.Erase(key) : ApplyResult::kInvalid;
-    if (result == ApplyResult::kStale) result = ApplyResult::kErased;
   } else if (p == &state_) {
     v1::TargetStateSnapshot state;
     if (state.ParseFromArray(message.payload, static_cast<int>(message.len))) {

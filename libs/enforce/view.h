@@ -64,6 +64,32 @@ class ConsentView {
     fn(it == shard.entries.end() ? static_cast<const ViewEntry*>(nullptr) : it->second.get());
   }
 
+  // For a contact point: calls `fn(contact, subject)` with the contact point's entry and the entry
+  // of the subject it is linked to ("<tenant>/<linked_subject_id>"; nullptr when not linked or
+  // unknown), both under their shards' shared locks (one lock when they share a shard).
+  template <typename Fn>
+  void ReadLinked(std::string_view contact_key, std::string_view tenant, Fn&& fn) const {
+    const size_t first = ShardOf(contact_key);
+    std::shared_lock lock(shards_[first].mu);
+    const ViewEntry* contact = Find(shards_[first], contact_key);
+    if (contact == nullptr || contact->contact == nullptr ||
+        contact->contact->linked_subject_id().empty()) {
+      fn(contact, static_cast<const ViewEntry*>(nullptr));
+      return;
+    }
+    std::string subject_key(tenant);
+    subject_key.push_back('/');
+    subject_key.append(contact->contact->linked_subject_id());
+    const size_t second = ShardOf(subject_key);
+    if (second == first) {
+      fn(contact, Find(shards_[first], subject_key));
+      return;
+    }
+    // Readers never wait on each other, and writers hold one shard at a time: no deadlock.
+    std::shared_lock lock2(shards_[second].mu);
+    fn(contact, Find(shards_[second], subject_key));
+  }
+
   // The sequence held for a target, 0 when unknown.
   uint64_t Sequence(std::string_view key) const;
   // Number of targets held.
@@ -82,6 +108,10 @@ class ConsentView {
     absl::flat_hash_map<std::string, std::unique_ptr<ViewEntry>> entries;
   };
   static size_t ShardOf(std::string_view key);
+  static const ViewEntry* Find(const Shard& shard, std::string_view key) {
+    auto it = shard.entries.find(absl::string_view(key.data(), key.size()));
+    return it == shard.entries.end() ? nullptr : it->second.get();
+  }
 
   std::array<Shard, kShards> shards_;
   std::atomic<size_t> size_{0};

@@ -122,8 +122,8 @@ absl::StatusOr<std::string> EmailSender::Render(const SendRequest& request,
                                                 const std::string& message_id) {
   auto t = config_.templates.find(request.template_id());
   if (t == config_.templates.end()) {
-    return InvalidField("template_id", absl::StrCat("unknown template \"", request.template_id(),
-                                                    "\""));
+    return InvalidField("template_id",
+                        absl::StrCat("unknown template \"", request.template_id(), "\""));
   }
   ASSIGN_OR_RETURN(std::string subject,
                    RenderTemplate(t->second.subject, t->first, request.payload()));
@@ -140,9 +140,9 @@ absl::StatusOr<std::string> EmailSender::Render(const SendRequest& request,
       mail::SignUnsubscribeToken(
           mail::DeriveUnsubscribeKey(runtime_.config().contact_key_secret, request.tenant()),
           claims));
-  ASSIGN_OR_RETURN(auto headers,
-                   mail::ListUnsubscribeHeaders(mail::UnsubscribeUrl(config_.unsubscribe_url, token),
-                                                config_.unsubscribe_mailto));
+  ASSIGN_OR_RETURN(auto headers, mail::ListUnsubscribeHeaders(
+                                     mail::UnsubscribeUrl(config_.unsubscribe_url, token),
+                                     config_.unsubscribe_mailto));
   mail::MailMessage message;
   message.from = config_.from;
   message.to = decision.address;
@@ -157,8 +157,7 @@ absl::StatusOr<std::string> EmailSender::Render(const SendRequest& request,
 sender::HandleResult EmailSender::Handle(const rd_kafka_message_t& m) {
   sender::HandleResult result;
   SendRequest request;
-  if (m.payload == nullptr ||
-      !request.ParseFromArray(m.payload, static_cast<int>(m.len))) {
+  if (m.payload == nullptr || !request.ParseFromArray(m.payload, static_cast<int>(m.len))) {
     request.set_request_id(std::string(static_cast<const char*>(m.key), m.key_len));
     SendOutcome out = runtime_.Outcome(request, SendOutcome::REJECTED, nullptr);
     out.set_detail("value: not a SendRequest");
@@ -177,8 +176,7 @@ sender::HandleResult EmailSender::Handle(const rd_kafka_message_t& m) {
   if (!decision.ok()) return reject(decision.status());
   const enforce::Verdict& verdict = decision->verdict;
   if (verdict.response.verdict() != assent::v1::ALLOW) {
-    result.records.push_back(
-        Publish(runtime_.Outcome(request, SendOutcome::SUPPRESSED, &verdict)));
+    result.records.push_back(Publish(runtime_.Outcome(request, SendOutcome::SUPPRESSED, &verdict)));
     return result;
   }
   // Deterministic per request: a redelivered request yields the same Message-ID and file.

@@ -44,9 +44,9 @@ absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& settings);
 
 // Replaces {{name}} with payload values. INVALID_ARGUMENT "payload.<name>: required by template
 // <id>" when one is missing.
-absl::StatusOr<std::string> RenderTemplate(std::string_view text, std::string_view template_id,
-                                           const google::protobuf::Map<std::string, std::string>&
-                                               payload);
+absl::StatusOr<std::string> RenderTemplate(
+    std::string_view text, std::string_view template_id,
+    const google::protobuf::Map<std::string, std::string>& payload);
 
 class EmailSender {
  public:

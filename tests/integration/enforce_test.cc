@@ -156,8 +156,8 @@ TEST_F(EnforceTest, BootstrapsToTheStoreStateAndFollowsChanges) {
   for (int i = 0; i < 3000; ++i) {
     ASSERT_TRUE(Write(i, i % 4 == 0 ? v1::WITHDRAWN : v1::GRANTED)) << i;
   }
-  auto enforcer = enforce::Enforcer::Start(
-      Options(broker_->bootstrap(), server_->address()), SystemClock::Get());
+  auto enforcer = enforce::Enforcer::Start(Options(broker_->bootstrap(), server_->address()),
+                                           SystemClock::Get());
   ASSERT_TRUE(enforcer.ok()) << enforcer.status();
   ASSERT_TRUE((*enforcer)->status().follower.caught_up ||
               WaitFor([&] { return (*enforcer)->Fresh(); }, absl::Seconds(60)));
@@ -212,14 +212,16 @@ TEST_F(EnforceTest, RestartMidStreamConverges) {
         return st.fresh && st.follower.changes_lag.records == 0;
       },
       absl::Seconds(30)));
-  ASSERT_TRUE(WaitFor([&] {
-    v1::GetSubjectStateRequest get;
-    get.set_tenant("acme");
-    get.set_subject_id(Subject(1));
-    v1::SubjectState stored;
-    return server_->consent().GetSubjectState(Ctx().get(), get, &stored).ok() &&
-           (*second)->view().Sequence("acme/" + Subject(1)) == stored.sequence();
-  }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::GetSubjectStateRequest get;
+        get.set_tenant("acme");
+        get.set_subject_id(Subject(1));
+        v1::SubjectState stored;
+        return server_->consent().GetSubjectState(Ctx().get(), get, &stored).ok() &&
+               (*second)->view().Sequence("acme/" + Subject(1)) == stored.sequence();
+      },
+      absl::Seconds(30)));
   ExpectViewEqualsStore(**second);
 }
 
