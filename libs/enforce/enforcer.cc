@@ -235,8 +235,9 @@ bool Enforcer::FreshAt(absl::Time now) const {
 
 bool Enforcer::Fresh() const { return FreshAt(clock_.Now()); }
 
-absl::StatusOr<Verdict> Enforcer::CheckLocal(const Catalog& catalog, const CheckParams& params,
-                                             const Recipient& recipient, absl::Time now) const {
+absl::StatusOr<v1::CheckResponse> CheckInView(const ConsentView& view, const Catalog& catalog,
+                                              const CheckParams& params, const Recipient& recipient,
+                                              absl::Time now) {
   const TenantCatalog* tenant = catalog.FindTenant(params.tenant);
   if (tenant == nullptr)
     return absl::NotFoundError(absl::StrCat("tenant not found: ", Sv(params.tenant)));
@@ -254,20 +255,25 @@ absl::StatusOr<Verdict> Enforcer::CheckLocal(const Catalog& catalog, const Check
   input.jurisdiction = params.jurisdiction;
   absl::StatusOr<v1::CheckResponse> response;
   if (recipient.ref.has_contact()) {
-    view_.ReadLinked(recipient.key, params.tenant,
-                     [&](const ViewEntry* contact, const ViewEntry* subject) {
-                       input.contact = contact != nullptr ? contact->contact.get() : nullptr;
-                       input.subject = subject != nullptr ? subject->subject.get() : nullptr;
-                       response = core::Decide(input);
-                     });
+    view.ReadLinked(recipient.key, params.tenant,
+                    [&](const ViewEntry* contact, const ViewEntry* subject) {
+                      input.contact = contact != nullptr ? contact->contact.get() : nullptr;
+                      input.subject = subject != nullptr ? subject->subject.get() : nullptr;
+                      response = core::Decide(input);
+                    });
   } else {
-    view_.ReadWith(recipient.key, [&](const ViewEntry* entry) {
+    view.ReadWith(recipient.key, [&](const ViewEntry* entry) {
       input.subject = entry != nullptr ? entry->subject.get() : nullptr;
       response = core::Decide(input);
     });
   }
-  if (!response.ok()) return response.status();
-  return Verdict{*std::move(response), sender::v1::LOCAL_VIEW};
+  return response;
+}
+
+absl::StatusOr<Verdict> Enforcer::CheckLocal(const Catalog& catalog, const CheckParams& params,
+                                             const Recipient& recipient, absl::Time now) const {
+  ASSIGN_OR_RETURN(v1::CheckResponse response, CheckInView(view_, catalog, params, recipient, now));
+  return Verdict{std::move(response), sender::v1::LOCAL_VIEW};
 }
 
 absl::StatusOr<Verdict> Enforcer::CheckService(const CheckParams& params,

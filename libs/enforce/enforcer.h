@@ -172,6 +172,14 @@ class Enforcer {
   std::thread maintenance_thread_;
 };
 
+// The local verdict: the decision rule over the view's state of `recipient` (and the subject it is
+// linked to) with the catalog's purpose and policy. NOT_FOUND for a tenant or purpose the catalog
+// does not know; INVALID_ARGUMENT from the rule (channel not covered). This is all a fresh
+// Enforcer::Check does besides reading the clock and the freshness atomics.
+absl::StatusOr<v1::CheckResponse> CheckInView(const ConsentView& view, const Catalog& catalog,
+                                              const CheckParams& params, const Recipient& recipient,
+                                              absl::Time now);
+
 // The view key of a target, as the events' Kafka key: "tenant/<subject id>" or
 // "tenant/c:<type>:<hash>".
 std::string ViewKey(std::string_view tenant, const v1::TargetRef& target);

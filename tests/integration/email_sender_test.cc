@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "assent/sender/v1/sender.pb.h"
 #include "gmock/gmock.h"
@@ -25,9 +25,9 @@
 namespace assent {
 namespace {
 
-using ::testing::HasSubstr;
 using sender::v1::SendOutcome;
 using sender::v1::SendRequest;
+using ::testing::HasSubstr;
 
 constexpr char kSecret[] = "integration-test-contact-key-secret-0123456789";
 constexpr char kRequests[] = "assent.email.requests.v1";
@@ -152,11 +152,11 @@ TEST_F(EmailSenderTest, WithdrawalSuppressesGrantSends) {
   const std::string withdrawal = Decide("bob@example.com", v1::WITHDRAWN);
   ASSERT_FALSE(withdrawal.empty());
   WaitApplied(2);
-  ASSERT_TRUE(testing::Produce(broker_->bootstrap(), kRequests,
-                               {Request("r-ann", "ann@example.com"),
-                                Request("r-bob", "bob@example.com"),
-                                Request("r-bad", "not-an-address")},
-                               absl::Seconds(30)));
+  ASSERT_TRUE(
+      testing::Produce(broker_->bootstrap(), kRequests,
+                       {Request("r-ann", "ann@example.com"), Request("r-bob", "bob@example.com"),
+                        Request("r-bad", "not-an-address")},
+                       absl::Seconds(30)));
   auto outcomes = Outcomes({"r-ann", "r-bob", "r-bad"}, absl::Seconds(60));
   ASSERT_EQ(outcomes["r-bob"].size(), 1u) << sender_->log();
   const SendOutcome& bob = outcomes["r-bob"][0];
@@ -186,10 +186,9 @@ TEST_F(EmailSenderTest, WithdrawalSuppressesGrantSends) {
   EXPECT_THAT(message, HasSubstr(ann.message_id()));
   const size_t at = message.find("/unsubscribe/");
   ASSERT_NE(at, std::string::npos);
-  const std::string token =
-      message.substr(at + 13, message.find('>', at) - at - 13);
-  auto claims = mail::VerifyUnsubscribeToken(mail::DeriveUnsubscribeKey(kSecret, "acme"), token,
-                                             absl::Now());
+  const std::string token = message.substr(at + 13, message.find('>', at) - at - 13);
+  auto claims =
+      mail::VerifyUnsubscribeToken(mail::DeriveUnsubscribeKey(kSecret, "acme"), token, absl::Now());
   ASSERT_TRUE(claims.ok()) << claims.status() << " token=" << token;
   EXPECT_EQ(claims->purpose_id, "marketing.newsletter");
   EXPECT_TRUE(claims->target.has_contact());
