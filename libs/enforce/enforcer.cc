@@ -253,20 +253,25 @@ absl::StatusOr<v1::CheckResponse> CheckInView(const ConsentView& view, const Cat
   input.topic = params.topic;
   input.now = now;
   input.jurisdiction = params.jurisdiction;
+  // Parsed into per-thread messages that keep their allocations from check to check.
+  thread_local v1::SubjectState subject_state;
+  thread_local v1::ContactPointState contact_state;
   absl::StatusOr<v1::CheckResponse> response;
+  auto parse_subject = [&](const ViewEntry* subject) {
+    input.subject =
+        subject != nullptr && subject->ParseSubject(subject_state) ? &subject_state : nullptr;
+  };
   if (recipient.ref.has_contact()) {
-    view.ReadLinked(recipient.key, params.tenant,
-                    [&](const ViewEntry* contact, const ViewEntry* subject) {
-                      input.contact = contact != nullptr ? contact->contact.get() : nullptr;
-                      input.subject = subject != nullptr ? subject->subject.get() : nullptr;
-                      response = core::Decide(input);
-                    });
+    view.ReadLinked(
+        recipient.key, params.tenant, [&](const ViewEntry* contact, const ViewEntry* subject) {
+          input.contact =
+              contact != nullptr && contact->ParseContact(contact_state) ? &contact_state : nullptr;
+          parse_subject(subject);
+        });
   } else {
-    view.ReadWith(recipient.key, [&](const ViewEntry* entry) {
-      input.subject = entry != nullptr ? entry->subject.get() : nullptr;
-      response = core::Decide(input);
-    });
+    view.ReadWith(recipient.key, parse_subject);
   }
+  response = core::Decide(input);
   return response;
 }
 

@@ -30,6 +30,8 @@ absl::StatusOr<events::ConfPtr> ConsumerConfig(const FollowerOptions& options) {
            {"fetch.wait.max.ms", "10"},
            {"fetch.min.bytes", "1"},
            {"socket.nagle.disable", "true"},
+           // librdkafka's default prefetch (64 MiB per partition) would dwarf the view itself.
+           {"queued.max.messages.kbytes", "4096"},
            {"client.id", "assent-enforcement"},
            // librdkafka wants a group id even for assign(); no group is joined and nothing is
            // committed under it.
@@ -191,12 +193,12 @@ void ViewFollower::Handle(const rd_kafka_message_t& message) {
   } else if (p == &state_) {
     v1::TargetStateSnapshot state;
     if (state.ParseFromArray(message.payload, static_cast<int>(message.len))) {
-      result = view_.Apply(key, state);
+      result = view_.Apply(key, std::move(state));
     }
   } else {
     v1::ConsentChanged change;
     if (change.ParseFromArray(message.payload, static_cast<int>(message.len))) {
-      result = view_.Apply(key, change.state());
+      result = view_.Apply(key, std::move(*change.mutable_state()));
     }
   }
   p->next[message.partition].store(message.offset + 1, std::memory_order_release);

@@ -7,56 +7,71 @@
 namespace assent::enforce {
 namespace {
 
+// Trimming frees what it drops (clear_x() would keep a string's buffer or a repeated field's
+// elements for reuse).
 void TrimRecord(v1::ConsentRecord& record) {
   const uint32_t notice = record.evidence().notice_version();
   record.clear_evidence();
   if (notice != 0) record.mutable_evidence()->set_notice_version(notice);
   record.clear_recorded_time();
-  record.clear_jurisdiction();
-  record.clear_source();
-  record.clear_actor();
+  record.set_allocated_jurisdiction(nullptr);
+  record.set_allocated_source(nullptr);
+  record.set_allocated_actor(nullptr);
   record.clear_imported();
-  record.clear_import_origin();
+  record.set_allocated_import_origin(nullptr);
   record.clear_purpose_version();
 }
 
 }  // namespace
 
 void ConsentView::Trim(v1::SubjectState& state) {
-  state.clear_tenant();
-  state.clear_chain_head();
-  state.clear_contacts();
+  state.set_allocated_tenant(nullptr);
+  state.set_allocated_chain_head(nullptr);
+  google::protobuf::RepeatedPtrField<v1::ContactRef>().Swap(state.mutable_contacts());
   state.clear_update_time();
   for (v1::ConsentRecord& record : *state.mutable_decisions()) TrimRecord(record);
-  if (state.has_preferences()) state.mutable_preferences()->clear_preferred_language();
+  if (state.has_preferences())
+    state.mutable_preferences()->set_allocated_preferred_language(nullptr);
 }
 
 void ConsentView::Trim(v1::ContactPointState& state) {
-  state.clear_tenant();
-  state.clear_chain_head();
+  state.set_allocated_tenant(nullptr);
+  state.set_allocated_chain_head(nullptr);
   state.clear_update_time();
   for (v1::ConsentRecord& record : *state.mutable_decisions()) TrimRecord(record);
   for (v1::Suppression& s : *state.mutable_suppressions()) {
-    s.clear_source();
+    s.set_allocated_source(nullptr);
     s.clear_effective_time();
   }
 }
 
 size_t ConsentView::ShardOf(std::string_view key) { return absl::HashOf(key) % kShards; }
 
-ApplyResult ConsentView::Apply(std::string_view key, const v1::TargetStateSnapshot& state) {
+bool ViewEntry::ParseSubject(v1::SubjectState& out) const {
+  return kind == Kind::kSubject && out.ParseFromString(state);
+}
+
+bool ViewEntry::ParseContact(v1::ContactPointState& out) const {
+  return kind == Kind::kContact && out.ParseFromString(state);
+}
+
+ApplyResult ConsentView::Apply(std::string_view key, v1::TargetStateSnapshot state) {
   auto entry = std::make_unique<ViewEntry>();
   if (state.has_subject()) {
     entry->sequence = state.subject().sequence();
-    entry->subject = std::make_unique<v1::SubjectState>(state.subject());
-    Trim(*entry->subject);
+    entry->kind = ViewEntry::Kind::kSubject;
+    Trim(*state.mutable_subject());
+    state.subject().SerializeToString(&entry->state);
   } else if (state.has_contact()) {
     entry->sequence = state.contact().sequence();
-    entry->contact = std::make_unique<v1::ContactPointState>(state.contact());
-    Trim(*entry->contact);
+    entry->kind = ViewEntry::Kind::kContact;
+    entry->linked_subject_id = state.contact().linked_subject_id();
+    Trim(*state.mutable_contact());
+    state.contact().SerializeToString(&entry->state);
   } else {
     return ApplyResult::kInvalid;
   }
+  entry->state.shrink_to_fit();
   Shard& shard = shards_[ShardOf(key)];
   std::unique_ptr<ViewEntry> old;  // freed outside the lock
   {
@@ -102,8 +117,8 @@ size_t ConsentView::MemoryBytes() const {
     for (const auto& [key, entry] : shard.entries) {
       if (key.size() > 15) total += key.capacity() + 1;
       total += sizeof(ViewEntry);
-      if (entry->subject) total += entry->subject->SpaceUsedLong();
-      if (entry->contact) total += entry->contact->SpaceUsedLong();
+      if (entry->state.size() > 15) total += entry->state.capacity() + 1;
+      if (entry->linked_subject_id.size() > 15) total += entry->linked_subject_id.capacity() + 1;
     }
   }
   return total;

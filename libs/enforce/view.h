@@ -6,10 +6,12 @@
 // than the one held, so a re-sent event, or a state-topic record older than a change already
 // applied, changes nothing. A tombstone (erasure) removes the target.
 //
-// Memory: each target holds a parsed, trimmed protobuf (no evidence except the notice version, no
-// hash-chain head, sources or actors). MemoryBytes() estimates the view's heap use from the
-// messages' SpaceUsedLong plus the key and table overhead; tools/bench/sender measures it against
-// the process's resident memory.
+// Memory: each target holds its state trimmed to what the rule reads (no evidence but the notice
+// version, no hash-chain head, sources or actors) and *serialized*: about 200 bytes for a subject
+// with three decisions, against ~2 KB as a parsed message tree, so millions of targets fit. A
+// check parses the bytes into a per-thread message it reuses (no allocation), which costs less
+// than the cache misses of walking a parsed tree in a large view (tools/bench/sender/RESULTS.md).
+// MemoryBytes() estimates the heap held; the benchmark measures resident memory.
 //
 // Thread safety: all methods may be called from any thread. Readers take a shard's shared lock
 // only while they look at a target; writers lock one shard at a time.
@@ -30,11 +32,21 @@
 
 namespace assent::enforce {
 
-// One target's state in the view. Exactly one of the two is set.
+// One target's state in the view.
 struct ViewEntry {
+  enum class Kind : uint8_t { kSubject, kContact };
   uint64_t sequence = 0;
-  std::unique_ptr<v1::SubjectState> subject;
-  std::unique_ptr<v1::ContactPointState> contact;
+  Kind kind = Kind::kSubject;
+  // The trimmed SubjectState or ContactPointState, serialized.
+  std::string state;
+  // For a contact point: the subject it is linked to (empty: none), kept apart so that following
+  // the link needs no parse.
+  std::string linked_subject_id;
+
+  // Parse `state` into `out` (reusing its allocations). False when the entry is of the other
+  // kind or the bytes do not parse (cannot happen: the view wrote them).
+  bool ParseSubject(v1::SubjectState& out) const;
+  bool ParseContact(v1::ContactPointState& out) const;
 };
 
 // What Apply did.
@@ -48,7 +60,7 @@ class ConsentView {
 
   // Applies a target's full state if its sequence is above the held one. kInvalid when `state`
   // has neither a subject nor a contact point.
-  ApplyResult Apply(std::string_view key, const v1::TargetStateSnapshot& state);
+  ApplyResult Apply(std::string_view key, v1::TargetStateSnapshot state);
   // Removes the target (a tombstone on the state topic: the target was erased).
   ApplyResult Erase(std::string_view key);
 
@@ -72,14 +84,13 @@ class ConsentView {
     const size_t first = ShardOf(contact_key);
     std::shared_lock lock(shards_[first].mu);
     const ViewEntry* contact = Find(shards_[first], contact_key);
-    if (contact == nullptr || contact->contact == nullptr ||
-        contact->contact->linked_subject_id().empty()) {
+    if (contact == nullptr || contact->linked_subject_id.empty()) {
       fn(contact, static_cast<const ViewEntry*>(nullptr));
       return;
     }
     std::string subject_key(tenant);
     subject_key.push_back('/');
-    subject_key.append(contact->contact->linked_subject_id());
+    subject_key.append(contact->linked_subject_id);
     const size_t second = ShardOf(subject_key);
     if (second == first) {
       fn(contact, Find(shards_[first], subject_key));

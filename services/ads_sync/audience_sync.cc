@@ -25,8 +25,7 @@ absl::StatusOr<enforce::Verdict> EnforcerConsent::Check(const enforce::CheckPara
 std::string EnforcerConsent::LinkedSubject(std::string_view contact_key) const {
   std::string subject;
   enforcer_.view().ReadWith(contact_key, [&](const enforce::ViewEntry* entry) {
-    if (entry != nullptr && entry->contact != nullptr)
-      subject = entry->contact->linked_subject_id();
+    if (entry != nullptr) subject = entry->linked_subject_id;
   });
   return subject;
 }

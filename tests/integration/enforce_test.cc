@@ -114,8 +114,10 @@ class EnforceTest : public ::testing::Test {
         ASSERT_EQ(e != nullptr, exists) << Subject(i);
         if (e == nullptr) return;
         enforce::ConsentView::Trim(stored);
-        EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*e->subject, stored))
-            << Subject(i) << "\nview:  " << e->subject->ShortDebugString()
+        v1::SubjectState held;
+        ASSERT_TRUE(e->ParseSubject(held));
+        EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(held, stored))
+            << Subject(i) << "\nview:  " << held.ShortDebugString()
             << "\nstore: " << stored.ShortDebugString();
       });
       for (bool contact : {false, true}) {
