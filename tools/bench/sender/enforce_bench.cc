@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "enforce/enforcer.h"
 #include "grpcpp/grpcpp.h"
+#include "spdlog/spdlog.h"
 #include "tools/bench/micro/fixtures.h"
 
 namespace assent::bench {
@@ -336,6 +337,7 @@ int Bootstrap(int argc, char** argv) {
 }  // namespace assent::bench
 
 int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);  // keep the library's progress lines out of the table
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "withdrawal") return assent::bench::Withdrawal(argc, argv);
   if (mode == "bootstrap") return assent::bench::Bootstrap(argc, argv);
