@@ -1,5 +1,6 @@
 #include "enforce/enforcer.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -318,15 +319,32 @@ Verdict Enforcer::FailClosed(const Catalog& catalog, const CheckParams& params) 
   return verdict;
 }
 
+absl::Status Enforcer::ValidateParams(const CheckParams& params) const {
+  if (!params.topic.empty()) RETURN_IF_ERROR(core::ValidateTopic("topic", params.topic));
+  if (!params.jurisdiction.empty()) {
+    RETURN_IF_ERROR(core::ValidateJurisdiction("jurisdiction", params.jurisdiction));
+  }
+  return absl::OkStatus();
+}
+
+void Enforcer::WarnFailClosed(const absl::Status& why) const {
+  // At most one line a second: a sender failing closed may check thousands of times a second.
+  const int64_t now = absl::ToUnixNanos(clock_.Now());
+  int64_t last = last_fail_closed_log_ns_.load(std::memory_order_relaxed);
+  if (now - last < 1000000000 ||
+      !last_fail_closed_log_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    return;
+  }
+  spdlog::warn("enforcement: failing closed: view not fresh and service unavailable ({})",
+               why.ToString());
+}
+
 absl::StatusOr<Verdict> Enforcer::Check(const CheckParams& params,
                                         const Recipient& recipient) const {
   if (params.tenant != recipient.tenant) {
     return absl::InvalidArgumentError("tenant: the recipient was resolved for another tenant");
   }
-  if (!params.topic.empty()) RETURN_IF_ERROR(core::ValidateTopic("topic", params.topic));
-  if (!params.jurisdiction.empty()) {
-    RETURN_IF_ERROR(core::ValidateJurisdiction("jurisdiction", params.jurisdiction));
-  }
+  RETURN_IF_ERROR(ValidateParams(params));
   const absl::Time now = params.time.value_or(clock_.Now());
   const std::shared_ptr<const Catalog> catalog = catalog_.Snapshot();
   bool ask_service = !FreshAt(clock_.Now());
@@ -354,10 +372,87 @@ absl::StatusOr<Verdict> Enforcer::Check(const CheckParams& params,
     default:
       break;
   }
-  spdlog::warn("enforcement: failing closed: view not fresh and service unavailable ({})",
-               remote.status().ToString());
+  WarnFailClosed(remote.status());
   checks_fail_closed_.fetch_add(1, std::memory_order_relaxed);
   return FailClosed(*catalog, params);
+}
+
+absl::StatusOr<std::vector<Verdict>> Enforcer::BatchCheck(
+    const CheckParams& params, const std::vector<Recipient>& recipients) const {
+  RETURN_IF_ERROR(ValidateParams(params));
+  for (size_t i = 0; i < recipients.size(); ++i) {
+    if (recipients[i].tenant != params.tenant) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("recipients[", i, "]: resolved for another tenant"));
+    }
+  }
+  std::vector<Verdict> verdicts;
+  verdicts.reserve(recipients.size());
+  const absl::Time now = params.time.value_or(clock_.Now());
+  const std::shared_ptr<const Catalog> catalog = catalog_.Snapshot();
+  if (FreshAt(clock_.Now())) {
+    absl::Status status;
+    for (const Recipient& r : recipients) {
+      absl::StatusOr<v1::CheckResponse> local = CheckInView(view_, *catalog, params, r, now);
+      if (!local.ok()) {
+        status = local.status();
+        break;
+      }
+      verdicts.push_back({*std::move(local), sender::v1::LOCAL_VIEW});
+    }
+    if (status.ok()) {
+      checks_local_.fetch_add(recipients.size(), std::memory_order_relaxed);
+      return verdicts;
+    }
+    if (status.code() != absl::StatusCode::kNotFound) return status;
+    RETURN_IF_ERROR(core::ValidatePurposeId("purpose_id", params.purpose_id));
+    refresh_wanted_.store(true, std::memory_order_relaxed);
+    verdicts.clear();
+  }
+  absl::Status remote = absl::UnavailableError("no service_address configured");
+  if (consent_stub_ != nullptr) {
+    constexpr size_t kChunk = 10000;  // the service's default BatchCheck limit
+    remote = absl::OkStatus();
+    for (size_t begin = 0; begin < recipients.size() && remote.ok(); begin += kChunk) {
+      v1::BatchCheckRequest request;
+      request.set_tenant(std::string(params.tenant));
+      request.set_purpose_id(std::string(params.purpose_id));
+      request.set_channel(params.channel);
+      request.set_topic(std::string(params.topic));
+      *request.mutable_time() = ToProto(now);
+      const size_t end = std::min(recipients.size(), begin + kChunk);
+      for (size_t i = begin; i < end; ++i) *request.add_targets() = recipients[i].target;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           absl::ToChronoMilliseconds(options_.service_deadline * 4));
+      v1::BatchCheckResponse response;
+      grpc::Status status = consent_stub_->BatchCheck(&context, request, &response);
+      if (!status.ok()) {
+        remote = absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                              status.error_message());
+        break;
+      }
+      for (v1::CheckResponse& r : *response.mutable_results()) {
+        verdicts.push_back({std::move(r), sender::v1::SERVICE});
+      }
+    }
+  }
+  if (remote.ok()) {
+    checks_service_.fetch_add(recipients.size(), std::memory_order_relaxed);
+    return verdicts;
+  }
+  switch (remote.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+      return remote;
+    default:
+      break;
+  }
+  WarnFailClosed(remote);
+  checks_fail_closed_.fetch_add(recipients.size(), std::memory_order_relaxed);
+  verdicts.assign(recipients.size(), FailClosed(*catalog, params));
+  return verdicts;
 }
 
 absl::StatusOr<Verdict> Enforcer::Check(const v1::CheckRequest& request) const {

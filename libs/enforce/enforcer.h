@@ -124,6 +124,12 @@ class Enforcer {
   absl::StatusOr<Verdict> Check(const CheckParams& params, const Recipient& recipient) const;
   // Resolve + Check for a service-style request.
   absl::StatusOr<Verdict> Check(const v1::CheckRequest& request) const;
+  // Many recipients of one tenant for one purpose, channel and topic: one freshness decision and
+  // catalog snapshot for the batch; when the view is not fresh, the service's BatchCheck (10,000
+  // recipients per call); failing closed as Check does. One verdict per recipient, in order.
+  // Errors as Check's; INVALID_ARGUMENT "recipients[i]..." for a recipient of another tenant.
+  absl::StatusOr<std::vector<Verdict>> BatchCheck(const CheckParams& params,
+                                                  const std::vector<Recipient>& recipients) const;
 
   // Whether local verdicts are given now.
   bool Fresh() const;
@@ -145,6 +151,8 @@ class Enforcer {
   absl::StatusOr<Verdict> CheckService(const CheckParams& params, const Recipient& recipient,
                                        absl::Time now) const;
   Verdict FailClosed(const Catalog& catalog, const CheckParams& params) const;
+  absl::Status ValidateParams(const CheckParams& params) const;
+  void WarnFailClosed(const absl::Status& why) const;
   bool FreshAt(absl::Time now) const;
   std::string TenantKey(std::string_view tenant) const;
   void MaintenanceLoop();
@@ -166,6 +174,7 @@ class Enforcer {
   mutable std::atomic<uint64_t> checks_service_{0};
   mutable std::atomic<uint64_t> checks_fail_closed_{0};
   mutable std::atomic<bool> refresh_wanted_{false};
+  mutable std::atomic<int64_t> last_fail_closed_log_ns_{0};
 
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;

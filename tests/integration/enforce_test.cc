@@ -167,6 +167,32 @@ TEST_F(EnforceTest, BootstrapsToTheStoreStateAndFollowsChanges) {
   ExpectViewEqualsStore(**enforcer);
   EXPECT_EQ((*enforcer)->status().follower.bad_records, 0u);
 
+  // A batch of every subject and contact point gives the single checks' verdicts.
+  std::vector<enforce::Recipient> recipients;
+  for (int i = 0; i < kSubjects; ++i) {
+    for (bool contact : {false, true}) {
+      auto r = (*enforcer)->Resolve("acme", CheckFor(i, v1::EMAIL, contact).target());
+      ASSERT_TRUE(r.ok()) << r.status();
+      recipients.push_back(*r);
+    }
+  }
+  enforce::CheckParams params;
+  params.tenant = "acme";
+  params.purpose_id = "marketing.newsletter";
+  params.channel = v1::EMAIL;
+  params.time = absl::Now();
+  auto batch = (*enforcer)->BatchCheck(params, recipients);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), recipients.size());
+  for (size_t i = 0; i < recipients.size(); ++i) {
+    auto single = (*enforcer)->Check(params, recipients[i]);
+    ASSERT_TRUE(single.ok());
+    EXPECT_EQ((*batch)[i].source, sender::v1::LOCAL_VIEW);
+    EXPECT_EQ((*batch)[i].response.verdict(), single->response.verdict()) << i;
+    EXPECT_EQ((*batch)[i].response.reason(), single->response.reason()) << i;
+    EXPECT_EQ((*batch)[i].response.record_id(), single->response.record_id()) << i;
+  }
+
   // A withdrawal reaches the local view and the verdict flips.
   ASSERT_TRUE(Write(1, v1::GRANTED));
   ASSERT_TRUE(WaitFor(
@@ -245,6 +271,18 @@ TEST_F(EnforceTest, FallsBackToTheServiceThenFailsClosed) {
     ASSERT_TRUE(v.ok()) << v.status();
     EXPECT_EQ(v->source, sender::v1::SERVICE);
     EXPECT_EQ(v->response.verdict(), v1::ALLOW);
+    // A batch goes to the service's BatchCheck.
+    auto r = (*e)->Resolve("acme", CheckFor(2, v1::EMAIL, false).target());
+    ASSERT_TRUE(r.ok());
+    enforce::CheckParams params;
+    params.tenant = "acme";
+    params.purpose_id = "marketing.newsletter";
+    params.channel = v1::EMAIL;
+    auto batch = (*e)->BatchCheck(params, {*r, *r});
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_EQ(batch->size(), 2u);
+    EXPECT_EQ((*batch)[1].source, sender::v1::SERVICE);
+    EXPECT_EQ((*batch)[1].response.verdict(), v1::ALLOW);
     // Bad input is an error, never a verdict.
     v1::CheckRequest bad = CheckFor(2, v1::EMAIL, false);
     bad.set_purpose_id("no-such-purpose");
@@ -267,6 +305,16 @@ TEST_F(EnforceTest, FallsBackToTheServiceThenFailsClosed) {
     ASSERT_TRUE(t.ok()) << t.status();
     EXPECT_EQ(t->source, sender::v1::FAIL_CLOSED);
     EXPECT_EQ(t->response.verdict(), v1::ALLOW);
+    auto r = (*e)->Resolve("acme", CheckFor(2, v1::EMAIL, true).target());
+    ASSERT_TRUE(r.ok());
+    enforce::CheckParams params;
+    params.tenant = "acme";
+    params.purpose_id = "marketing.newsletter";
+    params.channel = v1::EMAIL;
+    auto batch = (*e)->BatchCheck(params, {*r});
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    EXPECT_EQ((*batch)[0].source, sender::v1::FAIL_CLOSED);
+    EXPECT_EQ((*batch)[0].response.reason(), v1::ENFORCEMENT_UNAVAILABLE);
   }
   // Neither reachable and no catalog at all: everything is denied.
   {
