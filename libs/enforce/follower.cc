@@ -77,8 +77,8 @@ void ViewFollower::Stop() {
   if (consume_thread_.joinable()) consume_thread_.join();
   if (watermark_thread_.joinable()) watermark_thread_.join();
   if (consumer_ != nullptr) {
-    rd_kafka_consumer_close(consumer_.get());
-    consumer_.reset();
+    // The view is in no group and commits nothing: nothing to wait for.
+    events::CloseConsumer(std::move(consumer_), absl::ZeroDuration());
   }
 }
 

@@ -1,6 +1,7 @@
 #include "events/kafka.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 
@@ -75,6 +76,23 @@ absl::StatusOr<ConfPtr> ProducerConfig(const KafkaOptions& options) {
     RETURN_IF_ERROR(SetConf(conf.get(), key, value, absl::StrCat("kafka.producer.", key)));
   }
   return conf;
+}
+
+void CloseConsumer(KafkaPtr consumer, absl::Duration timeout) {
+  if (consumer == nullptr) return;
+  rd_kafka_t* rk = consumer.release();
+  QueuePtr queue(rd_kafka_queue_new(rk));
+  rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk, queue.get());
+  if (error != nullptr) {
+    rd_kafka_error_destroy(error);
+  } else {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!rd_kafka_consumer_closed(rk) && absl::Now() < deadline) {
+      EventPtr event(rd_kafka_queue_poll(queue.get(), 100));
+    }
+  }
+  queue.reset();
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout) {

@@ -74,6 +74,11 @@ absl::Status ValidateKafkaOptions(const KafkaOptions& options);
 // topics that already exist are left as they are.
 absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout);
 
+// Closes a consumer without hanging when the brokers are gone: leaves its group (if any) within
+// `timeout`, then destroys the handle without the blocking close rd_kafka_destroy would do.
+// Offsets are not committed here (Assent's consumers commit in transactions or not at all).
+void CloseConsumer(KafkaPtr consumer, absl::Duration timeout);
+
 // A topic to create: name, partitions, replication factor, topic configs.
 struct TopicSpec {
   std::string name;

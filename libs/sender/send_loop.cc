@@ -36,7 +36,8 @@ SendLoop::SendLoop(SendLoopOptions options, Handler handler, const Clock& clock)
     : options_(std::move(options)), handler_(std::move(handler)), clock_(clock) {}
 
 SendLoop::~SendLoop() {
-  if (consumer_ != nullptr) rd_kafka_consumer_close(consumer_.get());
+  // Leave the group promptly when the brokers answer; never hang on shutdown when they do not.
+  events::CloseConsumer(std::move(consumer_), absl::Seconds(5));
 }
 
 absl::Status SendLoop::Start(absl::Duration timeout) {

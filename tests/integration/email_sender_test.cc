@@ -231,6 +231,9 @@ TEST_F(EmailSenderTest, KilledMidStreamPublishesOneOutcomePerRequest) {
     if (e.path().filename().string()[0] != '.') ++files;
   }
   EXPECT_EQ(files, ids.size());
+  // With the broker gone, SIGTERM still stops the sender cleanly (Stop() gives up after 30 s).
+  broker_->Stop();
+  EXPECT_EQ(sender_->Stop(), 0) << sender_->log();
 }
 
 }  // namespace
