@@ -66,6 +66,8 @@ ApplyResult ConsentView::Apply(std::string_view key, v1::TargetStateSnapshot sta
     entry->sequence = state.contact().sequence();
     entry->kind = ViewEntry::Kind::kContact;
     entry->linked_subject_id = state.contact().linked_subject_id();
+    entry->bare_contact =
+        state.contact().decisions_size() == 0 && state.contact().suppressions_size() == 0;
     Trim(*state.mutable_contact());
     state.contact().SerializeToString(&entry->state);
   } else {

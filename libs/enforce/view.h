@@ -42,6 +42,9 @@ struct ViewEntry {
   // For a contact point: the subject it is linked to (empty: none), kept apart so that following
   // the link needs no parse.
   std::string linked_subject_id;
+  // A contact point with no decisions or suppressions of its own (only a link): the rule needs
+  // nothing from its bytes, so checks skip the parse.
+  bool bare_contact = false;
 
   // Parse `state` into `out` (reusing its allocations). False when the entry is of the other
   // kind or the bytes do not parse (cannot happen: the view wrote them).
@@ -88,7 +91,8 @@ class ConsentView {
       fn(contact, static_cast<const ViewEntry*>(nullptr));
       return;
     }
-    std::string subject_key(tenant);
+    thread_local std::string subject_key;  // keeps its buffer: no allocation per check
+    subject_key.assign(tenant);
     subject_key.push_back('/');
     subject_key.append(contact->linked_subject_id);
     const size_t second = ShardOf(subject_key);

@@ -158,6 +158,18 @@ TEST_F(EnforceTest, BootstrapsToTheStoreStateAndFollowsChanges) {
   for (int i = 0; i < 3000; ++i) {
     ASSERT_TRUE(Write(i, i % 4 == 0 ? v1::WITHDRAWN : v1::GRANTED)) << i;
   }
+  // Contact points that only link to a subject (no records of their own).
+  for (int i = 0; i < 20; ++i) {
+    v1::LinkContactPointRequest link;
+    link.set_tenant("acme");
+    link.set_subject_id(Subject(i));
+    link.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+    link.mutable_contact_point()->set_value(absl::StrCat("linked", i, "@example.com"));
+    link.set_actor("test");
+    link.set_source("crm");
+    v1::LinkContactPointResponse linked;
+    ASSERT_TRUE(server_->consent().LinkContactPoint(Ctx().get(), link, &linked).ok()) << i;
+  }
   auto enforcer = enforce::Enforcer::Start(Options(broker_->bootstrap(), server_->address()),
                                            SystemClock::Get());
   ASSERT_TRUE(enforcer.ok()) << enforcer.status();
@@ -166,6 +178,21 @@ TEST_F(EnforceTest, BootstrapsToTheStoreStateAndFollowsChanges) {
   ASSERT_TRUE(WaitFor([&] { return (*enforcer)->Fresh(); }, absl::Seconds(30)));
   ExpectViewEqualsStore(**enforcer);
   EXPECT_EQ((*enforcer)->status().follower.bad_records, 0u);
+  // The linked-only contact points are judged by their subjects, locally as by the service.
+  for (int i = 0; i < 20; ++i) {
+    v1::CheckRequest request = CheckFor(i, v1::EMAIL, true);
+    request.mutable_target()->mutable_contact_point()->set_value(
+        absl::StrCat("linked", i, "@example.com"));
+    request.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    auto local = (*enforcer)->Check(request);
+    ASSERT_TRUE(local.ok()) << local.status();
+    EXPECT_EQ(local->source, sender::v1::LOCAL_VIEW);
+    v1::CheckResponse remote;
+    ASSERT_TRUE(server_->consent().Check(Ctx().get(), request, &remote).ok());
+    EXPECT_EQ(local->response.verdict(), remote.verdict()) << i;
+    EXPECT_EQ(local->response.reason(), remote.reason()) << i;
+    EXPECT_EQ(local->response.record_id(), remote.record_id()) << i;
+  }
 
   // A batch of every subject and contact point gives the single checks' verdicts.
   std::vector<enforce::Recipient> recipients;

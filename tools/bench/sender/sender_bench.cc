@@ -2,8 +2,9 @@
 // the table and the command.
 //
 //   BM_LocalCheck/...      enforce::CheckInView: catalog lookup, view lookup under the shard's
-//                          shared lock, the decision rule; for contact points also the linked
-//                          subject. The view holds `targets` subjects (and as many contacts).
+//                          shared lock, parse, the decision rule; for contact points also the
+//                          linked subject (contact:1 with records of its own, contact:2 only a
+//                          link). The view holds `targets` subjects and 2x as many contacts.
 //   BM_DecideOnly/...      baseline: core::Decide on the same state already in hand.
 //   BM_ViewMemory          builds a view of 1,000,000 subjects (3 decisions each, from the state
 //                          topic's records) and reports bytes per subject: estimated from the
@@ -52,6 +53,7 @@ struct Fixture {
   enforce::Catalog catalog;
   std::string subject_keys;  // fixed-width, NUL-padded, random order
   std::string contact_keys;
+  std::string bare_keys;  // contact points that only link to their subject
   int targets = 0;
 
   explicit Fixture(int n) : targets(n) {
@@ -63,6 +65,7 @@ struct Fixture {
     std::shuffle(order.begin(), order.end(), std::mt19937(7));
     subject_keys.assign(static_cast<size_t>(n) * kKeyWidth, '\0');
     contact_keys.assign(static_cast<size_t>(n) * kKeyWidth, '\0');
+    bare_keys.assign(static_cast<size_t>(n) * kKeyWidth, '\0');
     for (int i = 0; i < n; ++i) {
       v1::TargetRef subject;
       subject.set_subject_id(SubjectName(i));
@@ -76,9 +79,19 @@ struct Fixture {
       *contact.mutable_contact() = c.contact().contact();
       const std::string contact_key = enforce::ViewKey(kTenant, contact);
       view.Apply(contact_key, c);
+      v1::TargetStateSnapshot b;
+      b.mutable_contact()->set_linked_subject_id(SubjectName(i));
+      b.mutable_contact()->set_sequence(1);
+      b.mutable_contact()->mutable_contact()->set_type(v1::CONTACT_EMAIL);
+      b.mutable_contact()->mutable_contact()->set_hash(absl::StrCat(i, "beef"));
+      v1::TargetRef bare;
+      *bare.mutable_contact() = b.contact().contact();
+      const std::string bare_key = enforce::ViewKey(kTenant, bare);
+      view.Apply(bare_key, b);
       const size_t slot = static_cast<size_t>(order[i]) * kKeyWidth;
       subject_keys.replace(slot, subject_key.size(), subject_key);
       contact_keys.replace(slot, contact_key.size(), contact_key);
+      bare_keys.replace(slot, bare_key.size(), bare_key);
     }
   }
 };
@@ -86,7 +99,9 @@ struct Fixture {
 void BM_LocalCheck(benchmark::State& state) {
   static Fixture* fixtures[2] = {nullptr, nullptr};
   const int targets = static_cast<int>(state.range(0));
-  const bool contact = state.range(1) != 0;
+  // 0: subject; 1: contact point with records of its own (+ linked subject); 2: contact point
+  // that only links to its subject.
+  const int contact = static_cast<int>(state.range(1));
   Fixture*& f = fixtures[targets > 1000 ? 1 : 0];
   if (f == nullptr) f = new Fixture(targets);
   enforce::CheckParams params;
@@ -101,7 +116,9 @@ void BM_LocalCheck(benchmark::State& state) {
   } else {
     recipient.ref.set_subject_id("x");
   }
-  const std::string& keys = contact ? f->contact_keys : f->subject_keys;
+  const std::string& keys = contact == 2   ? f->bare_keys
+                            : contact == 1 ? f->contact_keys
+                                           : f->subject_keys;
   auto key_at = [&](size_t i) {
     const char* p = keys.data() + (i % f->targets) * Fixture::kKeyWidth;
     return std::string_view(p, strnlen(p, Fixture::kKeyWidth));
@@ -126,8 +143,10 @@ BENCHMARK(BM_LocalCheck)
     ->ArgNames({"targets", "contact"})
     ->Args({1000, 0})
     ->Args({1000, 1})
+    ->Args({1000, 2})
     ->Args({1000000, 0})
-    ->Args({1000000, 1});
+    ->Args({1000000, 1})
+    ->Args({1000000, 2});
 
 void BM_DecideOnly(benchmark::State& state) {
   const bool contact = state.range(0) != 0;
