@@ -1,7 +1,9 @@
 #include "sender/runtime.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +43,16 @@ std::vector<SettingSpec> CommonSpecs(const std::string& name) {
 }
 
 std::vector<std::string> CommonOpenPrefixes() { return {"kafka.consumer.", "kafka.producer."}; }
+
+void ExitAfter(absl::Duration grace, int exit_code) {
+  std::thread([grace, exit_code] {
+    absl::SleepFor(grace);
+    spdlog::warn("shutdown took longer than {} (Kafka unreachable?): exiting now",
+                 absl::FormatDuration(grace));
+    spdlog::default_logger()->flush();
+    std::_Exit(exit_code);
+  }).detach();
+}
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& key, const std::string& path) {
   if (path.empty()) return InvalidField(key, "required");

@@ -98,6 +98,13 @@ class SenderRuntime {
   std::atomic<bool> running_{false};
 };
 
+// Bounds a sender's shutdown: once its work is committed, tearing down the Kafka clients can
+// block for a long time when the brokers are gone (librdkafka waits on its coordinators). Starts
+// a thread that ends the process with `exit_code` if it is still running after `grace`. Safe
+// because nothing is left to flush: outcomes and offsets were committed or aborted in Kafka
+// transactions, and transports fsync before they report.
+void ExitAfter(absl::Duration grace, int exit_code);
+
 // Reads the whole file (for secrets). INVALID_ARGUMENT naming `key` when it cannot be read.
 absl::StatusOr<std::string> ReadSecretFile(const std::string& key, const std::string& path);
 

@@ -144,6 +144,7 @@ int Run(const AdsConfig& config) {
   }
 
   (*runtime)->SetRunning(false);
+  sender::ExitAfter(absl::Seconds(10), exit_code);
   // Unless a signal ended the loop, the signal thread is still in sigwait: hand it one.
   if (!signalled.load()) pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();

@@ -84,6 +84,7 @@ int Run(int argc, char** argv) {
   (*runtime)->SetRunning(true);
   spdlog::info("email sender running");
   absl::Status s = loop.Run();
+  sender::ExitAfter(absl::Seconds(10), s.ok() ? 0 : 1);
   (*runtime)->SetRunning(false);
   g_loop.store(nullptr);
   if (!s.ok()) {

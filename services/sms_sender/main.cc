@@ -124,6 +124,7 @@ int RunSender(int argc, char** argv) {
   (*runtime)->SetRunning(true);
   log->info("msg=\"running\"");
   const absl::Status run = loop.Run();
+  sender::ExitAfter(absl::Seconds(10), run.ok() ? 0 : 1);
   (*runtime)->SetRunning(false);
   stop_waiter();
   if (!run.ok()) {
