@@ -188,6 +188,24 @@ std::vector<absl::StatusOr<std::optional<std::string>>> Store::MultiGet(
   return out;
 }
 
+absl::Status Store::MultiGetEach(
+    Cf cf, const std::vector<std::string_view>& keys,
+    absl::FunctionRef<absl::Status(size_t index, std::string_view value)> fn) const {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (std::string_view key : keys) slices.emplace_back(key.data(), key.size());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), Handle(cf), keys.size(), slices.data(), values.data(),
+                statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], absl::StrCat("read ", Sv(CfName(cf))));
+    RETURN_IF_ERROR(fn(i, std::string_view(values[i].data(), values[i].size())));
+  }
+  return absl::OkStatus();
+}
+
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf) const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
 }

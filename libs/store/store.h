@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "rocksdb/compaction_filter.h"
@@ -58,6 +59,13 @@ class Store {
   // Point reads of many keys in one column family, in order.
   std::vector<absl::StatusOr<std::optional<std::string>>> MultiGet(
       Cf cf, const std::vector<std::string>& keys) const;
+  // Point reads of many keys in one column family that hand each present value to
+  // `fn(index in keys, bytes)` while RocksDB still holds it (no copy; the bytes are valid only
+  // during the call). Absent keys are skipped. Returns the first read error (UNAVAILABLE), or the
+  // first error `fn` returns, after which `fn` is not called again.
+  absl::Status MultiGetEach(
+      Cf cf, const std::vector<std::string_view>& keys,
+      absl::FunctionRef<absl::Status(size_t index, std::string_view value)> fn) const;
   // An iterator over one column family (total order). Never null.
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf) const;
   // Applies a batch atomically; durable in the WAL (fsync'ed) before it returns when

@@ -1,5 +1,6 @@
 // The ledger over real RocksDB: catalog, recording and checking, history chain, idempotency,
 // atomicity of bad input, contact points, outbox, reopen, concurrent writers.
+#include <set>
 #include <thread>
 
 #include "assent/storage/v1/storage.pb.h"
@@ -564,6 +565,91 @@ TEST_F(LedgerTest, BatchCheckAnswersInOrderAndRefusesOversizedBatches) {
   auto refused = ledger_->BatchCheck(batch);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("targets"));
+}
+
+TEST_F(LedgerTest, BatchCheckGivesExactlyTheSingleChecksOfMixedTargets) {
+  ASSERT_TRUE(Record(Decision("m1", v1::GRANTED)).ok());
+  ASSERT_TRUE(Record(Decision("m2", v1::WITHDRAWN)).ok());
+  ASSERT_TRUE(Record(Decision("m3", v1::GRANTED)).ok());
+  auto email = [](const std::string& value) {
+    v1::ContactPoint contact;
+    contact.set_type(v1::CONTACT_EMAIL);
+    contact.set_value(value);
+    return contact;
+  };
+  // linked@ is linked to m3 and suppressed itself; other@ is linked to m2; loose@ is suppressed
+  // and linked to nobody; unknown@ was never seen.
+  for (const auto& [address, subject] :
+       {std::pair<std::string, std::string>{"linked@x.org", "m3"}, {"other@x.org", "m2"}}) {
+    v1::LinkContactPointRequest link;
+    link.set_tenant("acme");
+    link.set_subject_id(subject);
+    *link.mutable_contact_point() = email(address);
+    link.set_actor("crm-sync");
+    link.set_source("crm");
+    ASSERT_TRUE((Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, link)).ok());
+  }
+  for (const std::string address : {"linked@x.org", "loose@x.org"}) {
+    v1::SuppressContactPointRequest suppress;
+    suppress.set_tenant("acme");
+    *suppress.mutable_contact_point() = email(address);
+    suppress.set_channel(v1::EMAIL);
+    suppress.set_kind(v1::Suppression::UNSUBSCRIBED);
+    suppress.set_actor("esp-webhook");
+    suppress.set_source("email-one-click");
+    ASSERT_TRUE(
+        (Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress)).ok());
+  }
+
+  for (const std::string purpose : {"marketing.newsletter", "orders"}) {
+    v1::BatchCheckRequest batch;
+    batch.set_tenant("acme");
+    batch.set_purpose_id(purpose);
+    batch.set_channel(v1::EMAIL);
+    for (const std::string subject : {"m1", "nobody", "m2", "m3", "m1"}) {
+      batch.add_targets()->set_subject_id(subject);
+    }
+    for (const std::string address :
+         {"linked@x.org", "loose@x.org", "unknown@x.org", "other@x.org", " Linked@X.org "}) {
+      *batch.add_targets()->mutable_contact_point() = email(address);
+    }
+    batch.add_targets()->set_subject_id("m3");
+    auto result = ledger_->BatchCheck(batch);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_THAT(result->results(), SizeIs(batch.targets_size()));
+    std::set<v1::Reason> reasons;
+    for (int i = 0; i < batch.targets_size(); ++i) {
+      v1::CheckRequest check;
+      check.set_tenant("acme");
+      check.set_purpose_id(purpose);
+      check.set_channel(v1::EMAIL);
+      *check.mutable_target() = batch.targets(i);
+      auto single = ledger_->Check(check);
+      ASSERT_TRUE(single.ok()) << single.status();
+      EXPECT_EQ(result->results(i).SerializeAsString(), single->SerializeAsString())
+          << purpose << " targets[" << i << "]: batch " << result->results(i).ShortDebugString()
+          << " single " << single->ShortDebugString();
+      reasons.insert(single->reason());
+    }
+    // The batch covers the paths it is meant to: grants, withdrawals, no record, suppression.
+    if (purpose == "marketing.newsletter") {
+      EXPECT_THAT(reasons, ::testing::IsSupersetOf(
+                               {v1::EXPLICIT_GRANT, v1::NO_CONSENT, v1::ADDRESS_SUPPRESSED}));
+    }
+  }
+
+  // A bad target fails the whole batch, naming it; an unknown purpose is NOT_FOUND.
+  v1::BatchCheckRequest bad;
+  bad.set_tenant("acme");
+  bad.set_purpose_id("marketing.newsletter");
+  bad.set_channel(v1::EMAIL);
+  bad.add_targets()->set_subject_id("m1");
+  *bad.add_targets()->mutable_contact_point() = email("not an address");
+  auto refused = ledger_->BatchCheck(bad);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::StartsWith("targets[1]"));
+  bad.set_purpose_id("no.such.purpose");
+  EXPECT_EQ(ledger_->BatchCheck(bad).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

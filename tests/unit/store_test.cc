@@ -288,6 +288,30 @@ TEST_F(StoreTest, DataSurvivesReopen) {
   EXPECT_FALSE(many[1]->has_value());
 }
 
+TEST_F(StoreTest, MultiGetEachHandsOverPresentValuesByIndexAndStopsAtAnError) {
+  auto store = OpenStore();
+  rocksdb::WriteBatch batch;
+  batch.Put(store->Handle(Cf::kSubjects), "a", "1");
+  batch.Put(store->Handle(Cf::kSubjects), "c", "3");
+  ASSERT_TRUE(store->Write(&batch).ok());
+  ASSERT_TRUE(store->db()->Flush(rocksdb::FlushOptions(), store->Handle(Cf::kSubjects)).ok());
+  std::vector<std::pair<size_t, std::string>> seen;
+  auto collect = [&](size_t i, std::string_view value) {
+    seen.emplace_back(i, std::string(value));
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(store->MultiGetEach(Cf::kSubjects, {"c", "b", "a", "c"}, collect).ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<size_t, std::string>>{{0, "3"}, {2, "1"}, {3, "3"}}));
+  int calls = 0;
+  auto refuse = [&](size_t, std::string_view) {
+    ++calls;
+    return absl::DataLossError("bad");
+  };
+  EXPECT_EQ(store->MultiGetEach(Cf::kSubjects, {"a", "c"}, refuse).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(StoreTest, CompactionDropsExpiredIdempotencyRecords) {
   auto store = OpenStore();
   auto put = [&](const std::string& key, absl::Time expire) {

@@ -5,7 +5,9 @@
 // Only calls completing inside the measured window (after --warmup) are counted.
 //   assent_load --target HOST:PORT [--method check|record] [--concurrency 64 | --rate R]
 //               [--duration 10s] [--warmup 2s] [--connections 4] [--tenant bench]
-//               [--subjects 10000] [--count N] [--server-pid PID]
+//               [--subjects 10000] [--random-subjects] [--count N] [--server-pid PID]
+// Subjects s0..s<subjects-1> are used round-robin, or in a fixed pseudo-random order with
+// --random-subjects (so that a short run over many stored subjects does not read neighbours).
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +49,7 @@ struct Options {
   int connections = 4;
   std::string tenant = "bench";
   int64_t subjects = 10000;
+  bool random_subjects = false;
   int64_t count = 0;  // > 0: issue exactly this many calls, no warm-up, then stop
   int server_pid = 0;
 };
@@ -190,6 +193,15 @@ class Load {
     SteadyClock::time_point start;
   };
 
+  // The n-th call's subject: round-robin, or scattered by a splitmix64 step of n.
+  int64_t SubjectIndex(int64_t n) const {
+    if (!o_.random_subjects) return n % o_.subjects;
+    uint64_t z = static_cast<uint64_t>(n) + 0x9e3779b97f4a7c15u;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return static_cast<int64_t>((z ^ (z >> 31)) % static_cast<uint64_t>(o_.subjects));
+  }
+
   // Starts one call; `start` is when it was meant to start (the schedule, in open loop).
   void Issue(SteadyClock::time_point start) {
     const int64_t n = next_.fetch_add(1);
@@ -198,7 +210,7 @@ class Load {
     auto* call = new Call;
     call->start = start;
     call->ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    const std::string subject = absl::StrCat("s", n % o_.subjects);
+    const std::string subject = absl::StrCat("s", SubjectIndex(n));
     auto* stub = stubs_[static_cast<size_t>(n) % stubs_.size()].get();
     auto done = [this, call](grpc::Status status) { Done(call, status); };
     if (o_.method == "check") {
@@ -282,7 +294,8 @@ int Usage(const std::string& why) {
   std::fprintf(stderr,
                "assent_load: %s\nusage: assent_load --target HOST:PORT [--method check|record]\n"
                "  [--concurrency 64 | --rate R] [--duration 10s] [--warmup 2s] [--connections 4]\n"
-               "  [--tenant bench] [--subjects 10000] [--count N] [--server-pid PID]\n",
+               "  [--tenant bench] [--subjects 10000] [--random-subjects] [--count N]\n"
+               "  [--server-pid PID]\n",
                why.c_str());
   return 2;
 }
@@ -293,6 +306,10 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
+    if (flag == "--random-subjects") {
+      o.random_subjects = true;
+      continue;
+    }
     if (i + 1 >= argc) return Usage("missing value for " + flag);
     const std::string value = argv[++i];
     bool ok = true;
