@@ -1,6 +1,8 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "assent/storage/v1/storage.pb.h"
@@ -191,17 +193,27 @@ std::vector<absl::StatusOr<std::optional<std::string>>> Store::MultiGet(
 absl::Status Store::MultiGetEach(
     Cf cf, const std::vector<std::string_view>& keys,
     absl::FunctionRef<absl::Status(size_t index, std::string_view value)> fn) const {
+  // RocksDB sorts unsorted input through its comparator's virtual calls; sorting the views here
+  // (bytewise, as every Assent column family compares) costs a fraction of that for big batches.
+  std::vector<uint32_t> order(keys.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
-  for (std::string_view key : keys) slices.emplace_back(key.data(), key.size());
+  std::vector<uint32_t> position(keys.size());
+  for (uint32_t k = 0; k < order.size(); ++k) {
+    slices.emplace_back(keys[order[k]].data(), keys[order[k]].size());
+    position[order[k]] = k;
+  }
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
   db_->MultiGet(rocksdb::ReadOptions(), Handle(cf), keys.size(), slices.data(), values.data(),
-                statuses.data());
+                statuses.data(), /*sorted_input=*/true);
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return FromRocks(statuses[i], absl::StrCat("read ", Sv(CfName(cf))));
-    RETURN_IF_ERROR(fn(i, std::string_view(values[i].data(), values[i].size())));
+    const uint32_t k = position[i];
+    if (statuses[k].IsNotFound()) continue;
+    if (!statuses[k].ok()) return FromRocks(statuses[k], absl::StrCat("read ", Sv(CfName(cf))));
+    RETURN_IF_ERROR(fn(i, std::string_view(values[k].data(), values[k].size())));
   }
   return absl::OkStatus();
 }
