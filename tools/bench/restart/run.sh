@@ -125,7 +125,8 @@ out(f"Command: `{command}` (regenerates this file).\n")
 ram_gb = round(int(sh("awk '/MemTotal/ {print $2}' /proc/meminfo")) / 2**20)
 when = sh("date -u +%Y-%m-%dT%H:%MZ")
 out(f"Machine: {sh('nproc')} cores, {cpu}, {ram_gb} GiB RAM; {when}; commit {commit}.\n")
-seeded = f"seeded in {seed['seed_seconds']:.0f} s, compacted in {seed['compact_seconds']:.0f} s"
+seeded = (f"seeded by `restart_seed` in {seed['seed_seconds']:.0f} s, compacted in "
+          f"{seed['compact_seconds']:.0f} s; with `--keep` an earlier seed is reused")
 out(f"Data: **{n:,} subjects** ({seeded}), {full_mb} MB on disk; baseline: the same consentd on a "
     f"data directory with only the catalog ({empty_mb} MB). consentd runs without Kafka, "
     f"`--store-block-cache-mb {cache_mb} --store-write-buffer-mb {buffer_mb}`. Figures are medians "
@@ -162,8 +163,11 @@ out("How the data was made and what is measured: `restart_seed` (beside this scr
     "(gRPC listening) and to the first `assentctl check` answered (assentctl's own start-up, about "
     "10 ms, included). Memory after start is the RSS then; the random Checks "
     "(`assent_load --random-subjects`, 16 callers) then pull data blocks into the block cache, "
-    "which is what grows the RSS of the 10-million-subject run; it levels off at the cache size "
-    "(index and filter blocks are charged to the same cache: `cache_index_and_filter_blocks`). "
+    "which is what grows the RSS of the run with subjects: random subjects over a data set larger "
+    "than the cache touch more distinct blocks than it holds, so it ends full, and the RSS above "
+    "the baseline is the cache plus allocator overhead (index and filter blocks are charged to "
+    "the same cache: `cache_index_and_filter_blocks`; the memtables stay empty, nothing is "
+    "written). "
     "Time until serving does not depend on the number of subjects because opening RocksDB reads "
     "only the manifest and the table files' footers; nothing is loaded into memory at start.")
 PY
