@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/hex.h"
 #include "common/strings.h"
@@ -26,16 +27,6 @@ constexpr size_t kMinE164Digits = 2;
 constexpr size_t kMaxE164Digits = 15;
 // Writes go out in chunks of this size, so a large set is not copied into one buffer.
 constexpr size_t kWriteChunk = 64 * 1024;
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &digest_len, EVP_sha256(), nullptr) != 1) {
-    // Only an allocation failure inside OpenSSL gets here; there is no sensible hash to return.
-    std::abort();
-  }
-  return ToHex(std::string_view(reinterpret_cast<const char*>(digest), digest_len));
-}
 
 bool IsE164(std::string_view value) {
   if (value.size() < 1 + kMinE164Digits || value.size() > 1 + kMaxE164Digits) return false;

@@ -2,7 +2,6 @@
 
 #include <idn2.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstdlib>
 #include <memory>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/hex.h"
 #include "common/status_macros.h"
@@ -263,21 +263,6 @@ absl::StatusOr<std::string> NormalizePostal(std::string_view field, std::string_
                                             " bytes once normalised (got ", out.size(), ")"));
   }
   return out;
-}
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  // OpenSSL may refuse a null key pointer even with length 0 (an empty string_view's data()).
-  static const char kEmpty = 0;
-  const void* key_ptr = key.empty() ? &kEmpty : key.data();
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
-           &mac_len) == nullptr) {
-    // Only an allocation failure inside OpenSSL gets here; there is no sensible hash to return.
-    std::abort();
-  }
-  return std::string(reinterpret_cast<const char*>(mac), mac_len);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -29,21 +29,6 @@ constexpr size_t kMacLength = 32;
 constexpr size_t kHashHexLength = 64;
 // More than any valid token (see the header); stops a huge input before it is decoded.
 constexpr size_t kMaxTokenLength = 2048;
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  // OpenSSL may refuse a null key pointer even with length 0 (an empty string_view's data()).
-  static const char kEmpty = 0;
-  const void* key_ptr = key.empty() ? &kEmpty : key.data();
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
-           &mac_len) == nullptr) {
-    // Only an allocation failure inside OpenSSL gets here; there is no sensible MAC to return.
-    std::abort();
-  }
-  return std::string(reinterpret_cast<const char*>(mac), mac_len);
-}
 
 std::string Base64Url(std::string_view bytes) { return absl::WebSafeBase64Escape(Sv(bytes)); }
 

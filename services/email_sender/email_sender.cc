@@ -1,8 +1,7 @@
 #include "email_sender/email_sender.h"
 
-#include <openssl/sha.h>
-
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/hex.h"
 #include "common/status_macros.h"
@@ -16,12 +15,6 @@ namespace {
 
 using sender::v1::SendOutcome;
 using sender::v1::SendRequest;
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return ToHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
-}
 
 absl::Status ValidateRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return InvalidField("request_id", "must be 1..128 characters");
