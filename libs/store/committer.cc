@@ -1,5 +1,7 @@
 #include "store/committer.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -19,6 +21,9 @@ absl::StatusOr<std::optional<std::string>> Txn::Get(Cf cf, std::string_view key)
   const std::string k = OverlayKey(cf, key);
   if (auto it = local_.find(k); it != local_.end()) return it->second;
   if (auto it = group_.find(k); it != group_.end()) return it->second;
+  for (auto overlay = in_flight_.rbegin(); overlay != in_flight_.rend(); ++overlay) {
+    if (auto it = (*overlay)->find(k); it != (*overlay)->end()) return it->second;
+  }
   return store_.Get(cf, key);
 }
 
@@ -48,7 +53,14 @@ Committer::Committer(Store& store, const Clock& clock, CommitterOptions options)
     next_outbox_id_ = ReadBigEndian64(std::string_view(it->key().data(), 8)) + 1;
     last_outbox_id_ = next_outbox_id_ - 1;
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "committer");
+    Loop();
+  });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "commit-writer");
+    WriterLoop();
+  });
 }
 
 Committer::~Committer() { Stop(); }
@@ -87,6 +99,7 @@ void Committer::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  if (writer_.joinable()) writer_.join();
 }
 
 void Committer::AddObserver(CommitObserver* observer) {
@@ -111,81 +124,133 @@ CommitterStats Committer::stats() const {
 
 void Committer::Loop() {
   std::vector<Item> items;
+  // Overlays of the groups handed to the writer and not known to be in the store, oldest first,
+  // with their group numbers.
+  std::deque<std::shared_ptr<const Txn::Overlay>> in_flight;
+  std::deque<uint64_t> in_flight_numbers;
+  uint64_t number = 0;
   while (true) {
+    uint64_t finished = 0;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]()
-                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      // Waits for work and for room in the pipeline; mutations that arrive meanwhile join the
+      // next group.
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return (stopping_ || !queue_.empty()) && prepared_.empty();
+      };
       mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping and drained
+      if (queue_.empty()) {  // stopping and drained; the writer finishes what it holds
+        committer_done_ = true;
+        return;
+      }
       while (!queue_.empty() && items.size() < options_.max_group) {
         items.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      finished = finished_through_;
     }
-    RunGroup(items);
+    while (!in_flight_numbers.empty() && in_flight_numbers.front() <= finished) {
+      in_flight.pop_front();
+      in_flight_numbers.pop_front();
+    }
+    auto overlay = std::make_shared<Txn::Overlay>();
+    std::unique_ptr<Group> group = Prepare(items, ++number, finished + 1, *overlay, in_flight);
     items.clear();
+    if (!overlay->empty()) {
+      in_flight.push_back(std::move(overlay));
+      in_flight_numbers.push_back(number);
+    }
+    absl::MutexLock lock(&mu_);
+    prepared_.push_back(std::move(group));
   }
 }
 
-void Committer::RunGroup(std::vector<Item>& items) {
-  Txn::Overlay group;
-  rocksdb::WriteBatch batch;
-  std::vector<absl::Status> results;
-  std::vector<absl::AnyInvocable<void()>> on_commit;
-  results.reserve(items.size());
+std::unique_ptr<Committer::Group> Committer::Prepare(
+    std::vector<Item>& items, uint64_t number, uint64_t base, Txn::Overlay& overlay,
+    const std::deque<std::shared_ptr<const Txn::Overlay>>& in_flight) {
+  auto group = std::make_unique<Group>();
+  group->number = number;
+  group->base = base;
+  group->results.reserve(items.size());
+  group->done.reserve(items.size());
   for (Item& item : items) {
+    group->done.push_back(std::move(item.done));
     const absl::Time now = clock_.Now();
     if (now > item.deadline) {
-      results.push_back(absl::DeadlineExceededError("deadline passed before the write ran"));
+      group->results.push_back(absl::DeadlineExceededError("deadline passed before the write ran"));
       absl::MutexLock lock(&mu_);
       stats_.rejected_deadline++;
       continue;
     }
-    Txn txn(store_, *this, group, now);
+    Txn txn(store_, *this, overlay, in_flight, now);
     absl::Status s = item.mutation(txn);
     if (s.ok()) {
       for (Txn::Op& op : txn.ops_) {
         if (op.value.has_value()) {
-          batch.Put(store_.Handle(op.cf), op.key, *op.value);
+          group->batch.Put(store_.Handle(op.cf), op.key, *op.value);
         } else {
-          batch.Delete(store_.Handle(op.cf), op.key);
+          group->batch.Delete(store_.Handle(op.cf), op.key);
         }
       }
-      for (auto& [k, v] : txn.local_) group[k] = std::move(v);
-      for (auto& fn : txn.on_commit_) on_commit.push_back(std::move(fn));
+      for (auto& [k, v] : txn.local_) overlay[k] = std::move(v);
+      for (auto& fn : txn.on_commit_) group->on_commit.push_back(std::move(fn));
     }
-    results.push_back(std::move(s));
+    group->results.push_back(std::move(s));
   }
-  bool write_failed = false;
+  return group;
+}
+
+void Committer::WriterLoop() {
+  while (true) {
+    std::unique_ptr<Group> group;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return committer_done_ || !prepared_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (prepared_.empty()) return;  // the committer stopped and everything is written
+      group = std::move(prepared_.front());
+      prepared_.pop_front();
+    }
+    Finish(*group);
+  }
+}
+
+void Committer::Finish(Group& group) {
+  absl::Status written;
   absl::Duration write_latency;
-  if (batch.Count() > 0) {
+  if (group.base <= last_failed_) {
+    // Its mutations read the writes of a group that never reached the store.
+    written = absl::UnavailableError("an earlier write failed; nothing of this one was applied");
+  } else if (group.batch.Count() > 0) {
     const absl::Time start = clock_.Now();
-    absl::Status written = store_.Write(&batch);
+    written = store_.Write(&group.batch);
     write_latency = clock_.Now() - start;
-    if (!written.ok()) {
-      write_failed = true;
-      for (absl::Status& s : results) {
-        if (s.ok()) s = written;
-      }
-    }
   }
-  if (!write_failed) {
-    for (auto& fn : on_commit) fn();
+  const bool write_failed = !written.ok();
+  if (write_failed) {
+    last_failed_ = group.number;
+    for (absl::Status& s : group.results) {
+      if (s.ok()) s = written;
+    }
+  } else {
+    for (auto& fn : group.on_commit) fn();
   }
   size_t succeeded = 0;
-  for (const absl::Status& s : results) succeeded += s.ok() ? 1 : 0;
+  for (const absl::Status& s : group.results) succeeded += s.ok() ? 1 : 0;
   {
     absl::MutexLock lock(&mu_);
+    finished_through_ = group.number;
     stats_.groups++;
-    stats_.mutations += items.size();
+    stats_.mutations += group.results.size();
     if (write_failed) stats_.failed_writes++;
-    if (!write_failed && batch.Count() > 0) {
+    if (!write_failed && group.batch.Count() > 0) {
       for (CommitObserver* o : observers_)
-        o->OnGroupCommitted(succeeded, batch.GetDataSize(), write_latency);
+        o->OnGroupCommitted(succeeded, group.batch.GetDataSize(), write_latency);
     }
   }
-  for (size_t i = 0; i < items.size(); ++i) items[i].done(std::move(results[i]));
+  for (size_t i = 0; i < group.done.size(); ++i) group.done[i](std::move(group.results[i]));
 }
 
 }  // namespace assent::store

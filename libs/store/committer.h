@@ -1,20 +1,27 @@
-// The single writer of the store, with group commit.
+// The single writer of the store, with pipelined group commit.
 //
 // Every change to the store is a Mutation: a function that reads what it needs through a Txn and
 // stages its writes there. The committer runs mutations one at a time on its own thread, so a
 // mutation sees every earlier mutation's writes (sequence numbers are assigned without races), and
-// gathers all mutations that queued up while the previous group was being made durable into one
-// WriteBatch with one fsync. Many concurrent callers therefore share each disk flush instead of
-// queueing behind one flush each: durability costs latency, not throughput.
+// gathers all mutations that queued up meanwhile into one WriteBatch with one fsync. Many
+// concurrent callers therefore share each disk flush instead of queueing behind one flush each:
+// durability costs latency, not throughput.
+//
+// Two threads form a pipeline. The committer thread runs the mutations of group N+1 while the
+// writer thread makes group N durable (WAL write and fsync) and then completes it (commit hooks,
+// observers, done callbacks, which send the gRPC responses). Group N+1's mutations read group N's
+// writes from its in-memory overlay until they are in the store. At most two groups are past the
+// committer thread at once: one being written and one waiting for it.
 //
 // A mutation that returns an error has none of its writes applied; the others in its group are
-// unaffected. When the group's write fails, every mutation in it fails with UNAVAILABLE and nothing
-// is applied.
+// unaffected. When a group's write fails, every mutation in it fails with UNAVAILABLE and nothing
+// is applied; so does every group prepared on top of it (they read its writes).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,8 +51,8 @@ class Txn {
   uint64_t NextOutboxId();
   // The commit time of this mutation (the committer's clock when the mutation started).
   absl::Time now() const { return now_; }
-  // Runs `fn` on the committer thread after the group is durable, before the done callbacks.
-  // Used to refresh in-memory caches of what was written.
+  // Runs `fn` on the writer thread after the group is durable, before the done callbacks (groups
+  // in commit order). Used to refresh in-memory caches of what was written.
   void OnCommit(absl::AnyInvocable<void()> fn) { on_commit_.push_back(std::move(fn)); }
 
  private:
@@ -56,20 +63,23 @@ class Txn {
     std::optional<std::string> value;  // nullopt: delete
   };
   using Overlay = absl::flat_hash_map<std::string, std::optional<std::string>>;
-  Txn(Store& store, Committer& committer, const Overlay& group, absl::Time now)
-      : store_(store), committer_(committer), group_(group), now_(now) {}
+  // `in_flight`: the writes of groups handed to the writer but not yet in the store, oldest first.
+  Txn(Store& store, Committer& committer, const Overlay& group,
+      const std::deque<std::shared_ptr<const Overlay>>& in_flight, absl::Time now)
+      : store_(store), committer_(committer), group_(group), in_flight_(in_flight), now_(now) {}
   static std::string OverlayKey(Cf cf, std::string_view key);
 
   Store& store_;
   Committer& committer_;
   const Overlay& group_;
+  const std::deque<std::shared_ptr<const Overlay>>& in_flight_;
   Overlay local_;
   std::vector<Op> ops_;
   std::vector<absl::AnyInvocable<void()>> on_commit_;
   absl::Time now_;
 };
 
-// Told about every durable group commit, on the committer thread (must not block). The outbox
+// Told about every durable group commit, on the writer thread (must not block). The outbox
 // relay uses it to publish new events at once; metrics use it to count and time commits.
 class CommitObserver {
  public:
@@ -89,7 +99,7 @@ struct CommitterOptions {
 struct CommitterStats {
   uint64_t groups = 0;
   uint64_t mutations = 0;
-  uint64_t failed_writes = 0;
+  uint64_t failed_writes = 0;        // groups not written: their write failed, or one they read did
   uint64_t rejected_queue_full = 0;  // refused at Submit: RESOURCE_EXHAUSTED
   uint64_t rejected_deadline = 0;    // dropped unrun: DEADLINE_EXCEEDED
 };
@@ -97,8 +107,8 @@ struct CommitterStats {
 class Committer {
  public:
   using Mutation = absl::AnyInvocable<absl::Status(Txn&)>;
-  // Called exactly once, on the committer thread (or the caller's, when refused at Submit) with
-  // the mutation's status, once its writes are durable (or not applied). Must not block.
+  // Called exactly once, on the writer thread (or the caller's, when refused at Submit) with the
+  // mutation's status, once its writes are durable (or not applied). Must not block.
   using Done = absl::AnyInvocable<void(absl::Status)>;
 
   // `store` must outlive the committer. Starts the writer thread.
@@ -112,7 +122,7 @@ class Committer {
   void Submit(Mutation mutation, Done done, absl::Time deadline = absl::InfiniteFuture());
   // Submit and wait for the result. Must not be called on the committer thread.
   absl::Status Run(Mutation mutation);
-  // Refuses new mutations, completes the queued ones, and joins the thread. Idempotent.
+  // Refuses new mutations, completes the queued ones, and joins the threads. Idempotent.
   void Stop();
 
   // Adds an observer (not owned; must outlive the committer or be removed first).
@@ -132,8 +142,25 @@ class Committer {
     Done done;
     absl::Time deadline;
   };
+  // One group on its way from the committer thread to the store.
+  struct Group {
+    uint64_t number = 0;
+    // The oldest group whose overlay the mutations could read: if any group from `base` on
+    // fails its write, this one fails too.
+    uint64_t base = 0;
+    rocksdb::WriteBatch batch;
+    std::vector<Done> done;
+    std::vector<absl::Status> results;
+    std::vector<absl::AnyInvocable<void()>> on_commit;
+  };
   void Loop();
-  void RunGroup(std::vector<Item>& items);
+  // Runs the items' mutations into a group (committer thread).
+  std::unique_ptr<Group> Prepare(std::vector<Item>& items, uint64_t number, uint64_t base,
+                                 Txn::Overlay& overlay,
+                                 const std::deque<std::shared_ptr<const Txn::Overlay>>& in_flight);
+  void WriterLoop();
+  // Makes a group durable and completes it (writer thread).
+  void Finish(Group& group);
 
   Store& store_;
   const Clock& clock_;
@@ -143,9 +170,17 @@ class Committer {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   CommitterStats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<CommitObserver*> observers_ ABSL_GUARDED_BY(mu_);
+  // Groups prepared and not yet taken by the writer, and whether the writer is busy with one.
+  std::deque<std::unique_ptr<Group>> prepared_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool committer_done_ ABSL_GUARDED_BY(mu_) = false;
+  // The newest group the writer has finished (written or failed).
+  uint64_t finished_through_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t last_failed_ = 0;     // writer thread only
   uint64_t next_outbox_id_ = 1;  // committer thread only
   std::atomic<uint64_t> last_outbox_id_{0};
   std::thread thread_;
+  std::thread writer_;
 };
 
 }  // namespace assent::store

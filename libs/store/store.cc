@@ -70,6 +70,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
   // overlap the memtable insert of the previous one.
   db_options.enable_pipelined_write = true;
   db_options.max_background_jobs = 2;
+  if (options.env != nullptr) db_options.env = options.env;
   db_options.keep_log_file_num = 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Tickers only (no timers): block-cache hit ratio for metrics at negligible cost.

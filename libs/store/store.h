@@ -40,6 +40,9 @@ struct StoreOptions {
   // fsync the WAL before a write returns. Default true; only tests and benchmarks of the
   // non-durable path turn it off.
   bool sync_writes = true;
+  // The RocksDB environment (files, threads). Null: the default. Tests pass one that injects
+  // I/O faults; not owned, must outlive the store.
+  rocksdb::Env* env = nullptr;
 };
 
 class Store {

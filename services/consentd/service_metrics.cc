@@ -2,6 +2,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "assent/storage/v1/storage.pb.h"
+#include "assent/v1/catalog.pb.h"
+#include "assent/v1/consent.pb.h"
 #include "common/strings.h"
 #include "prometheus/gauge.h"
 #include "store/keys.h"
@@ -222,15 +224,49 @@ ServiceMetrics::ServiceMetrics(const std::string& version)
       .Register(*registry_)
       .Add({{"version", version}})
       .Set(1);
+  // The generated pool knows both services once their .pb.cc files are linked in, which the
+  // includes above guarantee.
+  (void)v1::CheckRequest::descriptor();
+  (void)v1::CreateTenantRequest::descriptor();
+  for (const char* name : {"assent.v1.CatalogService", "assent.v1.ConsentService"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    if (service == nullptr) continue;
+    auto& methods = rpc_series_[service->name()];
+    for (int i = 0; i < service->method_count(); ++i) {
+      methods[service->method(i)->name()] = std::make_unique<RpcSeries>();
+    }
+  }
 }
 
 void ServiceMetrics::ObserveRpc(std::string_view service, std::string_view method,
                                 grpc::StatusCode code, absl::Duration latency) {
-  const std::map<std::string, std::string> labels = {{"service", std::string(service)},
-                                                     {"method", std::string(method)},
-                                                     {"code", std::string(CodeName(code))}};
-  rpc_requests_.Add(labels).Increment();
-  rpc_duration_.Add(labels, LatencyBuckets()).Observe(absl::ToDoubleSeconds(latency));
+  auto labels = [&] {
+    return std::map<std::string, std::string>{{"service", std::string(service)},
+                                              {"method", std::string(method)},
+                                              {"code", std::string(CodeName(code))}};
+  };
+  auto make_counter = [&]() -> prometheus::Counter& { return rpc_requests_.Add(labels()); };
+  auto make_histogram = [&]() -> prometheus::Histogram& {
+    return rpc_duration_.Add(labels(), LatencyBuckets());
+  };
+  RpcSeries* series = nullptr;
+  if (auto s = rpc_series_.find(absl::string_view(service.data(), service.size()));
+      s != rpc_series_.end()) {
+    if (auto m = s->second.find(absl::string_view(method.data(), method.size()));
+        m != s->second.end()) {
+      series = m->second.get();
+    }
+  }
+  const double seconds = absl::ToDoubleSeconds(latency);
+  if (series == nullptr) {  // not one of consentd's own methods: no cached series
+    make_counter().Increment();
+    make_histogram().Observe(seconds);
+    return;
+  }
+  const auto index = static_cast<size_t>(code);
+  series->requests.Get(index, make_counter).Increment();
+  series->duration.Get(index, make_histogram).Observe(seconds);
 }
 
 void ServiceMetrics::OnGroupCommitted(size_t mutations, size_t, absl::Duration write_latency) {
@@ -239,13 +275,24 @@ void ServiceMetrics::OnGroupCommitted(size_t mutations, size_t, absl::Duration w
 }
 
 void ServiceMetrics::OnDecisionRecorded(v1::PurposeKind kind, v1::ConsentState state) {
-  decisions_
-      .Add({{"purpose_kind", v1::PurposeKind_Name(kind)}, {"state", v1::ConsentState_Name(state)}})
+  const bool small = kind >= 0 && static_cast<size_t>(state) < kStates && state >= 0;
+  decision_series_
+      .Get(small ? static_cast<size_t>(kind) * kStates + static_cast<size_t>(state) : SIZE_MAX,
+           [&]() -> prometheus::Counter& {
+             return decisions_.Add({{"purpose_kind", v1::PurposeKind_Name(kind)},
+                                    {"state", v1::ConsentState_Name(state)}});
+           })
       .Increment();
 }
 
 void ServiceMetrics::OnChecked(v1::Verdict verdict, v1::Reason reason) {
-  verdicts_.Add({{"verdict", v1::Verdict_Name(verdict)}, {"reason", v1::Reason_Name(reason)}})
+  const bool small = verdict >= 0 && reason >= 0 && static_cast<size_t>(reason) < kReasons;
+  verdict_series_
+      .Get(small ? static_cast<size_t>(verdict) * kReasons + static_cast<size_t>(reason) : SIZE_MAX,
+           [&]() -> prometheus::Counter& {
+             return verdicts_.Add(
+                 {{"verdict", v1::Verdict_Name(verdict)}, {"reason", v1::Reason_Name(reason)}});
+           })
       .Increment();
 }
 

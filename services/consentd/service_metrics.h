@@ -6,10 +6,14 @@
 // time by state_collector(). Thread-safe.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "events/relay.h"
@@ -24,6 +28,27 @@
 #include "store/store.h"
 
 namespace assent::consentd {
+
+// Series of one metric family addressed by a small integer (an enum value, or a pair of them),
+// each created on first use and then reached without a label map, a hash or a lock: the hot
+// paths (every RPC, every Check) only load a pointer. Family::Add is idempotent and thread-safe,
+// so two threads racing to create a slot store the same pointer.
+template <typename Metric, size_t N>
+class SeriesSlots {
+ public:
+  Metric& Get(size_t index, absl::FunctionRef<Metric&()> create) {
+    if (index >= N) return create();
+    Metric* metric = slots_[index].load(std::memory_order_acquire);
+    if (metric == nullptr) {
+      metric = &create();
+      slots_[index].store(metric, std::memory_order_release);
+    }
+    return *metric;
+  }
+
+ private:
+  std::array<std::atomic<Metric*>, N> slots_{};
+};
 
 class ServiceMetrics final : public store::CommitObserver, public ledger::LedgerObserver {
  public:
@@ -57,6 +82,21 @@ class ServiceMetrics final : public store::CommitObserver, public ledger::Ledger
   prometheus::Histogram& commit_write_;
   prometheus::Histogram& publish_;
   std::shared_ptr<StateCollector> collector_;
+
+  // One gRPC method's series, by status code (17 codes).
+  struct RpcSeries {
+    SeriesSlots<prometheus::Counter, 17> requests;
+    SeriesSlots<prometheus::Histogram, 17> duration;
+  };
+  // Every method of the services consentd serves, from their descriptors, keyed by service and
+  // then method name. Built in the constructor and never changed, so lookups take no lock.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::unique_ptr<RpcSeries>>>
+      rpc_series_;
+  // Indexed by verdict * kReasons + reason, and by kind * kStates + state.
+  static constexpr size_t kReasons = 32;
+  static constexpr size_t kStates = 8;
+  SeriesSlots<prometheus::Counter, 4 * kReasons> verdict_series_;
+  SeriesSlots<prometheus::Counter, 16 * kStates> decision_series_;
 };
 
 // gRPC status code names as Prometheus label values ("OK", "INVALID_ARGUMENT", ...).

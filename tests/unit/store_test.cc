@@ -5,10 +5,13 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "assent/storage/v1/storage.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "store/committer.h"
 #include "store/keys.h"
 #include "store/outbox.h"
@@ -20,6 +23,77 @@ namespace {
 
 using ::assent::testing::FakeClock;
 using ::assent::testing::TempDir;
+
+// A file system whose WAL syncs can be held (to keep a group commit in flight for as long as a
+// test needs) and then made to fail, as a full or failing disk would.
+class WalFaults final : public rocksdb::FileSystemWrapper {
+ public:
+  WalFaults() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  static const char* kClassName() { return "WalFaults"; }
+  const char* Name() const override { return kClassName(); }
+
+  // From now on a WAL sync waits for Release().
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  // Blocks until a WAL sync is waiting in Hold.
+  void AwaitHeldSync() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&waiting_));
+  }
+  // Lets held syncs go on; they fail when `fail` is true (and so does every later one).
+  void Release(bool fail) {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+    fail_ = fail;
+  }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (s.ok() && name.size() > 4 && name.substr(name.size() - 4) == ".log") {
+      *result = std::make_unique<File>(std::move(*result), this);
+    }
+    return s;
+  }
+
+ private:
+  class File final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> file, WalFaults* faults)
+        : FSWritableFileOwnerWrapper(std::move(file)), faults_(faults) {}
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
+      if (!faults_->Gate()) return rocksdb::IOStatus::IOError("injected WAL sync failure");
+      return FSWritableFileOwnerWrapper::Sync(options, dbg);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
+      if (!faults_->Gate()) return rocksdb::IOStatus::IOError("injected WAL sync failure");
+      return FSWritableFileOwnerWrapper::Fsync(options, dbg);
+    }
+
+   private:
+    WalFaults* faults_;
+  };
+
+  // Waits while held; false when the sync is to fail.
+  bool Gate() {
+    absl::MutexLock lock(&mu_);
+    waiting_ = held_;
+    mu_.Await(absl::Condition(
+        +[](bool* held) { return !*held; }, &held_));
+    waiting_ = false;
+    return !fail_;
+  }
+
+  absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  bool fail_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 TEST(KeysTest, BigEndianRoundTripAndOrder) {
   std::string a, b;
@@ -59,6 +133,33 @@ TEST(KeysTest, TenantsAreSeparated) {
   EXPECT_EQ(EntityName(target), "c:email:ab12");
 }
 
+// Submits a mutation that reads `from` (if not empty) and writes what it read, plus one, to `to`;
+// `ran` is notified once the mutation has run, `done` with its result.
+struct Step {
+  absl::Notification ran;
+  absl::Notification finished;
+  absl::Status result;
+  std::optional<std::string> seen;
+
+  void Submit(Committer& committer, std::string from, std::string to) {
+    committer.Submit(
+        [this, from, to](Txn& txn) -> absl::Status {
+          if (!from.empty()) {
+            auto raw = txn.Get(Cf::kSubjects, from);
+            if (!raw.ok()) return raw.status();
+            seen = *raw;
+          }
+          txn.Put(Cf::kSubjects, to, std::to_string(seen ? std::stoi(*seen) + 1 : 1));
+          ran.Notify();
+          return absl::OkStatus();
+        },
+        [this](absl::Status s) {
+          result = std::move(s);
+          finished.Notify();
+        });
+  }
+};
+
 class StoreTest : public ::testing::Test {
  protected:
   std::unique_ptr<Store> OpenStore() {
@@ -67,6 +168,24 @@ class StoreTest : public ::testing::Test {
     auto store = Store::Open(options, clock_);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
+  }
+  std::unique_ptr<Store> OpenStoreWithFaults() {
+    faults_env_ = rocksdb::NewCompositeEnv(faults_);
+    StoreOptions options;
+    options.path = dir_.Sub("db");
+    options.env = faults_env_.get();
+    auto store = Store::Open(options, clock_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  // Submits `first` (writes "a") and holds its group in the WAL sync; then submits `second`
+  // (reads "a", writes "b") and waits until its mutation has run.
+  void StartTwoGroups(Committer& committer, Step& first, Step& second) {
+    faults_->Hold();
+    first.Submit(committer, "", "a");
+    faults_->AwaitHeldSync();
+    second.Submit(committer, "a", "b");
+    second.ran.WaitForNotification();
   }
   // Writes a store whose format record says `version`, as an older or newer build would.
   void WriteFormatVersion(uint32_t version) {
@@ -81,6 +200,8 @@ class StoreTest : public ::testing::Test {
 
   TempDir dir_;
   FakeClock clock_;
+  std::shared_ptr<WalFaults> faults_ = std::make_shared<WalFaults>();
+  std::unique_ptr<rocksdb::Env> faults_env_;
 };
 
 TEST_F(StoreTest, NewStoreRecordsFormatVersion) {
@@ -219,6 +340,41 @@ TEST_F(StoreTest, FullQueueIsResourceExhausted) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   release.Notify();
   committer.Stop();
+}
+
+TEST_F(StoreTest, NextGroupReadsWritesOfTheGroupBeingMadeDurable) {
+  auto store = OpenStoreWithFaults();
+  ASSERT_NE(store, nullptr);
+  Committer committer(*store, clock_);
+  Step first, second;
+  StartTwoGroups(committer, first, second);
+  // The second group ran while the first is still being made durable, and read its write.
+  EXPECT_FALSE(first.finished.HasBeenNotified());
+  EXPECT_EQ(second.seen, std::optional<std::string>("1"));
+  faults_->Release(/*fail=*/false);
+  first.finished.WaitForNotification();
+  second.finished.WaitForNotification();
+  EXPECT_TRUE(first.result.ok()) << first.result;
+  EXPECT_TRUE(second.result.ok()) << second.result;
+  EXPECT_EQ(**store->Get(Cf::kSubjects, "a"), "1");
+  EXPECT_EQ(**store->Get(Cf::kSubjects, "b"), "2");
+}
+
+TEST_F(StoreTest, FailedWriteFailsTheGroupsPreparedOnTopOfIt) {
+  auto store = OpenStoreWithFaults();
+  ASSERT_NE(store, nullptr);
+  Committer committer(*store, clock_);
+  Step first, second;
+  StartTwoGroups(committer, first, second);  // the second read the first's write from memory
+  faults_->Release(/*fail=*/true);
+  first.finished.WaitForNotification();
+  second.finished.WaitForNotification();
+  EXPECT_EQ(first.result.code(), absl::StatusCode::kUnavailable) << first.result;
+  // The second group was built on a write that never became durable: it must not be applied
+  // either, although its own write might have succeeded.
+  EXPECT_EQ(second.result.code(), absl::StatusCode::kUnavailable) << second.result;
+  EXPECT_EQ(*store->Get(Cf::kSubjects, "b"), std::nullopt);
+  EXPECT_EQ(committer.stats().failed_writes, 2u);  // both groups count as not written
 }
 
 TEST_F(StoreTest, StoppedCommitterRefusesAndDrainsQueued) {
