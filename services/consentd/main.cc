@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "consentd/config.h"
 #include "consentd/server.h"
@@ -15,6 +16,10 @@
 extern char** environ;
 
 int main(int argc, char** argv) {
+  // Debian builds abseil without NDEBUG, which leaves deadlock detection on for every absl::Mutex
+  // (gRPC locks several per call): a lock-order graph updated on each acquisition, a debugging
+  // aid that costs CPU on every RPC. consentd and noop_server both turn it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -49,6 +50,10 @@ int Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds abseil without NDEBUG, which leaves deadlock detection on for every absl::Mutex
+  // (gRPC locks several per call): a lock-order graph updated on each acquisition, a debugging
+  // aid that costs CPU on every RPC. consentd and noop_server both turn it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string listen = "127.0.0.1:0";
   std::string port_file;
   for (int i = 1; i < argc; ++i) {
