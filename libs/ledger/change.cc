@@ -23,25 +23,29 @@ absl::StatusOr<bool> LoadInto(store::Txn& txn, store::Cf cf, const std::string& 
   return true;
 }
 
-template <typename State, typename MakeSnapshot>
+template <typename State>
 void Append(store::Txn& txn, v1::HistoryRecord& record, State& state, store::Cf state_cf,
-            const std::string& state_key, MakeSnapshot make_snapshot) {
+            const std::string& state_key) {
   record.set_sequence(state.sequence() + 1);
   if (!record.has_recorded_time()) *record.mutable_recorded_time() = ToProto(txn.now());
   if (!record.has_effective_time()) *record.mutable_effective_time() = record.recorded_time();
   record.set_previous_hash(state.chain_head());
-  record.set_hash(HistoryHash(record));
+  std::string history_bytes = SealRecord(record);
 
   state.set_sequence(record.sequence());
   state.set_chain_head(record.hash());
   *state.mutable_update_time() = record.recorded_time();
 
+  // Each of the state, the history record and the events is serialized once.
+  std::string state_bytes = state.SerializeAsString();
+  const std::string snapshot = SnapshotBytes(state, state_bytes);
   const std::string entity = store::EntityName(record.target());
-  txn.Put(store::Cf::kHistory, store::HistoryKey(record.tenant(), entity, record.sequence()),
-          record.SerializeAsString());
-  txn.Put(state_cf, state_key, state.SerializeAsString());
-  for (const auto& outbox : BuildOutboxRecords(record, make_snapshot(state))) {
-    txn.Put(store::Cf::kOutbox, store::OutboxKey(txn.NextOutboxId()), outbox.SerializeAsString());
+  txn.PutNew(store::Cf::kHistory, store::HistoryKey(record.tenant(), entity, record.sequence()),
+             std::move(history_bytes));
+  txn.Put(state_cf, state_key, std::move(state_bytes));
+  for (const auto& outbox : BuildOutboxRecords(record, snapshot)) {
+    txn.PutNew(store::Cf::kOutbox, store::OutboxKey(txn.NextOutboxId()),
+               outbox.SerializeAsString());
   }
 }
 
@@ -73,20 +77,12 @@ absl::StatusOr<v1::ContactPointState> LoadContact(store::Txn& txn, std::string_v
 
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::SubjectState& state) {
   Append(txn, record, state, store::Cf::kSubjects,
-         store::SubjectKey(state.tenant(), state.subject_id()), [](const v1::SubjectState& s) {
-           v1::TargetStateSnapshot snapshot;
-           *snapshot.mutable_subject() = s;
-           return snapshot;
-         });
+         store::SubjectKey(state.tenant(), state.subject_id()));
 }
 
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointState& state) {
   Append(txn, record, state, store::Cf::kContacts,
-         store::ContactKey(state.tenant(), state.contact()), [](const v1::ContactPointState& s) {
-           v1::TargetStateSnapshot snapshot;
-           *snapshot.mutable_contact() = s;
-           return snapshot;
-         });
+         store::ContactKey(state.tenant(), state.contact()));
 }
 
 std::string RequestDigest(const google::protobuf::Message& request) {

@@ -52,6 +52,12 @@ void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointSt
 
 // SHA-256 of the deterministic serialization of a request.
 std::string RequestDigest(const google::protobuf::Message& request);
+// RequestDigest when the request carries an idempotency key (the only use of the digest), else
+// empty: a request without a key is not serialized and hashed for nothing.
+template <typename Request>
+std::string IdempotencyDigest(const Request& request) {
+  return request.idempotency_key().empty() ? std::string() : RequestDigest(request);
+}
 
 // Looks up an idempotency key. Returns the stored response when the same method and request
 // used it before (and it has not expired), nullopt when the key is new (or empty), and

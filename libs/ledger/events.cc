@@ -1,6 +1,7 @@
 #include "ledger/events.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/wire.h"
 #include "store/keys.h"
 
 namespace assent::ledger {
@@ -24,8 +25,7 @@ std::string EventKey(std::string_view tenant, const v1::TargetRef& target) {
   return key;
 }
 
-v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record,
-                                    const v1::TargetStateSnapshot& state_after) {
+v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record) {
   v1::ConsentChanged event;
   const std::string key = EventKey(record.tenant(), record.target());
   event.set_event_id(absl::StrCat(key, "/", record.sequence()));
@@ -36,27 +36,40 @@ v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record,
   *event.mutable_effective_time() = record.effective_time();
   *event.mutable_recorded_time() = record.recorded_time();
   *event.mutable_decisions() = record.decisions();
-  *event.mutable_state() = state_after;
   event.set_actor(record.actor());
   event.set_source(record.source());
   event.set_history_hash(record.hash());
   return event;
 }
 
-std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(
-    const v1::HistoryRecord& record, const v1::TargetStateSnapshot& state_after) {
+std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(const v1::HistoryRecord& record,
+                                                          std::string_view snapshot_after) {
   const std::string key = EventKey(record.tenant(), record.target());
   std::vector<storage::v1::OutboxRecord> out(2);
   out[0].set_topic(storage::v1::TOPIC_CHANGES);
   out[0].set_key(key);
-  out[0].set_value(BuildChangeEvent(record, state_after).SerializeAsString());
+  std::string* change = out[0].mutable_value();
+  BuildChangeEvent(record).AppendToString(change);
+  AppendMessageField(*change, v1::ConsentChanged::kStateFieldNumber, snapshot_after);
   *out[0].mutable_create_time() = record.recorded_time();
   AddHeaders(out[0], "assent.v1.ConsentChanged");
   out[1].set_topic(storage::v1::TOPIC_STATE);
   out[1].set_key(key);
-  out[1].set_value(state_after.SerializeAsString());
+  out[1].set_value(std::string(snapshot_after));
   *out[1].mutable_create_time() = record.recorded_time();
   AddHeaders(out[1], "assent.v1.TargetStateSnapshot");
+  return out;
+}
+
+std::string SnapshotBytes(const v1::SubjectState&, std::string_view state_bytes) {
+  std::string out;
+  AppendMessageField(out, v1::TargetStateSnapshot::kSubjectFieldNumber, state_bytes);
+  return out;
+}
+
+std::string SnapshotBytes(const v1::ContactPointState&, std::string_view state_bytes) {
+  std::string out;
+  AppendMessageField(out, v1::TargetStateSnapshot::kContactFieldNumber, state_bytes);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "assent/storage/v1/storage.pb.h"
@@ -15,12 +16,17 @@ namespace assent::ledger {
 // The Kafka key of a target's events.
 std::string EventKey(std::string_view tenant, const v1::TargetRef& target);
 
-// The change event for `record` with the target's state after it.
-v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record,
-                                    const v1::TargetStateSnapshot& state_after);
+// The change event for `record`, without the target's state after it (BuildOutboxRecords
+// appends that as bytes).
+v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record);
 
-// The two outbox records (changes, then state) for a change.
-std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(
-    const v1::HistoryRecord& record, const v1::TargetStateSnapshot& state_after);
+// The two outbox records (changes, then state) for a change. `snapshot_after` is the serialized
+// TargetStateSnapshot of the target after the change (see SnapshotBytes); it goes into both
+// records as it is, without another serialization.
+std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(const v1::HistoryRecord& record,
+                                                          std::string_view snapshot_after);
+// The serialized TargetStateSnapshot holding a serialized SubjectState or ContactPointState.
+std::string SnapshotBytes(const v1::SubjectState&, std::string_view state_bytes);
+std::string SnapshotBytes(const v1::ContactPointState&, std::string_view state_bytes);
 
 }  // namespace assent::ledger

@@ -1,9 +1,9 @@
 #include "ledger/history.h"
 
-#include <openssl/sha.h>
-
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "common/errors.h"
+#include "common/wire.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "store/keys.h"
@@ -14,27 +14,39 @@ namespace {
 // Deterministic serialization: map entries sorted, fields in number order. Stable for a given
 // schema, which is all the chain needs (a schema change is a format migration).
 std::string Canonical(const v1::HistoryRecord& record) {
-  v1::HistoryRecord copy = record;
-  copy.clear_hash();
   std::string out;
   {
     google::protobuf::io::StringOutputStream stream(&out);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    copy.SerializeToCodedStream(&coded);
+    record.SerializeToCodedStream(&coded);
   }
   return out;
+}
+
+std::string Digest(std::string_view previous_hash, std::string_view canonical) {
+  std::string input;
+  input.reserve(previous_hash.size() + canonical.size());
+  input.append(previous_hash);
+  input.append(canonical);
+  return Sha256(input);
 }
 
 }  // namespace
 
 std::string HistoryHash(const v1::HistoryRecord& record) {
-  std::string input = record.previous_hash();
-  input.append(Canonical(record));
-  std::string digest(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-         reinterpret_cast<unsigned char*>(digest.data()));
-  return digest;
+  if (record.hash().empty()) return Digest(record.previous_hash(), Canonical(record));
+  v1::HistoryRecord copy = record;
+  copy.clear_hash();
+  return Digest(record.previous_hash(), Canonical(copy));
+}
+
+std::string SealRecord(v1::HistoryRecord& record) {
+  record.clear_hash();
+  std::string bytes = Canonical(record);
+  record.set_hash(Digest(record.previous_hash(), bytes));
+  AppendMessageField(bytes, v1::HistoryRecord::kHashFieldNumber, record.hash());
+  return bytes;
 }
 
 absl::StatusOr<v1::VerifyHistoryResponse> VerifyChain(const store::Store& store,

@@ -13,6 +13,10 @@ namespace assent::ledger {
 
 // The hash of `record` as described above (its `hash` field is ignored).
 std::string HistoryHash(const v1::HistoryRecord& record);
+// Seals a new record: clears and then sets its `hash`, and returns the bytes to store, which
+// parse to the sealed record. The record is serialized once, for the hash and the stored bytes
+// alike (the hash field goes last on the wire).
+std::string SealRecord(v1::HistoryRecord& record);
 
 // Walks the stored history of one target from sequence 1 and reports the first broken link:
 // a missing or extra sequence, a previous_hash that is not the predecessor's hash, a hash that

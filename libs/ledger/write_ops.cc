@@ -110,6 +110,18 @@ absl::StatusOr<Response> Replay(const std::string& bytes) {
 
 }  // namespace
 
+// What a RecordDecisions mutation needs of its request besides the decisions (the mutation runs
+// later, on the committer thread, and keeps these rather than a copy of the whole request).
+struct RecordedRequest {
+  std::string tenant;
+  std::string idempotency_key;
+  std::string actor;
+  std::string source;
+  std::string request_reference;
+  std::string jurisdiction;
+  bool gpc;
+};
+
 void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
                              Callback<v1::RecordDecisionsResponse> done) {
   const absl::Time now = clock_.Now();
@@ -235,22 +247,26 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
 
   SubmitWrite<v1::RecordDecisionsResponse>(
       committer_, deadline, std::move(done),
-      [this, request, records = std::move(records), target = *std::move(target),
-       digest = RequestDigest(request)](
+      [this,
+       req = RecordedRequest{request.tenant(), request.idempotency_key(), request.actor(),
+                             request.source(), request.request_reference(), request.jurisdiction(),
+                             request.evidence().gpc()},
+       records = std::move(records), target = *std::move(target),
+       digest = IdempotencyDigest(request)](
           store::Txn& txn) mutable -> absl::StatusOr<v1::RecordDecisionsResponse> {
         constexpr std::string_view kMethod = "RecordDecisions";
-        ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
-                                                       request.idempotency_key(), kMethod, digest));
+        ASSIGN_OR_RETURN(auto replay,
+                         CheckIdempotency(txn, req.tenant, req.idempotency_key, kMethod, digest));
         if (replay.has_value()) return Replay<v1::RecordDecisionsResponse>(*replay);
 
         v1::HistoryRecord history;
-        history.set_tenant(request.tenant());
+        history.set_tenant(req.tenant);
         *history.mutable_target() = target;
         history.set_kind(v1::DECISIONS_RECORDED);
-        history.set_actor(request.actor());
-        history.set_source(request.source());
-        history.set_idempotency_key(request.idempotency_key());
-        history.set_request_reference(request.request_reference());
+        history.set_actor(req.actor);
+        history.set_source(req.source);
+        history.set_idempotency_key(req.idempotency_key);
+        history.set_request_reference(req.request_reference);
         *history.mutable_recorded_time() = ToProto(txn.now());
         *history.mutable_effective_time() = records.front().effective_time();
 
@@ -264,33 +280,33 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
           }
         };
         if (target.has_contact()) {
-          ASSIGN_OR_RETURN(auto state, LoadContact(txn, request.tenant(), target.contact()));
+          ASSIGN_OR_RETURN(auto state, LoadContact(txn, req.tenant, target.contact()));
           stamp(state.sequence() + 1);
           ApplyDecisions(*state.mutable_decisions(), records, history);
           AppendChange(txn, history, state);
           response.set_sequence(state.sequence());
         } else {
-          ASSIGN_OR_RETURN(auto state, LoadSubject(txn, request.tenant(), target.subject_id()));
+          ASSIGN_OR_RETURN(auto state, LoadSubject(txn, req.tenant, target.subject_id()));
           stamp(state.sequence() + 1);
           ApplyDecisions(*state.mutable_decisions(), records, history);
-          if (request.evidence().gpc() && !state.gpc_opt_out()) {
+          if (req.gpc && !state.gpc_opt_out()) {
             // A Global Privacy Control signal is an opt-out of sale/sharing and targeted ads
             // (CPRA); it stays in force until the subject explicitly grants those purposes.
             state.set_gpc_opt_out(true);
             state.set_gpc_record_id(records.front().record_id());
           }
-          if (!request.jurisdiction().empty()) state.set_last_jurisdiction(request.jurisdiction());
+          if (!req.jurisdiction.empty()) state.set_last_jurisdiction(req.jurisdiction);
           AppendChange(txn, history, state);
           response.set_sequence(state.sequence());
         }
         for (const auto& r : records) *response.add_records() = r;
-        RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
-                            response, options_.idempotency_ttl);
+        RememberIdempotency(txn, req.tenant, req.idempotency_key, kMethod, digest, response,
+                            options_.idempotency_ttl);
         if (observer_ != nullptr) {
           std::vector<std::pair<v1::PurposeKind, v1::ConsentState>> recorded;
           auto now_catalog = catalog_.Snapshot();
           for (const auto& r : records) {
-            const v1::Purpose* purpose = now_catalog->FindPurpose(request.tenant(), r.purpose_id());
+            const v1::Purpose* purpose = now_catalog->FindPurpose(req.tenant, r.purpose_id());
             recorded.emplace_back(
                 purpose != nullptr ? purpose->kind() : v1::PURPOSE_KIND_UNSPECIFIED, r.state());
           }
@@ -320,7 +336,7 @@ void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::LinkContactPointResponse>(
       committer_, deadline, std::move(done),
-      [this, request, contact = *contact, digest = RequestDigest(request)](
+      [this, request, contact = *contact, digest = IdempotencyDigest(request)](
           store::Txn& txn) -> absl::StatusOr<v1::LinkContactPointResponse> {
         constexpr std::string_view kMethod = "LinkContactPoint";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
@@ -361,7 +377,7 @@ void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, ab
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::UnlinkContactPointResponse>(
       committer_, deadline, std::move(done),
-      [this, request, contact = *contact, digest = RequestDigest(request)](
+      [this, request, contact = *contact, digest = IdempotencyDigest(request)](
           store::Txn& txn) -> absl::StatusOr<v1::UnlinkContactPointResponse> {
         constexpr std::string_view kMethod = "UnlinkContactPoint";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
@@ -400,7 +416,7 @@ void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time
   if (!valid.ok()) return done(valid);
   SubmitWrite<v1::SetPreferencesResponse>(
       committer_, deadline, std::move(done),
-      [this, request, digest = RequestDigest(request)](
+      [this, request, digest = IdempotencyDigest(request)](
           store::Txn& txn) -> absl::StatusOr<v1::SetPreferencesResponse> {
         constexpr std::string_view kMethod = "SetPreferences";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
@@ -444,7 +460,7 @@ void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::SuppressContactPointResponse>(
       committer_, deadline, std::move(done),
-      [this, request, contact = *contact, digest = RequestDigest(request)](
+      [this, request, contact = *contact, digest = IdempotencyDigest(request)](
           store::Txn& txn) -> absl::StatusOr<v1::SuppressContactPointResponse> {
         constexpr std::string_view kMethod = "SuppressContactPoint";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),

@@ -32,6 +32,10 @@ void Txn::Put(Cf cf, std::string_view key, std::string value) {
   ops_.push_back(Op{cf, std::string(key), std::move(value)});
 }
 
+void Txn::PutNew(Cf cf, std::string_view key, std::string value) {
+  ops_.push_back(Op{cf, std::string(key), std::move(value)});
+}
+
 void Txn::Delete(Cf cf, std::string_view key) {
   local_[OverlayKey(cf, key)] = std::nullopt;
   ops_.push_back(Op{cf, std::string(key), std::nullopt});

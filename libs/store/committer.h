@@ -46,6 +46,9 @@ class Txn {
  public:
   absl::StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key);
   void Put(Cf cf, std::string_view key, std::string value);
+  // Writes a key that no mutation reads back (a new history or outbox record): staged for the
+  // batch only, without the copy that Get would otherwise be served from.
+  void PutNew(Cf cf, std::string_view key, std::string value);
   void Delete(Cf cf, std::string_view key);
   // A new, never reused outbox id (ids increase in commit order).
   uint64_t NextOutboxId();

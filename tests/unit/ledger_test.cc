@@ -7,6 +7,7 @@
 #include "assent/v1/events.pb.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "ledger/history.h"
 #include "store/keys.h"
@@ -457,6 +458,25 @@ TEST_F(LedgerTest, EveryChangeWritesDecodableOutboxRecords) {
   ASSERT_TRUE(state.ParseFromString(records[3].value()));
   EXPECT_EQ(state.subject().decisions(0).state(), v1::WITHDRAWN);
   EXPECT_EQ(state.subject().chain_head(), event.history_hash());
+
+  // The state is serialized once and its bytes reused: both events carry exactly the stored
+  // state, and the stored history record parses to a record whose hash verifies.
+  using google::protobuf::util::MessageDifferencer;
+  auto stored_raw = store_->Get(store::Cf::kSubjects, store::SubjectKey("acme", "u8"));
+  ASSERT_TRUE(stored_raw.ok() && stored_raw->has_value());
+  v1::SubjectState stored;
+  ASSERT_TRUE(stored.ParseFromString(**stored_raw));
+  EXPECT_TRUE(MessageDifferencer::Equals(stored, state.subject()));
+  EXPECT_TRUE(MessageDifferencer::Equals(stored, event.state().subject()));
+  auto history_raw =
+      store_->Get(store::Cf::kHistory, store::HistoryKey("acme", store::SubjectEntity("u8"), 2));
+  ASSERT_TRUE(history_raw.ok() && history_raw->has_value());
+  v1::HistoryRecord history;
+  ASSERT_TRUE(history.ParseFromString(**history_raw));
+  EXPECT_EQ(history.hash(), HistoryHash(history));
+  EXPECT_EQ(history.hash(), event.history_hash());
+  EXPECT_EQ(history.sequence(), 2u);
+  EXPECT_TRUE(MessageDifferencer::Equals(history.decisions(0), event.decisions(0)));
 }
 
 TEST_F(LedgerTest, LifespanExpiryAndRepermission) {
