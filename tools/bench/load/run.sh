@@ -5,22 +5,28 @@
 #   (a) Check, 64 callers   (d) Check at a fixed rate: half the no-op's median Check throughput
 #   from (a)   (b) RecordDecisions, 64 callers   (c) RecordDecisions, 256 callers
 # in that order (all rounds of one before the next).
-#   tools/bench/load/run.sh [--duration 10s] [--warmup 2s] [--rounds 3]
+#   tools/bench/load/run.sh [--duration 10s] [--warmup 2s] [--rounds 3] [--output FILE] [--smoke]
+# --smoke: one short round into a temporary file, printed; fails if any request failed. The test
+# suite runs it to check that the harness works (its figures mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 command_line="tools/bench/load/run.sh${*:+ $*}"
-duration=10s warmup=2s rounds=3
+duration=10s warmup=2s rounds=3 output=tools/bench/RESULTS.md smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
-    *) echo "usage: $0 [--duration 10s] [--warmup 2s] [--rounds 3]" >&2; exit 2 ;;
+    --output) output="$2"; shift 2 ;;
+    --smoke) smoke=1; duration=1s warmup=1s rounds=1; shift ;;
+    *) echo "usage: $0 [--duration 10s] [--warmup 2s] [--rounds 3] [--output FILE] [--smoke]" >&2
+       exit 2 ;;
   esac
 done
 tools/build.sh
 
 work="$(mktemp -d)"
+[ "$smoke" = 1 ] && output="$work/RESULTS.md"
 cleanup() {
   for pid in ${consentd_pid:-} ${noop_pid:-}; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
@@ -90,7 +96,7 @@ for round in $(seq "$rounds"); do
   pair c "$round" --method record --concurrency 256
 done
 
-python3 - "$runs" "$command_line" "$seed" "$rate" >tools/bench/RESULTS.md <<'PY'
+python3 - "$runs" "$command_line" "$seed" "$rate" >"$output" <<'PY'
 import json, statistics, subprocess, sys
 runs_path, command, seed, rate = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
 rows = [json.loads(l) for l in open(runs_path)]
@@ -160,5 +166,18 @@ for s in "abcd":
     cpu_med = lambda rs: med([r["server_cpu_us_per_req"] for r in rs if r["server_cpu_us_per_req"] is not None] or [0])
     out(f"| {names[s]} | {med(r['rps'] for r in n):.0f} | {med(r['rps'] for r in c):.0f} | {med(ratios(s)):.1%} | "
         f"{med(r['p99_us'] for r in n):.0f} | {med(r['p99_us'] for r in c):.0f} | {cpu_med(n):.1f} | {cpu_med(c):.1f} |")
+out("\nWhy the missed targets are missed (profiles, what was tried, next steps): "
+    "[load/ANALYSIS.md](load/ANALYSIS.md).")
 PY
-cat tools/bench/RESULTS.md
+if [ "$smoke" = 1 ]; then
+  cat "$output"
+  python3 - "$runs" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+failed = [r for r in rows if r["errors"] or not r["requests"]]
+if failed:
+    sys.exit(f"load harness smoke run: {len(failed)} runs had failed requests or none at all")
+print(f"load harness smoke run: {len(rows)} runs, no failed requests")
+PY
+fi
+[ "$smoke" = 1 ] || cat "$output"
