@@ -4,12 +4,15 @@
 # temporary data, seeds consentd with 10,000 granted subjects, then alternates noop and consentd:
 #   (a) Check, 64 callers   (d) Check at a fixed rate: half the no-op's median Check throughput
 #   from (a)   (b) RecordDecisions, 64 callers   (c) RecordDecisions, 256 callers
+#   (e) RecordDecisions, 64 callers, with a second consentd publishing its events to a real local
+#   Kafka broker (started for it), reporting the outbox backlog left and how long it took to drain
 # in that order (all rounds of one before the next).
 #   tools/bench/load/run.sh [--duration 10s] [--warmup 2s] [--rounds 3] [--output FILE] [--smoke]
 # --smoke: one short round into a temporary file, printed; fails if any request failed. The test
 # suite runs it to check that the harness works (its figures mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+tools/kafka/kafka.sh fetch >/dev/null
 command_line="tools/bench/load/run.sh${*:+ $*}"
 duration=10s warmup=2s rounds=3 output=tools/bench/RESULTS.md smoke=0
 while [ $# -gt 0 ]; do
@@ -29,8 +32,10 @@ work="$(mktemp -d)"
 [ "$smoke" = 1 ] && output="$work/RESULTS.md"
 cleanup() {
   for pid in ${consentd_pid:-} ${noop_pid:-}; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  tools/kafka/kafka.sh stop --dir "$work/kafka" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 trap cleanup EXIT
 
 wait_port() {  # FILE LOG
@@ -47,14 +52,34 @@ wait_port "$work/noop.port" "$work/noop.log"
 consentd_addr="$(head -1 "$work/consentd.port")"
 noop_addr="$(head -1 "$work/noop.port")"
 
-ctl=(build/bin/assentctl --server "$consentd_addr" --tenant bench)
-"${ctl[@]}" tenant create bench >/dev/null
-"${ctl[@]}" purpose create marketing.newsletter --kind MARKETING --basis CONSENT --channels EMAIL \
-  --notice-version 1 >/dev/null
-seed="$(build/bin/assent_load --target "$consentd_addr" --method record --concurrency 64 \
-  --subjects 10000 --count 10000)"
-echo "seed: $seed" >&2
-[[ "$seed" == *'"errors":0,'* ]] || { echo "seeding failed" >&2; exit 1; }
+seed_consentd() {  # ADDRESS: the tenant, the purpose and a GRANTED decision for each subject
+  local ctl=(build/bin/assentctl --server "$1" --tenant bench)
+  "${ctl[@]}" tenant create bench >/dev/null
+  "${ctl[@]}" purpose create marketing.newsletter --kind MARKETING --basis CONSENT --channels EMAIL \
+    --notice-version 1 >/dev/null
+  seed="$(build/bin/assent_load --target "$1" --method record --concurrency 64 \
+    --subjects 10000 --count 10000)"
+  echo "seed: $seed" >&2
+  [[ "$seed" == *'"errors":0,'* ]] || { echo "seeding failed" >&2; exit 1; }
+}
+seed_consentd "$consentd_addr"
+# consentd's outbox backlog (assent_outbox_pending_records), from its /metrics.
+outbox_pending() {
+  python3 - "$1" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=5).read().decode()
+print(next(int(float(l.split()[-1])) for l in text.splitlines()
+           if l.startswith("assent_outbox_pending_records")))
+PY
+}
+# Waits until the outbox is empty; prints the seconds it took (at most 120).
+drain_seconds() {
+  local start end
+  start="$(date +%s.%N)"
+  for _ in $(seq 1200); do [ "$(outbox_pending "$1")" = 0 ] && break; sleep 0.1; done
+  end="$(date +%s.%N)"
+  python3 -c "print(round($end - $start, 2))"
+}
 
 runs="$work/runs.jsonl"
 : >"$runs"
@@ -64,6 +89,12 @@ run() {  # SCENARIO SERVER ROUND assent_load-args...
   if [ "$server" = noop ]; then addr="$noop_addr" pid="$noop_pid"; else addr="$consentd_addr" pid="$consentd_pid"; fi
   line="$(build/bin/assent_load --target "$addr" --server-pid "$pid" --subjects 10000 \
     --duration "$duration" --warmup "$warmup" "$@")"
+  if [ "$scenario" = e ] && [ "$server" = consentd ]; then
+    local pending drain
+    pending="$(outbox_pending "$metrics_addr")"
+    drain="$(drain_seconds "$metrics_addr")"
+    line="{\"outbox_pending_after\":$pending,\"drain_seconds\":$drain,${line#\{}"
+  fi
   line="{\"scenario\":\"$scenario\",\"server\":\"$server\",\"round\":$round,${line#\{}"
   echo "$line" >&2
   echo "$line" >>"$runs"
@@ -96,6 +127,25 @@ for round in $(seq "$rounds"); do
   pair c "$round" --method record --concurrency 256
 done
 
+# (e): the first consentd stops; a second one publishes to a broker started for it.
+kill "$consentd_pid" && wait "$consentd_pid" 2>/dev/null || true
+kport="$(free_port)" cport="$(free_port)" mport="$(free_port)"
+tools/kafka/kafka.sh start --dir "$work/kafka" --port "$kport" --controller-port "$cport" \
+  --owner-pid $$ >/dev/null
+metrics_addr="127.0.0.1:$mport"
+rm -f "$work/consentd.port"
+build/bin/consentd --listen 127.0.0.1:0 --data-dir "$work/data-kafka" --port-file "$work/consentd.port" \
+  --metrics-listen "$metrics_addr" --kafka-brokers "127.0.0.1:$kport" --log-level warn \
+  2>"$work/consentd-kafka.log" &
+consentd_pid=$!
+wait_port "$work/consentd.port" "$work/consentd-kafka.log"
+consentd_addr="$(head -1 "$work/consentd.port")"
+seed_consentd "$consentd_addr"
+echo "seed events drained in $(drain_seconds "$metrics_addr") s" >&2
+for round in $(seq "$rounds"); do
+  pair e "$round" --method record --concurrency 64
+done
+
 python3 - "$runs" "$command_line" "$seed" "$rate" >"$output" <<'PY'
 import json, statistics, subprocess, sys
 runs_path, command, seed, rate = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
@@ -104,7 +154,8 @@ sh = lambda c: subprocess.run(c, shell=True, capture_output=True, text=True).std
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")
 commit = sh("git rev-parse --short HEAD") + (" (with uncommitted changes)" if sh("git status --porcelain") else "")
 names = {"a": "Check, 64 callers", "b": "RecordDecisions, 64 callers",
-         "c": "RecordDecisions, 256 callers", "d": f"Check at a fixed {rate}/s"}
+         "c": "RecordDecisions, 256 callers", "d": f"Check at a fixed {rate}/s",
+         "e": "RecordDecisions, 64 callers, events to Kafka"}
 def pick(s, server): return [r for r in rows if r["scenario"] == s and r["server"] == server]
 def ratios(s):
     by_round = {}
@@ -146,6 +197,12 @@ line(f"Check p99 at a fixed {rate}/s <= 1.15 x no-op p99 + 50 us",
 rb, rc = med(ratios("b")), med(ratios("c"))
 line("Durable write throughput >= 80 % of no-op at 64 callers", f"{rb:.1%}", rb >= 0.80)
 line("Durable write throughput >= 90 % of no-op at 256 callers", f"{rc:.1%}", rc >= 0.90)
+re_ = med(ratios("e"))
+kafka_runs = pick("e", "consentd")
+backlog = max(r["outbox_pending_after"] for r in kafka_runs)
+drain = max(r["drain_seconds"] for r in kafka_runs)
+out(f"| (no target) Durable write with events published to Kafka, 64 callers | {re_:.1%} of no-op; "
+    f"outbox backlog after a run at most {backlog} events, drained within {drain:.1f} s | - |")
 short = [r for r in pick("d", "consentd") + pick("d", "noop") if r["rps"] < 0.97 * float(rate) or r.get("dropped")]
 if short:
     out("\nIn the fixed-rate runs some server did not keep up with the schedule (see the rows below); "
@@ -161,11 +218,15 @@ for r in rows:
 out("\n## Medians\n")
 out("| Scenario | no-op req/s | consentd req/s | ratio | no-op p99 us | consentd p99 us | no-op CPU us/req | consentd CPU us/req |")
 out("|---|---|---|---|---|---|---|---|")
-for s in "abcd":
+for s in "adbce":
     n, c = pick(s, "noop"), pick(s, "consentd")
     cpu_med = lambda rs: med([r["server_cpu_us_per_req"] for r in rs if r["server_cpu_us_per_req"] is not None] or [0])
     out(f"| {names[s]} | {med(r['rps'] for r in n):.0f} | {med(r['rps'] for r in c):.0f} | {med(ratios(s)):.1%} | "
         f"{med(r['p99_us'] for r in n):.0f} | {med(r['p99_us'] for r in c):.0f} | {cpu_med(n):.1f} | {cpu_med(c):.1f} |")
+out("\nIn (e) a second consentd, seeded like the first, publishes every change to a real Kafka broker "
+    "(one node, on the same two cores) through its outbox relay while the load runs; the broker's "
+    "CPU is not counted in consentd's. *Backlog* is assent_outbox_pending_records when a run ends, "
+    "*drained* the time until it reaches 0 after that.")
 out("\nWhy the missed targets are missed (profiles, what was tried, next steps): "
     "[load/ANALYSIS.md](load/ANALYSIS.md).")
 PY
