@@ -3,47 +3,27 @@
 #include <mutex>
 
 #include "absl/hash/hash.h"
+#include "core/check_state.h"
 
 namespace assent::enforce {
 namespace {
 
-// Trimming frees what it drops (clear_x() would keep a string's buffer or a repeated field's
-// elements for reuse).
-void TrimRecord(v1::ConsentRecord& record) {
-  const uint32_t notice = record.evidence().notice_version();
-  record.clear_evidence();
-  if (notice != 0) record.mutable_evidence()->set_notice_version(notice);
-  record.clear_recorded_time();
-  record.set_allocated_jurisdiction(nullptr);
-  record.set_allocated_source(nullptr);
-  record.set_allocated_actor(nullptr);
-  record.clear_imported();
-  record.set_allocated_import_origin(nullptr);
-  record.clear_purpose_version();
+// The view keeps exactly what the service's checks decode from the store (core::ParseForCheck, the
+// one list of what the rule reads): the state is re-encoded and decoded through it. The trimmed
+// message is fresh, so what was dropped is freed, not kept for reuse.
+template <typename State>
+void TrimToCheck(State& state) {
+  State trimmed;
+  // Cannot fail: the bytes were just serialized from a message of the same type.
+  if (!core::ParseForCheck(state.SerializeAsString(), trimmed)) return;
+  state.Swap(&trimmed);
 }
 
 }  // namespace
 
-void ConsentView::Trim(v1::SubjectState& state) {
-  state.set_allocated_tenant(nullptr);
-  state.set_allocated_chain_head(nullptr);
-  google::protobuf::RepeatedPtrField<v1::ContactRef>().Swap(state.mutable_contacts());
-  state.clear_update_time();
-  for (v1::ConsentRecord& record : *state.mutable_decisions()) TrimRecord(record);
-  if (state.has_preferences())
-    state.mutable_preferences()->set_allocated_preferred_language(nullptr);
-}
+void ConsentView::Trim(v1::SubjectState& state) { TrimToCheck(state); }
 
-void ConsentView::Trim(v1::ContactPointState& state) {
-  state.set_allocated_tenant(nullptr);
-  state.set_allocated_chain_head(nullptr);
-  state.clear_update_time();
-  for (v1::ConsentRecord& record : *state.mutable_decisions()) TrimRecord(record);
-  for (v1::Suppression& s : *state.mutable_suppressions()) {
-    s.set_allocated_source(nullptr);
-    s.clear_effective_time();
-  }
-}
+void ConsentView::Trim(v1::ContactPointState& state) { TrimToCheck(state); }
 
 size_t ConsentView::ShardOf(std::string_view key) { return absl::HashOf(key) % kShards; }
 

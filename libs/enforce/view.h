@@ -6,11 +6,12 @@
 // than the one held, so a re-sent event, or a state-topic record older than a change already
 // applied, changes nothing. A tombstone (erasure) removes the target.
 //
-// Memory: each target holds its state trimmed to what the rule reads (no evidence but the notice
-// version, no hash-chain head, sources or actors) and *serialized*: about 200 bytes for a subject
-// with three decisions, against ~2 KB as a parsed message tree, so millions of targets fit. A
-// check parses the bytes into a per-thread message it reuses (no allocation), which costs less
-// than the cache misses of walking a parsed tree in a large view (tools/bench/sender/RESULTS.md).
+// Memory: each target holds its state trimmed to what the rule reads (core/check_state.h: no
+// evidence but the notice version, no hash-chain head, sources or actors) and *serialized*: about
+// 200 bytes for a subject with three decisions, against ~2 KB as a parsed message tree, so
+// millions of targets fit. A check parses the bytes into a per-thread message it reuses (no
+// allocation), which costs less than the cache misses of walking a parsed tree in a large view
+// (tools/bench/sender/RESULTS.md).
 // MemoryBytes() estimates the heap held; the benchmark measures resident memory.
 //
 // Thread safety: all methods may be called from any thread. Readers take a shard's shared lock
@@ -112,7 +113,8 @@ class ConsentView {
   // Estimated heap bytes held (see the header comment). Walks every entry: not for a hot path.
   size_t MemoryBytes() const;
 
-  // The view keeps only the fields the decision rule reads; exposed for tests and benchmarks.
+  // The view keeps only the fields the decision rule reads, those core::ParseForCheck decodes
+  // (core/check_state.h); exposed for tests and benchmarks.
   static void Trim(v1::SubjectState& state);
   static void Trim(v1::ContactPointState& state);
 

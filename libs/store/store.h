@@ -64,8 +64,9 @@ class Store {
       Cf cf, const std::vector<std::string>& keys) const;
   // Point reads of many keys in one column family that hand each present value to
   // `fn(index in keys, bytes)` while RocksDB still holds it (no copy; the bytes are valid only
-  // during the call). Absent keys are skipped. Returns the first read error (UNAVAILABLE), or the
-  // first error `fn` returns, after which `fn` is not called again.
+  // during the call), in the keys' sorted order, not the order of `keys`. Absent keys are skipped.
+  // Returns the first read error (UNAVAILABLE), or the first error `fn` returns, after which `fn`
+  // is not called again.
   absl::Status MultiGetEach(
       Cf cf, const std::vector<std::string_view>& keys,
       absl::FunctionRef<absl::Status(size_t index, std::string_view value)> fn) const;

@@ -2,7 +2,9 @@
 // commit atomicity and ordering, reopen.
 #include "store/store.h"
 
+#include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -457,6 +459,7 @@ TEST_F(StoreTest, MultiGetEachHandsOverPresentValuesByIndexAndStopsAtAnError) {
     return absl::OkStatus();
   };
   ASSERT_TRUE(store->MultiGetEach(Cf::kSubjects, {"c", "b", "a", "c"}, collect).ok());
+  std::sort(seen.begin(), seen.end());  // handed over in key order
   EXPECT_EQ(seen, (std::vector<std::pair<size_t, std::string>>{{0, "3"}, {2, "1"}, {3, "3"}}));
   int calls = 0;
   auto refuse = [&](size_t, std::string_view) {
@@ -466,6 +469,45 @@ TEST_F(StoreTest, MultiGetEachHandsOverPresentValuesByIndexAndStopsAtAnError) {
   EXPECT_EQ(store->MultiGetEach(Cf::kSubjects, {"a", "c"}, refuse).code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(calls, 1);
+}
+
+// More keys than one MultiGet chunk, sharing a long prefix, some a prefix of another, some equal
+// in the 8 bytes after the common prefix, some absent, some named twice: every present one is
+// handed over once per time it is named, with its own value, in bytewise key order.
+TEST_F(StoreTest, MultiGetEachReadsLargeBatchesInKeyOrder) {
+  auto store = OpenStore();
+  rocksdb::WriteBatch batch;
+  std::vector<std::string_view> keys;
+  std::vector<std::string> storage;
+  for (int i = 0; i < 1500; ++i) {
+    const std::string base = std::string("tenant") + '\0' + "subject-" + std::to_string(i % 700);
+    storage.push_back(i % 3 == 0 ? base + "-long-suffix-" + std::to_string(i) : base);
+  }
+  storage.push_back(std::string("tenant") + '\0' + "subject-");  // a prefix of every other key
+  std::set<std::string> written;
+  for (size_t i = 0; i < storage.size(); ++i) {
+    if (i % 5 == 4) continue;
+    batch.Put(store->Handle(Cf::kSubjects), storage[i], "v:" + storage[i]);
+    written.insert(storage[i]);
+  }
+  ASSERT_TRUE(store->Write(&batch).ok());
+  std::vector<std::string> present_keys;
+  for (const std::string& key : storage) {
+    keys.push_back(key);
+    if (written.contains(key)) present_keys.push_back(key);
+  }
+  std::sort(present_keys.begin(), present_keys.end());
+
+  std::vector<std::string> seen_keys;
+  ASSERT_TRUE(store
+                  ->MultiGetEach(Cf::kSubjects, keys,
+                                 [&](size_t i, std::string_view value) {
+                                   EXPECT_EQ(value, "v:" + storage[i]);
+                                   seen_keys.push_back(storage[i]);
+                                   return absl::OkStatus();
+                                 })
+                  .ok());
+  EXPECT_EQ(seen_keys, present_keys);
 }
 
 TEST_F(StoreTest, CompactionDropsExpiredIdempotencyRecords) {

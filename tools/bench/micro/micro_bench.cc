@@ -13,6 +13,7 @@
 #include "assent/v1/consent.pb.h"
 #include "benchmark/benchmark.h"
 #include "contact/normalize.h"
+#include "core/check_state.h"
 #include "core/decision.h"
 #include "ledger/history.h"
 #include "store/keys.h"
@@ -100,6 +101,20 @@ void BM_ParseSubjectState(benchmark::State& state) {
   state.counters["state_bytes"] = static_cast<double>(bytes.size());
 }
 BENCHMARK(BM_ParseSubjectState)->ArgName("decisions")->Arg(1)->Arg(10)->Arg(100);
+
+// What the check path decodes of the same bytes instead: only the fields the rule reads
+// (core::ParseForCheck).
+void BM_ParseForCheck(benchmark::State& state) {
+  const std::string bytes = Subject(static_cast<int>(state.range(0)), false).SerializeAsString();
+  for (auto _ : state) {
+    v1::SubjectState parsed;
+    if (!core::ParseForCheck(bytes, parsed)) state.SkipWithError("parse failed");
+    benchmark::DoNotOptimize(parsed);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["state_bytes"] = static_cast<double>(bytes.size());
+}
+BENCHMARK(BM_ParseForCheck)->ArgName("decisions")->Arg(1)->Arg(10)->Arg(100);
 
 // The CPU of a subject Check besides the store read: parse the stored state, then decide, as
 // Ledger::Check does (the catalog lookup is a cache hit and is not included).
