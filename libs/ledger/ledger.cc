@@ -27,8 +27,9 @@ absl::StatusOr<v1::TargetRef> Ledger::ResolveTarget(std::string_view field, std:
   v1::TargetRef ref;
   switch (target.kind_case()) {
     case v1::Target::kSubjectId:
+      // The field's path is built only for an error: a BatchCheck resolves up to 10,000 targets.
       RETURN_IF_ERROR(
-          core::ValidateSubjectId(std::string(field) + ".subject_id", target.subject_id()));
+          WithFieldPrefix(core::ValidateSubjectId("subject_id", target.subject_id()), field));
       ref.set_subject_id(target.subject_id());
       return ref;
     case v1::Target::kContactPoint: {
