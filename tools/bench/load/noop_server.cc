@@ -2,7 +2,12 @@
 // (callback API, health checking, reflection, the same 8 MiB receive limit) whose Check and
 // RecordDecisions return OK at once with an empty response; every other method is unimplemented.
 // Whatever consentd costs beyond this server is the cost of Assent itself.
-//   noop_server [--listen HOST:PORT] [--port-file PATH]
+//
+// With --finish-writes-elsewhere, RecordDecisions is answered the way consentd answers a durable
+// write: the handler queues the call and returns, and another thread finishes every queued call
+// at once (consentd's writer thread, minus the storage). It measures what gRPC itself charges for
+// answering from a thread other than the one that received the call; it is not the baseline.
+//   noop_server [--listen HOST:PORT] [--port-file PATH] [--finish-writes-elsewhere]
 #include <signal.h>
 
 #include <cstdio>
@@ -10,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -25,6 +31,17 @@ constexpr int kMaxMessageBytes = 8 << 20;
 
 class NoopConsentService final : public assent::v1::ConsentService::CallbackService {
  public:
+  explicit NoopConsentService(bool finish_writes_elsewhere) {
+    if (finish_writes_elsewhere) finisher_ = std::thread([this] { FinishQueued(); });
+  }
+  ~NoopConsentService() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    if (finisher_.joinable()) finisher_.join();
+  }
+
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
                                   const assent::v1::CheckRequest* /*request*/,
                                   assent::v1::CheckResponse* /*response*/) override {
@@ -37,13 +54,42 @@ class NoopConsentService final : public assent::v1::ConsentService::CallbackServ
       grpc::CallbackServerContext* ctx, const assent::v1::RecordDecisionsRequest* /*request*/,
       assent::v1::RecordDecisionsResponse* /*response*/) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
+    if (finisher_.joinable()) {
+      absl::MutexLock lock(&mu_);
+      queued_.push_back(reactor);
+    } else {
+      reactor->Finish(grpc::Status::OK);
+    }
     return reactor;
   }
+
+ private:
+  void FinishQueued() {
+    std::vector<grpc::ServerUnaryReactor*> batch;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]()
+                         ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !queued_.empty(); };
+        mu_.Await(absl::Condition(&ready));
+        if (queued_.empty()) return;
+        batch.swap(queued_);
+      }
+      for (grpc::ServerUnaryReactor* reactor : batch) reactor->Finish(grpc::Status::OK);
+      batch.clear();
+    }
+  }
+
+  absl::Mutex mu_;
+  std::vector<grpc::ServerUnaryReactor*> queued_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread finisher_;
 };
 
 int Usage() {
-  std::fprintf(stderr, "usage: noop_server [--listen HOST:PORT] [--port-file PATH]\n");
+  std::fprintf(stderr,
+               "usage: noop_server [--listen HOST:PORT] [--port-file PATH] "
+               "[--finish-writes-elsewhere]\n");
   return 2;
 }
 
@@ -56,8 +102,13 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string listen = "127.0.0.1:0";
   std::string port_file;
+  bool finish_writes_elsewhere = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
+    if (flag == "--finish-writes-elsewhere") {
+      finish_writes_elsewhere = true;
+      continue;
+    }
     if (i + 1 >= argc) return Usage();
     if (flag == "--listen") {
       listen = argv[++i];
@@ -75,7 +126,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  NoopConsentService service;
+  NoopConsentService service(finish_writes_elsewhere);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
