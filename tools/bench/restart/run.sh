@@ -112,7 +112,8 @@ seed = json.loads(seed)
 cache_mb, buffer_mb, checks = int(cache_mb), int(buffer_mb), int(checks)
 sh = lambda c: subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")
-commit = sh("git rev-parse --short HEAD") + (" (with uncommitted changes)" if sh("git status --porcelain") else "")
+# The results file itself is being rewritten, so it does not count as a change.
+commit = sh("git rev-parse --short HEAD") + (" (with uncommitted changes)" if sh("git status --porcelain -- . ':!tools/bench/restart/RESULTS.md'") else "")
 med = statistics.median
 def m(name, key): return med(r[key] for r in rows if r["name"] == name)
 def ml(name, key): return med(r["load"][key] for r in rows if r["name"] == name)
