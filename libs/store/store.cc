@@ -131,7 +131,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
     cf.write_buffer_size = options.write_buffer_bytes;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.compression = rocksdb::kLZ4Compression;
-    cf.bottommost_compression = rocksdb::kZSTD;
+    // ZSTD where data stays (states, history, catalog): a better ratio for the long term. Outbox
+    // records live until Kafka acknowledges them, usually milliseconds, so spending ZSTD's CPU
+    // on the ones that do reach the last level (while Kafka is away) buys nothing lasting.
+    cf.bottommost_compression =
+        name == CfName(Cf::kOutbox) ? rocksdb::kLZ4Compression : rocksdb::kZSTD;
     if (name == CfName(Cf::kIdempotency)) cf.compaction_filter = idempotency_filter.get();
     descriptors.emplace_back(std::string(name), cf);
   }
