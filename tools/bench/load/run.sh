@@ -99,8 +99,17 @@ run() {  # SCENARIO SERVER ROUND assent_load-args...
     noop-elsewhere) addr="$(head -1 "$work/elsewhere.port")" pid="$elsewhere_pid" ;;
     *) addr="$consentd_addr" pid="$consentd_pid" ;;
   esac
-  line="$(build/bin/assent_load --target "$addr" --server-pid "$pid" --subjects 10000 \
+  # The fixed-rate (latency) scenarios pin the load generator to CPU 0 and the server, every
+  # thread of it, to CPU 1, so that the tail measures the server and not the two competing for a
+  # core; the throughput scenarios share both cores as before.
+  local pin=()
+  if { [ "$scenario" = f ] || [ "$scenario" = d ]; } && [ "$(nproc)" -ge 2 ]; then
+    taskset -apc 1 "$pid" >/dev/null
+    pin=(taskset -c 0)
+  fi
+  line="$("${pin[@]}" build/bin/assent_load --target "$addr" --server-pid "$pid" --subjects 10000 \
     --duration "$duration" --warmup "$warmup" "$@")"
+  [ ${#pin[@]} -eq 0 ] || taskset -apc "0-$(($(nproc) - 1))" "$pid" >/dev/null
   if [ "$scenario" = e ] && [ "$server" = consentd ]; then
     local pending drain
     pending="$(outbox_pending "$metrics_addr")"
@@ -205,7 +214,9 @@ out("`noop_server` is a gRPC server built exactly as consentd builds its own (ca
     "alternates GRANTED and WITHDRAWN on each pass over the subjects. Before the runs consentd is "
     f"seeded with a GRANTED decision for each of the 10,000 subjects ({seed['rps']:.0f} writes/s at 64 "
     "callers). Scenarios run in the order Check (64 callers), Check at fixed rates (a quarter, "
-    "then half the no-op's median throughput in the first), then the "
+    "then half the no-op's median throughput in the first; in these the load generator runs on "
+    "CPU 0 and the server, all its threads, on CPU 1, so that the tail is the server's and not "
+    "the two fighting for a core), then the "
     "writes, so the writes' background flushes and compactions do not fall on the Check runs. "
     "Pairs alternate which server goes first. Server CPU is utime+stime from "
     "/proc/PID/stat over the measured window (10 ms resolution) divided by the requests.\n")
