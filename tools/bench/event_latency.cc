@@ -24,6 +24,7 @@
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/events.pb.h"
+#include "bench/bench_catalog.h"
 #include "grpcpp/grpcpp.h"
 
 namespace {
@@ -287,24 +288,13 @@ std::vector<double> RunAssent(const Options& o, int round, int writes) {
 void SetUpCatalog(const Options& o) {
   auto channel = grpc::CreateChannel(o.consentd, grpc::InsecureChannelCredentials());
   auto catalog = assent::v1::CatalogService::NewStub(channel);
-  assent::v1::CreateTenantRequest tenant;
-  tenant.mutable_tenant()->set_tenant_id("bench");
-  tenant.mutable_tenant()->set_display_name("Benchmark");
   assent::v1::Tenant t;
   grpc::ClientContext c1;
-  catalog->CreateTenant(&c1, tenant, &t);  // ALREADY_EXISTS on a second run is fine
-  assent::v1::CreatePurposeRequest purpose;
-  purpose.set_parent("tenants/bench");
-  auto* p = purpose.mutable_purpose();
-  p->set_purpose_id("marketing.newsletter");
-  p->set_display_name("Newsletter");
-  p->set_kind(assent::v1::MARKETING);
-  p->set_legal_basis(assent::v1::CONSENT);
-  p->add_channels(assent::v1::EMAIL);
-  p->set_notice_version(1);
+  // ALREADY_EXISTS on a second run is fine.
+  catalog->CreateTenant(&c1, assent::bench::BenchTenantRequest(), &t);
   assent::v1::Purpose out;
   grpc::ClientContext c2;
-  catalog->CreatePurpose(&c2, purpose, &out);
+  catalog->CreatePurpose(&c2, assent::bench::BenchPurposeRequest(), &out);
 }
 
 double Percentile(std::vector<double> v, double q) {

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
+#include "bench/bench_catalog.h"
 #include "common/clock.h"
 #include "ledger/ledger.h"
 #include "rocksdb/db.h"
@@ -108,20 +109,10 @@ int main(int argc, char** argv) {
   Ledger& ledger = **ledger_or;
 
   const absl::Time start = absl::Now();
-  assent::v1::CreateTenantRequest tenant;
-  tenant.mutable_tenant()->set_tenant_id("bench");
-  tenant.mutable_tenant()->set_display_name("Bench");
-  Wait<assent::v1::Tenant>(ledger, &Ledger::CreateTenant, tenant, "create tenant");
-  assent::v1::CreatePurposeRequest purpose;
-  purpose.set_parent("tenants/bench");
-  auto* p = purpose.mutable_purpose();
-  p->set_purpose_id("marketing.newsletter");
-  p->set_display_name("Newsletter");
-  p->set_kind(assent::v1::MARKETING);
-  p->set_legal_basis(assent::v1::CONSENT);
-  p->add_channels(assent::v1::EMAIL);
-  p->set_notice_version(1);
-  Wait<assent::v1::Purpose>(ledger, &Ledger::CreatePurpose, purpose, "create purpose");
+  Wait<assent::v1::Tenant>(ledger, &Ledger::CreateTenant, assent::bench::BenchTenantRequest(),
+                           "create tenant");
+  Wait<assent::v1::Purpose>(ledger, &Ledger::CreatePurpose, assent::bench::BenchPurposeRequest(),
+                            "create purpose");
 
   // Waves well below the committer's queue limit (20000 by default).
   constexpr int64_t kWave = 10000;
