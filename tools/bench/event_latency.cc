@@ -268,7 +268,9 @@ std::vector<double> RunAssent(const Options& o, int round, int writes) {
         grpc::Status s = stub->RecordDecisions(&ctx, request, &response);
         if (!s.ok()) {
           std::fprintf(stderr, "write failed: %s\n", s.error_message().c_str());
-          std::exit(1);
+          // Other writer threads are still running: exit without running static destructors
+          // under them (std::exit here crashed with a segfault).
+          std::_Exit(1);
         }
         tracker.Started(absl::StrCat(subject, "/", response.sequence()));
       }

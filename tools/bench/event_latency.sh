@@ -21,12 +21,12 @@ trap cleanup EXIT
 
 tools/kafka/kafka.sh start --dir "$work/kafka" --port "$kport" --controller-port "$cport" --owner-pid $$
 build/bin/consentd --listen 127.0.0.1:0 --data-dir "$work/consentd" --port-file "$work/port" \
-  --kafka-brokers "127.0.0.1:$kport" --log-level warn 2>"$work/consentd.log" &
+  --kafka-brokers "127.0.0.1:$kport" --metrics-listen "" --log-level warn 2>"$work/consentd.log" &
 consentd_pid=$!
 for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { cat "$work/consentd.log"; exit 1; }
 
-table="$(build/bin/event_latency --consentd "$(cat "$work/port")" --brokers "127.0.0.1:$kport" "$@")"
+table="$(build/bin/event_latency --consentd "$(head -1 "$work/port")" --brokers "127.0.0.1:$kport" "$@")"
 echo "$table"
 {
   echo "# Event latency: write acknowledged -> event consumed"
