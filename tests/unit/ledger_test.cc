@@ -60,6 +60,17 @@ class LedgerTest : public testing::LedgerFixture {
     return request;
   }
 
+  // An email unsubscribe recorded on the address itself, as an ESP's one-click webhook sends it.
+  absl::StatusOr<v1::SuppressContactPointResponse> Unsubscribe(const v1::ContactPoint& address) {
+    v1::SuppressContactPointRequest suppress;
+    suppress.set_tenant("acme");
+    *suppress.mutable_contact_point() = address;
+    suppress.set_channel(v1::EMAIL);
+    suppress.set_kind(v1::Suppression::UNSUBSCRIBED);
+    suppress.set_actor("esp-webhook");
+    suppress.set_source("email-one-click");
+    return Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress);
+  }
   absl::StatusOr<v1::RecordDecisionsResponse> Record(const v1::RecordDecisionsRequest& request) {
     return Sync<v1::RecordDecisionsResponse>(&Ledger::RecordDecisions, request);
   }
@@ -409,15 +420,7 @@ TEST_F(LedgerTest, ContactPointLinkedToSubjectIsJudgedByBoth) {
   EXPECT_EQ(verdict->decided_by().subject_id(), "u6");
 
   // An unsubscribe on the address itself wins over the subject's grant.
-  v1::SuppressContactPointRequest suppress;
-  suppress.set_tenant("acme");
-  *suppress.mutable_contact_point() = email;
-  suppress.set_channel(v1::EMAIL);
-  suppress.set_kind(v1::Suppression::UNSUBSCRIBED);
-  suppress.set_actor("esp-webhook");
-  suppress.set_source("email-one-click");
-  ASSERT_TRUE(
-      (Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress)).ok());
+  ASSERT_TRUE(Unsubscribe(email).ok());
   verdict = ledger_->Check(check);
   EXPECT_EQ(verdict->reason(), v1::ADDRESS_SUPPRESSED);
   // Transactional mail still goes to an unsubscribed (but working) address.
@@ -610,15 +613,7 @@ TEST_F(LedgerTest, BatchCheckGivesExactlyTheSingleChecksOfMixedTargets) {
     ASSERT_TRUE((Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, link)).ok());
   }
   for (const std::string address : {"linked@x.org", "loose@x.org"}) {
-    v1::SuppressContactPointRequest suppress;
-    suppress.set_tenant("acme");
-    *suppress.mutable_contact_point() = email(address);
-    suppress.set_channel(v1::EMAIL);
-    suppress.set_kind(v1::Suppression::UNSUBSCRIBED);
-    suppress.set_actor("esp-webhook");
-    suppress.set_source("email-one-click");
-    ASSERT_TRUE(
-        (Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress)).ok());
+    ASSERT_TRUE(Unsubscribe(email(address)).ok());
   }
 
   for (const std::string purpose : {"marketing.newsletter", "orders"}) {
