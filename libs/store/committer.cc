@@ -21,8 +21,9 @@ absl::StatusOr<std::optional<std::string>> Txn::Get(Cf cf, std::string_view key)
   const std::string k = OverlayKey(cf, key);
   if (auto it = local_.find(k); it != local_.end()) return it->second;
   if (auto it = group_.find(k); it != group_.end()) return it->second;
-  for (auto overlay = in_flight_.rbegin(); overlay != in_flight_.rend(); ++overlay) {
-    if (auto it = (*overlay)->find(k); it != (*overlay)->end()) return it->second;
+  for (auto group = in_flight_.rbegin(); group != in_flight_.rend(); ++group) {
+    const Overlay& writes = *group->second;
+    if (auto it = writes.find(k); it != writes.end()) return it->second;
   }
   return store_.Get(cf, key);
 }
@@ -128,10 +129,7 @@ CommitterStats Committer::stats() const {
 
 void Committer::Loop() {
   std::vector<Item> items;
-  // Overlays of the groups handed to the writer and not known to be in the store, oldest first,
-  // with their group numbers.
-  std::deque<std::shared_ptr<const Txn::Overlay>> in_flight;
-  std::deque<uint64_t> in_flight_numbers;
+  Txn::InFlight in_flight;
   uint64_t number = 0;
   while (true) {
     uint64_t finished = 0;
@@ -153,25 +151,19 @@ void Committer::Loop() {
       }
       finished = finished_through_;
     }
-    while (!in_flight_numbers.empty() && in_flight_numbers.front() <= finished) {
-      in_flight.pop_front();
-      in_flight_numbers.pop_front();
-    }
+    while (!in_flight.empty() && in_flight.front().first <= finished) in_flight.pop_front();
     auto overlay = std::make_shared<Txn::Overlay>();
     std::unique_ptr<Group> group = Prepare(items, ++number, finished + 1, *overlay, in_flight);
     items.clear();
-    if (!overlay->empty()) {
-      in_flight.push_back(std::move(overlay));
-      in_flight_numbers.push_back(number);
-    }
+    if (!overlay->empty()) in_flight.emplace_back(number, std::move(overlay));
     absl::MutexLock lock(&mu_);
     prepared_.push_back(std::move(group));
   }
 }
 
-std::unique_ptr<Committer::Group> Committer::Prepare(
-    std::vector<Item>& items, uint64_t number, uint64_t base, Txn::Overlay& overlay,
-    const std::deque<std::shared_ptr<const Txn::Overlay>>& in_flight) {
+std::unique_ptr<Committer::Group> Committer::Prepare(std::vector<Item>& items, uint64_t number,
+                                                     uint64_t base, Txn::Overlay& overlay,
+                                                     const Txn::InFlight& in_flight) {
   auto group = std::make_unique<Group>();
   group->number = number;
   group->base = base;

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -66,16 +67,18 @@ class Txn {
     std::optional<std::string> value;  // nullopt: delete
   };
   using Overlay = absl::flat_hash_map<std::string, std::optional<std::string>>;
-  // `in_flight`: the writes of groups handed to the writer but not yet in the store, oldest first.
-  Txn(Store& store, Committer& committer, const Overlay& group,
-      const std::deque<std::shared_ptr<const Overlay>>& in_flight, absl::Time now)
+  // The writes of groups handed to the writer but not yet known to be in the store, oldest
+  // first, each with its group number.
+  using InFlight = std::deque<std::pair<uint64_t, std::shared_ptr<const Overlay>>>;
+  Txn(Store& store, Committer& committer, const Overlay& group, const InFlight& in_flight,
+      absl::Time now)
       : store_(store), committer_(committer), group_(group), in_flight_(in_flight), now_(now) {}
   static std::string OverlayKey(Cf cf, std::string_view key);
 
   Store& store_;
   Committer& committer_;
   const Overlay& group_;
-  const std::deque<std::shared_ptr<const Overlay>>& in_flight_;
+  const InFlight& in_flight_;
   Overlay local_;
   std::vector<Op> ops_;
   std::vector<absl::AnyInvocable<void()>> on_commit_;
@@ -159,8 +162,7 @@ class Committer {
   void Loop();
   // Runs the items' mutations into a group (committer thread).
   std::unique_ptr<Group> Prepare(std::vector<Item>& items, uint64_t number, uint64_t base,
-                                 Txn::Overlay& overlay,
-                                 const std::deque<std::shared_ptr<const Txn::Overlay>>& in_flight);
+                                 Txn::Overlay& overlay, const Txn::InFlight& in_flight);
   void WriterLoop();
   // Makes a group durable and completes it (writer thread).
   void Finish(Group& group);
