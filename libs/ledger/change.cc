@@ -1,13 +1,11 @@
 #include "ledger/change.h"
 
-#include <openssl/sha.h>
-
 #include "assent/storage/v1/storage.pb.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "common/wire.h"
 #include "ledger/events.h"
 #include "ledger/history.h"
 #include "store/keys.h"
@@ -86,17 +84,7 @@ void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointSt
 }
 
 std::string RequestDigest(const google::protobuf::Message& request) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    request.SerializeToCodedStream(&coded);
-  }
-  std::string digest(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-         reinterpret_cast<unsigned char*>(digest.data()));
-  return digest;
+  return Sha256(SerializeDeterministic(request));
 }
 
 absl::StatusOr<std::optional<std::string>> CheckIdempotency(store::Txn& txn,

@@ -4,25 +4,14 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/wire.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "store/keys.h"
 
 namespace assent::ledger {
 namespace {
 
-// Deterministic serialization: map entries sorted, fields in number order. Stable for a given
-// schema, which is all the chain needs (a schema change is a format migration).
-std::string Canonical(const v1::HistoryRecord& record) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    record.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
+// The bytes hashed: the deterministic serialization, stable for a given schema, which is all the
+// chain needs (a schema change is a format migration).
+std::string Canonical(const v1::HistoryRecord& record) { return SerializeDeterministic(record); }
 
 std::string Digest(std::string_view previous_hash, std::string_view canonical) {
   std::string input;
