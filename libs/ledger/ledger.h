@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -37,6 +38,13 @@ struct LedgerOptions {
   int max_batch_check = 10000;
   // Most decisions in one RecordDecisions. Default 100.
   int max_decisions_per_request = 100;
+};
+
+// A RecordDecisions request checked in full: its stored target and its records as they will be
+// stored (ids, sequence and recorded time are filled in by the mutation).
+struct PreparedDecisions {
+  v1::TargetRef target;
+  std::vector<v1::ConsentRecord> records;
 };
 
 template <typename T>
@@ -120,6 +128,11 @@ class Ledger {
                                                 std::string_view purpose_id, int channel,
                                                 std::string_view topic,
                                                 const google::protobuf::Timestamp* time) const;
+  // Checks a RecordDecisions request against the catalog snapshot; the first error, naming its
+  // field, otherwise what the mutation will store.
+  absl::StatusOr<PreparedDecisions> PrepareDecisions(const Catalog& catalog,
+                                                     const v1::RecordDecisionsRequest& request,
+                                                     absl::Time now) const;
   // What Link and Unlink check before anything is written; the hashed contact point.
   absl::StatusOr<v1::ContactRef> ValidateLink(std::string_view tenant, std::string_view subject_id,
                                               const v1::ContactPoint& contact_point,

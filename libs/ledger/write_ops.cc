@@ -122,128 +122,142 @@ struct RecordedRequest {
   bool gpc;
 };
 
-void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
-                             Callback<v1::RecordDecisionsResponse> done) {
-  const absl::Time now = clock_.Now();
-  auto catalog = catalog_.Snapshot();
-  // Everything below is checked before anything is written.
-  absl::Status valid = RequireTenant(*catalog, "tenant", request.tenant());
-  absl::StatusOr<v1::TargetRef> target =
-      valid.ok() ? ResolveTarget("target", request.tenant(), request.target())
-                 : absl::StatusOr<v1::TargetRef>(valid);
-  if (!target.ok()) return done(target.status());
-  valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
-  if (valid.ok()) valid = core::ValidateEvidence("evidence", request.evidence());
-  if (valid.ok()) valid = core::ValidateJurisdiction("jurisdiction", request.jurisdiction());
-  if (valid.ok() && request.request_reference().size() > kMaxReferenceLength) {
-    valid = InvalidField("request_reference", "must be at most 256 characters");
+namespace {
+
+// The effective time of a request's decisions: now, or an import's original time.
+absl::StatusOr<absl::Time> EffectiveTime(const v1::RecordDecisionsRequest& request,
+                                         absl::Time now) {
+  if (!request.has_import()) return now;
+  const v1::ImportInfo& import = request.import();
+  if (!import.has_original_effective_time()) {
+    return InvalidField("import.original_effective_time", "is required for an import");
   }
-  absl::Time effective = now;
-  if (valid.ok() && request.has_import()) {
-    const auto& import = request.import();
-    if (!import.has_original_effective_time()) {
-      valid = InvalidField("import.original_effective_time", "is required for an import");
-    } else {
-      valid = ValidateTimestamp("import.original_effective_time", import.original_effective_time());
+  RETURN_IF_ERROR(
+      ValidateTimestamp("import.original_effective_time", import.original_effective_time()));
+  const absl::Time effective = FromProto(import.original_effective_time());
+  if (effective > now + core::kMaxClockSkew) {
+    return InvalidField("import.original_effective_time",
+                        "is in the future (more than 5 minutes ahead of the server clock)");
+  }
+  if (import.origin().empty() || import.origin().size() > kMaxOriginLength) {
+    return InvalidField("import.origin", "must be 1..128 characters");
+  }
+  return effective;
+}
+
+// One decision of the request (`field` is its path) as it will be stored; ids and sequence are
+// filled in by the mutation.
+absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
+                                                  const v1::RecordDecisionsRequest& request,
+                                                  const v1::DecisionInput& in,
+                                                  const std::string& field, absl::Time effective) {
+  RETURN_IF_ERROR(core::ValidatePurposeId(field + ".purpose_id", in.purpose_id()));
+  const v1::Purpose* purpose = catalog.FindPurpose(request.tenant(), in.purpose_id());
+  if (purpose == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat(field, ".purpose_id: purpose not found: ", in.purpose_id()));
+  }
+  RETURN_IF_ERROR(
+      core::ValidateChannel(field + ".channel", in.channel(), /*allow_unspecified=*/true));
+  if (in.channel() != v1::CHANNEL_UNSPECIFIED &&
+      std::find(purpose->channels().begin(), purpose->channels().end(), in.channel()) ==
+          purpose->channels().end()) {
+    return InvalidField(field + ".channel",
+                        absl::StrCat("purpose ", purpose->purpose_id(), " does not cover ",
+                                     v1::Channel_Name(in.channel())));
+  }
+  RETURN_IF_ERROR(core::ValidateTopic(field + ".topic", in.topic()));
+  if (!in.topic().empty() && purpose->topics_size() > 0 &&
+      std::find(purpose->topics().begin(), purpose->topics().end(), in.topic()) ==
+          purpose->topics().end()) {
+    return InvalidField(field + ".topic",
+                        absl::StrCat("is not a topic of purpose ", purpose->purpose_id()));
+  }
+  if (!v1::ConsentState_IsValid(in.state()) || in.state() == v1::CONSENT_STATE_UNSPECIFIED) {
+    return InvalidField(field + ".state",
+                        absl::StrCat("must be GRANTED, DENIED, WITHDRAWN or PENDING (got ",
+                                     static_cast<int>(in.state()), ")"));
+  }
+  uint32_t notice =
+      in.notice_version() != 0 ? in.notice_version() : request.evidence().notice_version();
+  if (notice == 0) notice = purpose->notice_version();
+  if (notice > purpose->notice_version()) {
+    return InvalidField(in.notice_version() != 0 ? field + ".notice_version"
+                                                 : std::string("evidence.notice_version"),
+                        absl::StrCat("is ", notice, " but purpose ", purpose->purpose_id(),
+                                     " is at notice version ", purpose->notice_version()));
+  }
+  v1::ConsentRecord record;
+  record.set_purpose_id(in.purpose_id());
+  record.set_purpose_version(purpose->version());
+  record.set_channel(in.channel());
+  record.set_topic(in.topic());
+  record.set_state(in.state());
+  *record.mutable_effective_time() = ToProto(effective);
+  if (in.has_expire_time()) {
+    RETURN_IF_ERROR(ValidateTimestamp(field + ".expire_time", in.expire_time()));
+    if (FromProto(in.expire_time()) <= effective) {
+      return InvalidField(field + ".expire_time", "must be after the effective time");
     }
-    if (valid.ok()) {
-      effective = FromProto(import.original_effective_time());
-      if (effective > now + core::kMaxClockSkew) {
-        valid = InvalidField("import.original_effective_time",
-                             "is in the future (more than 5 minutes ahead of the server clock)");
-      }
-    }
-    if (valid.ok() && (import.origin().empty() || import.origin().size() > kMaxOriginLength)) {
-      valid = InvalidField("import.origin", "must be 1..128 characters");
-    }
+    *record.mutable_expire_time() = in.expire_time();
+  } else if (in.state() == v1::GRANTED && purpose->has_lifespan()) {
+    *record.mutable_expire_time() = ToProto(effective + FromProto(purpose->lifespan()));
   }
-  if (valid.ok() && request.decisions_size() == 0) {
-    valid = InvalidField("decisions", "must contain at least one decision");
+  record.set_jurisdiction(request.jurisdiction());
+  record.set_source(request.source());
+  *record.mutable_evidence() = request.evidence();
+  record.mutable_evidence()->set_notice_version(notice);
+  record.set_actor(request.actor());
+  if (request.has_import()) {
+    record.set_imported(true);
+    record.set_import_origin(request.import().origin());
   }
-  if (valid.ok() && request.decisions_size() > options_.max_decisions_per_request) {
-    valid = InvalidField("decisions",
-                         absl::StrCat("must contain at most ", options_.max_decisions_per_request,
-                                      " decisions (got ", request.decisions_size(), ")"));
+  return record;
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedDecisions> Ledger::PrepareDecisions(
+    const Catalog& catalog, const v1::RecordDecisionsRequest& request, absl::Time now) const {
+  RETURN_IF_ERROR(RequireTenant(catalog, "tenant", request.tenant()));
+  PreparedDecisions prepared;
+  ASSIGN_OR_RETURN(prepared.target, ResolveTarget("target", request.tenant(), request.target()));
+  RETURN_IF_ERROR(ValidateCommon(request.actor(), request.source(), request.idempotency_key()));
+  RETURN_IF_ERROR(core::ValidateEvidence("evidence", request.evidence()));
+  RETURN_IF_ERROR(core::ValidateJurisdiction("jurisdiction", request.jurisdiction()));
+  if (request.request_reference().size() > kMaxReferenceLength) {
+    return InvalidField("request_reference", "must be at most 256 characters");
   }
-  // The records as they will be stored (ids and sequence are filled in by the mutation).
-  std::vector<v1::ConsentRecord> records;
+  ASSIGN_OR_RETURN(const absl::Time effective, EffectiveTime(request, now));
+  if (request.decisions_size() == 0) {
+    return InvalidField("decisions", "must contain at least one decision");
+  }
+  if (request.decisions_size() > options_.max_decisions_per_request) {
+    return InvalidField("decisions",
+                        absl::StrCat("must contain at most ", options_.max_decisions_per_request,
+                                     " decisions (got ", request.decisions_size(), ")"));
+  }
   std::set<std::tuple<std::string, int, std::string>> seen;
-  for (int i = 0; valid.ok() && i < request.decisions_size(); ++i) {
+  for (int i = 0; i < request.decisions_size(); ++i) {
     const v1::DecisionInput& in = request.decisions(i);
     const std::string field = absl::StrCat("decisions[", i, "]");
-    valid = core::ValidatePurposeId(field + ".purpose_id", in.purpose_id());
-    if (!valid.ok()) break;
-    const v1::Purpose* purpose = catalog->FindPurpose(request.tenant(), in.purpose_id());
-    if (purpose == nullptr) {
-      valid = absl::NotFoundError(
-          absl::StrCat(field, ".purpose_id: purpose not found: ", in.purpose_id()));
-      break;
+    ASSIGN_OR_RETURN(v1::ConsentRecord record,
+                     PrepareDecision(catalog, request, in, field, effective));
+    if (!seen.emplace(in.purpose_id(), in.channel(), in.topic()).second) {
+      return InvalidField(field,
+                          "duplicates an earlier decision for the same purpose, channel "
+                          "and topic");
     }
-    valid = core::ValidateChannel(field + ".channel", in.channel(), /*allow_unspecified=*/true);
-    if (valid.ok() && in.channel() != v1::CHANNEL_UNSPECIFIED &&
-        std::find(purpose->channels().begin(), purpose->channels().end(), in.channel()) ==
-            purpose->channels().end()) {
-      valid = InvalidField(field + ".channel",
-                           absl::StrCat("purpose ", purpose->purpose_id(), " does not cover ",
-                                        v1::Channel_Name(in.channel())));
-    }
-    if (valid.ok()) valid = core::ValidateTopic(field + ".topic", in.topic());
-    if (valid.ok() && !in.topic().empty() && purpose->topics_size() > 0 &&
-        std::find(purpose->topics().begin(), purpose->topics().end(), in.topic()) ==
-            purpose->topics().end()) {
-      valid = InvalidField(field + ".topic",
-                           absl::StrCat("is not a topic of purpose ", purpose->purpose_id()));
-    }
-    if (valid.ok() &&
-        (!v1::ConsentState_IsValid(in.state()) || in.state() == v1::CONSENT_STATE_UNSPECIFIED)) {
-      valid = InvalidField(field + ".state",
-                           absl::StrCat("must be GRANTED, DENIED, WITHDRAWN or PENDING (got ",
-                                        static_cast<int>(in.state()), ")"));
-    }
-    if (valid.ok() && !seen.emplace(in.purpose_id(), in.channel(), in.topic()).second) {
-      valid = InvalidField(field,
-                           "duplicates an earlier decision for the same purpose, channel "
-                           "and topic");
-    }
-    uint32_t notice =
-        in.notice_version() != 0 ? in.notice_version() : request.evidence().notice_version();
-    if (notice == 0) notice = purpose->notice_version();
-    if (valid.ok() && notice > purpose->notice_version()) {
-      valid = InvalidField(in.notice_version() != 0 ? field + ".notice_version"
-                                                    : std::string("evidence.notice_version"),
-                           absl::StrCat("is ", notice, " but purpose ", purpose->purpose_id(),
-                                        " is at notice version ", purpose->notice_version()));
-    }
-    if (!valid.ok()) break;
-    v1::ConsentRecord record;
-    record.set_purpose_id(in.purpose_id());
-    record.set_purpose_version(purpose->version());
-    record.set_channel(in.channel());
-    record.set_topic(in.topic());
-    record.set_state(in.state());
-    *record.mutable_effective_time() = ToProto(effective);
-    if (in.has_expire_time()) {
-      valid = ValidateTimestamp(field + ".expire_time", in.expire_time());
-      if (valid.ok() && FromProto(in.expire_time()) <= effective) {
-        valid = InvalidField(field + ".expire_time", "must be after the effective time");
-      }
-      if (!valid.ok()) break;
-      *record.mutable_expire_time() = in.expire_time();
-    } else if (in.state() == v1::GRANTED && purpose->has_lifespan()) {
-      *record.mutable_expire_time() = ToProto(effective + FromProto(purpose->lifespan()));
-    }
-    record.set_jurisdiction(request.jurisdiction());
-    record.set_source(request.source());
-    *record.mutable_evidence() = request.evidence();
-    record.mutable_evidence()->set_notice_version(notice);
-    record.set_actor(request.actor());
-    if (request.has_import()) {
-      record.set_imported(true);
-      record.set_import_origin(request.import().origin());
-    }
-    records.push_back(std::move(record));
+    prepared.records.push_back(std::move(record));
   }
-  if (!valid.ok()) return done(valid);
+  return prepared;
+}
+
+void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
+                             Callback<v1::RecordDecisionsResponse> done) {
+  // Everything is checked before anything is written.
+  auto prepared = PrepareDecisions(*catalog_.Snapshot(), request, clock_.Now());
+  if (!prepared.ok()) return done(prepared.status());
 
   SubmitWrite<v1::RecordDecisionsResponse>(
       committer_, deadline, std::move(done),
@@ -251,7 +265,7 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
        req = RecordedRequest{request.tenant(), request.idempotency_key(), request.actor(),
                              request.source(), request.request_reference(), request.jurisdiction(),
                              request.evidence().gpc()},
-       records = std::move(records), target = *std::move(target),
+       records = std::move(prepared->records), target = std::move(prepared->target),
        digest = IdempotencyDigest(request)](
           store::Txn& txn) mutable -> absl::StatusOr<v1::RecordDecisionsResponse> {
         constexpr std::string_view kMethod = "RecordDecisions";

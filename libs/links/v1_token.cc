@@ -1,7 +1,4 @@
-#include "mail/unsubscribe_token.h"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "links/v1_token.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -19,60 +16,15 @@
 #include "common/strings.h"
 #include "contact/normalize.h"
 #include "core/validate.h"
+#include "links/encoding.h"
 
-namespace assent::mail {
+namespace assent::links {
 namespace {
 
 constexpr std::string_view kKeyLabel = "assent/unsubscribe-key/v1/";
 constexpr std::string_view kVersion = "v1";
-constexpr size_t kMacLength = 32;
-constexpr size_t kHashHexLength = 64;
-// More than any valid token (see the header); stops a huge input before it is decoded.
-constexpr size_t kMaxTokenLength = 2048;
-
-std::string Base64Url(std::string_view bytes) { return absl::WebSafeBase64Escape(Sv(bytes)); }
-
-bool IsBase64UrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
-
-// Strict base64url without padding: only the alphabet, and canonical (re-encoding gives the same
-// text), so exactly one spelling decodes to given bytes. abseil's decoder alone would accept
-// padding and non-zero unused bits.
-bool DecodeBase64Url(std::string_view text, std::string* out) {
-  if (text.size() % 4 == 1) return false;
-  for (char c : text) {
-    if (!IsBase64UrlChar(c)) return false;
-  }
-  if (!absl::WebSafeBase64Unescape(Sv(text), out)) return false;
-  return Base64Url(*out) == text;
-}
 
 absl::Status Malformed(std::string_view why) { return InvalidField("token", why); }
-
-bool IsCanonicalDecimal(std::string_view s) {
-  if (s.empty() || s.size() > 19) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return s.size() == 1 || s.front() != '0';
-}
-
-absl::StatusOr<v1::ContactType> ContactTypeFromName(std::string_view name) {
-  for (v1::ContactType type :
-       {v1::CONTACT_EMAIL, v1::CONTACT_PHONE, v1::CONTACT_DEVICE, v1::CONTACT_POSTAL}) {
-    if (contact::ContactTypeName(type) == name) return type;
-  }
-  return absl::InvalidArgumentError("unknown contact type");
-}
-
-absl::Status CheckHash(std::string_view field, std::string_view hash) {
-  bool ok = hash.size() == kHashHexLength;
-  for (char c : hash) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-  if (!ok) return InvalidField(field, "must be 64 lower-case hex characters");
-  return absl::OkStatus();
-}
 
 // The three parts of a token, checked for shape and base64 but not for meaning.
 struct TokenParts {
@@ -218,7 +170,7 @@ absl::StatusOr<UnsubscribeClaims> VerifyUnsubscribeToken(std::string_view key,
                                                          std::string_view token, absl::Time now) {
   ASSIGN_OR_RETURN(TokenParts parts, SplitToken(token));
   std::string expected = HmacSha256(key, parts.signed_text);
-  if (key.empty() || CRYPTO_memcmp(expected.data(), parts.mac.data(), kMacLength) != 0) {
+  if (key.empty() || !ConstantTimeEquals(expected, parts.mac)) {
     return absl::PermissionDeniedError("token: signature does not match");
   }
   ASSIGN_OR_RETURN(UnsubscribeClaims claims, ParsePayload(parts.payload));
@@ -231,29 +183,4 @@ absl::StatusOr<UnsubscribeClaims> VerifyUnsubscribeToken(std::string_view key,
   return claims;
 }
 
-std::string UnsubscribeUrl(std::string_view base_url, std::string_view token) {
-  static constexpr std::string_view kPlaceholder = "{token}";
-  if (base_url.find(kPlaceholder) != std::string_view::npos) {
-    std::string out;
-    size_t pos = 0;
-    for (size_t hit; (hit = base_url.find(kPlaceholder, pos)) != std::string_view::npos;
-         pos = hit + kPlaceholder.size()) {
-      absl::StrAppend(&out, Sv(base_url.substr(pos, hit - pos)), Sv(token));
-    }
-    absl::StrAppend(&out, Sv(base_url.substr(pos)));
-    return out;
-  }
-  // The parameter goes before a fragment, which is never sent to the server.
-  size_t fragment = base_url.find('#');
-  std::string_view head = base_url.substr(0, fragment);
-  std::string_view tail = fragment == std::string_view::npos ? "" : base_url.substr(fragment);
-  char separator = head.find('?') == std::string_view::npos     ? '?'
-                   : (head.back() == '?' || head.back() == '&') ? '\0'
-                                                                : '&';
-  std::string out(head);
-  if (separator != '\0') out.push_back(separator);
-  absl::StrAppend(&out, "t=", Sv(token), Sv(tail));
-  return out;
-}
-
-}  // namespace assent::mail
+}  // namespace assent::links

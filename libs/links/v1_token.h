@@ -1,5 +1,8 @@
-// Signed one-click unsubscribe tokens (RFC 8058): the link an email sender puts in
-// List-Unsubscribe, verified later by Assent's HTTP endpoint without any server-side state.
+// Version 1 one-click unsubscribe tokens (RFC 8058), the format email senders minted before link
+// keyrings (links/token.h, version 2). New links are never v1; the preference center keeps
+// verifying v1 tokens with their derived key until the last of them expires (the email sender's
+// default lifetime was 60 days), given the deployment's contact-key secret, from which their key
+// is derived.
 //
 // Token format, version 1 (all of it URL-safe: [A-Za-z0-9_.-]):
 //
@@ -43,7 +46,8 @@
 // purpose is about 125 characters; a contact token with the same tenant and purpose about 175. The
 // longest possible (maximal ids) is under 500 characters.
 //
-// Everything here is pure and thread-safe.
+// Everything here is pure and thread-safe. SignUnsubscribeToken stays for tests and for
+// verifying old links; nothing in Assent mints v1 tokens any more.
 #pragma once
 
 #include <string>
@@ -53,7 +57,7 @@
 #include "absl/time/time.h"
 #include "assent/v1/types.pb.h"
 
-namespace assent::mail {
+namespace assent::links {
 
 // What a token says: unsubscribe `target` of `tenant` from `purpose_id` on `channel`.
 struct UnsubscribeClaims {
@@ -96,9 +100,4 @@ absl::StatusOr<UnsubscribeClaims> ParseUnsubscribeToken(std::string_view token);
 absl::StatusOr<UnsubscribeClaims> VerifyUnsubscribeToken(std::string_view key,
                                                          std::string_view token, absl::Time now);
 
-// The link for a token: every "{token}" in base_url replaced by the token when base_url contains
-// one ("https://u.example.com/u/{token}"); otherwise "t=<token>" appended as a query parameter
-// after '?', or after '&' when base_url already has a query. Tokens are URL-safe, so no escaping.
-std::string UnsubscribeUrl(std::string_view base_url, std::string_view token);
-
-}  // namespace assent::mail
+}  // namespace assent::links
