@@ -333,4 +333,16 @@ absl::StatusOr<v1::ContactRef> ToRef(std::string_view field, std::string_view te
   return ref;
 }
 
+absl::Status ValidateRef(std::string_view field, const v1::ContactRef& ref) {
+  if (!v1::ContactType_IsValid(ref.type()) || ref.type() == v1::CONTACT_TYPE_UNSPECIFIED) {
+    return InvalidField(absl::StrCat(Sv(field), ".type"), "must be a specified contact type");
+  }
+  bool hex = ref.hash().size() == 64;
+  for (char c : ref.hash()) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!hex) {
+    return InvalidField(absl::StrCat(Sv(field), ".hash"), "must be 64 lower-case hex characters");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace assent::contact

@@ -40,4 +40,9 @@ std::string_view ContactTypeName(v1::ContactType type);
 absl::StatusOr<v1::ContactRef> ToRef(std::string_view field, std::string_view tenant_key,
                                      const v1::ContactPoint& point);
 
+// INVALID_ARGUMENT "<field>.type" / "<field>.hash" unless `ref` names a contact type and a keyed
+// hash of 64 lower-case hex characters (what KeyedHash returns): for callers that address a
+// contact point by its hash alone.
+absl::Status ValidateRef(std::string_view field, const v1::ContactRef& ref);
+
 }  // namespace assent::contact

@@ -30,6 +30,10 @@ constexpr size_t kMaxReferenceLength = 256;
 constexpr size_t kMaxDpvIriLength = 512;
 constexpr size_t kMaxDisplayNameLength = 200;
 constexpr int kMaxPolicyRules = 1000;
+constexpr size_t kMaxDescriptionLength = 2000;
+constexpr size_t kMaxNoticeTextLength = 20000;
+constexpr int kMaxPurposeTexts = 50;
+constexpr int kMaxNoticeTexts = 500;
 constexpr uint32_t kMinutesPerDay = 24 * 60;
 // Timestamp range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestampSeconds = -62135596800;
@@ -379,6 +383,56 @@ absl::Status ValidateEvidence(std::string_view field, const v1::Evidence& eviden
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status ValidateLocalizedTexts(std::string_view field, const v1::Purpose& purpose) {
+  const std::string texts = Sub(field, "texts");
+  if (purpose.texts_size() > kMaxPurposeTexts) {
+    return InvalidField(texts, absl::StrCat("must have at most ", kMaxPurposeTexts, " languages"));
+  }
+  std::map<std::string_view, int> languages;
+  for (int i = 0; i < purpose.texts_size(); ++i) {
+    const std::string element = Indexed(texts, i);
+    const v1::PurposeText& text = purpose.texts(i);
+    if (text.language().empty()) return InvalidField(Sub(element, "language"), "is required");
+    RETURN_IF_ERROR(CheckLanguageTag(Sub(element, "language"), text.language()));
+    RETURN_IF_ERROR(ValidateDisplayName(Sub(element, "display_name"), text.display_name()));
+    RETURN_IF_ERROR(
+        CheckMaxChars(Sub(element, "description"), text.description(), kMaxDescriptionLength));
+    if (auto [it, inserted] = languages.emplace(text.language(), i); !inserted) {
+      return InvalidField(Sub(element, "language"),
+                          absl::StrCat("duplicates texts[", it->second, "]"));
+    }
+  }
+  const std::string notices = Sub(field, "notices");
+  if (purpose.notices_size() > kMaxNoticeTexts) {
+    return InvalidField(notices, absl::StrCat("must have at most ", kMaxNoticeTexts, " texts"));
+  }
+  std::map<std::pair<uint32_t, std::string_view>, int> seen;
+  for (int i = 0; i < purpose.notices_size(); ++i) {
+    const std::string element = Indexed(notices, i);
+    const v1::NoticeText& notice = purpose.notices(i);
+    if (notice.notice_version() < 1 || notice.notice_version() > purpose.notice_version()) {
+      return InvalidField(Sub(element, "notice_version"),
+                          absl::StrCat("must be 1..notice_version (", purpose.notice_version(),
+                                       "), got ", notice.notice_version()));
+    }
+    if (notice.language().empty()) return InvalidField(Sub(element, "language"), "is required");
+    RETURN_IF_ERROR(CheckLanguageTag(Sub(element, "language"), notice.language()));
+    if (notice.text().empty()) return InvalidField(Sub(element, "text"), "is required");
+    RETURN_IF_ERROR(CheckMaxChars(Sub(element, "text"), notice.text(), kMaxNoticeTextLength));
+    if (auto [it, inserted] = seen.emplace(
+            std::make_pair(notice.notice_version(), std::string_view(notice.language())), i);
+        !inserted) {
+      return InvalidField(element, absl::StrCat("duplicates notices[", it->second,
+                                                "] (same version and language)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidatePurposeFields(std::string_view field, const v1::Purpose& purpose) {
   RETURN_IF_ERROR(ValidateDisplayName(Sub(field, "display_name"), purpose.display_name()));
   RETURN_IF_ERROR(CheckEnum(Sub(field, "kind"), purpose.kind(), v1::PurposeKind_IsValid,
@@ -439,7 +493,7 @@ absl::Status ValidatePurposeFields(std::string_view field, const v1::Purpose& pu
                                                 "\" (already at index ", it->second, ")"));
     }
   }
-  return absl::OkStatus();
+  return ValidateLocalizedTexts(field, purpose);
 }
 
 absl::Status ValidatePolicy(std::string_view field, const v1::DefaultPolicy& policy) {

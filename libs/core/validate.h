@@ -35,6 +35,9 @@ absl::Status ValidateTimeZone(std::string_view field, std::string_view value);
 // Evidence limits (see Evidence in types.proto); `field` is e.g. "evidence".
 absl::Status ValidateEvidence(std::string_view field, const v1::Evidence& evidence);
 // Purpose fields settable by the caller (see Purpose in catalog.proto); ids and versions excluded.
+// Every caller-settable purpose field, localized texts and notice texts included (see
+// catalog.proto: languages unique, notice versions 1..notice_version, one text per version and
+// language, lengths).
 absl::Status ValidatePurposeFields(std::string_view field, const v1::Purpose& purpose);
 absl::Status ValidatePolicy(std::string_view field, const v1::DefaultPolicy& policy);
 absl::Status ValidatePreferences(std::string_view field, const v1::Preferences& preferences);

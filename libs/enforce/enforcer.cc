@@ -216,13 +216,18 @@ absl::StatusOr<Recipient> Enforcer::Resolve(std::string_view tenant, const v1::T
     ASSIGN_OR_RETURN(*r.ref.mutable_contact(),
                      contact::ToRef(absl::StrCat(Sv(field), ".contact_point"), TenantKey(tenant),
                                     target.contact_point()));
+  } else if (target.has_contact_ref()) {
+    // Already the keyed hash: it names the contact point in the view as it is.
+    RETURN_IF_ERROR(
+        contact::ValidateRef(absl::StrCat(Sv(field), ".contact_ref"), target.contact_ref()));
+    *r.ref.mutable_contact() = target.contact_ref();
   } else if (target.has_subject_id()) {
     RETURN_IF_ERROR(
         core::ValidateSubjectId(absl::StrCat(Sv(field), ".subject_id"), target.subject_id()));
     r.ref.set_subject_id(target.subject_id());
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat(Sv(field), ": required (subject_id or contact_point)"));
+        absl::StrCat(Sv(field), ": required (subject_id, contact_point or contact_ref)"));
   }
   r.key = ViewKey(tenant, r.ref);
   return r;

@@ -1,5 +1,9 @@
 // Catalog operations: tenants, purposes (versioned) and default policies.
+#include <map>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -42,6 +46,31 @@ void PutPurposeVersion(store::Txn& txn, std::string_view tenant, const v1::Purpo
   std::string version;
   store::PutBigEndian32(&version, purpose.version());
   txn.Put(store::Cf::kCatalog, store::PurposeCurrentKey(tenant, purpose.purpose_id()), version);
+}
+
+// Notice texts are part of the proof of every decision given against them, so they are
+// append-only: an update keeps every stored (version, language) text, adds new ones, and refuses
+// to change a stored one. Each gets its SHA-256, and they are kept ordered by version, language.
+absl::Status MergeNotices(const v1::Purpose* previous, v1::Purpose& purpose) {
+  std::map<std::pair<uint32_t, std::string>, v1::NoticeText> merged;
+  if (previous != nullptr) {
+    for (const v1::NoticeText& n : previous->notices()) {
+      merged[{n.notice_version(), n.language()}] = n;
+    }
+  }
+  for (int i = 0; i < purpose.notices_size(); ++i) {
+    v1::NoticeText n = purpose.notices(i);
+    n.set_sha256(Sha256Hex(n.text()));
+    auto [it, inserted] = merged.emplace(std::make_pair(n.notice_version(), n.language()), n);
+    if (!inserted && it->second.text() != n.text()) {
+      return FailedPrecondition(absl::StrCat(
+          "purpose.notices[", i, "]: the text of notice version ", n.notice_version(), " in ",
+          n.language(), " is already published and cannot change; raise notice_version"));
+    }
+  }
+  purpose.clear_notices();
+  for (auto& [key, n] : merged) *purpose.add_notices() = std::move(n);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -119,6 +148,7 @@ void Ledger::CreatePurpose(const v1::CreatePurposeRequest& request, absl::Time d
   if (!valid.ok()) return done(valid);
   v1::Purpose purpose = request.purpose();
   if (purpose.min_notice_version() == 0) purpose.set_min_notice_version(1);
+  if (valid = MergeNotices(nullptr, purpose); !valid.ok()) return done(valid);
   purpose.set_name(PurposeName(*tenant, purpose.purpose_id()));
   purpose.set_version(1);
   SubmitWrite<v1::Purpose>(
@@ -163,6 +193,7 @@ void Ledger::UpdatePurpose(const v1::UpdatePurposeRequest& request, absl::Time d
               "purpose.notice_version",
               absl::StrCat("must not go down (currently ", previous.notice_version(), ")"));
         }
+        RETURN_IF_ERROR(MergeNotices(&previous, update));
         update.set_purpose_id(parts.purpose_id);
         update.set_name(PurposeName(parts.tenant, parts.purpose_id));
         update.set_version(current + 1);

@@ -38,8 +38,14 @@ absl::StatusOr<v1::TargetRef> Ledger::ResolveTarget(std::string_view field, std:
                                       TenantContactKey(tenant), target.contact_point()));
       return ref;
     }
+    case v1::Target::kContactRef: {
+      RETURN_IF_ERROR(
+          contact::ValidateRef(std::string(field) + ".contact_ref", target.contact_ref()));
+      *ref.mutable_contact() = target.contact_ref();
+      return ref;
+    }
     default:
-      return InvalidField(field, "must name a subject_id or a contact_point");
+      return InvalidField(field, "must name a subject_id, a contact_point or a contact_ref");
   }
 }
 

@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "core/decision.h"
 #include "ledger/catalog_cache.h"
+#include "links/keyring.h"
 #include "store/committer.h"
 #include "store/store.h"
 
@@ -38,6 +39,11 @@ struct LedgerOptions {
   int max_batch_check = 10000;
   // Most decisions in one RecordDecisions. Default 100.
   int max_decisions_per_request = 100;
+  // Signs customer links (CreateLink). Default null: CreateLink is FAILED_PRECONDITION.
+  std::shared_ptr<const links::KeyRing> link_keyring;
+  // The preference center's base URL ("https://prefs.example.com"), from which CreateLink builds
+  // each link's url. Default empty: CreateLink returns the token alone.
+  std::string link_base_url;
 };
 
 // A RecordDecisions request checked in full: its stored target and its records as they will be
@@ -106,6 +112,10 @@ class Ledger {
       const v1::VerifyHistoryRequest& request) const;
   absl::StatusOr<v1::CheckResponse> Check(const v1::CheckRequest& request) const;
   absl::StatusOr<v1::BatchCheckResponse> BatchCheck(const v1::BatchCheckRequest& request) const;
+
+  // Customer links: validates the request against the catalog (tenant, purpose, channel), hashes a
+  // contact point, and signs the link with the tenant's key. Writes nothing.
+  absl::StatusOr<v1::CreateLinkResponse> CreateLink(const v1::CreateLinkRequest& request) const;
 
   // Sets the observer (not owned; may be null). Call before serving.
   void SetObserver(LedgerObserver* observer) { observer_ = observer; }

@@ -220,8 +220,17 @@ absl::StatusOr<v1::SubjectState> Ledger::GetSubjectState(
 absl::StatusOr<v1::ContactPointState> Ledger::GetContactPointState(
     const v1::GetContactPointStateRequest& request) const {
   RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));
-  ASSIGN_OR_RETURN(auto ref, contact::ToRef("contact_point", TenantContactKey(request.tenant()),
-                                            request.contact_point()));
+  v1::ContactRef ref;
+  if (request.has_contact_ref()) {
+    if (request.has_contact_point()) {
+      return InvalidField("contact_ref", "must not be set together with contact_point");
+    }
+    RETURN_IF_ERROR(contact::ValidateRef("contact_ref", request.contact_ref()));
+    ref = request.contact_ref();
+  } else {
+    ASSIGN_OR_RETURN(ref, contact::ToRef("contact_point", TenantContactKey(request.tenant()),
+                                         request.contact_point()));
+  }
   ASSIGN_OR_RETURN(auto state,
                    ReadState<v1::ContactPointState>(store_, store::Cf::kContacts,
                                                     store::ContactKey(request.tenant(), ref)));

@@ -2,6 +2,7 @@
 // bad input), then runs as one committer mutation: idempotency check, state change, history
 // record in the target's hash chain, outbox records, idempotency record, all in one batch.
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -99,6 +100,14 @@ void AppendLinkChange(store::Txn& txn, v1::ChangeKind kind, const Request& reque
   }
 }
 
+// The optimistic-concurrency precondition of a write: the target is still at the sequence the
+// caller read (a form rendered from an older state must not overwrite newer choices).
+absl::Status CheckExpectedSequence(std::optional<uint64_t> expected, uint64_t current) {
+  if (!expected.has_value() || *expected == current) return absl::OkStatus();
+  return FailedPrecondition(absl::StrCat("expected_sequence: the target is at sequence ", current,
+                                         ", not ", *expected, " (it changed since it was read)"));
+}
+
 // Decodes a stored idempotent response and marks it as replayed.
 template <typename Response>
 absl::StatusOr<Response> Replay(const std::string& bytes) {
@@ -120,6 +129,7 @@ struct RecordedRequest {
   std::string request_reference;
   std::string jurisdiction;
   bool gpc;
+  std::optional<uint64_t> expected_sequence;
 };
 
 namespace {
@@ -143,6 +153,37 @@ absl::StatusOr<absl::Time> EffectiveTime(const v1::RecordDecisionsRequest& reque
     return InvalidField("import.origin", "must be 1..128 characters");
   }
   return effective;
+}
+
+// The SHA-256 of the notice text a decision was given against, when the caller names one: it must
+// be the catalog's text for the decision's purpose, notice version and evidence.language, so a
+// stored digest always points at a text the catalog holds.
+absl::StatusOr<std::string> NoticeDigest(const v1::Purpose& purpose,
+                                         const v1::RecordDecisionsRequest& request,
+                                         const v1::DecisionInput& in, const std::string& field,
+                                         uint32_t notice_version) {
+  const bool own = !in.notice_sha256().empty();
+  const std::string& digest = own ? in.notice_sha256() : request.evidence().notice_sha256();
+  if (digest.empty()) return std::string();
+  const std::string digest_field =
+      own ? field + ".notice_sha256" : std::string("evidence.notice_sha256");
+  bool hex = digest.size() == 64;
+  for (char c : digest) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!hex) return InvalidField(digest_field, "must be 64 lower-case hex characters");
+  const std::string& language = request.evidence().language();
+  for (const v1::NoticeText& text : purpose.notices()) {
+    if (text.notice_version() != notice_version || text.language() != language) continue;
+    if (text.sha256() != digest) {
+      return InvalidField(digest_field,
+                          absl::StrCat("does not match the text of notice version ", notice_version,
+                                       " in \"", language, "\" of purpose ", purpose.purpose_id()));
+    }
+    return digest;
+  }
+  return InvalidField(digest_field,
+                      absl::StrCat("purpose ", purpose.purpose_id(),
+                                   " has no notice text for version ", notice_version, " in \"",
+                                   language, "\" (evidence.language names the text shown)"));
 }
 
 // One decision of the request (`field` is its path) as it will be stored; ids and sequence are
@@ -187,6 +228,7 @@ absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
                         absl::StrCat("is ", notice, " but purpose ", purpose->purpose_id(),
                                      " is at notice version ", purpose->notice_version()));
   }
+  ASSIGN_OR_RETURN(std::string notice_sha256, NoticeDigest(*purpose, request, in, field, notice));
   v1::ConsentRecord record;
   record.set_purpose_id(in.purpose_id());
   record.set_purpose_version(purpose->version());
@@ -207,6 +249,7 @@ absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
   record.set_source(request.source());
   *record.mutable_evidence() = request.evidence();
   record.mutable_evidence()->set_notice_version(notice);
+  record.mutable_evidence()->set_notice_sha256(std::move(notice_sha256));
   record.set_actor(request.actor());
   if (request.has_import()) {
     record.set_imported(true);
@@ -264,7 +307,10 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
       [this,
        req = RecordedRequest{request.tenant(), request.idempotency_key(), request.actor(),
                              request.source(), request.request_reference(), request.jurisdiction(),
-                             request.evidence().gpc()},
+                             request.evidence().gpc(),
+                             request.has_expected_sequence()
+                                 ? std::optional<uint64_t>(request.expected_sequence())
+                                 : std::nullopt},
        records = std::move(prepared->records), target = std::move(prepared->target),
        digest = IdempotencyDigest(request)](
           store::Txn& txn) mutable -> absl::StatusOr<v1::RecordDecisionsResponse> {
@@ -295,12 +341,14 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
         };
         if (target.has_contact()) {
           ASSIGN_OR_RETURN(auto state, LoadContact(txn, req.tenant, target.contact()));
+          RETURN_IF_ERROR(CheckExpectedSequence(req.expected_sequence, state.sequence()));
           stamp(state.sequence() + 1);
           ApplyDecisions(*state.mutable_decisions(), records, history);
           AppendChange(txn, history, state);
           response.set_sequence(state.sequence());
         } else {
           ASSIGN_OR_RETURN(auto state, LoadSubject(txn, req.tenant, target.subject_id()));
+          RETURN_IF_ERROR(CheckExpectedSequence(req.expected_sequence, state.sequence()));
           stamp(state.sequence() + 1);
           ApplyDecisions(*state.mutable_decisions(), records, history);
           if (req.gpc && !state.gpc_opt_out()) {
@@ -437,6 +485,9 @@ void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time
                                                        request.idempotency_key(), kMethod, digest));
         if (replay.has_value()) return Replay<v1::SetPreferencesResponse>(*replay);
         ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, request.tenant(), request.subject_id()));
+        if (request.has_expected_sequence()) {
+          RETURN_IF_ERROR(CheckExpectedSequence(request.expected_sequence(), subject.sequence()));
+        }
         v1::HistoryRecord history;
         history.set_tenant(request.tenant());
         *history.mutable_target() = SubjectRef(request.subject_id());

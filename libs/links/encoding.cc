@@ -46,9 +46,13 @@ absl::StatusOr<v1::ContactType> ContactTypeFromName(std::string_view name) {
 }
 
 absl::Status CheckHash(std::string_view field, std::string_view hash) {
-  bool ok = hash.size() == kHashHexLength;
-  for (char c : hash) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-  if (!ok) return InvalidField(field, "must be 64 lower-case hex characters");
+  v1::ContactRef ref;
+  ref.set_type(v1::CONTACT_EMAIL);
+  ref.set_hash(std::string(hash));
+  // The keyed-hash syntax is contact::ValidateRef's; only the field name differs.
+  if (!contact::ValidateRef("", ref).ok()) {
+    return InvalidField(field, "must be 64 lower-case hex characters");
+  }
   return absl::OkStatus();
 }
 

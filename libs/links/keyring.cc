@@ -55,8 +55,8 @@ absl::StatusOr<KeyRing::Key> ParseKey(const YAML::Node& node, const std::string&
     return InvalidField(field + ".secret", "is not base64");
   }
   if (key.secret.size() < kMinKeySecretBytes) {
-    return InvalidField(field + ".secret", absl::StrCat("must decode to at least ",
-                                                        kMinKeySecretBytes, " bytes"));
+    return InvalidField(field + ".secret",
+                        absl::StrCat("must decode to at least ", kMinKeySecretBytes, " bytes"));
   }
   ASSIGN_OR_RETURN(key.tenant, Scalar(node["tenant"], field + ".tenant", false));
   if (!key.tenant.empty()) RETURN_IF_ERROR(core::ValidateTenantId(field + ".tenant", key.tenant));
@@ -113,8 +113,8 @@ absl::StatusOr<KeyRing::TenantKey> KeyRing::SigningKey(std::string_view tenant) 
       return TenantKey{it->id, DeriveLinkKey(it->secret, tenant)};
     }
   }
-  return FailedPrecondition(absl::StrCat("links: no key of the link keyring serves tenant ",
-                                         tenant));
+  return FailedPrecondition(
+      absl::StrCat("links: no key of the link keyring serves tenant ", Sv(tenant)));
 }
 
 std::optional<std::string> KeyRing::VerifyingKey(std::string_view id,

@@ -113,9 +113,9 @@ absl::StatusOr<LinkClaims> ParsePayload(std::string_view payload) {
 
 absl::Status CheckExpiry(absl::Time expire_time, absl::Time now) {
   if (now < expire_time) return absl::OkStatus();
-  return FailedPrecondition(absl::StrCat(
-      "token: expired at ",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", expire_time, absl::UTCTimeZone())));
+  return FailedPrecondition(
+      absl::StrCat("token: expired at ",
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", expire_time, absl::UTCTimeZone())));
 }
 
 // A v1 token is a one-click link with the claims of links/v1_token.h.
@@ -125,9 +125,9 @@ absl::StatusOr<LinkClaims> VerifyV1(std::string_view secret, std::string_view to
     return absl::PermissionDeniedError("token: version 1 links are no longer accepted here");
   }
   ASSIGN_OR_RETURN(UnsubscribeClaims unverified, ParseUnsubscribeToken(token));
-  ASSIGN_OR_RETURN(UnsubscribeClaims v1,
-                   VerifyUnsubscribeToken(DeriveUnsubscribeKey(secret, unverified.tenant), token,
-                                          now));
+  ASSIGN_OR_RETURN(
+      UnsubscribeClaims v1,
+      VerifyUnsubscribeToken(DeriveUnsubscribeKey(secret, unverified.tenant), token, now));
   LinkClaims claims;
   claims.tenant = std::move(v1.tenant);
   claims.kind = v1::ONE_CLICK_UNSUBSCRIBE;
@@ -149,8 +149,7 @@ absl::StatusOr<std::string_view> Version(std::string_view token) {
   std::string_view version = token.substr(0, dot);
   if (dot == std::string_view::npos || (version != kVersion && version != "v1")) {
     // Only a short, harmless excerpt of what was sent goes into the message.
-    return Malformed(absl::StrCat("unknown version \"",
-                                  absl::CHexEscape(Sv(version.substr(0, 16))),
+    return Malformed(absl::StrCat("unknown version \"", absl::CHexEscape(Sv(version.substr(0, 16))),
                                   "\" (expected \"v2\")"));
   }
   return version;

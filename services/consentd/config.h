@@ -67,6 +67,12 @@ struct Config {
   // librdkafka producer settings overriding Assent's defaults; YAML only:
   // kafka: {producer: {linger.ms: 5}}.
   std::map<std::string, std::string> kafka_producer;
+  // The link keyring file (links/keyring.h) that signs CreateLink's customer links. Default
+  // empty: CreateLink answers FAILED_PRECONDITION.
+  std::string links_keyring_file;
+  // The preference center's public base URL ("https://prefs.example.com"); CreateLink returns
+  // links under it. Default empty: CreateLink returns tokens without a URL.
+  std::string links_base_url;
   // On SIGTERM, consentd first reports not ready (gRPC health NOT_SERVING, /readyz 503) and keeps
   // serving this long so that load balancers stop sending calls. Default 0s.
   absl::Duration shutdown_delay = absl::ZeroDuration();

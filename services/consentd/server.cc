@@ -117,6 +117,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   ledger_options.idempotency_ttl = config.idempotency_ttl;
   ledger_options.max_batch_check = static_cast<int>(config.limits_max_batch_check);
   ledger_options.max_decisions_per_request = static_cast<int>(config.limits_max_decisions);
+  if (!config.links_keyring_file.empty()) {
+    ASSIGN_OR_RETURN(links::KeyRing keyring, links::KeyRing::Load(config.links_keyring_file));
+    log->info("msg=\"link keyring loaded\" keys={}", keyring.size());
+    ledger_options.link_keyring = std::make_shared<const links::KeyRing>(std::move(keyring));
+  }
+  ledger_options.link_base_url = config.links_base_url;
   ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
                                                            clock, std::move(ledger_options)));
 

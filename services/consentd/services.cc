@@ -214,4 +214,11 @@ grpc::ServerUnaryReactor* ConsentService::BatchCheck(grpc::CallbackServerContext
               [&] { return ledger_.BatchCheck(*request); });
 }
 
+grpc::ServerUnaryReactor* ConsentService::CreateLink(grpc::CallbackServerContext* ctx,
+                                                     const v1::CreateLinkRequest* request,
+                                                     v1::CreateLinkResponse* response) {
+  return Read(ctx, response, Method{metrics_, "ConsentService", "CreateLink"},
+              [&] { return ledger_.CreateLink(*request); });
+}
+
 }  // namespace assent::consentd

@@ -86,6 +86,9 @@ class ConsentService final : public v1::ConsentService::CallbackService {
   grpc::ServerUnaryReactor* BatchCheck(grpc::CallbackServerContext* ctx,
                                        const v1::BatchCheckRequest* request,
                                        v1::BatchCheckResponse* response) override;
+  grpc::ServerUnaryReactor* CreateLink(grpc::CallbackServerContext* ctx,
+                                       const v1::CreateLinkRequest* request,
+                                       v1::CreateLinkResponse* response) override;
 
  private:
   ledger::Ledger& ledger_;

@@ -6,8 +6,8 @@
 #include "common/hex.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "links/token.h"
 #include "mail/message.h"
-#include "mail/unsubscribe_token.h"
 #include "spdlog/spdlog.h"
 
 namespace assent::email {
@@ -32,10 +32,17 @@ std::vector<sender::SettingSpec> EmailSpecs() {
       {"email.outcomes_topic", "assent.email.outcomes.v1", "topic the outcomes go to"},
       {"email.spool_dir", "", "directory the RFC 5322 messages are written to; required"},
       {"email.from", "Assent <no-reply@example.com>", "From header"},
-      {"email.unsubscribe_url", "https://preferences.example.com/unsubscribe/{token}",
-       "one-click unsubscribe link ({token} is replaced; https only, RFC 8058)"},
+      {"email.link_keyring_file", "",
+       "the link keyring (links/keyring.h) that signs unsubscribe and preference links; "
+       "required"},
+      {"email.unsubscribe_url", "https://127.0.0.1:8443/u/{token}",
+       "one-click unsubscribe link on the preference center ({token} is replaced; https only, "
+       "RFC 8058)"},
       {"email.unsubscribe_mailto", "", "optional mailto: address in List-Unsubscribe"},
       {"email.unsubscribe_ttl", "1440h", "how long an unsubscribe link stays valid"},
+      {"email.preferences_url", "https://127.0.0.1:8443/p/{token}",
+       "preference-center link in every message's footer ({token} is replaced)"},
+      {"email.preferences_ttl", "720h", "how long a preference-center link stays valid"},
       {"email.message_id_domain", "assent.local", "domain part of the Message-IDs"},
   };
 }
@@ -55,6 +62,17 @@ absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& s) {
   }
   c.unsubscribe_mailto = s.String("email.unsubscribe_mailto");
   ASSIGN_OR_RETURN(c.unsubscribe_ttl, s.Duration("email.unsubscribe_ttl", absl::Hours(1)));
+  c.preferences_url = s.String("email.preferences_url");
+  if (!std::string_view(c.preferences_url).starts_with("https://")) {
+    return InvalidField("email.preferences_url", "must be an https:// URL");
+  }
+  ASSIGN_OR_RETURN(c.preferences_ttl, s.Duration("email.preferences_ttl", absl::Hours(1)));
+  const std::string keyring_file = s.String("email.link_keyring_file");
+  if (keyring_file.empty()) {
+    return InvalidField("email.link_keyring_file", "required (the link keyring)");
+  }
+  ASSIGN_OR_RETURN(links::KeyRing keyring, links::KeyRing::Load(keyring_file));
+  c.keyring = std::make_shared<const links::KeyRing>(std::move(keyring));
   c.message_id_domain = s.String("email.message_id_domain");
   for (const auto& [key, value] : s.WithPrefix("templates.")) {
     const size_t dot = key.rfind('.');
@@ -121,21 +139,26 @@ absl::StatusOr<std::string> EmailSender::Render(const SendRequest& request,
   ASSIGN_OR_RETURN(std::string subject,
                    RenderTemplate(t->second.subject, t->first, request.payload()));
   ASSIGN_OR_RETURN(std::string body, RenderTemplate(t->second.body, t->first, request.payload()));
-  // The one-click link names the recipient by its keyed hash, never by address.
-  mail::UnsubscribeClaims claims;
+  // Both links name the recipient by its keyed hash, never by address.
+  links::LinkClaims claims;
   claims.tenant = request.tenant();
   claims.target = decision.recipient.ref;
+  claims.kind = assent::v1::ONE_CLICK_UNSUBSCRIBE;
   claims.purpose_id = request.purpose_id();
   claims.channel = assent::v1::EMAIL;
   claims.expire_time = runtime_.clock().Now() + config_.unsubscribe_ttl;
-  ASSIGN_OR_RETURN(
-      std::string token,
-      mail::SignUnsubscribeToken(
-          mail::DeriveUnsubscribeKey(runtime_.config().contact_key_secret, request.tenant()),
-          claims));
-  ASSIGN_OR_RETURN(auto headers, mail::ListUnsubscribeHeaders(
-                                     mail::UnsubscribeUrl(config_.unsubscribe_url, token),
-                                     config_.unsubscribe_mailto));
+  ASSIGN_OR_RETURN(std::string unsubscribe_token, links::MintLink(*config_.keyring, claims));
+  const std::string unsubscribe_url = links::FillUrl(config_.unsubscribe_url, unsubscribe_token);
+  claims.kind = assent::v1::PREFERENCE_CENTER;
+  claims.purpose_id.clear();
+  claims.channel = assent::v1::CHANNEL_UNSPECIFIED;
+  claims.expire_time = runtime_.clock().Now() + config_.preferences_ttl;
+  ASSIGN_OR_RETURN(std::string preferences_token, links::MintLink(*config_.keyring, claims));
+  ASSIGN_OR_RETURN(auto headers,
+                   mail::ListUnsubscribeHeaders(unsubscribe_url, config_.unsubscribe_mailto));
+  absl::StrAppend(&body, "\n\n-- \nManage your email preferences: ",
+                  links::FillUrl(config_.preferences_url, preferences_token),
+                  "\nUnsubscribe from these emails: ", unsubscribe_url, "\n");
   mail::MailMessage message;
   message.from = config_.from;
   message.to = decision.address;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "links/keyring.h"
 #include "mail/spool.h"
 #include "sender/runtime.h"
 #include "sender/send_loop.h"
@@ -29,10 +30,15 @@ struct EmailConfig {
   std::string outcomes_topic;
   std::string spool_dir;
   std::string from;
-  // "https://.../unsubscribe/{token}" ({token} replaced, else ?t= appended).
+  // Signs the links; read from email.link_keyring_file.
+  std::shared_ptr<const links::KeyRing> keyring;
+  // "https://.../u/{token}" ({token} replaced, else ?t= appended).
   std::string unsubscribe_url;
   std::string unsubscribe_mailto;
   absl::Duration unsubscribe_ttl;
+  // "https://.../p/{token}": the preference-center link in every message's footer.
+  std::string preferences_url;
+  absl::Duration preferences_ttl;
   std::string message_id_domain;
   std::map<std::string, Template> templates;
 };

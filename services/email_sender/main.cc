@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "email_sender/email_sender.h"
 #include "events/kafka.h"
+#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 extern char** environ;
@@ -28,6 +29,10 @@ int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  // One product logs one way: consentd's structured line format.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("email_sender"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l logger=%n %v",
+                      spdlog::pattern_time_type::utc);
   std::vector<sender::SettingSpec> specs = sender::CommonSpecs("email");
   for (auto& s : email::EmailSpecs()) specs.push_back(std::move(s));
   std::vector<std::string> prefixes = sender::CommonOpenPrefixes();
@@ -49,11 +54,11 @@ int Run(int argc, char** argv) {
     std::cerr << "email_sender: " << config.status().message() << "\n";
     return 2;
   }
-  spdlog::info("email sender starting: {}", settings->Describe());
+  spdlog::info("msg=\"starting\" config=\"{}\"", settings->Describe());
   absl::Status topics = events::CreateTopics(
       common->kafka_brokers,
       {{config->requests_topic, 3, 1, {}}, {config->outcomes_topic, 3, 1, {}}}, absl::Seconds(30));
-  if (!topics.ok()) spdlog::warn("email sender: topics: {}", topics.ToString());
+  if (!topics.ok()) spdlog::warn("msg=\"topics not created\" error=\"{}\"", topics.ToString());
   auto runtime = sender::SenderRuntime::Start(*common, SystemClock::Get());
   if (!runtime.ok()) {
     std::cerr << "email_sender: " << runtime.status().message() << "\n";
@@ -82,16 +87,16 @@ int Run(int argc, char** argv) {
     return 1;
   }
   (*runtime)->SetRunning(true);
-  spdlog::info("email sender running");
+  spdlog::info("msg=\"running\"");
   absl::Status s = loop.Run();
   sender::ExitAfter(absl::Seconds(10), s.ok() ? 0 : 1);
   (*runtime)->SetRunning(false);
   g_loop.store(nullptr);
   if (!s.ok()) {
-    spdlog::error("email sender: {}", s.ToString());
+    spdlog::error("msg=\"stopped on error\" error=\"{}\"", s.ToString());
     return 1;
   }
-  spdlog::info("email sender stopped");
+  spdlog::info("msg=\"stopped\"");
   return 0;
 }
 

@@ -12,11 +12,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "assent/sender/v1/sender.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "mail/unsubscribe_token.h"
+#include "links/token.h"
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
 #include "testing/sender_process.h"
@@ -30,6 +31,8 @@ using sender::v1::SendRequest;
 using ::testing::HasSubstr;
 
 constexpr char kSecret[] = "integration-test-contact-key-secret-0123456789";
+constexpr char kKeyRing[] =
+    "keys:\n  - id: test-1\n    secret: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
 constexpr char kRequests[] = "assent.email.requests.v1";
 constexpr char kOutcomes[] = "assent.email.outcomes.v1";
 
@@ -40,6 +43,8 @@ class EmailSenderTest : public ::testing::Test {
     ASSERT_TRUE(broker_->Start()) << broker_->error();
     secret_file_ = dir_.path() + "/secret";
     std::ofstream(secret_file_) << kSecret << "\n";
+    keyring_file_ = dir_.path() + "/links.yaml";
+    std::ofstream(keyring_file_) << kKeyRing;
     server_ =
         std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     server_->Start({"--kafka-brokers", broker_->bootstrap(), "--kafka-partitions", "3",
@@ -59,7 +64,9 @@ class EmailSenderTest : public ::testing::Test {
   void StartSender() {
     sender_->Start({"--config", config_, "--kafka-brokers", broker_->bootstrap(), "--service",
                     server_->address(), "--contact-key-secret-file", secret_file_,
-                    "--email-spool-dir", spool_});
+                    "--email-spool-dir", spool_, "--email-link-keyring-file", keyring_file_,
+                    "--email-unsubscribe-url", "https://prefs.example.com/u/{token}",
+                    "--email-preferences-url", "https://prefs.example.com/p/{token}"});
   }
 
   std::unique_ptr<grpc::ClientContext> Ctx() {
@@ -141,7 +148,7 @@ class EmailSenderTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::string secret_file_, spool_, config_;
+  std::string secret_file_, keyring_file_, spool_, config_;
   std::unique_ptr<testing::KafkaBroker> broker_;
   std::unique_ptr<testing::ConsentdProcess> server_;
   std::unique_ptr<testing::SenderProcess> sender_;
@@ -184,14 +191,29 @@ TEST_F(EmailSenderTest, WithdrawalSuppressesGrantSends) {
   EXPECT_THAT(message, HasSubstr("Subject: Your week, Ann\r\n"));
   EXPECT_THAT(message, HasSubstr("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
   EXPECT_THAT(message, HasSubstr(ann.message_id()));
-  const size_t at = message.find("/unsubscribe/");
+  const size_t at = message.find("<https://prefs.example.com/u/");
   ASSERT_NE(at, std::string::npos);
-  const std::string token = message.substr(at + 13, message.find('>', at) - at - 13);
-  auto claims =
-      mail::VerifyUnsubscribeToken(mail::DeriveUnsubscribeKey(kSecret, "acme"), token, absl::Now());
+  const std::string token = message.substr(at + 29, message.find('>', at) - at - 29);
+  auto keyring = links::KeyRing::Parse(kKeyRing);
+  ASSERT_TRUE(keyring.ok()) << keyring.status();
+  auto claims = links::VerifyLink(*keyring, "", token, absl::Now());
   ASSERT_TRUE(claims.ok()) << claims.status() << " token=" << token;
+  EXPECT_EQ(claims->kind, v1::ONE_CLICK_UNSUBSCRIBE);
   EXPECT_EQ(claims->purpose_id, "marketing.newsletter");
+  EXPECT_EQ(claims->channel, v1::EMAIL);
   EXPECT_TRUE(claims->target.has_contact());
+  // The footer carries a preference-center link for the same recipient (the body is
+  // quoted-printable: soft line breaks removed, tokens hold no '=').
+  const std::string body =
+      absl::StrReplaceAll(message.substr(message.find("\r\n\r\n") + 4), {{"=\r\n", ""}});
+  const size_t footer = body.find("Manage your email preferences: https://prefs.example.com/p/");
+  ASSERT_NE(footer, std::string::npos) << body;
+  const size_t start = footer + 59;
+  const std::string page_token = body.substr(start, body.find_first_of("\r\n", start) - start);
+  auto page = links::VerifyLink(*keyring, "", page_token, absl::Now());
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->kind, v1::PREFERENCE_CENTER);
+  EXPECT_EQ(page->target.SerializeAsString(), claims->target.SerializeAsString());
   EXPECT_EQ(message.find("bob@example.com"), std::string::npos);
 
   // Withdraw Ann through gRPC: the next email to her is suppressed, citing that record.

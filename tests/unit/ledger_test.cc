@@ -5,13 +5,16 @@
 
 #include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/events.pb.h"
+#include "common/digest.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "ledger/history.h"
+#include "links/token.h"
 #include "store/keys.h"
 #include "testing/ledger_fixture.h"
+#include "testing/status_matchers.h"
 
 namespace assent::ledger {
 namespace {
@@ -667,5 +670,218 @@ TEST_F(LedgerTest, BatchCheckGivesExactlyTheSingleChecksOfMixedTargets) {
   EXPECT_EQ(ledger_->BatchCheck(bad).status().code(), absl::StatusCode::kNotFound);
 }
 
+// --- notices, preconditions, contact hashes, links (the preference center's needs) -------------
+
+using ::testing::StartsWith;
+using testing::StatusIs;
+
+v1::UpdatePurposeRequest NoticeUpdate(uint32_t version,
+                                      std::vector<std::pair<std::string, std::string>> texts) {
+  v1::UpdatePurposeRequest update;
+  v1::Purpose* p = update.mutable_purpose();
+  p->set_name("tenants/acme/purposes/marketing.newsletter");
+  p->set_display_name("Newsletter");
+  p->set_kind(v1::MARKETING);
+  p->set_legal_basis(v1::CONSENT);
+  p->add_channels(v1::EMAIL);
+  p->add_channels(v1::SMS);
+  p->set_notice_version(version);
+  auto* de = p->add_texts();
+  de->set_language("de");
+  de->set_display_name("Newsletter auf Deutsch");
+  de->set_description("Jede Woche das Neueste.");
+  for (auto& [language, text] : texts) {
+    auto* n = p->add_notices();
+    n->set_notice_version(version);
+    n->set_language(language);
+    n->set_text(text);
+  }
+  return update;
+}
+
+TEST_F(LedgerTest, NoticeTextsArePublishedOnceAndKeptAcrossUpdates) {
+  ASSERT_OK_AND_ASSIGN(
+      v1::Purpose v2,
+      (Sync<v1::Purpose>(&Ledger::UpdatePurpose,
+                         NoticeUpdate(1, {{"en", "We send news."}, {"de", "Wir senden."}}))));
+  ASSERT_THAT(v2.notices(), SizeIs(2));
+  EXPECT_EQ(v2.notices(0).language(), "de");
+  EXPECT_EQ(v2.notices(0).sha256(), Sha256Hex("Wir senden."));
+  EXPECT_EQ(v2.texts(0).display_name(), "Newsletter auf Deutsch");
+  // Version 2 adds its own text; version 1's texts stay, though the update did not repeat them.
+  ASSERT_OK_AND_ASSIGN(v1::Purpose v3,
+                       (Sync<v1::Purpose>(&Ledger::UpdatePurpose,
+                                          NoticeUpdate(2, {{"en", "We send news weekly."}}))));
+  ASSERT_THAT(v3.notices(), SizeIs(3));
+  EXPECT_EQ(v3.notices(2).notice_version(), 2u);
+  // A published text cannot change.
+  EXPECT_THAT(
+      (Sync<v1::Purpose>(&Ledger::UpdatePurpose, NoticeUpdate(2, {{"en", "We send news daily."}}))),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("notice version 2 in en is already published")));
+  // Texts for versions not yet announced, and duplicates, are refused naming the field.
+  auto ahead = NoticeUpdate(2, {{"fr", "Nouvelles"}});
+  ahead.mutable_purpose()->mutable_notices(0)->set_notice_version(3);
+  EXPECT_THAT((Sync<v1::Purpose>(&Ledger::UpdatePurpose, ahead)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("purpose.notices[0].notice_version: must be 1..notice_version")));
+  EXPECT_THAT(
+      (Sync<v1::Purpose>(&Ledger::UpdatePurpose, NoticeUpdate(2, {{"fr", "A"}, {"fr", "B"}}))),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("duplicates notices[0]")));
+}
+
+TEST_F(LedgerTest, NoticeDigestMustNameTheCatalogsText) {
+  ASSERT_OK(
+      (Sync<v1::Purpose>(&Ledger::UpdatePurpose, NoticeUpdate(1, {{"en", "We send news."}}))));
+  const std::string before = DumpStore();
+  auto request = Decision("u-notice", v1::GRANTED);
+  request.mutable_evidence()->set_language("en");
+  request.mutable_decisions(0)->set_notice_sha256(Sha256Hex("We send spam."));
+  EXPECT_THAT(Record(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("decisions[0].notice_sha256: does not match the text of notice "
+                                  "version 1 in \"en\"")));
+  request.mutable_decisions(0)->set_notice_sha256("ABC");
+  EXPECT_THAT(Record(request), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        StartsWith("decisions[0].notice_sha256: must be 64")));
+  request.mutable_decisions(0)->clear_notice_sha256();
+  request.mutable_evidence()->set_notice_sha256(Sha256Hex("We send news."));
+  request.mutable_evidence()->set_language("fr");
+  EXPECT_THAT(Record(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("evidence.notice_sha256: purpose marketing.newsletter has no "
+                                 "notice text for version 1 in \"fr\"")));
+  EXPECT_EQ(DumpStore(), before);
+  request.mutable_evidence()->set_language("en");
+  ASSERT_OK_AND_ASSIGN(auto recorded, Record(request));
+  EXPECT_EQ(recorded.records(0).evidence().notice_sha256(), Sha256Hex("We send news."));
+  EXPECT_EQ(recorded.records(0).evidence().notice_version(), 1u);
+}
+
+TEST_F(LedgerTest, ExpectedSequenceRefusesAStaleWriteAndChangesNothing) {
+  ASSERT_OK(Record(Decision("u-stale", v1::GRANTED)));
+  auto stale = Decision("u-stale", v1::WITHDRAWN);
+  stale.set_expected_sequence(0);
+  const std::string before = DumpStore();
+  EXPECT_THAT(Record(stale), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                      StartsWith("expected_sequence: the target is at sequence 1, "
+                                                 "not 0")));
+  v1::SetPreferencesRequest prefs;
+  prefs.set_tenant("acme");
+  prefs.set_subject_id("u-stale");
+  prefs.set_actor("prefcenter");
+  prefs.set_source("preference-center");
+  prefs.mutable_preferences()->set_preferred_language("de");
+  prefs.set_expected_sequence(7);
+  EXPECT_THAT((Sync<v1::SetPreferencesResponse>(&Ledger::SetPreferences, prefs)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("at sequence 1, not 7")));
+  EXPECT_EQ(DumpStore(), before);
+  prefs.set_expected_sequence(1);
+  ASSERT_OK_AND_ASSIGN(auto saved,
+                       (Sync<v1::SetPreferencesResponse>(&Ledger::SetPreferences, prefs)));
+  EXPECT_EQ(saved.sequence(), 2u);
+  stale.set_expected_sequence(2);
+  ASSERT_OK_AND_ASSIGN(auto withdrawn, Record(stale));
+  EXPECT_EQ(withdrawn.sequence(), 3u);
+  // A new target starts at 0.
+  auto first = Decision("u-new", v1::GRANTED);
+  first.set_expected_sequence(0);
+  EXPECT_OK(Record(first));
+}
+
+TEST_F(LedgerTest, AContactPointCanBeAddressedByItsKeyedHash) {
+  v1::ContactPoint ann;
+  ann.set_type(v1::CONTACT_EMAIL);
+  ann.set_value("Ann@Example.COM");
+  ASSERT_OK_AND_ASSIGN(auto suppressed, Unsubscribe(ann));
+  const v1::ContactRef ref = suppressed.contact();
+  // Read and write by the hash alone: the same contact point as the address.
+  v1::GetContactPointStateRequest get;
+  get.set_tenant("acme");
+  *get.mutable_contact_ref() = ref;
+  ASSERT_OK_AND_ASSIGN(auto state, ledger_->GetContactPointState(get));
+  EXPECT_THAT(state.suppressions(), SizeIs(1));
+  auto withdraw = Decision("", v1::WITHDRAWN);
+  *withdraw.mutable_target()->mutable_contact_ref() = ref;
+  ASSERT_OK_AND_ASSIGN(auto recorded, Record(withdraw));
+  EXPECT_EQ(recorded.target().contact().hash(), ref.hash());
+  EXPECT_EQ(recorded.sequence(), 2u);
+  v1::CheckRequest check;
+  check.set_tenant("acme");
+  *check.mutable_target()->mutable_contact_point() = ann;
+  check.set_purpose_id("marketing.newsletter");
+  check.set_channel(v1::SMS);
+  ASSERT_OK_AND_ASSIGN(auto verdict, ledger_->Check(check));
+  EXPECT_EQ(verdict.reason(), v1::EXPLICIT_DENY);
+  EXPECT_EQ(verdict.record_id(), "2-0");
+  // A malformed hash is refused naming the field.
+  *withdraw.mutable_target()->mutable_contact_ref()->mutable_hash() = "ann@example.com";
+  EXPECT_THAT(Record(withdraw), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         StartsWith("target.contact_ref.hash: must be 64")));
+  get.mutable_contact_ref()->set_type(v1::CONTACT_TYPE_UNSPECIFIED);
+  EXPECT_THAT(ledger_->GetContactPointState(get),
+              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("contact_ref.type")));
+}
+
+TEST_F(LedgerTest, CreateLinkSignsVerifiableLinksOnlyWithAKeyring) {
+  v1::CreateLinkRequest request;
+  request.set_tenant("acme");
+  request.mutable_target()->set_subject_id("cust-42");
+  request.set_kind(v1::PREFERENCE_CENTER);
+  EXPECT_THAT(ledger_->CreateLink(request),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("links.keyring_file")));
+
+  Close();
+  store::StoreOptions options;
+  options.path = dir_.Sub("db");
+  ASSERT_OK_AND_ASSIGN(store_, store::Store::Open(options, clock_));
+  committer_ = std::make_unique<store::Committer>(*store_, clock_);
+  ledger::LedgerOptions ledger_options;
+  ledger_options.contact_key_secret = testing::kTestSecret;
+  ASSERT_OK_AND_ASSIGN(
+      links::KeyRing ring,
+      links::KeyRing::Parse(
+          "keys:\n  - id: k1\n    secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"));
+  ledger_options.link_keyring = std::make_shared<const links::KeyRing>(ring);
+  ledger_options.link_base_url = "https://prefs.example.com/";
+  ASSERT_OK_AND_ASSIGN(ledger_,
+                       ledger::Ledger::Create(*store_, *committer_, clock_, ledger_options));
+
+  ASSERT_OK_AND_ASSIGN(auto page, ledger_->CreateLink(request));
+  EXPECT_EQ(page.key_id(), "k1");
+  EXPECT_EQ(page.url(), "https://prefs.example.com/p/" + page.token());
+  EXPECT_EQ(FromProto(page.expire_time()), clock_.Now() + absl::Hours(24 * 30));
+  ASSERT_OK_AND_ASSIGN(auto claims, links::VerifyLink(ring, "", page.token(), clock_.Now()));
+  EXPECT_EQ(claims.target.subject_id(), "cust-42");
+
+  // A one-click link for an address carries only its keyed hash.
+  request.mutable_target()->mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+  request.mutable_target()->mutable_contact_point()->set_value("ann@example.com");
+  request.set_kind(v1::ONE_CLICK_UNSUBSCRIBE);
+  request.set_purpose_id("marketing.newsletter");
+  request.set_channel(v1::EMAIL);
+  ASSERT_OK_AND_ASSIGN(auto one_click, ledger_->CreateLink(request));
+  EXPECT_THAT(one_click.url(), StartsWith("https://prefs.example.com/u/v2.k1."));
+  EXPECT_EQ(one_click.token().find("ann"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(claims, links::VerifyLink(ring, "", one_click.token(), clock_.Now()));
+  EXPECT_EQ(claims.target.contact().hash().size(), 64u);
+  EXPECT_EQ(claims.channel, v1::EMAIL);
+
+  request.set_channel(v1::PUSH);
+  EXPECT_THAT(ledger_->CreateLink(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("channel: PUSH is not")));
+  request.set_channel(v1::EMAIL);
+  request.set_purpose_id("nope");
+  EXPECT_THAT(ledger_->CreateLink(request),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  request.set_kind(v1::PREFERENCE_CENTER);
+  EXPECT_THAT(ledger_->CreateLink(request), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     StartsWith("purpose_id: must be empty")));
+  request.set_purpose_id("");
+  request.set_channel(v1::CHANNEL_UNSPECIFIED);
+  request.mutable_ttl()->set_seconds(10);
+  EXPECT_THAT(ledger_->CreateLink(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("ttl: must be between")));
+}
 }  // namespace
 }  // namespace assent::ledger
