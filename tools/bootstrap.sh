@@ -10,10 +10,13 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev prometheus-cpp-dev libabsl-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libphonenumber-dev libssl-dev libidn2-dev nlohmann-json3-dev tzdata
+  libcpp-httplib-dev libkainjow-mustache-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # tools (Java and Maven run the local Kafka broker, see tools/kafka)
   kcat maven openjdk-17-jre-headless prometheus curl
+  # the preference center's browser tests (puppeteer-core drives Debian's Chromium) and local PKI
+  chromium fonts-dejavu-core openssl
   # deploy checks (tests/deploy: promtool from prometheus above, systemd-analyze, Python YAML, pip)
   systemd python3-yaml python3-pip
 )
@@ -24,6 +27,12 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# Node.js and npm run the browser tests (tests/browser). Machines of this kind come with a newer
+# Node.js; Debian's is installed only where none is.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

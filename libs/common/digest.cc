@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <cstdlib>
 
@@ -33,6 +34,12 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
     std::abort();  // as above
   }
   return std::string(reinterpret_cast<const char*>(mac), mac_len);
+}
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) abort();
+  return out;
 }
 
 }  // namespace assent

@@ -13,5 +13,8 @@ std::string Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 // The 32-byte HMAC-SHA256 of `data` under `key` (an empty key is allowed).
 std::string HmacSha256(std::string_view key, std::string_view data);
+// `n` bytes from OpenSSL's CSPRNG (nonces, form tokens, secrets). Aborts if it fails, which
+// OpenSSL documents only for an unseeded generator.
+std::string RandomBytes(size_t n);
 
 }  // namespace assent

@@ -26,8 +26,10 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration deadline) {
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
 }
 
-absl::Status FetchTenant(v1::CatalogService::StubInterface& stub, const std::string& tenant,
-                         absl::Duration deadline, TenantCatalog& out) {
+}  // namespace
+
+absl::Status FetchTenantCatalog(v1::CatalogService::StubInterface& stub, const std::string& tenant,
+                                absl::Duration deadline, TenantCatalog& out) {
   std::string token;
   do {
     v1::ListPurposesRequest request;
@@ -53,8 +55,6 @@ absl::Status FetchTenant(v1::CatalogService::StubInterface& stub, const std::str
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 const TenantCatalog* Catalog::FindTenant(std::string_view tenant) const {
   auto it = tenants.find(tenant);
@@ -90,7 +90,7 @@ absl::Status CatalogSource::Fetch(v1::CatalogService::StubInterface& stub,
   }
   auto catalog = std::make_shared<Catalog>();
   for (const std::string& id : ids) {
-    RETURN_IF_ERROR(FetchTenant(stub, id, deadline, catalog->tenants[id]));
+    RETURN_IF_ERROR(FetchTenantCatalog(stub, id, deadline, catalog->tenants[id]));
   }
   catalog->fetch_time = now;
   Set(std::move(catalog));

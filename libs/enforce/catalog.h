@@ -57,6 +57,11 @@ class CatalogSource {
   std::shared_ptr<const Catalog> current_ ABSL_GUARDED_BY(mu_) = std::make_shared<Catalog>();
 };
 
+// Reads one tenant's current purposes and default policy (none: no rules) into `out`. The RPCs'
+// errors as they come, prefixed "catalog: <rpc>: ".
+absl::Status FetchTenantCatalog(v1::CatalogService::StubInterface& stub, const std::string& tenant,
+                                absl::Duration deadline, TenantCatalog& out);
+
 // Conversions to and from the on-disk form.
 sender::v1::CatalogSnapshot ToSnapshot(const Catalog& catalog);
 Catalog FromSnapshot(const sender::v1::CatalogSnapshot& snapshot);

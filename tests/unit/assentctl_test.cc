@@ -264,11 +264,49 @@ TEST(TargetTest, ExactlyOneOfSubjectEmailPhone) {
   EXPECT_EQ(TargetFromArgs(Parse({"check", "--subject", "cust-1"}))->subject_id(), "cust-1");
 
   EXPECT_EQ(ErrorOf(TargetFromArgs(Parse({"check"}))),
-            "give exactly one of --subject, --email, --phone");
+            "give exactly one of --subject, --email, --phone, --contact-hash");
   EXPECT_EQ(ErrorOf(TargetFromArgs(Parse({"check", "--subject", "a", "--email", "b@c"}))),
-            "give exactly one of --subject, --email, --phone");
+            "give exactly one of --subject, --email, --phone, --contact-hash");
   EXPECT_EQ(ErrorOf(TargetFromArgs(Parse({"check", "--email", "b@c", "--region", "US"}))),
             "--region applies only to --phone");
+}
+
+// A keyed hash's shape: 64 lower-case hex digits.
+const std::string kHash = std::string(32, '0') + std::string(32, 'f');
+
+TEST(TargetTest, ContactHashNamesAContactPointByItsKeyedHash) {
+  v1::Target target = *TargetFromArgs(Parse({"state", "--contact-hash", "Email:" + kHash}));
+  ASSERT_TRUE(target.has_contact_ref());
+  EXPECT_EQ(target.contact_ref().type(), v1::CONTACT_EMAIL);
+  EXPECT_EQ(target.contact_ref().hash(), kHash);
+  EXPECT_EQ(ParseContactRef("phone:" + kHash)->type(), v1::CONTACT_PHONE);
+  EXPECT_EQ(ParseContactRef("device:" + kHash)->type(), v1::CONTACT_DEVICE);
+  EXPECT_EQ(ParseContactRef("POSTAL:" + kHash)->type(), v1::CONTACT_POSTAL);
+  // Every command that takes a TARGET takes it.
+  for (const char* command : {"check", "history", "verify", "record", "url"}) {
+    EXPECT_TRUE(
+        TargetFromArgs(Parse({command, "--contact-hash", "email:" + kHash}))->has_contact_ref())
+        << command;
+  }
+
+  EXPECT_EQ(ErrorOf(ParseContactRef("sms:" + kHash)),
+            "--contact-hash: unknown contact type 'sms' (one of email, phone, device, postal)");
+
+  for (const std::string& bad : Words{kHash, "email:", ":" + kHash}) {
+    EXPECT_EQ(ErrorOf(ParseContactRef(bad)),
+              "--contact-hash: '" + bad + "' is not TYPE:HASH like email:<64 hex digits>");
+  }
+  EXPECT_EQ(ErrorOf(TargetFromArgs(
+                Parse({"state", "--contact-hash", "email:" + kHash, "--email", "a@b"}))),
+            "give exactly one of --subject, --email, --phone, --contact-hash");
+  EXPECT_EQ(ErrorOf(TargetFromArgs(
+                Parse({"state", "--contact-hash", "email:" + kHash, "--region", "DE"}))),
+            "--region applies only to --phone");
+  // Linking, unlinking and suppressing take the address itself.
+  for (const char* command : {"link", "unlink", "suppress"}) {
+    EXPECT_THAT(ErrorOf({command, "--contact-hash", "email:" + kHash}),
+                StartsWith(absl::StrCat("--contact-hash does not apply to '", command, "'")));
+  }
 }
 
 TEST(TargetFileTest, TypedLinesBareSubjectsCommentsAndBlanks) {
@@ -349,6 +387,38 @@ TEST(BuildRecordTest, OneDecisionWithEvidenceAndDefaults) {
   EXPECT_FALSE(request->has_import());
 }
 
+TEST(BuildRecordTest, NoticeDigestLanguageAndExpectedSequence) {
+  const Words base = {"record", "--subject", "cust-1", "--purpose", "p", "--state", "granted"};
+  auto with = [&](Words extra) {
+    Words argv = base;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return BuildRecord(Parse(argv), "acme");
+  };
+  absl::StatusOr<v1::RecordDecisionsRequest> request =
+      with({"--language", "de", "--notice-sha256", kHash, "--expected-sequence", "0"});
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->evidence().language(), "de");
+  EXPECT_EQ(request->evidence().notice_sha256(), kHash);
+  // 0 is a real precondition ("nothing recorded yet"), not "unset".
+  ASSERT_TRUE(request->has_expected_sequence());
+  EXPECT_EQ(request->expected_sequence(), 0u);
+
+  request = with({"--expected-sequence", "18446744073709551615"});
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->expected_sequence(), 18446744073709551615u);
+  request = with({});
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_FALSE(request->has_expected_sequence());
+  EXPECT_EQ(request->evidence().notice_sha256(), "");
+
+  for (const char* bad : {"-1", "", "seven", "18446744073709551616"}) {
+    EXPECT_EQ(ErrorOf(with({"--expected-sequence", bad})),
+              absl::StrCat("--expected-sequence: '", bad, "' is not a non-negative 64-bit number"));
+  }
+  EXPECT_EQ(ErrorOf({"record", "--notice-sha256", "a", "--notice-sha256", "b"}),
+            "--notice-sha256: given more than once");
+}
+
 TEST(BuildRecordTest, ImportNeedsTimeAndOrigin) {
   const Words base = {"record", "--email", "a@b.c", "--purpose", "p", "--state", "denied"};
   auto with = [&](Words extra) {
@@ -383,7 +453,7 @@ TEST(BuildPurposeTest, CreateNeedsTheCoreFlagsAndNamesAfterTheId) {
       Parse({"purpose", "create", "marketing.newsletter", "--kind", "MARKETING", "--basis",
              "CONSENT", "--channels", "EMAIL,SMS", "--notice-version", "1", "--lifespan", "730d",
              "--topics", "weekly,offers", "--dpv", "https://w3id.org/dpv#Marketing"}),
-      "acme");
+      "acme", {});
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(request->parent(), "tenants/acme");
   const v1::Purpose& p = request->purpose();
@@ -397,10 +467,10 @@ TEST(BuildPurposeTest, CreateNeedsTheCoreFlagsAndNamesAfterTheId) {
   EXPECT_THAT(p.topics(), ElementsAre("weekly", "offers"));
   EXPECT_EQ(p.dpv_iri(), "https://w3id.org/dpv#Marketing");
 
-  EXPECT_EQ(
-      ErrorOf(BuildCreatePurpose(Parse({"purpose", "create", "p", "--kind", "MARKETING"}), "acme")),
-      "--basis is required");
-  EXPECT_EQ(ErrorOf(BuildCreatePurpose(Parse({"purpose", "create"}), "acme")),
+  EXPECT_EQ(ErrorOf(BuildCreatePurpose(Parse({"purpose", "create", "p", "--kind", "MARKETING"}),
+                                       "acme", {})),
+            "--basis is required");
+  EXPECT_EQ(ErrorOf(BuildCreatePurpose(Parse({"purpose", "create"}), "acme", {})),
             "missing purpose id");
 }
 
@@ -421,7 +491,7 @@ TEST(BuildPurposeTest, UpdateChangesOnlyWhatIsGiven) {
   absl::StatusOr<v1::UpdatePurposeRequest> request =
       BuildUpdatePurpose(Parse({"purpose", "update", "p", "--notice-version", "2",
                                 "--min-notice-version", "2", "--lifespan", "none", "--topics", ""}),
-                         current);
+                         current, {});
   ASSERT_TRUE(request.ok()) << request.status();
   const v1::Purpose& p = request->purpose();
   EXPECT_EQ(p.name(), "tenants/acme/purposes/p");
@@ -435,8 +505,208 @@ TEST(BuildPurposeTest, UpdateChangesOnlyWhatIsGiven) {
   EXPECT_EQ(p.version(), 0u);  // output only
   EXPECT_FALSE(p.has_update_time());
 
-  EXPECT_THAT(ErrorOf(BuildUpdatePurpose(Parse({"purpose", "update", "p"}), current)),
+  EXPECT_THAT(ErrorOf(BuildUpdatePurpose(Parse({"purpose", "update", "p"}), current, {})),
               StartsWith("nothing to change"));
+}
+
+const Words kCreateNews = {"purpose",   "create",           "news",    "--kind",
+                           "MARKETING", "--basis",          "CONSENT", "--channels",
+                           "EMAIL",     "--notice-version", "2"};
+
+absl::StatusOr<v1::CreatePurposeRequest> CreateNews(const Words& extra,
+                                                    const std::vector<NoticeFile>& notices = {}) {
+  Words argv = kCreateNews;
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return BuildCreatePurpose(Parse(argv), "acme", notices);
+}
+
+TEST(BuildPurposeTest, TitlesAndDescriptionsGroupPerLanguage) {
+  absl::StatusOr<v1::CreatePurposeRequest> request =
+      CreateNews({"--title", "de=Wöchentlicher Newsletter", "--description", "de=Jeden Montag.",
+                  "--title", "en=Weekly newsletter", "--description=de-AT=", "--title=de-AT=Post"});
+  ASSERT_TRUE(request.ok()) << request.status();
+  const auto& texts = request->purpose().texts();
+  ASSERT_EQ(texts.size(), 3);
+  EXPECT_EQ(texts[0].language(), "de");
+  EXPECT_EQ(texts[0].display_name(), "Wöchentlicher Newsletter");
+  EXPECT_EQ(texts[0].description(), "Jeden Montag.");
+  EXPECT_EQ(texts[1].language(), "en");
+  EXPECT_EQ(texts[1].display_name(), "Weekly newsletter");
+  EXPECT_EQ(texts[1].description(), "");
+  EXPECT_EQ(texts[2].language(), "de-AT");
+  EXPECT_EQ(texts[2].display_name(), "Post");
+  // The purpose's own name is not one of its translations.
+  EXPECT_EQ(request->purpose().display_name(), "news");
+}
+
+TEST(BuildPurposeTest, NoticeFilesBecomeTextsOfTheNoticeVersion) {
+  absl::StatusOr<v1::CreatePurposeRequest> request =
+      CreateNews({}, {{"en", "notice.en.txt", "We email you weekly.\n"},
+                      {"de", "notice.de.txt", "Wir schreiben Ihnen wöchentlich.\n"}});
+  ASSERT_TRUE(request.ok()) << request.status();
+  const auto& notices = request->purpose().notices();
+  ASSERT_EQ(notices.size(), 2);
+  EXPECT_EQ(notices[0].notice_version(), 2u);
+  EXPECT_EQ(notices[0].language(), "en");
+  EXPECT_EQ(notices[0].text(), "We email you weekly.\n");  // as read: the digest is the file's
+  EXPECT_EQ(notices[0].sha256(), "");                      // output only
+  EXPECT_EQ(notices[1].notice_version(), 2u);
+  EXPECT_EQ(notices[1].language(), "de");
+}
+
+TEST(BuildPurposeTest, TextAndNoticeFlagErrorsNameTheFlag) {
+  EXPECT_EQ(ErrorOf(CreateNews({"--description", "de=Jeden Montag."})),
+            "--description: language de has no --title (give --title de=NAME too)");
+  EXPECT_EQ(ErrorOf(CreateNews({"--title", "en=Weekly", "--description", "de=Jeden Montag."})),
+            "--description: language de has no --title (give --title de=NAME too)");
+  EXPECT_EQ(ErrorOf(CreateNews({"--title", "de"})), "--title: 'de' is not LANG=NAME");
+  EXPECT_EQ(ErrorOf(CreateNews({"--title", "=Weekly"})), "--title: '=Weekly' is not LANG=NAME");
+  EXPECT_EQ(ErrorOf(CreateNews({"--description", "Weekly"})),
+            "--description: 'Weekly' is not LANG=TEXT");
+  EXPECT_EQ(ErrorOf(CreateNews({"--title", "de=A", "--title", "de=B"})),
+            "--title: language de given twice");
+  EXPECT_EQ(
+      ErrorOf(CreateNews({"--title", "de=A", "--description", "de=B", "--description", "de=C"})),
+      "--description: language de given twice");
+}
+
+TEST(BuildPurposeTest, NoticeFilesMustBeUtf8) {
+  EXPECT_TRUE(CreateNews({}, {{"de", "de.txt", "Grüße, € und 𝄞\n"}}).ok());
+  const std::pair<const char*, size_t> bad[] = {
+      {"gr\xfc\xdf", 2},        // Latin-1
+      {"a\xc0\xaf", 1},         // overlong '/'
+      {"ab\xed\xa0\x80", 2},    // a surrogate
+      {"\xf4\x90\x80\x80", 0},  // above U+10FFFF
+      {"\xe2\x82", 0},          // cut short
+      {"ok \x80", 3},           // a stray continuation byte
+  };
+  for (const auto& [text, offset] : bad) {
+    EXPECT_EQ(
+        ErrorOf(CreateNews({}, {{"de", "de.txt", text}})),
+        absl::StrCat("--notice-file de=de.txt: not UTF-8 text (bad byte at offset ", offset, ")"))
+        << text;
+  }
+}
+
+TEST(ParseNoticeFilesTest, LanguageAndPathInCommandLineOrder) {
+  absl::StatusOr<std::vector<NoticeFile>> files =
+      ParseNoticeFiles(Parse({"purpose", "update", "p", "--notice-file", "en=notice.en.txt",
+                              "--notice-file=de-AT=/tmp/a=b.txt"}));
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[0].language, "en");
+  EXPECT_EQ((*files)[0].path, "notice.en.txt");
+  EXPECT_EQ((*files)[0].text, "");
+  EXPECT_EQ((*files)[1].language, "de-AT");
+  EXPECT_EQ((*files)[1].path, "/tmp/a=b.txt");  // split at the first '='
+  EXPECT_TRUE(ParseNoticeFiles(Parse({"purpose", "update", "p"}))->empty());
+
+  auto error = [](const std::string& value) {
+    return ErrorOf(ParseNoticeFiles(Parse({"purpose", "update", "p", "--notice-file", value})));
+  };
+  EXPECT_EQ(error("notice.en.txt"), "--notice-file: 'notice.en.txt' is not LANG=PATH");
+  EXPECT_EQ(error("en="), "--notice-file: no file for language en");
+  EXPECT_EQ(ErrorOf(ParseNoticeFiles(Parse(
+                {"purpose", "update", "p", "--notice-file", "en=a", "--notice-file", "en=b"}))),
+            "--notice-file: language en given twice");
+}
+
+TEST(BuildPurposeTest, UpdateOverlaysTextsAndSendsOnlyNewNotices) {
+  v1::Purpose current;
+  current.set_name("tenants/acme/purposes/news");
+  current.set_purpose_id("news");
+  current.set_display_name("Newsletter");
+  current.set_notice_version(1);
+  for (const char* language : {"de", "en"}) {
+    v1::PurposeText& text = *current.add_texts();
+    text.set_language(language);
+    text.set_display_name(absl::StrCat("name ", language));
+    text.set_description(absl::StrCat("description ", language));
+  }
+  v1::NoticeText& published = *current.add_notices();
+  published.set_notice_version(1);
+  published.set_language("en");
+  published.set_text("We email you weekly.");
+  published.set_sha256(kHash);
+
+  absl::StatusOr<v1::UpdatePurposeRequest> request = BuildUpdatePurpose(
+      Parse({"purpose", "update", "news", "--notice-version", "2", "--title", "de=Neu", "--title",
+             "en=", "--title", "fr=Lettre", "--description", "fr=Chaque lundi."}),
+      current, {{"de", "de.txt", "Wir schreiben Ihnen."}});
+  ASSERT_TRUE(request.ok()) << request.status();
+  const v1::Purpose& p = request->purpose();
+  ASSERT_EQ(p.texts_size(), 2);
+  EXPECT_EQ(p.texts(0).language(), "de");
+  EXPECT_EQ(p.texts(0).display_name(), "Neu");
+  EXPECT_EQ(p.texts(0).description(), "description de");  // kept: no --description de
+  EXPECT_EQ(p.texts(1).language(), "fr");                 // en removed by "--title en="
+  EXPECT_EQ(p.texts(1).description(), "Chaque lundi.");
+  // The published text stays published without being sent again.
+  ASSERT_EQ(p.notices_size(), 1);
+  EXPECT_EQ(p.notices(0).notice_version(), 2u);
+  EXPECT_EQ(p.notices(0).language(), "de");
+
+  // A notice file alone is a change, for the current notice version.
+  request = BuildUpdatePurpose(Parse({"purpose", "update", "news", "--notice-file", "de=de.txt"}),
+                               current, {{"de", "de.txt", "Wir schreiben Ihnen."}});
+  ASSERT_TRUE(request.ok()) << request.status();
+  ASSERT_EQ(request->purpose().notices_size(), 1);
+  EXPECT_EQ(request->purpose().notices(0).notice_version(), 1u);
+  EXPECT_EQ(request->purpose().texts_size(), 2);
+}
+
+TEST(BuildCreateLinkTest, PreferenceCenterLinkByDefault) {
+  absl::StatusOr<v1::CreateLinkRequest> request =
+      BuildCreateLink(Parse({"url", "--subject", "cust-42"}), "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->tenant(), "acme");
+  EXPECT_EQ(request->target().subject_id(), "cust-42");
+  EXPECT_EQ(request->kind(), v1::PREFERENCE_CENTER);
+  EXPECT_EQ(request->purpose_id(), "");
+  EXPECT_EQ(request->channel(), v1::CHANNEL_UNSPECIFIED);
+  EXPECT_FALSE(request->has_ttl());  // the service's default
+
+  request = BuildCreateLink(
+      Parse({"url", "--phone", "030 1234567", "--region", "DE", "--ttl", "30d"}), "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->target().contact_point().default_region(), "DE");
+  EXPECT_EQ(FromProto(request->ttl()), absl::Hours(24 * 30));
+}
+
+TEST(BuildCreateLinkTest, OneClickUnsubscribesFromAPurpose) {
+  absl::StatusOr<v1::CreateLinkRequest> request =
+      BuildCreateLink(Parse({"url", "--contact-hash", "email:" + kHash, "--one-click", "--purpose",
+                             "marketing.newsletter", "--channel", "email", "--ttl", "36h"}),
+                      "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->target().contact_ref().hash(), kHash);
+  EXPECT_EQ(request->kind(), v1::ONE_CLICK_UNSUBSCRIBE);
+  EXPECT_EQ(request->purpose_id(), "marketing.newsletter");
+  EXPECT_EQ(request->channel(), v1::EMAIL);
+  EXPECT_EQ(FromProto(request->ttl()), absl::Hours(36));
+  EXPECT_EQ(BuildCreateLink(Parse({"url", "--subject", "s", "--one-click", "--purpose", "p"}), "t")
+                ->channel(),
+            v1::CHANNEL_UNSPECIFIED);  // every channel of the purpose
+}
+
+TEST(BuildCreateLinkTest, RejectsWhatDoesNotMakeALink) {
+  auto error = [](const Words& argv) { return ErrorOf(BuildCreateLink(Parse(argv), "acme")); };
+  EXPECT_EQ(error({"url"}), "give exactly one of --subject, --email, --phone, --contact-hash");
+  EXPECT_EQ(error({"url", "--subject", "s", "--one-click"}), "--purpose is required");
+  EXPECT_EQ(error({"url", "--subject", "s", "--purpose", "p"}),
+            "--purpose and --channel go with --one-click");
+  EXPECT_EQ(error({"url", "--subject", "s", "--channel", "EMAIL"}),
+            "--purpose and --channel go with --one-click");
+  EXPECT_THAT(error({"url", "--subject", "s", "--one-click", "--purpose", "p", "--channel", "fax"}),
+              StartsWith("--channel: unknown value 'fax'"));
+  EXPECT_EQ(error({"url", "--subject", "s", "--ttl", "soon"}),
+            "--ttl: 'soon' is not a duration like 730d, 36h or 90s");
+  EXPECT_EQ(error({"url", "--subject", "s", "--ttl", "0s"}),
+            "--ttl: must be a positive, finite duration");
+  EXPECT_EQ(ErrorOf({"url", "--subject", "s", "--one-click=maybe"}),
+            "--one-click: takes no value (or =true / =false)");
+  EXPECT_THAT(ErrorOf({"url", "--subject", "s", "--state", "granted"}),
+              StartsWith("--state does not apply to 'url'"));
 }
 
 TEST(BuildPolicyTest, RulesInOrderOrClear) {
@@ -475,6 +745,20 @@ TEST(BuildPreferencesTest, ReplacesThePreferencesAsAWhole) {
   EXPECT_FALSE(BuildSetPreferences(Parse({"prefs", "set", "--subject", "s"}), "acme")
                    ->preferences()
                    .has_quiet_hours());
+}
+
+TEST(BuildPreferencesTest, ExpectedSequenceIsAnOptionalPrecondition) {
+  absl::StatusOr<v1::SetPreferencesRequest> request = BuildSetPreferences(
+      Parse({"prefs", "set", "--subject", "s", "--language", "de", "--expected-sequence", "7"}),
+      "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  ASSERT_TRUE(request->has_expected_sequence());
+  EXPECT_EQ(request->expected_sequence(), 7u);
+  EXPECT_FALSE(BuildSetPreferences(Parse({"prefs", "set", "--subject", "s"}), "acme")
+                   ->has_expected_sequence());
+  EXPECT_EQ(ErrorOf(BuildSetPreferences(
+                Parse({"prefs", "set", "--subject", "s", "--expected-sequence", "x"}), "acme")),
+            "--expected-sequence: 'x' is not a non-negative 64-bit number");
 }
 
 TEST(BuildSuppressTest, KindChannelAndLift) {
@@ -690,6 +974,61 @@ TEST(FormatPolicyTest, WildcardsAndTheEmptyPolicy) {
             "EU            *        *     OPT_IN\n");
 }
 
+TEST(FormatPurposeTest, ShowsTextLanguagesAndEachNoticeDigest) {
+  v1::Purpose p;
+  p.set_purpose_id("news");
+  p.set_version(2);
+  p.set_display_name("Newsletter");
+  p.set_kind(v1::MARKETING);
+  p.set_legal_basis(v1::CONSENT);
+  p.add_channels(v1::EMAIL);
+  p.set_notice_version(2);
+  const std::string without_texts = FormatPurpose(p);
+  EXPECT_THAT(without_texts, HasSubstr("\ntexts     -\nnotices   -\nupdated   -\n"));
+
+  for (const char* language : {"de", "en"}) p.add_texts()->set_language(language);
+  const std::pair<uint32_t, const char*> notices[] = {{1, "en"}, {2, "de"}, {2, "en"}};
+  for (const auto& [version, language] : notices) {
+    v1::NoticeText& n = *p.add_notices();
+    n.set_notice_version(version);
+    n.set_language(language);
+    n.set_sha256(absl::StrCat(version, language, "23456789abcdef", std::string(48, '0')));
+  }
+  EXPECT_EQ(FormatPurpose(p),
+            "purpose   news\n"
+            "version   2\n"
+            "name      Newsletter\n"
+            "kind      MARKETING\n"
+            "basis     CONSENT\n"
+            "channels  EMAIL\n"
+            "notice    version 2 (grants need >= 1)\n"
+            "lifespan  none\n"
+            "topics    any\n"
+            "dpv       -\n"
+            "texts     de, en\n"
+            "notices   version 1 en sha256 1en23456789a\n"
+            "          version 2 de sha256 2de23456789a\n"
+            "          version 2 en sha256 2en23456789a\n"
+            "updated   -\n");
+}
+
+TEST(FormatLinkTest, TheUrlOrElseTheTokenAndTheExpiry) {
+  v1::CreateLinkResponse link;
+  link.set_token("v2.k1.eyJ0IjoiYWNtZSJ9.c2ln");
+  link.set_url("https://127.0.0.1:8443/p/v2.k1.eyJ0IjoiYWNtZSJ9.c2ln");
+  link.set_key_id("k1");
+  *link.mutable_expire_time() = ToProto(T("2027-01-04T12:00:00Z"));
+  EXPECT_EQ(FormatLink(link),
+            "url      https://127.0.0.1:8443/p/v2.k1.eyJ0IjoiYWNtZSJ9.c2ln\n"
+            "expires  2027-01-04T12:00:00.000Z\n"
+            "key      k1\n");
+  link.clear_url();
+  EXPECT_EQ(FormatLink(link),
+            "token    v2.k1.eyJ0IjoiYWNtZSJ9.c2ln\n"
+            "expires  2027-01-04T12:00:00.000Z\n"
+            "key      k1\n");
+}
+
 // --- running commands against a fake server ------------------------------------------------------
 
 // Answers checks by subject id ("allowed-*" -> ALLOW, "missing" -> NOT_FOUND, "bad" ->
@@ -744,9 +1083,46 @@ class FakeConsent final : public v1::ConsentService::Service {
     return grpc::Status::OK;
   }
 
+  // Tenant "nokeys" is a consentd without a link keyring; subject "no-base-url" one without a
+  // links base URL.
+  grpc::Status CreateLink(grpc::ServerContext*, const v1::CreateLinkRequest* request,
+                          v1::CreateLinkResponse* response) override {
+    if (request->tenant() == "nokeys") {
+      return {grpc::StatusCode::FAILED_PRECONDITION, "links: consentd has no link keyring"};
+    }
+    response->set_token("v2.k1.eyJ0IjoiYWNtZSJ9.c2ln");
+    if (request->target().subject_id() != "no-base-url") {
+      response->set_url("https://127.0.0.1:8443/p/" + response->token());
+    }
+    response->set_key_id("k1");
+    *response->mutable_expire_time() = ToProto(absl::FromUnixSeconds(1799064000));
+    absl::MutexLock lock(&mu_);
+    last_link_ = *request;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetContactPointState(grpc::ServerContext*,
+                                    const v1::GetContactPointStateRequest* request,
+                                    v1::ContactPointState* state) override {
+    *state->mutable_contact() = request->contact_ref();
+    state->set_sequence(3);
+    state->set_linked_subject_id("cust-42");
+    absl::MutexLock lock(&mu_);
+    last_contact_state_ = *request;
+    return grpc::Status::OK;
+  }
+
   std::vector<int> batch_sizes() {
     absl::MutexLock lock(&mu_);
     return batch_sizes_;
+  }
+  v1::CreateLinkRequest last_link() {
+    absl::MutexLock lock(&mu_);
+    return last_link_;
+  }
+  v1::GetContactPointStateRequest last_contact_state() {
+    absl::MutexLock lock(&mu_);
+    return last_contact_state_;
   }
   int history_calls() {
     absl::MutexLock lock(&mu_);
@@ -770,6 +1146,33 @@ class FakeConsent final : public v1::ConsentService::Service {
   absl::Mutex mu_;
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   int history_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::CreateLinkRequest last_link_ ABSL_GUARDED_BY(mu_);
+  v1::GetContactPointStateRequest last_contact_state_ ABSL_GUARDED_BY(mu_);
+};
+
+// Creates purposes as asked, with version 1 and every notice text's digest "ccc...".
+class FakeCatalog final : public v1::CatalogService::Service {
+ public:
+  grpc::Status CreatePurpose(grpc::ServerContext*, const v1::CreatePurposeRequest* request,
+                             v1::Purpose* purpose) override {
+    *purpose = request->purpose();
+    purpose->set_version(1);
+    for (v1::NoticeText& notice : *purpose->mutable_notices()) {
+      notice.set_sha256(std::string(64, 'c'));
+    }
+    absl::MutexLock lock(&mu_);
+    created_.push_back(*request);
+    return grpc::Status::OK;
+  }
+
+  std::vector<v1::CreatePurposeRequest> created() {
+    absl::MutexLock lock(&mu_);
+    return created_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::CreatePurposeRequest> created_ ABSL_GUARDED_BY(mu_);
 };
 
 class RunTest : public ::testing::Test {
@@ -779,6 +1182,7 @@ class RunTest : public ::testing::Test {
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(&fake_);
+    builder.RegisterService(&catalog_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     env_ = {{"ASSENT_SERVER", absl::StrCat("127.0.0.1:", port)}, {"ASSENT_TENANT", "acme"}};
@@ -798,6 +1202,7 @@ class RunTest : public ::testing::Test {
   }
 
   FakeConsent fake_;
+  FakeCatalog catalog_;
   std::unique_ptr<grpc::Server> server_;
   Environment env_;
 };
@@ -896,6 +1301,94 @@ TEST_F(RunTest, BatchCheckChunksAtTenThousandAndPrintsJsonPerTarget) {
   EXPECT_EQ(nlohmann::json::parse(last).at("target"), "cust-x");
   EXPECT_EQ(nlohmann::json::parse(last).at("reason"), "NO_CONSENT");
   std::remove(path.c_str());
+}
+
+TEST_F(RunTest, UrlPrintsTheLinkAndWhenItExpires) {
+  Result page = Invoke({"url", "--subject", "cust-42"});
+  EXPECT_EQ(page.exit, 0);
+  EXPECT_EQ(page.out,
+            "url      https://127.0.0.1:8443/p/v2.k1.eyJ0IjoiYWNtZSJ9.c2ln\n"
+            "expires  2027-01-04T12:00:00.000Z\n"
+            "key      k1\n");
+  EXPECT_EQ(page.err, "");
+  EXPECT_EQ(fake_.last_link().kind(), v1::PREFERENCE_CENTER);
+
+  Result one_click = Invoke({"url", "--email", "ann@example.com", "--one-click", "--purpose",
+                             "marketing.newsletter", "--json"});
+  EXPECT_EQ(one_click.exit, 0);
+  const nlohmann::json json = nlohmann::json::parse(one_click.out);
+  EXPECT_EQ(json.at("url"), "https://127.0.0.1:8443/p/v2.k1.eyJ0IjoiYWNtZSJ9.c2ln");
+  EXPECT_EQ(json.at("token"), "v2.k1.eyJ0IjoiYWNtZSJ9.c2ln");
+  EXPECT_EQ(json.at("expireTime"), "2027-01-04T12:00:00Z");
+  EXPECT_EQ(json.at("keyId"), "k1");
+  const v1::CreateLinkRequest sent = fake_.last_link();
+  EXPECT_EQ(sent.tenant(), "acme");
+  EXPECT_EQ(sent.kind(), v1::ONE_CLICK_UNSUBSCRIBE);
+  EXPECT_EQ(sent.purpose_id(), "marketing.newsletter");
+  EXPECT_EQ(sent.target().contact_point().value(), "ann@example.com");
+
+  Result token_only = Invoke({"url", "--subject", "no-base-url"});
+  EXPECT_EQ(token_only.exit, 0);
+  EXPECT_THAT(token_only.out, StartsWith("token    v2.k1.eyJ0IjoiYWNtZSJ9.c2ln\n"));
+}
+
+TEST_F(RunTest, UrlWithoutAKeyringOrWithBadFlagsFails) {
+  env_["ASSENT_TENANT"] = "nokeys";
+  Result no_keys = Invoke({"url", "--subject", "cust-42"});
+  EXPECT_EQ(no_keys.exit, 2);
+  EXPECT_EQ(no_keys.out, "");
+  EXPECT_EQ(no_keys.err, "assentctl: FAILED_PRECONDITION: links: consentd has no link keyring\n");
+
+  Result usage = Invoke({"url", "--subject", "cust-42", "--purpose", "p"});
+  EXPECT_EQ(usage.exit, 64);
+  EXPECT_THAT(usage.err, StartsWith("assentctl: --purpose and --channel go with --one-click\n"
+                                    "usage: assentctl url (--subject ID"));
+  // `link` still links a contact point to a subject.
+  Result help = Invoke({"link", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("Link a contact point to a subject."));
+}
+
+TEST_F(RunTest, StateByContactHashAsksByTheHash) {
+  Result result = Invoke({"state", "--contact-hash", "email:" + kHash});
+  EXPECT_EQ(result.exit, 0);
+  EXPECT_THAT(result.out, StartsWith("contact     email-hash:000000000000\n"
+                                     "linked to   subject:cust-42\n"
+                                     "sequence    3\n"));
+  const v1::GetContactPointStateRequest sent = fake_.last_contact_state();
+  EXPECT_FALSE(sent.has_contact_point());
+  EXPECT_EQ(sent.contact_ref().type(), v1::CONTACT_EMAIL);
+  EXPECT_EQ(sent.contact_ref().hash(), kHash);
+}
+
+TEST_F(RunTest, PurposeCreateReadsNoticeFiles) {
+  const std::string path = ::testing::TempDir() + "/assentctl_notice.en.txt";
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << "We email you our newsletter every Monday.\r\nUnsubscribe any time.\n";
+  }
+  const Words create = {"purpose", "create",  "news",         "--kind", "MARKETING",
+                        "--basis", "CONSENT", "--channels",   "EMAIL",  "--notice-version",
+                        "1",       "--title", "en=Newsletter"};
+  Words argv = create;
+  argv.insert(argv.end(), {"--notice-file", "en=" + path});
+  Result result = Invoke(argv);
+  EXPECT_EQ(result.exit, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\ntexts     en\n"
+                                    "notices   version 1 en sha256 cccccccccccc\n"));
+  ASSERT_EQ(catalog_.created().size(), 1u);
+  const v1::Purpose sent = catalog_.created()[0].purpose();
+  ASSERT_EQ(sent.notices_size(), 1);
+  EXPECT_EQ(sent.notices(0).text(),
+            "We email you our newsletter every Monday.\r\nUnsubscribe any time.\n");
+  std::remove(path.c_str());
+
+  // An unreadable file fails before any call.
+  argv = create;
+  argv.insert(argv.end(), {"--notice-file", "en=" + path});
+  result = Invoke(argv);
+  EXPECT_EQ(result.exit, 2);
+  EXPECT_THAT(result.err, StartsWith("assentctl: NOT_FOUND: cannot read " + path));
+  EXPECT_EQ(catalog_.created().size(), 1u);
 }
 
 TEST(EventLineTest, DecodesChangesStateAndTombstones) {

@@ -43,6 +43,15 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return content.str();
 }
 
+// Every --notice-file, read.
+absl::StatusOr<std::vector<NoticeFile>> ReadNoticeFiles(const Args& args) {
+  ASSIGN_OR_RETURN(std::vector<NoticeFile> files, ParseNoticeFiles(args));
+  for (NoticeFile& file : files) {
+    ASSIGN_OR_RETURN(file.text, ReadFile(file.path));
+  }
+  return files;
+}
+
 // Follows page tokens: `call(page_token, &response)` fetches one page; `take(response)` adds its
 // items. Stops at the last page.
 template <typename Response, typename Call, typename Take>
@@ -104,7 +113,8 @@ absl::StatusOr<int> TenantList(Session& session, const Args& /*args*/) {
 
 absl::StatusOr<int> PurposeCreate(Session& session, const Args& args) {
   ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
-  ASSIGN_OR_RETURN(v1::CreatePurposeRequest request, BuildCreatePurpose(args, tenant));
+  ASSIGN_OR_RETURN(std::vector<NoticeFile> notices, ReadNoticeFiles(args));
+  ASSIGN_OR_RETURN(v1::CreatePurposeRequest request, BuildCreatePurpose(args, tenant, notices));
   v1::Purpose purpose;
   RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::CreatePurpose, request, &purpose));
   Show(session, purpose, FormatPurpose(purpose));
@@ -115,13 +125,14 @@ absl::StatusOr<int> PurposeUpdate(Session& session, const Args& args) {
   ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
   ASSIGN_OR_RETURN(std::string id, SingleOperand(args, "purpose id"));
   // Check the flags before reading, so a typo is a usage error, not a call.
-  RETURN_IF_ERROR(BuildUpdatePurpose(args, v1::Purpose()).status());
+  RETURN_IF_ERROR(BuildUpdatePurpose(args, v1::Purpose(), {}).status());
+  ASSIGN_OR_RETURN(std::vector<NoticeFile> notices, ReadNoticeFiles(args));
   // An update replaces the whole purpose: read the current version and change only what was given.
   v1::GetPurposeRequest get;
   get.set_name(PurposeName(tenant, id));
   v1::Purpose current;
   RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::GetPurpose, get, &current));
-  ASSIGN_OR_RETURN(v1::UpdatePurposeRequest request, BuildUpdatePurpose(args, current));
+  ASSIGN_OR_RETURN(v1::UpdatePurposeRequest request, BuildUpdatePurpose(args, current, notices));
   v1::Purpose purpose;
   RETURN_IF_ERROR(session.Call(session.catalog(), &CatalogStub::UpdatePurpose, request, &purpose));
   Show(session, purpose, FormatPurpose(purpose));
@@ -244,7 +255,11 @@ absl::StatusOr<int> State(Session& session, const Args& args) {
   } else {
     v1::GetContactPointStateRequest request;
     request.set_tenant(tenant);
-    *request.mutable_contact_point() = target.contact_point();
+    if (target.has_contact_ref()) {
+      *request.mutable_contact_ref() = target.contact_ref();
+    } else {
+      *request.mutable_contact_point() = target.contact_point();
+    }
     v1::ContactPointState state;
     RETURN_IF_ERROR(
         session.Call(session.consent(), &ConsentStub::GetContactPointState, request, &state));
@@ -260,6 +275,15 @@ absl::StatusOr<int> Check(Session& session, const Args& args) {
   RETURN_IF_ERROR(session.Call(session.consent(), &ConsentStub::Check, request, &response));
   Show(session, response, FormatCheckLine(response, request.target()));
   return response.verdict() == v1::ALLOW ? kExitOk : kExitNegative;
+}
+
+absl::StatusOr<int> Url(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::CreateLinkRequest request, BuildCreateLink(args, tenant));
+  v1::CreateLinkResponse response;
+  RETURN_IF_ERROR(session.Call(session.consent(), &ConsentStub::CreateLink, request, &response));
+  Show(session, response, FormatLink(response));
+  return kExitOk;
 }
 
 absl::StatusOr<int> BatchCheck(Session& session, const Args& args) {

@@ -23,8 +23,11 @@ constexpr FlagSpec kGlobalFlags[] = {
     {"timeout", kValue}, {"help", kSwitch},
 };
 
-const std::initializer_list<FlagSpec> kTargetFlags = {
-    {"subject", kValue}, {"email", kValue}, {"phone", kValue}, {"region", kValue}};
+const std::initializer_list<FlagSpec> kTargetFlags = {{"subject", kValue},
+                                                      {"email", kValue},
+                                                      {"phone", kValue},
+                                                      {"region", kValue},
+                                                      {"contact-hash", kValue}};
 const std::initializer_list<FlagSpec> kContactFlags = {
     {"email", kValue}, {"phone", kValue}, {"region", kValue}};
 const std::initializer_list<FlagSpec> kWriteFlags = {
@@ -32,7 +35,8 @@ const std::initializer_list<FlagSpec> kWriteFlags = {
 const std::initializer_list<FlagSpec> kPurposeFlags = {
     {"name", kValue},     {"kind", kValue},           {"basis", kValue},
     {"channels", kValue}, {"notice-version", kValue}, {"min-notice-version", kValue},
-    {"lifespan", kValue}, {"topics", kValue},         {"dpv", kValue}};
+    {"lifespan", kValue}, {"topics", kValue},         {"dpv", kValue},
+    {"title", kRepeated}, {"description", kRepeated}, {"notice-file", kRepeated}};
 
 std::vector<FlagSpec> Flags(std::initializer_list<std::initializer_list<FlagSpec>> groups) {
   std::vector<FlagSpec> out;
@@ -42,7 +46,7 @@ std::vector<FlagSpec> Flags(std::initializer_list<std::initializer_list<FlagSpec
 
 constexpr size_t kHelpWidth = 80;
 constexpr std::string_view kTargetSynopsis =
-    "(--subject ID | --email ADDR | --phone NUMBER [--region CC])";
+    "(--subject ID | --email ADDR | --phone NUMBER [--region CC] | --contact-hash TYPE:HASH)";
 constexpr std::string_view kWriteSynopsis = "[--actor A] [--source S] [--idempotency-key K]";
 
 std::vector<Command> MakeCommands() {
@@ -53,11 +57,17 @@ std::vector<Command> MakeCommands() {
       {"tenant list", "", "List every tenant.", 0, {}, &TenantList},
       {"purpose create",
        "ID --kind KIND --basis BASIS --channels CH,... --notice-version N"
-       " [--min-notice-version N] [--lifespan 730d] [--name NAME] [--topics a,b] [--dpv IRI]",
-       "Create a purpose (version 1).", 1, Flags({kPurposeFlags}), &PurposeCreate},
+       " [--min-notice-version N] [--lifespan 730d] [--name NAME] [--topics a,b] [--dpv IRI]"
+       " [--title LANG=NAME]... [--description LANG=TEXT]... [--notice-file LANG=PATH]...",
+       "Create a purpose (version 1). --title and --description localize its name and description "
+       "(a --description needs a --title in its language); --notice-file publishes the text of "
+       "notice --notice-version in a language, read from a UTF-8 file.",
+       1, Flags({kPurposeFlags}), &PurposeCreate},
       {"purpose update", "ID [any purpose create flag]",
        "Make a new version of a purpose: the current one with the flags given changed "
-       "(--lifespan none, --topics '' and --dpv '' clear them).",
+       "(--lifespan none, --topics '' and --dpv '' clear them). --title LANG= removes a "
+       "language; --notice-file adds a text of the resulting notice version (published texts "
+       "never change).",
        1, Flags({kPurposeFlags}), &PurposeUpdate},
       {"purpose get", "ID [--version N]", "Show a purpose (default: its current version).", 1,
        Flags({{{"version", kValue}}}), &PurposeGet},
@@ -69,11 +79,14 @@ std::vector<Command> MakeCommands() {
       {"record",
        "TARGET --purpose P --state granted|denied|withdrawn|pending"
        " [--channel CH] [--topic T] [--expire TIME] [--jurisdiction CC]"
-       " [--notice-version N] [--language TAG] [--ip IP] [--user-agent UA] [--gpc]"
-       " [--tcf S] [--gpp S] [--confirm-time TIME] [--reference REF]"
-       " [--import-time TIME --import-origin SYSTEM] [--actor A] [--source S]"
-       " [--idempotency-key K]",
-       "Record one consent decision (actor and source default to \"assentctl\").", 0,
+       " [--notice-version N] [--language TAG] [--notice-sha256 HEX] [--ip IP] [--user-agent UA]"
+       " [--gpc] [--tcf S] [--gpp S] [--confirm-time TIME] [--reference REF]"
+       " [--import-time TIME --import-origin SYSTEM] [--expected-sequence N] [--actor A]"
+       " [--source S] [--idempotency-key K]",
+       "Record one consent decision (actor and source default to \"assentctl\"). --notice-sha256 "
+       "is the SHA-256 of the notice text shown (in --language); --expected-sequence N refuses "
+       "the write if TARGET has changed since its sequence N.",
+       0,
        Flags({kTargetFlags,
               kWriteFlags,
               {{"purpose", kValue},
@@ -84,6 +97,8 @@ std::vector<Command> MakeCommands() {
                {"jurisdiction", kValue},
                {"notice-version", kValue},
                {"language", kValue},
+               {"notice-sha256", kValue},
+               {"expected-sequence", kValue},
                {"ip", kValue},
                {"user-agent", kValue},
                {"gpc", kSwitch},
@@ -105,9 +120,11 @@ std::vector<Command> MakeCommands() {
       {"prefs set",
        "--subject ID [--quiet-hours 22:00-07:00 --tz ZONE [--quiet-channels CH,...]]"
        " [--opt-out-channels CH,...] [--cap CH:N/PERIOD]... [--preferred-channel CH]"
-       " [--language TAG] [--jurisdiction CC] " +
+       " [--language TAG] [--jurisdiction CC] [--expected-sequence N] " +
            std::string(kWriteSynopsis),
-       "Replace a subject's preferences as a whole (what is not given is cleared).", 0,
+       "Replace a subject's preferences as a whole (what is not given is cleared); "
+       "--expected-sequence N refuses it if the subject has changed since its sequence N.",
+       0,
        Flags({kWriteFlags,
               {{"subject", kValue},
                {"quiet-hours", kValue},
@@ -117,7 +134,8 @@ std::vector<Command> MakeCommands() {
                {"cap", kRepeated},
                {"preferred-channel", kValue},
                {"language", kValue},
-               {"jurisdiction", kValue}}}),
+               {"jurisdiction", kValue},
+               {"expected-sequence", kValue}}}),
        &PrefsSet},
       {"suppress",
        "(--email ADDR | --phone NUMBER [--region CC]) --kind unsubscribed|complaint|hard-bounce|"
@@ -139,6 +157,14 @@ std::vector<Command> MakeCommands() {
                {"at", kValue},
                {"jurisdiction", kValue}}}),
        &Check},
+      {"url", "TARGET [--one-click --purpose P [--channel CH]] [--ttl 30d]",
+       "Mint a signed link for TARGET's customer: their preference center, or with --one-click "
+       "an RFC 8058 one-click unsubscribe from a purpose. Prints the URL (the token when consentd "
+       "has no links base URL) and when it expires.",
+       0,
+       Flags({kTargetFlags,
+              {{"one-click", kSwitch}, {"purpose", kValue}, {"channel", kValue}, {"ttl", kValue}}}),
+       &Url},
       {"batch-check",
        "--purpose P --channel CH --file PATH|- [--topic T] [--at TIME] [--region CC]",
        "Check every target in a file; exit 0 when all are allowed, 1 when any is denied.", 0,
@@ -353,8 +379,10 @@ std::string Usage() {
   out +=
       "\n"
       "TARGET is --subject ID, --email ADDR or --phone NUMBER (with --region CC for a number\n"
-      "without a country code). TIME is RFC 3339 (2026-05-01T12:00:00Z); a duration is 730d or\n"
-      "an absl duration (36h, 90m, 1h30m). Enum values are case-insensitive, '-' for '_'.\n"
+      "without a country code), or --contact-hash TYPE:HASH, a contact point by its keyed\n"
+      "hash (TYPE email, phone, device or postal; HASH 64 hex digits, as state --json shows).\n"
+      "TIME is RFC 3339 (2026-05-01T12:00:00Z); a duration is 730d or an absl duration (36h,\n"
+      "90m, 1h30m). Enum values are case-insensitive, '-' for '_'.\n"
       "\n"
       "Global flags (before or after the command):\n"
       "  --server HOST:PORT  the Assent server (default $ASSENT_SERVER, else 127.0.0.1:50051)\n"

@@ -127,6 +127,25 @@ absl::StatusOr<uint32_t> ParseUint32(std::string_view flag, std::string_view tex
   return value;
 }
 
+absl::StatusOr<uint64_t> ParseUint64(std::string_view flag, std::string_view text) {
+  uint64_t value = 0;
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) ||
+      !absl::SimpleAtoi(Sv(text), &value)) {
+    return Bad(flag, absl::StrCat("'", Sv(text), "' is not a non-negative 64-bit number"));
+  }
+  return value;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParseKeyValue(std::string_view flag,
+                                                                  std::string_view text,
+                                                                  std::string_view shape) {
+  const size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return Bad(flag, absl::StrCat("'", Sv(text), "' is not ", Sv(shape)));
+  }
+  return std::make_pair(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
+}
+
 absl::StatusOr<absl::Time> ParseTimeValue(std::string_view flag, std::string_view text) {
   absl::Time t;
   std::string error;

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -66,6 +67,14 @@ std::vector<std::string> SplitList(std::string_view text);
 
 // Unsigned decimal that fits in 32 bits.
 absl::StatusOr<uint32_t> ParseUint32(std::string_view flag, std::string_view text);
+// Unsigned decimal that fits in 64 bits.
+absl::StatusOr<uint64_t> ParseUint64(std::string_view flag, std::string_view text);
+
+// "de=Wöchentlicher Newsletter" -> {"de", "Wöchentlicher Newsletter"}: split at the first '='. The
+// key must not be empty; the value may be. `shape` names the syntax for the error ("LANG=TEXT").
+absl::StatusOr<std::pair<std::string, std::string>> ParseKeyValue(std::string_view flag,
+                                                                  std::string_view text,
+                                                                  std::string_view shape);
 
 // RFC 3339 with an offset or "Z", fractional seconds optional: "2026-05-01T12:00:00Z".
 absl::StatusOr<absl::Time> ParseTimeValue(std::string_view flag, std::string_view text);

@@ -136,6 +136,7 @@ std::string FormatContactPoint(const v1::ContactPoint& contact) {
 
 std::string FormatTarget(const v1::Target& target) {
   if (target.has_contact_point()) return FormatContactPoint(target.contact_point());
+  if (target.has_contact_ref()) return FormatContactRef(target.contact_ref());
   return "subject:" + target.subject_id();
 }
 
@@ -191,7 +192,17 @@ std::string FormatTenants(const std::vector<v1::Tenant>& tenants) {
 
 std::string FormatPurpose(const v1::Purpose& p) {
   const uint32_t min_notice = p.min_notice_version() == 0 ? 1 : p.min_notice_version();
-  return KeyValues({
+  std::vector<std::string> languages;
+  for (const v1::PurposeText& text : p.texts()) languages.push_back(text.language());
+  // One line per notice text: there can be many, and each digest is what evidence must quote.
+  std::vector<std::pair<std::string, std::string>> notices;
+  for (const v1::NoticeText& n : p.notices()) {
+    notices.emplace_back(notices.empty() ? "notices" : "",
+                         absl::StrCat("version ", n.notice_version(), " ", n.language(), " sha256 ",
+                                      n.sha256().substr(0, kShortHash)));
+  }
+  if (notices.empty()) notices.emplace_back("notices", "-");
+  std::vector<std::pair<std::string, std::string>> rows = {
       {"purpose", p.purpose_id()},
       {"version", absl::StrCat(p.version())},
       {"name", p.display_name()},
@@ -203,8 +214,11 @@ std::string FormatPurpose(const v1::Purpose& p) {
       {"lifespan", p.has_lifespan() ? FormatDurationValue(FromProto(p.lifespan())) : "none"},
       {"topics", p.topics().empty() ? "any" : absl::StrJoin(p.topics(), ",")},
       {"dpv", OrDash(p.dpv_iri())},
-      {"updated", FormatTimestamp(p.update_time(), p.has_update_time())},
-  });
+      {"texts", languages.empty() ? "-" : absl::StrJoin(languages, ", ")},
+  };
+  rows.insert(rows.end(), notices.begin(), notices.end());
+  rows.emplace_back("updated", FormatTimestamp(p.update_time(), p.has_update_time()));
+  return KeyValues(rows);
 }
 
 std::string FormatPurposes(const std::vector<v1::Purpose>& purposes) {
@@ -412,6 +426,15 @@ std::string FormatHistory(const std::vector<v1::HistoryRecord>& records) {
                   OrDash(ToHex(r.hash()).substr(0, kShortHash)), std::move(changes)});
   }
   return table.Render();
+}
+
+std::string FormatLink(const v1::CreateLinkResponse& response) {
+  return KeyValues({
+      response.url().empty() ? std::make_pair("token", response.token())
+                             : std::make_pair("url", response.url()),
+      {"expires", FormatTimestamp(response.expire_time(), response.has_expire_time())},
+      {"key", OrDash(response.key_id())},
+  });
 }
 
 std::string FormatVerify(const v1::VerifyHistoryResponse& response) {

@@ -43,6 +43,8 @@ std::string FormatPreferences(const v1::Preferences& prefs);
 
 std::string FormatTenant(const v1::Tenant& tenant);
 std::string FormatTenants(const std::vector<v1::Tenant>& tenants);
+// Key/value lines; "texts" lists the languages of its localized texts, "notices" has one line per
+// notice text: "version 1 de sha256 58de52365cb0".
 std::string FormatPurpose(const v1::Purpose& purpose);
 std::string FormatPurposes(const std::vector<v1::Purpose>& purposes);
 std::string FormatPolicy(const v1::DefaultPolicy& policy);
@@ -73,6 +75,9 @@ std::string FormatBatch(const std::vector<TargetEntry>& targets,
 std::string FormatHistory(const std::vector<v1::HistoryRecord>& records);
 // What one history record changed, e.g. "marketing.newsletter/EMAIL GRANTED->WITHDRAWN".
 std::string DescribeChange(const v1::HistoryRecord& record);
+
+// A minted link: its url (its token when the service has no base URL), expiry and signing key.
+std::string FormatLink(const v1::CreateLinkResponse& response);
 
 // "chain valid: 3 records" or "chain BROKEN at sequence 2: <problem>".
 std::string FormatVerify(const v1::VerifyHistoryResponse& response);

@@ -1,6 +1,8 @@
 #include "assentctl/requests.h"
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -18,9 +20,15 @@ constexpr std::string_view kDefaultActor = "assentctl";
 constexpr std::string_view kDefaultSource = "assentctl";
 constexpr uint32_t kMaxHistoryPage = 1000;
 // The flags that set purpose fields.
-constexpr std::string_view kPurposeFlags[] = {"name",     "kind",           "basis",
-                                              "channels", "notice-version", "min-notice-version",
-                                              "lifespan", "topics",         "dpv"};
+constexpr std::string_view kPurposeFlags[] = {
+    "name",     "kind",   "basis", "channels", "notice-version", "min-notice-version",
+    "lifespan", "topics", "dpv",   "title",    "description",    "notice-file"};
+// --contact-hash's TYPE words, as assentctl prints stored contact points ("email-hash:...").
+constexpr std::pair<std::string_view, v1::ContactType> kContactTypes[] = {
+    {"email", v1::CONTACT_EMAIL},
+    {"phone", v1::CONTACT_PHONE},
+    {"device", v1::CONTACT_DEVICE},
+    {"postal", v1::CONTACT_POSTAL}};
 
 absl::Status Usage(std::string_view message) {
   return absl::InvalidArgumentError(std::string(message));
@@ -45,8 +53,94 @@ v1::ContactPoint MakeContact(v1::ContactType type, std::string value, std::strin
   return contact;
 }
 
-// Applies the purpose flags that are present to `purpose`.
-absl::Status OverlayPurpose(const Args& args, v1::Purpose& purpose) {
+// The length of the valid UTF-8 prefix of `text` (Unicode table 3-7: no overlong forms, no
+// surrogates, nothing above U+10FFFF); text.size() when it is all valid.
+size_t ValidUtf8Prefix(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
+    const unsigned char lead = byte(0);
+    size_t len = 0;
+    unsigned char lo = 0x80;  // the range of the second byte
+    unsigned char hi = 0xBF;
+    if (lead < 0x80) {
+      len = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      len = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      len = 3;
+      if (lead == 0xE0) lo = 0xA0;
+      if (lead == 0xED) hi = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      len = 4;
+      if (lead == 0xF0) lo = 0x90;
+      if (lead == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > text.size()) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char min = k == 1 ? lo : 0x80;
+      const unsigned char max = k == 1 ? hi : 0xBF;
+      if (byte(k) < min || byte(k) > max) return i;
+    }
+    i += len;
+  }
+  return i;
+}
+
+// The LANG=TEXT values of a repeated flag, in order; a language may appear once.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LanguageValues(
+    const Args& args, std::string_view flag, std::string_view shape) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& value : args.GetAll(flag)) {
+    ASSIGN_OR_RETURN(auto pair, ParseKeyValue(flag, value, shape));
+    for (const auto& [language, unused] : out) {
+      if (language == pair.first) {
+        return Usage(absl::StrCat("--", Sv(flag), ": language ", language, " given twice"));
+      }
+    }
+    out.push_back(std::move(pair));
+  }
+  return out;
+}
+
+// --title and --description onto the purpose's localized texts. A --description goes with a
+// --title in its language (a text needs its name); a --title sets the name of its language's text
+// (adding the language, or, when empty, removing it), keeping its description unless one is given.
+absl::Status OverlayTexts(const Args& args, v1::Purpose& purpose) {
+  ASSIGN_OR_RETURN(auto titles, LanguageValues(args, "title", "LANG=NAME"));
+  ASSIGN_OR_RETURN(auto descriptions, LanguageValues(args, "description", "LANG=TEXT"));
+  std::map<std::string, std::string> described(descriptions.begin(), descriptions.end());
+  for (const auto& [language, unused] : descriptions) {
+    const bool titled = std::any_of(titles.begin(), titles.end(), [&](const auto& title) {
+      return title.first == language && !title.second.empty();
+    });
+    if (!titled) {
+      return Usage(absl::StrCat("--description: language ", language,
+                                " has no --title (give --title ", language, "=NAME too)"));
+    }
+  }
+  auto* texts = purpose.mutable_texts();
+  for (const auto& [language, title] : titles) {
+    auto it = std::find_if(texts->begin(), texts->end(),
+                           [&](const v1::PurposeText& t) { return t.language() == language; });
+    if (title.empty()) {
+      if (it != texts->end()) texts->erase(it);
+      continue;
+    }
+    v1::PurposeText& text = it != texts->end() ? *it : *texts->Add();
+    text.set_language(language);
+    text.set_display_name(title);
+    if (auto d = described.find(language); d != described.end()) text.set_description(d->second);
+  }
+  return absl::OkStatus();
+}
+
+// Applies the purpose flags that are present to `purpose`, then adds `notices` as texts of the
+// resulting notice version.
+absl::Status OverlayPurpose(const Args& args, const std::vector<NoticeFile>& notices,
+                            v1::Purpose& purpose) {
   if (auto name = args.Get("name")) purpose.set_display_name(*name);
   if (auto kind = args.Get("kind")) {
     ASSIGN_OR_RETURN(v1::PurposeKind value, ParseEnum<v1::PurposeKind>("kind", *kind));
@@ -83,6 +177,29 @@ absl::Status OverlayPurpose(const Args& args, v1::Purpose& purpose) {
     for (std::string& topic : SplitList(*topics)) purpose.add_topics(std::move(topic));
   }
   if (auto dpv = args.Get("dpv")) purpose.set_dpv_iri(*dpv);
+  RETURN_IF_ERROR(OverlayTexts(args, purpose));
+  for (const NoticeFile& file : notices) {
+    // A string field that is not UTF-8 would make the whole request unparsable on the server;
+    // say which file, and where.
+    if (const size_t valid = ValidUtf8Prefix(file.text); valid != file.text.size()) {
+      return Usage(absl::StrCat("--notice-file ", file.language, "=", file.path,
+                                ": not UTF-8 text (bad byte at offset ", valid, ")"));
+    }
+    v1::NoticeText& notice = *purpose.add_notices();
+    notice.set_notice_version(purpose.notice_version());
+    notice.set_language(file.language);
+    notice.set_text(file.text);
+  }
+  return absl::OkStatus();
+}
+
+// --expected-sequence onto a request's optional field.
+template <typename Request>
+absl::Status SetExpectedSequence(const Args& args, Request& request) {
+  if (auto expected = args.Get("expected-sequence")) {
+    ASSIGN_OR_RETURN(uint64_t value, ParseUint64("expected-sequence", *expected));
+    request.set_expected_sequence(value);
+  }
   return absl::OkStatus();
 }
 
@@ -151,12 +268,15 @@ absl::StatusOr<std::string> RequireTenant(const GlobalOptions& options) {
 }
 
 absl::StatusOr<v1::Target> TargetFromArgs(const Args& args) {
-  const int given = args.Has("subject") + args.Has("email") + args.Has("phone");
-  if (given != 1) return Usage("give exactly one of --subject, --email, --phone");
+  const int given =
+      args.Has("subject") + args.Has("email") + args.Has("phone") + args.Has("contact-hash");
+  if (given != 1) return Usage("give exactly one of --subject, --email, --phone, --contact-hash");
   RETURN_IF_ERROR(CheckRegion(args));
   v1::Target target;
   if (auto subject = args.Get("subject")) {
     target.set_subject_id(*subject);
+  } else if (auto hash = args.Get("contact-hash")) {
+    ASSIGN_OR_RETURN(*target.mutable_contact_ref(), ParseContactRef(*hash));
   } else {
     ASSIGN_OR_RETURN(*target.mutable_contact_point(), ContactFromArgs(args));
   }
@@ -168,6 +288,34 @@ absl::StatusOr<v1::ContactPoint> ContactFromArgs(const Args& args) {
   RETURN_IF_ERROR(CheckRegion(args));
   if (auto email = args.Get("email")) return MakeContact(v1::CONTACT_EMAIL, *email, "");
   return MakeContact(v1::CONTACT_PHONE, *args.Get("phone"), args.GetOr("region", ""));
+}
+
+absl::StatusOr<v1::ContactRef> ParseContactRef(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    return Usage(absl::StrCat("--contact-hash: '", Sv(text),
+                              "' is not TYPE:HASH like email:<64 hex digits>"));
+  }
+  const std::string type = absl::AsciiStrToLower(Sv(text.substr(0, colon)));
+  for (const auto& [name, value] : kContactTypes) {
+    if (type != name) continue;
+    v1::ContactRef ref;
+    ref.set_type(value);
+    ref.set_hash(std::string(text.substr(colon + 1)));
+    return ref;
+  }
+  return Usage(absl::StrCat("--contact-hash: unknown contact type '", type,
+                            "' (one of email, phone, device, postal)"));
+}
+
+absl::StatusOr<std::vector<NoticeFile>> ParseNoticeFiles(const Args& args) {
+  ASSIGN_OR_RETURN(auto pairs, LanguageValues(args, "notice-file", "LANG=PATH"));
+  std::vector<NoticeFile> files;
+  for (auto& [language, path] : pairs) {
+    if (path.empty()) return Usage(absl::StrCat("--notice-file: no file for language ", language));
+    files.push_back({std::move(language), std::move(path), ""});
+  }
+  return files;
 }
 
 absl::StatusOr<v1::Target> ParseTargetLine(std::string_view line, std::string_view region) {
@@ -288,8 +436,8 @@ absl::StatusOr<v1::GetPurposeRequest> BuildGetPurpose(const Args& args, std::str
   return request;
 }
 
-absl::StatusOr<v1::CreatePurposeRequest> BuildCreatePurpose(const Args& args,
-                                                            std::string_view tenant) {
+absl::StatusOr<v1::CreatePurposeRequest> BuildCreatePurpose(
+    const Args& args, std::string_view tenant, const std::vector<NoticeFile>& notices) {
   ASSIGN_OR_RETURN(std::string id, SingleOperand(args, "purpose id"));
   for (std::string_view flag : {"kind", "basis", "channels", "notice-version"}) {
     RETURN_IF_ERROR(Required(args, flag).status());
@@ -299,12 +447,12 @@ absl::StatusOr<v1::CreatePurposeRequest> BuildCreatePurpose(const Args& args,
   v1::Purpose& purpose = *request.mutable_purpose();
   purpose.set_purpose_id(id);
   purpose.set_display_name(id);
-  RETURN_IF_ERROR(OverlayPurpose(args, purpose));
+  RETURN_IF_ERROR(OverlayPurpose(args, notices, purpose));
   return request;
 }
 
-absl::StatusOr<v1::UpdatePurposeRequest> BuildUpdatePurpose(const Args& args,
-                                                            const v1::Purpose& current) {
+absl::StatusOr<v1::UpdatePurposeRequest> BuildUpdatePurpose(
+    const Args& args, const v1::Purpose& current, const std::vector<NoticeFile>& notices) {
   const bool changes_something = std::any_of(std::begin(kPurposeFlags), std::end(kPurposeFlags),
                                              [&](std::string_view flag) { return args.Has(flag); });
   if (!changes_something)
@@ -315,7 +463,9 @@ absl::StatusOr<v1::UpdatePurposeRequest> BuildUpdatePurpose(const Args& args,
   // Output-only fields; the service assigns them.
   purpose.clear_version();
   purpose.clear_update_time();
-  RETURN_IF_ERROR(OverlayPurpose(args, purpose));
+  // Published notice texts are kept by the service whatever the update says; send only new ones.
+  purpose.clear_notices();
+  RETURN_IF_ERROR(OverlayPurpose(args, notices, purpose));
   return request;
 }
 
@@ -364,6 +514,7 @@ absl::StatusOr<v1::RecordDecisionsRequest> BuildRecord(const Args& args, std::st
     evidence.set_notice_version(value);
   }
   evidence.set_language(args.GetOr("language", ""));
+  evidence.set_notice_sha256(args.GetOr("notice-sha256", ""));
   evidence.set_ip_address(args.GetOr("ip", ""));
   evidence.set_user_agent(args.GetOr("user-agent", ""));
   evidence.set_tcf_string(args.GetOr("tcf", ""));
@@ -383,6 +534,7 @@ absl::StatusOr<v1::RecordDecisionsRequest> BuildRecord(const Args& args, std::st
     *request.mutable_import()->mutable_original_effective_time() = ToProto(t);
     request.mutable_import()->set_origin(*args.Get("import-origin"));
   }
+  RETURN_IF_ERROR(SetExpectedSequence(args, request));
   return request;
 }
 
@@ -442,6 +594,7 @@ absl::StatusOr<v1::SetPreferencesRequest> BuildSetPreferences(const Args& args,
   request.set_actor(meta.actor);
   request.set_source(meta.source);
   request.set_idempotency_key(meta.idempotency_key);
+  RETURN_IF_ERROR(SetExpectedSequence(args, request));
   return request;
 }
 
@@ -494,6 +647,29 @@ absl::StatusOr<v1::BatchCheckRequest> BuildBatchCheck(const Args& args, std::str
     *request.mutable_time() = ToProto(t);
   }
   RETURN_IF_ERROR(Required(args, "file").status());
+  return request;
+}
+
+absl::StatusOr<v1::CreateLinkRequest> BuildCreateLink(const Args& args, std::string_view tenant) {
+  v1::CreateLinkRequest request;
+  request.set_tenant(std::string(tenant));
+  ASSIGN_OR_RETURN(*request.mutable_target(), TargetFromArgs(args));
+  if (args.Switch("one-click")) {
+    request.set_kind(v1::ONE_CLICK_UNSUBSCRIBE);
+    ASSIGN_OR_RETURN(*request.mutable_purpose_id(), Required(args, "purpose"));
+    ASSIGN_OR_RETURN(v1::Channel channel, OptionalChannel(args));
+    request.set_channel(channel);
+  } else {
+    // The preference center covers every purpose and channel.
+    if (args.Has("purpose") || args.Has("channel")) {
+      return Usage("--purpose and --channel go with --one-click");
+    }
+    request.set_kind(v1::PREFERENCE_CENTER);
+  }
+  if (auto ttl = args.Get("ttl")) {
+    ASSIGN_OR_RETURN(absl::Duration value, ParseDurationValue("ttl", *ttl));
+    *request.mutable_ttl() = ToProtoDuration(value);
+  }
   return request;
 }
 

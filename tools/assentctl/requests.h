@@ -39,8 +39,13 @@ absl::StatusOr<std::string> RequireTenant(const GlobalOptions& options);
 // operands only, not the command words).
 absl::StatusOr<std::string> SingleOperand(const Args& args, std::string_view what);
 
-// Exactly one of --subject, --email, --phone (with an optional --region for the phone).
+// Exactly one of --subject, --email, --phone (with an optional --region for the phone) or
+// --contact-hash.
 absl::StatusOr<v1::Target> TargetFromArgs(const Args& args);
+// --contact-hash TYPE:HASH, a contact point by its keyed hash: "email:<64 hex digits>". TYPE is
+// email, phone, device or postal (case-insensitive); HASH goes to the service as given (it checks
+// the hash's form).
+absl::StatusOr<v1::ContactRef> ParseContactRef(std::string_view text);
 // A contact point from exactly one of --email, --phone (--region with the phone).
 absl::StatusOr<v1::ContactPoint> ContactFromArgs(const Args& args);
 
@@ -72,27 +77,49 @@ absl::StatusOr<v1::CreateTenantRequest> BuildCreateTenant(const Args& args);
 // purpose get ID [--version N].
 absl::StatusOr<v1::GetPurposeRequest> BuildGetPurpose(const Args& args, std::string_view tenant);
 
+// One --notice-file LANG=PATH. ParseNoticeFiles fills in the language and the path; whoever reads
+// the file fills in `text` (its bytes as they are, so that `sha256sum PATH` prints the digest the
+// catalog will show).
+struct NoticeFile {
+  std::string language;
+  std::string path;
+  std::string text;
+};
+// Every --notice-file, in command-line order. INVALID_ARGUMENT for a value that is not LANG=PATH
+// or a language given twice.
+absl::StatusOr<std::vector<NoticeFile>> ParseNoticeFiles(const Args& args);
+
 // purpose create: every purpose flag; --kind, --basis, --channels and --notice-version are
-// required, --name defaults to the id.
+// required, --name defaults to the id. --title / --description LANG=TEXT make one PurposeText per
+// language (a --description needs a --title in its language); each of `notices` (the
+// --notice-file texts, read) becomes the NoticeText of --notice-version in its language, and must
+// be valid UTF-8.
 absl::StatusOr<v1::CreatePurposeRequest> BuildCreatePurpose(const Args& args,
-                                                            std::string_view tenant);
+                                                            std::string_view tenant,
+                                                            const std::vector<NoticeFile>& notices);
 // purpose update: overlays the flags given onto `current` (the purpose as read). "--lifespan none",
-// "--topics ''" and "--dpv ''" clear those fields. The result replaces the purpose as a whole.
-// INVALID_ARGUMENT when no purpose flag is given.
+// "--topics ''" and "--dpv ''" clear those fields. --title / --description set those fields of
+// their language's text (a new language needs a --title; "--title LANG=" removes the language).
+// Notice texts are append-only: the request carries only `notices`, as texts of the resulting
+// notice version (the service keeps the published ones). The result replaces the purpose as a
+// whole. INVALID_ARGUMENT when no purpose flag is given.
 absl::StatusOr<v1::UpdatePurposeRequest> BuildUpdatePurpose(const Args& args,
-                                                            const v1::Purpose& current);
+                                                            const v1::Purpose& current,
+                                                            const std::vector<NoticeFile>& notices);
 
 // policy set: --rule ... (one or more), or --clear for an empty policy.
 absl::StatusOr<v1::SetDefaultPolicyRequest> BuildSetPolicy(const Args& args,
                                                            std::string_view tenant);
 
-// record: one decision.
+// record: one decision. --notice-sha256 and --language go to the evidence; --expected-sequence N
+// makes the write conditional on the target's sequence still being N.
 absl::StatusOr<v1::RecordDecisionsRequest> BuildRecord(const Args& args, std::string_view tenant);
 
 absl::StatusOr<v1::LinkContactPointRequest> BuildLink(const Args& args, std::string_view tenant);
 absl::StatusOr<v1::UnlinkContactPointRequest> BuildUnlink(const Args& args,
                                                           std::string_view tenant);
-// prefs set: replaces the subject's preferences as a whole (flags not given are cleared).
+// prefs set: replaces the subject's preferences as a whole (flags not given are cleared);
+// --expected-sequence as for record.
 absl::StatusOr<v1::SetPreferencesRequest> BuildSetPreferences(const Args& args,
                                                               std::string_view tenant);
 absl::StatusOr<v1::SuppressContactPointRequest> BuildSuppress(const Args& args,
@@ -100,6 +127,10 @@ absl::StatusOr<v1::SuppressContactPointRequest> BuildSuppress(const Args& args,
 absl::StatusOr<v1::CheckRequest> BuildCheck(const Args& args, std::string_view tenant);
 // batch-check without its targets (they come from the file, in chunks).
 absl::StatusOr<v1::BatchCheckRequest> BuildBatchCheck(const Args& args, std::string_view tenant);
+// url: a signed customer link to TARGET's preference center, or with --one-click an RFC 8058
+// one-click unsubscribe from --purpose (required then; --channel optional). --ttl: how long it
+// stays valid (default: the service's). --purpose and --channel go only with --one-click.
+absl::StatusOr<v1::CreateLinkRequest> BuildCreateLink(const Args& args, std::string_view tenant);
 // history: the first page's request; --limit caps the total number of records (0: all).
 struct HistoryQuery {
   v1::ListHistoryRequest request;
