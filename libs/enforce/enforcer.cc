@@ -124,7 +124,7 @@ absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Start(EnforcerOptions option
   absl::Status fetched = e->RefreshCatalog();
   if (!fetched.ok() && !e->options_.catalog_cache_file.empty()) {
     absl::Status loaded = e->catalog_.Load(e->options_.catalog_cache_file);
-    spdlog::warn("enforcement: catalog from the service failed ({}); cache file: {}",
+    spdlog::warn("msg=\"catalog from the service failed\" error=\"{}\" cache_file=\"{}\"",
                  fetched.ToString(), loaded.ok() ? "loaded" : loaded.ToString());
   }
   e->follower_ = std::make_unique<ViewFollower>(e->options_.follower, e->view_, clock);
@@ -149,7 +149,7 @@ absl::Status Enforcer::RefreshCatalog() {
       catalog_.Fetch(*catalog_stub_, options_.tenants, options_.service_deadline, clock_.Now()));
   if (!options_.catalog_cache_file.empty()) {
     absl::Status saved = catalog_.Save(options_.catalog_cache_file);
-    if (!saved.ok()) spdlog::warn("enforcement: {}", saved.ToString());
+    if (!saved.ok()) spdlog::warn("msg=\"catalog cache not saved\" error=\"{}\"", saved.ToString());
   }
   return absl::OkStatus();
 }
@@ -165,7 +165,7 @@ void Enforcer::MaintenanceLoop() {
     const absl::Time now = clock_.Now();
     if (catalog_stub_ != nullptr && (now >= next_refresh || refresh_wanted_.exchange(false))) {
       absl::Status s = RefreshCatalog();
-      if (!s.ok()) spdlog::warn("enforcement: catalog refresh: {}", s.ToString());
+      if (!s.ok()) spdlog::warn("msg=\"catalog refresh failed\" error=\"{}\"", s.ToString());
       next_refresh = now + options_.catalog_refresh;
     }
     if (metrics_ != nullptr) {
@@ -340,7 +340,7 @@ void Enforcer::WarnFailClosed(const absl::Status& why) const {
       !last_fail_closed_log_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
     return;
   }
-  spdlog::warn("enforcement: failing closed: view not fresh and service unavailable ({})",
+  spdlog::warn("msg=\"failing closed: view not fresh and service unavailable\" error=\"{}\"",
                why.ToString());
 }
 

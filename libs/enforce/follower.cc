@@ -141,8 +141,9 @@ absl::Status ViewFollower::Setup() {
     return absl::UnavailableError(absl::StrCat("assign: ", rd_kafka_err2str(err)));
   }
   assigned_.store(true, std::memory_order_release);
-  spdlog::info("enforcement view: following {} ({} partitions) and {} ({} partitions)",
-               state_.topic, state_.count, changes_.topic, changes_.count);
+  spdlog::info(
+      "msg=\"following\" state_topic={} state_partitions={} changes_topic={} changes_partitions={}",
+      state_.topic, state_.count, changes_.topic, changes_.count);
   Reconcile();
   return absl::OkStatus();
 }
@@ -151,7 +152,7 @@ void ViewFollower::ConsumeLoop() {
   while (!Stopping() && !assigned_.load(std::memory_order_acquire)) {
     absl::Status s = Setup();
     if (s.ok()) break;
-    spdlog::warn("enforcement view: waiting for Kafka: {}", s.ToString());
+    spdlog::warn("msg=\"waiting for Kafka\" error=\"{}\"", s.ToString());
     absl::SleepFor(options_.retry_backoff);
   }
   while (!Stopping()) {
@@ -179,7 +180,7 @@ void ViewFollower::Handle(const rd_kafka_message_t& message) {
     return;
   }
   if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("enforcement view: consumer: {}", rd_kafka_message_errstr(&message));
+    spdlog::warn("msg=\"consumer error\" error=\"{}\"", rd_kafka_message_errstr(&message));
     absl::MutexLock lock(&mu_);
     ++status_.consumer_errors;
     return;
@@ -218,8 +219,8 @@ void ViewFollower::Handle(const rd_kafka_message_t& message) {
       break;
     case ApplyResult::kInvalid:
       ++status_.bad_records;
-      spdlog::warn("enforcement view: skipped a record that does not parse ({} [{}] @{})", topic,
-                   message.partition, message.offset);
+      spdlog::warn("msg=\"skipped a record that does not parse\" topic={} partition={} offset={}",
+                   topic, message.partition, message.offset);
       break;
   }
 }
@@ -275,7 +276,7 @@ void ViewFollower::Reconcile() {
       status_.bootstrap_time = clock_.Now() - start_time_;
       // Everything Kafka had when the changes watermarks were read at start is in the view.
       status_.current_as_of = std::max(status_.current_as_of, start_time_);
-      spdlog::info("enforcement view: caught up with {} targets in {}", view_.size(),
+      spdlog::info("msg=\"caught up\" targets={} took={}", view_.size(),
                    absl::FormatDuration(status_.bootstrap_time));
     }
   }

@@ -47,7 +47,7 @@ std::vector<std::string> CommonOpenPrefixes() { return {"kafka.consumer.", "kafk
 void ExitAfter(absl::Duration grace, int exit_code) {
   std::thread([grace, exit_code] {
     absl::SleepFor(grace);
-    spdlog::warn("shutdown took longer than {} (Kafka unreachable?): exiting now",
+    spdlog::warn("msg=\"shutdown took too long (Kafka unreachable?); exiting now\" limit={}",
                  absl::FormatDuration(grace));
     spdlog::default_logger()->flush();
     std::_Exit(exit_code);
@@ -155,7 +155,7 @@ absl::StatusOr<std::unique_ptr<SenderRuntime>> SenderRuntime::Start(
                                                   return {false, "not consuming"};
                                                 return {true, ""};
                                               }));
-    spdlog::info("{} sender: metrics on {}", config.name, rt->http_->address());
+    spdlog::info("msg=\"metrics serving\" sender={} address={}", config.name, rt->http_->address());
     if (!config.port_file.empty()) {
       std::ofstream out(config.port_file + ".tmp");
       out << rt->http_->address() << "\n";

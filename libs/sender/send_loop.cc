@@ -87,7 +87,7 @@ absl::Status SendLoop::Start(absl::Duration timeout) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat("kafka: subscribe: ", rd_kafka_err2str(err)));
   }
-  spdlog::info("sender: consuming {} as group {}", absl::StrJoin(options_.topics, ","),
+  spdlog::info("msg=\"consuming\" topics={} group={}", absl::StrJoin(options_.topics, ","),
                options_.group_id);
   return absl::OkStatus();
 }
@@ -156,7 +156,8 @@ absl::Status SendLoop::Abort(const std::vector<rd_kafka_topic_partition_t>& rewi
     rd_kafka_topic_partition_list_add(list.get(), p.topic, p.partition)->offset = p.offset;
   }
   ErrorPtr seek(rd_kafka_seek_partitions(consumer_.get(), list.get(), 5000));
-  if (seek != nullptr) spdlog::warn("sender: rewind: {}", rd_kafka_error_string(seek.get()));
+  if (seek != nullptr)
+    spdlog::warn("msg=\"rewind failed\" error=\"{}\"", rd_kafka_error_string(seek.get()));
   absl::MutexLock lock(&mu_);
   ++stats_.aborts;
   return absl::OkStatus();
@@ -204,7 +205,7 @@ absl::Status SendLoop::RunBatch() {
   for (const events::MessagePtr& m : batch) {
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        spdlog::warn("sender: consumer: {}", rd_kafka_message_errstr(m.get()));
+        spdlog::warn("msg=\"consumer error\" error=\"{}\"", rd_kafka_message_errstr(m.get()));
       }
       continue;
     }
@@ -213,7 +214,7 @@ absl::Status SendLoop::RunBatch() {
     first_offset.try_emplace(tp, m->offset);
     HandleResult result = handler_(*m);
     if (result.kind == HandleResult::kRetry) {
-      spdlog::warn("sender: batch aborted, retrying in {}: {}",
+      spdlog::warn("msg=\"batch aborted\" retry_in={} error=\"{}\"",
                    absl::FormatDuration(options_.retry_backoff), result.why);
       RETURN_IF_ERROR(Abort(rewind_list()));
       absl::SleepFor(options_.retry_backoff);
@@ -226,7 +227,8 @@ absl::Status SendLoop::RunBatch() {
           m->offset;
       rd_kafka_pause_partitions(consumer_.get(), list.get());
       ErrorPtr seek(rd_kafka_seek_partitions(consumer_.get(), list.get(), 5000));
-      if (seek != nullptr) spdlog::warn("sender: seek: {}", rd_kafka_error_string(seek.get()));
+      if (seek != nullptr)
+        spdlog::warn("msg=\"seek failed\" error=\"{}\"", rd_kafka_error_string(seek.get()));
       paused_[tp] = result.not_before;
       ++deferred;
       continue;
@@ -238,7 +240,8 @@ absl::Status SendLoop::RunBatch() {
                             RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        spdlog::warn("sender: produce to {}: {}", r.topic, rd_kafka_err2str(err));
+        spdlog::warn("msg=\"produce failed\" topic={} error=\"{}\"", r.topic,
+                     rd_kafka_err2str(err));
         RETURN_IF_ERROR(Abort(rewind_list()));
         absl::SleepFor(options_.retry_backoff);
         return absl::OkStatus();
@@ -262,7 +265,7 @@ absl::Status SendLoop::RunBatch() {
         return absl::InternalError(
             absl::StrCat("kafka: send offsets: ", rd_kafka_error_string(error.get())));
       }
-      spdlog::warn("sender: send offsets: {}", rd_kafka_error_string(error.get()));
+      spdlog::warn("msg=\"send offsets failed\" error=\"{}\"", rd_kafka_error_string(error.get()));
       RETURN_IF_ERROR(Abort(rewind_list()));
       return absl::OkStatus();
     }
@@ -275,7 +278,7 @@ absl::Status SendLoop::RunBatch() {
           absl::StrCat("kafka: commit transaction: ", rd_kafka_error_string(error.get())));
     }
     if (rd_kafka_error_txn_requires_abort(error.get())) {
-      spdlog::warn("sender: commit: {}", rd_kafka_error_string(error.get()));
+      spdlog::warn("msg=\"commit failed\" error=\"{}\"", rd_kafka_error_string(error.get()));
       RETURN_IF_ERROR(Abort(rewind_list()));
       return absl::OkStatus();
     }

@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
-"""Runs the real consentd the way the deployment assets run it, and checks that they fit it:
+"""Runs the real consentd and preference center the way the deployment assets run them, and checks
+that they fit them:
 
-- it starts with the image's entrypoint flags, the StatefulSet's arguments and the ConfigMap's
-  consentd.yaml (addresses and paths moved to this machine: loopback ports, a temporary directory);
-- the StatefulSet's liveness path answers 200 and its readiness path 200 or 503;
-- every metric the alert rules and the dashboard use is one consentd exposes (senders' metrics,
-  node_* and up aside), with the labels they match and group by;
-- if consentd's metrics carry labels that the Prometheus Operator also sets on targets (service,
-  pod, ...), the ServiceMonitor keeps consentd's (honorLabels), or every query on them would break;
-- SIGTERM stops it cleanly within the StatefulSet's terminationGracePeriodSeconds.
+- consentd starts with the image's entrypoint flags, the StatefulSet's arguments and the ConfigMap's
+  consentd.yaml (addresses and paths moved to this machine: loopback ports, a temporary directory,
+  a fresh contact key and link keyring);
+- the preference center starts with the Deployment's arguments and its ConfigMap's prefcenter.yaml,
+  in front of that consentd, with the same link keyring;
+- the liveness paths answer 200, consentd's readiness path 200 or 503, the preference center's 200
+  (consentd answers);
+- links consentd mints (CreateLink, `assentctl url`) start with the preference center's public_url
+  and work there: a one-click unsubscribe is recorded, a preference page renders;
+- every metric the alert rules and the dashboard use is one consentd or the preference center
+  exposes (senders' metrics, node_* and up aside), with the labels they match and group by;
+- if a service's metrics carry labels that the Prometheus Operator also sets on targets (service,
+  pod, ...), its ServiceMonitor keeps them (honorLabels), or every query on them would break;
+- SIGTERM stops each cleanly within its pod's terminationGracePeriodSeconds.
 
-usage: check_consentd.py --consentd BIN --assentctl BIN
+usage: check_consentd.py --consentd BIN --assentctl BIN --prefcenter BIN
 """
 import argparse
+import base64
+import json
 import os
 import re
 import signal
@@ -22,7 +31,10 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+
+import yaml
 
 import deploy_assets as assets
 
@@ -96,7 +108,7 @@ def check_expressions(families):
             elif name.startswith("assent_sender_"):
                 fail(f"{where}: {name} is not one of the senders' metrics {sorted(assets.SENDER_METRICS)}")
             elif family_of(name, families) is None:
-                fail(f"{where}: consentd exposes no metric {name}")
+                fail(f"{where}: neither consentd nor the preference center exposes a metric {name}")
             else:
                 allowed |= families[family_of(name, families)][1]
         for name, labels in assets.selectors(expr):
@@ -111,30 +123,104 @@ def check_expressions(families):
     return len(expressions)
 
 
+def http_request(url, method="GET", data=None, headers=None):
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def wait_for_port_file(process, port_file, log_path, what, command):
+    """The lines of the port file a process writes once it serves."""
+    deadline = time.monotonic() + 60
+    while not os.path.exists(port_file):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start with the deployment's flags and config:\n"
+                             f"{' '.join(command)}\n" + open(log_path).read())
+        time.sleep(0.05)
+    with open(port_file) as f:
+        return [line.strip() for line in f]
+
+
+def replace_flags(items, replace):
+    """Flag/value pairs with some values replaced."""
+    out = []
+    for i in range(0, len(items), 2):
+        out += [items[i], replace.get(items[i], items[i + 1])]
+    return out
+
+
+def check_honor_labels(what, families, monitor):
+    exposed_labels = set().union(*(labels for _, labels in families.values()))
+    clashing = exposed_labels & (assets.TARGET_LABELS - {"job", "instance"})
+    if clashing:
+        for endpoint in monitor["spec"]["endpoints"]:
+            if endpoint.get("honorLabels") is not True:
+                fail(f"{what}'s metrics carry {sorted(clashing)}, which the Prometheus Operator also "
+                     f"sets on targets: ServiceMonitor {monitor['metadata']['name']} needs "
+                     f"honorLabels: true to keep {what}'s")
+
+
+def stop(process, what, pod):
+    start = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    limit = pod.get("terminationGracePeriodSeconds", 30)
+    try:
+        code = process.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        fail(f"{what} did not stop within terminationGracePeriodSeconds ({limit}s)")
+    else:
+        if code != 0:
+            fail(f"{what} exited {code} after SIGTERM")
+        print(f"{what} stopped {time.monotonic() - start:.1f}s after SIGTERM (limit {limit}s)")
+
+
+# The preference center's own metrics: each must appear after the requests below.
+PREFCENTER_FAMILIES = {
+    "assent_http_requests_total": {"server", "route", "method", "code"},
+    "assent_http_request_duration_seconds": {"server", "route"},
+    "assent_prefcenter_unsubscribes_total": {"how"},
+    "assent_prefcenter_saves_total": {"result"},
+    "assent_prefcenter_link_errors_total": {"why"},
+}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--consentd", required=True)
     parser.add_argument("--assentctl", required=True)
+    parser.add_argument("--prefcenter", required=True)
     args = parser.parse_args()
 
     objects = assets.kubernetes_objects()
-    (sts,) = [o for (kind, _), o in objects.items() if kind == "StatefulSet"]
-    (cm,) = [o for (kind, _), o in objects.items() if kind == "ConfigMap"]
-    (monitor,) = [o for (kind, _), o in objects.items() if kind == "ServiceMonitor"]
-    pod = sts["spec"]["template"]["spec"]
+    sts, deploy = assets.only(objects, "StatefulSet"), assets.only(objects, "Deployment")
+    pod, pc_pod = sts["spec"]["template"]["spec"], deploy["spec"]["template"]["spec"]
     (container,) = pod["containers"]
+    (pc_container,) = pc_pod["containers"]
+    (monitor,) = assets.service_monitor_of(objects, sts)
+    (pc_monitor,) = assets.service_monitor_of(objects, deploy)
     entrypoint = assets.dockerfile_entrypoint()
-    config_path = assets.flag_value(container["args"], "--config")
-    config_key = next(m["subPath"] for m in container["volumeMounts"] if m["mountPath"] == config_path)
+    _, consentd_yaml = assets.mounted_config(objects, sts)
+    _, prefcenter_yaml = assets.mounted_config(objects, deploy)
+    public_url = (yaml.safe_load(prefcenter_yaml) or {}).get("public_url", "").rstrip("/")
 
     with tempfile.TemporaryDirectory() as tmp:
-        # The container's files, moved under tmp.
+        # The containers' files, moved under tmp.
         config_file = os.path.join(tmp, "consentd.yaml")
         with open(config_file, "w") as f:
-            f.write(cm["data"][config_key])
+            f.write(consentd_yaml)
+        pc_config_file = os.path.join(tmp, "prefcenter.yaml")
+        with open(pc_config_file, "w") as f:
+            f.write(prefcenter_yaml)
         secret_file = os.path.join(tmp, "contact-key")
         with open(secret_file, "w") as f:
             f.write(os.urandom(32).hex())
+        keyring_file = os.path.join(tmp, "link-keyring.yaml")
+        with open(keyring_file, "w") as f:
+            f.write('keys:\n  - id: "deploy-test"\n    secret: "%s"\n'
+                    % base64.b64encode(os.urandom(32)).decode())
         port_file = os.path.join(tmp, "port")
         metrics_port = free_port()
         replace = {
@@ -143,26 +229,21 @@ def main():
             "--data-dir": os.path.join(tmp, "data"),
             "--config": config_file,
         }
-        command = [args.consentd]
-        items = entrypoint[1:] + container.get("args", [])
-        for i in range(0, len(items), 2):
-            command += [items[i], replace.get(items[i], items[i + 1])]
-        # The secret lives elsewhere here; an unreachable broker makes the Kafka relay (and its
+        command = [args.consentd] + replace_flags(entrypoint[1:] + container.get("args", []), replace)
+        # The secrets live elsewhere here; an unreachable broker makes the Kafka relay (and its
         # metrics) exist without a broker.
-        command += ["--contact-key-secret-file", secret_file, "--port-file", port_file,
-                    "--kafka-brokers", f"127.0.0.1:{free_port()}"]
-        log_path = os.path.join(tmp, "consentd.log")
-        log = open(log_path, "w")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        command += ["--contact-key-secret-file", secret_file, "--links-keyring-file", keyring_file,
+                    "--port-file", port_file, "--kafka-brokers", f"127.0.0.1:{free_port()}"]
+        logs = {"consentd": os.path.join(tmp, "consentd.log"),
+                "prefcenter": os.path.join(tmp, "prefcenter.log")}
+        log = open(logs["consentd"], "w")
+        processes = [subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)]
+        process = processes[0]
+        pc_log = None
         try:
-            deadline = time.monotonic() + 60
-            while not os.path.exists(port_file):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("consentd did not start with the deployment's flags and "
-                                     f"config:\n{' '.join(command)}\n" + open(log_path).read())
-                time.sleep(0.05)
-            with open(port_file) as f:
-                grpc_address = f.readline().strip()  # the first line is the gRPC address
+            # The first line is the gRPC address.
+            grpc_address = wait_for_port_file(process, port_file, logs["consentd"], "consentd",
+                                              command)[0]
             base = f"http://127.0.0.1:{metrics_port}"
 
             for probe, ok in (("livenessProbe", {200}), ("startupProbe", {200}),
@@ -170,61 +251,116 @@ def main():
                 path = container[probe]["httpGet"]["path"]
                 status, body = http_get(base + path)
                 if status not in ok:
-                    fail(f"{probe} GET {path} answered {status} {body!r}, expected {sorted(ok)}")
+                    fail(f"consentd {probe} GET {path} answered {status} {body!r}, expected {sorted(ok)}")
 
             # Calls that make the per-call metric families appear (one of them refused).
             env = dict(os.environ, ASSENT_SERVER=grpc_address, ASSENT_TENANT="deploy-test")
-            for call in (["tenant", "create", "deploy-test"],
-                         ["purpose", "create", "marketing.news", "--kind", "MARKETING", "--basis",
-                          "CONSENT", "--channels", "EMAIL", "--notice-version", "1"],
-                         ["record", "--subject", "s1", "--purpose", "marketing.news", "--channel",
-                          "EMAIL", "--state", "granted"],
-                         ["check", "--subject", "s1", "--purpose", "marketing.news", "--channel",
-                          "EMAIL"]):
-                result = subprocess.run([args.assentctl] + call, env=env, capture_output=True,
+
+            def assentctl(*call):
+                result = subprocess.run([args.assentctl, *call], env=env, capture_output=True,
                                         text=True, timeout=30)
                 if result.returncode != 0:
                     raise SystemExit(f"assentctl {' '.join(call)}: {result.stderr}")
+                return result.stdout
+
+            assentctl("tenant", "create", "deploy-test")
+            assentctl("purpose", "create", "marketing.news", "--kind", "MARKETING", "--basis",
+                      "CONSENT", "--channels", "EMAIL", "--notice-version", "1")
+            assentctl("record", "--subject", "s1", "--purpose", "marketing.news", "--channel",
+                      "EMAIL", "--state", "granted")
+            assentctl("check", "--subject", "s1", "--purpose", "marketing.news", "--channel", "EMAIL")
             refused = subprocess.run([args.assentctl, "check", "--subject", "s1", "--purpose",
                                       "no.such.purpose", "--channel", "EMAIL"], env=env,
                                      capture_output=True, text=True, timeout=30)
             if refused.returncode != 2:
                 fail(f"a Check of an unknown purpose should fail: {refused.stdout}{refused.stderr}")
 
+            # ---- the preference center in front of it, with the same keyring.
+            pc_port_file = os.path.join(tmp, "prefcenter.port")
+            pc_metrics_port = free_port()
+            pc_command = [args.prefcenter] + replace_flags(pc_container.get("args", []), {
+                "--listen": "127.0.0.1:0",
+                "--metrics-listen": f"127.0.0.1:{pc_metrics_port}",
+                "--config": pc_config_file,
+            })
+            pc_command += ["--link-keyring-file", keyring_file, "--consentd", grpc_address,
+                           "--port-file", pc_port_file]
+            pc_log = open(logs["prefcenter"], "w")
+            pc_process = subprocess.Popen(pc_command, stdout=pc_log, stderr=subprocess.STDOUT)
+            processes.append(pc_process)
+            web = "http://" + wait_for_port_file(pc_process, pc_port_file, logs["prefcenter"],
+                                                 "the preference center", pc_command)[0]
+            pc_base = f"http://127.0.0.1:{pc_metrics_port}"
+            for probe in ("livenessProbe", "startupProbe", "readinessProbe"):
+                if probe not in pc_container:
+                    continue
+                path = pc_container[probe]["httpGet"]["path"]
+                status, body = http_get(pc_base + path)
+                if status != 200:
+                    fail(f"prefcenter {probe} GET {path} answered {status} {body!r}, expected 200 "
+                         "(consentd answers)")
+
+            # Links minted by consentd work in the preference center.
+            def link(*flags):
+                minted = json.loads(assentctl("--json", "url", "--subject", "s1", *flags))
+                if not minted["url"].startswith(public_url + "/"):
+                    fail(f"CreateLink's url {minted['url'].split('/v')[0]}... does not start with "
+                         f"the preference center's public_url {public_url}")
+                return urllib.parse.urlsplit(minted["url"]).path
+
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            one_click = link("--one-click", "--purpose", "marketing.news", "--channel", "EMAIL")
+            preferences = link()
+            for what, method, path, data, expected in (
+                    ("a malformed link", "GET", "/p/not-a-token", None, 400),
+                    ("a one-click unsubscribe", "POST", one_click, b"List-Unsubscribe=One-Click", 200),
+                    ("the preference page", "GET", preferences, None, 200),
+                    ("a form without its CSRF token", "POST", preferences, b"", 403),
+                    ("the stylesheet", "GET", "/assets/prefcenter.css", None, 200)):
+                status, body = http_request(web + path, method, data, form if data is not None else {})
+                if status != expected:
+                    fail(f"prefcenter: {what} ({method} {path.split('.')[0]}...) answered {status}, "
+                         f"expected {expected}: {body[:200]!r}")
+            status, text = http_get(pc_base + "/metrics")
+            if status != 200:
+                raise SystemExit(f"prefcenter GET /metrics answered {status}")
+            pc_families = parse_metrics(text)
+            for family, labels in PREFCENTER_FAMILIES.items():
+                if family not in pc_families:
+                    fail(f"the preference center exposes no {family} after the requests above")
+                elif labels - pc_families[family][1]:
+                    fail(f"prefcenter's {family} lacks the labels {sorted(labels - pc_families[family][1])}")
+            check_honor_labels("the preference center", pc_families, pc_monitor)
+            stop(pc_process, "the preference center", pc_pod)
+
             status, text = http_get(base + "/metrics")
             if status != 200:
-                raise SystemExit(f"GET /metrics answered {status}")
+                raise SystemExit(f"consentd GET /metrics answered {status}")
             families = parse_metrics(text)
-            count = check_expressions(families)
+            check_honor_labels("consentd", families, monitor)
+            both = dict(families)
+            for family, value in pc_families.items():
+                if family in both and both[family][0] != value[0]:
+                    fail(f"{family} is a {both[family][0]} in consentd, a {value[0]} in prefcenter")
+                both[family] = (value[0], both.get(family, (None, set()))[1] | value[1])
+            count = check_expressions(both)
 
-            exposed_labels = set().union(*(labels for _, labels in families.values()))
-            clashing = exposed_labels & (assets.TARGET_LABELS - {"job", "instance"})
-            if clashing:
-                for endpoint in monitor["spec"]["endpoints"]:
-                    if endpoint.get("honorLabels") is not True:
-                        fail(f"consentd's metrics carry {sorted(clashing)}, which the Prometheus "
-                             "Operator also sets on targets: the ServiceMonitor endpoint needs "
-                             "honorLabels: true to keep consentd's")
-
-            start = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            limit = pod.get("terminationGracePeriodSeconds", 30)
-            try:
-                code = process.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                fail(f"consentd did not stop within terminationGracePeriodSeconds ({limit}s)")
-            else:
-                if code != 0:
-                    fail(f"consentd exited {code} after SIGTERM")
-                print(f"stopped {time.monotonic() - start:.1f}s after SIGTERM (limit {limit}s)")
-            print(f"{len(families)} metric families; {count} expressions checked")
+            stop(process, "consentd", pod)
+            print(f"{len(families)} consentd and {len(pc_families)} prefcenter metric families; "
+                  f"{count} expressions checked")
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            for p in processes:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
             log.close()
+            if pc_log:
+                pc_log.close()
             if errors:
-                print(open(log_path).read()[-4000:], file=sys.stderr)
+                for what, path in logs.items():
+                    if os.path.exists(path):
+                        print(f"---- {what} log", file=sys.stderr)
+                        print(open(path).read()[-4000:], file=sys.stderr)
     for e in errors:
         print("FAIL:", e, file=sys.stderr)
     sys.exit(1 if errors else 0)

@@ -5,8 +5,10 @@
               in deploy/RUNBOOK.md, and alerts_test.yaml shows each one firing
   dashboard   the Grafana dashboard is valid JSON of the expected shape: datasource variable on
               every panel and query, only assent_*, up and node_* metrics, PromQL that promtool parses
-  kubernetes  the manifests agree with each other, with the ConfigMap's consentd.yaml and with the
-              container image (ports, user, paths, shutdown timing, memory for the block cache)
+  kubernetes  the manifests agree with each other, with the ConfigMaps' consentd.yaml and
+              prefcenter.yaml and with the container image (selectors, ports, user, paths, secrets,
+              probes, shutdown timing, memory for the block cache), for consentd's StatefulSet and
+              the preference center's Deployment alike
   container   the Dockerfile builds with the packages tools/bootstrap.sh installs, and its runtime
               stage installs the package of every shared library the built binaries link
   systemd     systemd-analyze accepts the unit, its sandbox stays tight, and the environment file
@@ -78,7 +80,7 @@ def check_alerts(args):
 
 # ---- dashboard ------------------------------------------------------------------------------------
 REQUIRED_ROWS = ["Service traffic", "Decisions and checks", "Store", "Outbox and Kafka", "Senders",
-                 "Readiness"]
+                 "Readiness", "Preference center"]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
@@ -173,118 +175,261 @@ def check_kubernetes(args):
     kustomization = yaml.safe_load(assets.read("deploy", "kubernetes", "kustomization.yaml"))
     listed = set(kustomization["resources"])
     present = {f for f in os.listdir(directory) if f.endswith(".yaml")}
-    for f in sorted(present - listed - {"kustomization.yaml", "secret.example.yaml"}):
+    examples = set(assets.kubernetes_examples())
+    for f in sorted(present - listed - {"kustomization.yaml"} - examples):
         fail(f"{f} is not listed in kustomization.yaml")
-    if "secret.example.yaml" in listed:
-        fail("kustomization.yaml must not apply secret.example.yaml (a placeholder secret)")
+    for f in sorted(listed & examples):
+        fail(f"kustomization.yaml must not apply {f} (an example with a placeholder secret)")
     objects = assets.kubernetes_objects()
 
-    def one(kind):
-        found = [o for (k, _), o in objects.items() if k == kind]
-        if len(found) != 1:
-            raise SystemExit(f"expected one {kind}, found {len(found)}")
-        return found[0]
+    def of_kind(kind):
+        return [o for (k, _), o in objects.items() if k == kind]
 
-    sts, pdb, monitor, cm = (one("StatefulSet"), one("PodDisruptionBudget"), one("ServiceMonitor"),
-                             one("ConfigMap"))
-    secret = one("Secret")
-    services = [o for (k, _), o in objects.items() if k == "Service"]
-    pod = sts["spec"]["template"]
-    pod_labels = pod["metadata"]["labels"]
-    spec = pod["spec"]
-    (container,) = spec["containers"]
+    def name(obj):
+        return obj["metadata"]["name"]
 
+    # The two workloads: consentd (StatefulSet) and the preference center (Deployment).
+    sts, deploy = assets.only(objects, "StatefulSet"), assets.only(objects, "Deployment")
+    workloads = {"consentd": sts, "prefcenter": deploy}
+    pod_labels = {w: o["spec"]["template"]["metadata"]["labels"] for w, o in workloads.items()}
+    specs = {w: o["spec"]["template"]["spec"] for w, o in workloads.items()}
+    containers = {}
+    for w, spec in specs.items():
+        if len(spec["containers"]) != 1:
+            raise SystemExit(f"{w}: expected one container, found {len(spec['containers'])}")
+        containers[w] = spec["containers"][0]
+    port_names = {w: {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+                  for w, c in containers.items()}
+    services, secrets = of_kind("Service"), {name(o): o for o in of_kind("Secret")}
+    configmaps = {name(o): o for o in of_kind("ConfigMap")}
+
+    def selected(selector):
+        return [w for w in workloads if assets.selects(selector, pod_labels[w])]
+
+    for w, obj in workloads.items():
+        if obj["spec"]["selector"]["matchLabels"].items() - pod_labels[w].items():
+            fail(f"{obj['kind']} {name(obj)} selector does not match its pod labels")
+        others = [x for x in selected(obj["spec"]["selector"]["matchLabels"]) if x != w]
+        if others:
+            fail(f"{obj['kind']} {name(obj)} selector also selects the pods of {others}")
     if sts["spec"].get("replicas") != 1:
         fail("StatefulSet replicas must be 1 (each replica would be a separate store)")
-    if sts["spec"]["selector"]["matchLabels"].items() - pod_labels.items():
-        fail("StatefulSet selector does not match its pod labels")
-    headless = [s for s in services if s["spec"].get("clusterIP") == "None"]
-    if [s["metadata"]["name"] for s in headless] != [sts["spec"]["serviceName"]]:
-        fail("serviceName must name the one headless Service")
-    port_names = {p["name"]: p["containerPort"] for p in container["ports"]}
-    for svc in services:
-        if svc["spec"]["selector"].items() - pod_labels.items():
-            fail(f"Service {svc['metadata']['name']} does not select the consentd pods")
-        for port in svc["spec"]["ports"]:
-            if port["targetPort"] not in port_names:
-                fail(f"Service {svc['metadata']['name']}: targetPort {port['targetPort']} is no container port")
-    if pdb["spec"]["selector"]["matchLabels"].items() - pod_labels.items():
-        fail("PodDisruptionBudget does not select the consentd pods")
+    if deploy["spec"].get("replicas", 1) < 2:
+        fail(f"Deployment {name(deploy)} replicas must be at least 2: with one, every rollout, node "
+             "drain or crash takes preference and unsubscribe links down")
 
-    # ServiceMonitor: exactly the client Service, on a port it has.
-    wanted = monitor["spec"]["selector"]["matchLabels"].items()
-    scraped = [s for s in services if not wanted - s["metadata"]["labels"].items()]
-    if len(scraped) != 1 or scraped[0] in headless:
-        fail(f"ServiceMonitor must select exactly the client Service, selects {[s['metadata']['name'] for s in scraped]}")
-    else:
+    # Services: each selects the pods of exactly one workload, on ports that workload has.
+    service_of = {w: [] for w in workloads}
+    for svc in services:
+        chosen = selected(svc["spec"].get("selector") or {})
+        if len(chosen) != 1:
+            fail(f"Service {name(svc)} must select the pods of exactly one workload "
+                 f"(consentd or prefcenter), selects {chosen or 'none'}")
+            continue
+        service_of[chosen[0]].append(svc)
+        for port in svc["spec"]["ports"]:
+            if port["targetPort"] not in port_names[chosen[0]]:
+                fail(f"Service {name(svc)}: targetPort {port['targetPort']} is no container port "
+                     f"of {chosen[0]}")
+    headless = [s for s in services if s["spec"].get("clusterIP") == "None"]
+    if [name(s) for s in headless] != [sts["spec"]["serviceName"]] or \
+            headless[0] not in service_of["consentd"]:
+        fail("serviceName must name the one headless Service, which selects the consentd pods")
+    clients = {w: [s for s in service_of[w] if s not in headless] for w in workloads}
+    for w in workloads:
+        if len(clients[w]) != 1:
+            fail(f"expected one (not headless) Service for {w}, found {[name(s) for s in clients[w]]}")
+    if clients["prefcenter"] and not any(p["targetPort"] == "http"
+                                         for p in clients["prefcenter"][0]["spec"]["ports"]):
+        fail(f"Service {name(clients['prefcenter'][0])} has no port to the container port http")
+
+    # PodDisruptionBudgets: one per workload.
+    pdb_of = {w: [] for w in workloads}
+    for pdb in of_kind("PodDisruptionBudget"):
+        chosen = selected(pdb["spec"]["selector"].get("matchLabels") or {})
+        if len(chosen) != 1:
+            fail(f"PodDisruptionBudget {name(pdb)} must select the pods of exactly one workload, "
+                 f"selects {chosen or 'none'}")
+        else:
+            pdb_of[chosen[0]].append(pdb)
+    for w in workloads:
+        if len(pdb_of[w]) != 1:
+            fail(f"expected one PodDisruptionBudget selecting the {w} pods, found "
+                 f"{[name(p) for p in pdb_of[w]]}")
+    for pdb in pdb_of["prefcenter"]:
+        replicas = deploy["spec"].get("replicas", 1)
+        max_unavailable, min_available = (pdb["spec"].get("maxUnavailable"),
+                                          pdb["spec"].get("minAvailable"))
+        if (isinstance(max_unavailable, int) and max_unavailable < 1) or \
+                (isinstance(min_available, int) and min_available >= replicas):
+            fail(f"PodDisruptionBudget {name(pdb)} allows no eviction of the {replicas} stateless "
+                 "preference center pods: node drains would hang")
+
+    # ServiceMonitors: one per workload, each selecting exactly that workload's client Service,
+    # on a port it has, with a job the rules expect.
+    monitored = {w: [] for w in workloads}
+    jobs = {}
+    for monitor in of_kind("ServiceMonitor"):
+        wanted = monitor["spec"]["selector"].get("matchLabels") or {}
+        scraped = [s for s in services if assets.selects(wanted, s["metadata"]["labels"])]
+        owner = [w for w in workloads if scraped and scraped[0] in clients[w]]
+        if len(scraped) != 1 or not owner:
+            fail(f"ServiceMonitor {name(monitor)} must select exactly one client Service, selects "
+                 f"{[name(s) for s in scraped]}")
+            continue
+        monitored[owner[0]].append(monitor)
         svc_ports = {p["name"] for p in scraped[0]["spec"]["ports"]}
         for ep in monitor["spec"]["endpoints"]:
             if ep.get("port") not in svc_ports:
-                fail(f"ServiceMonitor endpoint port {ep.get('port')} is not a port of the Service")
-    job_label = monitor["spec"].get("jobLabel")
-    if job_label and not (scraped and scraped[0]["metadata"]["labels"].get(job_label, "").startswith("assent")):
-        fail(f"ServiceMonitor jobLabel {job_label} must give a job matching the rules' job=~\"assent.*\"")
+                fail(f"ServiceMonitor {name(monitor)} endpoint port {ep.get('port')} is not a port "
+                     f"of Service {name(scraped[0])}")
+        job_label = monitor["spec"].get("jobLabel")
+        job = scraped[0]["metadata"]["labels"].get(job_label, "") if job_label else name(scraped[0])
+        if not job.startswith("assent"):
+            fail(f"ServiceMonitor {name(monitor)} gives job {job!r}, which does not match the rules' "
+                 'job=~"assent.*"')
+        jobs[owner[0]] = job
+    for w in workloads:
+        if len(monitored[w]) != 1:
+            fail(f"expected one ServiceMonitor scraping the {w} Service, found "
+                 f"{[name(m) for m in monitored[w]]}")
+    for rule in assets.alert_rules():
+        for job in re.findall(r'\bjob="([^"]+)"', rule["expr"]):
+            if job not in jobs.values():
+                fail(f"alert {rule['alert']} selects job=\"{job}\", which no ServiceMonitor gives "
+                     f"(jobs: {sorted(jobs.values())})")
 
-    # The image: ports, user, data directory.
+    # The image: consentd's ports from its entrypoint; the preference center's from its arguments.
     entrypoint = assets.dockerfile_entrypoint()
-    expose = re.search(r"^EXPOSE (.*)$", assets.read("deploy", "container", "Dockerfile"), re.M)
+    dockerfile = assets.read("deploy", "container", "Dockerfile")
+    expose = re.search(r"^EXPOSE (.*)$", dockerfile, re.M)
     exposed = set(expose.group(1).split()) if expose else set()
-    for flag, name in (("--listen", "grpc"), ("--metrics-listen", "metrics")):
+    for flag, port_name in (("--listen", "grpc"), ("--metrics-listen", "metrics")):
         port = int(assets.flag_value(entrypoint, flag).rsplit(":", 1)[1])
-        if port_names.get(name) != port:
-            fail(f"container port {name} is {port_names.get(name)}, the image's {flag} port is {port}")
+        if port_names["consentd"].get(port_name) != port:
+            fail(f"container port {port_name} is {port_names['consentd'].get(port_name)}, the "
+                 f"image's {flag} port is {port}")
         if str(port) not in exposed:
             fail(f"the Dockerfile does not EXPOSE {port}")
-    uid, gid = assets.dockerfile_user()
-    security = spec.get("securityContext", {})
-    if (security.get("runAsUser"), security.get("runAsGroup"), security.get("fsGroup")) != (uid, gid, gid):
-        fail(f"pod runAsUser/runAsGroup/fsGroup must be the image's user {uid}:{gid}")
-    if not security.get("runAsNonRoot"):
-        fail("pod securityContext.runAsNonRoot must be true")
-    csec = container.get("securityContext", {})
-    if not (csec.get("readOnlyRootFilesystem") and csec.get("allowPrivilegeEscalation") is False
-            and csec.get("capabilities", {}).get("drop") == ["ALL"]):
-        fail("container must have readOnlyRootFilesystem, no privilege escalation, all capabilities dropped")
-    if spec.get("enableServiceLinks") is not False and any(
-            s["metadata"]["name"].upper().replace("-", "_").startswith("ASSENT") for s in services):
-        fail("enableServiceLinks must be false: Service links would inject ASSENT_* variables")
+    pc = containers["prefcenter"]
+    pc_args = pc.get("args", [])
+    for flag, port_name in (("--listen", "http"), ("--metrics-listen", "metrics")):
+        address = assets.flag_value(pc_args, flag)
+        if not address:
+            fail(f"the prefcenter container passes no {flag} (its default listens on loopback only)")
+            continue
+        host, port = address.rsplit(":", 1)
+        if host in ("127.0.0.1", "localhost", "[::1]"):
+            fail(f"prefcenter {flag} {address} listens on loopback: unreachable from the Service")
+        if port_names["prefcenter"].get(port_name) != int(port):
+            fail(f"prefcenter container port {port_name} is {port_names['prefcenter'].get(port_name)}, "
+                 f"its {flag} port is {port}")
+        if port not in exposed:
+            fail(f"the Dockerfile does not EXPOSE {port} (prefcenter {flag})")
+    copied = set()
+    for m in re.finditer(r"^COPY --from=build (.*) (\S+)$", dockerfile, re.M):
+        copied |= {os.path.join(m.group(2), os.path.basename(f)) for f in m.group(1).split()}
+    command = pc.get("command") or []
+    if not command or command[0] not in copied:
+        fail(f"prefcenter container command {command} does not run a binary the image holds "
+             f"({sorted(copied)})")
+    sts_image = containers["consentd"]["image"].rsplit(":", 1)[0]
+    if pc["image"].rsplit(":", 1)[0] != sts_image:
+        fail(f"prefcenter image {pc['image']} is not consentd's image {sts_image} (kustomization.yaml's "
+             "images: would set one and not the other)")
 
-    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-    volumes = {v["name"]: v for v in spec["volumes"]}
+    # Pod security, the same for both.
+    uid, gid = assets.dockerfile_user()
+    for w, spec in specs.items():
+        container = containers[w]
+        security = spec.get("securityContext", {})
+        if (security.get("runAsUser"), security.get("runAsGroup"), security.get("fsGroup")) != (uid, gid, gid):
+            fail(f"{w}: pod runAsUser/runAsGroup/fsGroup must be the image's user {uid}:{gid}")
+        if not security.get("runAsNonRoot"):
+            fail(f"{w}: pod securityContext.runAsNonRoot must be true")
+        if spec.get("automountServiceAccountToken") is not False:
+            fail(f"{w}: automountServiceAccountToken must be false (it never calls the Kubernetes API)")
+        csec = container.get("securityContext", {})
+        if not (csec.get("readOnlyRootFilesystem") and csec.get("allowPrivilegeEscalation") is False
+                and csec.get("capabilities", {}).get("drop") == ["ALL"]):
+            fail(f"{w}: container must have readOnlyRootFilesystem, no privilege escalation, all "
+                 "capabilities dropped")
+        if spec.get("enableServiceLinks") is not False and any(
+                name(s).upper().replace("-", "_").startswith("ASSENT") for s in services):
+            fail(f"{w}: enableServiceLinks must be false: Service links would inject ASSENT_* variables")
+        resources = container.get("resources", {})
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if resource not in resources.get(kind, {}):
+                    fail(f"{w}: container has no {kind}.{resource}")
+        # Probes on the metrics port: liveness (and startup) /healthz, readiness /readyz.
+        probes = [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")]
+        if w == "consentd" or "startupProbe" in container:
+            probes.append(("startupProbe", "/healthz"))
+        for probe, path in probes:
+            get = container.get(probe, {}).get("httpGet", {})
+            if get.get("path") != path or get.get("port") != "metrics":
+                fail(f"{w}: {probe} must GET {path} on port metrics")
+
+    mounts = {w: {m["mountPath"]: m for m in c.get("volumeMounts", [])} for w, c in containers.items()}
+    volumes = {w: {v["name"]: v for v in s.get("volumes", [])} for w, s in specs.items()}
+
+    def config_of(w):
+        """The YAML of the file --config names, which must be a key of a ConfigMap."""
+        path = assets.flag_value(containers[w].get("args", []), "--config")
+        mount = mounts[w].get(path)
+        volume = volumes[w].get(mount["name"], {}) if mount else {}
+        if "configMap" not in volume:
+            fail(f"{w}: --config {path} is not a ConfigMap mount")
+            return None
+        cm = configmaps.get(volume["configMap"]["name"])
+        if cm is None or mount.get("subPath") not in cm.get("data", {}):
+            fail(f"{w}: {path} does not come from a key of ConfigMap {volume['configMap']['name']}")
+            return None
+        return yaml.safe_load(cm["data"][mount["subPath"]])
+
+    def secret_file(w, key_name, path):
+        """(Secret, key) of the file `path`, which must be an item of a Secret volume."""
+        directory_, file_name = os.path.split(path or "")
+        mount = mounts[w].get(directory_)
+        volume = volumes[w].get(mount["name"], {}) if mount else {}
+        if "secret" not in volume:
+            fail(f"{w}: {key_name} {path!r} is not in a Secret mount")
+            return None
+        items = {i["path"]: i["key"] for i in volume["secret"].get("items", [])}
+        if items and file_name not in items:
+            fail(f"{w}: {key_name} {path!r}: the Secret volume has no item {file_name}")
+            return None
+        key, secret_name = items.get(file_name, file_name), volume["secret"]["secretName"]
+        secret = secrets.get(secret_name, {})
+        if key not in secret.get("stringData", secret.get("data", {})):
+            fail(f"{w}: {path} does not come from Secret {secret_name} key {key} (no such Secret "
+                 "example, or no such key in it)")
+            return None
+        return secret_name, key
+
+    # ---- consentd: data volume, config, secrets, shutdown, memory.
+    container, spec = containers["consentd"], specs["consentd"]
     data_dir = assets.flag_value(entrypoint, "--data-dir")
     claims = {c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]}
-    data_mounts = [p for p, m in mounts.items() if m["name"] in claims]
+    data_mounts = [p for p, m in mounts["consentd"].items() if m["name"] in claims]
     if not any(data_dir.startswith(p.rstrip("/") + "/") for p in data_mounts):
         fail(f"the image's --data-dir {data_dir} is not on a volumeClaimTemplate mount ({data_mounts})")
 
-    # The config file: mounted where --config points, from the ConfigMap, and valid YAML.
-    config_path = assets.flag_value(container.get("args", []), "--config")
-    mount = mounts.get(config_path)
-    if not mount or "configMap" not in volumes.get(mount["name"], {}):
-        fail(f"--config {config_path} is not a ConfigMap mount")
+    config = config_of("consentd")
+    if config is None:
         return
-    if volumes[mount["name"]]["configMap"]["name"] != cm["metadata"]["name"] or \
-            mount.get("subPath") not in cm["data"]:
-        fail(f"{config_path} does not come from ConfigMap {cm['metadata']['name']}")
-        return
-    config = yaml.safe_load(cm["data"][mount["subPath"]])
     for key in ("listen", "metrics_listen", "data_dir"):
         if key in config:
-            fail(f"ConfigMap sets {key}, which the image's entrypoint flags override")
-
-    # The contact-key secret: a file of the Secret's volume, named by contact_key_secret_file.
-    key_file = config.get("contact_key_secret_file", "")
-    directory_, name = os.path.split(key_file)
-    mount = mounts.get(directory_)
-    volume = volumes.get(mount["name"], {}) if mount else {}
-    if "secret" not in volume:
-        fail(f"contact_key_secret_file {key_file!r} is not in a Secret mount")
+            fail(f"consentd's ConfigMap sets {key}, which the image's entrypoint flags override")
+    secret_file("consentd", "contact_key_secret_file", config.get("contact_key_secret_file", ""))
+    links = config.get("links") or {}
+    if not links.get("keyring_file"):
+        fail("consentd's config sets no links.keyring_file: it could not sign the links the "
+             "preference center verifies")
+        consentd_keyring = None
     else:
-        items = {i["path"]: i["key"] for i in volume["secret"].get("items", [])}
-        key = items.get(name, name)
-        if volume["secret"]["secretName"] != secret["metadata"]["name"] or \
-                key not in secret.get("stringData", secret.get("data", {})):
-            fail(f"{key_file} does not come from Secret {secret['metadata']['name']} key {key}")
+        consentd_keyring = secret_file("consentd", "links.keyring_file", links["keyring_file"])
 
     # Shutdown: consentd must finish before Kubernetes kills it.
     delay = assets.duration_seconds(config.get("shutdown_delay", "0"))
@@ -293,13 +438,6 @@ def check_kubernetes(args):
     if period < delay + grace + 10:
         fail(f"terminationGracePeriodSeconds {period} must exceed shutdown_delay + shutdown_grace "
              f"({delay + grace:g}s) by at least 10s for queued writes and closing the store")
-
-    # Probes: liveness and startup on /healthz, readiness on /readyz, on the metrics port.
-    for probe, path in (("livenessProbe", "/healthz"), ("startupProbe", "/healthz"),
-                        ("readinessProbe", "/readyz")):
-        get = container.get(probe, {}).get("httpGet", {})
-        if get.get("path") != path or get.get("port") != "metrics":
-            fail(f"{probe} must GET {path} on port metrics")
 
     # Memory: the block cache plus the worst case of memtables (2 per column family, 7 families)
     # plus 256 MiB for everything else must fit the limit; the request covers the block cache.
@@ -312,6 +450,75 @@ def check_kubernetes(args):
              f"{memtables}Mi + 256Mi")
     if memory_mib(resources["requests"]["memory"]) < cache + 256:
         fail(f"memory request {resources['requests']['memory']} < block cache {cache}Mi + 256Mi")
+
+    # ---- the preference center: config, keyring, consentd's address, public URL, shutdown.
+    container, spec = containers["prefcenter"], specs["prefcenter"]
+    pc_config = config_of("prefcenter")
+    if pc_config is None:
+        return
+    for key in ("listen", "metrics_listen"):
+        if key in pc_config:
+            fail(f"the preference center's ConfigMap sets {key}, which the Deployment's "
+                 f"--{key.replace('_', '-')} argument overrides")
+    if not pc_config.get("link_keyring_file"):
+        fail("the preference center's config sets no link_keyring_file (required)")
+    else:
+        pc_keyring = secret_file("prefcenter", "link_keyring_file", pc_config["link_keyring_file"])
+        if pc_keyring and consentd_keyring and pc_keyring != consentd_keyring:
+            fail(f"the preference center reads the link keyring from Secret {pc_keyring[0]} key "
+                 f"{pc_keyring[1]}, consentd from {consentd_keyring[0]} key {consentd_keyring[1]}: "
+                 "links consentd signs would not verify")
+    http = pc_config.get("http") or {}
+    if http.get("tls_cert") or http.get("tls_key"):
+        for key in ("tls_cert", "tls_key"):
+            secret_file("prefcenter", f"http.{key}", http.get(key, ""))
+    elif not str(pc_config.get("trusted_proxies", "")).strip():
+        fail("the preference center serves plain HTTP behind a proxy (no http.tls_cert) but "
+             "trusted_proxies is empty: every customer would share the proxy's address (rate "
+             "limits, evidence)")
+
+    # consentd's address: its client Service (not the headless one) and gRPC port.
+    address = str(pc_config.get("consentd", ""))
+    host, _, port = address.rpartition(":")
+    labels_ = host.split(".")  # <service>[.<namespace>[.svc[.<cluster domain>]]]
+    client = clients["consentd"][0] if clients["consentd"] else None
+    if client is None or labels_[0] != name(client) or (len(labels_) > 2 and labels_[2] != "svc"):
+        fail(f"the preference center's consentd {address!r} is not consentd's client Service "
+             f"{name(client) if client else '?'}[.<namespace>[.svc...]]:<grpc port>")
+    elif not any(str(p["port"]) == port and p["targetPort"] == "grpc" for p in client["spec"]["ports"]):
+        fail(f"the preference center's consentd {address!r}: port {port} is not the gRPC port of "
+             f"Service {name(client)}")
+
+    public_url = str(pc_config.get("public_url", ""))
+    if not public_url.startswith("https://"):
+        fail(f"the preference center's public_url {public_url!r} must be https (RFC 8058 one-click "
+             "links must be)")
+    if links.get("base_url") and links["base_url"].rstrip("/") != public_url.rstrip("/"):
+        fail(f"consentd's links.base_url {links['base_url']!r} is not the preference center's "
+             f"public_url {public_url!r}: links it mints would point elsewhere")
+
+    # /readyz asks consentd with rpc_deadline: the probe must wait for that answer.
+    deadline = assets.duration_seconds(pc_config.get("rpc_deadline", "5s"))
+    timeout = container.get("readinessProbe", {}).get("timeoutSeconds", 1)
+    if timeout <= deadline:
+        fail(f"prefcenter readinessProbe timeoutSeconds {timeout} must exceed rpc_deadline "
+             f"({deadline:g}s), the deadline of the consentd call behind /readyz")
+
+    # Shutdown: the preStop sleep, then up to 15s for the requests in flight (10s read/write
+    # timeouts, 5s idle keep-alive).
+    pre_stop = container.get("lifecycle", {}).get("preStop", {})
+    sleep = pre_stop.get("sleep", {}).get("seconds", 0)
+    command = pre_stop.get("exec", {}).get("command", [])
+    if command and os.path.basename(command[0]) == "sleep":
+        sleep = int(command[1])
+    period = spec.get("terminationGracePeriodSeconds", 30)
+    if period < sleep + 15:
+        fail(f"prefcenter terminationGracePeriodSeconds {period} must cover the preStop sleep "
+             f"({sleep}s) plus 15s for the requests in flight")
+    resources = container.get("resources", {})
+    if "memory" in resources.get("limits", {}) and "memory" in resources.get("requests", {}) and \
+            memory_mib(resources["limits"]["memory"]) < memory_mib(resources["requests"]["memory"]):
+        fail("prefcenter memory limit is below its request")
     print(f"{len(objects)} objects consistent")
 
 

@@ -161,14 +161,55 @@ def flag_value(args, flag):
     return None
 
 
+def kubernetes_examples():
+    """The example manifests of deploy/kubernetes (*.example.yaml: Secrets to create by hand)."""
+    return sorted(f for f in os.listdir(os.path.join(DEPLOY, "kubernetes"))
+                  if f.endswith(".example.yaml"))
+
+
 def kubernetes_objects():
-    """{(kind, name): object} of the manifests kustomization.yaml lists, plus the Secret example."""
+    """{(kind, name): object} of the manifests kustomization.yaml lists, plus the examples."""
     kustomization = yaml.safe_load(read("deploy", "kubernetes", "kustomization.yaml"))
     objects = {}
-    for resource in kustomization["resources"] + ["secret.example.yaml"]:
+    for resource in kustomization["resources"] + kubernetes_examples():
         for doc in load_yaml_all("deploy", "kubernetes", resource):
             objects[(doc["kind"], doc["metadata"]["name"])] = doc
     return objects
+
+
+def only(objects, kind):
+    """The one object of `kind` (consentd's StatefulSet, the preference center's Deployment)."""
+    found = [o for (k, _), o in objects.items() if k == kind]
+    if len(found) != 1:
+        raise SystemExit(f"expected one {kind}, found {len(found)}")
+    return found[0]
+
+
+def selects(selector, labels):
+    """Whether a label selector (matchLabels or a Service's selector) selects these labels."""
+    return bool(selector) and not selector.items() - labels.items()
+
+
+def service_monitor_of(objects, workload):
+    """The ServiceMonitors that scrape a Service selecting `workload`'s pods."""
+    pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+    services = [o for (k, _), o in objects.items() if k == "Service"
+                and selects(o["spec"].get("selector"), pod_labels)
+                and o["spec"].get("clusterIP") != "None"]
+    return [o for (k, _), o in objects.items() if k == "ServiceMonitor"
+            and any(selects(o["spec"]["selector"].get("matchLabels"), s["metadata"]["labels"])
+                    for s in services)]
+
+
+def mounted_config(objects, workload):
+    """(ConfigMap key, YAML text) of the file a workload's --config argument names."""
+    spec = workload["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    path = flag_value(container.get("args", []), "--config")
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == path)
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    cm = objects[("ConfigMap", volume["configMap"]["name"])]
+    return mount["subPath"], cm["data"][mount["subPath"]]
 
 
 def consentd_options(help_text):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Validates deploy/kubernetes offline: renders kustomization.yaml with kustomize, then checks every
-# object it produces, and secret.example.yaml, with kubeconform -strict against the Kubernetes API
-# schemas install-kubeconform.sh prepared (one run per Kubernetes version there), and the
-# ServiceMonitor against tests/deploy/schemas. A kind without a schema is an error.
+# object it produces, and the examples (*.example.yaml: the Secrets), with kubeconform -strict
+# against the Kubernetes API schemas install-kubeconform.sh prepared (one run per Kubernetes version
+# there), and the ServiceMonitors against tests/deploy/schemas. A kind without a schema is an error.
 #
 # usage: tests/deploy/validate-kubernetes.sh TOOLS_DIR   (after install-kubeconform.sh TOOLS_DIR)
 set -euo pipefail
@@ -26,5 +26,5 @@ for version in "${versions[@]}"; do
   "$TOOLS/kubeconform" -strict -summary -output text -kubernetes-version "$version" \
     -schema-location "$TOOLS/kubernetes-json-schema/{{ .NormalizedKubernetesVersion }}{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
     -schema-location "tests/deploy/schemas/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
-    "$rendered" deploy/kubernetes/secret.example.yaml
+    "$rendered" deploy/kubernetes/*.example.yaml
 done
