@@ -130,6 +130,13 @@ void Judge(const PageData& page, const v1::Purpose& purpose, const Locales& loca
   const v1::ConsentRecord* record = FindRecord(page, row.record_id, on_contact);
   const v1::ConsentRecord* exact = ExactDecision(page, row);
   const std::string lang = page.lang;
+  // A row with a state, ticked or not, and the reason's sentence (locale key reason_<code>).
+  auto show = [&](std::string state_class, bool checked, std::string_view code) {
+    row.state_class = std::move(state_class);
+    row.checked = checked;
+    row.reason_code = std::string(code);
+    row.reason = locales.T(lang, absl::StrCat("reason_", Sv(code)));
+  };
   switch (reason) {
     case v1::EXPLICIT_GRANT:
       row.state_class = "granted";
@@ -156,23 +163,16 @@ void Judge(const PageData& page, const v1::Purpose& purpose, const Locales& loca
                                      : ""}});
       break;
     case v1::REPERMISSION_REQUIRED:
-      row.state_class = "needs_renewal";
-      row.reason_code = "repermission_required";
-      row.reason = locales.T(lang, "reason_repermission_required");
+      show("needs_renewal", false, "repermission_required");
       break;
     case v1::PENDING_CONFIRMATION:
-      row.state_class = "pending";
-      row.checked = true;
-      row.reason_code = "pending_confirmation";
-      row.reason = locales.T(lang, "reason_pending_confirmation");
+      show("pending", true, "pending_confirmation");
       break;
     case v1::EXPLICIT_DENY:
       row.state_class = record != nullptr ? StateClass(record->state()) : "denied";
       break;
     case v1::ADDRESS_SUPPRESSED: {
-      row.state_class = "paused";
-      row.reason_code = "address_suppressed";
-      row.reason = locales.T(lang, "reason_address_suppressed");
+      show("paused", false, "address_suppressed");
       // A hard suppression (the address does not work) cannot be lifted by ticking a box.
       if (page.contact.has_value()) {
         for (const v1::Suppression& s : page.contact->suppressions()) {
@@ -185,20 +185,13 @@ void Judge(const PageData& page, const v1::Purpose& purpose, const Locales& loca
       break;
     }
     case v1::GLOBAL_OPT_OUT:
-      row.state_class = exact != nullptr ? StateClass(exact->state()) : "not_set";
-      row.reason_code = "global_opt_out";
-      row.reason = locales.T(lang, "reason_global_opt_out");
+      show(exact != nullptr ? StateClass(exact->state()) : "not_set", false, "global_opt_out");
       break;
     case v1::GPC_OPT_OUT:
-      row.state_class = "not_set";
-      row.reason_code = "gpc_opt_out";
-      row.reason = locales.T(lang, "reason_gpc_opt_out");
+      show("not_set", false, "gpc_opt_out");
       break;
     case v1::DEFAULT_OPT_OUT:
-      row.state_class = "not_set";
-      row.checked = true;
-      row.reason_code = "default_opt_out";
-      row.reason = locales.T(lang, "reason_default_opt_out");
+      show("not_set", true, "default_opt_out");
       break;
     default:  // NO_CONSENT
       row.state_class = "not_set";
