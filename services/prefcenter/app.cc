@@ -98,6 +98,10 @@ void App::Register(http::Server& server) {
   }
   server.Get("assets", "/assets/prefcenter\\.css",
              [this](const auto& req, auto& res, const auto&) { Stylesheet(req, res); });
+  // Any other page a person may type or truncate: the HTML 404, not a bare one.
+  server.Get("not_found", "/.*", [this](const auto& req, auto& res, const auto& ctx) {
+    if (Admit(req, res, ctx, "", false)) SendError(req, res, 404, "");
+  });
 }
 
 // --- shared -------------------------------------------------------------------------------------
@@ -148,7 +152,8 @@ void App::Send(httplib::Response& res, int status, std::string_view page, nlohma
 void App::SendError(const httplib::Request& req, httplib::Response& res, int status,
                     const std::string& tenant, absl::Duration retry_after) {
   const std::string lang = Language(req, nullptr);
-  nlohmann::json view = Common(lang, tenant, "", absl::StrCat("error_", status, "_title"));
+  nlohmann::json view =
+      Common(lang, tenant, DisplayName(tenant), absl::StrCat("error_", status, "_title"));
   view["status"] = absl::StrCat(status);
   const Locales& l = renderer_.locales();
   if (status == 429) {
@@ -180,8 +185,8 @@ void App::SendLinkError(const httplib::Request& req, httplib::Response& res,
                         const std::string& token, bool expired, const std::string& tenant) {
   link_errors_.Add({{"why", expired ? "expired" : "invalid"}}).Increment();
   const std::string lang = Language(req, nullptr);
-  nlohmann::json view =
-      Common(lang, tenant, "", expired ? "link_expired_title" : "link_invalid_title");
+  nlohmann::json view = Common(lang, tenant, DisplayName(tenant),
+                               expired ? "link_expired_title" : "link_invalid_title");
   view["expired"] = expired;
   const std::string nonce = links::Base64Url(RandomBytes(12));
   view["resend"] = {{"action", "/r"},
@@ -270,6 +275,12 @@ std::string App::PreferencesUrl(const links::LinkClaims& claims, absl::Duration 
   return links::LinkUrl(config_.public_url, v1::PREFERENCE_CENTER, *token);
 }
 
+std::string App::DisplayName(const std::string& tenant) {
+  if (tenant.empty()) return "";
+  auto info = client_.Tenant(tenant);
+  return info.ok() ? (*info)->tenant.display_name() : "";
+}
+
 // --- CSRF ---------------------------------------------------------------------------------------
 
 std::string App::CsrfToken(const std::string& tenant, const std::string& scope,
@@ -302,10 +313,13 @@ bool App::CsrfValid(const std::string& tenant, const std::string& scope, const s
 }
 
 bool App::CrossSite(const httplib::Request& req) const {
+  // Browsers that send Sec-Fetch-Site say exactly where a request came from; trust it alone.
+  // (Origin is "null" on our own forms: the pages' Referrer-Policy is no-referrer.)
   const std::string site = req.get_header_value("Sec-Fetch-Site");
-  if (!site.empty() && site != "same-origin" && site != "none") return true;
+  if (!site.empty()) return site != "same-origin" && site != "none";
+  // Older browsers: a real Origin must be this host. The CSRF token protects the rest.
   const std::string origin = req.get_header_value("Origin");
-  if (origin.empty() || origin == "null") return !origin.empty();
+  if (origin.empty() || origin == "null") return false;
   const std::string host = req.get_header_value("Host");
   return !(origin == absl::StrCat("https://", host) || origin == absl::StrCat("http://", host));
 }

@@ -70,6 +70,8 @@ class App {
   // The page language: the subject's preferred language, else Accept-Language, else English.
   std::string Language(const httplib::Request& req, const v1::SubjectState* subject) const;
 
+  // The catalog's display name of a tenant ("" when unknown or unreachable).
+  std::string DisplayName(const std::string& tenant);
   // The view model every page shares, and a page rendered with its security headers.
   nlohmann::json Common(const std::string& lang, const std::string& tenant,
                         const std::string& display_name, const std::string& title_key) const;

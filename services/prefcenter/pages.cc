@@ -429,7 +429,8 @@ void App::PostResend(const httplib::Request& req, httplib::Response& res,
   const std::string lang = Language(req, nullptr);
   // The same answer whatever happens below: the page reveals nothing about who is a customer.
   auto done = [&] {
-    Send(res, 200, "resend_done", Common(lang, tenant, "", "resend_done_title"), tenant);
+    Send(res, 200, "resend_done", Common(lang, tenant, DisplayName(tenant), "resend_done_title"),
+         tenant);
   };
   const std::string email = Field(form, "email");
   if (!claims.has_value() || email.empty() || email.size() > 512) return done();
