@@ -17,7 +17,7 @@ const std::map<std::string_view, std::string_view>& EmbeddedAssets();
 
 namespace {
 
-namespace km = kainjow::mustache;
+namespace km = ::kainjow::mustache;
 
 std::string_view Asset(std::string_view path) {
   auto it = EmbeddedAssets().find(path);
@@ -159,14 +159,26 @@ std::string Locales::FormatTime(std::string_view lang, absl::Time t, absl::TimeZ
                       c.cs.minute() < 10 ? "0" : "", c.cs.minute());
 }
 
-Renderer::Renderer() { stylesheet_version_ = Sha256Hex(Stylesheet()).substr(0, 12); }
+Renderer::Renderer() {
+  stylesheet_version_ = Sha256Hex(Stylesheet()).substr(0, 12);
+  // Each language's strings once, as the bottom of every render's context: a page's view is
+  // pushed on top, so `t` is looked up in place, never copied per request.
+  for (const std::string& lang : kLanguages) {
+    auto t = ToData(locales_.Strings(lang));
+    km::data base{km::data::type::object};
+    if (t.ok()) base.set("t", *std::move(t));
+    bases_.emplace(lang, std::make_unique<km::data>(std::move(base)));
+  }
+}
+
+Renderer::~Renderer() = default;
 
 std::string_view Renderer::Stylesheet() const { return Asset("prefcenter.css"); }
 
-absl::StatusOr<std::string> Renderer::Render(std::string_view page, nlohmann::json view,
+absl::StatusOr<std::string> Renderer::Render(std::string_view page, const nlohmann::json& view,
                                              const std::string& template_dir) const {
-  const std::string lang = view.value("lang", kLanguages[0]);
-  view["t"] = locales_.Strings(lang);
+  std::string lang = view.value("lang", kLanguages[0]);
+  if (!bases_.contains(lang)) lang = kLanguages[0];
   auto data = ToData(view);
   if (!data.ok()) return data.status();
   for (std::string_view partial : {"layout_head", "layout_foot"}) {
@@ -174,11 +186,22 @@ absl::StatusOr<std::string> Renderer::Render(std::string_view page, nlohmann::js
                 return TemplateSource(partial, template_dir);
               }});
   }
-  km::mustache tmpl(TemplateSource(page, template_dir));
+  // Templates are parsed once per thread (kainjow's render is not const); a tenant's template
+  // files are read then, so changing them takes a restart.
+  thread_local std::map<std::string, std::unique_ptr<km::mustache>> parsed;
+  const std::string key = absl::StrCat(template_dir, "\n", Sv(page));
+  auto it = parsed.find(key);
+  if (it == parsed.end()) {
+    it = parsed.emplace(key, std::make_unique<km::mustache>(TemplateSource(page, template_dir)))
+             .first;
+  }
+  km::mustache& tmpl = *it->second;
   if (!tmpl.is_valid()) {
     return absl::InternalError(absl::StrCat("template ", Sv(page), ": ", tmpl.error_message()));
   }
-  return tmpl.render(*data);
+  km::context<std::string> context(bases_.at(lang).get());
+  context.push(&*data);
+  return tmpl.render(context);
 }
 
 }  // namespace assent::prefcenter

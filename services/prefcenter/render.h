@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+
+namespace kainjow::mustache {
+template <typename string_type>
+class basic_data;
+}  // namespace kainjow::mustache
 
 namespace assent::prefcenter {
 
@@ -47,11 +53,12 @@ class Locales {
 class Renderer {
  public:
   Renderer();
+  ~Renderer();
   // Renders `page` ("preferences", "saved", ...) with `view` (strings, booleans, lists and
   // objects only) and `t` = the locale of view["lang"]. `template_dir`: a tenant's replacement
   // templates (empty: the built-in ones); a page missing there falls back to the built-in one.
   // INTERNAL when a template does not parse or the view holds another type.
-  absl::StatusOr<std::string> Render(std::string_view page, nlohmann::json view,
+  absl::StatusOr<std::string> Render(std::string_view page, const nlohmann::json& view,
                                      const std::string& template_dir = "") const;
   // The built-in stylesheet, and its version (for cache-busting URLs).
   std::string_view Stylesheet() const;
@@ -61,6 +68,8 @@ class Renderer {
  private:
   Locales locales_;
   std::string stylesheet_version_;
+  // Per language: {"t": the locale}, the bottom of every render's context.
+  std::map<std::string, std::unique_ptr<::kainjow::mustache::basic_data<std::string>>> bases_;
 };
 
 }  // namespace assent::prefcenter
