@@ -16,6 +16,8 @@ echo "== tests (RelWithDebInfo)"
 (cd build && ctest --output-on-failure --timeout 600 -j 2)
 echo "== load harness smoke run (consentd and noop_server, a few seconds each; figures not kept)"
 tools/bench/load/run.sh --smoke
+echo "== preference center benchmark smoke run (prefcenter, consentd; figures not kept)"
+tools/bench/prefcenter/run.sh --smoke
 
 echo "== build (ASan+UBSan)"
 ASSENT_BUILD_DIR=build-asan tools/build.sh -DASSENT_SANITIZE=address

@@ -96,7 +96,9 @@ std::vector<sender::SettingSpec> Specs() {
       {"public_url", "", "public base URL of this service, for links it emails"},
       {"trusted_proxies", "", "comma-separated proxies (CIDRs) whose X-Forwarded-For is believed"},
       {"cors_origins", "", "comma-separated origins allowed to call the JSON API"},
-      {"threads", "8", "HTTP worker threads"},
+      {"threads", "32",
+       "HTTP worker threads (an open keep-alive connection holds one until idle_timeout)"},
+      {"idle_timeout", "2s", "how long an idle keep-alive connection is kept"},
       {"max_body_bytes", "65536", "largest request body"},
       {"limits.client_rate", "5", "requests per second per client address"},
       {"limits.client_burst", "30", "burst per client address"},
@@ -127,6 +129,7 @@ absl::StatusOr<Config> ReadConfig(const sender::Settings& s) {
   c.http.server_name = "prefcenter";
   ASSIGN_OR_RETURN(int64_t threads, s.Int("threads", 1, 256));
   c.http.threads = static_cast<int>(threads);
+  ASSIGN_OR_RETURN(c.http.idle_timeout, s.Duration("idle_timeout", absl::Seconds(1)));
   ASSIGN_OR_RETURN(int64_t max_body, s.Int("max_body_bytes", 1024, 1 << 20));
   c.http.max_body_bytes = static_cast<size_t>(max_body);
   c.consentd = s.String("consentd");
