@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -209,12 +208,30 @@ class HtmlForm {
   }
   // The attributes of a start tag; a bare attribute ("checked") maps to "".
   static std::map<std::string, std::string> Attributes(std::string_view tag) {
-    static const std::regex kAttribute(R"re(\s([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:="([^"]*)")?)re");
+    // A scanner, not std::regex: GCC 12 under ASan warns (-Werror) inside libstdc++'s regex.
+    auto is_name = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' ||
+             c == '.';
+    };
     std::map<std::string, std::string> out;
-    const std::string text(tag);
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), kAttribute);
-         it != std::sregex_iterator(); ++it) {
-      out[(*it)[1].str()] = DecodeEntities((*it)[2].str());
+    size_t i = tag.find_first_of(" \t\r\n");  // past the tag's own name
+    while (i != std::string_view::npos && i < tag.size()) {
+      while (i < tag.size() && std::isspace(static_cast<unsigned char>(tag[i]))) ++i;
+      const size_t start = i;
+      while (i < tag.size() && is_name(tag[i])) ++i;
+      if (i == start) {
+        ++i;  // '/' of a self-closing tag, or anything else that is no attribute
+        continue;
+      }
+      std::string name(tag.substr(start, i - start));
+      std::string value;
+      if (i + 1 < tag.size() && tag[i] == '=' && tag[i + 1] == '"') {
+        const size_t close = tag.find('"', i + 2);
+        if (close == std::string_view::npos) break;
+        value = DecodeEntities(std::string(tag.substr(i + 2, close - i - 2)));
+        i = close + 1;
+      }
+      out[name] = value;
     }
     return out;
   }
