@@ -187,10 +187,7 @@ absl::StatusOr<std::string> MintLink(const KeyRing& keyring, const LinkClaims& c
       break;
     case v1::TargetRef::kContact: {
       const v1::ContactRef& ref = claims.target.contact();
-      if (!v1::ContactType_IsValid(ref.type()) || ref.type() == v1::CONTACT_TYPE_UNSPECIFIED) {
-        return InvalidField("claims.target.contact.type", "must be a specified contact type");
-      }
-      RETURN_IF_ERROR(CheckHash("claims.target.contact.hash", ref.hash()));
+      RETURN_IF_ERROR(contact::ValidateRef("claims.target.contact", ref));
       fields.push_back(
           absl::StrCat("c:", Sv(contact::ContactTypeName(ref.type())), ":", ref.hash()));
       break;

@@ -134,10 +134,7 @@ absl::StatusOr<std::string> SignUnsubscribeToken(std::string_view key,
       break;
     case v1::TargetRef::kContact: {
       const v1::ContactRef& ref = claims.target.contact();
-      if (!v1::ContactType_IsValid(ref.type()) || ref.type() == v1::CONTACT_TYPE_UNSPECIFIED) {
-        return InvalidField("claims.target.contact.type", "must be a specified contact type");
-      }
-      RETURN_IF_ERROR(CheckHash("claims.target.contact.hash", ref.hash()));
+      RETURN_IF_ERROR(contact::ValidateRef("claims.target.contact", ref));
       fields.push_back("c");
       fields.emplace_back(contact::ContactTypeName(ref.type()));
       fields.push_back(ref.hash());

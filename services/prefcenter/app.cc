@@ -283,12 +283,17 @@ std::string App::DisplayName(const std::string& tenant) {
 
 // --- CSRF ---------------------------------------------------------------------------------------
 
+std::string App::CsrfKey(const std::string& tenant) const {
+  // From the link keyring, so every replica derives the same key; a process-random one only when
+  // no key serves the tenant (forms then work on this replica alone).
+  auto key = config_.keyring->SigningKey(tenant.empty() ? "prefcenter" : tenant);
+  return HmacSha256(key.ok() ? key->hmac_key : fallback_csrf_key_, "assent/prefcenter-csrf/v1");
+}
+
 std::string App::CsrfToken(const std::string& tenant, const std::string& scope,
                            const std::string& nonce) const {
   const int64_t issued = absl::ToUnixSeconds(clock_.Now());
-  auto key = config_.keyring->SigningKey(tenant.empty() ? "prefcenter" : tenant);
-  const std::string secret =
-      HmacSha256(key.ok() ? key->hmac_key : fallback_csrf_key_, "assent/prefcenter-csrf/v1");
+  const std::string secret = CsrfKey(tenant);
   return absl::StrCat(
       issued, ".",
       links::Base64Url(HmacSha256(secret, absl::StrCat(scope, "\n", nonce, "\n", issued))));
@@ -304,9 +309,7 @@ bool App::CsrfValid(const std::string& tenant, const std::string& scope, const s
   }
   const absl::Time at = absl::FromUnixSeconds(issued);
   if (clock_.Now() - at > config_.form_ttl || at > clock_.Now() + absl::Minutes(5)) return false;
-  auto key = config_.keyring->SigningKey(tenant.empty() ? "prefcenter" : tenant);
-  const std::string secret =
-      HmacSha256(key.ok() ? key->hmac_key : fallback_csrf_key_, "assent/prefcenter-csrf/v1");
+  const std::string secret = CsrfKey(tenant);
   const std::string expected =
       links::Base64Url(HmacSha256(secret, absl::StrCat(scope, "\n", nonce, "\n", issued)));
   return links::ConstantTimeEquals(expected, csrf.substr(dot + 1));

@@ -87,6 +87,7 @@ class App {
 
   // CSRF tokens bound to a scope (the link) and the form's nonce, signed with a key derived from
   // the link keyring (shared by every replica), valid for form_ttl.
+  std::string CsrfKey(const std::string& tenant) const;
   std::string CsrfToken(const std::string& tenant, const std::string& scope,
                         const std::string& nonce) const;
   bool CsrfValid(const std::string& tenant, const std::string& scope, const std::string& nonce,

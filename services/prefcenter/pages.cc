@@ -369,12 +369,7 @@ void App::PostUnsubscribe(const httplib::Request& req, httplib::Response& res,
   request.set_actor(kActor);
   // The same link always makes the same request: a repeated POST replays the first.
   request.set_idempotency_key(absl::StrCat("oc-", LinkDigest(token)));
-  request.mutable_evidence()->set_ip_address(ctx.client_address);
-  std::string agent = req.get_header_value("User-Agent").substr(0, kMaxUserAgent);
-  agent.erase(std::remove_if(agent.begin(), agent.end(),
-                             [](char c) { return static_cast<unsigned char>(c) < 0x20; }),
-              agent.end());
-  request.mutable_evidence()->set_user_agent(agent);
+  *request.mutable_evidence() = RequestEvidence(req, ctx);
   std::vector<v1::Channel> channels;
   if (claims.channel != v1::CHANNEL_UNSPECIFIED) {
     channels.push_back(claims.channel);
