@@ -4,8 +4,9 @@
 set -euo pipefail
 
 PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build pkg-config git clang-format clang-tidy
+  # toolchain (clang-14 and its runtime libraries, libFuzzer among them, build tests/fuzz)
+  build-essential cmake ninja-build pkg-config git clang-format clang-tidy clang-14
+  libclang-rt-14-dev
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev prometheus-cpp-dev libabsl-dev libspdlog-dev libfmt-dev

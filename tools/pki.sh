@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Makes a local certificate authority and a server certificate for 127.0.0.1/localhost in DIR
-# (default ./data/pki), once: ca.pem / ca-key.pem, server.pem / server-key.pem (keys mode 0600).
-# tools/run.sh serves the preference center over HTTPS with them, as RFC 8058 requires of one-click
-# unsubscribe links. Trust ca.pem in a browser or `curl --cacert data/pki/ca.pem` to use them.
+# Makes a local certificate authority and certificates in DIR (default ./data/pki), once each:
+#   ca.pem / ca-key.pem               the local CA
+#   server.pem / server-key.pem       127.0.0.1 and localhost: consentd's gRPC (TLS) and the
+#                                     preference center's HTTPS (RFC 8058 asks one-click
+#                                     unsubscribe links to be https)
+#   <name>.pem / <name>-key.pem       client certificates for mTLS to consentd, named by the SPIFFE
+#                                     ID spiffe://assent.local/<name>, for admin (assentctl),
+#                                     email-sender, sms-sender, ads-sync, prefcenter and load
+# Keys are mode 0600. deploy/policy.example.yaml grants those principals what they need. Trust
+# ca.pem in a browser or `curl --cacert data/pki/ca.pem` to use the HTTPS side.
 set -euo pipefail
 DIR="${1:-data/pki}"
 mkdir -p "$DIR"
@@ -19,4 +25,15 @@ if [[ ! -s "$DIR/server.pem" ]]; then
     -CAcreateserial -days 825 -extfile "$DIR/server.ext" -out "$DIR/server.pem" 2>/dev/null
   rm -f "$DIR/server.csr" "$DIR/server.ext"
 fi
+for name in admin email-sender sms-sender ads-sync prefcenter load; do
+  [[ -s "$DIR/$name.pem" ]] && continue
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+    -keyout "$DIR/$name-key.pem" -out "$DIR/$name.csr" 2>/dev/null
+  printf 'subjectAltName=URI:spiffe://assent.local/%s\nextendedKeyUsage=clientAuth\n' "$name" \
+    > "$DIR/$name.ext"
+  openssl x509 -req -in "$DIR/$name.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca-key.pem" \
+    -CAcreateserial -days 825 -extfile "$DIR/$name.ext" -out "$DIR/$name.pem" 2>/dev/null
+  rm -f "$DIR/$name.csr" "$DIR/$name.ext"
+  chmod 0644 "$DIR/$name.pem"
+done
 chmod 0644 "$DIR/ca.pem" "$DIR/server.pem"

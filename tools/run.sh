@@ -4,9 +4,11 @@
 # that broker, the reference email sender (deploy/senders/email.example.yaml: requests from
 # assent.email.requests.v1, outcomes to assent.email.outcomes.v1, messages in
 # ./data/email-sender/spool) and the preference center on https://127.0.0.1:8443
-# (deploy/prefcenter.example.yaml), with a local CA and certificate in ./data/pki and a link keyring
-# in ./data/link-keyring.yaml made on first run. Ctrl-C stops them all. Extra arguments go to
-# consentd (see build/bin/consentd --help).
+# (deploy/prefcenter.example.yaml), with a local CA and certificates in ./data/pki and a link
+# keyring in ./data/link-keyring.yaml made on first run. Every gRPC connection is mTLS: consentd
+# serves TLS with data/pki/server.pem, asks each client for its certificate
+# (spiffe://assent.local/<name>) and authorizes it with deploy/policy.example.yaml. Ctrl-C stops
+# them all. Extra arguments go to consentd (see build/bin/consentd --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
@@ -24,7 +26,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+pki=data/pki
+# The client certificate of `name`: --tls-ca/--tls-cert/--tls-key for its connection to consentd.
+client_tls() { echo --tls-ca "$pki/ca.pem" --tls-cert "$pki/$1.pem" --tls-key "$pki/$1-key.pem"; }
 build/bin/consentd --data-dir data/consentd --kafka-brokers 127.0.0.1:9092 \
+  --tls-cert "$pki/server.pem" --tls-key "$pki/server-key.pem" --tls-ca "$pki/ca.pem" \
+  --auth-policy-file deploy/policy.example.yaml \
   --port-file data/consentd.port --links-keyring-file data/link-keyring.yaml \
   --links-base-url https://127.0.0.1:8443 "$@" &
 pids+=($!)
@@ -34,10 +41,14 @@ for _ in $(seq 1 300); do
   kill -0 "${pids[0]}" 2>/dev/null || exit 1
   sleep 0.1
 done
-build/bin/email_sender --config deploy/senders/email.example.yaml &
+# shellcheck disable=SC2046  # the flags are meant to split
+build/bin/email_sender --config deploy/senders/email.example.yaml $(client_tls email-sender) &
 pids+=($!)
-build/bin/prefcenter --config deploy/prefcenter.example.yaml &
+# shellcheck disable=SC2046
+build/bin/prefcenter --config deploy/prefcenter.example.yaml $(client_tls prefcenter) &
 pids+=($!)
-echo "run.sh: preference center on https://127.0.0.1:8443 (CA: data/pki/ca.pem);" \
-  "assentctl url --subject S prints a link" >&2
+echo "run.sh: consentd on 127.0.0.1:50051 (mTLS; for assentctl:" \
+  "export ASSENT_TLS_CA=$PWD/$pki/ca.pem ASSENT_TLS_CERT=$PWD/$pki/admin.pem" \
+  "ASSENT_TLS_KEY=$PWD/$pki/admin-key.pem); preference center on https://127.0.0.1:8443" \
+  "(CA: $pki/ca.pem); assentctl url --subject S prints a link" >&2
 wait -n "${pids[@]}"

@@ -18,6 +18,11 @@ echo "== load harness smoke run (consentd and noop_server, a few seconds each; f
 tools/bench/load/run.sh --smoke
 echo "== preference center benchmark smoke run (prefcenter, consentd; figures not kept)"
 tools/bench/prefcenter/run.sh --smoke
+echo "== mTLS benchmark smoke run (consentd and noop_server, plaintext and mTLS; figures not kept)"
+tools/bench/tls/run.sh --smoke
+
+echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
+tools/fuzz.sh smoke
 
 echo "== build (ASan+UBSan)"
 ASSENT_BUILD_DIR=build-asan tools/build.sh -DASSENT_SANITIZE=address

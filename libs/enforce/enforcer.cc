@@ -116,8 +116,7 @@ absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Start(EnforcerOptions option
     e->metrics_ = std::make_unique<Metrics>(*e->options_.registry, e->options_.name);
   }
   if (!e->options_.service_address.empty()) {
-    e->channel_ =
-        grpc::CreateChannel(e->options_.service_address, grpc::InsecureChannelCredentials());
+    ASSIGN_OR_RETURN(e->channel_, rpc::Dial(e->options_.service_address, e->options_.service_tls));
     e->consent_stub_ = v1::ConsentService::NewStub(e->channel_);
     e->catalog_stub_ = v1::CatalogService::NewStub(e->channel_);
   }

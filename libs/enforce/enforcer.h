@@ -41,6 +41,7 @@
 #include "enforce/follower.h"
 #include "enforce/view.h"
 #include "prometheus/registry.h"
+#include "rpc/tls.h"
 
 namespace assent::enforce {
 
@@ -50,6 +51,8 @@ struct EnforcerOptions {
   // consentd's gRPC address ("host:port") for the fallback Check and the catalog. Empty: no
   // fallback (verdicts are local or fail closed) and the catalog comes from catalog_cache_file.
   std::string service_address;
+  // Transport security of that connection (rpc/tls.h). Default: plaintext.
+  rpc::TlsOptions service_tls;
   // The deployment's contact-key secret (the bytes of consentd's contact_key_secret_file).
   // Required to check contact points locally.
   std::string contact_key_secret;

@@ -187,21 +187,9 @@ void ViewFollower::Handle(const rd_kafka_message_t& message) {
   }
   if (p == nullptr || message.partition >= p->count) return;
   const std::string_view key(static_cast<const char*>(message.key), message.key_len);
-  ApplyResult result = ApplyResult::kInvalid;
-  if (message.payload == nullptr) {
-    // Only the state topic carries tombstones (an erased target).
-    result = p == &state_ ? view_.Erase(key) : ApplyResult::kInvalid;
-  } else if (p == &state_) {
-    v1::TargetStateSnapshot state;
-    if (state.ParseFromArray(message.payload, static_cast<int>(message.len))) {
-      result = view_.Apply(key, std::move(state));
-    }
-  } else {
-    v1::ConsentChanged change;
-    if (change.ParseFromArray(message.payload, static_cast<int>(message.len))) {
-      result = view_.Apply(key, std::move(*change.mutable_state()));
-    }
-  }
+  const ApplyResult result =
+      ApplyRecord(view_, p == &state_ ? RecordTopic::kState : RecordTopic::kChanges, key,
+                  message.payload, message.len);
   p->next[message.partition].store(message.offset + 1, std::memory_order_release);
   if ((result == ApplyResult::kApplied || result == ApplyResult::kErased) && options_.on_change) {
     options_.on_change(key);

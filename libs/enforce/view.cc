@@ -106,4 +106,20 @@ size_t ConsentView::MemoryBytes() const {
   return total;
 }
 
+ApplyResult ApplyRecord(ConsentView& view, RecordTopic topic, std::string_view key,
+                        const void* payload, size_t len) {
+  if (payload == nullptr) {
+    // Only the state topic carries tombstones (an erased target).
+    return topic == RecordTopic::kState ? view.Erase(key) : ApplyResult::kInvalid;
+  }
+  if (topic == RecordTopic::kState) {
+    v1::TargetStateSnapshot state;
+    if (!state.ParseFromArray(payload, static_cast<int>(len))) return ApplyResult::kInvalid;
+    return view.Apply(key, std::move(state));
+  }
+  v1::ConsentChanged change;
+  if (!change.ParseFromArray(payload, static_cast<int>(len))) return ApplyResult::kInvalid;
+  return view.Apply(key, std::move(*change.mutable_state()));
+}
+
 }  // namespace assent::enforce

@@ -134,4 +134,15 @@ class ConsentView {
   std::atomic<size_t> size_{0};
 };
 
+// The topic a Kafka record came from.
+enum class RecordTopic { kState, kChanges };
+
+// Applies one record as read from Kafka to `view`, the way the follower does: a state-topic
+// record's value is a TargetStateSnapshot, and a null value (`payload` nullptr) is a tombstone
+// (the target was erased); a changes-topic record's value is a ConsentChanged, whose state is
+// applied. `key` is the record's key. kInvalid for a value that does not parse, a snapshot
+// with neither a subject nor a contact point, or a null value on the changes topic.
+ApplyResult ApplyRecord(ConsentView& view, RecordTopic topic, std::string_view key,
+                        const void* payload, size_t len);
+
 }  // namespace assent::enforce

@@ -1,6 +1,7 @@
 #include "events/kafka.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -23,7 +24,10 @@ absl::Status SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::s
   char errstr[512];
   if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
       RD_KAFKA_CONF_OK) {
-    return InvalidField(field, errstr);
+    // librdkafka quotes a value it refuses ("Invalid value \"...\" for configuration property").
+    return InvalidField(field, IsSecretSetting(key) && !value.empty()
+                                   ? absl::StrReplaceAll(errstr, {{value, "<redacted>"}})
+                                   : std::string(errstr));
   }
   return absl::OkStatus();
 }
@@ -107,16 +111,30 @@ absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout) {
        options.replication_factor,
        {{"cleanup.policy", "compact"}, {"min.compaction.lag.ms", "0"}}},
   };
-  return CreateTopics(options.brokers, specs, timeout);
+  return CreateTopics(
+      {options.brokers, ConnectionSettings(options.producer_overrides), "kafka.producer."}, specs,
+      timeout);
 }
 
-absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& specs,
+absl::Status CreateTopics(const ClientOptions& client, const std::vector<TopicSpec>& specs,
                           absl::Duration timeout) {
   ConfPtr conf(rd_kafka_conf_new());
-  RETURN_IF_ERROR(SetConf(conf.get(), "bootstrap.servers", brokers, "kafka.brokers"));
+  RETURN_IF_ERROR(SetConf(conf.get(), "log_level", "3", "kafka.admin.log_level"));
+  RETURN_IF_ERROR(SetConf(conf.get(), "bootstrap.servers", client.brokers, "kafka.brokers"));
+  for (const auto& [key, value] : client.settings) {
+    RETURN_IF_ERROR(SetConf(conf.get(), key, value, absl::StrCat(client.settings_field, key)));
+  }
+  ClientErrors errors;
+  errors.Attach(conf.get());
   char errstr[512];
   KafkaPtr admin(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), errstr, sizeof(errstr)));
-  if (admin == nullptr) return absl::UnavailableError(absl::StrCat("kafka admin: ", errstr));
+  if (admin == nullptr) {
+    // Only settings make rd_kafka_new fail ("ssl.ca.location failed: ..."), and its message names
+    // the property: "kafka.consumer: ssl.ca.location failed: ...".
+    std::string_view field = client.settings_field;
+    if (field.ends_with('.')) field.remove_suffix(1);
+    return InvalidField(field, RedactSecrets(errstr, client.settings));
+  }
   std::vector<std::unique_ptr<rd_kafka_NewTopic_t, KafkaDeleter>> topics;
   std::vector<rd_kafka_NewTopic_t*> raw;
   for (const TopicSpec& spec : specs) {
@@ -135,12 +153,22 @@ absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpe
                                             errstr, sizeof(errstr));
   QueuePtr queue(rd_kafka_queue_new(admin.get()));
   rd_kafka_CreateTopics(admin.get(), raw.data(), raw.size(), admin_options.get(), queue.get());
-  EventPtr event(rd_kafka_queue_poll(queue.get(),
-                                     static_cast<int>(absl::ToInt64Milliseconds(timeout)) + 1000));
-  if (event == nullptr) return absl::UnavailableError("kafka: no answer to CreateTopics");
+  // Serve the client's callbacks while waiting, so that a connection failure is recorded.
+  EventPtr event;
+  const absl::Time deadline = absl::Now() + timeout + absl::Seconds(1);
+  while (event == nullptr && absl::Now() < deadline) {
+    event.reset(rd_kafka_queue_poll(queue.get(), 100));
+    rd_kafka_poll(admin.get(), 0);
+  }
+  if (event == nullptr) {
+    return absl::UnavailableError(RedactSecrets(
+        absl::StrCat("kafka: no answer to CreateTopics", errors.Suffix()), client.settings));
+  }
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(
-        absl::StrCat("kafka: CreateTopics: ", rd_kafka_event_error_string(event.get())));
+    return absl::UnavailableError(RedactSecrets(
+        absl::StrCat("kafka: CreateTopics: ", rd_kafka_event_error_string(event.get()),
+                     errors.Suffix()),
+        client.settings));
   }
   const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
   size_t count = 0;

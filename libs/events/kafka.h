@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "assent/storage/v1/storage.pb.h"
+#include "events/kafka_settings.h"
 
 namespace assent::events {
 
@@ -49,7 +50,9 @@ struct KafkaOptions {
   // Create missing topics at start-up with the Admin API. Default true; turn off where topics are
   // managed elsewhere (the relay then waits until they exist).
   bool create_topics = true;
-  // librdkafka producer settings that override Assent's defaults ("linger.ms" -> "1").
+  // librdkafka producer settings that override Assent's defaults ("linger.ms" -> "1"). Their
+  // connection settings (security.protocol, ssl.*, sasl.*: ConnectionSettings) also apply to the
+  // topic admin.
   std::map<std::string, std::string> producer_overrides;
 };
 
@@ -62,7 +65,8 @@ std::string TopicName(const KafkaOptions& options, storage::v1::Topic topic);
 // "kafka.producer.<key>: ..." for an override librdkafka rejects.
 absl::StatusOr<ConfPtr> ProducerConfig(const KafkaOptions& options);
 
-// Sets one librdkafka property; INVALID_ARGUMENT "<field>: <librdkafka's reason>".
+// Sets one librdkafka property; INVALID_ARGUMENT "<field>: <librdkafka's reason>", with the value
+// replaced by "<redacted>" when the key IsSecretSetting.
 absl::Status SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
                      const std::string& field);
 
@@ -70,8 +74,8 @@ absl::Status SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::s
 absl::Status ValidateKafkaOptions(const KafkaOptions& options);
 
 // Creates the changes topic (delete policy, configured retention) and the compacted state topic
-// when they do not exist. UNAVAILABLE when the brokers cannot be reached within `timeout`;
-// topics that already exist are left as they are.
+// when they do not exist, connecting with the producer's connection settings. UNAVAILABLE when the
+// brokers cannot be reached within `timeout`; topics that already exist are left as they are.
 absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout);
 
 // Closes a consumer without hanging when the brokers are gone: leaves its group (if any) within
@@ -87,9 +91,23 @@ struct TopicSpec {
   std::vector<std::pair<std::string, std::string>> configs;
 };
 
-// Creates the topics that do not exist yet (existing ones are left as they are). UNAVAILABLE when
-// the brokers cannot be reached within `timeout` or refuse a topic.
-absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& specs,
+// How a short-lived client (the topic admin) reaches the brokers.
+struct ClientOptions {
+  // Bootstrap servers, "host:port,host:port". Required.
+  std::string brokers;
+  // librdkafka settings applied after bootstrap.servers: security.protocol, ssl.*, sasl.*, ...
+  // Default none (plaintext).
+  KafkaSettings settings;
+  // Where `settings` came from, naming a refused one in errors: "<settings_field><key>: ...".
+  // Default "kafka.".
+  std::string settings_field = "kafka.";
+};
+
+// Creates the topics that do not exist yet (existing ones are left as they are). INVALID_ARGUMENT
+// naming the setting for settings librdkafka refuses (secret values never appear); UNAVAILABLE
+// when the brokers cannot be reached within `timeout` (with the last connection error, such as a
+// failed TLS handshake) or refuse a topic.
+absl::Status CreateTopics(const ClientOptions& client, const std::vector<TopicSpec>& specs,
                           absl::Duration timeout);
 
 }  // namespace assent::events

@@ -234,8 +234,8 @@ Server& Server::Add(std::string_view method, std::string route_name, const std::
   if (method == "POST") {
     // A content-reader handler is dispatched before the body is read, so a body over the limit
     // (413, from the reader) is counted under its route.
-    server_->Post(pattern, [this, route, serve](const httplib::Request& req, httplib::Response& res,
-                                                const httplib::ContentReader& read) {
+    server_->Post(pattern, [route, serve](const httplib::Request& req, httplib::Response& res,
+                                          const httplib::ContentReader& read) {
       in_flight.route = route->name;
       if (req.is_multipart_form_data()) {  // the reader would need multipart callbacks
         internal::RejectAndClose(res, 415);

@@ -37,6 +37,7 @@ v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record) {
   *event.mutable_recorded_time() = record.recorded_time();
   *event.mutable_decisions() = record.decisions();
   event.set_actor(record.actor());
+  event.set_on_behalf_of(record.on_behalf_of());
   event.set_source(record.source());
   event.set_history_hash(record.hash());
   return event;

@@ -53,6 +53,13 @@ struct PreparedDecisions {
   std::vector<v1::ConsentRecord> records;
 };
 
+// Who makes a write, as the transport authenticated it. With a principal, the history's actor is
+// the principal and the request's own `actor` is kept as `on_behalf_of`; without one (a service
+// running without authentication), the request's `actor` is the history's actor.
+struct Caller {
+  std::string principal;
+};
+
 template <typename T>
 using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
@@ -93,15 +100,18 @@ class Ledger {
 
   // Consent and preferences.
   void RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
-                       Callback<v1::RecordDecisionsResponse> done);
+                       Callback<v1::RecordDecisionsResponse> done, const Caller& caller = Caller());
   void LinkContactPoint(const v1::LinkContactPointRequest& request, absl::Time deadline,
-                        Callback<v1::LinkContactPointResponse> done);
+                        Callback<v1::LinkContactPointResponse> done,
+                        const Caller& caller = Caller());
   void UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
-                          Callback<v1::UnlinkContactPointResponse> done);
+                          Callback<v1::UnlinkContactPointResponse> done,
+                          const Caller& caller = Caller());
   void SetPreferences(const v1::SetPreferencesRequest& request, absl::Time deadline,
-                      Callback<v1::SetPreferencesResponse> done);
+                      Callback<v1::SetPreferencesResponse> done, const Caller& caller = Caller());
   void SuppressContactPoint(const v1::SuppressContactPointRequest& request, absl::Time deadline,
-                            Callback<v1::SuppressContactPointResponse> done);
+                            Callback<v1::SuppressContactPointResponse> done,
+                            const Caller& caller = Caller());
 
   // Reads.
   absl::StatusOr<v1::SubjectState> GetSubjectState(const v1::GetSubjectStateRequest& request) const;

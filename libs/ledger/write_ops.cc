@@ -69,6 +69,21 @@ void ApplyDecisions(google::protobuf::RepeatedPtrField<v1::ConsentRecord>& curre
   }
 }
 
+// The history's actor and on_behalf_of for a write by `caller` whose request names `actor`.
+struct Attribution {
+  std::string actor;
+  std::string on_behalf_of;
+};
+Attribution Attribute(const Caller& caller, std::string_view actor) {
+  if (caller.principal.empty()) return {std::string(actor), ""};
+  return {caller.principal, std::string(actor)};
+}
+
+void SetAttribution(v1::HistoryRecord& history, const Attribution& who) {
+  history.set_actor(who.actor);
+  history.set_on_behalf_of(who.on_behalf_of);
+}
+
 absl::Status ValidateCommon(std::string_view actor, std::string_view source,
                             std::string_view idempotency_key) {
   RETURN_IF_ERROR(core::ValidateActor("actor", actor));
@@ -79,13 +94,13 @@ absl::Status ValidateCommon(std::string_view actor, std::string_view source,
 // A link or unlink changes both sides, so it is one change in each target's history.
 template <typename Request>
 void AppendLinkChange(store::Txn& txn, v1::ChangeKind kind, const Request& request,
-                      const v1::ContactRef& contact, v1::SubjectState& subject,
-                      v1::ContactPointState& contact_state) {
+                      const Attribution& who, const v1::ContactRef& contact,
+                      v1::SubjectState& subject, v1::ContactPointState& contact_state) {
   for (bool on_subject : {true, false}) {
     v1::HistoryRecord history;
     history.set_tenant(request.tenant());
     history.set_kind(kind);
-    history.set_actor(request.actor());
+    SetAttribution(history, who);
     history.set_source(request.source());
     history.set_idempotency_key(request.idempotency_key());
     if (on_subject) {
@@ -124,7 +139,7 @@ absl::StatusOr<Response> Replay(const std::string& bytes) {
 struct RecordedRequest {
   std::string tenant;
   std::string idempotency_key;
-  std::string actor;
+  Attribution who;
   std::string source;
   std::string request_reference;
   std::string jurisdiction;
@@ -297,15 +312,20 @@ absl::StatusOr<PreparedDecisions> Ledger::PrepareDecisions(
 }
 
 void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
-                             Callback<v1::RecordDecisionsResponse> done) {
+                             Callback<v1::RecordDecisionsResponse> done, const Caller& caller) {
   // Everything is checked before anything is written.
   auto prepared = PrepareDecisions(*catalog_.Snapshot(), request, clock_.Now());
   if (!prepared.ok()) return done(prepared.status());
+  Attribution who = Attribute(caller, request.actor());
+  for (v1::ConsentRecord& record : prepared->records) {
+    record.set_actor(who.actor);
+    record.set_on_behalf_of(who.on_behalf_of);
+  }
 
   SubmitWrite<v1::RecordDecisionsResponse>(
       committer_, deadline, std::move(done),
       [this,
-       req = RecordedRequest{request.tenant(), request.idempotency_key(), request.actor(),
+       req = RecordedRequest{request.tenant(), request.idempotency_key(), std::move(who),
                              request.source(), request.request_reference(), request.jurisdiction(),
                              request.evidence().gpc(),
                              request.has_expected_sequence()
@@ -323,7 +343,7 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
         history.set_tenant(req.tenant);
         *history.mutable_target() = target;
         history.set_kind(v1::DECISIONS_RECORDED);
-        history.set_actor(req.actor);
+        SetAttribution(history, req.who);
         history.set_source(req.source);
         history.set_idempotency_key(req.idempotency_key);
         history.set_request_reference(req.request_reference);
@@ -392,13 +412,14 @@ absl::StatusOr<v1::ContactRef> Ledger::ValidateLink(std::string_view tenant,
 }
 
 void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::Time deadline,
-                              Callback<v1::LinkContactPointResponse> done) {
+                              Callback<v1::LinkContactPointResponse> done, const Caller& caller) {
   auto contact = ValidateLink(request.tenant(), request.subject_id(), request.contact_point(),
                               request.actor(), request.source(), request.idempotency_key());
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::LinkContactPointResponse>(
       committer_, deadline, std::move(done),
-      [this, request, contact = *contact, digest = IdempotencyDigest(request)](
+      [this, request, contact = *contact, digest = IdempotencyDigest(request),
+       who = Attribute(caller, request.actor())](
           store::Txn& txn) -> absl::StatusOr<v1::LinkContactPointResponse> {
         constexpr std::string_view kMethod = "LinkContactPoint";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
@@ -423,7 +444,7 @@ void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::
         }
         contact_state.set_linked_subject_id(request.subject_id());
         *subject.add_contacts() = contact;
-        AppendLinkChange(txn, v1::CONTACT_LINKED, request, contact, subject, contact_state);
+        AppendLinkChange(txn, v1::CONTACT_LINKED, request, who, contact, subject, contact_state);
         response.set_subject_sequence(subject.sequence());
         response.set_contact_sequence(contact_state.sequence());
         RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
@@ -433,13 +454,15 @@ void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::
 }
 
 void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
-                                Callback<v1::UnlinkContactPointResponse> done) {
+                                Callback<v1::UnlinkContactPointResponse> done,
+                                const Caller& caller) {
   auto contact = ValidateLink(request.tenant(), request.subject_id(), request.contact_point(),
                               request.actor(), request.source(), request.idempotency_key());
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::UnlinkContactPointResponse>(
       committer_, deadline, std::move(done),
-      [this, request, contact = *contact, digest = IdempotencyDigest(request)](
+      [this, request, contact = *contact, digest = IdempotencyDigest(request),
+       who = Attribute(caller, request.actor())](
           store::Txn& txn) -> absl::StatusOr<v1::UnlinkContactPointResponse> {
         constexpr std::string_view kMethod = "UnlinkContactPoint";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
@@ -458,7 +481,7 @@ void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, ab
                                                 c.hash() == contact.hash();
                                        }),
                         contacts->end());
-        AppendLinkChange(txn, v1::CONTACT_UNLINKED, request, contact, subject, contact_state);
+        AppendLinkChange(txn, v1::CONTACT_UNLINKED, request, who, contact, subject, contact_state);
         v1::UnlinkContactPointResponse response;
         response.set_subject_sequence(subject.sequence());
         response.set_contact_sequence(contact_state.sequence());
@@ -469,7 +492,7 @@ void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, ab
 }
 
 void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time deadline,
-                            Callback<v1::SetPreferencesResponse> done) {
+                            Callback<v1::SetPreferencesResponse> done, const Caller& caller) {
   absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
   if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
   if (valid.ok())
@@ -478,7 +501,8 @@ void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time
   if (!valid.ok()) return done(valid);
   SubmitWrite<v1::SetPreferencesResponse>(
       committer_, deadline, std::move(done),
-      [this, request, digest = IdempotencyDigest(request)](
+      [this, request, digest = IdempotencyDigest(request),
+       who = Attribute(caller, request.actor())](
           store::Txn& txn) -> absl::StatusOr<v1::SetPreferencesResponse> {
         constexpr std::string_view kMethod = "SetPreferences";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
@@ -492,7 +516,7 @@ void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time
         history.set_tenant(request.tenant());
         *history.mutable_target() = SubjectRef(request.subject_id());
         history.set_kind(v1::PREFERENCES_SET);
-        history.set_actor(request.actor());
+        SetAttribution(history, who);
         history.set_source(request.source());
         history.set_idempotency_key(request.idempotency_key());
         *history.mutable_preferences_before() = subject.preferences();
@@ -510,7 +534,8 @@ void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time
 
 void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request,
                                   absl::Time deadline,
-                                  Callback<v1::SuppressContactPointResponse> done) {
+                                  Callback<v1::SuppressContactPointResponse> done,
+                                  const Caller& caller) {
   absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
   if (valid.ok()) valid = core::ValidateChannel("channel", request.channel(), true);
   if (valid.ok() && (!v1::Suppression::Kind_IsValid(request.kind()) ||
@@ -525,7 +550,8 @@ void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request
   if (!contact.ok()) return done(contact.status());
   SubmitWrite<v1::SuppressContactPointResponse>(
       committer_, deadline, std::move(done),
-      [this, request, contact = *contact, digest = IdempotencyDigest(request)](
+      [this, request, contact = *contact, digest = IdempotencyDigest(request),
+       who = Attribute(caller, request.actor())](
           store::Txn& txn) -> absl::StatusOr<v1::SuppressContactPointResponse> {
         constexpr std::string_view kMethod = "SuppressContactPoint";
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
@@ -540,7 +566,7 @@ void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request
         v1::HistoryRecord history;
         history.set_tenant(request.tenant());
         *history.mutable_target() = ContactTargetRef(contact);
-        history.set_actor(request.actor());
+        SetAttribution(history, who);
         history.set_source(request.source());
         history.set_idempotency_key(request.idempotency_key());
         if (request.lift()) {

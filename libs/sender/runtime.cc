@@ -14,12 +14,13 @@
 #include "common/time_util.h"
 #include "contact/normalize.h"
 #include "core/validate.h"
+#include "sender/client_tls.h"
 #include "spdlog/spdlog.h"
 
 namespace assent::sender {
 
 std::vector<SettingSpec> CommonSpecs(const std::string& name) {
-  return {
+  std::vector<SettingSpec> specs = {
       {"kafka.brokers", "127.0.0.1:9092", "Kafka bootstrap servers"},
       {"kafka.topic_prefix", "assent.", "prefix of Assent's topics, as configured in consentd"},
       {"kafka.group_id", absl::StrCat("assent-", name, "-sender"),
@@ -40,6 +41,8 @@ std::vector<SettingSpec> CommonSpecs(const std::string& name) {
       {"enforcement.catalog_cache_file", "", "where the catalog is kept between runs"},
       {"tenants", "", "comma-separated tenants served (empty: all)"},
   };
+  for (SettingSpec& spec : ClientTlsSpecs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 std::vector<std::string> CommonOpenPrefixes() { return {"kafka.consumer.", "kafka.producer."}; }
@@ -77,6 +80,7 @@ absl::StatusOr<CommonConfig> ReadCommon(const std::string& name, const Settings&
   c.consumer_overrides = s.WithPrefix("kafka.consumer.");
   c.producer_overrides = s.WithPrefix("kafka.producer.");
   c.service = s.String("service");
+  ASSIGN_OR_RETURN(c.service_tls, ReadClientTls(s));
   ASSIGN_OR_RETURN(c.contact_key_secret,
                    ReadSecretFile("contact_key_secret_file", s.String("contact_key_secret_file")));
   c.metrics_listen = s.String("metrics_listen");
@@ -134,6 +138,7 @@ absl::StatusOr<std::unique_ptr<SenderRuntime>> SenderRuntime::Start(
   options.follower.topic_prefix = config.topic_prefix;
   options.follower.on_change = std::move(on_change);
   options.service_address = config.service;
+  options.service_tls = config.service_tls;
   options.contact_key_secret = config.contact_key_secret;
   options.tenants = config.tenants;
   options.max_staleness = config.max_staleness;

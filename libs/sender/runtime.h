@@ -16,6 +16,7 @@
 #include "metrics/http_server.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
+#include "rpc/tls.h"
 #include "sender/settings.h"
 
 namespace assent::sender {
@@ -30,6 +31,7 @@ struct CommonConfig {
   std::string group_id;
   std::string instance_id;
   std::string service;
+  rpc::TlsOptions service_tls;     // tls.* and token_file, else ASSENT_TLS_*
   std::string contact_key_secret;  // read from contact_key_secret_file
   std::string metrics_listen;
   std::string port_file;

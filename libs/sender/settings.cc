@@ -1,6 +1,10 @@
 #include "sender/settings.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -18,14 +22,31 @@ std::string FlagName(const std::string& key) {
   return absl::StrReplaceAll(key, {{".", "-"}, {"_", "-"}});
 }
 
+// Keys nest three levels at most (tenants.<id>.<field>, kafka.consumer.<key>). A deeper file is
+// refused, which also stops a YAML alias that contains itself (`a: &x {b: *x}`: endless nesting,
+// which overflowed the stack).
+constexpr int kMaxYamlDepth = 8;
+// Aliases can also multiply a small file into a huge tree ("billion laughs"); no settings file has
+// anywhere near this many entries.
+constexpr int kMaxYamlEntries = 10000;
+
+// Flattens a YAML mapping into dotted keys. `entries` counts down the entries left to visit.
 absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
-                     std::map<std::string, std::string>& out) {
+                     std::map<std::string, std::string>& out, int depth, int& entries) {
   if (!node.IsMap()) return InvalidField(prefix.empty() ? "config" : prefix, "must be a mapping");
+  if (depth > kMaxYamlDepth) {
+    return InvalidField(prefix, absl::StrCat("nests more than ", kMaxYamlDepth, " levels deep"));
+  }
   for (const auto& entry : node) {
-    const std::string key = prefix.empty() ? entry.first.as<std::string>()
-                                           : prefix + "." + entry.first.as<std::string>();
+    if (--entries < 0) {
+      return InvalidField("config", absl::StrCat("has more than ", kMaxYamlEntries, " entries"));
+    }
+    const std::string name = entry.first.as<std::string>();
+    // An error names the key; an empty one would name nothing.
+    if (name.empty()) return InvalidField(prefix.empty() ? "config" : prefix, "has an empty key");
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (entry.second.IsMap()) {
-      RETURN_IF_ERROR(Flatten(entry.second, key, out));
+      RETURN_IF_ERROR(Flatten(entry.second, key, out, depth + 1, entries));
     } else if (entry.second.IsScalar()) {
       out[key] = entry.second.as<std::string>();
     } else if (entry.second.IsNull()) {
@@ -49,14 +70,8 @@ absl::StatusOr<Settings> Settings::Load(std::string program, std::string env_pre
   s.env_prefix_ = std::move(env_prefix);
   s.specs_ = std::move(specs);
   s.specs_.push_back({"config", "", "YAML configuration file"});
-  auto known = [&](const std::string& key) {
-    for (const SettingSpec& spec : s.specs_) {
-      if (spec.key == key) return true;
-    }
-    return std::any_of(open_prefixes.begin(), open_prefixes.end(), [&](const std::string& p) {
-      return key.size() > p.size() && key.starts_with(p);
-    });
-  };
+  s.open_prefixes_ = std::move(open_prefixes);
+  auto known = [&](const std::string& key) { return s.Known(key); };
   std::map<std::string, std::string> flags;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
@@ -99,21 +114,51 @@ absl::StatusOr<Settings> Settings::Load(std::string program, std::string env_pre
                            : environment.count("config") ? environment["config"]
                                                          : "";
   if (!file.empty()) {
-    std::map<std::string, std::string> from_yaml;
-    try {
-      YAML::Node root = YAML::LoadFile(file);
-      if (!root.IsNull()) RETURN_IF_ERROR(Flatten(root, "", from_yaml));
-    } catch (const YAML::Exception& e) {
-      return InvalidField("config", absl::StrCat("cannot read ", file, ": ", e.what()));
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      return InvalidField("config", absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
     }
-    for (const auto& [k, v] : from_yaml) {
-      if (!known(k)) return InvalidField(k, absl::StrCat("unknown option (from ", file, ")"));
-      s.values_[k] = v;
-    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    RETURN_IF_ERROR(s.ApplyYaml(text, file));
   }
   for (const auto& [k, v] : environment) s.values_[k] = v;
   for (const auto& [k, v] : flags) s.values_[k] = v;
   return s;
+}
+
+absl::StatusOr<Settings> Settings::FromYaml(std::string program, std::string env_prefix,
+                                            std::vector<SettingSpec> specs,
+                                            std::vector<std::string> open_prefixes,
+                                            std::string_view yaml) {
+  ASSIGN_OR_RETURN(Settings s, Load(std::move(program), std::move(env_prefix), std::move(specs),
+                                    std::move(open_prefixes), {}, {}));
+  RETURN_IF_ERROR(s.ApplyYaml(yaml, "config"));
+  return s;
+}
+
+bool Settings::Known(const std::string& key) const {
+  for (const SettingSpec& spec : specs_) {
+    if (spec.key == key) return true;
+  }
+  return std::any_of(open_prefixes_.begin(), open_prefixes_.end(), [&](const std::string& p) {
+    return key.size() > p.size() && key.starts_with(p);
+  });
+}
+
+absl::Status Settings::ApplyYaml(std::string_view yaml, std::string_view origin) {
+  std::map<std::string, std::string> from_yaml;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    int entries = kMaxYamlEntries;
+    if (!root.IsNull()) RETURN_IF_ERROR(Flatten(root, "", from_yaml, 1, entries));
+  } catch (const YAML::Exception& e) {
+    return InvalidField("config", absl::StrCat("cannot read ", Sv(origin), ": ", e.what()));
+  }
+  for (const auto& [k, v] : from_yaml) {
+    if (!Known(k)) return InvalidField(k, absl::StrCat("unknown option (from ", Sv(origin), ")"));
+    values_[k] = v;
+  }
+  return absl::OkStatus();
 }
 
 std::string Settings::String(const std::string& key) const {

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,6 +36,13 @@ class Settings {
                                        const std::vector<std::string>& args,
                                        const std::vector<std::string>& env);
 
+  // The settings `yaml` (the text of a configuration file) gives, without flags, environment or a
+  // file: for tests and the fuzz harness. Errors as Load's for the file's contents.
+  static absl::StatusOr<Settings> FromYaml(std::string program, std::string env_prefix,
+                                           std::vector<SettingSpec> specs,
+                                           std::vector<std::string> open_prefixes,
+                                           std::string_view yaml);
+
   // Typed values; INVALID_ARGUMENT "<key>: ..." when a value does not parse or is out of range.
   std::string String(const std::string& key) const;
   absl::StatusOr<int64_t> Int(const std::string& key, int64_t min, int64_t max) const;
@@ -48,9 +56,15 @@ class Settings {
   std::string Usage() const;
 
  private:
+  // A declared key, or one under an open prefix.
+  bool Known(const std::string& key) const;
+  // Applies a configuration file's text; `origin` names it in errors.
+  absl::Status ApplyYaml(std::string_view yaml, std::string_view origin);
+
   std::string program_;
   std::string env_prefix_;
   std::vector<SettingSpec> specs_;
+  std::vector<std::string> open_prefixes_;
   std::map<std::string, std::string> values_;
 };
 

@@ -175,9 +175,8 @@ class Committer {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   CommitterStats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<CommitObserver*> observers_ ABSL_GUARDED_BY(mu_);
-  // Groups prepared and not yet taken by the writer, and whether the writer is busy with one.
+  // Groups prepared and not yet taken by the writer.
   std::deque<std::unique_ptr<Group>> prepared_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool committer_done_ ABSL_GUARDED_BY(mu_) = false;
   // The newest group the writer has finished (written or failed).
   uint64_t finished_through_ ABSL_GUARDED_BY(mu_) = 0;

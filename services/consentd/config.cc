@@ -1,6 +1,10 @@
 #include "consentd/config.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +14,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "events/kafka_settings.h"
 #include "yaml-cpp/yaml.h"
 
 namespace assent::consentd {
@@ -70,6 +75,29 @@ Option Bool(std::string key, std::string help, bool Config::*field) {
           [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
 }
 
+Option Double(std::string key, std::string help, double Config::*field) {
+  return {key, std::move(help),
+          [key, field](Config& c, const std::string& v) {
+            double d = 0;
+            if (!absl::SimpleAtod(v, &d) || !(d >= 0) || d > 1e9) {
+              return InvalidField(key, absl::StrCat("must be a number >= 0 (got \"", v, "\")"));
+            }
+            c.*field = d;
+            return absl::OkStatus();
+          },
+          [field](const Config& c) { return absl::StrCat(c.*field); }};
+}
+
+// A string inside the TLS options.
+Option TlsString(std::string key, std::string help, std::string rpc::TlsOptions::*field) {
+  return {key, std::move(help),
+          [field](Config& c, const std::string& v) {
+            c.tls.*field = v;
+            return absl::OkStatus();
+          },
+          [field](const Config& c) { return c.tls.*field; }};
+}
+
 Option Duration(std::string key, std::string help, absl::Duration Config::*field,
                 absl::Duration min) {
   return {key, std::move(help),
@@ -82,6 +110,37 @@ Option Duration(std::string key, std::string help, absl::Duration Config::*field
 const std::vector<Option>& Options() {
   static const auto* options = new std::vector<Option>{
       String("listen", "gRPC listen address host:port (port 0: any free port)", &Config::listen),
+      TlsString("tls.cert", "PEM certificate chain of the gRPC server (TLS)",
+                &rpc::TlsOptions::cert_file),
+      TlsString("tls.key", "PEM private key of tls.cert (mode 0600 or stricter)",
+                &rpc::TlsOptions::key_file),
+      TlsString("tls.ca", "PEM CA bundle client certificates are verified against (mTLS)",
+                &rpc::TlsOptions::ca_file),
+      Option{"tls.client_auth", "client certificates: require, optional or none",
+             [](Config& c, const std::string& v) -> absl::Status {
+               ASSIGN_OR_RETURN(c.tls.client_auth, rpc::ParseClientAuth("tls.client_auth", v));
+               return absl::OkStatus();
+             },
+             [](const Config& c) { return std::string(rpc::ClientAuthName(c.tls.client_auth)); }},
+      Option{"tls.refresh_interval", "how often certificate files are checked for rotation",
+             [](Config& c, const std::string& v) {
+               return ParseDurationValue("tls.refresh_interval", v, absl::Seconds(1),
+                                         &c.tls.refresh_interval);
+             },
+             [](const Config& c) { return absl::FormatDuration(c.tls.refresh_interval); }},
+      Bool("insecure", "serve plaintext gRPC without TLS, on purpose", &Config::insecure),
+      String("auth.policy_file", "authorization policy (YAML; empty: no authorization)",
+             &Config::auth_policy_file),
+      Duration("auth.reload_interval", "how often the policy file is checked for changes",
+               &Config::auth_reload_interval, absl::Milliseconds(100)),
+      Double("rate_limits.tenant_rate", "requests per second per tenant (0: no limit)",
+             &Config::rate_limits_tenant_rate),
+      Double("rate_limits.tenant_burst", "bucket size per tenant (0: twice the rate)",
+             &Config::rate_limits_tenant_burst),
+      Double("rate_limits.principal_rate", "requests per second per principal (0: no limit)",
+             &Config::rate_limits_principal_rate),
+      Double("rate_limits.principal_burst", "bucket size per principal (0: twice the rate)",
+             &Config::rate_limits_principal_burst),
       String("data_dir", "RocksDB data directory", &Config::data_dir),
       String("config", "YAML configuration file", &Config::config_file),
       String("contact_key_secret_file",
@@ -147,15 +206,31 @@ std::string EnvName(const std::string& key) {
   return "ASSENT_" + absl::AsciiStrToUpper(absl::StrReplaceAll(key, {{".", "_"}}));
 }
 
-// Flattens a YAML mapping into dotted keys.
+// Options nest three levels at most (kafka.producer.<key>). A deeper file is refused, which also
+// stops a YAML alias that contains itself (`a: &x {b: *x}`: endless nesting, which overflowed the
+// stack).
+constexpr int kMaxYamlDepth = 8;
+// Aliases can also multiply a small file into a huge tree ("billion laughs"); no configuration
+// has anywhere near this many entries.
+constexpr int kMaxYamlEntries = 10000;
+
+// Flattens a YAML mapping into dotted keys. `entries` counts down the entries left to visit.
 absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
-                     std::map<std::string, std::string>& out) {
-  if (!node.IsMap()) return InvalidField(prefix, "must be a mapping");
+                     std::map<std::string, std::string>& out, int depth, int& entries) {
+  if (!node.IsMap()) return InvalidField(prefix.empty() ? "config" : prefix, "must be a mapping");
+  if (depth > kMaxYamlDepth) {
+    return InvalidField(prefix, absl::StrCat("nests more than ", kMaxYamlDepth, " levels deep"));
+  }
   for (const auto& entry : node) {
-    const std::string key = prefix.empty() ? entry.first.as<std::string>()
-                                           : prefix + "." + entry.first.as<std::string>();
+    if (--entries < 0) {
+      return InvalidField("config", absl::StrCat("has more than ", kMaxYamlEntries, " entries"));
+    }
+    const std::string name = entry.first.as<std::string>();
+    // An error names the key; an empty one would name nothing.
+    if (name.empty()) return InvalidField(prefix.empty() ? "config" : prefix, "has an empty key");
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (entry.second.IsMap()) {
-      RETURN_IF_ERROR(Flatten(entry.second, key, out));
+      RETURN_IF_ERROR(Flatten(entry.second, key, out, depth + 1, entries));
     } else if (entry.second.IsScalar()) {
       out[key] = entry.second.as<std::string>();
     } else {
@@ -206,6 +281,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     if (auto eq = arg.find('='); eq != std::string::npos) {
       value = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
+    } else if (arg == "insecure") {
+      value = "true";  // a switch: --insecure alone turns it on
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
@@ -236,18 +313,33 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                      : environment.count("config") ? environment["config"]
                                                    : "";
   if (!file.empty()) {
-    std::map<std::string, std::string> from_yaml;
-    try {
-      YAML::Node root = YAML::LoadFile(file);
-      if (!root.IsNull()) RETURN_IF_ERROR(Flatten(root, "", from_yaml));
-    } catch (const YAML::Exception& e) {
-      return InvalidField("config", absl::StrCat("cannot read ", file, ": ", e.what()));
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      return InvalidField("config", absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
     }
-    for (const auto& [k, v] : from_yaml) RETURN_IF_ERROR(Apply(config, k, v, file));
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    RETURN_IF_ERROR(ApplyYaml(text, file, config));
   }
   for (const auto& [k, v] : environment) RETURN_IF_ERROR(Apply(config, k, v, EnvName(k)));
   for (const auto& [k, v] : flags) RETURN_IF_ERROR(Apply(config, k, v, "--" + FlagName(k)));
+  RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
 
+absl::Status ApplyYaml(std::string_view yaml, std::string_view origin, Config& config) {
+  std::map<std::string, std::string> from_yaml;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    int entries = kMaxYamlEntries;
+    if (!root.IsNull()) RETURN_IF_ERROR(Flatten(root, "", from_yaml, 1, entries));
+  } catch (const YAML::Exception& e) {
+    return InvalidField("config", absl::StrCat("cannot read ", Sv(origin), ": ", e.what()));
+  }
+  for (const auto& [k, v] : from_yaml) RETURN_IF_ERROR(Apply(config, k, v, origin));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const Config& config) {
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {
     return InvalidField("log_level", "must be trace, debug, info, warn or error");
@@ -256,19 +348,30 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     return InvalidField("listen", "must be host:port");
   }
   if (config.data_dir.empty()) return InvalidField("data_dir", "must not be empty");
-  return config;
+  if (!config.tls.enabled() && !config.insecure) {
+    return InvalidField("tls.cert",
+                        "required: give --tls-cert and --tls-key (and --tls-ca for client "
+                        "certificates), or --insecure to serve plaintext on purpose");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigValues(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> values;
+  for (const Option& o : Options()) values.emplace_back(o.key, o.get(config));
+  return values;
 }
 
 std::string DescribeConfig(const Config& config) {
   std::string out;
-  for (const Option& o : Options()) {
-    absl::StrAppend(&out, out.empty() ? "" : " ", o.key, "=", o.get(config));
+  for (const auto& [key, value] : ConfigValues(config)) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", key, "=", value);
   }
   for (const auto& [k, v] : config.kafka_producer) {
-    // Producer settings may carry credentials (sasl.password, ssl.key.password).
-    const bool secret = k.find("password") != std::string::npos ||
-                        k.find("secret") != std::string::npos ||
-                        k.find("sasl.oauthbearer") != std::string::npos;
+    // Producer settings may carry credentials (sasl.password, ssl.key.password). Every
+    // sasl.oauthbearer.* setting stays hidden too: its config and extensions can hold tokens.
+    const bool secret =
+        events::IsSecretSetting(k) || k.find("sasl.oauthbearer") != std::string::npos;
     absl::StrAppend(&out, " kafka.producer.", k, "=", secret ? "<redacted>" : v);
   }
   return out;

@@ -9,14 +9,37 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rpc/tls.h"
 
 namespace assent::consentd {
 
 struct Config {
+  // gRPC transport security: tls.cert/tls.key (the server's certificate), tls.ca (the CAs client
+  // certificates are verified against), tls.client_auth (require, optional or none; default
+  // require), tls.refresh_interval (how often the files are checked for rotation; default 10s).
+  // Without tls.cert, consentd refuses to start unless `insecure` is true.
+  rpc::TlsOptions tls;
+  // Serve plaintext gRPC without TLS, on purpose (logged as a warning). Default false.
+  bool insecure = false;
+  // The authorization policy (authz/policy.h; README "Security"). Default empty: no
+  // authorization (identified callers may do everything). Reloaded on SIGHUP and when the file
+  // changes (checked every auth.reload_interval, default 5s); a bad file is refused at start and
+  // on reload (the old policy stays).
+  std::string auth_policy_file;
+  absl::Duration auth_reload_interval = absl::Seconds(5);
+  // Token buckets, in requests per second and bucket size, per tenant and per principal
+  // (rate 0: off, the default; burst 0: twice the rate). Refused calls are RESOURCE_EXHAUSTED
+  // with the retry delay in the trailers.
+  double rate_limits_tenant_rate = 0;
+  double rate_limits_tenant_burst = 0;
+  double rate_limits_principal_rate = 0;
+  double rate_limits_principal_burst = 0;
   // Address the gRPC API listens on ("host:port"; port 0 picks a free port). Default
   // 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";
@@ -86,6 +109,19 @@ struct Config {
 // code CANCELLED with the usage text as message when --help is given.
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                                   const std::vector<std::string>& env);
+
+// Applies the text of a YAML configuration file to `config`: what LoadConfig does with the file
+// that --config names, before the environment and flags apply. `origin` names the file in
+// errors. INVALID_ARGUMENT naming the option for YAML that does not parse, an unknown option or a
+// bad value.
+absl::Status ApplyYaml(std::string_view yaml, std::string_view origin, Config& config);
+
+// What LoadConfig checks once every source applied: INVALID_ARGUMENT naming the option.
+absl::Status ValidateConfig(const Config& config);
+
+// Every option's dotted key and effective value, in the order of Usage() (what DescribeConfig
+// prints, kafka.producer.* aside); a value given back as "--<flag>=<value>" sets the same value.
+std::vector<std::pair<std::string, std::string>> ConfigValues(const Config& config);
 
 // The effective configuration as "key=value" lines, secrets redacted, for the start-up log.
 std::string DescribeConfig(const Config& config);

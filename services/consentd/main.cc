@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload the authorization policy
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = assent::consentd::Server::Start(*config, assent::SystemClock::Get());
@@ -61,7 +62,10 @@ int main(int argc, char** argv) {
 
   std::thread waiter([&] {
     int signal = 0;
-    sigwait(&signals, &signal);
+    while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+      log->info("msg=\"SIGHUP: reloading the authorization policy\"");
+      (*server)->ReloadPolicy().IgnoreError();  // logged; the previous policy stays on error
+    }
     log->info("msg=\"signal received\" signal={}", signal);
     (*server)->Shutdown(config->shutdown_delay, config->shutdown_grace);
   });

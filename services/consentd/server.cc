@@ -12,10 +12,13 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/hex.h"
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "rpc/server.h"
+#include "rpc/tls.h"
 #include "spdlog/spdlog.h"
 
 namespace assent::consentd {
@@ -40,6 +43,7 @@ absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool cre
     spdlog::get("consentd")->warn("msg=\"generated a new contact-key secret\" path={}", path);
     return secret;
   }
+  RETURN_IF_ERROR(CheckSecretFileMode("contact_key_secret_file", path));
   std::ifstream in(path);
   std::stringstream buffer;
   buffer << in.rdbuf();
@@ -118,6 +122,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   ledger_options.max_batch_check = static_cast<int>(config.limits_max_batch_check);
   ledger_options.max_decisions_per_request = static_cast<int>(config.limits_max_decisions);
   if (!config.links_keyring_file.empty()) {
+    RETURN_IF_ERROR(CheckSecretFileMode("links.keyring_file", config.links_keyring_file));
     ASSIGN_OR_RETURN(links::KeyRing keyring, links::KeyRing::Load(config.links_keyring_file));
     log->info("msg=\"link keyring loaded\" keys={}", keyring.size());
     ledger_options.link_keyring = std::make_shared<const links::KeyRing>(std::move(keyring));
@@ -130,26 +135,86 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->committer_->AddObserver(server->metrics_.get());
   server->metrics_->Attach(&clock, server->store_.get(), server->committer_.get(),
                            server->relay_.get(), [self] { return self->Ready().ready; });
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   rpc::ServerCredentials(config.tls, config.insecure));
+  if (config.tls.enabled()) {
+    log->info("msg=\"gRPC over TLS\" client_auth={} refresh_interval={}",
+              rpc::ClientAuthName(config.tls.client_auth),
+              absl::FormatDuration(config.tls.refresh_interval));
+  } else {
+    log->warn(
+        "msg=\"serving plaintext gRPC (--insecure): callers are not authenticated and "
+        "traffic is not encrypted\"");
+  }
+  CallGuardOptions guard_options;
+  if (!config.auth_policy_file.empty()) {
+    ASSIGN_OR_RETURN(server->policy_, authz::PolicyFile::Open(config.auth_policy_file));
+    guard_options.policy = server->policy_.get();
+    log->info("msg=\"authorization policy loaded\" path={} principals={} tokens={}",
+              config.auth_policy_file, server->policy_->current().principal_count(),
+              server->policy_->current().token_count());
+    server->policy_watcher_ = std::thread(
+        [self, interval = config.auth_reload_interval] { self->WatchPolicy(interval); });
+  } else if (config.tls.enabled()) {
+    log->warn(
+        "msg=\"no authorization policy (auth.policy_file): every identified caller may do "
+        "everything\"");
+  }
+  guard_options.tls = config.tls.enabled();
+  guard_options.per_tenant = {config.rate_limits_tenant_rate, config.rate_limits_tenant_burst};
+  guard_options.per_principal = {config.rate_limits_principal_rate,
+                                 config.rate_limits_principal_burst};
+  ASSIGN_OR_RETURN(server->guard_, CallGuard::Create(guard_options, clock, server->metrics_.get()));
+
   server->catalog_service_ =
-      std::make_unique<CatalogService>(*server->ledger_, server->metrics_.get());
+      std::make_unique<CatalogService>(*server->ledger_, *server->guard_, server->metrics_.get());
   server->consent_service_ =
-      std::make_unique<ConsentService>(*server->ledger_, server->metrics_.get());
+      std::make_unique<ConsentService>(*server->ledger_, *server->guard_, server->metrics_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  rpc::ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits_max_message_bytes));
   builder.RegisterService(server->catalog_service_.get());
   builder.RegisterService(server->consent_service_.get());
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("listen: cannot bind ", config.listen));
-  }
-  server->address_ = absl::StrCat(config.listen.substr(0, config.listen.rfind(':')), ":", port);
+  ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
+  server->address_ = rpc::BoundAddress(config.listen, port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->phase_ = Phase::kServing;
   return server;
+}
+
+absl::Status Server::ReloadPolicy() {
+  if (policy_ == nullptr) return absl::OkStatus();
+  absl::Status reloaded = policy_->Reload();
+  LogReload(reloaded);
+  return reloaded;
+}
+
+void Server::LogReload(const absl::Status& reloaded) const {
+  auto log = spdlog::get("consentd");
+  if (reloaded.ok()) {
+    log->info("msg=\"authorization policy reloaded\" principals={} tokens={}",
+              policy_->current().principal_count(), policy_->current().token_count());
+  } else {
+    log->error("msg=\"authorization policy refused; the previous one stays\" error=\"{}\"",
+               reloaded.ToString());
+  }
+}
+
+void Server::WatchPolicy(absl::Duration interval) {
+  absl::MutexLock lock(&mu_);
+  while (!shut_down_) {
+    mu_.AwaitWithTimeout(absl::Condition(&shut_down_), interval);
+    if (shut_down_) break;
+    mu_.Unlock();
+    // Reloads only when the file changed since it was last read (good or bad).
+    absl::StatusOr<bool> reloaded = policy_->ReloadIfChanged();
+    if (!reloaded.ok() || *reloaded) LogReload(reloaded.status());
+    mu_.Lock();
+  }
 }
 
 metrics::Readiness Server::Ready() const {
@@ -165,13 +230,25 @@ metrics::Readiness Server::Ready() const {
   return {true, ""};
 }
 
+void Server::StopPolicyWatcher() {
+  {
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+  }
+  if (policy_watcher_.joinable()) policy_watcher_.join();
+}
+
 void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
-  if (server_ == nullptr) return;  // Start() failed part-way
+  if (server_ == nullptr) {  // Start() failed part-way
+    StopPolicyWatcher();
+    return;
+  }
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return;
     shut_down_ = true;
   }
+  if (policy_watcher_.joinable()) policy_watcher_.join();
   auto log = spdlog::get("consentd");
   phase_ = Phase::kStopping;
   server_->GetHealthCheckService()->SetServingStatus(false);

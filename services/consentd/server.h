@@ -4,9 +4,12 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "authz/policy.h"
 #include "common/clock.h"
+#include "consentd/call_guard.h"
 #include "consentd/config.h"
 #include "consentd/service_metrics.h"
 #include "consentd/services.h"
@@ -22,7 +25,8 @@ namespace assent::consentd {
 class Server {
  public:
   // Opens everything and starts serving. UNAVAILABLE when the store cannot be opened or the
-  // address cannot be bound; INVALID_ARGUMENT for a bad contact key file.
+  // address cannot be bound (in use by another process); INVALID_ARGUMENT for a bad contact key
+  // file, TLS file or policy file; FAILED_PRECONDITION without TLS unless config.insecure.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config, const Clock& clock);
   ~Server();
 
@@ -36,11 +40,18 @@ class Server {
   // calls the grace period, completes queued writes and closes the store. Idempotent; safe from
   // any thread but a gRPC callback.
   void Shutdown(absl::Duration delay, absl::Duration grace);
+  // Re-reads the authorization policy file (SIGHUP). On error the previous policy stays and the
+  // error is returned (and logged). OK when no policy is configured.
+  absl::Status ReloadPolicy();
   // Ready: serving, store open, and Kafka reachable when configured.
   metrics::Readiness Ready() const;
 
  private:
   Server() = default;
+  // Reloads the policy whenever its file changes, until shutdown.
+  void WatchPolicy(absl::Duration interval);
+  void LogReload(const absl::Status& reloaded) const;
+  void StopPolicyWatcher();
 
   enum class Phase { kStarting, kServing, kStopping };
   std::atomic<Phase> phase_{Phase::kStarting};
@@ -50,6 +61,9 @@ class Server {
   std::unique_ptr<store::Committer> committer_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<events::OutboxRelay> relay_;  // null when no Kafka brokers are configured
+  std::unique_ptr<authz::PolicyFile> policy_;   // null without a policy
+  std::unique_ptr<CallGuard> guard_;
+  std::thread policy_watcher_;
   std::unique_ptr<CatalogService> catalog_service_;
   std::unique_ptr<ConsentService> consent_service_;
   std::unique_ptr<grpc::Server> server_;

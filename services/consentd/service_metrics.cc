@@ -54,6 +54,25 @@ std::optional<OutboxHead> OldestOutboxRecord(const store::Store& store, uint64_t
 
 }  // namespace
 
+void ServiceMetrics::OnDenied(std::string_view principal, std::string_view service,
+                              std::string_view method, std::string_view reason) {
+  denied_
+      .Add({{"principal", std::string(principal)},
+            {"service", std::string(service)},
+            {"method", std::string(method)},
+            {"reason", std::string(reason)}})
+      .Increment();
+}
+
+void ServiceMetrics::OnRateLimited(std::string_view scope, std::string_view service,
+                                   std::string_view method) {
+  rate_limited_
+      .Add({{"scope", std::string(scope)},
+            {"service", std::string(service)},
+            {"method", std::string(method)}})
+      .Increment();
+}
+
 std::string_view CodeName(grpc::StatusCode code) {
   static constexpr std::string_view kNames[] = {"OK",
                                                 "CANCELLED",
@@ -217,6 +236,17 @@ ServiceMetrics::ServiceMetrics(const std::string& version)
                    .Help("Time from a change's commit to Kafka acknowledging its event.")
                    .Register(*registry_)
                    .Add({}, LatencyBuckets())),
+      denied_(prometheus::BuildCounter()
+                  .Name("assent_auth_denied_total")
+                  .Help("Calls refused by authentication or authorization, by principal (as the "
+                        "policy names it; unknown and anonymous otherwise), service, method and "
+                        "reason.")
+                  .Register(*registry_)),
+      rate_limited_(prometheus::BuildCounter()
+                        .Name("assent_rate_limited_total")
+                        .Help("Calls refused by a rate limit, by scope (tenant or principal), "
+                              "service and method.")
+                        .Register(*registry_)),
       collector_(std::make_shared<StateCollector>()) {
   prometheus::BuildGauge()
       .Name("assent_build_info")

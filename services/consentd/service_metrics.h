@@ -62,6 +62,12 @@ class ServiceMetrics final : public store::CommitObserver, public ledger::Ledger
   void OnGroupCommitted(size_t mutations, size_t bytes, absl::Duration write_latency) override;
   void OnDecisionRecorded(v1::PurposeKind kind, v1::ConsentState state) override;
   void OnChecked(v1::Verdict verdict, v1::Reason reason) override;
+  // A call refused by the guard: `principal` is a bounded label (a principal the policy names,
+  // "unknown" or "anonymous"); `reason` is "unauthenticated" or "permission_denied".
+  void OnDenied(std::string_view principal, std::string_view service, std::string_view method,
+                std::string_view reason);
+  // A call refused by the tenant's or the principal's rate limit (`scope`).
+  void OnRateLimited(std::string_view scope, std::string_view service, std::string_view method);
   // Commit -> Kafka acknowledgement of one event.
   void OnPublished(absl::Duration latency);
 
@@ -81,6 +87,8 @@ class ServiceMetrics final : public store::CommitObserver, public ledger::Ledger
   prometheus::Histogram& group_mutations_;
   prometheus::Histogram& commit_write_;
   prometheus::Histogram& publish_;
+  prometheus::Family<prometheus::Counter>& denied_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
   std::shared_ptr<StateCollector> collector_;
 
   // One gRPC method's series, by status code (17 codes).

@@ -1,12 +1,20 @@
 #include "consentd/services.h"
 
 #include <chrono>
+#include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "consentd/grpc_status.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "rpc/parse_guard.h"
+#include "rpc/status.h"
+#include "spdlog/spdlog.h"
 
 namespace assent::consentd {
 namespace {
+
+using authz::Permission;
 
 absl::Time Deadline(const grpc::CallbackServerContext* ctx) {
   const auto deadline = ctx->deadline();
@@ -14,53 +22,185 @@ absl::Time Deadline(const grpc::CallbackServerContext* ctx) {
   return absl::FromChrono(deadline);
 }
 
-// Names one RPC for metrics.
-struct Method {
+// The rule of one of consentd's RPCs; a method without one is a defect caught at start.
+const RpcRule& Rule(std::string_view service, std::string_view method) {
+  const RpcRule* rule = FindRpcRule(service, method);
+  if (rule == nullptr) {
+    spdlog::critical("msg=\"RPC without a permission rule\" service={} method={}", service, method);
+    std::abort();
+  }
+  return *rule;
+}
+
+// The tenant a request is about: its `tenant` field, or the tenant of its resource name
+// ("tenants/{tenant}/..."). Empty when it names none (then only a grant on every tenant admits it).
+template <typename Request>
+std::string_view TenantOf(const Request& request) {
+  return request.tenant();
+}
+std::string_view TenantOfName(std::string_view name) {
+  constexpr std::string_view kPrefix = "tenants/";
+  if (!name.starts_with(kPrefix)) return {};
+  name.remove_prefix(kPrefix.size());
+  return name.substr(0, name.find('/'));
+}
+std::string_view TenantOf(const v1::CreateTenantRequest& r) {
+  return r.tenant().tenant_id().empty() ? TenantOfName(r.tenant().name()) : r.tenant().tenant_id();
+}
+std::string_view TenantOf(const v1::GetTenantRequest& r) { return TenantOfName(r.name()); }
+// Anyone who may read some tenant's catalog may list: the list shows those tenants.
+std::string_view TenantOf(const v1::ListTenantsRequest&) { return authz::Policy::kAnyTenant; }
+std::string_view TenantOf(const v1::CreatePurposeRequest& r) { return TenantOfName(r.parent()); }
+std::string_view TenantOf(const v1::UpdatePurposeRequest& r) {
+  return TenantOfName(r.purpose().name());
+}
+std::string_view TenantOf(const v1::GetPurposeRequest& r) { return TenantOfName(r.name()); }
+std::string_view TenantOf(const v1::ListPurposesRequest& r) { return TenantOfName(r.parent()); }
+std::string_view TenantOf(const v1::SetDefaultPolicyRequest& r) { return TenantOfName(r.parent()); }
+std::string_view TenantOf(const v1::GetDefaultPolicyRequest& r) { return TenantOfName(r.name()); }
+
+// The second permission a request needs for what it carries (permissions.h), if any.
+template <typename Request>
+std::optional<Permission> ExtraPermission(const Request&) {
+  return std::nullopt;
+}
+std::optional<Permission> ByHash(const v1::Target& target) {
+  if (target.has_contact_ref()) return Permission::kContactByHash;
+  return std::nullopt;
+}
+std::optional<Permission> ExtraPermission(const v1::RecordDecisionsRequest& r) {
+  if (r.has_import()) return Permission::kConsentImport;
+  return ByHash(r.target());
+}
+std::optional<Permission> ExtraPermission(const v1::GetContactPointStateRequest& r) {
+  if (r.has_contact_ref()) return Permission::kContactByHash;
+  return std::nullopt;
+}
+std::optional<Permission> ExtraPermission(const v1::ListHistoryRequest& r) {
+  return ByHash(r.target());
+}
+std::optional<Permission> ExtraPermission(const v1::VerifyHistoryRequest& r) {
+  return ByHash(r.target());
+}
+std::optional<Permission> ExtraPermission(const v1::CheckRequest& r) { return ByHash(r.target()); }
+std::optional<Permission> ExtraPermission(const v1::BatchCheckRequest& r) {
+  for (const v1::Target& target : r.targets()) {
+    if (target.has_contact_ref()) return Permission::kContactByHash;
+  }
+  return std::nullopt;
+}
+std::optional<Permission> ExtraPermission(const v1::CreateLinkRequest& r) {
+  return ByHash(r.target());
+}
+
+// One call: its rule, the guard that admits it, and its metrics.
+struct Call {
+  CallGuard& guard;
   ServiceMetrics* metrics;
-  std::string_view service;
-  std::string_view name;
+  const RpcRule& rule;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   // Finishes the call and records it.
-  void Finish(grpc::ServerUnaryReactor* reactor, const grpc::Status& status) const {
+  void Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status) const {
+    const grpc::Status out = rpc::ToGrpcStatus(status);
     if (metrics != nullptr) {
-      metrics->ObserveRpc(service, name, status.error_code(),
+      metrics->ObserveRpc(rule.service, rule.method, out.error_code(),
                           absl::FromChrono(std::chrono::steady_clock::now() - start));
     }
-    reactor->Finish(status);
+    reactor->Finish(out);
+  }
+
+  // What every call does first: refuse a request protobuf could not parse, then admit the caller.
+  template <typename Request>
+  absl::StatusOr<ledger::Caller> Admit(grpc::CallbackServerContext* ctx,
+                                       const Request& request) const {
+    if (std::optional<absl::Status> bad = rpc::ParseError(request)) [[unlikely]]
+      return *bad;
+    return guard.Admit(ctx, rule, TenantOf(request), ExtraPermission(request));
   }
 };
 
 // A write: the ledger completes it on the committer thread once durable.
-template <typename Response, typename Start>
-grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, Response* response, Method method,
-                                Start start) {
+template <typename Request, typename Response, typename Start>
+grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const Request& request,
+                                Response* response, Call call, Start start) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  start(Deadline(ctx), [reactor, response, method](absl::StatusOr<Response> result) {
-    if (result.ok()) *response = *std::move(result);
-    method.Finish(reactor, ToGrpcStatus(result.status()));
-  });
+  absl::StatusOr<ledger::Caller> caller = call.Admit(ctx, request);
+  if (!caller.ok()) {
+    call.Finish(reactor, caller.status());
+    return reactor;
+  }
+  start(Deadline(ctx), *std::move(caller),
+        [reactor, response, call](absl::StatusOr<Response> result) {
+          if (result.ok()) *response = *std::move(result);
+          call.Finish(reactor, result.status());
+        });
   return reactor;
 }
 
 // A read: answered on the calling thread.
-template <typename Response, typename Run>
-grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, Response* response, Method method,
-                               Run run) {
+template <typename Request, typename Response, typename Run>
+grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, const Request& request,
+                               Response* response, Call call, Run run) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Response> result = run();
+  absl::StatusOr<ledger::Caller> caller = call.Admit(ctx, request);
+  if (!caller.ok()) {
+    call.Finish(reactor, caller.status());
+    return reactor;
+  }
+  absl::StatusOr<Response> result = run(*caller);
   if (result.ok()) *response = *std::move(result);
-  method.Finish(reactor, ToGrpcStatus(result.status()));
+  call.Finish(reactor, result.status());
   return reactor;
+}
+
+// Aborts unless every method of `service` has a permission rule.
+void RequireRules(std::string_view service) {
+  const google::protobuf::ServiceDescriptor* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          absl::StrCat("assent.v1.", Sv(service)));
+  for (int i = 0; i < descriptor->method_count(); ++i) Rule(service, descriptor->method(i)->name());
 }
 
 }  // namespace
 
+CatalogService::CatalogService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics)
+    : ledger_(ledger), guard_(guard), metrics_(metrics) {
+  RequireRules(kName);
+  GuardParsing("CreateTenant", &CatalogService::CreateTenant);
+  GuardParsing("GetTenant", &CatalogService::GetTenant);
+  GuardParsing("ListTenants", &CatalogService::ListTenants);
+  GuardParsing("CreatePurpose", &CatalogService::CreatePurpose);
+  GuardParsing("UpdatePurpose", &CatalogService::UpdatePurpose);
+  GuardParsing("GetPurpose", &CatalogService::GetPurpose);
+  GuardParsing("ListPurposes", &CatalogService::ListPurposes);
+  GuardParsing("SetDefaultPolicy", &CatalogService::SetDefaultPolicy);
+  GuardParsing("GetDefaultPolicy", &CatalogService::GetDefaultPolicy);
+}
+
+ConsentService::ConsentService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics)
+    : ledger_(ledger), guard_(guard), metrics_(metrics) {
+  RequireRules(kName);
+  GuardParsing("RecordDecisions", &ConsentService::RecordDecisions);
+  GuardParsing("LinkContactPoint", &ConsentService::LinkContactPoint);
+  GuardParsing("UnlinkContactPoint", &ConsentService::UnlinkContactPoint);
+  GuardParsing("SetPreferences", &ConsentService::SetPreferences);
+  GuardParsing("SuppressContactPoint", &ConsentService::SuppressContactPoint);
+  GuardParsing("GetSubjectState", &ConsentService::GetSubjectState);
+  GuardParsing("GetContactPointState", &ConsentService::GetContactPointState);
+  GuardParsing("ListHistory", &ConsentService::ListHistory);
+  GuardParsing("VerifyHistory", &ConsentService::VerifyHistory);
+  GuardParsing("Check", &ConsentService::Check);
+  GuardParsing("BatchCheck", &ConsentService::BatchCheck);
+  GuardParsing("CreateLink", &ConsentService::CreateLink);
+}
+
 grpc::ServerUnaryReactor* CatalogService::CreateTenant(grpc::CallbackServerContext* ctx,
                                                        const v1::CreateTenantRequest* request,
                                                        v1::Tenant* response) {
-  return Write(ctx, response, Method{metrics_, "CatalogService", "CreateTenant"},
-               [&](absl::Time deadline, ledger::Callback<v1::Tenant> done) {
+  static const RpcRule& rule = Rule(kName, "CreateTenant");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, const ledger::Caller&, ledger::Callback<v1::Tenant> done) {
                  ledger_.CreateTenant(*request, deadline, std::move(done));
                });
 }
@@ -68,8 +208,9 @@ grpc::ServerUnaryReactor* CatalogService::CreateTenant(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* CatalogService::CreatePurpose(grpc::CallbackServerContext* ctx,
                                                         const v1::CreatePurposeRequest* request,
                                                         v1::Purpose* response) {
-  return Write(ctx, response, Method{metrics_, "CatalogService", "CreatePurpose"},
-               [&](absl::Time deadline, ledger::Callback<v1::Purpose> done) {
+  static const RpcRule& rule = Rule(kName, "CreatePurpose");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, const ledger::Caller&, ledger::Callback<v1::Purpose> done) {
                  ledger_.CreatePurpose(*request, deadline, std::move(done));
                });
 }
@@ -77,8 +218,9 @@ grpc::ServerUnaryReactor* CatalogService::CreatePurpose(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* CatalogService::UpdatePurpose(grpc::CallbackServerContext* ctx,
                                                         const v1::UpdatePurposeRequest* request,
                                                         v1::Purpose* response) {
-  return Write(ctx, response, Method{metrics_, "CatalogService", "UpdatePurpose"},
-               [&](absl::Time deadline, ledger::Callback<v1::Purpose> done) {
+  static const RpcRule& rule = Rule(kName, "UpdatePurpose");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, const ledger::Caller&, ledger::Callback<v1::Purpose> done) {
                  ledger_.UpdatePurpose(*request, deadline, std::move(done));
                });
 }
@@ -86,139 +228,174 @@ grpc::ServerUnaryReactor* CatalogService::UpdatePurpose(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* CatalogService::SetDefaultPolicy(
     grpc::CallbackServerContext* ctx, const v1::SetDefaultPolicyRequest* request,
     v1::DefaultPolicy* response) {
-  return Write(ctx, response, Method{metrics_, "CatalogService", "SetDefaultPolicy"},
-               [&](absl::Time deadline, ledger::Callback<v1::DefaultPolicy> done) {
-                 ledger_.SetDefaultPolicy(*request, deadline, std::move(done));
-               });
+  static const RpcRule& rule = Rule(kName, "SetDefaultPolicy");
+  return Write(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](absl::Time deadline, const ledger::Caller&, ledger::Callback<v1::DefaultPolicy> done) {
+        ledger_.SetDefaultPolicy(*request, deadline, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* CatalogService::GetTenant(grpc::CallbackServerContext* ctx,
                                                     const v1::GetTenantRequest* request,
                                                     v1::Tenant* response) {
-  return Read(ctx, response, Method{metrics_, "CatalogService", "GetTenant"},
-              [&] { return ledger_.GetTenant(*request); });
+  static const RpcRule& rule = Rule(kName, "GetTenant");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.GetTenant(*request); });
 }
 
 grpc::ServerUnaryReactor* CatalogService::ListTenants(grpc::CallbackServerContext* ctx,
                                                       const v1::ListTenantsRequest* request,
                                                       v1::ListTenantsResponse* response) {
-  return Read(ctx, response, Method{metrics_, "CatalogService", "ListTenants"},
-              [&] { return ledger_.ListTenants(*request); });
+  static const RpcRule& rule = Rule(kName, "ListTenants");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller& caller) -> absl::StatusOr<v1::ListTenantsResponse> {
+                // A principal granted some tenants sees those.
+                ASSIGN_OR_RETURN(v1::ListTenantsResponse all, ledger_.ListTenants(*request));
+                v1::ListTenantsResponse visible;
+                visible.set_next_page_token(all.next_page_token());
+                for (v1::Tenant& t : *all.mutable_tenants()) {
+                  if (guard_.Allows(caller, t.tenant_id(), Permission::kCatalogRead)) {
+                    *visible.add_tenants() = std::move(t);
+                  }
+                }
+                return visible;
+              });
 }
 
 grpc::ServerUnaryReactor* CatalogService::GetPurpose(grpc::CallbackServerContext* ctx,
                                                      const v1::GetPurposeRequest* request,
                                                      v1::Purpose* response) {
-  return Read(ctx, response, Method{metrics_, "CatalogService", "GetPurpose"},
-              [&] { return ledger_.GetPurpose(*request); });
+  static const RpcRule& rule = Rule(kName, "GetPurpose");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.GetPurpose(*request); });
 }
 
 grpc::ServerUnaryReactor* CatalogService::ListPurposes(grpc::CallbackServerContext* ctx,
                                                        const v1::ListPurposesRequest* request,
                                                        v1::ListPurposesResponse* response) {
-  return Read(ctx, response, Method{metrics_, "CatalogService", "ListPurposes"},
-              [&] { return ledger_.ListPurposes(*request); });
+  static const RpcRule& rule = Rule(kName, "ListPurposes");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.ListPurposes(*request); });
 }
 
 grpc::ServerUnaryReactor* CatalogService::GetDefaultPolicy(
     grpc::CallbackServerContext* ctx, const v1::GetDefaultPolicyRequest* request,
     v1::DefaultPolicy* response) {
-  return Read(ctx, response, Method{metrics_, "CatalogService", "GetDefaultPolicy"},
-              [&] { return ledger_.GetDefaultPolicy(*request); });
+  static const RpcRule& rule = Rule(kName, "GetDefaultPolicy");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.GetDefaultPolicy(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::RecordDecisions(grpc::CallbackServerContext* ctx,
                                                           const v1::RecordDecisionsRequest* request,
                                                           v1::RecordDecisionsResponse* response) {
-  return Write(ctx, response, Method{metrics_, "ConsentService", "RecordDecisions"},
-               [&](absl::Time deadline, ledger::Callback<v1::RecordDecisionsResponse> done) {
-                 ledger_.RecordDecisions(*request, deadline, std::move(done));
+  static const RpcRule& rule = Rule(kName, "RecordDecisions");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::RecordDecisionsResponse> done) {
+                 ledger_.RecordDecisions(*request, deadline, std::move(done), caller);
                });
 }
 
 grpc::ServerUnaryReactor* ConsentService::LinkContactPoint(
     grpc::CallbackServerContext* ctx, const v1::LinkContactPointRequest* request,
     v1::LinkContactPointResponse* response) {
-  return Write(ctx, response, Method{metrics_, "ConsentService", "LinkContactPoint"},
-               [&](absl::Time deadline, ledger::Callback<v1::LinkContactPointResponse> done) {
-                 ledger_.LinkContactPoint(*request, deadline, std::move(done));
+  static const RpcRule& rule = Rule(kName, "LinkContactPoint");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::LinkContactPointResponse> done) {
+                 ledger_.LinkContactPoint(*request, deadline, std::move(done), caller);
                });
 }
 
 grpc::ServerUnaryReactor* ConsentService::UnlinkContactPoint(
     grpc::CallbackServerContext* ctx, const v1::UnlinkContactPointRequest* request,
     v1::UnlinkContactPointResponse* response) {
-  return Write(ctx, response, Method{metrics_, "ConsentService", "UnlinkContactPoint"},
-               [&](absl::Time deadline, ledger::Callback<v1::UnlinkContactPointResponse> done) {
-                 ledger_.UnlinkContactPoint(*request, deadline, std::move(done));
+  static const RpcRule& rule = Rule(kName, "UnlinkContactPoint");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::UnlinkContactPointResponse> done) {
+                 ledger_.UnlinkContactPoint(*request, deadline, std::move(done), caller);
                });
 }
 
 grpc::ServerUnaryReactor* ConsentService::SetPreferences(grpc::CallbackServerContext* ctx,
                                                          const v1::SetPreferencesRequest* request,
                                                          v1::SetPreferencesResponse* response) {
-  return Write(ctx, response, Method{metrics_, "ConsentService", "SetPreferences"},
-               [&](absl::Time deadline, ledger::Callback<v1::SetPreferencesResponse> done) {
-                 ledger_.SetPreferences(*request, deadline, std::move(done));
+  static const RpcRule& rule = Rule(kName, "SetPreferences");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::SetPreferencesResponse> done) {
+                 ledger_.SetPreferences(*request, deadline, std::move(done), caller);
                });
 }
 
 grpc::ServerUnaryReactor* ConsentService::SuppressContactPoint(
     grpc::CallbackServerContext* ctx, const v1::SuppressContactPointRequest* request,
     v1::SuppressContactPointResponse* response) {
-  return Write(ctx, response, Method{metrics_, "ConsentService", "SuppressContactPoint"},
-               [&](absl::Time deadline, ledger::Callback<v1::SuppressContactPointResponse> done) {
-                 ledger_.SuppressContactPoint(*request, deadline, std::move(done));
+  static const RpcRule& rule = Rule(kName, "SuppressContactPoint");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::SuppressContactPointResponse> done) {
+                 ledger_.SuppressContactPoint(*request, deadline, std::move(done), caller);
                });
 }
 
 grpc::ServerUnaryReactor* ConsentService::GetSubjectState(grpc::CallbackServerContext* ctx,
                                                           const v1::GetSubjectStateRequest* request,
                                                           v1::SubjectState* response) {
-  return Read(ctx, response, Method{metrics_, "ConsentService", "GetSubjectState"},
-              [&] { return ledger_.GetSubjectState(*request); });
+  static const RpcRule& rule = Rule(kName, "GetSubjectState");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.GetSubjectState(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::GetContactPointState(
     grpc::CallbackServerContext* ctx, const v1::GetContactPointStateRequest* request,
     v1::ContactPointState* response) {
-  return Read(ctx, response, Method{metrics_, "ConsentService", "GetContactPointState"},
-              [&] { return ledger_.GetContactPointState(*request); });
+  static const RpcRule& rule = Rule(kName, "GetContactPointState");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.GetContactPointState(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::ListHistory(grpc::CallbackServerContext* ctx,
                                                       const v1::ListHistoryRequest* request,
                                                       v1::ListHistoryResponse* response) {
-  return Read(ctx, response, Method{metrics_, "ConsentService", "ListHistory"},
-              [&] { return ledger_.ListHistory(*request); });
+  static const RpcRule& rule = Rule(kName, "ListHistory");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.ListHistory(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::VerifyHistory(grpc::CallbackServerContext* ctx,
                                                         const v1::VerifyHistoryRequest* request,
                                                         v1::VerifyHistoryResponse* response) {
-  return Read(ctx, response, Method{metrics_, "ConsentService", "VerifyHistory"},
-              [&] { return ledger_.VerifyHistory(*request); });
+  static const RpcRule& rule = Rule(kName, "VerifyHistory");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.VerifyHistory(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::Check(grpc::CallbackServerContext* ctx,
                                                 const v1::CheckRequest* request,
                                                 v1::CheckResponse* response) {
-  return Read(ctx, response, Method{metrics_, "ConsentService", "Check"},
-              [&] { return ledger_.Check(*request); });
+  static const RpcRule& rule = Rule(kName, "Check");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.Check(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::BatchCheck(grpc::CallbackServerContext* ctx,
                                                      const v1::BatchCheckRequest* request,
                                                      v1::BatchCheckResponse* response) {
-  return Read(ctx, response, Method{metrics_, "ConsentService", "BatchCheck"},
-              [&] { return ledger_.BatchCheck(*request); });
+  static const RpcRule& rule = Rule(kName, "BatchCheck");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.BatchCheck(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::CreateLink(grpc::CallbackServerContext* ctx,
                                                      const v1::CreateLinkRequest* request,
                                                      v1::CreateLinkResponse* response) {
-  return Read(ctx, response, Method{metrics_, "ConsentService", "CreateLink"},
-              [&] { return ledger_.CreateLink(*request); });
+  static const RpcRule& rule = Rule(kName, "CreateLink");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.CreateLink(*request); });
 }
 
 }  // namespace assent::consentd

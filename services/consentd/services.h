@@ -1,19 +1,23 @@
-// The gRPC services: thin adapters from the callback API to the ledger. Writes complete
-// asynchronously when the committer has made them durable; reads answer on the calling thread.
+// The gRPC services: thin adapters from the callback API to the ledger. Every call is first
+// refused if protobuf could not parse it, then admitted by the CallGuard (identity, permission,
+// rate limits); writes complete asynchronously when the committer has made them durable, reads
+// answer on the calling thread.
 #pragma once
 
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "consentd/call_guard.h"
 #include "consentd/service_metrics.h"
 #include "ledger/ledger.h"
+#include "rpc/parse_guard.h"
 
 namespace assent::consentd {
 
-class CatalogService final : public v1::CatalogService::CallbackService {
+class CatalogService final : public rpc::ParseGuarded<v1::CatalogService::CallbackService> {
  public:
-  // `metrics` may be null.
-  CatalogService(ledger::Ledger& ledger, ServiceMetrics* metrics)
-      : ledger_(ledger), metrics_(metrics) {}
+  static constexpr std::string_view kName = "CatalogService";
+  // `guard` must outlive the service; `metrics` may be null.
+  CatalogService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics);
 
   grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext* ctx,
                                          const v1::CreateTenantRequest* request,
@@ -45,14 +49,15 @@ class CatalogService final : public v1::CatalogService::CallbackService {
 
  private:
   ledger::Ledger& ledger_;
+  CallGuard& guard_;
   ServiceMetrics* metrics_;
 };
 
-class ConsentService final : public v1::ConsentService::CallbackService {
+class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::CallbackService> {
  public:
-  // `metrics` may be null.
-  ConsentService(ledger::Ledger& ledger, ServiceMetrics* metrics)
-      : ledger_(ledger), metrics_(metrics) {}
+  static constexpr std::string_view kName = "ConsentService";
+  // `guard` must outlive the service; `metrics` may be null.
+  ConsentService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics);
 
   grpc::ServerUnaryReactor* RecordDecisions(grpc::CallbackServerContext* ctx,
                                             const v1::RecordDecisionsRequest* request,
@@ -92,6 +97,7 @@ class ConsentService final : public v1::ConsentService::CallbackService {
 
  private:
   ledger::Ledger& ledger_;
+  CallGuard& guard_;
   ServiceMetrics* metrics_;
 };
 

@@ -71,8 +71,12 @@ absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& s) {
   if (keyring_file.empty()) {
     return InvalidField("email.link_keyring_file", "required (the link keyring)");
   }
-  ASSIGN_OR_RETURN(links::KeyRing keyring, links::KeyRing::Load(keyring_file));
-  c.keyring = std::make_shared<const links::KeyRing>(std::move(keyring));
+  absl::StatusOr<links::KeyRing> keyring = links::KeyRing::Load(keyring_file);
+  // Loading names the file, or a field inside it; the error names the key that pointed there.
+  if (!keyring.ok()) {
+    return InvalidField("email.link_keyring_file", StdSv(keyring.status().message()));
+  }
+  c.keyring = std::make_shared<const links::KeyRing>(*std::move(keyring));
   c.message_id_domain = s.String("email.message_id_domain");
   for (const auto& [key, value] : s.WithPrefix("templates.")) {
     const size_t dot = key.rfind('.');

@@ -55,8 +55,10 @@ int Run(int argc, char** argv) {
     return 2;
   }
   spdlog::info("msg=\"starting\" config=\"{}\"", settings->Describe());
+  // The admin connects as the consumer does (security.protocol, ssl.*, sasl.*).
   absl::Status topics = events::CreateTopics(
-      common->kafka_brokers,
+      {common->kafka_brokers, events::ConnectionSettings(common->consumer_overrides),
+       "kafka.consumer."},
       {{config->requests_topic, 3, 1, {}}, {config->outcomes_topic, 3, 1, {}}}, absl::Seconds(30));
   if (!topics.ok()) spdlog::warn("msg=\"topics not created\" error=\"{}\"", topics.ToString());
   auto runtime = sender::SenderRuntime::Start(*common, SystemClock::Get());

@@ -17,6 +17,7 @@
 #include "common/digest.h"
 #include "google/protobuf/util/json_util.h"
 #include "links/encoding.h"
+#include "prefcenter/api_body.h"
 #include "prefcenter/app.h"
 #include "spdlog/spdlog.h"
 
@@ -117,87 +118,9 @@ void App::Api(const httplib::Request& req, httplib::Response& res,
   if (!absl::StartsWith(Lower(req.get_header_value("Content-Type")), "application/json")) {
     return JsonError(res, 415, "Content-Type must be application/json");
   }
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) return JsonError(res, 400, "body: must be a JSON object");
-  if (!body.contains("sequence") || !body["sequence"].is_string()) {
-    return JsonError(res, 400, "sequence: required (the \"sequence\" of the GET you answer)");
-  }
-  // The request as a form: every row as it is now, then the choices on top.
-  std::multimap<std::string, std::string> form;
-  for (const PurposeView& p : purposes) {
-    for (const auto& [topic, rows] : p.groups) {
-      for (const Row& r : rows) {
-        if (r.checked) form.emplace(r.name, "on");
-      }
-    }
-  }
-  if (body.contains("choices")) {
-    if (!body["choices"].is_array()) return JsonError(res, 400, "choices: must be a list");
-    for (size_t i = 0; i < body["choices"].size(); ++i) {
-      const nlohmann::json& c = body["choices"][i];
-      const std::string field = absl::StrCat("choices[", i, "]");
-      if (!c.is_object() || !c.value("purpose_id", nlohmann::json()).is_string() ||
-          !c.value("channel", nlohmann::json()).is_string() ||
-          !c.value("checked", nlohmann::json()).is_boolean()) {
-        return JsonError(res, 400,
-                         field + ": needs purpose_id and channel (strings) and checked (bool)");
-      }
-      const std::string topic = c.value("topic", "");
-      const std::string name = topic.empty()
-                                   ? absl::StrCat("consent:", c["purpose_id"].get<std::string>(),
-                                                  ":", c["channel"].get<std::string>())
-                                   : absl::StrCat("consent:", c["purpose_id"].get<std::string>(),
-                                                  ":", topic, ":", c["channel"].get<std::string>());
-      bool known = false;
-      for (const PurposeView& p : purposes) {
-        for (const auto& [t, rows] : p.groups) {
-          for (const Row& r : rows) known = known || r.name == name;
-        }
-      }
-      if (!known) return JsonError(res, 400, field + ": no such purpose, topic and channel here");
-      form.erase(name);
-      if (c["checked"].get<bool>()) form.emplace(name, "on");
-    }
-  }
-  if (page->has_preferences()) {
-    v1::Preferences prefs = page->subject->preferences();
-    const nlohmann::json p = body.value("preferences", nlohmann::json::object());
-    if (!p.is_object()) return JsonError(res, 400, "preferences: must be an object");
-    if (p.contains("quiet_hours")) {
-      if (p["quiet_hours"].is_object()) {
-        form.emplace("quiet_hours_enabled", "on");
-        form.emplace("quiet_hours_start", p["quiet_hours"].value("start", ""));
-        form.emplace("quiet_hours_end", p["quiet_hours"].value("end", ""));
-        form.emplace("quiet_hours_tz", p["quiet_hours"].value("time_zone", ""));
-      }
-    } else if (prefs.has_quiet_hours()) {
-      form.emplace("quiet_hours_enabled", "on");
-      form.emplace("quiet_hours_start", HourMinute(prefs.quiet_hours().start_minute()));
-      form.emplace("quiet_hours_end", HourMinute(prefs.quiet_hours().end_minute()));
-      form.emplace("quiet_hours_tz", prefs.quiet_hours().time_zone());
-    }
-    form.emplace("language", p.value("preferred_language", prefs.preferred_language()));
-    form.emplace("preferred_channel",
-                 p.value("preferred_channel", prefs.preferred_channel() == v1::CHANNEL_UNSPECIFIED
-                                                  ? std::string()
-                                                  : ChannelKey(prefs.preferred_channel())));
-    if (p.contains("frequency_caps")) {
-      if (!p["frequency_caps"].is_array()) {
-        return JsonError(res, 400, "preferences.frequency_caps: must be a list");
-      }
-      for (int c = v1::EMAIL; c <= v1::IN_APP; ++c) {
-        form.emplace(absl::StrCat("cap_", ChannelKey(static_cast<v1::Channel>(c)), "_count"), "");
-      }
-      for (const nlohmann::json& cap : p["frequency_caps"]) {
-        const std::string channel = cap.value("channel", "");
-        form.erase(absl::StrCat("cap_", channel, "_count"));
-        form.emplace(absl::StrCat("cap_", channel, "_count"),
-                     absl::StrCat(cap.value("max_messages", -1)));
-        form.emplace(absl::StrCat("cap_", channel, "_period"), cap.value("period", ""));
-      }
-    }
-  }
-  if (body["sequence"].get<std::string>() != page->Sequences()) {
+  absl::StatusOr<ApiSave> save = ReadApiSave(req.body, *page, purposes);
+  if (!save.ok()) return JsonError(res, 400, std::string(save.status().message()));
+  if (save->sequence != page->Sequences()) {
     return Json(res, 409,
                 {{"error",
                   {{"code", 409},
@@ -206,7 +129,7 @@ void App::Api(const httplib::Request& req, httplib::Response& res,
                     "were read; nothing was saved"}}},
                  {"view", ApiView(*page, purposes, ReadHistory(*page))}});
   }
-  absl::StatusOr<Plan> plan = PlanFromForm(*page, purposes, form, renderer_.locales());
+  absl::StatusOr<Plan> plan = PlanFromForm(*page, purposes, save->form, renderer_.locales());
   if (!plan.ok()) {
     return JsonError(
         res, 400,

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "core/validate.h"
+#include "sender/client_tls.h"
 
 namespace assent::prefcenter {
 namespace {
@@ -81,7 +82,7 @@ absl::Status ReadBrand(const std::string& prefix, Brand& brand) {
 }  // namespace
 
 std::vector<sender::SettingSpec> Specs() {
-  return {
+  std::vector<sender::SettingSpec> specs = {
       {"listen", "127.0.0.1:8080", "HTTP listen address host:port (port 0: any free port)"},
       {"http.tls_cert", "", "PEM certificate chain: serve HTTPS (with http.tls_key)"},
       {"http.tls_key", "", "PEM private key of http.tls_cert"},
@@ -116,6 +117,8 @@ std::vector<sender::SettingSpec> Specs() {
       {"bench.static_route", "false",
        "benchmarks only: GET/POST /__bench/static answer \"ok\" (the baseline handler)"},
   };
+  for (sender::SettingSpec& spec : sender::ClientTlsSpecs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 std::vector<std::string> OpenPrefixes() { return {"brand.", "tenants."}; }
@@ -133,12 +136,15 @@ absl::StatusOr<Config> ReadConfig(const sender::Settings& s) {
   ASSIGN_OR_RETURN(int64_t max_body, s.Int("max_body_bytes", 1024, 1 << 20));
   c.http.max_body_bytes = static_cast<size_t>(max_body);
   c.consentd = s.String("consentd");
+  ASSIGN_OR_RETURN(c.consentd_tls, sender::ReadClientTls(s));
   c.metrics_listen = s.String("metrics_listen");
   c.log_level = s.String("log_level");
   const std::string keyring_file = s.String("link_keyring_file");
   if (keyring_file.empty()) return InvalidField("link_keyring_file", "required");
-  ASSIGN_OR_RETURN(links::KeyRing ring, links::KeyRing::Load(keyring_file));
-  c.keyring = std::make_shared<const links::KeyRing>(std::move(ring));
+  absl::StatusOr<links::KeyRing> ring = links::KeyRing::Load(keyring_file);
+  // Loading names the file, or a field inside it; the error names the key that pointed there.
+  if (!ring.ok()) return InvalidField("link_keyring_file", StdSv(ring.status().message()));
+  c.keyring = std::make_shared<const links::KeyRing>(*std::move(ring));
   if (const std::string legacy = s.String("legacy_v1_secret_file"); !legacy.empty()) {
     ASSIGN_OR_RETURN(c.legacy_v1_secret, ReadSecretFile("legacy_v1_secret_file", legacy));
   }

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "http/server.h"
 #include "links/keyring.h"
+#include "rpc/tls.h"
 #include "sender/settings.h"
 
 namespace assent::prefcenter {
@@ -34,6 +35,9 @@ struct Config {
   http::ServerOptions http;
   // consentd's gRPC address. Default 127.0.0.1:50051.
   std::string consentd = "127.0.0.1:50051";
+  // The gRPC connection's TLS (tls.ca, tls.cert, tls.key, tls.server_name, token_file; else
+  // ASSENT_TLS_*). Default: plaintext.
+  rpc::TlsOptions consentd_tls;
   // /metrics, /healthz, /readyz. Default 127.0.0.1:9472; empty disables them.
   std::string metrics_listen = "127.0.0.1:9472";
   // The link keyring that verifies links (and signs the fresh ones it emails). Required.

@@ -15,6 +15,7 @@
 #include "prefcenter/config.h"
 #include "prefcenter/consent_client.h"
 #include "prefcenter/resend.h"
+#include "rpc/tls.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -58,8 +59,12 @@ int Run(int argc, char** argv) {
 
   const Clock& clock = SystemClock::Get();
   auto registry = std::make_shared<prometheus::Registry>();
-  ConsentClient client(grpc::CreateChannel(config->consentd, grpc::InsecureChannelCredentials()),
-                       clock, config->rpc_deadline, config->catalog_ttl);
+  auto channel = rpc::Dial(config->consentd, config->consentd_tls);
+  if (!channel.ok()) {
+    std::cerr << "prefcenter: " << channel.status().message() << "\n";
+    return 2;
+  }
+  ConsentClient client(*channel, clock, config->rpc_deadline, config->catalog_ttl);
   std::unique_ptr<LinkMailer> mailer;
   if (!config->resend_brokers.empty()) {
     auto kafka = KafkaLinkMailer::Create(config->resend_brokers, config->resend_topic,

@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "core/decision.h"
+#include "core/validate.h"
 
 namespace assent::prefcenter {
 namespace {
@@ -457,9 +458,11 @@ absl::StatusOr<Plan> PlanFromForm(const PageData& page, const std::vector<Purpos
   if (value("quiet_hours_enabled") == "on") {
     auto start = ParseHourMinute(value("quiet_hours_start"));
     auto end = ParseHourMinute(value("quiet_hours_end"));
-    absl::TimeZone zone;
     const std::string tz = value("quiet_hours_tz");
-    if (!start || !end || tz.empty() || !absl::LoadTimeZone(tz, &zone)) {
+    // consentd's own check, which keeps "localtime", absolute paths and "../" away from the tz
+    // loader (it opens the file a name names): a path reached it from here, and a zone consentd
+    // then refused failed the save.
+    if (!start || !end || !core::ValidateTimeZone("quiet_hours_tz", tz).ok()) {
       return absl::InvalidArgumentError("form_error_invalid_time");
     }
     v1::QuietHours* q = next.mutable_quiet_hours();
@@ -494,7 +497,8 @@ absl::StatusOr<Plan> PlanFromForm(const PageData& page, const std::vector<Purpos
     const std::string count = value(absl::StrCat("cap_", key, "_count"));
     if (count.empty()) continue;
     int n = 0;
-    if (!absl::SimpleAtoi(count, &n) || n < 0 || n > kMaxCap) {
+    // consentd refuses a cap below 1 (core::ValidatePreferences): an empty box is "no cap".
+    if (!absl::SimpleAtoi(count, &n) || n < 1 || n > kMaxCap) {
       return absl::InvalidArgumentError("form_error_invalid_cap");
     }
     const std::string period = value(absl::StrCat("cap_", key, "_period"));

@@ -4,21 +4,18 @@
 
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "rpc/status.h"
 
 namespace assent::sms_sender {
 namespace {
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
+absl::Status FromGrpc(const grpc::Status& status) { return rpc::FromGrpcStatus(status); }
 
 }  // namespace
 
-GrpcContactPointClient::GrpcContactPointClient(const std::string& address, absl::Duration deadline)
-    : deadline_(deadline),
-      stub_(v1::ConsentService::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+GrpcContactPointClient::GrpcContactPointClient(std::shared_ptr<grpc::Channel> channel,
+                                               absl::Duration deadline)
+    : deadline_(deadline), stub_(v1::ConsentService::NewStub(std::move(channel))) {}
 
 absl::StatusOr<std::optional<v1::ContactPointState>> GrpcContactPointClient::GetState(
     const std::string& tenant, const v1::ContactPoint& contact_point) {

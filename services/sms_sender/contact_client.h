@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "grpcpp/channel.h"
 
 namespace assent::sms_sender {
 
@@ -27,7 +28,8 @@ class ContactPointClient {
 // Over gRPC to consentd, on its own channel, each call with `deadline`. Thread-safe.
 class GrpcContactPointClient final : public ContactPointClient {
  public:
-  GrpcContactPointClient(const std::string& address, absl::Duration deadline);
+  // `channel` to consentd (rpc::Dial).
+  GrpcContactPointClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline);
   absl::StatusOr<std::optional<v1::ContactPointState>> GetState(
       const std::string& tenant, const v1::ContactPoint& contact_point) override;
   absl::StatusOr<v1::SuppressContactPointResponse> Suppress(

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "rpc/tls.h"
 #include "sender/runtime.h"
 #include "sender/send_loop.h"
 #include "sender/settings.h"
@@ -71,8 +72,10 @@ int RunSender(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const Clock& clock = SystemClock::Get();
+  // The admin connects as the consumer does (security.protocol, ssl.*, sasl.*).
   absl::Status topics = sms_sender::EnsureTopics(
-      common->kafka_brokers,
+      {common->kafka_brokers, events::ConnectionSettings(common->consumer_overrides),
+       "kafka.consumer."},
       {config->requests_topic, config->retry_topic, config->inbound_topic, config->outcomes_topic},
       config->topic_partitions, kStartTimeout);
   if (!topics.ok()) {
@@ -89,7 +92,12 @@ int RunSender(int argc, char** argv) {
     log->critical("msg=\"cannot start\" error=\"{}\"", runtime.status().ToString());
     return 1;
   }
-  sms_sender::GrpcContactPointClient service(common->service, config->write_deadline);
+  auto channel = rpc::Dial(common->service, common->service_tls);
+  if (!channel.ok()) {
+    log->critical("msg=\"cannot reach consentd\" error=\"{}\"", channel.status().ToString());
+    return 1;
+  }
+  sms_sender::GrpcContactPointClient service(*channel, config->write_deadline);
   sms_sender::SmsHandler handler(*config, **runtime, transport, service);
 
   sender::SendLoopOptions options;

@@ -3,10 +3,16 @@
 that they fit them:
 
 - consentd starts with the image's entrypoint flags, the StatefulSet's arguments and the ConfigMap's
-  consentd.yaml (addresses and paths moved to this machine: loopback ports, a temporary directory,
-  a fresh contact key and link keyring);
+  consentd.yaml (addresses and paths moved to this machine: loopback ports, a temporary directory
+  holding the files the pod's volumes show, a fresh contact key and link keyring);
+- it serves mTLS with a certificate a test CA (openssl, standing in for cert-manager's Issuer)
+  issues from consentd's Certificate, and authorizes with the policy ConfigMap: assentctl with the
+  operator's certificate (the policy principal allowed to create tenants) sets up a tenant, calls in
+  plaintext or without a client certificate get no answer, another service's certificate is
+  refused PERMISSION_DENIED, and a principal added to the policy file is allowed after SIGHUP;
 - the preference center starts with the Deployment's arguments and its ConfigMap's prefcenter.yaml,
-  in front of that consentd, with the same link keyring;
+  in front of that consentd, with the same link keyring, over mTLS with the client certificate of
+  its Certificate, verifying consentd's for the host name its config dials;
 - the liveness paths answer 200, consentd's readiness path 200 or 503, the preference center's 200
   (consentd answers);
 - links consentd mints (CreateLink, `assentctl url`) start with the preference center's public_url
@@ -152,6 +158,105 @@ def replace_flags(items, replace):
     return out
 
 
+def openssl(*args):
+    result = subprocess.run(["openssl", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"openssl {' '.join(args)}: {result.stderr}")
+
+
+class TestCa:
+    """A throw-away certificate authority standing in for cert-manager's Issuer: it issues the
+    certificates the manifests' Certificates describe, as kubernetes.io/tls Secret files."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        os.makedirs(directory)
+        self.cert, self.key = os.path.join(directory, "ca.crt"), os.path.join(directory, "ca.key")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-days", "1", "-subj", "/CN=check_consentd test CA", "-keyout", self.key,
+                "-out", self.cert)
+
+    def issue(self, directory, common_name, sans, usage):
+        """tls.crt, tls.key and ca.crt in `directory` (keys mode 0600, as consentd demands)."""
+        os.makedirs(directory, exist_ok=True)
+        key, csr = os.path.join(directory, "tls.key"), os.path.join(directory, "tls.csr")
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-subj", f"/CN={common_name}", "-keyout", key, "-out", csr)
+        ext = os.path.join(directory, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write(f"subjectAltName={','.join(sans)}\nextendedKeyUsage={usage}\n")
+        openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-set_serial",
+                str(int.from_bytes(os.urandom(8), "big")), "-days", "1", "-extfile", ext,
+                "-out", os.path.join(directory, "tls.crt"))
+        os.unlink(csr)
+        os.unlink(ext)
+        with open(self.cert) as src, open(os.path.join(directory, "ca.crt"), "w") as dst:
+            dst.write(src.read())
+        for name in ("tls.key", "tls.crt", "ca.crt"):
+            os.chmod(os.path.join(directory, name), 0o600)  # defaultMode 0400/0440 in the pods
+        return {name: os.path.join(directory, name) for name in ("tls.crt", "tls.key", "ca.crt")}
+
+    def issue_for(self, directory, certificate, extra_sans=()):
+        """The files cert-manager would write for a Certificate (its DNS, IP and URI SANs)."""
+        spec = certificate["spec"]
+        sans = ([f"DNS:{d}" for d in spec.get("dnsNames", [])]
+                + [f"IP:{i}" for i in spec.get("ipAddresses", [])]
+                + [f"URI:{u}" for u in spec.get("uris", [])])
+        sans += [s for s in extra_sans if s not in sans]
+        usages = spec.get("usages", [])
+        usage = ",".join(e for u, e in (("server auth", "serverAuth"), ("client auth", "clientAuth"))
+                         if u in usages)
+        return self.issue(directory, spec.get("commonName") or certificate["metadata"]["name"],
+                          sans, usage or "serverAuth,clientAuth")
+
+
+def rerooted(value, root):
+    """A configuration with every absolute path under /etc/ moved under `root` (a pod's files)."""
+    if isinstance(value, dict):
+        return {k: rerooted(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rerooted(v, root) for v in value]
+    if isinstance(value, str) and value.startswith("/etc/"):
+        return root + value
+    return value
+
+
+def materialize_mounts(workload, objects, root, secret_files):
+    """Writes the files a pod's Secret and ConfigMap volumes show under `root` + mountPath (the
+    --config file aside): ConfigMap keys as they are, Secrets from `secret_files(name)`, which
+    returns {key: path of a file with its content}."""
+    spec = workload["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    config = assets.flag_value(container.get("args", []), "--config")
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})  # not a volume: a volumeClaimTemplate
+        if mount["mountPath"] == config:
+            continue
+        if "configMap" in volume:
+            data = objects[("ConfigMap", volume["configMap"]["name"])]["data"]
+            contents = {k: v for k, v in data.items()}
+            source = volume["configMap"]
+        elif "secret" in volume:
+            contents = {}
+            for key, path in secret_files(volume["secret"]["secretName"]).items():
+                with open(path) as f:
+                    contents[key] = f.read()
+            source = volume["secret"]
+        else:
+            continue
+        items = {i["key"]: i["path"] for i in source.get("items", [])} or {k: k for k in contents}
+        if "subPath" in mount:
+            files = {mount["subPath"]: root + mount["mountPath"]}
+        else:
+            files = {k: os.path.join(root + mount["mountPath"], p) for k, p in items.items()}
+        for key, path in files.items():
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(contents[key])
+            os.chmod(path, 0o600 if "secret" in volume else 0o644)
+
+
 def check_honor_labels(what, families, monitor):
     exposed_labels = set().union(*(labels for _, labels in families.values()))
     clashing = exposed_labels & (assets.TARGET_LABELS - {"job", "instance"})
@@ -206,21 +311,64 @@ def main():
     _, prefcenter_yaml = assets.mounted_config(objects, deploy)
     public_url = (yaml.safe_load(prefcenter_yaml) or {}).get("public_url", "").rstrip("/")
 
+    certs = assets.certificates(objects)
+    policy = yaml.safe_load(assets.policy(objects, sts, yaml.safe_load(consentd_yaml)) or "") or {}
+    if not policy.get("principals"):
+        raise SystemExit("consentd's auth.policy_file is no ConfigMap key of a policy (check_deploy.py "
+                         "kubernetes says why)")
+    keyring = ('keys:\n  - id: "deploy-test"\n    secret: "%s"\n'
+               % base64.b64encode(os.urandom(32)).decode())
+
     with tempfile.TemporaryDirectory() as tmp:
-        # The containers' files, moved under tmp.
+        # The pods' files under tmp/<pod>-root: ConfigMaps as they are; cert-manager's Secrets
+        # issued by a test CA from the Certificates (consentd's also for 127.0.0.1 and localhost);
+        # a fresh contact key and link keyring; the configs' /etc/ paths moved there.
+        ca = TestCa(os.path.join(tmp, "ca"))
+        generated = {}
+
+        def secret_files(secret_name):
+            if secret_name in generated:
+                return generated[secret_name]
+            directory = os.path.join(tmp, "secrets", secret_name)
+            if secret_name in certs:
+                server = "server auth" in certs[secret_name]["spec"].get("usages", [])
+                generated[secret_name] = ca.issue_for(
+                    directory, certs[secret_name], ("IP:127.0.0.1", "DNS:localhost") if server else ())
+                return generated[secret_name]
+            secret = objects.get(("Secret", secret_name))
+            if secret is None:
+                raise SystemExit(f"no Secret or Certificate makes the Secret {secret_name} a pod mounts")
+            os.makedirs(directory)
+            files = {}
+            for key in list(secret.get("stringData", {})) + list(secret.get("data", {})):
+                files[key] = os.path.join(directory, key)
+                with open(files[key], "w") as f:
+                    f.write(keyring if key == "link-keyring.yaml" else os.urandom(32).hex())
+                os.chmod(files[key], 0o600)
+            generated[secret_name] = files
+            return files
+
+        roots = {"consentd": os.path.join(tmp, "consentd-root"),
+                 "prefcenter": os.path.join(tmp, "prefcenter-root")}
+        materialize_mounts(sts, objects, roots["consentd"], secret_files)
+        materialize_mounts(deploy, objects, roots["prefcenter"], secret_files)
+        consentd_config = rerooted(yaml.safe_load(consentd_yaml), roots["consentd"])
         config_file = os.path.join(tmp, "consentd.yaml")
         with open(config_file, "w") as f:
-            f.write(consentd_yaml)
+            yaml.safe_dump(consentd_config, f)
+        pc_config = rerooted(yaml.safe_load(prefcenter_yaml), roots["prefcenter"])
         pc_config_file = os.path.join(tmp, "prefcenter.yaml")
         with open(pc_config_file, "w") as f:
-            f.write(prefcenter_yaml)
-        secret_file = os.path.join(tmp, "contact-key")
-        with open(secret_file, "w") as f:
-            f.write(os.urandom(32).hex())
-        keyring_file = os.path.join(tmp, "link-keyring.yaml")
-        with open(keyring_file, "w") as f:
-            f.write('keys:\n  - id: "deploy-test"\n    secret: "%s"\n'
-                    % base64.b64encode(os.urandom(32)).decode())
+            yaml.safe_dump(pc_config, f)
+        policy_file = consentd_config["auth"]["policy_file"]
+
+        # The operator's certificate: a Certificate whose principal the policy lets create tenants.
+        uris = {u: c for c in certs.values() for u in c["spec"].get("uris", [])}
+        operators = [p["id"] for p in policy["principals"] if p.get("id") in uris
+                     and p.get("tenants") == ["*"] and {"*", "admin"} & set(p.get("permissions", []))]
+        if not operators:
+            raise SystemExit("the policy lets no Certificate's principal create tenants (the operator)")
+        operator = ca.issue_for(os.path.join(tmp, "operator"), uris[operators[0]])
         port_file = os.path.join(tmp, "port")
         metrics_port = free_port()
         replace = {
@@ -230,10 +378,8 @@ def main():
             "--config": config_file,
         }
         command = [args.consentd] + replace_flags(entrypoint[1:] + container.get("args", []), replace)
-        # The secrets live elsewhere here; an unreachable broker makes the Kafka relay (and its
-        # metrics) exist without a broker.
-        command += ["--contact-key-secret-file", secret_file, "--links-keyring-file", keyring_file,
-                    "--port-file", port_file, "--kafka-brokers", f"127.0.0.1:{free_port()}"]
+        # An unreachable broker makes the Kafka relay (and its metrics) exist without a broker.
+        command += ["--port-file", port_file, "--kafka-brokers", f"127.0.0.1:{free_port()}"]
         logs = {"consentd": os.path.join(tmp, "consentd.log"),
                 "prefcenter": os.path.join(tmp, "prefcenter.log")}
         log = open(logs["consentd"], "w")
@@ -254,7 +400,12 @@ def main():
                     fail(f"consentd {probe} GET {path} answered {status} {body!r}, expected {sorted(ok)}")
 
             # Calls that make the per-call metric families appear (one of them refused).
-            env = dict(os.environ, ASSENT_SERVER=grpc_address, ASSENT_TENANT="deploy-test")
+            # assentctl over mTLS with the operator's certificate.
+            env = dict(os.environ, ASSENT_SERVER=grpc_address, ASSENT_TENANT="deploy-test",
+                       ASSENT_TLS_CA=operator["ca.crt"], ASSENT_TLS_CERT=operator["tls.crt"],
+                       ASSENT_TLS_KEY=operator["tls.key"])
+            for name in ("ASSENT_TLS_SERVER_NAME", "ASSENT_TOKEN_FILE"):
+                env.pop(name, None)
 
             def assentctl(*call):
                 result = subprocess.run([args.assentctl, *call], env=env, capture_output=True,
@@ -275,7 +426,59 @@ def main():
             if refused.returncode != 2:
                 fail(f"a Check of an unknown purpose should fail: {refused.stdout}{refused.stderr}")
 
-            # ---- the preference center in front of it, with the same keyring.
+            # mTLS is required and the policy decides: no answer in plaintext or without a client
+            # certificate; a client certificate the policy grants no admin cannot create a tenant.
+            check = ["check", "--subject", "s1", "--purpose", "marketing.news", "--channel", "EMAIL"]
+
+            def assentctl_as(env_, *call):
+                return subprocess.run([args.assentctl, *call], env=env_, capture_output=True,
+                                      text=True, timeout=30)
+
+            plain = {k: v for k, v in env.items() if not k.startswith("ASSENT_TLS_")}
+            for what, env_ in (("plaintext", plain),
+                               ("TLS without a client certificate",
+                                dict(plain, ASSENT_TLS_CA=operator["ca.crt"]))):
+                result = assentctl_as(env_, *check)
+                if result.returncode == 0:
+                    fail(f"consentd answered a call over {what}: it must require client certificates")
+            others = [u for u, c in uris.items() if u not in operators
+                      and "client auth" in c["spec"].get("usages", [])]
+            if others:
+                client = secret_files(uris[others[0]]["spec"]["secretName"])
+                result = assentctl_as(dict(env, ASSENT_TLS_CERT=client["tls.crt"],
+                                           ASSENT_TLS_KEY=client["tls.key"]),
+                                      "tenant", "create", "not-allowed")
+                if result.returncode == 0 or "PERMISSION_DENIED" not in result.stderr:
+                    fail(f"{others[0]} (no admin in the policy) created a tenant or was refused for "
+                         f"another reason than PERMISSION_DENIED: {result.stderr.strip()}")
+
+            # Granting a new service: its principal added to the policy file (written beside and
+            # renamed, as the kubelet updates a ConfigMap mount), SIGHUP, and its calls are allowed.
+            newcomer = "spiffe://cluster.local/ns/assent/sa/deploy-test-newcomer"
+            newcomer_files = ca.issue(os.path.join(tmp, "newcomer"), "newcomer", [f"URI:{newcomer}"],
+                                      "clientAuth")
+            newcomer_env = dict(env, ASSENT_TLS_CERT=newcomer_files["tls.crt"],
+                                ASSENT_TLS_KEY=newcomer_files["tls.key"])
+            result = assentctl_as(newcomer_env, *check)
+            if result.returncode == 0 or "PERMISSION_DENIED" not in result.stderr:
+                fail(f"a principal the policy does not name was not refused with PERMISSION_DENIED: "
+                     f"{result.stdout}{result.stderr}")
+            with open(policy_file) as f:
+                granted = yaml.safe_load(f)
+            granted["principals"].append({"id": newcomer, "tenants": ["deploy-test"],
+                                          "permissions": ["consent.check"]})
+            with open(policy_file + ".new", "w") as f:
+                yaml.safe_dump(granted, f)
+            os.replace(policy_file + ".new", policy_file)
+            process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while assentctl_as(newcomer_env, *check).returncode != 0:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    fail("a principal added to the policy file was still refused 10s after SIGHUP")
+                    break
+                time.sleep(0.2)
+
+            # ---- the preference center in front of it, with the same keyring, over mTLS.
             pc_port_file = os.path.join(tmp, "prefcenter.port")
             pc_metrics_port = free_port()
             pc_command = [args.prefcenter] + replace_flags(pc_container.get("args", []), {
@@ -283,7 +486,10 @@ def main():
                 "--metrics-listen": f"127.0.0.1:{pc_metrics_port}",
                 "--config": pc_config_file,
             })
-            pc_command += ["--link-keyring-file", keyring_file, "--consentd", grpc_address,
+            # consentd's address here, verified for the name the preference center dials there.
+            server_name = ((pc_config.get("tls") or {}).get("server_name")
+                           or str(pc_config.get("consentd", "")).rpartition(":")[0])
+            pc_command += ["--consentd", grpc_address, "--tls-server-name", server_name,
                            "--port-file", pc_port_file]
             pc_log = open(logs["prefcenter"], "w")
             pc_process = subprocess.Popen(pc_command, stdout=pc_log, stderr=subprocess.STDOUT)

@@ -8,11 +8,17 @@
   kubernetes  the manifests agree with each other, with the ConfigMaps' consentd.yaml and
               prefcenter.yaml and with the container image (selectors, ports, user, paths, secrets,
               probes, shutdown timing, memory for the block cache), for consentd's StatefulSet and
-              the preference center's Deployment alike
+              the preference center's Deployment alike; every Secret and ConfigMap the pods mount
+              exists (or is written by cert-manager for a Certificate) and is not world-readable;
+              tls.* of both configs name the mounted files of one Certificate's Secret, the
+              policy is a ConfigMap directory mount, every client certificate's SPIFFE ID is
+              granted by the policy and names its pod's service account, consentd's certificate
+              names the host the preference center dials, every issuer exists
   container   the Dockerfile builds with the packages tools/bootstrap.sh installs, and its runtime
               stage installs the package of every shared library the built binaries link
-  systemd     systemd-analyze accepts the unit, its sandbox stays tight, and the environment file
-              names only variables consentd knows
+  systemd     systemd-analyze accepts the unit, its sandbox stays tight, the environment file
+              names only variables consentd knows, the unit passes the TLS files and the policy
+              of deploy/consentd.example.yaml and reloads the policy with SIGHUP
 
 Each prints what it found wrong and exits 1, or exits 0.
 """
@@ -202,6 +208,7 @@ def check_kubernetes(args):
                   for w, c in containers.items()}
     services, secrets = of_kind("Service"), {name(o): o for o in of_kind("Secret")}
     configmaps = {name(o): o for o in of_kind("ConfigMap")}
+    issued = assets.certificates(objects)  # {Secret name: the Certificate cert-manager writes it for}
 
     def selected(selector):
         return [w for w in workloads if assets.selects(selector, pod_labels[w])]
@@ -401,12 +408,91 @@ def check_kubernetes(args):
             fail(f"{w}: {key_name} {path!r}: the Secret volume has no item {file_name}")
             return None
         key, secret_name = items.get(file_name, file_name), volume["secret"]["secretName"]
+        if secret_name in issued:  # cert-manager writes it
+            if key not in assets.CERT_MANAGER_KEYS:
+                fail(f"{w}: {path}: the Secret {secret_name} cert-manager writes for Certificate "
+                     f"{name(issued[secret_name])} has no key {key} (only {assets.CERT_MANAGER_KEYS})")
+                return None
+            return secret_name, key
         secret = secrets.get(secret_name, {})
         if key not in secret.get("stringData", secret.get("data", {})):
             fail(f"{w}: {path} does not come from Secret {secret_name} key {key} (no such Secret "
                  "example, or no such key in it)")
             return None
         return secret_name, key
+
+    # Every Secret and ConfigMap a pod mounts exists: among the manifests, as an example of a Secret
+    # to create by hand, or as the Secret cert-manager writes for a Certificate. Secrets are not
+    # readable by others (consentd and its clients refuse such keys).
+    for w, spec in specs.items():
+        account = spec.get("serviceAccountName", "default")
+        if account != "default" and ("ServiceAccount", account) not in objects:
+            fail(f"{w}: serviceAccountName {account} is no ServiceAccount of the manifests")
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                cm = configmaps.get(volume["configMap"]["name"])
+                if cm is None:
+                    fail(f"{w}: volume {volume['name']} mounts ConfigMap {volume['configMap']['name']}, "
+                         "which no manifest defines")
+                    continue
+                for item in volume["configMap"].get("items", []):
+                    if item["key"] not in cm.get("data", {}):
+                        fail(f"{w}: volume {volume['name']}: ConfigMap {name(cm)} has no key {item['key']}")
+            if "secret" in volume:
+                secret_name = volume["secret"]["secretName"]
+                if secret_name in issued:
+                    keys = set(assets.CERT_MANAGER_KEYS)
+                elif secret_name in secrets:
+                    secret = secrets[secret_name]
+                    keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
+                else:
+                    fail(f"{w}: volume {volume['name']} mounts Secret {secret_name}, which is neither "
+                         "a Secret example nor the secretName of a cert-manager Certificate")
+                    continue
+                for item in volume["secret"].get("items", []):
+                    if item["key"] not in keys:
+                        fail(f"{w}: volume {volume['name']}: Secret {secret_name} has no key {item['key']}")
+                modes = [volume["secret"].get("defaultMode", 0o644)]
+                modes += [i["mode"] for i in volume["secret"].get("items", []) if "mode" in i]
+                if any(mode & 0o007 for mode in modes):
+                    fail(f"{w}: Secret volume {volume['name']} is readable by others (mode "
+                         f"{oct(max(modes))}): use defaultMode 0400 or 0440 with fsGroup")
+
+    # cert-manager: every Certificate's issuer is an Issuer of the manifests (a ClusterIssuer is
+    # the cluster's), a CA Issuer's Secret comes from a CA Certificate.
+    issuers = {name(o): o for o in of_kind("Issuer")}
+    for cert in issued.values():
+        ref = cert["spec"]["issuerRef"]
+        if ref.get("kind", "Issuer") == "Issuer" and ref["name"] not in issuers:
+            fail(f"Certificate {name(cert)}: issuerRef names Issuer {ref['name']}, which no manifest "
+                 "defines")
+    for issuer in issuers.values():
+        ca = issuer["spec"].get("ca")
+        if ca and not (ca["secretName"] in issued and issued[ca["secretName"]]["spec"].get("isCA")):
+            fail(f"Issuer {name(issuer)} signs with Secret {ca['secretName']}, which no Certificate "
+                 "with isCA: true writes")
+
+    def tls_files(w, config):
+        """The Certificate whose Secret holds the files of `config`'s tls.cert/key/ca; each setting
+        names the key cert-manager writes for it, all from the one Secret."""
+        tls = (config or {}).get("tls") or {}
+        sources = set()
+        for setting, key in assets.TLS_SETTING_KEYS.items():
+            if not tls.get(setting):
+                fail(f"{w}'s config sets no tls.{setting}")
+                continue
+            found = secret_file(w, f"tls.{setting}", tls[setting])
+            if found is None:
+                continue
+            if found[0] not in issued:
+                fail(f"{w}: tls.{setting} comes from Secret {found[0]}, which no cert-manager "
+                     "Certificate writes: it would not be renewed")
+            elif found[1] != key:
+                fail(f"{w}: tls.{setting} {tls[setting]!r} is the Secret's key {found[1]}, not {key}")
+            sources.add(found[0])
+        if len(sources) > 1:
+            fail(f"{w}: tls.cert, tls.key and tls.ca come from different Secrets {sorted(sources)}")
+        return issued.get(next(iter(sources))) if len(sources) == 1 else None
 
     # ---- consentd: data volume, config, secrets, shutdown, memory.
     container, spec = containers["consentd"], specs["consentd"]
@@ -430,6 +516,83 @@ def check_kubernetes(args):
         consentd_keyring = None
     else:
         consentd_keyring = secret_file("consentd", "links.keyring_file", links["keyring_file"])
+
+    # TLS: consentd's certificate from a cert-manager Certificate for a server, which verifies
+    # client certificates (mTLS); the policy from a ConfigMap directory mount.
+    if config.get("insecure"):
+        fail("consentd's ConfigMap sets insecure: gRPC would be plaintext")
+    server_cert = tls_files("consentd", config)
+    tls = config.get("tls") or {}
+    if tls.get("client_auth", "require") not in ("require", "optional"):
+        fail(f"consentd's tls.client_auth is {tls.get('client_auth')!r}: the deployment's services "
+             "are known by their client certificates (require, or optional for bearer tokens too)")
+    if server_cert is not None:
+        usages = server_cert["spec"].get("usages", [])
+        if "server auth" not in usages or server_cert["spec"].get("isCA"):
+            fail(f"Certificate {name(server_cert)} (consentd's) must be a server certificate "
+                 f"(usages with server auth, not isCA), has {usages}")
+    principals = {}
+    policy_path = (config.get("auth") or {}).get("policy_file", "")
+    volume, mount, key = assets.volume_of_file(sts, policy_path) if policy_path else (None, None, None)
+    if not policy_path:
+        fail("consentd's config sets no auth.policy_file: once TLS is on, every client may do "
+             "everything")
+    elif not volume or "configMap" not in volume or key is None:
+        fail(f"consentd's auth.policy_file {policy_path!r} is not a key of a mounted ConfigMap")
+    elif "subPath" in mount:
+        fail(f"consentd's auth.policy_file {policy_path!r} is a subPath mount, which the kubelet "
+             "never updates: mount the ConfigMap as a directory so that edits reach consentd")
+    else:
+        text = assets.policy(objects, sts, config)
+        try:
+            document = yaml.safe_load(text or "") or {}
+        except yaml.YAMLError as e:
+            document = {}
+            fail(f"the policy ConfigMap's {key} is not YAML: {e}")
+        roles = document.get("roles") or {}
+        for principal in document.get("principals") or []:
+            if not principal.get("id") or not principal.get("tenants"):
+                fail(f"policy principal {principal} needs an id and tenants")
+                continue
+            principals[principal["id"]] = principal
+            for role in principal.get("roles", []):
+                if role not in roles:
+                    fail(f"policy principal {principal['id']} has role {role}, which roles: lacks")
+        if not principals:
+            fail("the policy grants nobody anything")
+
+    # Client certificates: each Certificate for a client carries a URI SAN the policy grants, and a
+    # SPIFFE ID naming a service account names the account of the pod that mounts it.
+    mounted_by = {}
+    for w, spec in specs.items():
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                mounted_by.setdefault(volume["secret"]["secretName"], []).append(w)
+    for secret_name, cert in issued.items():
+        if "client auth" not in cert["spec"].get("usages", []):
+            continue
+        uris = cert["spec"].get("uris", [])
+        if len(uris) != 1:
+            fail(f"Certificate {name(cert)}: a client certificate needs one URI SAN (its SPIFFE ID, "
+                 f"the principal consentd knows it by), has {uris}")
+            continue
+        if principals and uris[0] not in principals:
+            fail(f"Certificate {name(cert)}: the policy grants {uris[0]} nothing")
+        account = assets.spiffe_service_account(uris[0])
+        for w in mounted_by.get(secret_name, []):
+            if account is None or account[1] != specs[w].get("serviceAccountName", "default"):
+                fail(f"{w} mounts Certificate {name(cert)}'s Secret, whose SPIFFE ID {uris[0]} does "
+                     f"not name its service account {specs[w].get('serviceAccountName', 'default')}")
+    # Every certificate principal the policy names has a Certificate (tokens need none).
+    uris = {u for c in issued.values() for u in c["spec"].get("uris", [])}
+    for principal in principals.values():
+        if principal["id"].startswith("spiffe://") and principal["id"] not in uris:
+            fail(f"the policy grants {principal['id']}, for which no Certificate is issued")
+    operators = [p for p in principals.values()
+                 if p["id"] in uris and p.get("tenants") == ["*"]
+                 and {"*", "admin"} & set(p.get("permissions", []))]
+    if principals and not operators:
+        fail("no Certificate's principal may create tenants (an operator's, with admin on \"*\")")
 
     # Shutdown: consentd must finish before Kubernetes kills it.
     delay = assets.duration_seconds(config.get("shutdown_delay", "0"))
@@ -468,6 +631,21 @@ def check_kubernetes(args):
             fail(f"the preference center reads the link keyring from Secret {pc_keyring[0]} key "
                  f"{pc_keyring[1]}, consentd from {consentd_keyring[0]} key {consentd_keyring[1]}: "
                  "links consentd signs would not verify")
+    # mTLS to consentd: its client certificate from a Certificate signed by the issuer of
+    # consentd's, which names the host the preference center dials.
+    pc_cert = tls_files("prefcenter", pc_config)
+    if pc_cert is not None and "client auth" not in pc_cert["spec"].get("usages", []):
+        fail(f"Certificate {name(pc_cert)} (the preference center's) has no client auth usage")
+    if pc_cert is not None and server_cert is not None and \
+            pc_cert["spec"]["issuerRef"] != server_cert["spec"]["issuerRef"]:
+        fail(f"Certificate {name(pc_cert)} and consentd's {name(server_cert)} have different issuers: "
+             "each side's ca.crt would not verify the other")
+    consentd_host = str(pc_config.get("consentd", "")).rpartition(":")[0]
+    server_name = (pc_config.get("tls") or {}).get("server_name") or consentd_host
+    if server_cert is not None and server_name not in server_cert["spec"].get("dnsNames", []):
+        fail(f"the preference center verifies consentd's certificate for {server_name!r}, which is "
+             f"not among Certificate {name(server_cert)}'s dnsNames")
+
     http = pc_config.get("http") or {}
     if http.get("tls_cert") or http.get("tls_key"):
         for key in ("tls_cert", "tls_key"):
@@ -650,6 +828,24 @@ def check_systemd(args):
     for m in re.finditer(r"^#?Environment=(ASSENT_[A-Z0-9_]+)=", unit, re.M):
         if m.group(1) not in options.values():
             fail(f"consentd.service: {m.group(1)} is not a consentd variable")
+
+    # TLS and the policy: the unit passes the files deploy/consentd.example.yaml documents, and
+    # `systemctl reload` re-reads the policy (SIGHUP).
+    example = yaml.safe_load(assets.read("deploy", "consentd.example.yaml"))
+    wanted = {"ASSENT_TLS_CERT": example["tls"]["cert"], "ASSENT_TLS_KEY": example["tls"]["key"],
+              "ASSENT_TLS_CA": example["tls"]["ca"],
+              "ASSENT_AUTH_POLICY_FILE": example["auth"]["policy_file"]}
+    given = dict(re.findall(r"^Environment=(ASSENT_[A-Z0-9_]+)=(\S+)\s*$", unit, re.M))
+    for variable, path in wanted.items():
+        if given.get(variable) != path:
+            fail(f"consentd.service: Environment={variable}={given.get(variable)}, expected {path} "
+                 "(deploy/consentd.example.yaml)")
+        elif not path.startswith("/etc/assent/"):
+            fail(f"consentd.service: {variable}={path} is outside /etc/assent")
+    if not re.search(r"^ExecReload=/bin/kill -HUP \$MAINPID\s*$", unit, re.M):
+        fail("consentd.service has no ExecReload=/bin/kill -HUP $MAINPID (policy reload)")
+    if "--insecure" in exec_start.group(2):
+        fail("consentd.service passes --insecure")
 
     # Stop timeout: longer than the drain consentd is configured for by default.
     grace = assets.duration_seconds(re.search(r'--shutdown-grace / \S+\n.*\(default: "([^"]*)"\)',

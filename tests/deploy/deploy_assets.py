@@ -215,3 +215,53 @@ def mounted_config(objects, workload):
 def consentd_options(help_text):
     """{flag: env var} from `consentd --help`."""
     return dict(re.findall(r"^\s+(--[a-z0-9-]+) / (ASSENT_[A-Z0-9_]+)", help_text, re.M))
+
+
+# The keys of the kubernetes.io/tls Secret cert-manager writes for a Certificate.
+CERT_MANAGER_KEYS = ("tls.crt", "tls.key", "ca.crt")
+# consentd's and its clients' tls.* settings and the key of cert-manager's Secret each must name.
+TLS_SETTING_KEYS = {"cert": "tls.crt", "key": "tls.key", "ca": "ca.crt"}
+
+
+def certificates(objects):
+    """{Secret name: cert-manager Certificate} of the Certificates among the manifests."""
+    return {o["spec"]["secretName"]: o for (k, _), o in objects.items() if k == "Certificate"}
+
+
+def volume_of_file(workload, path):
+    """(volume, mount, item key) of the file `path` in a workload's container: the key is the
+    Secret's or ConfigMap's key the file shows (None when no mount holds it). subPath mounts name
+    one key; directory mounts their items, or every key of the source."""
+    spec = workload["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    directory, file_name = os.path.split(path)
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})
+        source = volume.get("secret") or volume.get("configMap")
+        if source is None:
+            continue
+        if mount["mountPath"] == path and "subPath" in mount:
+            return volume, mount, mount["subPath"]
+        if mount["mountPath"].rstrip("/") == directory and "subPath" not in mount:
+            items = {i["path"]: i["key"] for i in source.get("items", [])}
+            if items:
+                return volume, mount, items.get(file_name)
+            return volume, mount, file_name
+    return None, None, None
+
+
+def spiffe_service_account(uri):
+    """(namespace, service account) of spiffe://<trust domain>/ns/<ns>/sa/<sa>, else None."""
+    m = re.fullmatch(r"spiffe://[^/]+/ns/([^/]+)/sa/([^/]+)", uri)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def policy(objects, workload, config):
+    """The policy YAML (text) consentd's auth.policy_file names, from the ConfigMap mounted there."""
+    path = ((config or {}).get("auth") or {}).get("policy_file", "")
+    volume, _, key = volume_of_file(workload, path) if path else (None, None, None)
+    if not volume or "configMap" not in volume or key is None:
+        return None
+    cm = objects.get(("ConfigMap", volume["configMap"]["name"]), {})
+    return cm.get("data", {}).get(key)

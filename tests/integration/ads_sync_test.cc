@@ -4,6 +4,7 @@
 // on a linked subject, is the same whether built incrementally or from scratch, and is never seen
 // half-written.
 #include <openssl/sha.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -88,6 +89,7 @@ class AdsSyncTest : public ::testing::Test {
     broker_ = std::make_unique<testing::KafkaBroker>(dir_.Sub("kafka"));
     ASSERT_TRUE(broker_->Start()) << broker_->error();
     std::ofstream(secret_file_) << "an-integration-test-contact-key-secret-0123456789\n";
+    chmod(secret_file_.c_str(), 0600);  // consentd refuses a secret others can read
     std::ofstream audience(audience_file_);
     audience << "# integration test audience\n\n";
     for (const Member& m : Audience()) {

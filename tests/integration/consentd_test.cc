@@ -394,13 +394,26 @@ TEST_F(ConsentdTest, HealthAndReflection) {
   grpc::reflection::v1alpha::ServerReflectionRequest list;
   list.set_list_services("*");
   ASSERT_TRUE(stream->Write(list));
-  stream->WritesDone();
   grpc::reflection::v1alpha::ServerReflectionResponse listed;
   ASSERT_TRUE(stream->Read(&listed));
   std::vector<std::string> names;
   for (const auto& s : listed.list_services_response().service()) names.push_back(s.name());
   EXPECT_THAT(names,
-              ::testing::IsSupersetOf({"assent.v1.ConsentService", "assent.v1.CatalogService"}));
+              ::testing::IsSupersetOf({"assent.v1.ConsentService", "assent.v1.CatalogService",
+                                       "grpc.health.v1.Health"}));
+  // Every listed service is described, the built-in health service too (what grpcurl needs to
+  // call grpc.health.v1.Health/Check without the .proto).
+  for (const std::string& name : names) {
+    grpc::reflection::v1alpha::ServerReflectionRequest describe;
+    describe.set_file_containing_symbol(name);
+    ASSERT_TRUE(stream->Write(describe));
+    grpc::reflection::v1alpha::ServerReflectionResponse described;
+    ASSERT_TRUE(stream->Read(&described));
+    EXPECT_FALSE(described.has_error_response())
+        << name << ": " << described.error_response().error_message();
+    EXPECT_FALSE(described.file_descriptor_response().file_descriptor_proto().empty()) << name;
+  }
+  stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
 }
 
@@ -409,7 +422,8 @@ TEST(ConsentdStartupTest, BadKafkaSettingStopsStartupNamingTheOption) {
   const std::string config = dir.Sub("bad.yaml");
   std::ofstream(config) << "kafka:\n  brokers: 127.0.0.1:1\n  producer:\n    linger.ms: soon\n";
   testing::ChildProcess process(
-      CONSENTD_PATH, {"--config", config, "--data-dir", dir.Sub("data"), "--listen", "127.0.0.1:0"},
+      CONSENTD_PATH,
+      {"--config", config, "--data-dir", dir.Sub("data"), "--listen", "127.0.0.1:0", "--insecure"},
       dir.Sub("log"));
   const int status = process.Wait(absl::Seconds(30));
   ASSERT_TRUE(WIFEXITED(status));

@@ -4,6 +4,7 @@
 // token verifies, and a sender killed mid-stream and restarted publishes exactly one outcome per
 // request.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -43,6 +44,7 @@ class EmailSenderTest : public ::testing::Test {
     ASSERT_TRUE(broker_->Start()) << broker_->error();
     secret_file_ = dir_.path() + "/secret";
     std::ofstream(secret_file_) << kSecret << "\n";
+    chmod(secret_file_.c_str(), 0600);  // consentd refuses a secret others can read
     keyring_file_ = dir_.path() + "/links.yaml";
     std::ofstream(keyring_file_) << kKeyRing;
     server_ =

@@ -2,6 +2,8 @@
 // exactly the store's state, follows changes (local verdicts equal the service's), survives a
 // restart mid-stream, falls back to the service when Kafka is unreachable, and fails closed when
 // it can reach neither.
+#include <sys/stat.h>
+
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -28,6 +30,7 @@ class EnforceTest : public ::testing::Test {
     ASSERT_TRUE(broker_->Start()) << broker_->error();
     secret_file_ = dir_.path() + "/secret";
     std::ofstream(secret_file_) << kSecret << "\n";
+    chmod(secret_file_.c_str(), 0600);  // consentd refuses a secret others can read
     server_ =
         std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     server_->Start({"--kafka-brokers", broker_->bootstrap(), "--kafka-partitions", "3",

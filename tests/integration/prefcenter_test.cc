@@ -4,6 +4,8 @@
 // one-click unsubscribe; the save form's evidence, CSRF, double-submit, stale-form, GPC and
 // stop-all rules; X-Forwarded-For only from trusted proxies; rate limits; the JSON API and its
 // CORS; the service's own metrics. What was recorded is read back through consentd's gRPC API.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -76,6 +78,7 @@ absl::StatusOr<links::KeyRing> NewKeyRing(const std::string& id, const std::stri
   const std::string yaml = absl::StrCat("keys:\n  - id: ", id, "\n    secret: \"",
                                         absl::Base64Escape(RandomBytes(32)), "\"\n");
   std::ofstream(path) << yaml;
+  chmod(path.c_str(), 0600);  // consentd refuses a keyring others can read
   return links::KeyRing::Parse(yaml);
 }
 

@@ -4,6 +4,7 @@
 // (or another STOP) arrives; START re-subscribes; HELP answers; quiet hours defer a request to the
 // retry topic.
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <map>
@@ -53,6 +54,7 @@ class SmsSenderTest : public ::testing::Test {
     ASSERT_TRUE(broker_->Start()) << broker_->error();
     secret_file_ = dir_.Sub("contact-key");
     std::ofstream(secret_file_) << "integration-test-contact-key-secret-0123456789\n";
+    chmod(secret_file_.c_str(), 0600);  // consentd refuses a secret others can read
     server_ =
         std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     server_->Start({"--kafka-brokers", broker_->bootstrap(), "--kafka-partitions", "3",

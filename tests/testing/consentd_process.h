@@ -1,6 +1,7 @@
 // A real consentd process on port 0 with its own data directory, and gRPC stubs to it.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "assent/v1/consent.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "rpc/tls.h"
 #include "testing/process.h"
 
 namespace assent::testing {
@@ -20,8 +22,12 @@ class ConsentdProcess {
         data_dir_(std::move(data_dir)),
         work_dir_(std::move(work_dir)) {}
 
+  // The TLS options of the test's own channel (set before Start when consentd serves TLS).
+  void set_client_tls(rpc::TlsOptions tls) { client_tls_ = std::move(tls); }
+
   // Starts the server and waits until it answers; fails the test otherwise.
-  // `extra_args` are appended to consentd's command line (e.g. --kafka-brokers).
+  // `extra_args` are appended to consentd's command line (e.g. --kafka-brokers). Without
+  // --tls-cert among them, consentd serves plaintext on purpose (--insecure).
   void Start(const std::vector<std::string>& extra_args = {}) {
     const std::string port_file = work_dir_ + "/port";
     std::remove(port_file.c_str());
@@ -29,6 +35,9 @@ class ConsentdProcess {
                                      "--port-file",      port_file,     "--log-level", "info",
                                      "--metrics-listen", "127.0.0.1:0"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
+    if (std::find(extra_args.begin(), extra_args.end(), "--tls-cert") == extra_args.end()) {
+      args.push_back("--insecure");
+    }
     process_ = std::make_unique<ChildProcess>(binary_, args, work_dir_ + "/consentd.log");
     address_ = WaitForFile(port_file, absl::Seconds(30));
     ASSERT_FALSE(address_.empty()) << "consentd did not start; log:\n"
@@ -36,7 +45,9 @@ class ConsentdProcess {
     const std::string ports = ReadFile(port_file);
     const size_t eol = ports.find('\n');
     metrics_address_ = ports.substr(eol + 1, ports.find('\n', eol + 1) - eol - 1);
-    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    auto channel = rpc::Dial(address_, client_tls_);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    channel_ = *std::move(channel);
     ASSERT_TRUE(channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10))));
     catalog_ = v1::CatalogService::NewStub(channel_);
     consent_ = v1::ConsentService::NewStub(channel_);
@@ -101,6 +112,7 @@ class ConsentdProcess {
  private:
   std::string binary_, data_dir_, work_dir_, address_, metrics_address_;
   std::unique_ptr<ChildProcess> process_;
+  rpc::TlsOptions client_tls_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::CatalogService::Stub> catalog_;
   std::unique_ptr<v1::ConsentService::Stub> consent_;

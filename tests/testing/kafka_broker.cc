@@ -42,7 +42,8 @@ std::string RunCommand(const std::string& command, int* status) {
   return out;
 }
 
-KafkaBroker::KafkaBroker(std::string dir) : dir_(std::move(dir)) {}
+KafkaBroker::KafkaBroker(std::string dir, std::optional<KafkaSslListener> ssl)
+    : dir_(std::move(dir)), ssl_(std::move(ssl)) {}
 
 KafkaBroker::~KafkaBroker() { Stop(); }
 
@@ -50,14 +51,21 @@ bool KafkaBroker::Start() {
   if (port_ == 0) {
     port_ = FreePort();
     controller_port_ = FreePort();
+    if (ssl_.has_value()) ssl_port_ = FreePort();
   }
   int status = 0;
-  const std::string command =
+  std::string command =
       absl::StrCat(ASSENT_SOURCE_DIR, "/tools/kafka/kafka.sh start --dir ", dir_, " --port ", port_,
-                   " --controller-port ", controller_port_, " --owner-pid ", getpid(), " 2>&1");
-  error_ = RunCommand(command, &status);
+                   " --controller-port ", controller_port_, " --owner-pid ", getpid());
+  if (ssl_.has_value()) {
+    absl::StrAppend(&command, " --ssl-port ", ssl_port_, " --ssl-keystore '", ssl_->keystore,
+                    "' --ssl-truststore '", ssl_->truststore, "' --ssl-client-auth ",
+                    ssl_->client_auth);
+  }
+  error_ = RunCommand(command + " 2>&1", &status);
   running_ = status == 0;
   bootstrap_ = absl::StrCat("127.0.0.1:", port_);
+  if (ssl_.has_value()) ssl_bootstrap_ = absl::StrCat("127.0.0.1:", ssl_port_);
   return running_;
 }
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,21 @@
 
 namespace assent::testing {
 
+// An additional TLS listener (kafka.sh start --ssl-port), from PEM files.
+struct KafkaSslListener {
+  // The broker's unencrypted PKCS#8 private key followed by its certificate chain.
+  std::string keystore;
+  // The CA certificates that client certificates must chain to.
+  std::string truststore;
+  // "required" (default), "requested" (optional) or "none".
+  std::string client_auth = "required";
+};
+
 class KafkaBroker {
  public:
-  // `dir` holds the broker's data and logs. Nothing starts until Start().
-  explicit KafkaBroker(std::string dir);
+  // `dir` holds the broker's data and logs; with `ssl`, the broker also listens for TLS on
+  // ssl_bootstrap(). Nothing starts until Start().
+  explicit KafkaBroker(std::string dir, std::optional<KafkaSslListener> ssl = std::nullopt);
   ~KafkaBroker();
   KafkaBroker(const KafkaBroker&) = delete;
   KafkaBroker& operator=(const KafkaBroker&) = delete;
@@ -26,14 +38,20 @@ class KafkaBroker {
   // Stops the broker (SIGTERM, then SIGKILL). Its data stays for a later Start().
   void Stop();
 
+  // The plaintext listener, "127.0.0.1:<port>".
   const std::string& bootstrap() const { return bootstrap_; }
+  // The TLS listener, "127.0.0.1:<port>"; empty without a KafkaSslListener.
+  const std::string& ssl_bootstrap() const { return ssl_bootstrap_; }
   const std::string& error() const { return error_; }
 
  private:
   std::string dir_;
+  std::optional<KafkaSslListener> ssl_;
   int port_ = 0;
   int controller_port_ = 0;
+  int ssl_port_ = 0;
   std::string bootstrap_;
+  std::string ssl_bootstrap_;
   std::string error_;
   bool running_ = false;
 };

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -46,15 +47,23 @@ class LedgerFixture : public ::testing::Test {
     Open();
   }
 
-  // Runs an asynchronous ledger write and waits for it.
+  // Runs an asynchronous ledger write and waits for it; consent writes are made by `caller`
+  // (default: unauthenticated, the request's actor stands).
   template <typename Response, typename Request, typename Method>
-  absl::StatusOr<Response> Sync(Method method, const Request& request) {
+  absl::StatusOr<Response> Sync(Method method, const Request& request,
+                                const ledger::Caller& caller = ledger::Caller()) {
     absl::Notification done;
     absl::StatusOr<Response> result = absl::UnknownError("not run");
-    (ledger_.get()->*method)(request, absl::InfiniteFuture(), [&](absl::StatusOr<Response> r) {
+    auto callback = [&](absl::StatusOr<Response> r) {
       result = std::move(r);
       done.Notify();
-    });
+    };
+    if constexpr (std::is_invocable_v<Method, ledger::Ledger*, const Request&, absl::Time,
+                                      ledger::Callback<Response>, const ledger::Caller&>) {
+      (ledger_.get()->*method)(request, absl::InfiniteFuture(), callback, caller);
+    } else {
+      (ledger_.get()->*method)(request, absl::InfiniteFuture(), callback);
+    }
     done.WaitForNotification();
     return result;
   }

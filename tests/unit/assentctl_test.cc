@@ -30,6 +30,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 using ::testing::StartsWith;
 using Words = std::vector<std::string>;
 
@@ -1410,6 +1411,54 @@ TEST(EventLineTest, DecodesChangesStateAndTombstones) {
   ASSERT_TRUE(line.ok());
   EXPECT_THAT(*line, HasSubstr("\"event\":null"));
   EXPECT_FALSE(EventLine("t", 0, 0, "k", "\xff\xff\xff", false, false).ok());
+}
+
+// Every key -> "value from origin", to compare whole settings maps.
+std::map<std::string, std::string> Flat(const std::map<std::string, TailSetting>& settings) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, s] : settings) out[key] = s.value + " from " + s.origin;
+  return out;
+}
+
+TEST(TailKafkaSettingsTest, FileThenEachXThenBrokers) {
+  const std::string path = ::testing::TempDir() + "/assentctl_kafka.properties";
+  std::ofstream(path) << "# TLS\nsecurity.protocol=ssl\nssl.ca.location=/etc/ca.pem\n"
+                         "bootstrap.servers=kafka:9093\n";
+  Args args = Parse({"events", "tail", "--kafka-config", path, "-X", "ssl.ca.location=/tmp/ca.pem",
+                     "-X", "ssl.key.password=a=b"});
+  absl::StatusOr<std::map<std::string, TailSetting>> settings =
+      TailKafkaSettings(args, GlobalOptions());
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  const std::string file = "--kafka-config " + path;
+  EXPECT_THAT(Flat(*settings), ElementsAre(Pair("bootstrap.servers", "kafka:9093 from " + file),
+                                           Pair("security.protocol", "ssl from " + file),
+                                           Pair("ssl.ca.location", "/tmp/ca.pem from -X"),
+                                           Pair("ssl.key.password", "a=b from -X")));
+
+  // --brokers wins over the file; $ASSENT_KAFKA_CONFIG stands in for --kafka-config.
+  GlobalOptions options;
+  options.kafka_config = path;
+  settings = TailKafkaSettings(Parse({"events", "tail", "--brokers", "b:1"}), options);
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(Flat(*settings)["bootstrap.servers"], "b:1 from --brokers");
+  EXPECT_EQ(Flat(*settings)["security.protocol"], "ssl from $ASSENT_KAFKA_CONFIG " + path);
+
+  // Nothing given: the local default broker, no other setting.
+  settings = TailKafkaSettings(Parse({"events", "tail"}), GlobalOptions());
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_THAT(Flat(*settings),
+              ElementsAre(Pair("bootstrap.servers", "127.0.0.1:9092 from --brokers")));
+}
+
+TEST(TailKafkaSettingsTest, BadInputNamesTheFlagWithoutEchoingIt) {
+  EXPECT_EQ(ErrorOf(TailKafkaSettings(Parse({"events", "tail", "-X", "hunter2"}), GlobalOptions())),
+            "-X: expected KEY=VALUE (a librdkafka property)");
+  const std::string missing = ::testing::TempDir() + "/assentctl_no_such.properties";
+  EXPECT_THAT(ErrorOf(TailKafkaSettings(Parse({"events", "tail", "--kafka-config", missing}),
+                                        GlobalOptions())),
+              StartsWith("--kafka-config: " + missing));
+  EXPECT_THAT(ErrorOf({"tenant", "list", "-X", "a=b"}),
+              HasSubstr("-X does not apply to 'tenant list'"));
 }
 
 }  // namespace

@@ -12,8 +12,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(ConfigTest, DefaultsWhenNothingIsGiven) {
-  auto config = LoadConfig({}, {});
+TEST(ConfigTest, DefaultsWhenNothingButInsecureIsGiven) {
+  auto config = LoadConfig({"--insecure"}, {});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen, "127.0.0.1:50051");
   EXPECT_TRUE(config->store_sync_writes);
@@ -27,10 +27,10 @@ TEST(ConfigTest, FlagsBeatEnvironmentBeatFile) {
   std::ofstream(file)
       << "listen: \"0.0.0.0:1\"\ndata_dir: /from/file\nstore:\n  block_cache_mb: 64\n"
          "limits:\n  max_decisions: 7\n";
-  auto config =
-      LoadConfig({"--config", file, "--listen=127.0.0.1:3", "--store-block-cache-mb", "32"},
-                 {"ASSENT_LISTEN=127.0.0.1:2", "ASSENT_DATA_DIR=/from/env",
-                  "ASSENT_UNRELATED=ignored", "PATH=/bin"});
+  auto config = LoadConfig(
+      {"--config", file, "--listen=127.0.0.1:3", "--store-block-cache-mb", "32", "--insecure"},
+      {"ASSENT_LISTEN=127.0.0.1:2", "ASSENT_DATA_DIR=/from/env", "ASSENT_UNRELATED=ignored",
+       "PATH=/bin"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen, "127.0.0.1:3");     // flag
   EXPECT_EQ(config->data_dir, "/from/env");     // environment over file
@@ -42,7 +42,7 @@ TEST(ConfigTest, ConfigFileMayComeFromEnvironment) {
   testing::TempDir dir;
   const std::string file = dir.Sub("c.yaml");
   std::ofstream(file) << "idempotency_ttl: 2h\n";
-  auto config = LoadConfig({}, {"ASSENT_CONFIG=" + file});
+  auto config = LoadConfig({}, {"ASSENT_CONFIG=" + file, "ASSENT_INSECURE=true"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->idempotency_ttl, absl::Hours(2));
 }
@@ -86,8 +86,9 @@ TEST(ConfigTest, UnknownYamlKeyAndUnreadableFileAreErrors) {
 TEST(ConfigTest, KafkaProducerSettingsComeFromYamlAndSecretsAreRedacted) {
   testing::TempDir dir;
   const std::string file = dir.Sub("k.yaml");
-  std::ofstream(file) << "kafka:\n  brokers: 10.0.0.1:9092\n  partitions: 12\n  producer:\n"
-                         "    linger.ms: 5\n    sasl.password: hunter2\n";
+  std::ofstream(file)
+      << "insecure: true\nkafka:\n  brokers: 10.0.0.1:9092\n  partitions: 12\n  producer:\n"
+         "    linger.ms: 5\n    sasl.password: hunter2\n";
   auto config = LoadConfig({"--config", file}, {});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->kafka_brokers, "10.0.0.1:9092");
@@ -102,12 +103,20 @@ TEST(ConfigTest, KafkaProducerSettingsComeFromYamlAndSecretsAreRedacted) {
 TEST(ConfigTest, ExampleConfigLoadsAndStatesTheDefaults) {
   auto example = LoadConfig({"--config", ASSENT_SOURCE_DIR "/deploy/consentd.example.yaml"}, {});
   ASSERT_TRUE(example.ok()) << example.status();
-  auto defaults = LoadConfig({}, {});
+  auto defaults = LoadConfig({"--insecure"}, {});
   ASSERT_TRUE(defaults.ok());
-  // Every option the example states is at its default, so the two describe the same config.
+  // Every option the example states is at its default but where files go (certificates, the
+  // policy), so the two describe the same config.
   Config expected = *defaults;
   expected.config_file = ASSENT_SOURCE_DIR "/deploy/consentd.example.yaml";
   expected.kafka_producer = example->kafka_producer;
+  expected.insecure = false;
+  expected.tls.cert_file = example->tls.cert_file;
+  expected.tls.key_file = example->tls.key_file;
+  expected.tls.ca_file = example->tls.ca_file;
+  expected.auth_policy_file = example->auth_policy_file;
+  EXPECT_FALSE(example->tls.cert_file.empty());
+  EXPECT_FALSE(example->auth_policy_file.empty());
   EXPECT_EQ(DescribeConfig(*example), DescribeConfig(expected));
 }
 
@@ -120,9 +129,41 @@ TEST(ConfigTest, HelpListsEveryOptionWithFlagAndVariable) {
 }
 
 TEST(ConfigTest, DescribeShowsEffectiveValues) {
-  auto config = LoadConfig({"--listen", "127.0.0.1:9"}, {});
+  auto config = LoadConfig({"--listen", "127.0.0.1:9", "--insecure"}, {});
   ASSERT_TRUE(config.ok());
   EXPECT_THAT(DescribeConfig(*config), HasSubstr("listen=127.0.0.1:9"));
+}
+
+TEST(ConfigTest, WithoutTlsConsentdRefusesToStartUnlessInsecureIsGiven) {
+  auto config = LoadConfig({}, {});
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()),
+              ::testing::AllOf(::testing::StartsWith("tls.cert"), HasSubstr("--insecure")));
+  ASSERT_TRUE(LoadConfig({"--insecure"}, {}).ok());
+  ASSERT_TRUE(LoadConfig({}, {"ASSENT_INSECURE=true"}).ok());
+  EXPECT_FALSE(LoadConfig({"--insecure=false"}, {}).ok());
+}
+
+TEST(ConfigTest, TlsComesFromFlagsOrTheSharedEnvironmentNames) {
+  auto flags = LoadConfig({"--tls-cert", "/c.pem", "--tls-key", "/k.pem", "--tls-ca", "/ca.pem",
+                           "--tls-client-auth", "optional", "--auth-policy-file", "/p.yaml"},
+                          {});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->tls.cert_file, "/c.pem");
+  EXPECT_EQ(flags->tls.key_file, "/k.pem");
+  EXPECT_EQ(flags->tls.ca_file, "/ca.pem");
+  EXPECT_EQ(flags->tls.client_auth, rpc::ClientAuth::kOptional);
+  EXPECT_EQ(flags->auth_policy_file, "/p.yaml");
+  auto env = LoadConfig(
+      {}, {"ASSENT_TLS_CERT=/e.pem", "ASSENT_TLS_KEY=/ek.pem", "ASSENT_TLS_CA=/eca.pem"});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->tls.cert_file, "/e.pem");
+  EXPECT_EQ(env->tls.client_auth, rpc::ClientAuth::kRequire);  // the default: mTLS
+  auto bad = LoadConfig({"--tls-client-auth", "sometimes", "--insecure"}, {});
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::StartsWith("tls.client_auth"));
+  auto rate = LoadConfig({"--rate-limits-tenant-rate", "-1", "--insecure"}, {});
+  EXPECT_THAT(std::string(rate.status().message()),
+              ::testing::StartsWith("rate_limits.tenant_rate"));
 }
 
 }  // namespace

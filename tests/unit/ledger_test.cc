@@ -441,6 +441,52 @@ TEST_F(LedgerTest, ContactPointLinkedToSubjectIsJudgedByBoth) {
   EXPECT_EQ(all.find("Example.COM"), std::string::npos);
 }
 
+TEST_F(LedgerTest, AnAuthenticatedCallerIsTheActorAndTheRequestsActorIsOnBehalfOf) {
+  const ledger::Caller caller{"spiffe://assent.test/signup"};
+  v1::RecordDecisionsRequest request = Decision("u9", v1::GRANTED);
+  request.set_actor("spiffe://assent.test/someone-else");  // whatever the request claims
+  ASSERT_OK_AND_ASSIGN(
+      auto recorded, Sync<v1::RecordDecisionsResponse>(&Ledger::RecordDecisions, request, caller));
+  EXPECT_EQ(recorded.records(0).actor(), caller.principal);
+  EXPECT_EQ(recorded.records(0).on_behalf_of(), "spiffe://assent.test/someone-else");
+
+  v1::SetPreferencesRequest prefs;
+  prefs.set_tenant("acme");
+  prefs.set_subject_id("u9");
+  prefs.set_actor("call-center/agent-7");
+  prefs.set_source("call-center");
+  prefs.mutable_preferences()->set_preferred_language("de");
+  ASSERT_OK(Sync<v1::SetPreferencesResponse>(&Ledger::SetPreferences, prefs, caller).status());
+
+  const std::vector<v1::HistoryRecord> history = History("u9");
+  ASSERT_THAT(history, SizeIs(2));
+  EXPECT_EQ(history[0].actor(), caller.principal);
+  EXPECT_EQ(history[0].on_behalf_of(), "spiffe://assent.test/someone-else");
+  EXPECT_EQ(history[1].actor(), caller.principal);
+  EXPECT_EQ(history[1].on_behalf_of(), "call-center/agent-7");
+
+  // Without authentication (a plaintext development server) the request's actor stands.
+  ASSERT_OK(Record(Decision("u10", v1::GRANTED)).status());
+  EXPECT_EQ(History("u10")[0].on_behalf_of(), "");
+  EXPECT_EQ(History("u10")[0].actor(), Decision("u10", v1::GRANTED).actor());
+
+  // The change event carries both.
+  bool found = false;
+  auto it = store_->NewIterator(store::Cf::kOutbox);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    storage::v1::OutboxRecord r;
+    ASSERT_TRUE(r.ParseFromString(it->value().ToString()));
+    v1::ConsentChanged event;
+    if (r.key() != "acme/u9" || r.topic() != storage::v1::TOPIC_CHANGES) continue;
+    ASSERT_TRUE(event.ParseFromString(r.value()));
+    if (event.sequence() != 1) continue;
+    EXPECT_EQ(event.actor(), caller.principal);
+    EXPECT_EQ(event.on_behalf_of(), "spiffe://assent.test/someone-else");
+    found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(LedgerTest, EveryChangeWritesDecodableOutboxRecords) {
   ASSERT_TRUE(Record(Decision("u8", v1::GRANTED)).ok());
   ASSERT_TRUE(Record(Decision("u8", v1::WITHDRAWN)).ok());

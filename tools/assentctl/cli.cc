@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "rpc/tls.h"
 
 namespace assent::ctl {
 namespace {
@@ -19,8 +20,9 @@ constexpr FlagKind kRepeated = FlagKind::kRepeated;
 constexpr FlagKind kSwitch = FlagKind::kSwitch;
 
 constexpr FlagSpec kGlobalFlags[] = {
-    {"server", kValue},  {"tenant", kValue}, {"json", kSwitch},
-    {"timeout", kValue}, {"help", kSwitch},
+    {"server", kValue},          {"tenant", kValue},     {"json", kSwitch},    {"timeout", kValue},
+    {"help", kSwitch},           {"tls-ca", kValue},     {"tls-cert", kValue}, {"tls-key", kValue},
+    {"tls-server-name", kValue}, {"token-file", kValue},
 };
 
 const std::initializer_list<FlagSpec> kTargetFlags = {{"subject", kValue},
@@ -181,11 +183,16 @@ std::vector<Command> MakeCommands() {
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
       {"events tail",
-       "[--brokers HOST:PORT] [--topic-prefix P] [--state-topic] [--from-beginning] [--count N]"
-       " [--idle-exit DURATION]",
-       "Print Assent's Kafka events as JSON lines (the changes topic, or --state-topic), decoded.",
+       "[--brokers HOST:PORT] [--kafka-config FILE] [-X KEY=VALUE]... [--topic-prefix P]"
+       " [--state-topic] [--from-beginning] [--count N] [--idle-exit DURATION]",
+       "Print Assent's Kafka events as JSON lines (the changes topic, or --state-topic), decoded."
+       " --kafka-config (default $ASSENT_KAFKA_CONFIG) is a librdkafka properties file (key=value"
+       " lines, # comments); each -X sets one property over it (security.protocol=ssl,"
+       " ssl.ca.location=FILE, ...).",
        0,
        Flags({{{"brokers", kValue},
+               {"kafka-config", kValue},
+               {"X", kRepeated},
                {"topic-prefix", kValue},
                {"state-topic", kSwitch},
                {"from-beginning", kSwitch},
@@ -386,6 +393,13 @@ std::string Usage() {
       "\n"
       "Global flags (before or after the command):\n"
       "  --server HOST:PORT  the Assent server (default $ASSENT_SERVER, else 127.0.0.1:50051)\n"
+      "  --tls-ca FILE       CA bundle the server's certificate is verified against; turns TLS on\n"
+      "                      (default $ASSENT_TLS_CA)\n"
+      "  --tls-cert FILE     client certificate for mTLS (default $ASSENT_TLS_CERT)\n"
+      "  --tls-key FILE      its private key (default $ASSENT_TLS_KEY)\n"
+      "  --tls-server-name N the name the server's certificate carries, when not the host\n"
+      "  --token-file FILE   bearer token sent with every call, over TLS only\n"
+      "                      (default $ASSENT_TOKEN_FILE)\n"
       "  --tenant T          the tenant (default $ASSENT_TENANT)\n"
       "  --json              print each response as one JSON object per line (proto3 JSON)\n"
       "  --timeout D         deadline of each call (default 10s)\n"
@@ -419,8 +433,9 @@ int Run(const std::vector<std::string>& argv, const Environment& env, std::ostre
   absl::StatusOr<GlobalOptions> options = ResolveGlobals(invocation->args, env);
   if (!options.ok()) return ReportError(options.status(), command, err);
 
-  auto channel = grpc::CreateChannel(options->server, grpc::InsecureChannelCredentials());
-  Session session(*options, channel, out);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::Dial(options->server, options->tls);
+  if (!channel.ok()) return ReportError(channel.status(), command, err);  // names the flag
+  Session session(*options, *channel, out);
   absl::StatusOr<int> status = command->action(session, invocation->args);
   out.flush();
   if (!status.ok()) return ReportError(status.status(), command, err);

@@ -12,6 +12,8 @@
 #include "assentctl/flags.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "events/kafka.h"
+#include "events/kafka_settings.h"
 #include "nlohmann/json.hpp"
 
 namespace assent::ctl {
@@ -28,15 +30,38 @@ struct Deleter {
   void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
 };
 
-absl::Status Set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
-  char err[512];
-  if (rd_kafka_conf_set(conf, key, value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-    return absl::InvalidArgumentError(absl::StrCat("--brokers: ", err));
-  }
-  return absl::OkStatus();
-}
+constexpr char kDefaultBrokers[] = "127.0.0.1:9092";
 
 }  // namespace
+
+absl::StatusOr<std::map<std::string, TailSetting>> TailKafkaSettings(const Args& args,
+                                                                     const GlobalOptions& options) {
+  std::map<std::string, TailSetting> settings;
+  const std::string file = args.GetOr("kafka-config", options.kafka_config);
+  if (!file.empty()) {
+    const char* flag = args.Has("kafka-config") ? "--kafka-config" : "$ASSENT_KAFKA_CONFIG";
+    absl::StatusOr<events::KafkaSettings> read = events::ReadKafkaProperties(file);
+    if (!read.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", read.status().message()));
+    }
+    const std::string origin = absl::StrCat(flag, " ", file);
+    for (auto& [key, value] : *read) settings[key] = {std::move(value), origin};
+  }
+  for (const std::string& x : args.GetAll("X")) {
+    const size_t eq = x.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      // Not quoted: the word may be a secret given without its key.
+      return absl::InvalidArgumentError("-X: expected KEY=VALUE (a librdkafka property)");
+    }
+    settings[x.substr(0, eq)] = {x.substr(eq + 1), "-X"};
+  }
+  if (auto brokers = args.Get("brokers"); brokers.has_value()) {
+    settings["bootstrap.servers"] = {*brokers, "--brokers"};
+  } else if (!settings.contains("bootstrap.servers")) {
+    settings["bootstrap.servers"] = {kDefaultBrokers, "--brokers"};
+  }
+  return settings;
+}
 
 absl::StatusOr<std::string> EventLine(std::string_view topic, int partition, int64_t offset,
                                       std::string_view key, std::string_view value, bool tombstone,
@@ -69,7 +94,7 @@ absl::StatusOr<std::string> EventLine(std::string_view topic, int partition, int
 }
 
 absl::StatusOr<int> EventsTail(Session& session, const Args& args) {
-  const std::string brokers = args.GetOr("brokers", "127.0.0.1:9092");
+  ASSIGN_OR_RETURN(const auto settings, TailKafkaSettings(args, session.options()));
   const bool state = args.Switch("state-topic");
   const std::string topic =
       args.GetOr("topic-prefix", "assent.") + (state ? "consent.state.v1" : "consent.changes.v1");
@@ -82,24 +107,44 @@ absl::StatusOr<int> EventsTail(Session& session, const Args& args) {
     ASSIGN_OR_RETURN(idle_exit, ParseDurationValue("idle-exit", *d));
   }
 
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  RETURN_IF_ERROR(Set(conf, "bootstrap.servers", brokers));
-  RETURN_IF_ERROR(Set(conf, "group.id", absl::StrCat("assentctl-tail-", getpid())));
-  RETURN_IF_ERROR(Set(conf, "enable.auto.commit", "false"));
-  RETURN_IF_ERROR(Set(conf, "enable.partition.eof", "false"));
-  RETURN_IF_ERROR(Set(conf, "log_level", "3"));
+  events::ConfPtr conf(rd_kafka_conf_new());
+  const std::pair<const char*, std::string> defaults[] = {
+      {"group.id", absl::StrCat("assentctl-tail-", getpid())},
+      {"enable.auto.commit", "false"},
+      {"enable.partition.eof", "false"},
+      {"log_level", "3"},
+  };
+  for (const auto& [key, value] : defaults) {
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, key));
+  }
+  events::KafkaSettings values;  // for redacting librdkafka's messages
+  for (const auto& [key, setting] : settings) {
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, setting.value,
+                                    absl::StrCat(key, " (from ", setting.origin, ")")));
+    values[key] = setting.value;
+  }
+  events::ClientErrors errors;
+  errors.Attach(conf.get());
   char err[512];
   std::unique_ptr<rd_kafka_t, Deleter> consumer(
-      rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
-  if (consumer == nullptr) return absl::UnavailableError(absl::StrCat("kafka: ", err));
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof(err)));
+  if (consumer == nullptr) {
+    // Only settings make this fail, and librdkafka names the one ("ssl.key.location failed: ...").
+    return absl::FailedPreconditionError(
+        absl::StrCat("kafka settings: ", events::RedactSecrets(err, values)));
+  }
 
   // Assign every partition directly (no consumer group rebalance, so tailing starts at once).
   const rd_kafka_metadata_t* metadata = nullptr;
   rd_kafka_topic_t* handle = rd_kafka_topic_new(consumer.get(), topic.c_str(), nullptr);
-  rd_kafka_resp_err_t merr = rd_kafka_metadata(consumer.get(), 0, handle, &metadata, 10000);
+  rd_kafka_resp_err_t merr =
+      rd_kafka_metadata(consumer.get(), 0, handle, &metadata,
+                        static_cast<int>(absl::ToInt64Milliseconds(session.options().timeout)));
   rd_kafka_topic_destroy(handle);
   if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(absl::StrCat("kafka: metadata: ", rd_kafka_err2str(merr)));
+    rd_kafka_poll(consumer.get(), 0);  // serves the error callback: why no broker answered
+    return absl::UnavailableError(events::RedactSecrets(
+        absl::StrCat("kafka: metadata: ", rd_kafka_err2str(merr), errors.Suffix()), values));
   }
   std::unique_ptr<rd_kafka_topic_partition_list_t, Deleter> partitions(
       rd_kafka_topic_partition_list_new(4));
@@ -129,8 +174,8 @@ absl::StatusOr<int> EventsTail(Session& session, const Args& args) {
       continue;
     }
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::UnavailableError(
-          absl::StrCat("kafka: ", rd_kafka_message_errstr(message.get())));
+      return absl::UnavailableError(events::RedactSecrets(
+          absl::StrCat("kafka: ", rd_kafka_message_errstr(message.get())), values));
     }
     last = absl::Now();
     ASSIGN_OR_RETURN(

@@ -13,8 +13,13 @@
 namespace assent::ctl {
 namespace {
 
+// "--name", or "-X" for a one-letter flag (as it is typed).
+std::string Spelled(std::string_view flag) {
+  return absl::StrCat(flag.size() == 1 ? "-" : "--", Sv(flag));
+}
+
 absl::Status Bad(std::string_view flag, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("--", Sv(flag), ": ", Sv(why)));
+  return absl::InvalidArgumentError(absl::StrCat(Spelled(flag), ": ", Sv(why)));
 }
 
 const FlagSpec* FindSpec(std::span<const FlagSpec> specs, std::string_view name) {
@@ -70,7 +75,7 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv,
     }
     const FlagSpec* spec = FindSpec(specs, name);
     if (spec == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", Spelled(name)));
     }
     std::vector<std::string>& values = args.flags[name];
     if (spec->kind == FlagKind::kSwitch) {
@@ -95,7 +100,7 @@ absl::Status RequireOnly(const Args& args, std::span<const FlagSpec> allowed,
   for (const auto& [name, values] : args.flags) {
     if (FindSpec(allowed, name) == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--", name, " does not apply to '", Sv(command), "'"));
+          absl::StrCat(Spelled(name), " does not apply to '", Sv(command), "'"));
     }
   }
   return absl::OkStatus();

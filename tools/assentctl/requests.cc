@@ -255,10 +255,16 @@ absl::StatusOr<GlobalOptions> ResolveGlobals(const Args& args, const Environment
   options.server = args.GetOr("server", EnvOr(env, "ASSENT_SERVER", kDefaultServer));
   options.tenant = args.GetOr("tenant", EnvOr(env, "ASSENT_TENANT", ""));
   options.json = args.Switch("json");
+  options.kafka_config = EnvOr(env, "ASSENT_KAFKA_CONFIG", "");
   if (auto timeout = args.Get("timeout")) {
     ASSIGN_OR_RETURN(options.timeout, ParseDurationValue("timeout", *timeout));
   }
   if (options.server.empty()) return Usage("--server: must not be empty");
+  options.tls.ca_file = args.GetOr("tls-ca", EnvOr(env, "ASSENT_TLS_CA", ""));
+  options.tls.cert_file = args.GetOr("tls-cert", EnvOr(env, "ASSENT_TLS_CERT", ""));
+  options.tls.key_file = args.GetOr("tls-key", EnvOr(env, "ASSENT_TLS_KEY", ""));
+  options.tls.server_name = args.GetOr("tls-server-name", EnvOr(env, "ASSENT_TLS_SERVER_NAME", ""));
+  options.tls.token_file = args.GetOr("token-file", EnvOr(env, "ASSENT_TOKEN_FILE", ""));
   return options;
 }
 

@@ -12,6 +12,7 @@
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
 #include "assentctl/flags.h"
+#include "rpc/tls.h"
 
 namespace assent::ctl {
 
@@ -28,6 +29,12 @@ struct GlobalOptions {
   bool json = false;
   // --timeout: deadline of each call. Default 10s.
   absl::Duration timeout = absl::Seconds(10);
+  // --tls-ca, --tls-cert, --tls-key, --tls-server-name, --token-file, else $ASSENT_TLS_CA, ...
+  // Default: plaintext.
+  rpc::TlsOptions tls;
+  // $ASSENT_KAFKA_CONFIG: the librdkafka properties file of `events tail` when --kafka-config is
+  // not given. Empty when unset.
+  std::string kafka_config;
 };
 
 absl::StatusOr<GlobalOptions> ResolveGlobals(const Args& args, const Environment& env);

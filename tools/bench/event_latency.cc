@@ -3,7 +3,10 @@
 // with the same producer settings, measured in the same run and alternated.
 //
 //   event_latency --consentd HOST:PORT --brokers HOST:PORT [--writes 10000] [--rounds 2]
-//                 [--warmup 2000] [--concurrency 4]
+//                 [--warmup 2000] [--concurrency 4] [--kafka-config FILE]
+//
+// --kafka-config: a librdkafka properties file (key=value lines) whose connection settings
+// (security.protocol, ssl.*, sasl.*) every Kafka client here uses, e.g. for a TLS listener.
 //
 // Prints a Markdown table (p50, p90, p99, max in ms per round and overall).
 #include <librdkafka/rdkafka.h>
@@ -25,7 +28,10 @@
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/events.pb.h"
 #include "bench/bench_catalog.h"
+#include "events/kafka.h"
+#include "events/kafka_settings.h"
 #include "grpcpp/grpcpp.h"
+#include "rpc/tls.h"
 
 namespace {
 
@@ -38,6 +44,8 @@ struct Options {
   int warmup = 2000;
   int rounds = 2;
   int concurrency = 4;
+  // Connection settings from --kafka-config, for every client.
+  assent::events::KafkaSettings kafka;
 };
 
 void Set(rd_kafka_conf_t* conf, const char* key, const char* value) {
@@ -48,10 +56,23 @@ void Set(rd_kafka_conf_t* conf, const char* key, const char* value) {
   }
 }
 
+// Applies the --kafka-config settings (errors never show a secret value).
+void SetConnection(rd_kafka_conf_t* conf, const Options& o) {
+  for (const auto& [key, value] : o.kafka) {
+    absl::Status s =
+        assent::events::SetConf(conf, key, value, absl::StrCat("--kafka-config ", key));
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+      std::exit(2);
+    }
+  }
+}
+
 // The relay's producer settings (libs/events/kafka.cc), so the pipe is the same path minus Assent.
-rd_kafka_t* NewProducer(const std::string& brokers) {
+rd_kafka_t* NewProducer(const Options& o) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  Set(conf, "bootstrap.servers", brokers.c_str());
+  Set(conf, "bootstrap.servers", o.brokers.c_str());
+  SetConnection(conf, o);
   Set(conf, "enable.idempotence", "true");
   Set(conf, "acks", "all");
   Set(conf, "linger.ms", "1");
@@ -62,9 +83,10 @@ rd_kafka_t* NewProducer(const std::string& brokers) {
 }
 
 // A consumer assigned to every partition of `topic` at its end (only new records).
-rd_kafka_t* NewConsumer(const std::string& brokers, const std::string& topic) {
+rd_kafka_t* NewConsumer(const Options& o, const std::string& topic) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  Set(conf, "bootstrap.servers", brokers.c_str());
+  Set(conf, "bootstrap.servers", o.brokers.c_str());
+  SetConnection(conf, o);
   Set(conf, "group.id", "assent-bench");
   Set(conf, "enable.auto.commit", "false");
   Set(conf, "fetch.wait.max.ms", "10");
@@ -189,26 +211,20 @@ void WaitAll(Tracker& tracker, size_t n) {
 }
 
 // Creates the pipe's topic like consentd creates its own (6 partitions, replication 1).
-void CreatePipeTopic(const std::string& brokers, const std::string& topic) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  Set(conf, "bootstrap.servers", brokers.c_str());
-  char err[256];
-  rd_kafka_t* admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), 6, 1, err, sizeof(err));
-  rd_kafka_queue_t* q = rd_kafka_queue_new(admin);
-  rd_kafka_CreateTopics(admin, &t, 1, nullptr, q);
-  rd_kafka_event_t* e = rd_kafka_queue_poll(q, 15000);  // TOPIC_ALREADY_EXISTS is fine
-  if (e != nullptr) rd_kafka_event_destroy(e);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_NewTopic_destroy(t);
-  rd_kafka_destroy(admin);
+void CreatePipeTopic(const Options& o, const std::string& topic) {
+  absl::Status s = assent::events::CreateTopics({o.brokers, o.kafka, "--kafka-config "},
+                                                {{topic, 6, 1, {}}}, absl::Seconds(15));
+  if (!s.ok()) {
+    std::fprintf(stderr, "creating %s: %s\n", topic.c_str(), std::string(s.message()).c_str());
+    std::exit(1);
+  }
 }
 
 std::vector<double> RunPipe(const Options& o, int round, int writes) {
   const std::string topic = "assent-bench.pipe";
-  CreatePipeTopic(o.brokers, topic);
-  rd_kafka_t* producer = NewProducer(o.brokers);
-  rd_kafka_t* consumer = NewConsumer(o.brokers, topic);
+  CreatePipeTopic(o, topic);
+  rd_kafka_t* producer = NewProducer(o);
+  rd_kafka_t* consumer = NewConsumer(o, topic);
   Tracker tracker;
   std::atomic<bool> stop{false};
   std::thread reader([&] { Consume(consumer, tracker, stop, false); });
@@ -243,9 +259,9 @@ std::vector<double> RunPipe(const Options& o, int round, int writes) {
 std::vector<double> last_pickup, last_transit;
 
 std::vector<double> RunAssent(const Options& o, int round, int writes) {
-  auto channel = grpc::CreateChannel(o.consentd, grpc::InsecureChannelCredentials());
+  auto channel = assent::rpc::DialFromEnvironmentOrDie(o.consentd);
   auto stub = assent::v1::ConsentService::NewStub(channel);
-  rd_kafka_t* consumer = NewConsumer(o.brokers, "assent.consent.changes.v1");
+  rd_kafka_t* consumer = NewConsumer(o, "assent.consent.changes.v1");
   Tracker tracker;
   std::atomic<bool> stop{false};
   std::thread reader([&] { Consume(consumer, tracker, stop, true); });
@@ -288,7 +304,7 @@ std::vector<double> RunAssent(const Options& o, int round, int writes) {
 }
 
 void SetUpCatalog(const Options& o) {
-  auto channel = grpc::CreateChannel(o.consentd, grpc::InsecureChannelCredentials());
+  auto channel = assent::rpc::DialFromEnvironmentOrDie(o.consentd);
   auto catalog = assent::v1::CatalogService::NewStub(channel);
   assent::v1::Tenant t;
   grpc::ClientContext c1;
@@ -329,12 +345,21 @@ int main(int argc, char** argv) {
       (void)absl::SimpleAtoi(value, &o.rounds);
     } else if (flag == "--concurrency") {
       (void)absl::SimpleAtoi(value, &o.concurrency);
+    } else if (flag == "--kafka-config") {
+      auto settings = assent::events::ReadKafkaProperties(value);
+      if (!settings.ok()) {
+        std::fprintf(stderr, "--kafka-config: %s\n",
+                     std::string(settings.status().message()).c_str());
+        return 2;
+      }
+      o.kafka = assent::events::ConnectionSettings(*settings);
     }
   }
   if (o.consentd.empty() || o.brokers.empty()) {
-    std::fprintf(stderr,
-                 "usage: event_latency --consentd HOST:PORT --brokers HOST:PORT "
-                 "[--writes N] [--warmup N] [--rounds N] [--concurrency N]\n");
+    std::fprintf(
+        stderr,
+        "usage: event_latency --consentd HOST:PORT --brokers HOST:PORT "
+        "[--writes N] [--warmup N] [--rounds N] [--concurrency N] [--kafka-config FILE]\n");
     return 2;
   }
   SetUpCatalog(o);

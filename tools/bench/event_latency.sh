@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 
 tools/kafka/kafka.sh start --dir "$work/kafka" --port "$kport" --controller-port "$cport" --owner-pid $$
-build/bin/consentd --listen 127.0.0.1:0 --data-dir "$work/consentd" --port-file "$work/port" \
+build/bin/consentd --insecure --listen 127.0.0.1:0 --data-dir "$work/consentd" --port-file "$work/port" \
   --kafka-brokers "127.0.0.1:$kport" --metrics-listen "" --log-level warn 2>"$work/consentd.log" &
 consentd_pid=$!
 for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.1; done

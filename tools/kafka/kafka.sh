@@ -4,6 +4,7 @@
 #
 #   kafka.sh fetch                                   gather the broker classpath into the cache
 #   kafka.sh start  [--dir D] [--port P] [--controller-port C] [--owner-pid PID]
+#                   [--ssl-port S --ssl-keystore PEM --ssl-truststore PEM [--ssl-client-auth A]]
 #                                                    start in the background, wait until ready;
 #                                                    with --owner-pid, stop it when PID exits
 #   kafka.sh stop   [--dir D]                        SIGTERM, SIGKILL after 30 s; idempotent
@@ -11,6 +12,10 @@
 #
 # Defaults: --dir ${ASSENT_KAFKA_DIR:-./data/kafka} --port 9092 --controller-port 9093. stop and
 # status also take the port options, so a caller can pass one set of options to every command.
+# --ssl-port adds a TLS listener (SSL://127.0.0.1:S) beside the plaintext one, from PEM files, no
+# keytool: --ssl-keystore holds the broker's unencrypted PKCS#8 private key and its certificate
+# chain, --ssl-truststore the CA certificates client certificates must chain to; --ssl-client-auth
+# required (default), requested (optional) or none.
 # Environment: ASSENT_KAFKA_CACHE (jar cache), ASSENT_KAFKA_AUTO_CREATE=true|false (default false).
 # The Kafka version is pinned in pom.xml (kafka.version) and nowhere else.
 set -euo pipefail
@@ -33,7 +38,7 @@ die() {
 note() { echo "kafka.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -124,6 +129,10 @@ PORT=9092
 PORT_GIVEN=false
 CONTROLLER_PORT=9093
 OWNER_PID=""
+SSL_PORT=""
+SSL_KEYSTORE=""
+SSL_TRUSTSTORE=""
+SSL_CLIENT_AUTH=required
 
 parse_options() {
   while [ $# -gt 0 ]; do
@@ -139,6 +148,10 @@ parse_options() {
       --port) PORT="$value" PORT_GIVEN=true ;;
       --controller-port) CONTROLLER_PORT="$value" ;;
       --owner-pid) OWNER_PID="$value" ;;
+      --ssl-port) SSL_PORT="$value" ;;
+      --ssl-keystore) SSL_KEYSTORE="$value" ;;
+      --ssl-truststore) SSL_TRUSTSTORE="$value" ;;
+      --ssl-client-auth) SSL_CLIENT_AUTH="$value" ;;
       *) die "unknown option $flag" ;;
     esac
   done
@@ -181,10 +194,38 @@ process_token() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The plaintext port in server.properties (the SSL listener, if any, is listed after it).
 configured_port() {
   local line
   line="$(grep '^advertised.listeners=' "$DIR/server.properties" 2>/dev/null)" || return 1
-  echo "${line##*:}"
+  line="${line#*PLAINTEXT://127.0.0.1:}"
+  echo "${line%%,*}"
+}
+
+# Checks the --ssl-* options and makes the PEM paths absolute (the broker reads them later).
+check_ssl_options() {
+  if [ -z "$SSL_PORT" ]; then
+    [ -z "$SSL_KEYSTORE$SSL_TRUSTSTORE" ] || die "--ssl-keystore and --ssl-truststore need --ssl-port"
+    return 0
+  fi
+  valid_port "$SSL_PORT" || die "--ssl-port must be 1-65535, not '$SSL_PORT'"
+  [ "$SSL_PORT" != "$PORT" ] && [ "$SSL_PORT" != "$CONTROLLER_PORT" ] ||
+    die "--ssl-port must differ from --port and --controller-port"
+  case "$SSL_CLIENT_AUTH" in
+    required | requested | none) ;;
+    *) die "--ssl-client-auth must be required, requested or none, not '$SSL_CLIENT_AUTH'" ;;
+  esac
+  local name file
+  for name in keystore truststore; do
+    if [ "$name" = keystore ]; then file="$SSL_KEYSTORE"; else file="$SSL_TRUSTSTORE"; fi
+    [ -n "$file" ] || die "--ssl-port needs --ssl-$name (a PEM file)"
+    [ -r "$file" ] || die "--ssl-$name $file is not a readable file"
+    [[ "$file" != *[\\$'\n']* ]] || die "--ssl-$name must not contain a backslash or newline"
+    file="$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"
+    if [ "$name" = keystore ]; then SSL_KEYSTORE="$file"; else SSL_TRUSTSTORE="$file"; fi
+  done
+  grep -q -- '-----BEGIN PRIVATE KEY-----' "$SSL_KEYSTORE" ||
+    die "--ssl-keystore $SSL_KEYSTORE holds no unencrypted PKCS#8 key (BEGIN PRIVATE KEY)"
 }
 
 # True once the broker answers a metadata request and lists itself. The cheap TCP probe first
@@ -211,17 +252,22 @@ write_server_properties() {
   local auto_create="${ASSENT_KAFKA_AUTO_CREATE:-false}"
   [[ "$auto_create" == true || "$auto_create" == false ]] ||
     die "ASSENT_KAFKA_AUTO_CREATE must be true or false, not '$auto_create'"
+  local listeners="PLAINTEXT://127.0.0.1:$PORT" protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [ -n "$SSL_PORT" ]; then
+    listeners="$listeners,SSL://127.0.0.1:$SSL_PORT"
+    protocols="$protocols,SSL:SSL"
+  fi
   cat >"$DIR/server.properties" <<EOF
 # Written by tools/kafka/kafka.sh start, on every start: a single-node KRaft broker and controller
 # for development and tests. Edits are lost; change kafka.sh instead.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$DIR/data
 
 # Topics are created explicitly (librdkafka's Admin API) unless ASSENT_KAFKA_AUTO_CREATE=true.
@@ -249,6 +295,19 @@ num.recovery.threads.per.data.dir=1
 log.segment.bytes=16777216
 log.cleaner.dedupe.buffer.size=33554432
 EOF
+  if [ -n "$SSL_PORT" ]; then
+    # PEM stores (KIP-651): a file-based PEM key store takes no key store password, and no key
+    # password for an unencrypted key; a PEM trust store takes no password at all.
+    cat >>"$DIR/server.properties" <<EOF
+
+# The SSL listener (--ssl-port), from PEM files.
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$SSL_KEYSTORE
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$SSL_TRUSTSTORE
+listener.name.ssl.ssl.client.auth=$SSL_CLIENT_AUTH
+EOF
+  fi
 }
 
 write_log4j_config() {
@@ -301,6 +360,7 @@ cmd_start() {
   valid_port "$PORT" || die "--port must be 1-65535, not '$PORT'"
   valid_port "$CONTROLLER_PORT" || die "--controller-port must be 1-65535, not '$CONTROLLER_PORT'"
   [ "$PORT" != "$CONTROLLER_PORT" ] || die "--port and --controller-port must differ"
+  check_ssl_options
   if [ -n "$OWNER_PID" ]; then
     if ! [[ "$OWNER_PID" =~ ^[0-9]+$ ]] || ! process_token "$OWNER_PID" >/dev/null; then
       die "--owner-pid $OWNER_PID is not a running process"
@@ -322,7 +382,7 @@ cmd_start() {
     return 0
   fi
   local port
-  for port in "$PORT" "$CONTROLLER_PORT"; do
+  for port in "$PORT" "$CONTROLLER_PORT" $SSL_PORT; do
     ! port_open "$port" || die "127.0.0.1:$port is already in use"
   done
 
@@ -341,7 +401,8 @@ cmd_start() {
   note "started kafka $KAFKA_VERSION (pid $pid) in $DIR, waiting for 127.0.0.1:$PORT"
 
   local deadline=$((SECONDS + START_TIMEOUT_S))
-  until answers_metadata "$PORT"; do
+  # Every listener opens before the broker answers metadata; the SSL port is checked too.
+  until answers_metadata "$PORT" && { [ -z "$SSL_PORT" ] || port_open "$SSL_PORT"; }; do
     # Alive, not is_broker: for a moment after the fork the child has not exec'd java yet.
     if ! process_token "$pid" >/dev/null; then
       show_logs
@@ -361,7 +422,7 @@ cmd_start() {
     # (popen) must see EOF.
     watch_owner "$OWNER_PID" "$pid" </dev/null >>"$DIR/watch.log" 2>&1 &
   fi
-  echo "kafka ready on 127.0.0.1:$PORT"
+  echo "kafka ready on 127.0.0.1:$PORT${SSL_PORT:+ (ssl on 127.0.0.1:$SSL_PORT)}"
 }
 
 # Runs in the background for start --owner-pid: a test passes its own pid so that its broker goes

@@ -25,6 +25,10 @@ const BIN = {
   assentctl: process.env.ASSENT_ASSENTCTL || path.join(BIN_DIR, 'assentctl'),
 };
 const KAFKA_SH = path.join(SOURCE_DIR, 'tools', 'kafka', 'kafka.sh');
+// The local CA and certificates tools/run.sh uses, and the policy that authorizes them: the stack
+// runs every gRPC connection over mTLS, as tools/run.sh and deploy/ do.
+const PKI_SH = path.join(SOURCE_DIR, 'tools', 'pki.sh');
+const POLICY = path.join(SOURCE_DIR, 'deploy', 'policy.example.yaml');
 const PROTO_DIR = path.join(SOURCE_DIR, 'proto');
 const SENDER_PROTO = 'assent/sender/v1/sender.proto';
 const TENANT = 'acme';
@@ -196,6 +200,10 @@ class Stack {
       '--links-base-url', this.baseUrl,
       '--store-sync-writes', 'false',
       '--port-file', this.file('consentd.port'),
+      '--tls-cert', this.certPem,
+      '--tls-key', this.keyPem,
+      '--tls-ca', this.caPem,
+      '--auth-policy-file', POLICY,
     ];
     if (this.wantKafka) consentdArgs.push('--kafka-brokers', this.brokers, '--kafka-partitions', '1');
     const consentdLines = await this.#spawn('consentd', BIN.consentd, consentdArgs, this.file('consentd.port'));
@@ -214,20 +222,17 @@ class Stack {
 
   async #makePki() {
     const dir = this.file('pki');
-    fs.mkdirSync(dir);
-    const ssl = (...args) => run('openssl', args).then((r) => {
-      if (r.code !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
-    });
+    const r = await run(PKI_SH, [dir]);
+    if (r.code !== 0) throw new Error(`pki.sh: ${r.stderr}${r.stdout}`);
     this.caPem = path.join(dir, 'ca.pem');
     this.certPem = path.join(dir, 'server.pem');
     this.keyPem = path.join(dir, 'server-key.pem');
-    await ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-      '-subj', '/CN=Assent browser test CA', '-keyout', path.join(dir, 'ca-key.pem'), '-out', this.caPem);
-    await ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost',
-      '-keyout', this.keyPem, '-out', path.join(dir, 'server.csr'));
-    fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-    await ssl('x509', '-req', '-in', path.join(dir, 'server.csr'), '-CA', this.caPem, '-CAkey', path.join(dir, 'ca-key.pem'),
-      '-CAcreateserial', '-days', '2', '-extfile', path.join(dir, 'server.ext'), '-out', this.certPem);
+    // --tls-ca/--tls-cert/--tls-key of the client certificate spiffe://assent.local/<name>.
+    this.clientTls = (name) => [
+      '--tls-ca', this.caPem,
+      '--tls-cert', path.join(dir, `${name}.pem`),
+      '--tls-key', path.join(dir, `${name}-key.pem`),
+    ];
   }
 
   async #startKafka() {
@@ -258,6 +263,7 @@ class Stack {
       '--http-tls-cert', this.certPem,
       '--http-tls-key', this.keyPem,
       '--consentd', this.consentd,
+      ...this.clientTls('prefcenter'),
       '--link-keyring-file', this.keyring,
       '--public-url', this.baseUrl,
       '--port-file', this.file('prefcenter.port'),
@@ -307,6 +313,7 @@ class Stack {
       '--config', config,
       '--kafka-brokers', this.brokers,
       '--service', this.consentd,
+      ...this.clientTls('email-sender'),
       '--contact-key-secret-file', this.contactSecret,
       '--metrics-listen', '127.0.0.1:0',
       '--port-file', this.file('email_sender.port'),
@@ -395,7 +402,7 @@ class Stack {
 
   /** Runs assentctl against this consentd and tenant; resolves {code, stdout, stderr}. */
   ctl(args, { json = false } = {}) {
-    const global = ['--server', this.consentd, '--tenant', TENANT];
+    const global = ['--server', this.consentd, '--tenant', TENANT, ...this.clientTls('admin')];
     if (json) global.push('--json');
     return run(BIN.assentctl, [...global, ...args]);
   }

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "rpc/tls.h"
 
 namespace {
 
@@ -41,6 +42,8 @@ constexpr auto kCallTimeout = std::chrono::seconds(10);
 
 struct Options {
   std::string target;
+  // --tls-ca, --tls-cert, --tls-key (else ASSENT_TLS_*): TLS, and mTLS with a certificate.
+  assent::rpc::TlsOptions tls;
   std::string method = "check";
   int concurrency = 64;
   double rate = 0;  // > 0: open loop
@@ -126,8 +129,12 @@ class Load {
       args.SetInt("grpc.channel_id", i);
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 8 << 20);
-      stubs_.push_back(assent::v1::ConsentService::NewStub(
-          grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), args)));
+      auto channel = assent::rpc::Dial(o.target, o.tls, args);
+      if (!channel.ok()) {
+        std::fprintf(stderr, "assent_load: %s\n", channel.status().ToString().c_str());
+        std::exit(2);
+      }
+      stubs_.push_back(assent::v1::ConsentService::NewStub(*channel));
     }
   }
 
@@ -295,7 +302,7 @@ int Usage(const std::string& why) {
                "assent_load: %s\nusage: assent_load --target HOST:PORT [--method check|record]\n"
                "  [--concurrency 64 | --rate R] [--duration 10s] [--warmup 2s] [--connections 4]\n"
                "  [--tenant bench] [--subjects 10000] [--random-subjects] [--count N]\n"
-               "  [--server-pid PID]\n",
+               "  [--server-pid PID] [--tls-ca F [--tls-cert F --tls-key F]]\n",
                why.c_str());
   return 2;
 }
@@ -328,6 +335,12 @@ int main(int argc, char** argv) {
       ok = absl::ParseDuration(value, &o.warmup) && o.warmup >= absl::ZeroDuration();
     } else if (flag == "--connections") {
       ok = absl::SimpleAtoi(value, &o.connections) && o.connections > 0;
+    } else if (flag == "--tls-ca") {
+      o.tls.ca_file = value;
+    } else if (flag == "--tls-cert") {
+      o.tls.cert_file = value;
+    } else if (flag == "--tls-key") {
+      o.tls.key_file = value;
     } else if (flag == "--tenant") {
       o.tenant = value;
     } else if (flag == "--subjects") {
@@ -342,6 +355,7 @@ int main(int argc, char** argv) {
     if (!ok) return Usage("bad value for " + flag + ": " + value);
   }
   if (o.target.empty()) return Usage("--target is required");
+  assent::rpc::ApplyTlsEnvironment(o.tls);
   if (o.count > 0 && o.rate > 0) return Usage("--count works with --concurrency only");
   return Load(o).Run() ? 0 : 1;
 }

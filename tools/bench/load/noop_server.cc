@@ -8,6 +8,7 @@
 // at once (consentd's writer thread, minus the storage). It measures what gRPC itself charges for
 // answering from a thread other than the one that received the call; it is not the baseline.
 //   noop_server [--listen HOST:PORT] [--port-file PATH] [--finish-writes-elsewhere]
+//               [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
 #include <signal.h>
 
 #include <cstdio>
@@ -23,15 +24,22 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "rpc/parse_guard.h"
+#include "rpc/server.h"
+#include "rpc/tls.h"
 
 namespace {
 
 // consentd's default limits.max_message_bytes.
 constexpr int kMaxMessageBytes = 8 << 20;
 
-class NoopConsentService final : public assent::v1::ConsentService::CallbackService {
+// Built like consentd's service: the same parse-guarding handlers (rpc/parse_guard.h).
+class NoopConsentService final
+    : public assent::rpc::ParseGuarded<assent::v1::ConsentService::CallbackService> {
  public:
   explicit NoopConsentService(bool finish_writes_elsewhere) {
+    GuardParsing("Check", &NoopConsentService::Check);
+    GuardParsing("RecordDecisions", &NoopConsentService::RecordDecisions);
     if (finish_writes_elsewhere) finisher_ = std::thread([this] { FinishQueued(); });
   }
   ~NoopConsentService() override {
@@ -89,6 +97,7 @@ class NoopConsentService final : public assent::v1::ConsentService::CallbackServ
 int Usage() {
   std::fprintf(stderr,
                "usage: noop_server [--listen HOST:PORT] [--port-file PATH] "
+               "[--tls-cert F --tls-key F [--tls-ca F]] "
                "[--finish-writes-elsewhere]\n");
   return 2;
 }
@@ -103,6 +112,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   std::string port_file;
   bool finish_writes_elsewhere = false;
+  assent::rpc::TlsOptions tls;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--finish-writes-elsewhere") {
@@ -114,6 +124,12 @@ int main(int argc, char** argv) {
       listen = argv[++i];
     } else if (flag == "--port-file") {
       port_file = argv[++i];
+    } else if (flag == "--tls-cert") {
+      tls.cert_file = argv[++i];
+    } else if (flag == "--tls-key") {
+      tls.key_file = argv[++i];
+    } else if (flag == "--tls-ca") {
+      tls.ca_file = argv[++i];
     } else {
       return Usage();
     }
@@ -129,16 +145,23 @@ int main(int argc, char** argv) {
   NoopConsentService service(finish_writes_elsewhere);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = assent::rpc::ServerCredentials(tls, /*insecure=*/!tls.enabled());
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "noop_server: %s\n", credentials.status().ToString().c_str());
+    return 2;
+  }
   grpc::ServerBuilder builder;
+  assent::rpc::ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    std::fprintf(stderr, "noop_server: cannot bind %s\n", listen.c_str());
+  auto started = assent::rpc::BuildAndStart(builder, listen, port);
+  if (!started.ok()) {
+    std::fprintf(stderr, "noop_server: %s\n", started.status().ToString().c_str());
     return 1;
   }
+  std::unique_ptr<grpc::Server> server = *std::move(started);
   server->GetHealthCheckService()->SetServingStatus(true);
   const std::string address = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
   if (!port_file.empty()) {

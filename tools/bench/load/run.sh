@@ -46,7 +46,7 @@ wait_port() {  # FILE LOG
   for _ in $(seq 300); do [ -s "$1" ] && break; sleep 0.1; done
   [ -s "$1" ] || { cat "$2" >&2; exit 1; }
 }
-build/bin/consentd --listen 127.0.0.1:0 --data-dir "$work/data" --port-file "$work/consentd.port" \
+build/bin/consentd --insecure --listen 127.0.0.1:0 --data-dir "$work/data" --port-file "$work/consentd.port" \
   --metrics-listen '' --log-level warn 2>"$work/consentd.log" &
 consentd_pid=$!
 build/bin/noop_server --listen 127.0.0.1:0 --port-file "$work/noop.port" 2>"$work/noop.log" &
@@ -163,7 +163,7 @@ tools/kafka/kafka.sh start --dir "$work/kafka" --port "$kport" --controller-port
   --owner-pid $$ >/dev/null
 metrics_addr="127.0.0.1:$mport"
 rm -f "$work/consentd.port"
-build/bin/consentd --listen 127.0.0.1:0 --data-dir "$work/data-kafka" --port-file "$work/consentd.port" \
+build/bin/consentd --insecure --listen 127.0.0.1:0 --data-dir "$work/data-kafka" --port-file "$work/consentd.port" \
   --metrics-listen "$metrics_addr" --kafka-brokers "127.0.0.1:$kport" --log-level warn \
   2>"$work/consentd-kafka.log" &
 consentd_pid=$!

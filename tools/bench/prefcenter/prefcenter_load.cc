@@ -51,6 +51,7 @@
 #include "httplib.h"
 #include "links/keyring.h"
 #include "links/token.h"
+#include "rpc/tls.h"
 
 namespace {
 
@@ -118,7 +119,7 @@ class Load {
       keyring_ = *std::move(keyring);
     }
     if (Uses(kDirect)) {
-      channel_ = grpc::CreateChannel(o_.target, grpc::InsecureChannelCredentials());
+      channel_ = assent::rpc::DialFromEnvironmentOrDie(o_.target);
       stub_ = assent::v1::ConsentService::NewStub(channel_);
     }
     // Minted before the clock starts, so that the load generator's CPU goes to requests.
@@ -387,7 +388,7 @@ int Usage(const std::string& why) {
 }
 
 int Seed(const std::string& consentd, int64_t page_subjects) {
-  auto channel = grpc::CreateChannel(consentd, grpc::InsecureChannelCredentials());
+  auto channel = assent::rpc::DialFromEnvironmentOrDie(consentd);
   auto catalog = assent::v1::CatalogService::NewStub(channel);
   auto consent = assent::v1::ConsentService::NewStub(channel);
   const auto start = SteadyClock::now();

@@ -71,7 +71,7 @@ load_before="$(loadavg)"
 # A fresh link keyring, given to both services.
 (umask 077; printf 'keys:\n  - id: bench\n    secret: "%s"\n' "$(openssl rand -base64 32)" \
   >"$work/keyring.yaml")
-"$bin/consentd" --listen 127.0.0.1:0 --data-dir "$work/data" --port-file "$work/consentd.port" \
+"$bin/consentd" --insecure --listen 127.0.0.1:0 --data-dir "$work/data" --port-file "$work/consentd.port" \
   --metrics-listen '' --log-level warn --links-keyring-file "$work/keyring.yaml" \
   2>"$work/consentd.log" &
 consentd_pid=$!

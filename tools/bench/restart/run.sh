@@ -62,7 +62,7 @@ start() {  # NAME DIR N ROUND
   local name="$1" dir="$2" n="$3" round="$4" t0 t_port t_check addr rss_start rss_load hwm load
   rm -f "$work/port"
   t0="$(now_ms)"
-  "$bin/consentd" --listen 127.0.0.1:0 --data-dir "$dir" --port-file "$work/port" \
+  "$bin/consentd" --insecure --listen 127.0.0.1:0 --data-dir "$dir" --port-file "$work/port" \
     --metrics-listen '' --log-level warn --store-block-cache-mb "$cache_mb" \
     --store-write-buffer-mb "$buffer_mb" 2>"$work/consentd.log" &
   pid=$!

@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "enforce/enforcer.h"
 #include "grpcpp/grpcpp.h"
+#include "rpc/tls.h"
 #include "spdlog/spdlog.h"
 #include "tools/bench/micro/fixtures.h"
 
@@ -139,7 +140,7 @@ int Withdrawal(int argc, char** argv) {
   std::ifstream secret_in(Flag(argc, argv, "secret-file", ""));
   std::string secret;
   std::getline(secret_in, secret);
-  auto channel = grpc::CreateChannel(consentd, grpc::InsecureChannelCredentials());
+  auto channel = assent::rpc::DialFromEnvironmentOrDie(consentd);
   auto catalog = v1::CatalogService::NewStub(channel);
   auto consent = v1::ConsentService::NewStub(channel);
   {

@@ -37,7 +37,7 @@ start_stack() {
   rm -rf "$work/kafka" "$work/consentd" "$work/port"
   tools/kafka/kafka.sh start --dir "$work/kafka" --port "$kport" --controller-port "$cport" --owner-pid $$ >/dev/null
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/secret"
-  "$BUILD_DIR/bin/consentd" --listen 127.0.0.1:0 --data-dir "$work/consentd" --port-file "$work/port" \
+  "$BUILD_DIR/bin/consentd" --insecure --listen 127.0.0.1:0 --data-dir "$work/consentd" --port-file "$work/port" \
     --kafka-brokers "127.0.0.1:$kport" --contact-key-secret-file "$work/secret" \
     --metrics-listen "" --log-level warn 2>"$work/consentd.log" &
   consentd_pid=$!

@@ -1,0 +1,45 @@
+#include "consentd/permissions.h"
+
+#include <array>
+
+namespace assent::consentd {
+namespace {
+
+using authz::Permission;
+
+constexpr std::array kRules = {
+    RpcRule{"CatalogService", "CreateTenant", Permission::kAdmin},
+    RpcRule{"CatalogService", "GetTenant", Permission::kCatalogRead},
+    RpcRule{"CatalogService", "ListTenants", Permission::kCatalogRead},
+    RpcRule{"CatalogService", "CreatePurpose", Permission::kCatalogAdmin},
+    RpcRule{"CatalogService", "UpdatePurpose", Permission::kCatalogAdmin},
+    RpcRule{"CatalogService", "GetPurpose", Permission::kCatalogRead},
+    RpcRule{"CatalogService", "ListPurposes", Permission::kCatalogRead},
+    RpcRule{"CatalogService", "SetDefaultPolicy", Permission::kCatalogAdmin},
+    RpcRule{"CatalogService", "GetDefaultPolicy", Permission::kCatalogRead},
+    RpcRule{"ConsentService", "RecordDecisions", Permission::kConsentWrite},
+    RpcRule{"ConsentService", "LinkContactPoint", Permission::kSubjectLink},
+    RpcRule{"ConsentService", "UnlinkContactPoint", Permission::kSubjectLink},
+    RpcRule{"ConsentService", "SetPreferences", Permission::kConsentWrite},
+    RpcRule{"ConsentService", "SuppressContactPoint", Permission::kConsentWrite},
+    RpcRule{"ConsentService", "GetSubjectState", Permission::kConsentRead},
+    RpcRule{"ConsentService", "GetContactPointState", Permission::kConsentRead},
+    RpcRule{"ConsentService", "ListHistory", Permission::kHistoryRead},
+    RpcRule{"ConsentService", "VerifyHistory", Permission::kHistoryRead},
+    RpcRule{"ConsentService", "Check", Permission::kConsentCheck},
+    RpcRule{"ConsentService", "BatchCheck", Permission::kConsentCheck},
+    RpcRule{"ConsentService", "CreateLink", Permission::kLinkCreate},
+};
+
+}  // namespace
+
+std::span<const RpcRule> RpcRules() { return kRules; }
+
+const RpcRule* FindRpcRule(std::string_view service, std::string_view method) {
+  for (const RpcRule& rule : kRules) {
+    if (rule.service == service && rule.method == method) return &rule;
+  }
+  return nullptr;
+}
+
+}  // namespace assent::consentd
