@@ -430,9 +430,12 @@ void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::
         v1::LinkContactPointResponse response;
         *response.mutable_contact() = contact;
         if (contact_state.linked_subject_id() == request.subject_id()) {
-          // Already linked: nothing changes.
+          // Already linked: nothing changes, but the key is remembered like any success's, so that
+          // a retry with it is a replay (found by tests/fuzz/rpc).
           response.set_subject_sequence(subject.sequence());
           response.set_contact_sequence(contact_state.sequence());
+          RememberIdempotency(txn, request.tenant(), request.idempotency_key(), kMethod, digest,
+                              response, options_.idempotency_ttl);
           return response;
         }
         if (!contact_state.linked_subject_id().empty()) {

@@ -394,6 +394,28 @@ TEST_F(LedgerTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   EXPECT_EQ(CheckSubject("u5").reason(), v1::EXPLICIT_GRANT);
 }
 
+TEST_F(LedgerTest, ALinkThatChangesNothingIsStillReplayedByItsIdempotencyKey) {
+  v1::LinkContactPointRequest link;
+  link.set_tenant("acme");
+  link.set_subject_id("u7");
+  link.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+  link.mutable_contact_point()->set_value("u7@example.com");
+  link.set_actor("crm-sync");
+  link.set_source("crm");
+  link.set_idempotency_key("first");
+  ASSERT_OK(Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, link).status());
+  // Linked already: the second key's call changes nothing, and its retry is a replay of it.
+  link.set_idempotency_key("second");
+  ASSERT_OK_AND_ASSIGN(auto again,
+                       Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, link));
+  EXPECT_FALSE(again.replayed());
+  ASSERT_OK_AND_ASSIGN(auto retry,
+                       Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, link));
+  EXPECT_TRUE(retry.replayed());
+  EXPECT_EQ(retry.subject_sequence(), again.subject_sequence());
+  EXPECT_EQ(retry.contact_sequence(), again.contact_sequence());
+}
+
 TEST_F(LedgerTest, ContactPointLinkedToSubjectIsJudgedByBoth) {
   v1::ContactPoint email;
   email.set_type(v1::CONTACT_EMAIL);
