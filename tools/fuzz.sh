@@ -3,8 +3,10 @@
 # build-fuzz/ (or $ASSENT_FUZZ_BUILD_DIR) and runs them over their committed corpora.
 #
 #   tools/fuzz.sh build            configure and build the harnesses only
-#   tools/fuzz.sh smoke [SECONDS]  build, then run each harness SECONDS (default 5) over its corpus
-#                                  (CI: tools/test.sh); fails on any crash or property failure
+#   tools/fuzz.sh smoke [SECONDS]  build, then run each harness over its corpus for 20,000
+#                                  executions from seed $ASSENT_FUZZ_SEED (default 1), at most
+#                                  SECONDS (default 5) (CI: tools/test.sh); fails on any crash or
+#                                  property failure
 #   tools/fuzz.sh long [SECONDS] [HARNESS...]
 #                                  build, then run each harness (all, or those named) one at a
 #                                  time for up to 10 million executions or SECONDS (default 1200),
@@ -50,7 +52,10 @@ case "$mode" in
       rm -rf "$work" && mkdir -p "$work/corpus"
       echo "-- $name (${seconds}s)"
       # New units go to a scratch directory; the committed corpus is only read.
-      if ! "$BUILD_DIR/fuzz/${name}_fuzz" -max_total_time="$seconds" -timeout=10 \
+      # A fixed seed and number of runs make CI's smoke run the same inputs every time (the time
+      # limit only caps a slow machine); long runs explore with fresh seeds.
+      if ! "$BUILD_DIR/fuzz/${name}_fuzz" -seed="${ASSENT_FUZZ_SEED:-1}" -runs=20000 \
+        -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -artifact_prefix="$work/" -print_final_stats=1 \
         "$work/corpus" "$CORPUS/$name" >"$work/log" 2>&1; then
         tail -n 40 "$work/log" >&2
