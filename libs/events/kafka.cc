@@ -127,7 +127,9 @@ absl::Status CreateTopics(const ClientOptions& client, const std::vector<TopicSp
   ClientErrors errors;
   errors.Attach(conf.get());
   char errstr[512];
-  KafkaPtr admin(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), errstr, sizeof(errstr)));
+  // rd_kafka_new takes the configuration only when it succeeds; on failure it stays ours.
+  KafkaPtr admin(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
+  if (admin != nullptr) (void)conf.release();
   if (admin == nullptr) {
     // Only settings make rd_kafka_new fail ("ssl.ca.location failed: ..."), and its message names
     // the property: "kafka.consumer: ssl.ca.location failed: ...".

@@ -57,7 +57,9 @@ absl::Status SendLoop::Start(absl::Duration timeout) {
                              {"fetch.wait.max.ms", "10"},
                              {"socket.nagle.disable", "true"}},
                             options_.consumer_overrides, "kafka.consumer."));
-  consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, cconf.release(), errstr, sizeof(errstr)));
+  // rd_kafka_new takes a configuration only when it succeeds; on failure it stays ours.
+  consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, cconf.get(), errstr, sizeof(errstr)));
+  if (consumer_ != nullptr) (void)cconf.release();
   if (consumer_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka: ", errstr));
   rd_kafka_poll_set_consumer(consumer_.get());
 
@@ -70,7 +72,8 @@ absl::Status SendLoop::Start(absl::Duration timeout) {
                              {"linger.ms", "1"},
                              {"socket.nagle.disable", "true"}},
                             options_.producer_overrides, "kafka.producer."));
-  producer_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, pconf.release(), errstr, sizeof(errstr)));
+  producer_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, pconf.get(), errstr, sizeof(errstr)));
+  if (producer_ != nullptr) (void)pconf.release();
   if (producer_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka: ", errstr));
   ErrorPtr error(rd_kafka_init_transactions(producer_.get(),
                                             static_cast<int>(absl::ToInt64Milliseconds(timeout))));

@@ -67,7 +67,9 @@ bool TopicExists(const std::string& bootstrap, const std::string& topic) {
   char err[256];
   rd_kafka_conf_set(conf.get(), "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
   rd_kafka_conf_set(conf.get(), "allow.auto.create.topics", "false", err, sizeof(err));
-  events::KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof(err)));
+  // rd_kafka_new takes the configuration only when it succeeds.
+  events::KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof(err)));
+  if (rk != nullptr) (void)conf.release();
   if (rk == nullptr) return false;
   rd_kafka_topic_t* handle = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;

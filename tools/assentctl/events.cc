@@ -126,8 +126,10 @@ absl::StatusOr<int> EventsTail(Session& session, const Args& args) {
   events::ClientErrors errors;
   errors.Attach(conf.get());
   char err[512];
+  // rd_kafka_new takes the configuration only when it succeeds; on failure it stays ours.
   std::unique_ptr<rd_kafka_t, Deleter> consumer(
-      rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof(err)));
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof(err)));
+  if (consumer != nullptr) (void)conf.release();
   if (consumer == nullptr) {
     // Only settings make this fail, and librdkafka names the one ("ssl.key.location failed: ...").
     return absl::FailedPreconditionError(
