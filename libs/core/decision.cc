@@ -141,6 +141,8 @@ class ResponseBuilder {
     v1::CheckResponse response = Make(v1::DENY, v1::EXPLICIT_DENY);
     if (record.state() == v1::PENDING) {
       response.set_reason(v1::PENDING_CONFIRMATION);
+    } else if (record.state() == v1::LAPSED) {
+      response.set_reason(v1::EXPIRED);
     } else if (record.state() == v1::GRANTED) {
       // Expiry first: the notice version only matters for a grant that is still in force.
       const uint32_t min_notice = std::max<uint32_t>(purpose.min_notice_version(), 1);

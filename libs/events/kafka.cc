@@ -14,6 +14,8 @@ std::string TopicName(const KafkaOptions& options, storage::v1::Topic topic) {
       return options.topic_prefix + "consent.changes.v1";
     case storage::v1::TOPIC_STATE:
       return options.topic_prefix + "consent.state.v1";
+    case storage::v1::TOPIC_LIFECYCLE:
+      return options.topic_prefix + "consent.lifecycle.v1";
     default:
       return options.topic_prefix + "consent.unknown.v1";
   }
@@ -41,6 +43,9 @@ absl::Status ValidateKafkaOptions(const KafkaOptions& options) {
   }
   if (options.changes_retention < absl::Hours(1)) {
     return InvalidField("kafka.changes_retention", "must be at least 1h");
+  }
+  if (options.lifecycle_retention < absl::Hours(1)) {
+    return InvalidField("kafka.lifecycle_retention", "must be at least 1h");
   }
   for (char c : options.topic_prefix) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
@@ -110,6 +115,11 @@ absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout) {
        options.partitions,
        options.replication_factor,
        {{"cleanup.policy", "compact"}, {"min.compaction.lag.ms", "0"}}},
+      {TopicName(options, storage::v1::TOPIC_LIFECYCLE),
+       options.partitions,
+       options.replication_factor,
+       {{"cleanup.policy", "delete"},
+        {"retention.ms", absl::StrCat(absl::ToInt64Milliseconds(options.lifecycle_retention))}}},
   };
   return CreateTopics(
       {options.brokers, ConnectionSettings(options.producer_overrides), "kafka.producer."}, specs,

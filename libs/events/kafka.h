@@ -47,6 +47,10 @@ struct KafkaOptions {
   int replication_factor = 1;
   // Retention of the changes topic. Default 7 days. (The state topic is compacted, kept forever.)
   absl::Duration changes_retention = absl::Hours(24 * 7);
+  // Retention of the lifecycle topic (notices: expiring, re-permission, confirmation requested).
+  // A confirmation request carries a sealed address, so this should not exceed the longest
+  // pending_ttl of the purposes that require confirmation. Default 7 days (the default TTL).
+  absl::Duration lifecycle_retention = absl::Hours(24 * 7);
   // Create missing topics at start-up with the Admin API. Default true; turn off where topics are
   // managed elsewhere (the relay then waits until they exist).
   bool create_topics = true;
@@ -56,7 +60,7 @@ struct KafkaOptions {
   std::map<std::string, std::string> producer_overrides;
 };
 
-// "<prefix>consent.changes.v1" or "<prefix>consent.state.v1".
+// "<prefix>consent.changes.v1", "<prefix>consent.state.v1" or "<prefix>consent.lifecycle.v1".
 std::string TopicName(const KafkaOptions& options, storage::v1::Topic topic);
 
 // The relay's producer configuration: idempotent, acks=all, low linger, Java-compatible murmur2

@@ -1,6 +1,7 @@
 #include "ledger/events.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/time_util.h"
 #include "common/wire.h"
 #include "store/keys.h"
 
@@ -59,6 +60,18 @@ std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(const v1::HistoryRecor
   out[1].set_value(std::string(snapshot_after));
   *out[1].mutable_create_time() = record.recorded_time();
   AddHeaders(out[1], "assent.v1.TargetStateSnapshot");
+  return out;
+}
+
+storage::v1::OutboxRecord BuildNoticeRecord(std::string_view tenant, const v1::TargetRef& target,
+                                            const google::protobuf::Message& notice,
+                                            absl::Time created) {
+  storage::v1::OutboxRecord out;
+  out.set_topic(storage::v1::TOPIC_LIFECYCLE);
+  out.set_key(EventKey(tenant, target));
+  notice.SerializeToString(out.mutable_value());
+  *out.mutable_create_time() = ToProto(created);
+  AddHeaders(out, notice.GetDescriptor()->full_name());
   return out;
 }
 

@@ -7,9 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/events.pb.h"
 #include "assent/v1/types.pb.h"
+#include "google/protobuf/message.h"
 
 namespace assent::ledger {
 
@@ -25,6 +27,13 @@ v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record);
 // records as it is, without another serialization.
 std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(const v1::HistoryRecord& record,
                                                           std::string_view snapshot_after);
+// The outbox record of a lifecycle notice (assent/v1/lifecycle.proto) about `target`, for the
+// lifecycle topic: keyed like the target's changes, `message_type` its full name
+// ("assent.v1.ConsentExpiring"), `created` its time.
+storage::v1::OutboxRecord BuildNoticeRecord(std::string_view tenant, const v1::TargetRef& target,
+                                            const google::protobuf::Message& notice,
+                                            absl::Time created);
+
 // The serialized TargetStateSnapshot holding a serialized SubjectState or ContactPointState.
 std::string SnapshotBytes(const v1::SubjectState&, std::string_view state_bytes);
 std::string SnapshotBytes(const v1::ContactPointState&, std::string_view state_bytes);

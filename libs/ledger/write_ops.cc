@@ -229,6 +229,11 @@ absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
     return InvalidField(field + ".topic",
                         absl::StrCat("is not a topic of purpose ", purpose->purpose_id()));
   }
+  if (in.state() == v1::LAPSED) {
+    return InvalidField(field + ".state",
+                        "LAPSED is set only by Assent, when a grant or a pending decision runs "
+                        "out; record WITHDRAWN to end a grant");
+  }
   if (!v1::ConsentState_IsValid(in.state()) || in.state() == v1::CONSENT_STATE_UNSPECIFIED) {
     return InvalidField(field + ".state",
                         absl::StrCat("must be GRANTED, DENIED, WITHDRAWN or PENDING (got ",

@@ -22,8 +22,22 @@
 namespace assent::store {
 
 // Column families (see keys.h for their key layouts).
-enum class Cf { kSubjects, kContacts, kHistory, kOutbox, kIdempotency, kCatalog, kMeta };
-inline constexpr int kCfCount = 7;
+enum class Cf {
+  kSubjects,
+  kContacts,
+  kHistory,
+  kOutbox,
+  kIdempotency,
+  kCatalog,
+  kMeta,
+  // Time-driven work: what falls due when (expiry, reminders), written with the decision.
+  kDue,
+  // Lifecycle bookkeeping: re-permission campaigns and their lists.
+  kLifecycle,
+  // Proof of enforcement: when each registered sender applied each withdrawal.
+  kProof,
+};
+inline constexpr int kCfCount = 10;
 std::string_view CfName(Cf cf);
 
 // The on-disk format this build reads and writes. Opening a store with a lower version runs the

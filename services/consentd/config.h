@@ -85,6 +85,8 @@ struct Config {
   int64_t kafka_partitions = 6;
   int64_t kafka_replication_factor = 1;
   absl::Duration kafka_changes_retention = absl::Hours(24 * 7);
+  // Retention of the lifecycle topic (default 7 days, the default confirmation window).
+  absl::Duration kafka_lifecycle_retention = absl::Hours(24 * 7);
   // Create missing topics at start (default true); false where topics are managed elsewhere.
   bool kafka_create_topics = true;
   // librdkafka producer settings overriding Assent's defaults; YAML only:

@@ -83,6 +83,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   relay_options.kafka.partitions = static_cast<int>(config.kafka_partitions);
   relay_options.kafka.replication_factor = static_cast<int>(config.kafka_replication_factor);
   relay_options.kafka.changes_retention = config.kafka_changes_retention;
+  relay_options.kafka.lifecycle_retention = config.kafka_lifecycle_retention;
   relay_options.kafka.producer_overrides = config.kafka_producer;
   relay_options.kafka.create_topics = config.kafka_create_topics;
   relay_options.on_published = [metrics = server->metrics_.get()](absl::Duration d) {

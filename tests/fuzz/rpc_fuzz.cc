@@ -41,6 +41,12 @@ const absl::Time kNow = absl::FromUnixSeconds(1796083200);  // 2026-12-01T00:00:
 class FixedClock final : public Clock {
  public:
   absl::Time Now() const override { return kNow; }
+  // Time never moves here: a sleeper wakes only when cancelled.
+  bool SleepUntil(absl::Time deadline, const absl::Notification* cancel) const override {
+    if (deadline <= kNow) return true;
+    if (cancel != nullptr) cancel->WaitForNotification();
+    return false;
+  }
 };
 
 struct World {

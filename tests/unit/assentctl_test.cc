@@ -446,7 +446,8 @@ TEST(BuildRecordTest, RequiresPurposeAndAKnownState) {
   EXPECT_THAT(
       ErrorOf(
           BuildRecord(Parse({"record", "--subject", "s", "--purpose", "p", "--state", "ok"}), "t")),
-      StartsWith("--state: unknown value 'ok' (one of GRANTED, DENIED, WITHDRAWN, PENDING)"));
+      StartsWith(
+          "--state: unknown value 'ok' (one of GRANTED, DENIED, WITHDRAWN, PENDING, LAPSED)"));
 }
 
 TEST(BuildPurposeTest, CreateNeedsTheCoreFlagsAndNamesAfterTheId) {
