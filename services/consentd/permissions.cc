@@ -29,6 +29,8 @@ constexpr std::array kRules = {
     RpcRule{"ConsentService", "Check", Permission::kConsentCheck},
     RpcRule{"ConsentService", "BatchCheck", Permission::kConsentCheck},
     RpcRule{"ConsentService", "CreateLink", Permission::kLinkCreate},
+    RpcRule{"ConsentService", "ConfirmDecision", Permission::kConsentWrite},
+    RpcRule{"ConsentService", "ResendConfirmation", Permission::kConsentWrite},
 };
 
 }  // namespace
