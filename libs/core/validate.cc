@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "common/time_util.h"
 
 namespace assent::core {
 namespace {
@@ -447,6 +448,15 @@ absl::Status ValidatePurposeFields(std::string_view field, const v1::Purpose& pu
   if (purpose.has_lifespan()) {
     RETURN_IF_ERROR(CheckDuration(Sub(field, "lifespan"), purpose.lifespan(), absl::Hours(24),
                                   absl::Hours(24 * 36525), "1 day and 100 years"));
+  }
+  if (purpose.has_remind_before()) {
+    const std::string remind = Sub(field, "remind_before");
+    RETURN_IF_ERROR(CheckDuration(remind, purpose.remind_before(), absl::Seconds(1),
+                                  absl::Hours(24 * 400), "1 second and 400 days"));
+    if (purpose.has_lifespan() &&
+        FromProto(purpose.remind_before()) >= FromProto(purpose.lifespan())) {
+      return InvalidField(remind, "must be shorter than lifespan");
+    }
   }
   if (purpose.notice_version() < 1) {
     return InvalidField(Sub(field, "notice_version"), "must be at least 1");

@@ -62,7 +62,7 @@ struct Enforcer::Metrics {
     for (const char* source : {"local_view", "service", "fail_closed"}) {
       checks[source] = &checks_family.Add({{"sender", sender}, {"source", source}});
     }
-    for (const char* result : {"applied", "stale", "erased", "bad"}) {
+    for (const char* result : {"applied", "stale", "erased", "bad", "unknown_type"}) {
       records[result] = &events_family.Add({{"sender", sender}, {"result", result}});
     }
   }
@@ -185,6 +185,7 @@ void Enforcer::MaintenanceLoop() {
       metrics_->Advance(metrics_->records["stale"], st.follower.stale);
       metrics_->Advance(metrics_->records["erased"], st.follower.erased);
       metrics_->Advance(metrics_->records["bad"], st.follower.bad_records);
+      metrics_->Advance(metrics_->records["unknown_type"], st.follower.unknown_types);
     }
   }
 }

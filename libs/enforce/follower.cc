@@ -1,6 +1,7 @@
 #include "enforce/follower.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "assent/storage/v1/storage.pb.h"
@@ -8,6 +9,27 @@
 #include "spdlog/spdlog.h"
 
 namespace assent::enforce {
+namespace {
+
+// The record's "message-type" header; nullopt when it has none (records from before the header
+// was written are of the topic's own type).
+std::optional<std::string_view> MessageType(const rd_kafka_message_t& message) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::nullopt;
+  }
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, "message-type", &value, &size) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr) {
+    return std::nullopt;
+  }
+  return std::string_view(static_cast<const char*>(value), size);
+}
+
+}  // namespace
+
 namespace {
 
 constexpr size_t kMaxObservations = 256;
@@ -186,6 +208,18 @@ void ViewFollower::Handle(const rd_kafka_message_t& message) {
     return;
   }
   if (p == nullptr || message.partition >= p->count) return;
+  const std::string_view expected =
+      p == &state_ ? "assent.v1.TargetStateSnapshot" : "assent.v1.ConsentChanged";
+  if (std::optional<std::string_view> type = MessageType(message);
+      type.has_value() && *type != expected) {
+    p->next[message.partition].store(message.offset + 1, std::memory_order_release);
+    absl::MutexLock lock(&mu_);
+    if (status_.unknown_types++ == 0) {
+      spdlog::info("msg=\"skipping records of a type this sender does not read\" topic={} type={}",
+                   topic, *type);
+    }
+    return;
+  }
   const std::string_view key(static_cast<const char*>(message.key), message.key_len);
   const ApplyResult result =
       ApplyRecord(view_, p == &state_ ? RecordTopic::kState : RecordTopic::kChanges, key,

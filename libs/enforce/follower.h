@@ -73,6 +73,9 @@ struct FollowerStatus {
   uint64_t stale = 0;        // records at or below the held sequence (dropped)
   uint64_t erased = 0;       // tombstones applied
   uint64_t bad_records = 0;  // records that do not parse (skipped, logged)
+  // Records whose "message-type" header names a type this build does not read (skipped): a
+  // newer Assent may publish new types, and readers dispatch on the header.
+  uint64_t unknown_types = 0;
   uint64_t consumer_errors = 0;
   absl::Duration bootstrap_time = absl::ZeroDuration();  // start -> caught up
 };

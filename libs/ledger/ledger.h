@@ -60,6 +60,25 @@ struct Caller {
   std::string principal;
 };
 
+// What one sweep did (Ledger::SweepDue).
+struct SweepStats {
+  int reminders = 0;        // ConsentExpiring notices published
+  int expired = 0;          // grants that became LAPSED
+  int pending_expired = 0;  // PENDING decisions that became LAPSED
+  int dropped = 0;          // entries whose record had changed since (nothing to do)
+  // More entries were due than the sweep took.
+  bool more = false;
+  // The due time of the oldest entry taken (InfiniteFuture: none was due).
+  absl::Time oldest_due = absl::InfiniteFuture();
+};
+
+// How far the due backfill of a store written before the due index has come.
+struct BackfillProgress {
+  bool done = false;
+  uint64_t scanned = 0;  // targets indexed so far, over all calls
+  int indexed = 0;       // records indexed by this call
+};
+
 template <typename T>
 using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
@@ -126,6 +145,17 @@ class Ledger {
   // Customer links: validates the request against the catalog (tenant, purpose, channel), hashes a
   // contact point, and signs the link with the tenant's key. Writes nothing.
   absl::StatusOr<v1::CreateLinkResponse> CreateLink(const v1::CreateLinkRequest& request) const;
+
+  // Time-driven work (sweep_ops.cc). SweepDue does what the due index holds at or before `now`
+  // for at most `max_entries` entries: publishes ConsentExpiring reminders and turns grants and
+  // PENDING decisions past their expire_time LAPSED (DECISIONS_EXPIRED / PENDING_EXPIRED changes
+  // by actor "assent"), one committer mutation per target, and waits for them to be durable.
+  // Each entry is deleted in the batch that does its work, so a crash repeats work with the same
+  // event ids, never new ones. Call from one thread at a time (not the committer's).
+  absl::StatusOr<SweepStats> SweepDue(absl::Time now, int max_entries);
+  // Indexes the due work of up to `max_targets` targets stored before the due index existed
+  // (a store migrated from format 1), resuming from its cursor; done once every target is.
+  absl::StatusOr<BackfillProgress> BackfillDue(int max_targets);
 
   // Sets the observer (not owned; may be null). Call before serving.
   void SetObserver(LedgerObserver* observer) { observer_ = observer; }

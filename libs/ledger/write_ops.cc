@@ -14,6 +14,7 @@
 #include "contact/normalize.h"
 #include "core/validate.h"
 #include "ledger/change.h"
+#include "ledger/due.h"
 #include "ledger/ledger.h"
 
 namespace assent::ledger {
@@ -386,6 +387,7 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
           AppendChange(txn, history, state);
           response.set_sequence(state.sequence());
         }
+        IndexDue(txn, *catalog_.Snapshot(), history);
         for (const auto& r : records) *response.add_records() = r;
         RememberIdempotency(txn, req.tenant, req.idempotency_key, kMethod, digest, response,
                             options_.idempotency_ttl);

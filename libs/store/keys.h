@@ -8,7 +8,8 @@
 //   idempotency  tenant \0 key
 //   catalog      "t" \0 tenant | "p" \0 tenant \0 purpose \0 version(be32) | "y" \0 tenant
 //                | "q" \0 tenant \0 purpose (current version)
-//   meta         "format"
+//   meta         "format" | "due_backfill"
+//   due          due time(be64) kind tenant \0 entity \0 record_id   (ledger/due.h)
 #pragma once
 
 #include <cstdint>
@@ -53,5 +54,8 @@ std::string PolicyKey(std::string_view tenant);
 std::string PurposeCurrentKey(std::string_view tenant, std::string_view purpose_id);
 
 inline constexpr std::string_view kFormatKey = "format";
+// In the meta column family while grants stored before the due index (format 1) are still being
+// indexed: phase byte ('s' subjects, 'c' contacts), targets scanned so far (be64), next key.
+inline constexpr std::string_view kDueBackfillKey = "due_backfill";
 
 }  // namespace assent::store

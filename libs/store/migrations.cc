@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "store/keys.h"
 #include "store/store.h"
 
 namespace assent::store {
@@ -11,9 +12,21 @@ namespace {
 
 using MigrationFn = std::function<absl::Status(Store&, rocksdb::WriteBatch&)>;
 
-// from_version -> migration to from_version + 1. Format 1 is the first; none exist yet.
+// 1 -> 2: the due index (column family "due") is new. Indexing every stored grant here would
+// hold the restart for as long as a full scan takes, so the migration only leaves a backfill
+// cursor at the start of the subjects; consentd serves at once and indexes them in the
+// background (ledger::Ledger::BackfillDue), resuming from the cursor after a restart.
+absl::Status AddDueIndex(Store& store, rocksdb::WriteBatch& batch) {
+  std::string cursor(1, 's');
+  PutBigEndian64(&cursor, 0);
+  rocksdb::Status s = batch.Put(store.Handle(Cf::kMeta), std::string(kDueBackfillKey), cursor);
+  if (!s.ok()) return absl::InternalError(absl::StrCat("stage migration: ", s.ToString()));
+  return absl::OkStatus();
+}
+
+// from_version -> migration to from_version + 1.
 const std::map<uint32_t, MigrationFn>& Migrations() {
-  static const auto* migrations = new std::map<uint32_t, MigrationFn>();
+  static const auto* migrations = new std::map<uint32_t, MigrationFn>{{1, AddDueIndex}};
   return *migrations;
 }
 

@@ -42,7 +42,7 @@ std::string_view CfName(Cf cf);
 
 // The on-disk format this build reads and writes. Opening a store with a lower version runs the
 // migrations in migrations.cc; a higher version is refused.
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 struct StoreOptions {
   // Directory of the database. Required; created if missing.

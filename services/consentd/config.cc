@@ -107,6 +107,19 @@ Option Duration(std::string key, std::string help, absl::Duration Config::*field
           [field](const Config& c) { return absl::FormatDuration(c.*field); }};
 }
 
+// The sweeper's settings (SweeperOptions inside Config).
+Option SweeperInt(std::string key, std::string help, int SweeperOptions::*field, int64_t min,
+                  int64_t max) {
+  return {key, std::move(help),
+          [key, field, min, max](Config& c, const std::string& v) {
+            int64_t n = 0;
+            RETURN_IF_ERROR(ParseInt(key, v, min, max, &n));
+            c.sweeper.*field = static_cast<int>(n);
+            return absl::OkStatus();
+          },
+          [field](const Config& c) { return absl::StrCat(c.sweeper.*field); }};
+}
+
 const std::vector<Option>& Options() {
   static const auto* options = new std::vector<Option>{
       String("listen", "gRPC listen address host:port (port 0: any free port)", &Config::listen),
@@ -182,6 +195,35 @@ const std::vector<Option>& Options() {
       Duration("kafka.lifecycle_retention",
                "retention of the lifecycle topic (notices; at most the longest pending_ttl)",
                &Config::kafka_lifecycle_retention, absl::Hours(1)),
+      Option{"sweeper.enabled", "expire grants and send reminders by time",
+             [](Config& c, const std::string& v) {
+               return ParseBool("sweeper.enabled", v, &c.sweeper.enabled);
+             },
+             [](const Config& c) { return std::string(c.sweeper.enabled ? "true" : "false"); }},
+      Option{"sweeper.interval", "how often the sweeper looks for due work when idle",
+             [](Config& c, const std::string& v) {
+               return ParseDurationValue("sweeper.interval", v, absl::Milliseconds(10),
+                                         &c.sweeper.interval);
+             },
+             [](const Config& c) { return absl::FormatDuration(c.sweeper.interval); }},
+      SweeperInt("sweeper.batch", "due entries per sweeper round", &SweeperOptions::batch, 1,
+                 100000),
+      Option{"sweeper.max_rate", "most due entries swept per second",
+             [](Config& c, const std::string& v) {
+               double d = 0;
+               if (!absl::SimpleAtod(v, &d) || !(d >= 1) || d > 1e7) {
+                 return InvalidField("sweeper.max_rate",
+                                     absl::StrCat("must be a number in 1..1e7 (got \"", v, "\")"));
+               }
+               c.sweeper.max_rate = d;
+               return absl::OkStatus();
+             },
+             [](const Config& c) { return absl::StrCat(c.sweeper.max_rate); }},
+      SweeperInt("sweeper.yield_queue_depth",
+                 "skip a sweeper round while more writes than this are queued",
+                 &SweeperOptions::yield_queue_depth, 0, 1000000),
+      SweeperInt("sweeper.backfill_batch", "targets indexed per backfill round (old stores)",
+                 &SweeperOptions::backfill_batch, 1, 1000000),
       String("links.keyring_file",
              "link keyring file that signs customer links (CreateLink; empty: no links)",
              &Config::links_keyring_file),

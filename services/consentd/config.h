@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "consentd/sweeper_options.h"
 #include "rpc/tls.h"
 
 namespace assent::consentd {
@@ -40,6 +41,9 @@ struct Config {
   double rate_limits_tenant_burst = 0;
   double rate_limits_principal_rate = 0;
   double rate_limits_principal_burst = 0;
+  // Expiry and reminders by time (sweeper.*: enabled, interval, batch, max_rate,
+  // yield_queue_depth, backfill_batch; defaults in sweeper_options.h).
+  SweeperOptions sweeper;
   // Address the gRPC API listens on ("host:port"; port 0 picks a free port). Default
   // 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";

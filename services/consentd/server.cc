@@ -182,6 +182,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.RegisterService(server->consent_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
+  server->lifecycle_ =
+      std::make_unique<LifecycleRunner>(config.sweeper, clock, *server->ledger_, *server->store_,
+                                        *server->committer_, *server->metrics_->registry());
+  server->lifecycle_->Start();
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->phase_ = Phase::kServing;
   return server;
@@ -258,6 +262,7 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   // Keep serving while reporting not ready, so that balancers move traffic away first.
   if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
   server_->Shutdown(absl::ToChronoTime(clock_->Now() + grace));
+  if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
   committer_->Stop();
   if (relay_ != nullptr) {
     committer_->RemoveObserver(relay_.get());

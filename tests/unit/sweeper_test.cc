@@ -1,0 +1,383 @@
+// Time-driven changes over a real store with a fake clock: the due index written with each
+// grant, reminders and expiry by the sweeper (once each, stable ids), entries made stale by newer
+// decisions, PENDING decisions whose window closes, and the backfill of a store written before the
+// due index existed.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "assent/storage/v1/storage.pb.h"
+#include "assent/v1/events.pb.h"
+#include "assent/v1/lifecycle.pb.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ledger/due.h"
+#include "store/keys.h"
+#include "testing/ledger_fixture.h"
+#include "testing/status_matchers.h"
+
+namespace assent::ledger {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+struct Published {
+  std::string type;
+  std::string key;
+  std::string value;
+};
+
+class SweeperTest : public testing::LedgerFixture {
+ protected:
+  void SetUp() override {
+    LedgerFixture::SetUp();
+    v1::CreateTenantRequest tenant;
+    tenant.mutable_tenant()->set_tenant_id("acme");
+    tenant.mutable_tenant()->set_display_name("Acme");
+    ASSERT_OK(Sync<v1::Tenant>(&Ledger::CreateTenant, tenant).status());
+    // Reminds 2 s before a grant's expiry.
+    ASSERT_OK(CreatePurpose("news", absl::Seconds(2)).status());
+    ASSERT_OK(CreatePurpose("offers", absl::ZeroDuration()).status());
+  }
+
+  absl::StatusOr<v1::Purpose> CreatePurpose(const std::string& id, absl::Duration remind_before) {
+    v1::CreatePurposeRequest request;
+    request.set_parent("tenants/acme");
+    v1::Purpose* p = request.mutable_purpose();
+    p->set_purpose_id(id);
+    p->set_display_name(id);
+    p->set_kind(v1::MARKETING);
+    p->set_legal_basis(v1::CONSENT);
+    p->add_channels(v1::EMAIL);
+    p->set_notice_version(1);
+    if (remind_before > absl::ZeroDuration()) {
+      *p->mutable_remind_before() = ToProtoDuration(remind_before);
+    }
+    return Sync<v1::Purpose>(&Ledger::CreatePurpose, request);
+  }
+
+  // A decision on `purpose` for `subject`, expiring `ttl` from now when ttl > 0.
+  absl::StatusOr<v1::RecordDecisionsResponse> Record(const std::string& subject,
+                                                     v1::ConsentState state, absl::Duration ttl,
+                                                     const std::string& purpose = "news") {
+    v1::RecordDecisionsRequest request;
+    request.set_tenant("acme");
+    request.mutable_target()->set_subject_id(subject);
+    request.set_source("web-signup");
+    request.set_actor("signup-service");
+    auto* d = request.add_decisions();
+    d->set_purpose_id(purpose);
+    d->set_state(state);
+    if (ttl > absl::ZeroDuration()) *d->mutable_expire_time() = ToProto(clock_.Now() + ttl);
+    return Sync<v1::RecordDecisionsResponse>(&Ledger::RecordDecisions, request);
+  }
+
+  v1::CheckResponse Check(const std::string& subject) {
+    v1::CheckRequest request;
+    request.set_tenant("acme");
+    request.mutable_target()->set_subject_id(subject);
+    request.set_purpose_id("news");
+    request.set_channel(v1::EMAIL);
+    auto response = ledger_->Check(request);
+    EXPECT_OK(response.status());
+    return response.ok() ? *response : v1::CheckResponse();
+  }
+
+  // Every outbox record, oldest first, with its message type.
+  std::vector<Published> Outbox() {
+    std::vector<Published> out;
+    auto it = store_->NewIterator(store::Cf::kOutbox);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      storage::v1::OutboxRecord r;
+      EXPECT_TRUE(r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())));
+      std::string type;
+      for (const auto& h : r.headers()) {
+        if (h.key() == "message-type") type = h.value();
+      }
+      out.push_back({type, r.key(), r.value()});
+    }
+    return out;
+  }
+  std::vector<std::string> ExpiringIds() {
+    std::vector<std::string> ids;
+    for (const Published& p : Outbox()) {
+      if (p.type != "assent.v1.ConsentExpiring") continue;
+      v1::ConsentExpiring notice;
+      EXPECT_TRUE(notice.ParseFromString(p.value));
+      ids.push_back(notice.event_id());
+    }
+    return ids;
+  }
+  std::vector<v1::ConsentChanged> Changes(v1::ChangeKind kind) {
+    std::vector<v1::ConsentChanged> out;
+    for (const Published& p : Outbox()) {
+      if (p.type != "assent.v1.ConsentChanged") continue;
+      v1::ConsentChanged change;
+      EXPECT_TRUE(change.ParseFromString(p.value));
+      if (change.kind() == kind) out.push_back(change);
+    }
+    return out;
+  }
+  int DueEntries() {
+    int n = 0;
+    auto it = store_->NewIterator(store::Cf::kDue);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    return n;
+  }
+  SweepStats Sweep() {
+    auto stats = ledger_->SweepDue(clock_.Now(), 1000);
+    EXPECT_OK(stats.status());
+    return stats.ok() ? *stats : SweepStats();
+  }
+};
+
+TEST_F(SweeperTest, AGrantIsRemindedOnceAndThenExpiresOnce) {
+  ASSERT_OK_AND_ASSIGN(auto granted, Record("s1", v1::GRANTED, absl::Seconds(3)));
+  // The expiry and the reminder, written with the grant.
+  EXPECT_EQ(DueEntries(), 2);
+
+  clock_.Advance(absl::Milliseconds(500));
+  SweepStats stats = Sweep();
+  EXPECT_EQ(stats.reminders + stats.expired, 0);
+  EXPECT_THAT(ExpiringIds(), IsEmpty());
+
+  clock_.Advance(absl::Milliseconds(700));  // 1.2 s: inside the 2 s reminder window
+  stats = Sweep();
+  EXPECT_EQ(stats.reminders, 1);
+  EXPECT_THAT(ExpiringIds(), ElementsAre("acme/s1/1-0/expiring"));
+  EXPECT_EQ(Check("s1").verdict(), v1::ALLOW);
+  stats = Sweep();
+  EXPECT_EQ(stats.reminders, 0) << "a reminder is sent once";
+
+  clock_.Advance(absl::Seconds(2));  // 3.2 s: past the expiry
+  stats = Sweep();
+  EXPECT_EQ(stats.expired, 1);
+  EXPECT_EQ(DueEntries(), 0);
+  const auto expired = Changes(v1::DECISIONS_EXPIRED);
+  ASSERT_THAT(expired, SizeIs(1));
+  EXPECT_EQ(expired[0].event_id(), "acme/s1/2");
+  EXPECT_EQ(expired[0].actor(), "assent");
+  EXPECT_EQ(expired[0].source(), "expiry");
+  ASSERT_THAT(expired[0].decisions(), SizeIs(1));
+  EXPECT_EQ(expired[0].decisions(0).before().state(), v1::GRANTED);
+  EXPECT_EQ(expired[0].decisions(0).after().state(), v1::LAPSED);
+  EXPECT_EQ(expired[0].decisions(0).after().effective_time().seconds(),
+            granted.records(0).expire_time().seconds());
+  // The state the senders receive says LAPSED, so their views deny without reading a clock.
+  ASSERT_EQ(expired[0].state().subject().decisions_size(), 1);
+  EXPECT_EQ(expired[0].state().subject().decisions(0).state(), v1::LAPSED);
+
+  const v1::CheckResponse check = Check("s1");
+  EXPECT_EQ(check.verdict(), v1::DENY);
+  EXPECT_EQ(check.reason(), v1::EXPIRED);
+  EXPECT_EQ(check.record_id(), "2-0");
+  stats = Sweep();
+  EXPECT_EQ(stats.expired, 0) << "an expiry happens once";
+  EXPECT_THAT(Changes(v1::DECISIONS_EXPIRED), SizeIs(1));
+}
+
+TEST_F(SweeperTest, TheExpiryIsInTheVerifiedHistory) {
+  ASSERT_OK(Record("s1", v1::GRANTED, absl::Seconds(3)).status());
+  clock_.Advance(absl::Seconds(4));
+  EXPECT_EQ(Sweep().expired, 1);
+  v1::ListHistoryRequest list;
+  list.set_tenant("acme");
+  list.mutable_target()->set_subject_id("s1");
+  ASSERT_OK_AND_ASSIGN(auto history, ledger_->ListHistory(list));
+  ASSERT_THAT(history.records(), SizeIs(2));
+  EXPECT_EQ(history.records(1).kind(), v1::DECISIONS_EXPIRED);
+  EXPECT_EQ(history.records(1).actor(), "assent");
+  v1::VerifyHistoryRequest verify;
+  verify.set_tenant("acme");
+  verify.mutable_target()->set_subject_id("s1");
+  ASSERT_OK_AND_ASSIGN(auto verified, ledger_->VerifyHistory(verify));
+  EXPECT_TRUE(verified.valid()) << verified.problem();
+}
+
+TEST_F(SweeperTest, AWithdrawalBeforeTheReminderCancelsReminderAndExpiry) {
+  ASSERT_OK(Record("s1", v1::GRANTED, absl::Seconds(3)).status());
+  ASSERT_OK(Record("s1", v1::WITHDRAWN, absl::ZeroDuration()).status());
+  clock_.Advance(absl::Seconds(5));
+  SweepStats stats = Sweep();
+  EXPECT_EQ(stats.reminders, 0);
+  EXPECT_EQ(stats.expired, 0);
+  EXPECT_EQ(stats.dropped, 2);
+  EXPECT_THAT(ExpiringIds(), IsEmpty());
+  EXPECT_THAT(Changes(v1::DECISIONS_EXPIRED), IsEmpty());
+  EXPECT_EQ(Check("s1").reason(), v1::EXPLICIT_DENY);
+}
+
+TEST_F(SweeperTest, ARenewedGrantExpiresOnItsNewDateOnly) {
+  ASSERT_OK(Record("s1", v1::GRANTED, absl::Seconds(3)).status());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_OK(Record("s1", v1::GRANTED, absl::Seconds(10)).status());
+  clock_.Advance(absl::Seconds(3));  // past the first grant's expiry
+  SweepStats stats = Sweep();
+  EXPECT_EQ(stats.expired, 0);
+  EXPECT_EQ(Check("s1").verdict(), v1::ALLOW);
+  // The renewal's own reminder (2 s before its expiry) and expiry still come.
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_EQ(Sweep().reminders, 1);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(Sweep().expired, 1);
+  EXPECT_THAT(ExpiringIds(), ElementsAre("acme/s1/2-0/expiring"));
+}
+
+TEST_F(SweeperTest, APurposeWithoutReminderOnlyExpires) {
+  ASSERT_OK(Record("s1", v1::GRANTED, absl::Seconds(3), "offers").status());
+  EXPECT_EQ(DueEntries(), 1);
+  clock_.Advance(absl::Seconds(4));
+  SweepStats stats = Sweep();
+  EXPECT_EQ(stats.reminders, 0);
+  EXPECT_EQ(stats.expired, 1);
+}
+
+TEST_F(SweeperTest, APendingDecisionLapsesWhenItsWindowCloses) {
+  ASSERT_OK(Record("s1", v1::PENDING, absl::Hours(1)).status());
+  EXPECT_EQ(DueEntries(), 1) << "no reminder for a pending decision";
+  clock_.Advance(absl::Hours(2));
+  SweepStats stats = Sweep();
+  EXPECT_EQ(stats.pending_expired, 1);
+  const auto lapsed = Changes(v1::PENDING_EXPIRED);
+  ASSERT_THAT(lapsed, SizeIs(1));
+  EXPECT_EQ(lapsed[0].source(), "confirmation-window");
+  EXPECT_EQ(lapsed[0].decisions(0).after().state(), v1::LAPSED);
+  EXPECT_EQ(Check("s1").verdict(), v1::DENY);
+}
+
+TEST_F(SweeperTest, ManyDueEntriesAreSweptInBatchesWithoutLoss) {
+  constexpr int kSubjects = 250;
+  for (int i = 0; i < kSubjects; ++i) {
+    ASSERT_OK(Record(absl::StrCat("s", i), v1::GRANTED, absl::Seconds(3)).status());
+  }
+  clock_.Advance(absl::Seconds(4));
+  int reminders = 0, expired = 0, rounds = 0;
+  while (true) {
+    auto stats = ledger_->SweepDue(clock_.Now(), 64);
+    ASSERT_OK(stats.status());
+    reminders += stats->reminders;
+    expired += stats->expired;
+    ++rounds;
+    if (!stats->more) break;
+  }
+  // Both the reminder and the expiry were due: the reminder is dropped once the grant expired
+  // in the same or an earlier round, or sent when its round came first.
+  EXPECT_EQ(expired, kSubjects);
+  EXPECT_GE(rounds, 2 * kSubjects / 64);
+  EXPECT_EQ(DueEntries(), 0);
+  EXPECT_THAT(Changes(v1::DECISIONS_EXPIRED), SizeIs(kSubjects));
+  EXPECT_LE(reminders, kSubjects);
+}
+
+TEST_F(SweeperTest, WorkSurvivesAReopenAndIsNotRepeated) {
+  ASSERT_OK(Record("s1", v1::GRANTED, absl::Seconds(3)).status());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(Sweep().reminders, 1);
+  Reopen();
+  EXPECT_EQ(Sweep().reminders, 0);
+  clock_.Advance(absl::Seconds(3));
+  Reopen();
+  EXPECT_EQ(Sweep().expired, 1);
+  Reopen();
+  EXPECT_EQ(Sweep().expired, 0);
+  EXPECT_THAT(ExpiringIds(), SizeIs(1));
+  EXPECT_THAT(Changes(v1::DECISIONS_EXPIRED), SizeIs(1));
+}
+
+TEST_F(SweeperTest, LapsedIsRefusedAsInput) {
+  EXPECT_THAT(Record("s1", v1::LAPSED, absl::ZeroDuration()).status(),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("decisions[0].state: LAPSED is set only by Assent")));
+}
+
+TEST_F(SweeperTest, RemindBeforeMustBeShorterThanTheLifespan) {
+  v1::CreatePurposeRequest request;
+  request.set_parent("tenants/acme");
+  v1::Purpose* p = request.mutable_purpose();
+  p->set_purpose_id("bad");
+  p->set_display_name("bad");
+  p->set_kind(v1::MARKETING);
+  p->set_legal_basis(v1::CONSENT);
+  p->add_channels(v1::EMAIL);
+  p->set_notice_version(1);
+  *p->mutable_lifespan() = ToProtoDuration(absl::Hours(24 * 30));
+  *p->mutable_remind_before() = ToProtoDuration(absl::Hours(24 * 30));
+  EXPECT_THAT(Sync<v1::Purpose>(&Ledger::CreatePurpose, request).status(),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("purpose.remind_before: must be shorter than lifespan")));
+}
+
+// A store written before the due index (format 1): its grants are indexed by the backfill, which
+// resumes from its cursor, and then expire like any other.
+TEST_F(SweeperTest, TheBackfillIndexesGrantsOfAnOlderStore) {
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_OK(Record(absl::StrCat("s", i), v1::GRANTED, absl::Seconds(3)).status());
+  }
+  // Turn the store into a format-1 store: no due index, format record 1.
+  {
+    rocksdb::WriteBatch batch;
+    auto it = store_->NewIterator(store::Cf::kDue);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ASSERT_TRUE(batch.Delete(store_->Handle(store::Cf::kDue), it->key()).ok());
+    }
+    storage::v1::FormatInfo info;
+    info.set_format_version(1);
+    ASSERT_TRUE(batch
+                    .Put(store_->Handle(store::Cf::kMeta), std::string(store::kFormatKey),
+                         info.SerializeAsString())
+                    .ok());
+    ASSERT_OK(store_->Write(&batch));
+  }
+  Reopen();
+  EXPECT_EQ(store_->opened_format_version(), 1u);
+  EXPECT_EQ(DueEntries(), 0);
+  ASSERT_OK_AND_ASSIGN(auto first, ledger_->BackfillDue(10));
+  EXPECT_FALSE(first.done);
+  EXPECT_EQ(first.scanned, 10u);
+  Reopen();  // the cursor is durable
+  EXPECT_EQ(store_->opened_format_version(), 2u);
+  BackfillProgress progress;
+  int rounds = 1;
+  do {
+    ASSERT_OK_AND_ASSIGN(progress, ledger_->BackfillDue(10));
+    ++rounds;
+  } while (!progress.done);
+  EXPECT_EQ(progress.scanned, 30u);
+  EXPECT_LE(rounds, 6);
+  EXPECT_EQ(DueEntries(), 60);
+  clock_.Advance(absl::Seconds(4));
+  int expired = 0;
+  SweepStats stats;
+  do {
+    stats = Sweep();
+    expired += stats.expired;
+  } while (stats.more);
+  EXPECT_EQ(expired, 30);
+  ASSERT_OK_AND_ASSIGN(auto again, ledger_->BackfillDue(10));
+  EXPECT_TRUE(again.done);
+}
+
+TEST(DueKeyTest, RoundTripsAndSortsByTime) {
+  DueKey a{absl::FromUnixSeconds(100), DueKind::kRemind, "acme", "s:x", "3-0"};
+  DueKey b{absl::FromUnixSeconds(99), DueKind::kExpire, "zeta", "c:email:ab", "1-2"};
+  const std::string ka = EncodeDueKey(a);
+  const std::string kb = EncodeDueKey(b);
+  EXPECT_LT(kb, ka);
+  EXPECT_LT(ka, DueKeyAfter(absl::FromUnixSeconds(100)));
+  EXPECT_GE(ka, DueKeyAfter(absl::FromUnixSeconds(99)));
+  auto decoded = DecodeDueKey(ka);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->due, a.due);
+  EXPECT_EQ(decoded->kind, DueKind::kRemind);
+  EXPECT_EQ(decoded->tenant, "acme");
+  EXPECT_EQ(decoded->entity, "s:x");
+  EXPECT_EQ(decoded->record_id, "3-0");
+  EXPECT_FALSE(DecodeDueKey("short").has_value());
+}
+
+}  // namespace
+}  // namespace assent::ledger
