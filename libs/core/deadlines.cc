@@ -107,8 +107,7 @@ std::vector<DeadlineRule> DefaultDeadlineRules() {
   return {can_spam, tcpa_sms, tcpa_voice, ccpa, bulk_sender};
 }
 
-absl::Status ValidateDeadlineRules(const std::vector<DeadlineRule>& rules,
-                                   std::string_view field) {
+absl::Status ValidateDeadlineRules(const std::vector<DeadlineRule>& rules, std::string_view field) {
   if (rules.size() > static_cast<size_t>(kMaxDeadlineRules)) {
     return InvalidField(field, absl::StrCat("must have at most ", kMaxDeadlineRules, " rules (got ",
                                             rules.size(), ")"));
@@ -118,12 +117,12 @@ absl::Status ValidateDeadlineRules(const std::vector<DeadlineRule>& rules,
     const DeadlineRule& rule = rules[i];
     const std::string at = absl::StrCat(Sv(field), "[", i, "].");
     if (rule.name.empty() || rule.name.size() > kMaxRuleNameLength) {
-      return InvalidField(at + "name", absl::StrCat("must be 1..", kMaxRuleNameLength,
-                                                    " characters"));
+      return InvalidField(at + "name",
+                          absl::StrCat("must be 1..", kMaxRuleNameLength, " characters"));
     }
     if (!names.insert(rule.name).second) {
-      return InvalidField(at + "name", absl::StrCat("duplicates an earlier rule's name \"",
-                                                    rule.name, "\""));
+      return InvalidField(at + "name",
+                          absl::StrCat("duplicates an earlier rule's name \"", rule.name, "\""));
     }
     if (rule.jurisdiction.empty()) return InvalidField(at + "jurisdiction", "is required");
     RETURN_IF_ERROR(ValidateJurisdiction(at + "jurisdiction", rule.jurisdiction,
@@ -133,8 +132,8 @@ absl::Status ValidateDeadlineRules(const std::vector<DeadlineRule>& rules,
       return InvalidField(at + "purpose_kind", "is not a known purpose kind");
     }
     if (rule.days < 1 || rule.days > kMaxDeadlineDays) {
-      return InvalidField(at + "days", absl::StrCat("must be 1..", kMaxDeadlineDays, " (got ",
-                                                    rule.days, ")"));
+      return InvalidField(at + "days",
+                          absl::StrCat("must be 1..", kMaxDeadlineDays, " (got ", rule.days, ")"));
     }
     if (!rule.refusals && !rule.withdrawals && !rule.suppressions) {
       return InvalidField(at + "applies_to",

@@ -33,9 +33,10 @@ absl::Time EndOf(int y, int mo, int d) { return Ny(y, mo, d, 23, 59) + absl::Sec
 TEST(FederalHolidaysTest, ObservedDatesOf2026) {
   using D = absl::CivilDay;
   // July 4 is a Saturday: observed on Friday 3 July.
-  const std::vector<D> expected = {D(2026, 1, 1),  D(2026, 1, 19),  D(2026, 2, 16), D(2026, 5, 25),
-                                   D(2026, 6, 19), D(2026, 7, 3),   D(2026, 9, 7),  D(2026, 10, 12),
-                                   D(2026, 11, 11), D(2026, 11, 26), D(2026, 12, 25)};
+  const std::vector<D> expected = {D(2026, 1, 1),   D(2026, 1, 19),  D(2026, 2, 16),
+                                   D(2026, 5, 25),  D(2026, 6, 19),  D(2026, 7, 3),
+                                   D(2026, 9, 7),   D(2026, 10, 12), D(2026, 11, 11),
+                                   D(2026, 11, 26), D(2026, 12, 25)};
   std::vector<absl::CivilDay> found;
   for (absl::CivilDay d(2026, 1, 1); d.year() == 2026; ++d) {
     if (IsUsFederalHoliday(d)) found.push_back(d);
@@ -109,8 +110,7 @@ std::vector<Case> DefaultCases() {
        EndOf(2026, 3, 8), "bulk-sender"},
       // The bulk-sender rule holds anywhere, also where the jurisdiction is unknown.
       {"email_de", W, v1::EMAIL, "DE", M, Ny(2026, 3, 6, 10), EndOf(2026, 3, 8), "bulk-sender"},
-      {"email_unknown", S, v1::EMAIL, "", U, Ny(2026, 3, 6, 10), EndOf(2026, 3, 8),
-       "bulk-sender"},
+      {"email_unknown", S, v1::EMAIL, "", U, Ny(2026, 3, 6, 10), EndOf(2026, 3, 8), "bulk-sender"},
       // The day boundary is New York's: 23:30 on Friday is still Friday (04:30 UTC Saturday);
       // 00:30 on Saturday is Saturday. 8 March 2026 is the spring-forward day (ends at 03:59:59Z).
       {"ny_late_friday", W, v1::EMAIL, "US", M, Ny(2026, 3, 6, 23, 30), EndOf(2026, 3, 8),
@@ -129,20 +129,19 @@ class DefaultRulesTest : public ::testing::TestWithParam<Case> {};
 TEST_P(DefaultRulesTest, HonourBy) {
   const Case& c = GetParam();
   const v1::Channel channels[] = {c.channel};
-  const std::optional<Deadline> got = HonourBy(
-      DefaultDeadlineRules(), {.action = c.action,
-                               .channels = channels,
-                               .jurisdiction = c.jurisdiction,
-                               .purpose_kind = c.kind,
-                               .time = c.time});
+  const std::optional<Deadline> got =
+      HonourBy(DefaultDeadlineRules(), {.action = c.action,
+                                        .channels = channels,
+                                        .jurisdiction = c.jurisdiction,
+                                        .purpose_kind = c.kind,
+                                        .time = c.time});
   if (!c.honour_by.has_value()) {
     EXPECT_FALSE(got.has_value()) << "rule " << got->rule << " at " << got->honour_by;
     return;
   }
   ASSERT_TRUE(got.has_value()) << "no rule applied";
-  EXPECT_EQ(got->honour_by, *c.honour_by)
-      << absl::FormatTime(got->honour_by, NewYork()) << " vs "
-      << absl::FormatTime(*c.honour_by, NewYork());
+  EXPECT_EQ(got->honour_by, *c.honour_by) << absl::FormatTime(got->honour_by, NewYork()) << " vs "
+                                          << absl::FormatTime(*c.honour_by, NewYork());
   EXPECT_EQ(got->rule, c.rule);
 }
 
