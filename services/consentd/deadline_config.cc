@@ -37,9 +37,9 @@ absl::StatusOr<core::DeadlineRule> ParseRule(const YAML::Node& node, const std::
         } else if (action == "suppressions") {
           rule.suppressions = true;
         } else {
-          return InvalidField(absl::StrCat(field, "[", i, "]"),
-                              absl::StrCat("must be refusals, withdrawals or suppressions (got \"",
-                                           action, "\")"));
+          return InvalidField(
+              absl::StrCat(field, "[", i, "]"),
+              absl::StrCat("must be refusals, withdrawals or suppressions (got \"", action, "\")"));
         }
       }
       continue;
@@ -57,9 +57,9 @@ absl::StatusOr<core::DeadlineRule> ParseRule(const YAML::Node& node, const std::
     } else if (key == "purpose_kind") {
       if (!v1::PurposeKind_Parse(value, &rule.purpose_kind) ||
           rule.purpose_kind == v1::PURPOSE_KIND_UNSPECIFIED) {
-        return InvalidField(field,
-                            absl::StrCat("must be a purpose kind such as SALE_OR_SHARE (got \"",
-                                         value, "\"); leave it out for every kind"));
+        return InvalidField(
+            field, absl::StrCat("must be a purpose kind such as SALE_OR_SHARE (got \"", value,
+                                "\"); leave it out for every kind"));
       }
     } else if (key == "days") {
       if (!absl::SimpleAtoi(value, &rule.days)) {
@@ -89,8 +89,8 @@ absl::StatusOr<std::vector<core::DeadlineRule>> ParseDeadlineRules(const YAML::N
   std::vector<core::DeadlineRule> parsed;
   for (size_t i = 0; i < rules.size(); ++i) {
     if (i >= static_cast<size_t>(core::kMaxDeadlineRules)) {
-      return InvalidField(field, absl::StrCat("must have at most ", core::kMaxDeadlineRules,
-                                              " rules"));
+      return InvalidField(field,
+                          absl::StrCat("must have at most ", core::kMaxDeadlineRules, " rules"));
     }
     ASSIGN_OR_RETURN(core::DeadlineRule rule,
                      ParseRule(rules[i], absl::StrCat(Sv(field), "[", i, "]")));
