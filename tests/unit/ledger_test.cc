@@ -527,10 +527,13 @@ TEST_F(LedgerTest, EveryChangeWritesDecodableOutboxRecords) {
   EXPECT_EQ(event.sequence(), 2u);
   EXPECT_EQ(event.event_id(), "acme/u8/2");
   EXPECT_EQ(event.decisions(0).after().state(), v1::WITHDRAWN);
+  // The statutory deadline travels with the decision (email's bulk-sender rule applies anywhere).
+  EXPECT_TRUE(event.decisions(0).after().has_honour_by());
   EXPECT_EQ(event.state().subject().sequence(), 2u);
   v1::TargetStateSnapshot state;
   ASSERT_TRUE(state.ParseFromString(records[3].value()));
   EXPECT_EQ(state.subject().decisions(0).state(), v1::WITHDRAWN);
+  EXPECT_TRUE(state.subject().decisions(0).has_honour_by());
   EXPECT_EQ(state.subject().chain_head(), event.history_hash());
 
   // The state is serialized once and its bytes reused: both events carry exactly the stored
