@@ -271,24 +271,11 @@ v1::PolicyMode ResolvePolicy(const v1::DefaultPolicy* policy, std::string_view j
                              v1::Channel channel, v1::PurposeKind kind) {
   // Without a jurisdiction no opt-out regime can be shown to apply, so consent is required.
   if (policy == nullptr || jurisdiction.empty()) return v1::OPT_IN;
-  const std::string_view country = jurisdiction.substr(0, jurisdiction.find('-'));
-  const bool in_eea = InEuropeanEconomicArea(jurisdiction);
-
   const v1::PolicyRule* best = nullptr;
   std::tuple<int, bool, bool> best_score;
   for (const v1::PolicyRule& rule : policy->rules()) {
-    int place = 0;
-    if (rule.jurisdiction() == jurisdiction) {
-      place = 4;
-    } else if (rule.jurisdiction() == country) {
-      place = 3;
-    } else if (rule.jurisdiction() == "EU" && in_eea) {
-      place = 2;
-    } else if (rule.jurisdiction() == "*") {
-      place = 1;
-    } else {
-      continue;
-    }
+    const int place = MatchJurisdiction(rule.jurisdiction(), jurisdiction);
+    if (place == 0) continue;
     const bool channel_specific = rule.channel() != v1::CHANNEL_UNSPECIFIED;
     const bool kind_specific = rule.purpose_kind() != v1::PURPOSE_KIND_UNSPECIFIED;
     if (channel_specific && rule.channel() != channel) continue;
@@ -301,6 +288,15 @@ v1::PolicyMode ResolvePolicy(const v1::DefaultPolicy* policy, std::string_view j
   }
   // A rule without a mode cannot be stored; if one appears anyway, fail closed.
   return best != nullptr && best->mode() == v1::OPT_OUT ? v1::OPT_OUT : v1::OPT_IN;
+}
+
+int MatchJurisdiction(std::string_view rule_jurisdiction, std::string_view jurisdiction) {
+  if (rule_jurisdiction == "*") return 1;
+  if (jurisdiction.empty() || rule_jurisdiction.empty()) return 0;
+  if (rule_jurisdiction == jurisdiction) return 4;
+  if (rule_jurisdiction == jurisdiction.substr(0, jurisdiction.find('-'))) return 3;
+  if (rule_jurisdiction == "EU" && InEuropeanEconomicArea(jurisdiction)) return 2;
+  return 0;
 }
 
 bool InEuropeanEconomicArea(std::string_view jurisdiction) {

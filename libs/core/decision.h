@@ -63,6 +63,12 @@ v1::PolicyMode ResolvePolicy(const v1::DefaultPolicy* policy, std::string_view j
 // True when `jurisdiction` ("DE", "FR-75", ...) is in the EU/EEA (the region "EU" in policies).
 bool InEuropeanEconomicArea(std::string_view jurisdiction);
 
+// How a rule's jurisdiction ("US-CA", "US", "EU" or "*") matches a target's `jurisdiction`, most
+// specific highest: 4 the same jurisdiction, 3 its country, 2 "EU" and it is in the EU/EEA, 1 "*"
+// (which also matches an unknown, empty, jurisdiction), 0 no match. Policy and deadline rules
+// match jurisdictions this way.
+int MatchJurisdiction(std::string_view rule_jurisdiction, std::string_view jurisdiction);
+
 // When `now` falls inside the quiet hours for `channel`, the time they end; otherwise nullopt.
 // A window with start_minute > end_minute crosses midnight; start == end is an empty window.
 // Local times that a daylight-saving change skips are resolved forward. An unknown time zone is

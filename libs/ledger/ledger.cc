@@ -13,6 +13,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Create(store::Store& store,
   if (options.contact_key_secret.size() < 16) {
     return InvalidField("contact_key_secret", "must be at least 16 bytes");
   }
+  RETURN_IF_ERROR(core::ValidateDeadlineRules(options.deadline_rules, "deadline_rules"));
   std::unique_ptr<Ledger> ledger(new Ledger(store, committer, clock, std::move(options)));
   RETURN_IF_ERROR(ledger->catalog_.Load(store));
   return ledger;

@@ -22,6 +22,7 @@
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
 #include "common/clock.h"
+#include "core/deadlines.h"
 #include "core/decision.h"
 #include "ledger/catalog_cache.h"
 #include "links/keyring.h"
@@ -44,6 +45,13 @@ struct LedgerOptions {
   // The preference center's base URL ("https://prefs.example.com"), from which CreateLink builds
   // each link's url. Default empty: CreateLink returns the token alone.
   std::string link_base_url;
+  // The statutory-deadline rules (core/deadlines.h) that set honour_by on every DENIED and
+  // WITHDRAWN decision and every suppression added, from its effective time (an import's
+  // original time). The jurisdiction is the request's, else the subject's stated one, else the
+  // last one recorded for it (for a contact point: its linked subject's); the purpose kind is
+  // the decision's purpose's; a decision without a channel takes the earliest deadline over its
+  // purpose's channels. Default core::DefaultDeadlineRules(); empty: no honour_by.
+  std::vector<core::DeadlineRule> deadline_rules = core::DefaultDeadlineRules();
 };
 
 // A RecordDecisions request checked in full: its stored target and its records as they will be

@@ -39,6 +39,51 @@ bool Supersedes(const v1::ConsentRecord& incoming, const v1::ConsentRecord& exis
   return IsDenial(incoming.state()) || !IsDenial(existing.state());
 }
 
+// Sets a refusal's or withdrawal's honour_by from the deadline rules (clears it for any other
+// state, and when no rule applies).
+void SetHonourBy(const std::vector<core::DeadlineRule>& rules, const v1::Purpose& purpose,
+                 std::string_view jurisdiction, v1::ConsentRecord& record) {
+  record.clear_honour_by();
+  core::DeadlineAction action;
+  if (record.state() == v1::DENIED) {
+    action = core::DeadlineAction::kRefusal;
+  } else if (record.state() == v1::WITHDRAWN) {
+    action = core::DeadlineAction::kWithdrawal;
+  } else {
+    return;
+  }
+  // A decision without a channel covers every channel of its purpose, so it must be honoured by
+  // the earliest of their deadlines.
+  std::vector<v1::Channel> channels;
+  if (record.channel() != v1::CHANNEL_UNSPECIFIED) {
+    channels.push_back(record.channel());
+  } else {
+    for (int c : purpose.channels()) channels.push_back(static_cast<v1::Channel>(c));
+  }
+  const std::optional<core::Deadline> deadline =
+      core::HonourBy(rules, {.action = action,
+                             .channels = channels,
+                             .jurisdiction = jurisdiction,
+                             .purpose_kind = purpose.kind(),
+                             .time = FromProto(record.effective_time())});
+  if (deadline.has_value()) *record.mutable_honour_by() = ToProto(deadline->honour_by);
+}
+
+// The jurisdiction a subject is known by when a request names none: its stated one, else the
+// last one a request recorded (as the decision rule's).
+const std::string& KnownJurisdiction(const v1::SubjectState& subject) {
+  return subject.preferences().jurisdiction().empty() ? subject.last_jurisdiction()
+                                                      : subject.preferences().jurisdiction();
+}
+
+// The known jurisdiction of the subject a contact point is linked to; empty when it is not linked.
+absl::StatusOr<std::string> LinkedJurisdiction(store::Txn& txn, std::string_view tenant,
+                                               const v1::ContactPointState& contact) {
+  if (contact.linked_subject_id().empty()) return std::string();
+  ASSIGN_OR_RETURN(v1::SubjectState subject, LoadSubject(txn, tenant, contact.linked_subject_id()));
+  return KnownJurisdiction(subject);
+}
+
 v1::TargetRef SubjectRef(std::string_view subject_id) {
   v1::TargetRef ref;
   ref.set_subject_id(std::string(subject_id));
@@ -207,7 +252,8 @@ absl::StatusOr<std::string> NoticeDigest(const v1::Purpose& purpose,
 absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
                                                   const v1::RecordDecisionsRequest& request,
                                                   const v1::DecisionInput& in,
-                                                  const std::string& field, absl::Time effective) {
+                                                  const std::string& field, absl::Time effective,
+                                                  const std::vector<core::DeadlineRule>& rules) {
   RETURN_IF_ERROR(core::ValidatePurposeId(field + ".purpose_id", in.purpose_id()));
   const v1::Purpose* purpose = catalog.FindPurpose(request.tenant(), in.purpose_id());
   if (purpose == nullptr) {
@@ -276,6 +322,9 @@ absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
     record.set_imported(true);
     record.set_import_origin(request.import().origin());
   }
+  // With the request's jurisdiction; the mutation fills in the subject's when the request has
+  // none.
+  SetHonourBy(rules, *purpose, request.jurisdiction(), record);
   return record;
 }
 
@@ -305,8 +354,8 @@ absl::StatusOr<PreparedDecisions> Ledger::PrepareDecisions(
   for (int i = 0; i < request.decisions_size(); ++i) {
     const v1::DecisionInput& in = request.decisions(i);
     const std::string field = absl::StrCat("decisions[", i, "]");
-    ASSIGN_OR_RETURN(v1::ConsentRecord record,
-                     PrepareDecision(catalog, request, in, field, effective));
+    ASSIGN_OR_RETURN(v1::ConsentRecord record, PrepareDecision(catalog, request, in, field,
+                                                               effective, options_.deadline_rules));
     if (!seen.emplace(in.purpose_id(), in.channel(), in.topic()).second) {
       return InvalidField(field,
                           "duplicates an earlier decision for the same purpose, channel "
@@ -365,9 +414,22 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
             *records[i].mutable_recorded_time() = history.recorded_time();
           }
         };
+        // A request without a jurisdiction: the deadlines of the one the subject is known by.
+        auto deadlines_in = [&](const std::string& jurisdiction) {
+          if (!req.jurisdiction.empty() || jurisdiction.empty()) return;
+          auto catalog = catalog_.Snapshot();
+          for (v1::ConsentRecord& r : records) {
+            const v1::Purpose* purpose = catalog->FindPurpose(req.tenant, r.purpose_id());
+            if (purpose != nullptr) SetHonourBy(options_.deadline_rules, *purpose, jurisdiction, r);
+          }
+        };
         if (target.has_contact()) {
           ASSIGN_OR_RETURN(auto state, LoadContact(txn, req.tenant, target.contact()));
           RETURN_IF_ERROR(CheckExpectedSequence(req.expected_sequence, state.sequence()));
+          if (req.jurisdiction.empty()) {
+            ASSIGN_OR_RETURN(const std::string linked, LinkedJurisdiction(txn, req.tenant, state));
+            deadlines_in(linked);
+          }
           stamp(state.sequence() + 1);
           ApplyDecisions(*state.mutable_decisions(), records, history);
           AppendChange(txn, history, state);
@@ -375,6 +437,7 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
         } else {
           ASSIGN_OR_RETURN(auto state, LoadSubject(txn, req.tenant, target.subject_id()));
           RETURN_IF_ERROR(CheckExpectedSequence(req.expected_sequence, state.sequence()));
+          deadlines_in(KnownJurisdiction(state));
           stamp(state.sequence() + 1);
           ApplyDecisions(*state.mutable_decisions(), records, history);
           if (req.gpc && !state.gpc_opt_out()) {
@@ -595,6 +658,17 @@ void Ledger::SuppressContactPoint(const v1::SuppressContactPointRequest& request
           s.set_source(request.source());
           s.set_sequence(state.sequence() + 1);
           s.set_record_id(absl::StrCat(s.sequence(), "-0"));
+          // A suppression is for a channel (every channel when unspecified), not for a purpose;
+          // its jurisdiction is the linked subject's, if any.
+          ASSIGN_OR_RETURN(const std::string jurisdiction,
+                           LinkedJurisdiction(txn, request.tenant(), state));
+          const v1::Channel channels[] = {request.channel()};
+          const std::optional<core::Deadline> due =
+              core::HonourBy(options_.deadline_rules, {.action = core::DeadlineAction::kSuppression,
+                                                       .channels = channels,
+                                                       .jurisdiction = jurisdiction,
+                                                       .time = txn.now()});
+          if (due.has_value()) *s.mutable_honour_by() = ToProto(due->honour_by);
           if (existing != suppressions->end()) {
             *existing = s;
           } else {

@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "consentd/deadline_config.h"
 #include "events/kafka_settings.h"
 #include "yaml-cpp/yaml.h"
 
@@ -375,6 +376,16 @@ absl::Status ApplyYaml(std::string_view yaml, std::string_view origin, Config& c
   std::map<std::string, std::string> from_yaml;
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
+    // deadlines.rules is a list, which the flat options cannot hold: it is read here and taken
+    // out of the tree before the rest is flattened.
+    if (root.IsMap() && root["deadlines"] && root["deadlines"].IsMap() &&
+        root["deadlines"]["rules"]) {
+      YAML::Node deadlines = root["deadlines"];
+      ASSIGN_OR_RETURN(config.deadline_rules,
+                       ParseDeadlineRules(deadlines["rules"], "deadlines.rules"));
+      deadlines.remove("rules");
+      if (deadlines.size() == 0) root.remove("deadlines");
+    }
     int entries = kMaxYamlEntries;
     if (!root.IsNull()) RETURN_IF_ERROR(Flatten(root, "", from_yaml, 1, entries));
   } catch (const YAML::Exception& e) {
@@ -393,6 +404,7 @@ absl::Status ValidateConfig(const Config& config) {
     return InvalidField("listen", "must be host:port");
   }
   if (config.data_dir.empty()) return InvalidField("data_dir", "must not be empty");
+  RETURN_IF_ERROR(core::ValidateDeadlineRules(config.deadline_rules, "deadlines.rules"));
   if (!config.tls.enabled() && !config.insecure) {
     return InvalidField("tls.cert",
                         "required: give --tls-cert and --tls-key (and --tls-ca for client "
@@ -419,6 +431,7 @@ std::string DescribeConfig(const Config& config) {
         events::IsSecretSetting(k) || k.find("sasl.oauthbearer") != std::string::npos;
     absl::StrAppend(&out, " kafka.producer.", k, "=", secret ? "<redacted>" : v);
   }
+  absl::StrAppend(&out, " deadlines.rules=[", DescribeDeadlineRules(config.deadline_rules), "]");
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "consentd/sweeper_options.h"
+#include "core/deadlines.h"
 #include "rpc/tls.h"
 
 namespace assent::consentd {
@@ -102,6 +103,12 @@ struct Config {
   // The preference center's public base URL ("https://prefs.example.com"); CreateLink returns
   // links under it. Default empty: CreateLink returns tokens without a URL.
   std::string links_base_url;
+  // The statutory-deadline rules that set honour_by on refusals, withdrawals and suppressions
+  // (core/deadlines.h; README "Statutory deadlines"). YAML only, replacing the whole table:
+  // deadlines: {rules: [{name: can-spam, jurisdiction: US, channel: EMAIL, days: 10,
+  // business_days: true, applies_to: [refusals, withdrawals, suppressions]}, ...]}. Default
+  // core::DefaultDeadlineRules(); an empty list: no honour_by.
+  std::vector<core::DeadlineRule> deadline_rules = core::DefaultDeadlineRules();
   // On SIGTERM, consentd first reports not ready (gRPC health NOT_SERVING, /readyz 503) and keeps
   // serving this long so that load balancers stop sending calls. Default 0s.
   absl::Duration shutdown_delay = absl::ZeroDuration();

@@ -129,6 +129,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
     ledger_options.link_keyring = std::make_shared<const links::KeyRing>(std::move(keyring));
   }
   ledger_options.link_base_url = config.links_base_url;
+  ledger_options.deadline_rules = config.deadline_rules;
   ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
                                                            clock, std::move(ledger_options)));
 

@@ -911,6 +911,7 @@ TEST(FormatHistoryTest, OneLinePerRecordWithBeforeAndAfter) {
   v1::DecisionChange& change = *second.add_decisions();
   *change.mutable_before() = Decision("news", v1::EMAIL, v1::GRANTED);
   *change.mutable_after() = Decision("news", v1::EMAIL, v1::WITHDRAWN);
+  *change.mutable_after()->mutable_honour_by() = ToProto(T("2026-05-05T03:59:59Z"));
   *second.add_decisions()->mutable_after() = Decision("news", v1::CHANNEL_UNSPECIFIED, v1::DENIED);
 
   EXPECT_EQ(
@@ -920,7 +921,8 @@ TEST(FormatHistoryTest, OneLinePerRecordWithBeforeAndAfter) {
       "1    2026-05-01T12:00:00.000Z  DECISIONS_RECORDED  signup-svc  web-signup-v3    "
       "0123456789ab  news/EMAIL none->GRANTED\n"
       "2    2026-05-02T08:30:00.000Z  DECISIONS_RECORDED  assentctl   email-one-click  "
-      "0123456789ab  news/EMAIL GRANTED->WITHDRAWN, news none->DENIED\n");
+      "0123456789ab  news/EMAIL GRANTED->WITHDRAWN honour by 2026-05-05T03:59:59.000Z, news "
+      "none->DENIED\n");
   EXPECT_EQ(FormatHistory({}), "no history\n");
 }
 
@@ -949,9 +951,33 @@ TEST(FormatHistoryTest, DescribesEveryKindOfChange) {
   r.set_kind(v1::SUPPRESSION_ADDED);
   r.mutable_suppression()->set_kind(v1::Suppression::UNSUBSCRIBED);
   EXPECT_EQ(DescribeChange(r), "suppressed all channels UNSUBSCRIBED");
+  *r.mutable_suppression()->mutable_honour_by() = ToProto(T("2026-05-05T03:59:59Z"));
+  EXPECT_EQ(DescribeChange(r),
+            "suppressed all channels UNSUBSCRIBED honour by 2026-05-05T03:59:59.000Z");
   r.set_kind(v1::SUPPRESSION_LIFTED);
   r.mutable_suppression()->set_channel(v1::SMS);
   EXPECT_EQ(DescribeChange(r), "lifted SMS UNSUBSCRIBED");
+}
+
+TEST(FormatStateTest, DecisionsAndSuppressionsShowTheirHonourBy) {
+  v1::SubjectState subject;
+  subject.set_subject_id("cust-1");
+  *subject.add_decisions() = Decision("news", v1::EMAIL, v1::GRANTED);
+  v1::ConsentRecord withdrawn = Decision("ads", v1::SMS, v1::WITHDRAWN);
+  *withdrawn.mutable_honour_by() = ToProto(T("2026-05-15T03:59:59Z"));
+  *subject.add_decisions() = withdrawn;
+  const std::string state = FormatSubjectState(subject);
+  EXPECT_THAT(state, HasSubstr("HONOUR BY"));
+  EXPECT_THAT(state, HasSubstr("2026-05-15T03:59:59.000Z"));
+
+  v1::ContactPointState contact;
+  v1::Suppression* s = contact.add_suppressions();
+  s->set_channel(v1::EMAIL);
+  s->set_kind(v1::Suppression::UNSUBSCRIBED);
+  *s->mutable_honour_by() = ToProto(T("2026-05-04T03:59:59Z"));
+  const std::string out = FormatContactState(contact);
+  EXPECT_THAT(out, HasSubstr("HONOUR BY"));
+  EXPECT_THAT(out, HasSubstr("2026-05-04T03:59:59.000Z"));
 }
 
 TEST(FormatVerifyTest, ValidOrBrokenAt) {

@@ -2,7 +2,11 @@
 #include "consentd/config.h"
 
 #include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include "consentd/deadline_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
@@ -164,6 +168,107 @@ TEST(ConfigTest, TlsComesFromFlagsOrTheSharedEnvironmentNames) {
   auto rate = LoadConfig({"--rate-limits-tenant-rate", "-1", "--insecure"}, {});
   EXPECT_THAT(std::string(rate.status().message()),
               ::testing::StartsWith("rate_limits.tenant_rate"));
+}
+
+TEST(ConfigTest, DeadlineRulesDefaultWhenAbsentAndComeFromYaml) {
+  auto defaults = LoadConfig({"--insecure"}, {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(DescribeDeadlineRules(defaults->deadline_rules),
+            DescribeDeadlineRules(core::DefaultDeadlineRules()));
+  EXPECT_THAT(DescribeConfig(*defaults),
+              HasSubstr("can-spam: US EMAIL 10 business days (refusals, withdrawals, "
+                        "suppressions)"));
+
+  Config config;
+  ASSERT_TRUE(ApplyYaml("deadlines:\n  rules:\n"
+                        "    - name: eu-sms\n      jurisdiction: EU\n      channel: SMS\n"
+                        "      days: 3\n      business_days: false\n"
+                        "      applies_to: [withdrawals]\n"
+                        "    - {name: ca-sale, jurisdiction: US-CA, purpose_kind: SALE_OR_SHARE, "
+                        "days: 15}\n",
+                        "test.yaml", config)
+                  .ok());
+  ASSERT_EQ(config.deadline_rules.size(), 2u);
+  const core::DeadlineRule& eu = config.deadline_rules[0];
+  EXPECT_EQ(eu.name, "eu-sms");
+  EXPECT_EQ(eu.jurisdiction, "EU");
+  EXPECT_EQ(eu.channel, v1::SMS);
+  EXPECT_EQ(eu.days, 3);
+  EXPECT_FALSE(eu.business_days);
+  EXPECT_FALSE(eu.refusals);
+  EXPECT_TRUE(eu.withdrawals);
+  EXPECT_FALSE(eu.suppressions);
+  const core::DeadlineRule& ca = config.deadline_rules[1];
+  EXPECT_EQ(ca.channel, v1::CHANNEL_UNSPECIFIED);
+  EXPECT_EQ(ca.purpose_kind, v1::SALE_OR_SHARE);
+  EXPECT_TRUE(ca.business_days);
+  EXPECT_TRUE(ca.refusals && ca.withdrawals && ca.suppressions);
+
+  // An empty list turns the deadlines off.
+  Config none;
+  ASSERT_TRUE(ApplyYaml("deadlines:\n  rules: []\n", "test.yaml", none).ok());
+  EXPECT_TRUE(none.deadline_rules.empty());
+  none.insecure = true;
+  EXPECT_TRUE(ValidateConfig(none).ok());
+}
+
+TEST(ConfigTest, ABadDeadlineRuleIsRefusedNamingItsField) {
+  struct Bad {
+    std::string rules;  // the YAML under deadlines.rules
+    std::string field;
+  };
+  const std::vector<Bad> bad = {
+      {"[{name: a, jurisdiction: US, days: 0}]", "deadlines.rules[0].days"},
+      {"[{name: a, jurisdiction: US, days: ten}]", "deadlines.rules[0].days"},
+      {"[{name: a, jurisdiction: US}]", "deadlines.rules[0].days"},
+      {"[{name: a, jurisdiction: US, days: 1}, {name: b, jurisdiction: US, channel: FAX, days: 1}]",
+       "deadlines.rules[1].channel"},
+      {"[{name: a, jurisdiction: US, purpose_kind: SPAM, days: 1}]",
+       "deadlines.rules[0].purpose_kind"},
+      {"[{name: a, jurisdiction: usa, days: 1}]", "deadlines.rules[0].jurisdiction"},
+      {"[{jurisdiction: US, days: 1}]", "deadlines.rules[0].name"},
+      {"[{name: a, jurisdiction: US, days: 1}, {name: a, jurisdiction: EU, days: 1}]",
+       "deadlines.rules[1].name"},
+      {"[{name: a, jurisdiction: US, days: 1, business_days: maybe}]",
+       "deadlines.rules[0].business_days"},
+      {"[{name: a, jurisdiction: US, days: 1, applies_to: [refunds]}]",
+       "deadlines.rules[0].applies_to[0]"},
+      {"[{name: a, jurisdiction: US, days: 1, hours: 2}]", "deadlines.rules[0].hours"},
+      {"[{name: a, jurisdiction: {x: 1}, days: 1}]", "deadlines.rules[0].jurisdiction"},
+      {"{name: a}", "deadlines.rules"},
+      {"[5]", "deadlines.rules[0]"},
+  };
+  for (const Bad& b : bad) {
+    Config config;
+    const absl::Status status =
+        ApplyYaml("deadlines:\n  rules: " + b.rules + "\n", "test.yaml", config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << b.rules;
+    EXPECT_THAT(std::string(status.message()), ::testing::StartsWith(b.field + ":")) << b.rules;
+  }
+  // Other keys under deadlines are unknown options.
+  Config config;
+  EXPECT_THAT(std::string(ApplyYaml("deadlines:\n  rule: []\n", "t.yaml", config).message()),
+              HasSubstr("deadlines.rule"));
+}
+
+TEST(ConfigTest, ExampleConfigShowsTheDefaultDeadlineRules) {
+  // The example lists the default table commented out (so that deployments follow updates to
+  // it); uncommented, it is exactly the defaults.
+  std::ifstream in(ASSENT_SOURCE_DIR "/deploy/consentd.example.yaml");
+  std::string line, yaml;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line == "# deadlines:") inside = true;
+    if (inside && line.starts_with("# Each rule")) break;
+    if (inside) yaml += line.substr(2) + "\n";
+  }
+  ASSERT_FALSE(yaml.empty());
+  Config config;
+  config.deadline_rules.clear();
+  const absl::Status status = ApplyYaml(yaml, "example", config);
+  ASSERT_TRUE(status.ok()) << status << "\n" << yaml;
+  EXPECT_EQ(DescribeDeadlineRules(config.deadline_rules),
+            DescribeDeadlineRules(core::DefaultDeadlineRules()));
 }
 
 }  // namespace

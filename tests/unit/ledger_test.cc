@@ -527,10 +527,13 @@ TEST_F(LedgerTest, EveryChangeWritesDecodableOutboxRecords) {
   EXPECT_EQ(event.sequence(), 2u);
   EXPECT_EQ(event.event_id(), "acme/u8/2");
   EXPECT_EQ(event.decisions(0).after().state(), v1::WITHDRAWN);
+  // The statutory deadline travels with the decision (email's bulk-sender rule applies anywhere).
+  EXPECT_TRUE(event.decisions(0).after().has_honour_by());
   EXPECT_EQ(event.state().subject().sequence(), 2u);
   v1::TargetStateSnapshot state;
   ASSERT_TRUE(state.ParseFromString(records[3].value()));
   EXPECT_EQ(state.subject().decisions(0).state(), v1::WITHDRAWN);
+  EXPECT_TRUE(state.subject().decisions(0).has_honour_by());
   EXPECT_EQ(state.subject().chain_head(), event.history_hash());
 
   // The state is serialized once and its bytes reused: both events carry exactly the stored
@@ -951,5 +954,98 @@ TEST_F(LedgerTest, CreateLinkSignsVerifiableLinksOnlyWithAKeyring) {
   EXPECT_THAT(ledger_->CreateLink(request),
               StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("ttl: must be between")));
 }
+// Statutory deadlines (core/deadlines.h) with the default rules; days end in New York.
+absl::Time NewYorkTime(int y, int mo, int d, int h, int mi = 0, int s = 0) {
+  absl::TimeZone tz;
+  EXPECT_TRUE(absl::LoadTimeZone("America/New_York", &tz));
+  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), tz);
+}
+absl::Time EndOfNewYorkDay(int y, int mo, int d) { return NewYorkTime(y, mo, d, 23, 59, 59); }
+
+TEST_F(LedgerTest, RefusalsAndWithdrawalsCarryTheirStatutoryDeadline) {
+  clock_.Set(NewYorkTime(2026, 3, 2, 9));  // a Monday
+  auto request = Decision("d1", v1::GRANTED);
+  request.set_jurisdiction("US");
+  request.mutable_decisions(0)->set_channel(v1::EMAIL);
+  ASSERT_OK_AND_ASSIGN(auto granted, Record(request));
+  EXPECT_FALSE(granted.records(0).has_honour_by());
+
+  // A withdrawn email in the US: CAN-SPAM's 10 business days and the bulk senders' 2 days; the
+  // earlier holds: the end of Wednesday.
+  clock_.Advance(absl::Hours(1));
+  request.mutable_decisions(0)->set_state(v1::WITHDRAWN);
+  ASSERT_OK_AND_ASSIGN(auto withdrawn, Record(request));
+  EXPECT_EQ(FromProto(withdrawn.records(0).honour_by()), EndOfNewYorkDay(2026, 3, 4));
+  // SMS refused: the TCPA's 10 business days, the Monday two weeks later.
+  request.mutable_decisions(0)->set_state(v1::DENIED);
+  request.mutable_decisions(0)->set_channel(v1::SMS);
+  ASSERT_OK_AND_ASSIGN(auto refused, Record(request));
+  EXPECT_EQ(FromProto(refused.records(0).honour_by()), EndOfNewYorkDay(2026, 3, 16));
+
+  // It is in the history (and so in the chain and the events) and in the state.
+  auto history = History("d1");
+  ASSERT_THAT(history, SizeIs(3));
+  EXPECT_FALSE(history[0].decisions(0).after().has_honour_by());
+  EXPECT_EQ(FromProto(history[1].decisions(0).after().honour_by()), EndOfNewYorkDay(2026, 3, 4));
+  v1::GetSubjectStateRequest get;
+  get.set_tenant("acme");
+  get.set_subject_id("d1");
+  ASSERT_OK_AND_ASSIGN(auto state, ledger_->GetSubjectState(get));
+  ASSERT_THAT(state.decisions(), SizeIs(2));
+  for (const auto& d : state.decisions()) EXPECT_TRUE(d.has_honour_by()) << d.channel();
+  v1::VerifyHistoryRequest verify;
+  verify.set_tenant("acme");
+  verify.mutable_target()->set_subject_id("d1");
+  ASSERT_OK_AND_ASSIGN(auto verified, ledger_->VerifyHistory(verify));
+  EXPECT_TRUE(verified.valid()) << verified.problem();
+}
+
+TEST_F(LedgerTest, HonourByUsesTheSubjectsJurisdictionAndEveryChannelOfThePurpose) {
+  clock_.Set(NewYorkTime(2026, 3, 2, 9));
+  // No jurisdiction anywhere: SMS has no rule.
+  auto sms = Decision("d2", v1::WITHDRAWN);
+  sms.mutable_decisions(0)->set_channel(v1::SMS);
+  ASSERT_OK_AND_ASSIGN(auto unknown, Record(sms));
+  EXPECT_FALSE(unknown.records(0).has_honour_by());
+  // Once a request said US, later requests without a jurisdiction use it.
+  auto us = Decision("d2", v1::GRANTED);
+  us.set_jurisdiction("US-NY");
+  us.mutable_decisions(0)->set_channel(v1::EMAIL);
+  ASSERT_OK(Record(us).status());
+  ASSERT_OK_AND_ASSIGN(auto known, Record(sms));
+  EXPECT_EQ(FromProto(known.records(0).honour_by()), EndOfNewYorkDay(2026, 3, 16));
+  EXPECT_TRUE(known.records(0).jurisdiction().empty());  // the record keeps what was asked
+  // A decision without a channel covers email and SMS: the earlier, email's.
+  ASSERT_OK_AND_ASSIGN(auto all, Record(Decision("d2", v1::DENIED)));
+  EXPECT_EQ(FromProto(all.records(0).honour_by()), EndOfNewYorkDay(2026, 3, 4));
+}
+
+TEST_F(LedgerTest, ASuppressionCarriesItsStatutoryDeadline) {
+  clock_.Set(NewYorkTime(2026, 7, 2, 22));  // Thursday evening in New York, Friday in UTC
+  v1::ContactPoint email;
+  email.set_type(v1::CONTACT_EMAIL);
+  email.set_value("deadline@example.com");
+  ASSERT_OK(Unsubscribe(email).status());
+  v1::GetContactPointStateRequest get;
+  get.set_tenant("acme");
+  *get.mutable_contact_point() = email;
+  ASSERT_OK_AND_ASSIGN(auto state, ledger_->GetContactPointState(get));
+  ASSERT_THAT(state.suppressions(), SizeIs(1));
+  // The bulk senders' 2 calendar days (any jurisdiction), counted from Thursday.
+  EXPECT_EQ(FromProto(state.suppressions(0).honour_by()), EndOfNewYorkDay(2026, 7, 4));
+}
+
+TEST_F(LedgerTest, AnImportsDeadlineRunsFromItsOriginalTime) {
+  auto import = Decision("d3", v1::WITHDRAWN);
+  import.set_jurisdiction("US");
+  import.mutable_decisions(0)->set_channel(v1::SMS);
+  // Tuesday 1 July 2025; Independence Day (Friday) is skipped.
+  *import.mutable_import()->mutable_original_effective_time() =
+      ToProto(NewYorkTime(2025, 7, 1, 12));
+  import.mutable_import()->set_origin("legacy-crm");
+  ASSERT_OK_AND_ASSIGN(auto imported, Record(import));
+  EXPECT_EQ(FromProto(imported.records(0).honour_by()), EndOfNewYorkDay(2025, 7, 16));
+}
+
 }  // namespace
 }  // namespace assent::ledger

@@ -254,8 +254,8 @@ std::string FormatPolicy(const v1::DefaultPolicy& policy) {
 }
 
 std::string FormatDecisions(const google::protobuf::RepeatedPtrField<v1::ConsentRecord>& records) {
-  Table table({"RECORD", "PURPOSE", "CHANNEL", "TOPIC", "STATE", "EFFECTIVE", "EXPIRES", "NOTICE",
-               "SOURCE"});
+  Table table({"RECORD", "PURPOSE", "CHANNEL", "TOPIC", "STATE", "EFFECTIVE", "EXPIRES",
+               "HONOUR BY", "NOTICE", "SOURCE"});
   for (const v1::ConsentRecord& r : records) {
     std::string source = r.source();
     if (r.imported()) absl::StrAppend(&source, " (imported from ", r.import_origin(), ")");
@@ -263,6 +263,7 @@ std::string FormatDecisions(const google::protobuf::RepeatedPtrField<v1::Consent
                   r.topic().empty() ? "*" : r.topic(), Name(r.state()),
                   FormatTimestamp(r.effective_time(), r.has_effective_time()),
                   FormatTimestamp(r.expire_time(), r.has_expire_time()),
+                  FormatTimestamp(r.honour_by(), r.has_honour_by()),
                   absl::StrCat(r.evidence().notice_version()), OrDash(source)});
   }
   return table.Render();
@@ -337,11 +338,11 @@ std::string FormatContactState(const v1::ContactPointState& s) {
   });
   out += s.decisions().empty() ? "\nno decisions\n" : "\n" + FormatDecisions(s.decisions());
   if (s.suppressions().empty()) return out + "\nno suppressions\n";
-  Table table({"SUPPRESSION", "CHANNEL", "KIND", "EFFECTIVE", "SOURCE"});
+  Table table({"SUPPRESSION", "CHANNEL", "KIND", "EFFECTIVE", "HONOUR BY", "SOURCE"});
   for (const v1::Suppression& sup : s.suppressions()) {
     table.AddRow({OrDash(sup.record_id()), ChannelOrAny(sup.channel()), Name(sup.kind()),
                   FormatTimestamp(sup.effective_time(), sup.has_effective_time()),
-                  OrDash(sup.source())});
+                  FormatTimestamp(sup.honour_by(), sup.has_honour_by()), OrDash(sup.source())});
   }
   return out + "\n" + table.Render();
 }
@@ -390,6 +391,9 @@ std::string DescribeChange(const v1::HistoryRecord& record) {
             "->", Name(after.state()));
         if (after.imported())
           absl::StrAppend(&text, " (imported from ", after.import_origin(), ")");
+        if (after.has_honour_by()) {
+          absl::StrAppend(&text, " honour by ", FormatTimestamp(after.honour_by()));
+        }
         changes.push_back(std::move(text));
       }
       return changes.empty() ? "-" : absl::StrJoin(changes, ", ");
@@ -400,8 +404,13 @@ std::string DescribeChange(const v1::HistoryRecord& record) {
       return "linked " + FormatTargetRef(record.counterpart());
     case v1::CONTACT_UNLINKED:
       return "unlinked " + FormatTargetRef(record.counterpart());
-    case v1::SUPPRESSION_ADDED:
-      return "suppressed " + SuppressionWhat(record.suppression());
+    case v1::SUPPRESSION_ADDED: {
+      std::string text = "suppressed " + SuppressionWhat(record.suppression());
+      if (record.suppression().has_honour_by()) {
+        absl::StrAppend(&text, " honour by ", FormatTimestamp(record.suppression().honour_by()));
+      }
+      return text;
+    }
     case v1::SUPPRESSION_LIFTED:
       return "lifted " + SuppressionWhat(record.suppression());
     default:
