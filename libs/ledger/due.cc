@@ -77,7 +77,8 @@ void IndexDue(store::Txn& txn, const Catalog& catalog, std::string_view tenant,
 
 void IndexDue(store::Txn& txn, const Catalog& catalog, const v1::HistoryRecord& change) {
   for (const v1::DecisionChange& d : change.decisions()) {
-    if (d.has_after()) IndexDue(txn, catalog, change.tenant(), change.target(), d.after(), txn.now());
+    if (d.has_after())
+      IndexDue(txn, catalog, change.tenant(), change.target(), d.after(), txn.now());
   }
 }
 

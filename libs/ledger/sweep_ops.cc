@@ -85,13 +85,15 @@ void SweepTarget(store::Txn& txn, const v1::TargetRef& target, const std::vector
     }
     const absl::Time expire = FromProto(record->expire_time());
     if (w.due.kind == DueKind::kRemind) {
-      if (record->state() != v1::GRANTED || expire <= now) {
+      // A reminder is sent once for every grant, even late (the sweeper was down through the
+      // reminder window): consumers see the expire_time; the expiry itself follows it.
+      if (record->state() != v1::GRANTED) {
         ++stats.dropped;
         continue;
       }
       v1::ConsentExpiring notice;
-      notice.set_event_id(absl::StrCat(EventKey(state.tenant(), target), "/", record->record_id(),
-                                       "/expiring"));
+      notice.set_event_id(
+          absl::StrCat(EventKey(state.tenant(), target), "/", record->record_id(), "/expiring"));
       notice.set_tenant(state.tenant());
       *notice.mutable_target() = target;
       *notice.mutable_record() = *record;
@@ -176,7 +178,8 @@ absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries) {
       }
       slot.second.push_back(DueWork{std::string(key), *std::move(due)});
     }
-    if (!it->status().ok()) return StorageUnavailable(absl::StrCat("read due index: ", it->status().ToString()));
+    if (!it->status().ok())
+      return StorageUnavailable(absl::StrCat("read due index: ", it->status().ToString()));
   }
   if (targets.empty()) return stats;
 

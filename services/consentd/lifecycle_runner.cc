@@ -11,17 +11,17 @@ namespace {
 prometheus::Family<prometheus::Counter>& WorkFamily(prometheus::Registry& registry) {
   return prometheus::BuildCounter()
       .Name("assent_sweeper_work_total")
-      .Help("Due-index entries the sweeper handled, by result: reminded (ConsentExpiring "
-            "published), expired (grant lapsed), pending_expired (unconfirmed decision lapsed), "
-            "dropped (the decision had changed since).")
+      .Help(
+          "Due-index entries the sweeper handled, by result: reminded (ConsentExpiring "
+          "published), expired (grant lapsed), pending_expired (unconfirmed decision lapsed), "
+          "dropped (the decision had changed since).")
       .Register(registry);
 }
 
 }  // namespace
 
-LifecycleRunner::LifecycleRunner(SweeperOptions options, const Clock& clock,
-                                 ledger::Ledger& ledger, const store::Store& store,
-                                 const store::Committer& committer,
+LifecycleRunner::LifecycleRunner(SweeperOptions options, const Clock& clock, ledger::Ledger& ledger,
+                                 const store::Store& store, const store::Committer& committer,
                                  prometheus::Registry& registry)
     : options_(options),
       clock_(clock),
@@ -58,14 +58,13 @@ LifecycleRunner::~LifecycleRunner() { Stop(); }
 
 void LifecycleRunner::Start() {
   if (!options_.enabled) {
-    spdlog::get("consentd")->warn(
-        "msg=\"sweeper disabled: nothing expires or is reminded by time\"");
+    spdlog::get("consentd")
+        ->warn("msg=\"sweeper disabled: nothing expires or is reminded by time\"");
     return;
   }
-  backfill_ = std::make_unique<PeriodicRunner>("due-backfill", clock_,
-                                               [this] { return BackfillRound(); });
-  sweeper_ =
-      std::make_unique<PeriodicRunner>("sweeper", clock_, [this] { return SweepRound(); });
+  backfill_ =
+      std::make_unique<PeriodicRunner>("due-backfill", clock_, [this] { return BackfillRound(); });
+  sweeper_ = std::make_unique<PeriodicRunner>("sweeper", clock_, [this] { return SweepRound(); });
   backfill_->Start();
   sweeper_->Start();
 }
@@ -85,8 +84,8 @@ absl::Duration LifecycleRunner::SweepRound() {
   absl::StatusOr<ledger::SweepStats> stats = ledger_.SweepDue(now, options_.batch);
   if (!stats.ok()) {
     errors_.Increment();
-    spdlog::get("consentd")->warn("msg=\"sweep failed; retrying\" error=\"{}\"",
-                                  stats.status().ToString());
+    spdlog::get("consentd")
+        ->warn("msg=\"sweep failed; retrying\" error=\"{}\"", stats.status().ToString());
     return options_.interval;
   }
   reminded_.Increment(stats->reminders);
@@ -96,8 +95,7 @@ absl::Duration LifecycleRunner::SweepRound() {
   lag_.Set(stats->oldest_due == absl::InfiniteFuture()
                ? 0
                : std::max(0.0, absl::ToDoubleSeconds(now - stats->oldest_due)));
-  const int handled =
-      stats->reminders + stats->expired + stats->pending_expired + stats->dropped;
+  const int handled = stats->reminders + stats->expired + stats->pending_expired + stats->dropped;
   if (!stats->more) return options_.interval;
   // More is due: go on at once, but no faster than max_rate.
   return absl::Seconds(handled / options_.max_rate);
@@ -116,8 +114,7 @@ double LifecycleRunner::StoredTargets() const {
 
 absl::Duration LifecycleRunner::BackfillRound() {
   auto log = spdlog::get("consentd");
-  absl::StatusOr<ledger::BackfillProgress> progress =
-      ledger_.BackfillDue(options_.backfill_batch);
+  absl::StatusOr<ledger::BackfillProgress> progress = ledger_.BackfillDue(options_.backfill_batch);
   if (!progress.ok()) {
     errors_.Increment();
     log->warn("msg=\"due backfill failed; retrying\" error=\"{}\"", progress.status().ToString());

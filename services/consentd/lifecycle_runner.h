@@ -26,7 +26,6 @@
 
 namespace assent::consentd {
 
-
 class LifecycleRunner {
  public:
   // Everything must outlive the runner.

@@ -135,7 +135,7 @@ std::vector<KafkaRecord> ConsumeAll(
 
 bool Produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::pair<std::string, std::string>>& records,
-             absl::Duration timeout, std::string* error) {
+             absl::Duration timeout, std::string* error, const std::string& message_type) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
@@ -150,10 +150,17 @@ bool Produce(const std::string& bootstrap, const std::string& topic,
   }
   bool ok = true;
   for (const auto& [key, value] : records) {
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(1);
+    if (!message_type.empty()) {
+      rd_kafka_header_add(headers, "message-type", -1, message_type.data(),
+                          static_cast<ssize_t>(message_type.size()));
+    }
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    // On success the record owns the headers.
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       ok = false;
       if (error != nullptr) *error = rd_kafka_err2str(e);

@@ -76,10 +76,12 @@ std::vector<KafkaRecord> ConsumeAll(
 
 // Produces records (key, value) to `topic` with acks=all and waits until all are acknowledged;
 // false (with the reason in `error`) when any is not within `timeout`. Creates nothing: the topic
-// must exist or the broker must auto-create it.
+// must exist or the broker must auto-create it. A non-empty `message_type` goes into each record's
+// "message-type" header, as Assent's own producers write it.
 bool Produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::pair<std::string, std::string>>& records,
-             absl::Duration timeout, std::string* error = nullptr);
+             absl::Duration timeout, std::string* error = nullptr,
+             const std::string& message_type = "");
 
 // Creates `topic` with `partitions` partitions (replication 1) unless it exists.
 bool CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,

@@ -1,10 +1,11 @@
 // The clock seam that time-driven work sleeps on: the fake clock wakes sleepers when moved, and a
 // periodic runner runs exactly as far as the clock is moved and stops when asked while asleep.
+#include "common/periodic.h"
+
 #include <atomic>
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "common/periodic.h"
 #include "gtest/gtest.h"
 #include "testing/fake_clock.h"
 
