@@ -196,8 +196,7 @@ TEST_F(LifecycleTest, ASendersViewAppliesTheExpiryAndSkipsTypesItDoesNotRead) {
       [&] {
         local = (*enforcer)->Check(check);
         return local.ok() && local->response.verdict() == v1::DENY &&
-               local->response.reason() == v1::EXPIRED &&
-               local->source == sender::v1::LOCAL_VIEW;
+               local->response.reason() == v1::EXPIRED && local->source == sender::v1::LOCAL_VIEW;
       },
       absl::Seconds(15)));
 
@@ -206,8 +205,8 @@ TEST_F(LifecycleTest, ASendersViewAppliesTheExpiryAndSkipsTypesItDoesNotRead) {
   ASSERT_TRUE(testing::Produce(broker_->bootstrap(), kChanges, {{"acme/s1", "\x01garbage"}},
                                absl::Seconds(10), &error, "assent.v1.SomethingNewer"))
       << error;
-  ASSERT_TRUE(
-      WaitFor([&] { return (*enforcer)->status().follower.unknown_types >= 1; }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return (*enforcer)->status().follower.unknown_types >= 1; },
+                      absl::Seconds(10)));
   EXPECT_EQ((*enforcer)->status().follower.bad_records, 0u);
 
   // A ConsentChanged from a newer Assent, with a change kind and a state this build does not

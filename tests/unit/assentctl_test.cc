@@ -1031,6 +1031,7 @@ TEST(FormatPurposeTest, ShowsTextLanguagesAndEachNoticeDigest) {
             "channels  EMAIL\n"
             "notice    version 2 (grants need >= 1)\n"
             "lifespan  none\n"
+            "reminder  none\n"
             "topics    any\n"
             "dpv       -\n"
             "texts     de, en\n"

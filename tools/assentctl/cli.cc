@@ -35,10 +35,11 @@ const std::initializer_list<FlagSpec> kContactFlags = {
 const std::initializer_list<FlagSpec> kWriteFlags = {
     {"actor", kValue}, {"source", kValue}, {"idempotency-key", kValue}};
 const std::initializer_list<FlagSpec> kPurposeFlags = {
-    {"name", kValue},     {"kind", kValue},           {"basis", kValue},
-    {"channels", kValue}, {"notice-version", kValue}, {"min-notice-version", kValue},
-    {"lifespan", kValue}, {"topics", kValue},         {"dpv", kValue},
-    {"title", kRepeated}, {"description", kRepeated}, {"notice-file", kRepeated}};
+    {"name", kValue},         {"kind", kValue},           {"basis", kValue},
+    {"channels", kValue},     {"notice-version", kValue}, {"min-notice-version", kValue},
+    {"lifespan", kValue},     {"topics", kValue},         {"dpv", kValue},
+    {"title", kRepeated},     {"description", kRepeated}, {"notice-file", kRepeated},
+    {"remind-before", kValue}};
 
 std::vector<FlagSpec> Flags(std::initializer_list<std::initializer_list<FlagSpec>> groups) {
   std::vector<FlagSpec> out;
@@ -59,15 +60,18 @@ std::vector<Command> MakeCommands() {
       {"tenant list", "", "List every tenant.", 0, {}, &TenantList},
       {"purpose create",
        "ID --kind KIND --basis BASIS --channels CH,... --notice-version N"
-       " [--min-notice-version N] [--lifespan 730d] [--name NAME] [--topics a,b] [--dpv IRI]"
+       " [--min-notice-version N] [--lifespan 730d] [--remind-before 30d] [--name NAME]"
+       " [--topics a,b] [--dpv IRI]"
        " [--title LANG=NAME]... [--description LANG=TEXT]... [--notice-file LANG=PATH]...",
        "Create a purpose (version 1). --title and --description localize its name and description "
        "(a --description needs a --title in its language); --notice-file publishes the text of "
-       "notice --notice-version in a language, read from a UTF-8 file.",
+       "notice --notice-version in a language, read from a UTF-8 file. --remind-before publishes "
+       "ConsentExpiring that long before each grant's expiry.",
        1, Flags({kPurposeFlags}), &PurposeCreate},
       {"purpose update", "ID [any purpose create flag]",
        "Make a new version of a purpose: the current one with the flags given changed "
-       "(--lifespan none, --topics '' and --dpv '' clear them). --title LANG= removes a "
+       "(--lifespan none, --remind-before none, --topics '' and --dpv '' clear them). --title "
+       "LANG= removes a "
        "language; --notice-file adds a text of the resulting notice version (published texts "
        "never change).",
        1, Flags({kPurposeFlags}), &PurposeUpdate},

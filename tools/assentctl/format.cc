@@ -212,6 +212,10 @@ std::string FormatPurpose(const v1::Purpose& p) {
       {"notice",
        absl::StrCat("version ", p.notice_version(), " (grants need >= ", min_notice, ")")},
       {"lifespan", p.has_lifespan() ? FormatDurationValue(FromProto(p.lifespan())) : "none"},
+      {"reminder",
+       p.has_remind_before()
+           ? absl::StrCat(FormatDurationValue(FromProto(p.remind_before())), " before expiry")
+           : "none"},
       {"topics", p.topics().empty() ? "any" : absl::StrJoin(p.topics(), ",")},
       {"dpv", OrDash(p.dpv_iri())},
       {"texts", languages.empty() ? "-" : absl::StrJoin(languages, ", ")},

@@ -21,8 +21,8 @@ constexpr std::string_view kDefaultSource = "assentctl";
 constexpr uint32_t kMaxHistoryPage = 1000;
 // The flags that set purpose fields.
 constexpr std::string_view kPurposeFlags[] = {
-    "name",     "kind",   "basis", "channels", "notice-version", "min-notice-version",
-    "lifespan", "topics", "dpv",   "title",    "description",    "notice-file"};
+    "name",   "kind", "basis", "channels",    "notice-version", "min-notice-version", "lifespan",
+    "topics", "dpv",  "title", "description", "notice-file",    "remind-before"};
 // --contact-hash's TYPE words, as assentctl prints stored contact points ("email-hash:...").
 constexpr std::pair<std::string_view, v1::ContactType> kContactTypes[] = {
     {"email", v1::CONTACT_EMAIL},
@@ -170,6 +170,14 @@ absl::Status OverlayPurpose(const Args& args, const std::vector<NoticeFile>& not
     } else {
       ASSIGN_OR_RETURN(absl::Duration value, ParseDurationValue("lifespan", *lifespan));
       *purpose.mutable_lifespan() = ToProtoDuration(value);
+    }
+  }
+  if (auto remind = args.Get("remind-before")) {
+    if (*remind == "none" || *remind == "0") {
+      purpose.clear_remind_before();
+    } else {
+      ASSIGN_OR_RETURN(absl::Duration value, ParseDurationValue("remind-before", *remind));
+      *purpose.mutable_remind_before() = ToProtoDuration(value);
     }
   }
   if (auto topics = args.Get("topics")) {
