@@ -86,11 +86,10 @@ absl::StatusOr<std::string> Open(const KeyRing& keyring, const v1::SealedValue& 
   if (ctx == nullptr ||
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kSealNonceBytes, nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(aes_key), Bytes(sealed.nonce())) !=
-          1 ||
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(aes_key), Bytes(sealed.nonce())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), buf, &len, Bytes(sealed.ciphertext()),
-                        static_cast<int>(body)) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), buf, &len, Bytes(sealed.ciphertext()), static_cast<int>(body)) !=
+          1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kSealTagBytes, tag.data()) != 1) {
     return absl::InternalError("open: AES-256-GCM decryption failed");
   }

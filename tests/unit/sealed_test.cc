@@ -100,8 +100,7 @@ TEST(SealedTest, WrongAadDoesNotOpen) {
 }
 
 TEST(SealedTest, EmptyKeyringCannotSeal) {
-  EXPECT_EQ(Seal(KeyRing(), kSecret, kAad).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Seal(KeyRing(), kSecret, kAad).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
