@@ -98,6 +98,11 @@ struct Config {
   // The preference center's public base URL ("https://prefs.example.com"); CreateLink returns
   // links under it. Default empty: CreateLink returns tokens without a URL.
   std::string links_base_url;
+  // The confirmation keyring file (links/keyring.h format, mode 0600) under which consentd seals
+  // the address and link of each ConfirmationRequested for the email sender (links/sealed.h);
+  // the email sender reads the same file. Default empty: a grant that needs double opt-in for a
+  // contact point given by address is FAILED_PRECONDITION.
+  std::string confirmation_keyring_file;
   // On SIGTERM, consentd first reports not ready (gRPC health NOT_SERVING, /readyz 503) and keeps
   // serving this long so that load balancers stop sending calls. Default 0s.
   absl::Duration shutdown_delay = absl::ZeroDuration();
