@@ -140,14 +140,14 @@ absl::StatusOr<std::optional<v1::ContactPoint>> Ledger::PlainContactPoint(
   if (!target.has_contact_point()) return std::nullopt;
   v1::ContactPoint point;
   point.set_type(target.contact_point().type());
-  ASSIGN_OR_RETURN(*point.mutable_value(),
-                   contact::Normalize(absl::StrCat(Sv(field), ".contact_point"),
-                                      target.contact_point()));
+  ASSIGN_OR_RETURN(
+      *point.mutable_value(),
+      contact::Normalize(absl::StrCat(Sv(field), ".contact_point"), target.contact_point()));
   return point;
 }
 
-absl::StatusOr<std::string> Ledger::StageConfirmationNotice(
-    store::Txn& txn, const ConfirmationNotice& in) const {
+absl::StatusOr<std::string> Ledger::StageConfirmationNotice(store::Txn& txn,
+                                                            const ConfirmationNotice& in) const {
   v1::ConfirmationRequested notice;
   notice.set_event_id(absl::StrCat(EventKey(in.tenant, in.target), "/", in.sequence,
                                    "/confirmation", in.event_suffix));
@@ -171,9 +171,9 @@ absl::StatusOr<std::string> Ledger::StageConfirmationNotice(
     if (!options_.link_base_url.empty()) {
       secret.set_url(links::LinkUrl(options_.link_base_url, v1::CONFIRMATION, secret.token()));
     }
-    ASSIGN_OR_RETURN(*notice.mutable_sealed(),
-                     links::Seal(*options_.confirmation_keyring, secret.SerializeAsString(),
-                                 notice.event_id()));
+    ASSIGN_OR_RETURN(
+        *notice.mutable_sealed(),
+        links::Seal(*options_.confirmation_keyring, secret.SerializeAsString(), notice.event_id()));
   }
   txn.PutNew(store::Cf::kOutbox, store::OutboxKey(txn.NextOutboxId()),
              BuildNoticeRecord(in.tenant, in.target, notice, txn.now()).SerializeAsString());
@@ -206,9 +206,10 @@ absl::StatusOr<absl::Time> Ledger::PendingWindowEnd(std::string_view tenant,
     }
   }
   if (end == absl::InfinitePast()) {
-    return FailedPrecondition(absl::StrCat("confirm_sequence: the target has no pending decisions "
-                                           "of sequence ",
-                                           sequence));
+    return FailedPrecondition(
+        absl::StrCat("confirm_sequence: the target has no pending decisions "
+                     "of sequence ",
+                     sequence));
   }
   return end;
 }
@@ -241,14 +242,14 @@ void Ledger::ConfirmDecision(const v1::ConfirmDecisionRequest& request, absl::Ti
     std::string actor;
     std::string on_behalf_of;
   };
-  Who who = caller.principal.empty() ? Who{request.actor(), ""}
-                                     : Who{caller.principal, request.actor()};
+  Who who =
+      caller.principal.empty() ? Who{request.actor(), ""} : Who{caller.principal, request.actor()};
   SubmitWrite<v1::ConfirmDecisionResponse>(
       committer_, deadline, std::move(done),
       [this, tenant = request.tenant(), evidence = request.evidence(), who = std::move(who),
        source = request.source().empty() ? std::string(kDefaultConfirmSource) : request.source(),
-       claims = *std::move(claims)](
-          store::Txn& txn) -> absl::StatusOr<v1::ConfirmDecisionResponse> {
+       claims =
+           *std::move(claims)](store::Txn& txn) -> absl::StatusOr<v1::ConfirmDecisionResponse> {
         const uint64_t sequence = claims.confirm_sequence;
         v1::ConfirmDecisionResponse response;
         response.set_tenant(tenant);
@@ -266,9 +267,8 @@ void Ledger::ConfirmDecision(const v1::ConfirmDecisionRequest& request, absl::Ti
         // One body for both kinds of target.
         auto confirm = [&](auto& state) -> absl::Status {
           std::vector<v1::ConsentRecord> at = RecordsOf(state.decisions(), sequence);
-          std::vector<v1::ConsentRecord> confirmed =
-              Confirm(*state.mutable_decisions(), sequence, *catalog, tenant, evidence, txn.now(),
-                      history);
+          std::vector<v1::ConsentRecord> confirmed = Confirm(
+              *state.mutable_decisions(), sequence, *catalog, tenant, evidence, txn.now(), history);
           if (confirmed.empty()) {
             std::vector<v1::ConsentRecord> already;
             for (const v1::ConsentRecord& r : at) {
@@ -319,8 +319,8 @@ void Ledger::ResendConfirmation(const v1::ResendConfirmationRequest& request, ab
   SubmitWrite<v1::ResendConfirmationResponse>(
       committer_, deadline, std::move(done),
       [this, tenant = request.tenant(), sequence = request.sequence(),
-       checked = *std::move(checked)](
-          store::Txn& txn) -> absl::StatusOr<v1::ResendConfirmationResponse> {
+       checked =
+           *std::move(checked)](store::Txn& txn) -> absl::StatusOr<v1::ResendConfirmationResponse> {
         google::protobuf::RepeatedPtrField<v1::ConsentRecord> decisions;
         if (checked.target.has_contact()) {
           ASSIGN_OR_RETURN(auto state, LoadContact(txn, tenant, checked.target.contact()));
@@ -330,8 +330,8 @@ void Ledger::ResendConfirmation(const v1::ResendConfirmationRequest& request, ab
           decisions = state.decisions();
         }
         const std::vector<v1::ConsentRecord> at = RecordsOf(decisions, sequence);
-        ConfirmationNotice notice{tenant, checked.target, sequence, {}, absl::InfinitePast(),
-                                  checked.plain, ""};
+        ConfirmationNotice notice{
+            tenant, checked.target, sequence, {}, absl::InfinitePast(), checked.plain, ""};
         absl::Time first_notice = absl::InfinitePast();
         for (const v1::ConsentRecord& r : at) {
           if (!IsLivePending(r, txn.now())) continue;
@@ -341,8 +341,8 @@ void Ledger::ResendConfirmation(const v1::ResendConfirmationRequest& request, ab
         }
         if (notice.records.empty()) {
           if (at.empty()) {
-            return FailedPrecondition(absl::StrCat(
-                "sequence: the target holds no decisions of sequence ", sequence));
+            return FailedPrecondition(
+                absl::StrCat("sequence: the target holds no decisions of sequence ", sequence));
           }
           return NotPending(at, sequence, txn.now());
         }
@@ -353,17 +353,17 @@ void Ledger::ResendConfirmation(const v1::ResendConfirmationRequest& request, ab
         absl::Time last = first_notice;
         if (raw.has_value() && raw->size() == 12) {
           count = store::ReadBigEndian32(*raw);
-          last = absl::FromUnixMicros(static_cast<int64_t>(store::ReadBigEndian64(
-              std::string_view(*raw).substr(4))));
+          last = absl::FromUnixMicros(
+              static_cast<int64_t>(store::ReadBigEndian64(std::string_view(*raw).substr(4))));
         }
         if (count >= static_cast<uint32_t>(kMaxResends)) {
-          return absl::ResourceExhaustedError(absl::StrCat(
-              "sequence: the confirmation was already sent again ", kMaxResends,
-              " times (the most allowed); record the grant again for a new one"));
+          return absl::ResourceExhaustedError(
+              absl::StrCat("sequence: the confirmation was already sent again ", kMaxResends,
+                           " times (the most allowed); record the grant again for a new one"));
         }
         if (txn.now() < last + kResendInterval) {
-          const int64_t wait = absl::ToInt64Seconds(absl::Ceil(last + kResendInterval - txn.now(),
-                                                               absl::Seconds(1)));
+          const int64_t wait = absl::ToInt64Seconds(
+              absl::Ceil(last + kResendInterval - txn.now(), absl::Seconds(1)));
           return absl::ResourceExhaustedError(
               absl::StrCat("sequence: the confirmation was sent less than 5 minutes ago; retry in ",
                            wait, " s"));

@@ -194,8 +194,8 @@ TEST_F(ConfirmationTest, SubjectTargetGetsANoticeWithoutASealedSecret) {
   auto notices = Notices();
   ASSERT_THAT(notices, SizeIs(1));
   EXPECT_FALSE(notices[0].has_sealed());
-  EXPECT_EQ(notices[0].event_id(), absl::StrCat("acme/customer-1/", response.sequence(),
-                                                "/confirmation"));
+  EXPECT_EQ(notices[0].event_id(),
+            absl::StrCat("acme/customer-1/", response.sequence(), "/confirmation"));
   // The tenant's systems get their link from CreateLink.
   v1::CreateLinkRequest link;
   link.set_tenant("acme");
