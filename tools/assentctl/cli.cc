@@ -38,7 +38,8 @@ const std::initializer_list<FlagSpec> kPurposeFlags = {
     {"name", kValue},     {"kind", kValue},           {"basis", kValue},
     {"channels", kValue}, {"notice-version", kValue}, {"min-notice-version", kValue},
     {"lifespan", kValue}, {"topics", kValue},         {"dpv", kValue},
-    {"title", kRepeated}, {"description", kRepeated}, {"notice-file", kRepeated}};
+    {"title", kRepeated}, {"description", kRepeated}, {"notice-file", kRepeated},
+    {"confirm", kValue},  {"pending-ttl", kValue}};
 
 std::vector<FlagSpec> Flags(std::initializer_list<std::initializer_list<FlagSpec>> groups) {
   std::vector<FlagSpec> out;
@@ -60,14 +61,19 @@ std::vector<Command> MakeCommands() {
       {"purpose create",
        "ID --kind KIND --basis BASIS --channels CH,... --notice-version N"
        " [--min-notice-version N] [--lifespan 730d] [--name NAME] [--topics a,b] [--dpv IRI]"
-       " [--title LANG=NAME]... [--description LANG=TEXT]... [--notice-file LANG=PATH]...",
+       " [--title LANG=NAME]... [--description LANG=TEXT]... [--notice-file LANG=PATH]..."
+       " [--confirm CH:JURISDICTION,...] [--pending-ttl 7d]",
        "Create a purpose (version 1). --title and --description localize its name and description "
        "(a --description needs a --title in its language); --notice-file publishes the text of "
-       "notice --notice-version in a language, read from a UTF-8 file.",
+       "notice --notice-version in a language, read from a UTF-8 file. --confirm requires double "
+       "opt-in for grants on those channels (* every channel) in those jurisdictions (DE, US-CA, "
+       "EU, *), e.g. --confirm EMAIL:DE,EMAIL:EU,*:AT; --pending-ttl is how long a grant waits "
+       "for its confirmation (1h..90d, default 7d).",
        1, Flags({kPurposeFlags}), &PurposeCreate},
       {"purpose update", "ID [any purpose create flag]",
        "Make a new version of a purpose: the current one with the flags given changed "
-       "(--lifespan none, --topics '' and --dpv '' clear them). --title LANG= removes a "
+       "(--lifespan none, --topics '', --dpv '', --confirm none and --pending-ttl default clear "
+       "them). --title LANG= removes a "
        "language; --notice-file adds a text of the resulting notice version (published texts "
        "never change).",
        1, Flags({kPurposeFlags}), &PurposeUpdate},
@@ -87,7 +93,10 @@ std::vector<Command> MakeCommands() {
        " [--source S] [--idempotency-key K]",
        "Record one consent decision (actor and source default to \"assentctl\"). --notice-sha256 "
        "is the SHA-256 of the notice text shown (in --language); --expected-sequence N refuses "
-       "the write if TARGET has changed since its sequence N.",
+       "the write if TARGET has changed since its sequence N. --confirm-time is only for imports "
+       "of double opt-in confirmations made elsewhere (with --import-time and --import-origin): "
+       "without them a grant that needs confirmation is stored pending regardless, and only the "
+       "customer's confirmation link confirms it.",
        0,
        Flags({kTargetFlags,
               kWriteFlags,

@@ -21,8 +21,9 @@ constexpr std::string_view kDefaultSource = "assentctl";
 constexpr uint32_t kMaxHistoryPage = 1000;
 // The flags that set purpose fields.
 constexpr std::string_view kPurposeFlags[] = {
-    "name",     "kind",   "basis", "channels", "notice-version", "min-notice-version",
-    "lifespan", "topics", "dpv",   "title",    "description",    "notice-file"};
+    "name",     "kind",       "basis", "channels", "notice-version", "min-notice-version",
+    "lifespan", "topics",     "dpv",   "title",    "description",    "notice-file",
+    "confirm",  "pending-ttl"};
 // --contact-hash's TYPE words, as assentctl prints stored contact points ("email-hash:...").
 constexpr std::pair<std::string_view, v1::ContactType> kContactTypes[] = {
     {"email", v1::CONTACT_EMAIL},
@@ -170,6 +171,36 @@ absl::Status OverlayPurpose(const Args& args, const std::vector<NoticeFile>& not
     } else {
       ASSIGN_OR_RETURN(absl::Duration value, ParseDurationValue("lifespan", *lifespan));
       *purpose.mutable_lifespan() = ToProtoDuration(value);
+    }
+  }
+  if (auto confirm = args.Get("confirm")) {
+    // CHANNEL:JURISDICTION,...; "*" as the channel: every channel; "" or "none" clears.
+    purpose.clear_confirmation();
+    if (*confirm != "none") {
+      for (const std::string& item : SplitList(*confirm)) {
+        const size_t colon = item.find(':');
+        if (colon == std::string::npos) {
+          return Usage(absl::StrCat("--confirm: \"", item,
+                                    "\" is not CHANNEL:JURISDICTION (e.g. EMAIL:DE, *:EU)"));
+        }
+        v1::ConfirmationRule* rule = purpose.add_confirmation();
+        const std::string channel = item.substr(0, colon);
+        if (channel != "*") {
+          ASSIGN_OR_RETURN(v1::Channel value, ParseEnum<v1::Channel>("confirm channel", channel));
+          rule->set_channel(value);
+        }
+        const std::string jurisdiction = item.substr(colon + 1);
+        rule->set_jurisdiction(jurisdiction == "*" ? jurisdiction
+                                                   : absl::AsciiStrToUpper(jurisdiction));
+      }
+    }
+  }
+  if (auto ttl = args.Get("pending-ttl")) {
+    if (*ttl == "default") {
+      purpose.clear_pending_ttl();
+    } else {
+      ASSIGN_OR_RETURN(absl::Duration value, ParseDurationValue("pending-ttl", *ttl));
+      *purpose.mutable_pending_ttl() = ToProtoDuration(value);
     }
   }
   if (auto topics = args.Get("topics")) {
