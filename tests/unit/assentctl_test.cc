@@ -707,6 +707,18 @@ TEST(BuildCreateLinkTest, PreferenceCenterLinkByDefault) {
   EXPECT_EQ(FromProto(request->ttl()), absl::Hours(24 * 30));
 }
 
+TEST(BuildCreateLinkTest, ConfirmSequenceMintsAConfirmationLink) {
+  absl::StatusOr<v1::CreateLinkRequest> request = BuildCreateLink(
+      Parse({"url", "--email", "jane@example.com", "--confirm-sequence", "7"}), "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->kind(), v1::CONFIRMATION);
+  EXPECT_EQ(request->confirm_sequence(), 7u);
+  EXPECT_FALSE(request->has_ttl());  // the rest of the confirmation window
+  EXPECT_THAT(ErrorOf(BuildCreateLink(
+                  Parse({"url", "--subject", "s", "--confirm-sequence", "7", "--one-click"}), "t")),
+              HasSubstr("--confirm-sequence"));
+}
+
 TEST(BuildCreateLinkTest, OneClickUnsubscribesFromAPurpose) {
   absl::StatusOr<v1::CreateLinkRequest> request =
       BuildCreateLink(Parse({"url", "--contact-hash", "email:" + kHash, "--one-click", "--purpose",

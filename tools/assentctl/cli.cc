@@ -168,13 +168,19 @@ std::vector<Command> MakeCommands() {
                {"at", kValue},
                {"jurisdiction", kValue}}}),
        &Check},
-      {"url", "TARGET [--one-click --purpose P [--channel CH]] [--ttl 30d]",
-       "Mint a signed link for TARGET's customer: their preference center, or with --one-click "
-       "an RFC 8058 one-click unsubscribe from a purpose. Prints the URL (the token when consentd "
-       "has no links base URL) and when it expires.",
+      {"url", "TARGET [--one-click --purpose P [--channel CH] | --confirm-sequence N] [--ttl 30d]",
+       "Mint a signed link for TARGET's customer: their preference center, with --one-click "
+       "an RFC 8058 one-click unsubscribe from a purpose, or with --confirm-sequence N the double "
+       "opt-in confirmation of the decisions recorded pending at sequence N (valid for the rest "
+       "of their confirmation window unless --ttl). Prints the URL (the token when consentd has "
+       "no links base URL) and when it expires.",
        0,
        Flags({kTargetFlags,
-              {{"one-click", kSwitch}, {"purpose", kValue}, {"channel", kValue}, {"ttl", kValue}}}),
+              {{"one-click", kSwitch},
+               {"purpose", kValue},
+               {"channel", kValue},
+               {"ttl", kValue},
+               {"confirm-sequence", kValue}}}),
        &Url},
       {"batch-check",
        "--purpose P --channel CH --file PATH|- [--topic T] [--at TIME] [--region CC]",

@@ -691,7 +691,15 @@ absl::StatusOr<v1::CreateLinkRequest> BuildCreateLink(const Args& args, std::str
   v1::CreateLinkRequest request;
   request.set_tenant(std::string(tenant));
   ASSIGN_OR_RETURN(*request.mutable_target(), TargetFromArgs(args));
-  if (args.Switch("one-click")) {
+  if (auto sequence = args.Get("confirm-sequence")) {
+    // A double opt-in confirmation link for the PENDING decisions of that sequence.
+    if (args.Switch("one-click") || args.Has("purpose") || args.Has("channel")) {
+      return Usage("--confirm-sequence goes without --one-click, --purpose and --channel");
+    }
+    request.set_kind(v1::CONFIRMATION);
+    ASSIGN_OR_RETURN(uint64_t value, ParseUint64("confirm-sequence", *sequence));
+    request.set_confirm_sequence(value);
+  } else if (args.Switch("one-click")) {
     request.set_kind(v1::ONE_CLICK_UNSUBSCRIBE);
     ASSIGN_OR_RETURN(*request.mutable_purpose_id(), Required(args, "purpose"));
     ASSIGN_OR_RETURN(v1::Channel channel, OptionalChannel(args));
