@@ -719,6 +719,19 @@ TEST(BuildCreateLinkTest, ConfirmSequenceMintsAConfirmationLink) {
               HasSubstr("--confirm-sequence"));
 }
 
+TEST(BuildResendConfirmationTest, NeedsTheSequence) {
+  absl::StatusOr<v1::ResendConfirmationRequest> request = BuildResendConfirmation(
+      Parse({"resend-confirmation", "--email", "jane@example.com", "--sequence", "3"}), "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->tenant(), "acme");
+  EXPECT_EQ(request->target().contact_point().value(), "jane@example.com");
+  EXPECT_EQ(request->sequence(), 3u);
+  EXPECT_EQ(request->actor(), "assentctl");
+  EXPECT_THAT(
+      ErrorOf(BuildResendConfirmation(Parse({"resend-confirmation", "--subject", "s"}), "acme")),
+      HasSubstr("--sequence"));
+}
+
 TEST(BuildCreateLinkTest, OneClickUnsubscribesFromAPurpose) {
   absl::StatusOr<v1::CreateLinkRequest> request =
       BuildCreateLink(Parse({"url", "--contact-hash", "email:" + kHash, "--one-click", "--purpose",

@@ -182,6 +182,11 @@ std::vector<Command> MakeCommands() {
                {"ttl", kValue},
                {"confirm-sequence", kValue}}}),
        &Url},
+      {"resend-confirmation", "TARGET --sequence N [--actor A]",
+       "Publish the double opt-in confirmation request of the decisions recorded pending at "
+       "sequence N again (at most once per 5 minutes and 5 times; the address, for an --email "
+       "target, is sealed for the email sender again).",
+       0, Flags({kTargetFlags, {{"sequence", kValue}, {"actor", kValue}}}), &ResendConfirmation},
       {"batch-check",
        "--purpose P --channel CH --file PATH|- [--topic T] [--at TIME] [--region CC]",
        "Check every target in a file; exit 0 when all are allowed, 1 when any is denied.", 0,

@@ -687,6 +687,18 @@ absl::StatusOr<v1::BatchCheckRequest> BuildBatchCheck(const Args& args, std::str
   return request;
 }
 
+absl::StatusOr<v1::ResendConfirmationRequest> BuildResendConfirmation(const Args& args,
+                                                                      std::string_view tenant) {
+  v1::ResendConfirmationRequest request;
+  request.set_tenant(std::string(tenant));
+  ASSIGN_OR_RETURN(*request.mutable_target(), TargetFromArgs(args));
+  ASSIGN_OR_RETURN(std::string sequence, Required(args, "sequence"));
+  ASSIGN_OR_RETURN(uint64_t value, ParseUint64("sequence", sequence));
+  request.set_sequence(value);
+  request.set_actor(args.GetOr("actor", kDefaultActor));
+  return request;
+}
+
 absl::StatusOr<v1::CreateLinkRequest> BuildCreateLink(const Args& args, std::string_view tenant) {
   v1::CreateLinkRequest request;
   request.set_tenant(std::string(tenant));
