@@ -310,6 +310,25 @@ bool InEuropeanEconomicArea(std::string_view jurisdiction) {
   return std::find(kEea.begin(), kEea.end(), country) != kEea.end();
 }
 
+bool JurisdictionCovers(std::string_view rule, std::string_view jurisdiction) {
+  if (rule == "*" || rule == jurisdiction) return true;
+  if (jurisdiction.empty()) return false;
+  if (rule == jurisdiction.substr(0, jurisdiction.find('-'))) return true;
+  return rule == "EU" && InEuropeanEconomicArea(jurisdiction);
+}
+
+bool ConfirmationRequired(const v1::Purpose& purpose, v1::Channel channel,
+                          std::string_view jurisdiction) {
+  for (const v1::ConfirmationRule& rule : purpose.confirmation()) {
+    const bool channel_matches = channel == v1::CHANNEL_UNSPECIFIED ||
+                                 rule.channel() == v1::CHANNEL_UNSPECIFIED ||
+                                 rule.channel() == channel;
+    if (!channel_matches) continue;
+    if (jurisdiction.empty() || JurisdictionCovers(rule.jurisdiction(), jurisdiction)) return true;
+  }
+  return false;
+}
+
 std::optional<absl::Time> QuietHoursEnd(const v1::QuietHours& quiet_hours, v1::Channel channel,
                                         absl::Time now) {
   if (!quiet_hours.channels().empty() && !ContainsChannel(quiet_hours.channels(), channel)) {

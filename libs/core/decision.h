@@ -68,6 +68,17 @@ bool InEuropeanEconomicArea(std::string_view jurisdiction);
 // (which also matches an unknown, empty, jurisdiction), 0 no match. Policy and deadline rules
 // match jurisdictions this way.
 int MatchJurisdiction(std::string_view rule_jurisdiction, std::string_view jurisdiction);
+// Whether a rule's jurisdiction ("DE", "US-CA", "EU", "*") covers `jurisdiction`: the same code,
+// the country of a subdivision ("US" covers "US-CA"), "EU" for EU/EEA members, "*" for any.
+bool JurisdictionCovers(std::string_view rule, std::string_view jurisdiction);
+
+// Whether a GRANTED for `purpose` on `channel` in `jurisdiction` must be confirmed by the
+// customer (double opt-in, Purpose.confirmation). A rule matches when its channel is unspecified
+// or equals `channel` (a decision without a channel, covering every channel of the purpose,
+// matches every rule) and its jurisdiction covers `jurisdiction`. An unknown (empty)
+// jurisdiction is judged the strictest way: any rule for the channel applies.
+bool ConfirmationRequired(const v1::Purpose& purpose, v1::Channel channel,
+                          std::string_view jurisdiction);
 
 // When `now` falls inside the quiet hours for `channel`, the time they end; otherwise nullopt.
 // A window with start_minute > end_minute crosses midnight; start == end is an empty window.

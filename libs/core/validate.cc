@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -30,6 +32,7 @@ constexpr size_t kMaxConsentStringLength = 8192;
 constexpr size_t kMaxReferenceLength = 256;
 constexpr size_t kMaxDpvIriLength = 512;
 constexpr size_t kMaxDisplayNameLength = 200;
+constexpr int kMaxConfirmationRules = 100;
 constexpr int kMaxPolicyRules = 1000;
 constexpr size_t kMaxDescriptionLength = 2000;
 constexpr size_t kMaxNoticeTextLength = 20000;
@@ -434,6 +437,43 @@ absl::Status ValidateLocalizedTexts(std::string_view field, const v1::Purpose& p
 
 }  // namespace
 
+// Double opt-in: the confirmation rules (channels of the purpose, jurisdictions as in policy
+// rules, no duplicates) and the pending TTL.
+static absl::Status ValidateConfirmation(std::string_view field, const v1::Purpose& purpose) {
+  const std::string rules = Sub(field, "confirmation");
+  if (purpose.confirmation_size() > kMaxConfirmationRules) {
+    return InvalidField(rules, absl::StrCat("must have at most ", kMaxConfirmationRules,
+                                            " rules (got ", purpose.confirmation_size(), ")"));
+  }
+  std::set<std::pair<int, std::string_view>> seen;
+  for (int i = 0; i < purpose.confirmation_size(); ++i) {
+    const v1::ConfirmationRule& rule = purpose.confirmation(i);
+    const std::string element = Indexed(rules, i);
+    RETURN_IF_ERROR(ValidateChannel(Sub(element, "channel"), rule.channel(), true));
+    if (rule.channel() != v1::CHANNEL_UNSPECIFIED &&
+        std::find(purpose.channels().begin(), purpose.channels().end(), rule.channel()) ==
+            purpose.channels().end()) {
+      return InvalidField(
+          Sub(element, "channel"),
+          absl::StrCat(v1::Channel_Name(rule.channel()), " is not one of the purpose's channels"));
+    }
+    if (rule.jurisdiction().empty()) {
+      return InvalidField(Sub(element, "jurisdiction"),
+                          "is required (\"DE\", \"US-CA\", \"EU\" or \"*\")");
+    }
+    RETURN_IF_ERROR(ValidateJurisdiction(Sub(element, "jurisdiction"), rule.jurisdiction(),
+                                         /*allow_policy_wildcards=*/true));
+    if (!seen.emplace(rule.channel(), rule.jurisdiction()).second) {
+      return InvalidField(element, "duplicates an earlier rule");
+    }
+  }
+  if (purpose.has_pending_ttl()) {
+    RETURN_IF_ERROR(CheckDuration(Sub(field, "pending_ttl"), purpose.pending_ttl(), absl::Hours(1),
+                                  absl::Hours(24 * 90), "1 hour and 90 days"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidatePurposeFields(std::string_view field, const v1::Purpose& purpose) {
   RETURN_IF_ERROR(ValidateDisplayName(Sub(field, "display_name"), purpose.display_name()));
   RETURN_IF_ERROR(CheckEnum(Sub(field, "kind"), purpose.kind(), v1::PurposeKind_IsValid,
@@ -458,6 +498,7 @@ absl::Status ValidatePurposeFields(std::string_view field, const v1::Purpose& pu
       return InvalidField(remind, "must be shorter than lifespan");
     }
   }
+  RETURN_IF_ERROR(ValidateConfirmation(field, purpose));
   if (purpose.notice_version() < 1) {
     return InvalidField(Sub(field, "notice_version"), "must be at least 1");
   }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,13 +53,26 @@ struct LedgerOptions {
   // the decision's purpose's; a decision without a channel takes the earliest deadline over its
   // purpose's channels. Default core::DefaultDeadlineRules(); empty: no honour_by.
   std::vector<core::DeadlineRule> deadline_rules = core::DefaultDeadlineRules();
+  // Seals the address and link of each ConfirmationRequested for the email sender
+  // (links/sealed.h; confirmation.keyring_file). Default null: a GRANTED that needs confirmation
+  // for a contact point given by its address is FAILED_PRECONDITION (the customer could never
+  // be asked); subjects need no sealing.
+  std::shared_ptr<const links::KeyRing> confirmation_keyring;
 };
+
+// Double opt-in limits.
+inline constexpr absl::Duration kDefaultPendingTtl = absl::Hours(24 * 7);
+inline constexpr absl::Duration kResendInterval = absl::Minutes(5);
+inline constexpr int kMaxResends = 5;
 
 // A RecordDecisions request checked in full: its stored target and its records as they will be
 // stored (ids, sequence and recorded time are filled in by the mutation).
 struct PreparedDecisions {
   v1::TargetRef target;
   std::vector<v1::ConsentRecord> records;
+  // The GRANTED decisions stored PENDING because their purpose requires confirmation (indexes
+  // into `records`).
+  std::vector<size_t> to_confirm;
 };
 
 // Who makes a write, as the transport authenticated it. With a principal, the history's actor is
@@ -140,6 +154,14 @@ class Ledger {
                             Callback<v1::SuppressContactPointResponse> done,
                             const Caller& caller = Caller());
 
+  // Double opt-in (lifecycle_ops.cc): confirms the PENDING decisions a CONFIRMATION token names,
+  // and publishes a ConfirmationRequested again (rate-limited).
+  void ConfirmDecision(const v1::ConfirmDecisionRequest& request, absl::Time deadline,
+                       Callback<v1::ConfirmDecisionResponse> done, const Caller& caller = Caller());
+  void ResendConfirmation(const v1::ResendConfirmationRequest& request, absl::Time deadline,
+                          Callback<v1::ResendConfirmationResponse> done,
+                          const Caller& caller = Caller());
+
   // Reads.
   absl::StatusOr<v1::SubjectState> GetSubjectState(const v1::GetSubjectStateRequest& request) const;
   absl::StatusOr<v1::ContactPointState> GetContactPointState(
@@ -199,6 +221,32 @@ class Ledger {
   // Resolves a target to its stored form (hashing a contact point).
   absl::StatusOr<v1::TargetRef> ResolveTarget(std::string_view field, std::string_view tenant,
                                               const v1::Target& target) const;
+
+  // What a ConfirmationRequested needs besides the store: the keyrings to mint the link and seal
+  // it with the plain contact point (when the target was given by address).
+  struct ConfirmationNotice {
+    std::string tenant;
+    v1::TargetRef target;
+    uint64_t sequence = 0;
+    std::vector<v1::ConsentRecord> records;
+    absl::Time expire_time;
+    // The normalised plain contact point, or nullopt for a subject / a contact given by hash.
+    std::optional<v1::ContactPoint> contact_point;
+    // "" for the first notice, "/<n>" for the n-th resend.
+    std::string event_suffix;
+  };
+  // Stages the notice's outbox record in `txn`; returns its event id.
+  absl::StatusOr<std::string> StageConfirmationNotice(store::Txn& txn,
+                                                      const ConfirmationNotice& notice) const;
+  // The latest expiry of the live PENDING decisions the target recorded at `sequence`;
+  // FAILED_PRECONDITION when there are none.
+  absl::StatusOr<absl::Time> PendingWindowEnd(std::string_view tenant, const v1::TargetRef& target,
+                                              uint64_t sequence) const;
+  // FAILED_PRECONDITION unless the keyrings that a notice for `contact_point` needs are set.
+  absl::Status RequireConfirmationKeys(bool contact_point) const;
+  // The plain contact point of a target given by address, normalised; nullopt otherwise.
+  absl::StatusOr<std::optional<v1::ContactPoint>> PlainContactPoint(std::string_view field,
+                                                                    const v1::Target& target) const;
 
   store::Store& store_;
   store::Committer& committer_;

@@ -52,12 +52,36 @@ absl::StatusOr<v1::CreateLinkResponse> Ledger::CreateLink(
       claims.channel = request.channel();
       break;
     }
+    case v1::CONFIRMATION:
+      if (!request.purpose_id().empty()) {
+        return InvalidField("purpose_id", "must be empty for a CONFIRMATION link");
+      }
+      if (request.channel() != v1::CHANNEL_UNSPECIFIED) {
+        return InvalidField("channel", "must be unspecified for a CONFIRMATION link");
+      }
+      if (request.confirm_sequence() == 0) {
+        return InvalidField("confirm_sequence", "is required for a CONFIRMATION link");
+      }
+      claims.confirm_sequence = request.confirm_sequence();
+      break;
     default:
-      return InvalidField("kind", "must be PREFERENCE_CENTER or ONE_CLICK_UNSUBSCRIBE");
+      return InvalidField("kind",
+                          "must be PREFERENCE_CENTER, ONE_CLICK_UNSUBSCRIBE or CONFIRMATION");
+  }
+  if (request.kind() != v1::CONFIRMATION && request.confirm_sequence() != 0) {
+    return InvalidField("confirm_sequence", "is only for a CONFIRMATION link");
   }
   absl::Duration ttl =
       request.kind() == v1::PREFERENCE_CENTER ? kDefaultPageTtl : kDefaultOneClickTtl;
-  if (request.has_ttl()) {
+  if (request.kind() == v1::CONFIRMATION && !request.has_ttl()) {
+    // The rest of the confirmation window: the latest expiry of the sequence's PENDING decisions.
+    ASSIGN_OR_RETURN(absl::Time window_end,
+                     PendingWindowEnd(request.tenant(), claims.target, request.confirm_sequence()));
+    ttl = window_end - clock_.Now();
+    if (ttl <= absl::ZeroDuration()) {
+      return FailedPrecondition("confirm_sequence: the confirmation window has closed");
+    }
+  } else if (request.has_ttl()) {
     ttl = FromProto(request.ttl());
     if (ttl < kMinLinkTtl || ttl > kMaxLinkTtl) {
       return InvalidField("ttl", "must be between 1 minute and 400 days");
@@ -69,6 +93,9 @@ absl::StatusOr<v1::CreateLinkResponse> Ledger::CreateLink(
   }
   // Whole seconds, as the token carries them.
   claims.expire_time = absl::FromUnixSeconds(absl::ToUnixSeconds(clock_.Now() + ttl));
+  if (claims.expire_time <= clock_.Now()) {
+    return FailedPrecondition("confirm_sequence: the confirmation window has closed");
+  }
   ASSIGN_OR_RETURN(std::string token, links::MintLink(*options_.link_keyring, claims));
   v1::CreateLinkResponse response;
   if (!options_.link_base_url.empty()) {

@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "contact/normalize.h"
+#include "core/decision.h"
 #include "core/validate.h"
 #include "ledger/change.h"
 #include "ledger/due.h"
@@ -247,6 +248,17 @@ absl::StatusOr<std::string> NoticeDigest(const v1::Purpose& purpose,
                                    language, "\" (evidence.language names the text shown)"));
 }
 
+absl::Duration PendingTtl(const v1::Purpose& purpose) {
+  return purpose.has_pending_ttl() ? FromProto(purpose.pending_ttl()) : kDefaultPendingTtl;
+}
+
+// A live GRANTED of a purpose whose confirmation rules match; imports keep their recorded state.
+bool NeedsConfirmation(const v1::Purpose& purpose, const v1::RecordDecisionsRequest& request,
+                       const v1::DecisionInput& in) {
+  return in.state() == v1::GRANTED && !request.has_import() &&
+         core::ConfirmationRequired(purpose, in.channel(), request.jurisdiction());
+}
+
 // One decision of the request (`field` is its path) as it will be stored; ids and sequence are
 // filled in by the mutation.
 absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
@@ -312,9 +324,20 @@ absl::StatusOr<v1::ConsentRecord> PrepareDecision(const Catalog& catalog,
   } else if (in.state() == v1::GRANTED && purpose->has_lifespan()) {
     *record.mutable_expire_time() = ToProto(effective + FromProto(purpose->lifespan()));
   }
+  if (NeedsConfirmation(*purpose, request, in)) {
+    // Double opt-in: the grant waits for the customer's confirmation (ConfirmDecision), until
+    // the pending TTL runs out; its lifespan will run from the confirmation.
+    record.set_state(v1::PENDING);
+    *record.mutable_expire_time() = ToProto(effective + PendingTtl(*purpose));
+  }
   record.set_jurisdiction(request.jurisdiction());
   record.set_source(request.source());
   *record.mutable_evidence() = request.evidence();
+  // A caller's confirm_time proves nothing: only ConfirmDecision (or an import of a confirmation
+  // made elsewhere) records one.
+  if (record.state() == v1::PENDING && !request.has_import()) {
+    record.mutable_evidence()->clear_confirm_time();
+  }
   record.mutable_evidence()->set_notice_version(notice);
   record.mutable_evidence()->set_notice_sha256(std::move(notice_sha256));
   record.set_actor(request.actor());
@@ -356,6 +379,9 @@ absl::StatusOr<PreparedDecisions> Ledger::PrepareDecisions(
     const std::string field = absl::StrCat("decisions[", i, "]");
     ASSIGN_OR_RETURN(v1::ConsentRecord record, PrepareDecision(catalog, request, in, field,
                                                                effective, options_.deadline_rules));
+    if (in.state() == v1::GRANTED && record.state() == v1::PENDING) {
+      prepared.to_confirm.push_back(prepared.records.size());
+    }
     if (!seen.emplace(in.purpose_id(), in.channel(), in.topic()).second) {
       return InvalidField(field,
                           "duplicates an earlier decision for the same purpose, channel "
@@ -371,6 +397,16 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
   // Everything is checked before anything is written.
   auto prepared = PrepareDecisions(*catalog_.Snapshot(), request, clock_.Now());
   if (!prepared.ok()) return done(prepared.status());
+  // The plain address lives only in this request's memory: it is sealed into the notice.
+  std::optional<v1::ContactPoint> plain;
+  if (!prepared->to_confirm.empty()) {
+    auto contact_point = PlainContactPoint("target", request.target());
+    if (!contact_point.ok()) return done(contact_point.status());
+    plain = *std::move(contact_point);
+    if (absl::Status keys = RequireConfirmationKeys(plain.has_value()); !keys.ok()) {
+      return done(keys);
+    }
+  }
   Attribution who = Attribute(caller, request.actor());
   for (v1::ConsentRecord& record : prepared->records) {
     record.set_actor(who.actor);
@@ -387,6 +423,7 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
                                  ? std::optional<uint64_t>(request.expected_sequence())
                                  : std::nullopt},
        records = std::move(prepared->records), target = std::move(prepared->target),
+       to_confirm = std::move(prepared->to_confirm), plain = std::move(plain),
        digest = IdempotencyDigest(request)](
           store::Txn& txn) mutable -> absl::StatusOr<v1::RecordDecisionsResponse> {
         constexpr std::string_view kMethod = "RecordDecisions";
@@ -452,6 +489,16 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
         }
         IndexDue(txn, *catalog_.Snapshot(), history);
         for (const auto& r : records) *response.add_records() = r;
+        if (!to_confirm.empty()) {
+          ConfirmationNotice notice{
+              req.tenant, target, response.sequence(), {}, absl::InfinitePast(), plain, ""};
+          for (size_t i : to_confirm) {
+            notice.records.push_back(records[i]);
+            notice.expire_time = std::max(notice.expire_time, FromProto(records[i].expire_time()));
+          }
+          RETURN_IF_ERROR(StageConfirmationNotice(txn, notice).status());
+          response.set_confirmation_required(true);
+        }
         RememberIdempotency(txn, req.tenant, req.idempotency_key, kMethod, digest, response,
                             options_.idempotency_ttl);
         if (observer_ != nullptr) {

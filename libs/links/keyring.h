@@ -62,6 +62,8 @@ class KeyRing {
   std::optional<std::string> VerifyingKey(std::string_view id, std::string_view tenant) const;
 
   size_t size() const { return keys_.size(); }
+  // Every key, in file order (the last is the newest).
+  const std::vector<Key>& keys() const { return keys_; }
 
  private:
   std::vector<Key> keys_;

@@ -230,6 +230,10 @@ const std::vector<Option>& Options() {
              &Config::links_keyring_file),
       String("links.base_url", "public base URL of the preference center for CreateLink's urls",
              &Config::links_base_url),
+      String("confirmation.keyring_file",
+             "keyring file sealing double opt-in confirmation addresses for the email sender "
+             "(empty: no confirmation emails)",
+             &Config::confirmation_keyring_file),
       Duration("shutdown_delay", "on SIGTERM, time spent not ready before stopping",
                &Config::shutdown_delay, absl::ZeroDuration()),
       Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,

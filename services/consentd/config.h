@@ -109,6 +109,11 @@ struct Config {
   // business_days: true, applies_to: [refusals, withdrawals, suppressions]}, ...]}. Default
   // core::DefaultDeadlineRules(); an empty list: no honour_by.
   std::vector<core::DeadlineRule> deadline_rules = core::DefaultDeadlineRules();
+  // The confirmation keyring file (links/keyring.h format, mode 0600) under which consentd seals
+  // the address and link of each ConfirmationRequested for the email sender (links/sealed.h);
+  // the email sender reads the same file. Default empty: a grant that needs double opt-in for a
+  // contact point given by address is FAILED_PRECONDITION.
+  std::string confirmation_keyring_file;
   // On SIGTERM, consentd first reports not ready (gRPC health NOT_SERVING, /readyz 503) and keeps
   // serving this long so that load balancers stop sending calls. Default 0s.
   absl::Duration shutdown_delay = absl::ZeroDuration();

@@ -130,6 +130,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   }
   ledger_options.link_base_url = config.links_base_url;
   ledger_options.deadline_rules = config.deadline_rules;
+  if (!config.confirmation_keyring_file.empty()) {
+    RETURN_IF_ERROR(
+        CheckSecretFileMode("confirmation.keyring_file", config.confirmation_keyring_file));
+    ASSIGN_OR_RETURN(links::KeyRing keyring,
+                     links::KeyRing::Load(config.confirmation_keyring_file));
+    log->info("msg=\"confirmation keyring loaded\" keys={}", keyring.size());
+    ledger_options.confirmation_keyring =
+        std::make_shared<const links::KeyRing>(std::move(keyring));
+  }
   ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
                                                            clock, std::move(ledger_options)));
 

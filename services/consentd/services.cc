@@ -72,6 +72,9 @@ std::optional<Permission> ExtraPermission(const v1::RecordDecisionsRequest& r) {
   if (r.has_import()) return Permission::kConsentImport;
   return ByHash(r.target());
 }
+std::optional<Permission> ExtraPermission(const v1::ResendConfirmationRequest& r) {
+  return ByHash(r.target());
+}
 std::optional<Permission> ExtraPermission(const v1::GetContactPointStateRequest& r) {
   if (r.has_contact_ref()) return Permission::kContactByHash;
   return std::nullopt;
@@ -193,6 +196,8 @@ ConsentService::ConsentService(ledger::Ledger& ledger, CallGuard& guard, Service
   GuardParsing("Check", &ConsentService::Check);
   GuardParsing("BatchCheck", &ConsentService::BatchCheck);
   GuardParsing("CreateLink", &ConsentService::CreateLink);
+  GuardParsing("ConfirmDecision", &ConsentService::ConfirmDecision);
+  GuardParsing("ResendConfirmation", &ConsentService::ResendConfirmation);
 }
 
 grpc::ServerUnaryReactor* CatalogService::CreateTenant(grpc::CallbackServerContext* ctx,
@@ -295,6 +300,28 @@ grpc::ServerUnaryReactor* ConsentService::RecordDecisions(grpc::CallbackServerCo
                [&](absl::Time deadline, ledger::Caller caller,
                    ledger::Callback<v1::RecordDecisionsResponse> done) {
                  ledger_.RecordDecisions(*request, deadline, std::move(done), caller);
+               });
+}
+
+grpc::ServerUnaryReactor* ConsentService::ConfirmDecision(grpc::CallbackServerContext* ctx,
+                                                          const v1::ConfirmDecisionRequest* request,
+                                                          v1::ConfirmDecisionResponse* response) {
+  static const RpcRule& rule = Rule(kName, "ConfirmDecision");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::ConfirmDecisionResponse> done) {
+                 ledger_.ConfirmDecision(*request, deadline, std::move(done), caller);
+               });
+}
+
+grpc::ServerUnaryReactor* ConsentService::ResendConfirmation(
+    grpc::CallbackServerContext* ctx, const v1::ResendConfirmationRequest* request,
+    v1::ResendConfirmationResponse* response) {
+  static const RpcRule& rule = Rule(kName, "ResendConfirmation");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::ResendConfirmationResponse> done) {
+                 ledger_.ResendConfirmation(*request, deadline, std::move(done), caller);
                });
 }
 

@@ -94,6 +94,12 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   grpc::ServerUnaryReactor* CreateLink(grpc::CallbackServerContext* ctx,
                                        const v1::CreateLinkRequest* request,
                                        v1::CreateLinkResponse* response) override;
+  grpc::ServerUnaryReactor* ConfirmDecision(grpc::CallbackServerContext* ctx,
+                                            const v1::ConfirmDecisionRequest* request,
+                                            v1::ConfirmDecisionResponse* response) override;
+  grpc::ServerUnaryReactor* ResendConfirmation(grpc::CallbackServerContext* ctx,
+                                               const v1::ResendConfirmationRequest* request,
+                                               v1::ResendConfirmationResponse* response) override;
 
  private:
   ledger::Ledger& ledger_;

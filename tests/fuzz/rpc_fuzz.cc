@@ -97,6 +97,7 @@ World& TheWorld() {
     ledger::LedgerOptions ledger_options;
     ledger_options.contact_key_secret = "0123456789abcdef0123456789abcdef";
     ledger_options.link_keyring = w->keyring;
+    ledger_options.confirmation_keyring = w->keyring;
     ledger_options.link_base_url = "https://prefs.example.com";
     absl::StatusOr<std::unique_ptr<Ledger>> ledger =
         Ledger::Create(*w->store, *w->committer, w->clock, ledger_options);
@@ -257,6 +258,8 @@ constexpr Rpc kRpcs[] = {
     {"Check", FuzzCheck},
     {"BatchCheck", FuzzBatchCheck},
     {"CreateLink", FuzzCreateLink},
+    {"ConfirmDecision", [](std::string_view b) { FuzzWrite(b, &Ledger::ConfirmDecision); }},
+    {"ResendConfirmation", [](std::string_view b) { FuzzWrite(b, &Ledger::ResendConfirmation); }},
 };
 
 }  // namespace

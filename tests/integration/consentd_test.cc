@@ -1,6 +1,7 @@
 // The real consentd binary on port 0 with a temporary data directory, driven by a real gRPC
 // client: the main flow, restart, kill -9 durability, the bad-input matrix, health, reflection.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -438,6 +439,117 @@ TEST_F(ConsentdTest, SigtermExitsCleanlyAndStoreReopens) {
   EXPECT_THAT(server_->log(), HasSubstr("store closed"));
   Restart();
   EXPECT_EQ(Check("nobody").reason(), v1::NO_CONSENT);
+}
+
+// Double opt-in through the server: a grant for an address that needs confirmation is stored
+// PENDING; a CONFIRMATION link confirms it over gRPC (Check then allows), a second click is
+// answered without a write, and a link of another tenant is refused.
+TEST(ConsentdConfirmationTest, ConfirmDecisionThroughTheServer) {
+  testing::TempDir dir;
+  const std::string keyring = "keys:\n  - id: k1\n    secret: \"" +
+                              std::string("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") + "\"\n";
+  const std::string links_file = dir.path() + "/links.yaml";
+  const std::string seal_file = dir.path() + "/confirmation.yaml";
+  std::ofstream(links_file) << keyring;
+  std::ofstream(seal_file) << keyring;
+  chmod(links_file.c_str(), 0600);
+  chmod(seal_file.c_str(), 0600);
+  testing::ConsentdProcess server(CONSENTD_PATH, dir.Sub("data"), dir.path());
+  server.Start({"--links-keyring-file", links_file, "--links-base-url", "https://prefs.example.com",
+                "--confirmation-keyring-file", seal_file});
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  auto ctx = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return c;
+  };
+  ASSERT_TRUE(server.SeedCatalog("marketing.newsletter", {v1::EMAIL}));
+  v1::UpdatePurposeRequest update;
+  {
+    v1::GetPurposeRequest get;
+    get.set_name("tenants/acme/purposes/marketing.newsletter");
+    ASSERT_TRUE(server.catalog().GetPurpose(ctx().get(), get, update.mutable_purpose()).ok());
+  }
+  v1::ConfirmationRule* rule = update.mutable_purpose()->add_confirmation();
+  rule->set_channel(v1::EMAIL);
+  rule->set_jurisdiction("EU");
+  v1::Purpose updated;
+  grpc::Status status = server.catalog().UpdatePurpose(ctx().get(), update, &updated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  v1::RecordDecisionsRequest grant;
+  grant.set_tenant("acme");
+  grant.mutable_target()->mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+  grant.mutable_target()->mutable_contact_point()->set_value("jane@example.com");
+  grant.set_source("web-signup-v3");
+  grant.set_actor("signup-service");
+  grant.set_jurisdiction("DE");
+  auto* d = grant.add_decisions();
+  d->set_purpose_id("marketing.newsletter");
+  d->set_channel(v1::EMAIL);
+  d->set_state(v1::GRANTED);
+  v1::RecordDecisionsResponse recorded;
+  status = server.consent().RecordDecisions(ctx().get(), grant, &recorded);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(recorded.confirmation_required());
+  ASSERT_THAT(recorded.records(), SizeIs(1));
+  EXPECT_EQ(recorded.records(0).state(), v1::PENDING);
+
+  v1::CheckRequest check;
+  check.set_tenant("acme");
+  *check.mutable_target() = grant.target();
+  check.set_purpose_id("marketing.newsletter");
+  check.set_channel(v1::EMAIL);
+  check.set_jurisdiction("DE");
+  v1::CheckResponse verdict;
+  ASSERT_TRUE(server.consent().Check(ctx().get(), check, &verdict).ok());
+  EXPECT_EQ(verdict.reason(), v1::PENDING_CONFIRMATION);
+
+  v1::CreateLinkRequest link;
+  link.set_tenant("acme");
+  *link.mutable_target() = grant.target();
+  link.set_kind(v1::CONFIRMATION);
+  link.set_confirm_sequence(recorded.sequence());
+  v1::CreateLinkResponse created;
+  status = server.consent().CreateLink(ctx().get(), link, &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(created.url(), StartsWith("https://prefs.example.com/c/"));
+
+  v1::ConfirmDecisionRequest confirm;
+  confirm.set_tenant("acme");
+  confirm.set_token(created.token());
+  confirm.set_actor("prefcenter");
+  confirm.mutable_evidence()->set_ip_address("198.51.100.4");
+  confirm.mutable_evidence()->set_user_agent("Mozilla/5.0");
+  v1::ConfirmDecisionResponse confirmed;
+  status = server.consent().ConfirmDecision(ctx().get(), confirm, &confirmed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(confirmed.already_confirmed());
+  ASSERT_THAT(confirmed.records(), SizeIs(1));
+  EXPECT_EQ(confirmed.records(0).state(), v1::GRANTED);
+  EXPECT_TRUE(confirmed.records(0).evidence().has_confirm_time());
+  EXPECT_EQ(confirmed.records(0).evidence().ip_address(), "198.51.100.4");
+  ASSERT_TRUE(server.consent().Check(ctx().get(), check, &verdict).ok());
+  EXPECT_EQ(verdict.verdict(), v1::ALLOW);
+
+  v1::ConfirmDecisionResponse again;
+  status = server.consent().ConfirmDecision(ctx().get(), confirm, &again);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(again.already_confirmed());
+  EXPECT_EQ(again.sequence(), confirmed.sequence());
+
+  confirm.set_tenant("globex");
+  status = server.consent().ConfirmDecision(ctx().get(), confirm, &again);
+  EXPECT_NE(status.error_code(), grpc::StatusCode::OK);
+  // Resending too soon is refused with the wait.
+  v1::ResendConfirmationRequest resend;
+  resend.set_tenant("acme");
+  *resend.mutable_target() = grant.target();
+  resend.set_sequence(recorded.sequence());
+  resend.set_actor("signup-service");
+  v1::ResendConfirmationResponse resent;
+  status = server.consent().ResendConfirmation(ctx().get(), resend, &resent);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
 }
 
 }  // namespace

@@ -32,10 +32,13 @@ class LedgerFixture : public ::testing::Test {
     committer_ = std::make_unique<store::Committer>(*store_, clock_);
     ledger::LedgerOptions ledger_options;
     ledger_options.contact_key_secret = kTestSecret;
+    Configure(ledger_options);
     auto ledger = ledger::Ledger::Create(*store_, *committer_, clock_, ledger_options);
     ASSERT_TRUE(ledger.ok()) << ledger.status();
     ledger_ = *std::move(ledger);
   }
+  // Lets a test set ledger options (keyrings, limits) before the ledger is created.
+  virtual void Configure(ledger::LedgerOptions&) {}
   void Close() {
     ledger_.reset();
     if (committer_) committer_->Stop();

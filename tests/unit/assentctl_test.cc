@@ -476,6 +476,38 @@ TEST(BuildPurposeTest, CreateNeedsTheCoreFlagsAndNamesAfterTheId) {
             "missing purpose id");
 }
 
+TEST(BuildPurposeTest, ConfirmAndPendingTtlSetAndClearDoubleOptIn) {
+  absl::StatusOr<v1::CreatePurposeRequest> request =
+      BuildCreatePurpose(Parse({"purpose", "create", "news", "--kind", "MARKETING", "--basis",
+                                "CONSENT", "--channels", "EMAIL,SMS", "--notice-version", "1",
+                                "--confirm", "EMAIL:DE,email:eu,*:AT", "--pending-ttl", "3d"}),
+                         "acme", {});
+  ASSERT_TRUE(request.ok()) << request.status();
+  const v1::Purpose& p = request->purpose();
+  ASSERT_EQ(p.confirmation_size(), 3);
+  EXPECT_EQ(p.confirmation(0).channel(), v1::EMAIL);
+  EXPECT_EQ(p.confirmation(0).jurisdiction(), "DE");
+  EXPECT_EQ(p.confirmation(1).jurisdiction(), "EU");
+  EXPECT_EQ(p.confirmation(2).channel(), v1::CHANNEL_UNSPECIFIED);
+  EXPECT_EQ(p.confirmation(2).jurisdiction(), "AT");
+  EXPECT_EQ(FromProto(p.pending_ttl()), absl::Hours(72));
+  const std::string shown = FormatPurpose(p);
+  EXPECT_THAT(shown, HasSubstr("\nconfirm   EMAIL:DE, EMAIL:EU, *:AT (pending 3d)\n"));
+
+  absl::StatusOr<v1::UpdatePurposeRequest> cleared = BuildUpdatePurpose(
+      Parse({"purpose", "update", "news", "--confirm", "none", "--pending-ttl", "default"}), p, {});
+  ASSERT_TRUE(cleared.ok()) << cleared.status();
+  EXPECT_EQ(cleared->purpose().confirmation_size(), 0);
+  EXPECT_FALSE(cleared->purpose().has_pending_ttl());
+  EXPECT_THAT(FormatPurpose(cleared->purpose()), Not(HasSubstr("confirm")));
+
+  EXPECT_THAT(ErrorOf(BuildCreatePurpose(
+                  Parse({"purpose", "create", "news", "--kind", "MARKETING", "--basis", "CONSENT",
+                         "--channels", "EMAIL", "--notice-version", "1", "--confirm", "DE"}),
+                  "acme", {})),
+              HasSubstr("--confirm"));
+}
+
 TEST(BuildPurposeTest, UpdateChangesOnlyWhatIsGiven) {
   v1::Purpose current;
   current.set_name("tenants/acme/purposes/p");
@@ -673,6 +705,31 @@ TEST(BuildCreateLinkTest, PreferenceCenterLinkByDefault) {
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(request->target().contact_point().default_region(), "DE");
   EXPECT_EQ(FromProto(request->ttl()), absl::Hours(24 * 30));
+}
+
+TEST(BuildCreateLinkTest, ConfirmSequenceMintsAConfirmationLink) {
+  absl::StatusOr<v1::CreateLinkRequest> request = BuildCreateLink(
+      Parse({"url", "--email", "jane@example.com", "--confirm-sequence", "7"}), "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->kind(), v1::CONFIRMATION);
+  EXPECT_EQ(request->confirm_sequence(), 7u);
+  EXPECT_FALSE(request->has_ttl());  // the rest of the confirmation window
+  EXPECT_THAT(ErrorOf(BuildCreateLink(
+                  Parse({"url", "--subject", "s", "--confirm-sequence", "7", "--one-click"}), "t")),
+              HasSubstr("--confirm-sequence"));
+}
+
+TEST(BuildResendConfirmationTest, NeedsTheSequence) {
+  absl::StatusOr<v1::ResendConfirmationRequest> request = BuildResendConfirmation(
+      Parse({"resend-confirmation", "--email", "jane@example.com", "--sequence", "3"}), "acme");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->tenant(), "acme");
+  EXPECT_EQ(request->target().contact_point().value(), "jane@example.com");
+  EXPECT_EQ(request->sequence(), 3u);
+  EXPECT_EQ(request->actor(), "assentctl");
+  EXPECT_THAT(
+      ErrorOf(BuildResendConfirmation(Parse({"resend-confirmation", "--subject", "s"}), "acme")),
+      HasSubstr("--sequence"));
 }
 
 TEST(BuildCreateLinkTest, OneClickUnsubscribesFromAPurpose) {

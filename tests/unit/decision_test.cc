@@ -1120,5 +1120,41 @@ TEST(QuietHoursWalkTest, RetryAfterIsTheFirstAllowedInstant) {
   }
 }
 
+TEST(ConfirmationRequiredTest, MatchesChannelAndJurisdiction) {
+  v1::Purpose p;
+  p.add_channels(v1::EMAIL);
+  p.add_channels(v1::SMS);
+  auto add = [&](v1::Channel channel, std::string jurisdiction) {
+    v1::ConfirmationRule* rule = p.add_confirmation();
+    rule->set_channel(channel);
+    rule->set_jurisdiction(std::move(jurisdiction));
+  };
+  EXPECT_FALSE(ConfirmationRequired(p, v1::EMAIL, "DE"));
+  EXPECT_FALSE(ConfirmationRequired(p, v1::EMAIL, ""));
+  add(v1::EMAIL, "DE");
+  add(v1::EMAIL, "EU");
+  add(v1::CHANNEL_UNSPECIFIED, "US-CA");
+  add(v1::SMS, "CH");
+  EXPECT_TRUE(ConfirmationRequired(p, v1::EMAIL, "DE"));
+  EXPECT_TRUE(ConfirmationRequired(p, v1::EMAIL, "DE-BY"));  // country of a subdivision
+  EXPECT_TRUE(ConfirmationRequired(p, v1::EMAIL, "FR"));     // EU member
+  EXPECT_TRUE(ConfirmationRequired(p, v1::EMAIL, "NO"));     // EEA
+  EXPECT_FALSE(ConfirmationRequired(p, v1::EMAIL, "US"));
+  EXPECT_FALSE(ConfirmationRequired(p, v1::SMS, "DE"));
+  EXPECT_TRUE(ConfirmationRequired(p, v1::SMS, "US-CA"));  // a rule for every channel
+  EXPECT_FALSE(ConfirmationRequired(p, v1::SMS, "US-NY"));
+  EXPECT_FALSE(
+      ConfirmationRequired(p, v1::SMS, "US"));  // a state's rule does not cover the country
+  EXPECT_TRUE(ConfirmationRequired(p, v1::SMS, "CH"));
+  // A decision for every channel matches a rule for any channel.
+  EXPECT_TRUE(ConfirmationRequired(p, v1::CHANNEL_UNSPECIFIED, "CH"));
+  EXPECT_FALSE(ConfirmationRequired(p, v1::CHANNEL_UNSPECIFIED, "JP"));
+  // Unknown jurisdiction: the strictest reading.
+  EXPECT_TRUE(ConfirmationRequired(p, v1::EMAIL, ""));
+  add(v1::EMAIL, "*");
+  EXPECT_TRUE(ConfirmationRequired(p, v1::EMAIL, "JP"));
+  EXPECT_FALSE(ConfirmationRequired(p, v1::PUSH, "JP"));
+}
+
 }  // namespace
 }  // namespace assent::core

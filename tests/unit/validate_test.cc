@@ -339,6 +339,46 @@ TEST(ValidatePurposeFieldsTest, AcceptsGoodPurposes) {
   EXPECT_TRUE(ValidatePurposeFields("purpose", edges).ok());
 }
 
+TEST(ValidatePurposeFieldsTest, ConfirmationRulesAndPendingTtl) {
+  v1::Purpose p = GoodPurpose();
+  auto add = [](v1::Purpose& purpose, v1::Channel channel, std::string jurisdiction) {
+    v1::ConfirmationRule* rule = purpose.add_confirmation();
+    rule->set_channel(channel);
+    rule->set_jurisdiction(std::move(jurisdiction));
+  };
+  add(p, v1::EMAIL, "DE");
+  add(p, v1::EMAIL, "EU");
+  add(p, v1::CHANNEL_UNSPECIFIED, "AT");
+  add(p, v1::SMS, "US-CA");
+  add(p, v1::SMS, "*");
+  p.mutable_pending_ttl()->set_seconds(3600);
+  EXPECT_TRUE(ValidatePurposeFields("purpose", p).ok());
+  p.mutable_pending_ttl()->set_seconds(90 * 86400);
+  EXPECT_TRUE(ValidatePurposeFields("purpose", p).ok());
+
+  auto error = [](const v1::Purpose& purpose) {
+    return std::string(ValidatePurposeFields("purpose", purpose).message());
+  };
+  v1::Purpose short_ttl = p;
+  short_ttl.mutable_pending_ttl()->set_seconds(3599);
+  EXPECT_THAT(error(short_ttl), HasSubstr("purpose.pending_ttl"));
+  v1::Purpose long_ttl = p;
+  long_ttl.mutable_pending_ttl()->set_seconds(90 * 86400 + 1);
+  EXPECT_THAT(error(long_ttl), HasSubstr("purpose.pending_ttl"));
+  v1::Purpose other_channel = p;
+  add(other_channel, v1::PUSH, "DE");
+  EXPECT_THAT(error(other_channel), HasSubstr("purpose.confirmation[5].channel"));
+  v1::Purpose no_jurisdiction = p;
+  add(no_jurisdiction, v1::EMAIL, "");
+  EXPECT_THAT(error(no_jurisdiction), HasSubstr("purpose.confirmation[5].jurisdiction"));
+  v1::Purpose bad_jurisdiction = p;
+  add(bad_jurisdiction, v1::EMAIL, "germany");
+  EXPECT_THAT(error(bad_jurisdiction), HasSubstr("purpose.confirmation[5].jurisdiction"));
+  v1::Purpose duplicate = p;
+  add(duplicate, v1::EMAIL, "DE");
+  EXPECT_THAT(error(duplicate), HasSubstr("purpose.confirmation[5]: duplicates"));
+}
+
 TEST(ValidatePurposeFieldsTest, RejectsEachBadField) {
   struct Case {
     std::string name;

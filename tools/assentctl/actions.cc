@@ -286,6 +286,18 @@ absl::StatusOr<int> Url(Session& session, const Args& args) {
   return kExitOk;
 }
 
+absl::StatusOr<int> ResendConfirmation(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  ASSIGN_OR_RETURN(v1::ResendConfirmationRequest request, BuildResendConfirmation(args, tenant));
+  v1::ResendConfirmationResponse response;
+  RETURN_IF_ERROR(
+      session.Call(session.consent(), &ConsentStub::ResendConfirmation, request, &response));
+  Show(session, response,
+       absl::StrCat("event    ", response.event_id(), "\nexpires  ",
+                    FormatTimestamp(response.expire_time(), response.has_expire_time()), "\n"));
+  return kExitOk;
+}
+
 absl::StatusOr<int> BatchCheck(Session& session, const Args& args) {
   ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
   ASSIGN_OR_RETURN(v1::BatchCheckRequest request, BuildBatchCheck(args, tenant));

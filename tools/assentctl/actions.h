@@ -38,6 +38,7 @@ absl::StatusOr<int> Suppress(Session& session, const Args& args);
 absl::StatusOr<int> State(Session& session, const Args& args);
 absl::StatusOr<int> Check(Session& session, const Args& args);
 absl::StatusOr<int> Url(Session& session, const Args& args);
+absl::StatusOr<int> ResendConfirmation(Session& session, const Args& args);
 absl::StatusOr<int> BatchCheck(Session& session, const Args& args);
 absl::StatusOr<int> History(Session& session, const Args& args);
 absl::StatusOr<int> Verify(Session& session, const Args& args);

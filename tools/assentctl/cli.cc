@@ -35,11 +35,11 @@ const std::initializer_list<FlagSpec> kContactFlags = {
 const std::initializer_list<FlagSpec> kWriteFlags = {
     {"actor", kValue}, {"source", kValue}, {"idempotency-key", kValue}};
 const std::initializer_list<FlagSpec> kPurposeFlags = {
-    {"name", kValue},         {"kind", kValue},           {"basis", kValue},
-    {"channels", kValue},     {"notice-version", kValue}, {"min-notice-version", kValue},
-    {"lifespan", kValue},     {"topics", kValue},         {"dpv", kValue},
-    {"title", kRepeated},     {"description", kRepeated}, {"notice-file", kRepeated},
-    {"remind-before", kValue}};
+    {"name", kValue},     {"kind", kValue},           {"basis", kValue},
+    {"channels", kValue}, {"notice-version", kValue}, {"min-notice-version", kValue},
+    {"lifespan", kValue}, {"topics", kValue},         {"dpv", kValue},
+    {"title", kRepeated}, {"description", kRepeated}, {"notice-file", kRepeated},
+    {"confirm", kValue},  {"pending-ttl", kValue},    {"remind-before", kValue}};
 
 std::vector<FlagSpec> Flags(std::initializer_list<std::initializer_list<FlagSpec>> groups) {
   std::vector<FlagSpec> out;
@@ -62,16 +62,20 @@ std::vector<Command> MakeCommands() {
        "ID --kind KIND --basis BASIS --channels CH,... --notice-version N"
        " [--min-notice-version N] [--lifespan 730d] [--remind-before 30d] [--name NAME]"
        " [--topics a,b] [--dpv IRI]"
-       " [--title LANG=NAME]... [--description LANG=TEXT]... [--notice-file LANG=PATH]...",
+       " [--title LANG=NAME]... [--description LANG=TEXT]... [--notice-file LANG=PATH]..."
+       " [--confirm CH:JURISDICTION,...] [--pending-ttl 7d]",
        "Create a purpose (version 1). --title and --description localize its name and description "
        "(a --description needs a --title in its language); --notice-file publishes the text of "
        "notice --notice-version in a language, read from a UTF-8 file. --remind-before publishes "
-       "ConsentExpiring that long before each grant's expiry.",
+       "ConsentExpiring that long before each grant's expiry. --confirm requires double "
+       "opt-in for grants on those channels (* every channel) in those jurisdictions (DE, US-CA, "
+       "EU, *), e.g. --confirm EMAIL:DE,EMAIL:EU,*:AT; --pending-ttl is how long a grant waits "
+       "for its confirmation (1h..90d, default 7d).",
        1, Flags({kPurposeFlags}), &PurposeCreate},
       {"purpose update", "ID [any purpose create flag]",
        "Make a new version of a purpose: the current one with the flags given changed "
-       "(--lifespan none, --remind-before none, --topics '' and --dpv '' clear them). --title "
-       "LANG= removes a "
+       "(--lifespan none, --remind-before none, --topics '', --dpv '', --confirm none and "
+       "--pending-ttl default clear them). --title LANG= removes a "
        "language; --notice-file adds a text of the resulting notice version (published texts "
        "never change).",
        1, Flags({kPurposeFlags}), &PurposeUpdate},
@@ -91,7 +95,10 @@ std::vector<Command> MakeCommands() {
        " [--source S] [--idempotency-key K]",
        "Record one consent decision (actor and source default to \"assentctl\"). --notice-sha256 "
        "is the SHA-256 of the notice text shown (in --language); --expected-sequence N refuses "
-       "the write if TARGET has changed since its sequence N.",
+       "the write if TARGET has changed since its sequence N. --confirm-time is only for imports "
+       "of double opt-in confirmations made elsewhere (with --import-time and --import-origin): "
+       "without them a grant that needs confirmation is stored pending regardless, and only the "
+       "customer's confirmation link confirms it.",
        0,
        Flags({kTargetFlags,
               kWriteFlags,
@@ -163,14 +170,25 @@ std::vector<Command> MakeCommands() {
                {"at", kValue},
                {"jurisdiction", kValue}}}),
        &Check},
-      {"url", "TARGET [--one-click --purpose P [--channel CH]] [--ttl 30d]",
-       "Mint a signed link for TARGET's customer: their preference center, or with --one-click "
-       "an RFC 8058 one-click unsubscribe from a purpose. Prints the URL (the token when consentd "
-       "has no links base URL) and when it expires.",
+      {"url", "TARGET [--one-click --purpose P [--channel CH] | --confirm-sequence N] [--ttl 30d]",
+       "Mint a signed link for TARGET's customer: their preference center, with --one-click "
+       "an RFC 8058 one-click unsubscribe from a purpose, or with --confirm-sequence N the double "
+       "opt-in confirmation of the decisions recorded pending at sequence N (valid for the rest "
+       "of their confirmation window unless --ttl). Prints the URL (the token when consentd has "
+       "no links base URL) and when it expires.",
        0,
        Flags({kTargetFlags,
-              {{"one-click", kSwitch}, {"purpose", kValue}, {"channel", kValue}, {"ttl", kValue}}}),
+              {{"one-click", kSwitch},
+               {"purpose", kValue},
+               {"channel", kValue},
+               {"ttl", kValue},
+               {"confirm-sequence", kValue}}}),
        &Url},
+      {"resend-confirmation", "TARGET --sequence N [--actor A]",
+       "Publish the double opt-in confirmation request of the decisions recorded pending at "
+       "sequence N again (at most once per 5 minutes and 5 times; the address, for an --email "
+       "target, is sealed for the email sender again).",
+       0, Flags({kTargetFlags, {{"sequence", kValue}, {"actor", kValue}}}), &ResendConfirmation},
       {"batch-check",
        "--purpose P --channel CH --file PATH|- [--topic T] [--at TIME] [--region CC]",
        "Check every target in a file; exit 0 when all are allowed, 1 when any is denied.", 0,

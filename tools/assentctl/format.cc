@@ -144,6 +144,20 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& ts, bool set) {
   return set ? assent::FormatTime(FromProto(ts)) : "-";
 }
 
+// "EMAIL:DE, *:AT (pending 7d)".
+std::string FormatConfirmation(const v1::Purpose& p) {
+  std::vector<std::string> rules;
+  for (const v1::ConfirmationRule& rule : p.confirmation()) {
+    rules.push_back(absl::StrCat(
+        rule.channel() == v1::CHANNEL_UNSPECIFIED ? std::string("*") : Name(rule.channel()), ":",
+        rule.jurisdiction()));
+  }
+  return absl::StrCat(absl::StrJoin(rules, ", "), " (pending ",
+                      p.has_pending_ttl() ? FormatDurationValue(FromProto(p.pending_ttl()))
+                                          : std::string("7d, the default"),
+                      ")");
+}
+
 std::string FormatChannels(const google::protobuf::RepeatedField<int>& channels) {
   std::vector<std::string> names;
   for (int c : channels) names.push_back(Name(static_cast<v1::Channel>(c)));
@@ -220,6 +234,10 @@ std::string FormatPurpose(const v1::Purpose& p) {
       {"dpv", OrDash(p.dpv_iri())},
       {"texts", languages.empty() ? "-" : absl::StrJoin(languages, ", ")},
   };
+  if (!p.confirmation().empty()) {
+    // Double opt-in, shown only where a purpose has it.
+    rows.insert(rows.begin() + 8, {"confirm", FormatConfirmation(p)});
+  }
   rows.insert(rows.end(), notices.begin(), notices.end());
   rows.emplace_back("updated", FormatTimestamp(p.update_time(), p.has_update_time()));
   return KeyValues(rows);

@@ -21,8 +21,9 @@ constexpr std::string_view kDefaultSource = "assentctl";
 constexpr uint32_t kMaxHistoryPage = 1000;
 // The flags that set purpose fields.
 constexpr std::string_view kPurposeFlags[] = {
-    "name",   "kind", "basis", "channels",    "notice-version", "min-notice-version", "lifespan",
-    "topics", "dpv",  "title", "description", "notice-file",    "remind-before"};
+    "name",     "kind",        "basis",        "channels", "notice-version", "min-notice-version",
+    "lifespan", "topics",      "dpv",          "title",    "description",    "notice-file",
+    "confirm",  "pending-ttl", "remind-before"};
 // --contact-hash's TYPE words, as assentctl prints stored contact points ("email-hash:...").
 constexpr std::pair<std::string_view, v1::ContactType> kContactTypes[] = {
     {"email", v1::CONTACT_EMAIL},
@@ -178,6 +179,36 @@ absl::Status OverlayPurpose(const Args& args, const std::vector<NoticeFile>& not
     } else {
       ASSIGN_OR_RETURN(absl::Duration value, ParseDurationValue("remind-before", *remind));
       *purpose.mutable_remind_before() = ToProtoDuration(value);
+    }
+  }
+  if (auto confirm = args.Get("confirm")) {
+    // CHANNEL:JURISDICTION,...; "*" as the channel: every channel; "" or "none" clears.
+    purpose.clear_confirmation();
+    if (*confirm != "none") {
+      for (const std::string& item : SplitList(*confirm)) {
+        const size_t colon = item.find(':');
+        if (colon == std::string::npos) {
+          return Usage(absl::StrCat("--confirm: \"", item,
+                                    "\" is not CHANNEL:JURISDICTION (e.g. EMAIL:DE, *:EU)"));
+        }
+        v1::ConfirmationRule* rule = purpose.add_confirmation();
+        const std::string channel = item.substr(0, colon);
+        if (channel != "*") {
+          ASSIGN_OR_RETURN(v1::Channel value, ParseEnum<v1::Channel>("confirm channel", channel));
+          rule->set_channel(value);
+        }
+        const std::string jurisdiction = item.substr(colon + 1);
+        rule->set_jurisdiction(jurisdiction == "*" ? jurisdiction
+                                                   : absl::AsciiStrToUpper(jurisdiction));
+      }
+    }
+  }
+  if (auto ttl = args.Get("pending-ttl")) {
+    if (*ttl == "default") {
+      purpose.clear_pending_ttl();
+    } else {
+      ASSIGN_OR_RETURN(absl::Duration value, ParseDurationValue("pending-ttl", *ttl));
+      *purpose.mutable_pending_ttl() = ToProtoDuration(value);
     }
   }
   if (auto topics = args.Get("topics")) {
@@ -664,11 +695,31 @@ absl::StatusOr<v1::BatchCheckRequest> BuildBatchCheck(const Args& args, std::str
   return request;
 }
 
+absl::StatusOr<v1::ResendConfirmationRequest> BuildResendConfirmation(const Args& args,
+                                                                      std::string_view tenant) {
+  v1::ResendConfirmationRequest request;
+  request.set_tenant(std::string(tenant));
+  ASSIGN_OR_RETURN(*request.mutable_target(), TargetFromArgs(args));
+  ASSIGN_OR_RETURN(std::string sequence, Required(args, "sequence"));
+  ASSIGN_OR_RETURN(uint64_t value, ParseUint64("sequence", sequence));
+  request.set_sequence(value);
+  request.set_actor(args.GetOr("actor", kDefaultActor));
+  return request;
+}
+
 absl::StatusOr<v1::CreateLinkRequest> BuildCreateLink(const Args& args, std::string_view tenant) {
   v1::CreateLinkRequest request;
   request.set_tenant(std::string(tenant));
   ASSIGN_OR_RETURN(*request.mutable_target(), TargetFromArgs(args));
-  if (args.Switch("one-click")) {
+  if (auto sequence = args.Get("confirm-sequence")) {
+    // A double opt-in confirmation link for the PENDING decisions of that sequence.
+    if (args.Switch("one-click") || args.Has("purpose") || args.Has("channel")) {
+      return Usage("--confirm-sequence goes without --one-click, --purpose and --channel");
+    }
+    request.set_kind(v1::CONFIRMATION);
+    ASSIGN_OR_RETURN(uint64_t value, ParseUint64("confirm-sequence", *sequence));
+    request.set_confirm_sequence(value);
+  } else if (args.Switch("one-click")) {
     request.set_kind(v1::ONE_CLICK_UNSUBSCRIBE);
     ASSIGN_OR_RETURN(*request.mutable_purpose_id(), Required(args, "purpose"));
     ASSIGN_OR_RETURN(v1::Channel channel, OptionalChannel(args));

@@ -137,6 +137,9 @@ absl::StatusOr<v1::BatchCheckRequest> BuildBatchCheck(const Args& args, std::str
 // url: a signed customer link to TARGET's preference center, or with --one-click an RFC 8058
 // one-click unsubscribe from --purpose (required then; --channel optional). --ttl: how long it
 // stays valid (default: the service's). --purpose and --channel go only with --one-click.
+// resend-confirmation TARGET --sequence N [--actor A].
+absl::StatusOr<v1::ResendConfirmationRequest> BuildResendConfirmation(const Args& args,
+                                                                      std::string_view tenant);
 absl::StatusOr<v1::CreateLinkRequest> BuildCreateLink(const Args& args, std::string_view tenant);
 // history: the first page's request; --limit caps the total number of records (0: all).
 struct HistoryQuery {
