@@ -72,8 +72,10 @@ absl::StatusOr<LinkClaims> ParsePayload(std::string_view payload) {
     claims.kind = v1::PREFERENCE_CENTER;
   } else if (f[1] == "u") {
     claims.kind = v1::ONE_CLICK_UNSUBSCRIBE;
+  } else if (f[1] == "c") {
+    claims.kind = v1::CONFIRMATION;
   } else {
-    return Malformed("payload field kind must be \"p\" or \"u\"");
+    return Malformed("payload field kind must be \"p\", \"u\" or \"c\"");
   }
   std::string_view target = f[2];
   if (target.starts_with("s:")) {
@@ -100,6 +102,12 @@ absl::StatusOr<LinkClaims> ParsePayload(std::string_view payload) {
   if (claims.kind == v1::ONE_CLICK_UNSUBSCRIBE) {
     RETURN_IF_ERROR(FieldError(core::ValidatePurposeId("purpose_id", f[3])));
     claims.purpose_id = std::string(f[3]);
+  } else if (claims.kind == v1::CONFIRMATION) {
+    // The purpose field carries the confirmed sequence, in decimal.
+    if (channel != 0 || !IsCanonicalDecimal(f[3]) ||
+        !absl::SimpleAtoi(Sv(f[3]), &claims.confirm_sequence) || claims.confirm_sequence == 0) {
+      return Malformed("payload of a confirmation link needs a sequence and no channel");
+    }
   } else if (!f[3].empty() || channel != 0) {
     return Malformed("payload of a preference-center link names a purpose or channel");
   }
@@ -176,8 +184,21 @@ absl::StatusOr<std::string> MintLink(const KeyRing& keyring, const LinkClaims& c
           core::ValidateChannel("claims.channel", claims.channel, /*allow_unspecified=*/true));
       fields.emplace_back("u");
       break;
+    case v1::CONFIRMATION:
+      if (!claims.purpose_id.empty()) {
+        return InvalidField("claims.purpose_id", "must be empty for a confirmation link");
+      }
+      if (claims.channel != v1::CHANNEL_UNSPECIFIED) {
+        return InvalidField("claims.channel", "must be unspecified for a confirmation link");
+      }
+      if (claims.confirm_sequence == 0) {
+        return InvalidField("claims.confirm_sequence", "required for a confirmation link");
+      }
+      fields.emplace_back("c");
+      break;
     default:
-      return InvalidField("claims.kind", "must be PREFERENCE_CENTER or ONE_CLICK_UNSUBSCRIBE");
+      return InvalidField("claims.kind",
+                          "must be PREFERENCE_CENTER, ONE_CLICK_UNSUBSCRIBE or CONFIRMATION");
   }
   switch (claims.target.kind_case()) {
     case v1::TargetRef::kSubjectId:
@@ -195,7 +216,8 @@ absl::StatusOr<std::string> MintLink(const KeyRing& keyring, const LinkClaims& c
     default:
       return InvalidField("claims.target", "must be a subject_id or a contact");
   }
-  fields.push_back(claims.purpose_id);
+  fields.push_back(claims.kind == v1::CONFIRMATION ? absl::StrCat(claims.confirm_sequence)
+                                                   : claims.purpose_id);
   fields.push_back(absl::StrCat(static_cast<int>(claims.channel)));
   if (claims.expire_time < absl::UnixEpoch() || claims.expire_time == absl::InfiniteFuture()) {
     return InvalidField("claims.expire_time", "must be a finite time after 1970-01-01T00:00:00Z");
@@ -266,7 +288,10 @@ std::string FillUrl(std::string_view base_url, std::string_view token) {
 std::string LinkUrl(std::string_view base_url, v1::LinkKind kind, std::string_view token) {
   std::string_view base = base_url;
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
-  return absl::StrCat(Sv(base), kind == v1::ONE_CLICK_UNSUBSCRIBE ? "/u/" : "/p/", Sv(token));
+  const char* path = kind == v1::ONE_CLICK_UNSUBSCRIBE ? "/u/"
+                     : kind == v1::CONFIRMATION        ? "/c/"
+                                                       : "/p/";
+  return absl::StrCat(Sv(base), path, Sv(token));
 }
 
 }  // namespace assent::links

@@ -14,10 +14,11 @@
 //
 //   <tenant> \n <kind> \n <target> \n <purpose_id> \n <channel> \n <expire_unix_seconds>
 //
-//   kind:    "p" preference center, "u" one-click unsubscribe
+//   kind:    "p" preference center, "u" one-click unsubscribe, "c" double opt-in confirmation
 //   target:  "s:" subject_id, or "c:" contact-type ":" hash (contact::ContactTypeName, and the 64
 //            lower-case hex characters of the tenant's keyed hash)
-//   purpose_id: empty for "p"; required for "u"
+//   purpose_id: empty for "p"; required for "u"; for "c" the confirmed sequence in canonical
+//               decimal (>= 1)
 //   channel: decimal v1::Channel; 0 for "p"; for "u" 0 means every channel of the purpose
 //   expire_unix_seconds: canonical decimal; valid while now < expiry
 //
@@ -41,7 +42,7 @@ namespace assent::links {
 // What a link says.
 struct LinkClaims {
   std::string tenant;
-  // PREFERENCE_CENTER or ONE_CLICK_UNSUBSCRIBE.
+  // PREFERENCE_CENTER, ONE_CLICK_UNSUBSCRIBE or CONFIRMATION.
   v1::LinkKind kind = v1::LINK_KIND_UNSPECIFIED;
   // subject_id, or contact {type, hash}.
   v1::TargetRef target;
@@ -49,6 +50,8 @@ struct LinkClaims {
   std::string purpose_id;
   // ONE_CLICK_UNSUBSCRIBE only; CHANNEL_UNSPECIFIED: every channel of the purpose.
   v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+  // CONFIRMATION only: the target's sequence whose PENDING decisions the link confirms.
+  uint64_t confirm_sequence = 0;
   // Whole seconds (minting rounds down); valid while now < expire_time.
   absl::Time expire_time;
   // Set by VerifyLink: the key that signed it ("v1" for a legacy token).
@@ -84,7 +87,7 @@ std::string FillUrl(std::string_view base_url, std::string_view token);
 
 // The customer-facing URL of a link on a preference center at `base_url` ("https://host[:port]
 // [/prefix]"): base + "/p/" + token for PREFERENCE_CENTER, base + "/u/" + token for
-// ONE_CLICK_UNSUBSCRIBE.
+// ONE_CLICK_UNSUBSCRIBE, base + "/c/" + token for CONFIRMATION.
 std::string LinkUrl(std::string_view base_url, v1::LinkKind kind, std::string_view token);
 
 }  // namespace assent::links
