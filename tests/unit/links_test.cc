@@ -449,7 +449,7 @@ TEST(LinkTokenTest, MalformedTokensGiveNamedErrors) {
   EXPECT_EQ(with_payload("acme\np\ns:x\n\n0"),
             "INVALID_ARGUMENT token: payload has 5 fields, expected 6");
   EXPECT_EQ(with_payload("acme\nq\ns:x\n\n0\n100"),
-            "INVALID_ARGUMENT token: payload field kind must be \"p\" or \"u\"");
+            "INVALID_ARGUMENT token: payload field kind must be \"p\", \"u\" or \"c\"");
   EXPECT_THAT(with_payload("acme\np\nx:x\n\n0\n100"), HasSubstr("must start with"));
   EXPECT_THAT(with_payload("acme\np\ns:x\nnewsletter\n0\n100"), HasSubstr("names a purpose"));
   EXPECT_THAT(with_payload("acme\nu\ns:x\n\n1\n100"), HasSubstr("payload field purpose_id"));
@@ -542,6 +542,47 @@ TEST(LinkUrlTest, JoinsTheBaseAndThePath) {
             "https://prefs.example.com/p/v2.k.a.b");
   EXPECT_EQ(LinkUrl("https://prefs.example.com:8443/acme/", v1::ONE_CLICK_UNSUBSCRIBE, "t"),
             "https://prefs.example.com:8443/acme/u/t");
+  EXPECT_EQ(LinkUrl("https://prefs.example.com", v1::CONFIRMATION, "t"),
+            "https://prefs.example.com/c/t");
+}
+
+LinkClaims ConfirmClaims() {
+  LinkClaims c;
+  c.tenant = "acme";
+  c.kind = v1::CONFIRMATION;
+  c.target.mutable_contact()->set_type(v1::CONTACT_EMAIL);
+  c.target.mutable_contact()->set_hash(kHash);
+  c.confirm_sequence = 17;
+  c.expire_time = kExpiry;
+  return c;
+}
+
+TEST(LinkTokenTest, ConfirmationLinksCarryTheirSequenceInThePurposeField) {
+  const std::string token = Mint(RingK1(), ConfirmClaims());
+  const size_t first = token.find('.', 3);
+  const std::string payload_b64 = token.substr(first + 1, token.rfind('.') - first - 1);
+  std::string payload;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(Sv(payload_b64), &payload));
+  EXPECT_EQ(payload,
+            absl::StrCat("acme\nc\nc:email:", kHash, "\n17\n0\n", absl::ToUnixSeconds(kExpiry)));
+  absl::StatusOr<LinkClaims> got = VerifyLink(RingK1(), "", token, kExpiry - absl::Seconds(1));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->kind, v1::CONFIRMATION);
+  EXPECT_EQ(got->confirm_sequence, 17u);
+  EXPECT_TRUE(got->purpose_id.empty());
+  EXPECT_EQ(got->target.contact().hash(), kHash);
+}
+
+TEST(LinkTokenTest, ConfirmationLinksNeedASequenceAndNothingElse) {
+  LinkClaims c = ConfirmClaims();
+  c.confirm_sequence = 0;
+  EXPECT_THAT(MintLink(RingK1(), c).status().message(), HasSubstr("claims.confirm_sequence"));
+  c = ConfirmClaims();
+  c.purpose_id = "newsletter";
+  EXPECT_THAT(MintLink(RingK1(), c).status().message(), HasSubstr("claims.purpose_id"));
+  c = ConfirmClaims();
+  c.channel = v1::EMAIL;
+  EXPECT_THAT(MintLink(RingK1(), c).status().message(), HasSubstr("claims.channel"));
 }
 }  // namespace
 }  // namespace assent::links

@@ -1,0 +1,303 @@
+// The email sender's double opt-in (email_sender/confirmation.h): the confirmation message the
+// customer reads, in their language, with the /c/ link; the lifecycle records' handling (opened
+// from values sealed with OpenSSL EVP directly, as consentd seals them; other types skipped;
+// once per event id even when the MTA took the first file; a resend sent); its settings.
+#include "email_sender/confirmation.h"
+
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "email_sender/email_sender.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "common/status_macros.h"
+#include "testing/status_matchers.h"
+
+namespace assent::email {
+namespace {
+
+using ::assent::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+ConfirmationConfig Config() {
+  ConfirmationConfig c;
+  c.enabled = true;
+  c.from = "Shop <no-reply@shop.example>";
+  c.message_id_domain = "shop.example";
+  return c;
+}
+
+v1::ConfirmationRequested Notice(const std::string& lang) {
+  v1::ConfirmationRequested n;
+  n.set_event_id("acme/c:email:ab/3/confirmation");
+  n.set_tenant("acme");
+  v1::ConsentRecord* r = n.add_records();
+  r->set_purpose_id("marketing.newsletter");
+  r->set_state(v1::PENDING);
+  r->mutable_evidence()->set_language(lang);
+  n.mutable_expire_time()->set_seconds(1796000000);
+  return n;
+}
+
+v1::ConfirmationSecret Secret() {
+  v1::ConfirmationSecret s;
+  s.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+  s.mutable_contact_point()->set_value("ana@example.com");
+  s.set_token("v2.k.payload.mac");
+  s.set_url("https://prefs.example/c/v2.k.payload.mac");
+  return s;
+}
+
+TEST(Confirmation, TheMessageHoldsTheLinkAndWhatIsConfirmed) {
+  ASSERT_OK_AND_ASSIGN(std::string eml, RenderConfirmation(Config(), Notice("en"), Secret(), "",
+                                                           "<id@shop.example>", absl::Now()));
+  EXPECT_THAT(eml, HasSubstr("To: ana@example.com\r\n"));
+  EXPECT_THAT(eml, HasSubstr("Subject: Please confirm your subscription\r\n"));
+  // The list, then an empty line before the link's paragraph.
+  EXPECT_THAT(eml, HasSubstr("  - marketing.newsletter\r\n\r\nConfirm here:\r\n"));
+  // Quoted-printable may break the line; the link's characters need no escaping.
+  EXPECT_THAT(eml, HasSubstr("https://prefs.example/c/v2.k.payload.mac"));
+  EXPECT_THAT(eml, HasSubstr("Content-Type: text/plain; charset=utf-8"));
+  // No unsubscribe headers: there is nothing to unsubscribe from yet.
+  EXPECT_THAT(eml, Not(HasSubstr("List-Unsubscribe")));
+}
+
+TEST(Confirmation, GermanEvidenceGetsTheGermanMessage) {
+  ASSERT_OK_AND_ASSIGN(std::string eml, RenderConfirmation(Config(), Notice("de-DE"), Secret(), "",
+                                                           "<id@shop.example>", absl::Now()));
+  // The subject is non-ASCII: RFC 2047 encoded.
+  EXPECT_THAT(eml, HasSubstr("Subject: =?UTF-8?B?"));
+  EXPECT_THAT(eml, HasSubstr("Hier best=C3=A4tigen"));
+}
+
+TEST(Confirmation, RefusesASecretWithoutAnEmailAddressOrAnHttpsLink) {
+  v1::ConfirmationSecret phone = Secret();
+  phone.mutable_contact_point()->set_type(v1::CONTACT_PHONE);
+  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), phone, "", "<i@x>", absl::Now()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sealed.contact_point")));
+  v1::ConfirmationSecret http = Secret();
+  http.set_url("http://prefs.example/c/x");
+  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), http, "", "<i@x>", absl::Now()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sealed.url")));
+}
+
+TEST(Confirmation, HeaderInjectionThroughTheAddressIsRefused) {
+  v1::ConfirmationSecret evil = Secret();
+  evil.mutable_contact_point()->set_value("ana@example.com\r\nBcc: x@evil.example");
+  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), evil, "", "<i@x>", absl::Now()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header To")));
+}
+
+// --- the lifecycle records ---------------------------------------------------------------------
+
+const std::string kSealKey(32, '\x5a');
+
+v1::SealedValue Seal(const std::string& plaintext, const std::string& aad) {
+  const std::string nonce = "nonce-12byte";
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  std::string out(plaintext.size() + 16, '\0');
+  int len = 0;
+  EXPECT_EQ(EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr), 1);
+  EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, nullptr), 1);
+  EXPECT_EQ(EVP_EncryptInit_ex(ctx, nullptr, nullptr,
+                               reinterpret_cast<const unsigned char*>(kSealKey.data()),
+                               reinterpret_cast<const unsigned char*>(nonce.data())),
+            1);
+  EXPECT_EQ(EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                              static_cast<int>(aad.size())),
+            1);
+  EXPECT_EQ(EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                              reinterpret_cast<const unsigned char*>(plaintext.data()),
+                              static_cast<int>(plaintext.size())),
+            1);
+  int total = len;
+  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + total, &len), 1);
+  total += len;
+  EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.data() + total), 1);
+  EVP_CIPHER_CTX_free(ctx);
+  v1::SealedValue sealed;
+  sealed.set_key_id("c1");
+  sealed.set_nonce(nonce);
+  sealed.set_ciphertext(out);
+  return sealed;
+}
+
+void WriteFile(const std::string& path, const std::string& text, mode_t mode) {
+  std::ofstream(path) << text;
+  chmod(path.c_str(), mode);
+}
+
+class ConfirmationMailerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteFile(dir_.Sub("contact.secret"), "unit-test-contact-key-secret-0123456789", 0600);
+    WriteFile(dir_.Sub("links.yaml"),
+              absl::StrCat("keys:\n  - id: k1\n    secret: \"",
+                           absl::Base64Escape(std::string(32, 'l')), "\"\n"),
+              0600);
+    WriteFile(dir_.Sub("confirm.yaml"),
+              absl::StrCat("keys:\n  - id: c1\n    secret: \"", absl::Base64Escape(kSealKey), "\"\n"),
+              0600);
+    auto config = Config({"--email-confirmations-enabled", "true",
+                          "--email-confirmation-keyring-file", dir_.Sub("confirm.yaml")});
+    ASSERT_OK(config.status());
+    config_ = *config;
+    EXPECT_EQ(config_.confirmation.topic, "assent.consent.lifecycle.v1");
+    // Nothing listens at these addresses: the runtime starts, its view stays empty.
+    auto settings = Settings({});
+    ASSERT_OK(settings.status());
+    auto common = sender::ReadCommon("email", *settings);
+    ASSERT_OK(common.status());
+    auto runtime = sender::SenderRuntime::Start(*common, clock_);
+    ASSERT_OK(runtime.status());
+    runtime_ = *std::move(runtime);
+    spool_ = std::make_unique<mail::SpoolDirectory>(config_.spool_dir);
+    ASSERT_OK(spool_->Init());
+    mailer_ = std::make_unique<ConfirmationMailer>(config_.confirmation, *runtime_, *spool_);
+  }
+
+  absl::StatusOr<sender::Settings> Settings(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--kafka-brokers", "127.0.0.1:1", "--service", "127.0.0.1:1",
+                                     "--contact-key-secret-file", dir_.Sub("contact.secret"),
+                                     "--metrics-listen", "", "--enforcement-service-deadline",
+                                     "5ms", "--email-spool-dir", dir_.Sub("spool"),
+                                     "--email-link-keyring-file", dir_.Sub("links.yaml")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<sender::SettingSpec> specs = sender::CommonSpecs("email");
+    for (auto& spec : EmailSpecs()) specs.push_back(std::move(spec));
+    std::vector<std::string> prefixes = sender::CommonOpenPrefixes();
+    for (auto& p : EmailOpenPrefixes()) prefixes.push_back(std::move(p));
+    return sender::Settings::Load("email_sender", "ASSENT_EMAIL_", specs, prefixes, args, {});
+  }
+  absl::StatusOr<EmailConfig> Config(std::vector<std::string> extra) {
+    ASSIGN_OR_RETURN(sender::Settings settings, Settings(std::move(extra)));
+    return ReadEmailConfig(settings, "assent.");
+  }
+
+  std::string Record(const std::string& event_id, bool sealed = true,
+                     const std::string& aad = "") {
+    v1::ConfirmationRequested notice = Notice("en");
+    notice.set_event_id(event_id);
+    if (sealed) {
+      *notice.mutable_sealed() = Seal(Secret().SerializeAsString(), aad.empty() ? event_id : aad);
+    }
+    return notice.SerializeAsString();
+  }
+
+  std::vector<std::string> Spooled() {
+    std::vector<std::string> out;
+    DIR* d = opendir(config_.spool_dir.c_str());
+    if (d == nullptr) return out;
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (!name.ends_with(".eml")) continue;
+      std::ifstream in(config_.spool_dir + "/" + name);
+      std::stringstream text;
+      text << in.rdbuf();
+      out.push_back(text.str());
+    }
+    closedir(d);
+    return out;
+  }
+  // What an MTA does after picking the messages up.
+  void EmptySpool() {
+    DIR* d = opendir(config_.spool_dir.c_str());
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.ends_with(".eml")) unlink((config_.spool_dir + "/" + name).c_str());
+    }
+    closedir(d);
+  }
+
+  static constexpr char kType[] = "assent.v1.ConfirmationRequested";
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  EmailConfig config_;
+  std::unique_ptr<sender::SenderRuntime> runtime_;
+  std::unique_ptr<mail::SpoolDirectory> spool_;
+  std::unique_ptr<ConfirmationMailer> mailer_;
+};
+
+TEST_F(ConfirmationMailerTest, ASealedNoticeBecomesOneMessageWithTheLink) {
+  sender::HandleResult r = mailer_->HandleRecord(kType, Record("acme/c:email:ab/3/confirmation"));
+  EXPECT_EQ(r.kind, sender::HandleResult::kDone);
+  EXPECT_TRUE(r.records.empty());
+  std::vector<std::string> spooled = Spooled();
+  ASSERT_EQ(spooled.size(), 1u);
+  EXPECT_THAT(spooled[0], HasSubstr("To: ana@example.com\r\n"));
+  EXPECT_THAT(spooled[0], HasSubstr("https://prefs.example/c/v2.k.payload.mac"));
+}
+
+TEST_F(ConfirmationMailerTest, ARedeliveredNoticeSendsNothingTwiceAResendIsSent) {
+  const std::string record = Record("acme/c:email:ab/3/confirmation");
+  mailer_->HandleRecord(kType, record);
+  ASSERT_EQ(Spooled().size(), 1u);
+  EmptySpool();
+  sender::HandleResult r = mailer_->HandleRecord(kType, record);
+  EXPECT_EQ(r.kind, sender::HandleResult::kDone);
+  EXPECT_EQ(Spooled().size(), 0u);
+  // consentd's resend: a new event id.
+  mailer_->HandleRecord(kType, Record("acme/c:email:ab/3/confirmation/1"));
+  EXPECT_EQ(Spooled().size(), 1u);
+}
+
+TEST_F(ConfirmationMailerTest, OtherAndUnknownTypesAreSkipped) {
+  const std::string record = Record("acme/c:email:ab/3/confirmation");
+  for (const char* type : {"assent.v1.ConsentExpiring", "assent.v1.SomethingNew", ""}) {
+    sender::HandleResult r = mailer_->HandleRecord(type, record);
+    EXPECT_EQ(r.kind, sender::HandleResult::kDone) << type;
+  }
+  EXPECT_EQ(Spooled().size(), 0u);
+  // Skipping remembered nothing: the notice itself is still sent.
+  mailer_->HandleRecord(kType, record);
+  EXPECT_EQ(Spooled().size(), 1u);
+}
+
+TEST_F(ConfirmationMailerTest, UnsealedTamperedAndGarbageNoticesSendNothing) {
+  EXPECT_EQ(mailer_->HandleRecord(kType, Record("e1", /*sealed=*/false)).kind,
+            sender::HandleResult::kDone);
+  // Sealed for another event id (a notice's secret copied into another notice).
+  EXPECT_EQ(mailer_->HandleRecord(kType, Record("e2", true, "e-other")).kind,
+            sender::HandleResult::kDone);
+  EXPECT_EQ(mailer_->HandleRecord(kType, "\xff\xff not a proto").kind,
+            sender::HandleResult::kDone);
+  EXPECT_EQ(Spooled().size(), 0u);
+}
+
+TEST_F(ConfirmationMailerTest, SettingsNameWhatIsWrong) {
+  EXPECT_THAT(Config({"--email-confirmations-enabled", "true"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("email.confirmation_keyring_file")));
+  WriteFile(dir_.Sub("open.yaml"),
+            absl::StrCat("keys:\n  - id: c1\n    secret: \"", absl::Base64Escape(kSealKey), "\"\n"),
+            0644);
+  EXPECT_THAT(Config({"--email-confirmations-enabled", "true",
+                      "--email-confirmation-keyring-file", dir_.Sub("open.yaml")})
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("email.confirmation_keyring_file")));
+  WriteFile(dir_.Sub("short.yaml"), "keys:\n  - id: c1\n    secret: \"c2hvcnQ=\"\n", 0600);
+  EXPECT_THAT(Config({"--email-confirmations-enabled", "true",
+                      "--email-confirmation-keyring-file", dir_.Sub("short.yaml")})
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].secret")));
+  // Disabled: no keyring needed.
+  ASSERT_OK_AND_ASSIGN(EmailConfig off, Config({}));
+  EXPECT_FALSE(off.confirmation.enabled);
+}
+
+}  // namespace
+}  // namespace assent::email
