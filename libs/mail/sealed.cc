@@ -53,7 +53,8 @@ absl::StatusOr<ConfirmationKeyRing> ConfirmationKeyRing::Parse(std::string_view 
     if (!node.IsMap()) return InvalidField(field, "must be a map with id and secret");
     ASSIGN_OR_RETURN(std::string id, Scalar(node["id"], field + ".id"));
     if (id.empty() || id.size() > kMaxKeyIdLength) {
-      return InvalidField(field + ".id", absl::StrCat("must be 1..", kMaxKeyIdLength, " characters"));
+      return InvalidField(field + ".id",
+                          absl::StrCat("must be 1..", kMaxKeyIdLength, " characters"));
     }
     for (char c : id) {
       if (!IsKeyIdChar(c)) return InvalidField(field + ".id", "may hold only A-Z a-z 0-9 _ -");
@@ -124,7 +125,8 @@ absl::StatusOr<std::string> OpenSealed(const ConfirmationKeyRing& keyring,
       EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr,
                          reinterpret_cast<const unsigned char*>(key->data()),
                          reinterpret_cast<const unsigned char*>(sealed.nonce().data())) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) == 1 &&
       EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in,
                         static_cast<int>(text_len)) == 1 &&

@@ -31,19 +31,21 @@ v1::SealedValue Seal(const std::string& key, const std::string& key_id,
   int len = 0;
   EXPECT_EQ(EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr), 1);
   EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, nullptr), 1);
-  EXPECT_EQ(EVP_EncryptInit_ex(ctx, nullptr, nullptr,
-                               reinterpret_cast<const unsigned char*>(key.data()),
-                               reinterpret_cast<const unsigned char*>(kNonce.data())),
-            1);
-  EXPECT_EQ(EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())),
-            1);
+  EXPECT_EQ(
+      EVP_EncryptInit_ex(ctx, nullptr, nullptr, reinterpret_cast<const unsigned char*>(key.data()),
+                         reinterpret_cast<const unsigned char*>(kNonce.data())),
+      1);
+  EXPECT_EQ(
+      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())),
+      1);
   EXPECT_EQ(EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
                               reinterpret_cast<const unsigned char*>(plaintext.data()),
                               static_cast<int>(plaintext.size())),
             1);
   int total = len;
-  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + total, &len), 1);
+  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + total, &len),
+            1);
   total += len;
   EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.data() + total), 1);
   EVP_CIPHER_CTX_free(ctx);
@@ -55,9 +57,9 @@ v1::SealedValue Seal(const std::string& key, const std::string& key_id,
 }
 
 ConfirmationKeyRing TwoKeys() {
-  const std::string yaml = absl::StrCat("keys:\n  - id: k1\n    secret: \"", absl::Base64Escape(kKey),
-                                        "\"\n  - id: k2\n    secret: \"",
-                                        absl::Base64Escape(kOtherKey), "\"\n");
+  const std::string yaml =
+      absl::StrCat("keys:\n  - id: k1\n    secret: \"", absl::Base64Escape(kKey),
+                   "\"\n  - id: k2\n    secret: \"", absl::Base64Escape(kOtherKey), "\"\n");
   absl::StatusOr<ConfirmationKeyRing> ring = ConfirmationKeyRing::Parse(yaml);
   EXPECT_OK(ring.status());
   return ring.ok() ? *ring : ConfirmationKeyRing();
@@ -67,7 +69,8 @@ TEST(OpenSealed, OpensWhatEvpSealed) {
   ConfirmationKeyRing ring = TwoKeys();
   ASSERT_EQ(ring.size(), 2u);
   const std::string secret = "the confirmation secret \x01\x00 bytes";
-  ASSERT_OK_AND_ASSIGN(std::string opened, OpenSealed(ring, Seal(kKey, "k1", secret, "ev-1"), "ev-1"));
+  ASSERT_OK_AND_ASSIGN(std::string opened,
+                       OpenSealed(ring, Seal(kKey, "k1", secret, "ev-1"), "ev-1"));
   EXPECT_EQ(opened, secret);
   ASSERT_OK_AND_ASSIGN(opened, OpenSealed(ring, Seal(kOtherKey, "k2", secret, "ev-1"), "ev-1"));
   EXPECT_EQ(opened, secret);
@@ -86,12 +89,14 @@ TEST(OpenSealed, RefusesTamperedCiphertextAndTag) {
   c[0] ^= 1;
   v1::SealedValue body = sealed;
   body.set_ciphertext(c);
-  EXPECT_THAT(OpenSealed(TwoKeys(), body, "ev"), StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
+  EXPECT_THAT(OpenSealed(TwoKeys(), body, "ev"),
+              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
   c = sealed.ciphertext();
   c.back() ^= 1;
   v1::SealedValue tag = sealed;
   tag.set_ciphertext(c);
-  EXPECT_THAT(OpenSealed(TwoKeys(), tag, "ev"), StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
+  EXPECT_THAT(OpenSealed(TwoKeys(), tag, "ev"),
+              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
 }
 
 TEST(OpenSealed, RefusesTheWrongKeyUnderAnId) {
@@ -119,10 +124,10 @@ TEST(OpenSealed, NamesTheFieldAtFault) {
 TEST(ConfirmationKeyRing, RefusesBadFiles) {
   EXPECT_THAT(ConfirmationKeyRing::Parse("keys: []\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys")));
-  EXPECT_THAT(ConfirmationKeyRing::Parse(absl::StrCat("keys:\n  - id: k1\n    secret: \"",
-                                                      absl::Base64Escape(std::string(31, 'a')),
-                                                      "\"\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].secret")));
+  EXPECT_THAT(
+      ConfirmationKeyRing::Parse(absl::StrCat("keys:\n  - id: k1\n    secret: \"",
+                                              absl::Base64Escape(std::string(31, 'a')), "\"\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].secret")));
   EXPECT_THAT(ConfirmationKeyRing::Parse("keys:\n  - id: k1\n    secret: \"!!!\"\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].secret")));
   EXPECT_THAT(ConfirmationKeyRing::Parse("keys:\n  - id: \"a b\"\n    secret: x\n"),
