@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-
 #include <cerrno>
 #include <cstring>
 
@@ -81,7 +80,8 @@ absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
                                                const v1::ConfirmationSecret& secret,
                                                std::string_view /*display_name*/,
                                                const std::string& message_id, absl::Time now) {
-  if (secret.contact_point().type() != v1::CONTACT_EMAIL || secret.contact_point().value().empty()) {
+  if (secret.contact_point().type() != v1::CONTACT_EMAIL ||
+      secret.contact_point().value().empty()) {
     return InvalidField("sealed.contact_point", "must be an email address");
   }
   if (!std::string_view(secret.url()).starts_with("https://")) {
@@ -110,7 +110,8 @@ absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
   message.message_id = message_id;
   message.date = now;
   message.text_body = body.render(view);
-  if (!body.is_valid()) return absl::InternalError("confirmation template: " + body.error_message());
+  if (!body.is_valid())
+    return absl::InternalError("confirmation template: " + body.error_message());
   return mail::RenderRfc5322(message);
 }
 
@@ -189,8 +190,8 @@ sender::HandleResult ConfirmationMailer::HandleRecord(const std::string& type,
   const std::string marker = MarkerPath(notice.event_id());
   struct stat st;
   if (stat(marker.c_str(), &st) == 0) return count("duplicate");
-  absl::StatusOr<std::string> plain = mail::OpenSealed(*config_.keyring, notice.sealed(),
-                                                       notice.event_id());
+  absl::StatusOr<std::string> plain =
+      mail::OpenSealed(*config_.keyring, notice.sealed(), notice.event_id());
   v1::ConfirmationSecret secret;
   if (!plain.ok() || !secret.ParseFromString(*plain)) {
     // The event id is not a customer identifier; the status names no secret.

@@ -19,8 +19,8 @@ std::string Field(const std::multimap<std::string, std::string>& form, const std
 
 // The decisions a confirmation link names: PENDING, recorded at its sequence, on its target.
 std::vector<v1::ConsentRecord> PendingAt(const PageData& page) {
-  const auto& decisions = page.claims.target.has_contact() ? page.contact->decisions()
-                                                           : page.subject->decisions();
+  const auto& decisions =
+      page.claims.target.has_contact() ? page.contact->decisions() : page.subject->decisions();
   std::vector<v1::ConsentRecord> pending;
   for (const v1::ConsentRecord& r : decisions) {
     if (r.state() == v1::PENDING && r.sequence() == page.claims.confirm_sequence) {
@@ -38,7 +38,8 @@ nlohmann::json ConfirmItems(const Locales& locales, std::string_view lang, const
   for (const v1::ConsentRecord& r : records) {
     auto it = tenant.catalog.purposes.find(r.purpose_id());
     const v1::Purpose* purpose = it == tenant.catalog.purposes.end() ? nullptr : &it->second;
-    items.push_back({{"text", What(locales, lang, purpose, r.purpose_id(), r.topic(), r.channel())}});
+    items.push_back(
+        {{"text", What(locales, lang, purpose, r.purpose_id(), r.topic(), r.channel())}});
   }
   return items;
 }

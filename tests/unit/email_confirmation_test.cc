@@ -2,9 +2,8 @@
 // customer reads, in their language, with the /c/ link; the lifecycle records' handling (opened
 // from values sealed with OpenSSL EVP directly, as consentd seals them; other types skipped;
 // once per event id even when the MTA took the first file; a resend sent); its settings.
-#include "email_sender/confirmation.h"
-
 #include <dirent.h>
+#include <librdkafka/rdkafka.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,13 +16,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "email_sender/confirmation.h"
 #include "email_sender/email_sender.h"
-#include "testing/fake_clock.h"
-#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/status_macros.h"
+#include "testing/fake_clock.h"
 #include "testing/status_matchers.h"
+#include "testing/temp_dir.h"
 
 namespace assent::email {
 namespace {
@@ -116,15 +117,17 @@ v1::SealedValue Seal(const std::string& plaintext, const std::string& aad) {
                                reinterpret_cast<const unsigned char*>(kSealKey.data()),
                                reinterpret_cast<const unsigned char*>(nonce.data())),
             1);
-  EXPECT_EQ(EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())),
-            1);
+  EXPECT_EQ(
+      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())),
+      1);
   EXPECT_EQ(EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
                               reinterpret_cast<const unsigned char*>(plaintext.data()),
                               static_cast<int>(plaintext.size())),
             1);
   int total = len;
-  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + total, &len), 1);
+  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + total, &len),
+            1);
   total += len;
   EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.data() + total), 1);
   EVP_CIPHER_CTX_free(ctx);
@@ -148,9 +151,10 @@ class ConfirmationMailerTest : public ::testing::Test {
               absl::StrCat("keys:\n  - id: k1\n    secret: \"",
                            absl::Base64Escape(std::string(32, 'l')), "\"\n"),
               0600);
-    WriteFile(dir_.Sub("confirm.yaml"),
-              absl::StrCat("keys:\n  - id: c1\n    secret: \"", absl::Base64Escape(kSealKey), "\"\n"),
-              0600);
+    WriteFile(
+        dir_.Sub("confirm.yaml"),
+        absl::StrCat("keys:\n  - id: c1\n    secret: \"", absl::Base64Escape(kSealKey), "\"\n"),
+        0600);
     auto config = Config({"--email-confirmations-enabled", "true",
                           "--email-confirmation-keyring-file", dir_.Sub("confirm.yaml")});
     ASSERT_OK(config.status());
@@ -170,11 +174,20 @@ class ConfirmationMailerTest : public ::testing::Test {
   }
 
   absl::StatusOr<sender::Settings> Settings(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"--kafka-brokers", "127.0.0.1:1", "--service", "127.0.0.1:1",
-                                     "--contact-key-secret-file", dir_.Sub("contact.secret"),
-                                     "--metrics-listen", "", "--enforcement-service-deadline",
-                                     "5ms", "--email-spool-dir", dir_.Sub("spool"),
-                                     "--email-link-keyring-file", dir_.Sub("links.yaml")};
+    std::vector<std::string> args = {"--kafka-brokers",
+                                     "127.0.0.1:1",
+                                     "--service",
+                                     "127.0.0.1:1",
+                                     "--contact-key-secret-file",
+                                     dir_.Sub("contact.secret"),
+                                     "--metrics-listen",
+                                     "",
+                                     "--enforcement-service-deadline",
+                                     "5ms",
+                                     "--email-spool-dir",
+                                     dir_.Sub("spool"),
+                                     "--email-link-keyring-file",
+                                     dir_.Sub("links.yaml")};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<sender::SettingSpec> specs = sender::CommonSpecs("email");
     for (auto& spec : EmailSpecs()) specs.push_back(std::move(spec));
@@ -187,8 +200,7 @@ class ConfirmationMailerTest : public ::testing::Test {
     return ReadEmailConfig(settings, "assent.");
   }
 
-  std::string Record(const std::string& event_id, bool sealed = true,
-                     const std::string& aad = "") {
+  std::string Record(const std::string& event_id, bool sealed = true, const std::string& aad = "") {
     v1::ConfirmationRequested notice = Notice("en");
     notice.set_event_id(event_id);
     if (sealed) {
@@ -272,26 +284,86 @@ TEST_F(ConfirmationMailerTest, UnsealedTamperedAndGarbageNoticesSendNothing) {
   // Sealed for another event id (a notice's secret copied into another notice).
   EXPECT_EQ(mailer_->HandleRecord(kType, Record("e2", true, "e-other")).kind,
             sender::HandleResult::kDone);
-  EXPECT_EQ(mailer_->HandleRecord(kType, "\xff\xff not a proto").kind,
-            sender::HandleResult::kDone);
+  EXPECT_EQ(mailer_->HandleRecord(kType, "\xff\xff not a proto").kind, sender::HandleResult::kDone);
   EXPECT_EQ(Spooled().size(), 0u);
 }
 
+// Real librdkafka messages (through its mock cluster): the message-type header is what dispatches.
+TEST_F(ConfirmationMailerTest, DispatchesOnTheMessageTypeHeaderOfARealRecord) {
+  char err[256];
+  rd_kafka_conf_t* pconf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(pconf, "test.mock.num.brokers", "1", err, sizeof(err)),
+            RD_KAFKA_CONF_OK);
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
+  ASSERT_NE(producer, nullptr) << err;
+  const std::string topic = "assent.consent.lifecycle.v1";
+  auto produce = [&](const std::string& type, const std::string& value) {
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(1);
+    rd_kafka_header_add(headers, "message-type", -1, type.data(),
+                        static_cast<ssize_t>(type.size()));
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+    EXPECT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(e);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
+  };
+  const std::string record = Record("acme/c:email:ab/9/confirmation");
+  produce("assent.v1.ConsentExpiring", record);
+  produce(kType, record);
+  ASSERT_EQ(rd_kafka_flush(producer, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::string bootstrap;
+  {
+    char value[512];
+    size_t size = sizeof(value);
+    ASSERT_EQ(rd_kafka_conf_get(rd_kafka_conf(producer), "bootstrap.servers", value, &size),
+              RD_KAFKA_CONF_OK);
+    bootstrap = value;
+  }
+  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(cconf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err)),
+            RD_KAFKA_CONF_OK);
+  ASSERT_EQ(rd_kafka_conf_set(cconf, "group.id", "unit", err, sizeof(err)), RD_KAFKA_CONF_OK);
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
+  ASSERT_NE(consumer, nullptr) << err;
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  ASSERT_EQ(rd_kafka_assign(consumer, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(parts);
+  int handled = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (handled < 2 && absl::Now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      EXPECT_EQ(mailer_->Handle(*m).kind, sender::HandleResult::kDone);
+      // The first record (a ConsentExpiring with the same bytes) sends nothing.
+      EXPECT_EQ(Spooled().size(), handled == 0 ? 0u : 1u);
+      ++handled;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  EXPECT_EQ(handled, 2);
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  rd_kafka_destroy(producer);
+}
+
 TEST_F(ConfirmationMailerTest, SettingsNameWhatIsWrong) {
-  EXPECT_THAT(Config({"--email-confirmations-enabled", "true"}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("email.confirmation_keyring_file")));
+  EXPECT_THAT(
+      Config({"--email-confirmations-enabled", "true"}).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("email.confirmation_keyring_file")));
   WriteFile(dir_.Sub("open.yaml"),
             absl::StrCat("keys:\n  - id: c1\n    secret: \"", absl::Base64Escape(kSealKey), "\"\n"),
             0644);
-  EXPECT_THAT(Config({"--email-confirmations-enabled", "true",
-                      "--email-confirmation-keyring-file", dir_.Sub("open.yaml")})
-                  .status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("email.confirmation_keyring_file")));
+  EXPECT_THAT(
+      Config({"--email-confirmations-enabled", "true", "--email-confirmation-keyring-file",
+              dir_.Sub("open.yaml")})
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("email.confirmation_keyring_file")));
   WriteFile(dir_.Sub("short.yaml"), "keys:\n  - id: c1\n    secret: \"c2hvcnQ=\"\n", 0600);
-  EXPECT_THAT(Config({"--email-confirmations-enabled", "true",
-                      "--email-confirmation-keyring-file", dir_.Sub("short.yaml")})
+  EXPECT_THAT(Config({"--email-confirmations-enabled", "true", "--email-confirmation-keyring-file",
+                      dir_.Sub("short.yaml")})
                   .status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].secret")));
   // Disabled: no keyring needed.
