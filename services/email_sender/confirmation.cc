@@ -42,6 +42,22 @@ constexpr ConfirmationTemplate kGerman = {
     "Wir senden Ihnen nichts, bevor Sie bestätigen. Wenn Sie dies nicht angefordert haben, "
     "ignorieren Sie diese Nachricht: die Anfrage verfällt von selbst{{#expires}} "
     "({{{expires}}}){{/expires}}.\n"};
+constexpr ConfirmationTemplate kFrench = {
+    "Merci de confirmer votre inscription",
+    "Bonjour,\n\n"
+    "merci de confirmer que vous souhaitez recevoir :\n"
+    "{{#items}}  - {{{what}}}\n{{/items}}\n"
+    "\nConfirmez ici :\n{{{url}}}\n\n"
+    "Nous ne vous enverrons rien avant votre confirmation. Si vous n’avez rien demandé, ignorez "
+    "ce message : la demande expirera d’elle-même{{#expires}} ({{{expires}}}){{/expires}}.\n"};
+constexpr ConfirmationTemplate kSpanish = {
+    "Confirme su suscripción",
+    "Hola:\n\n"
+    "confirme que desea recibir:\n"
+    "{{#items}}  - {{{what}}}\n{{/items}}\n"
+    "\nConfirme aquí:\n{{{url}}}\n\n"
+    "No le enviaremos nada hasta que confirme. Si no lo ha solicitado, ignore este mensaje: la "
+    "solicitud caducará sola{{#expires}} ({{{expires}}}){{/expires}}.\n"};
 
 std::string Header(const rd_kafka_message_t& m, const char* name) {
   rd_kafka_headers_t* headers = nullptr;
@@ -55,20 +71,45 @@ std::string Header(const rd_kafka_message_t& m, const char* name) {
   return std::string(static_cast<const char*>(value), size);
 }
 
+// The first two letters of a language tag, lower-cased ("de-AT" -> "de").
+std::string Primary(std::string_view tag) {
+  std::string out;
+  for (char c : tag.substr(0, 2)) out.push_back(static_cast<char>(c | 0x20));
+  return tag.size() == 2 || (tag.size() > 2 && tag[2] == '-') ? out : "";
+}
+
+// The language of the PENDING decisions' evidence when a template has it, else English.
 std::string Language(const v1::ConfirmationRequested& notice) {
   for (const v1::ConsentRecord& r : notice.records()) {
-    const std::string& lang = r.evidence().language();
-    if (lang.size() >= 2 && (lang[0] == 'd' || lang[0] == 'D') &&
-        (lang[1] == 'e' || lang[1] == 'E') && (lang.size() == 2 || lang[2] == '-')) {
-      return "de";
-    }
-    if (!lang.empty()) return "en";
+    const std::string lang = Primary(r.evidence().language());
+    if (lang == "de" || lang == "fr" || lang == "es") return lang;
+    if (!r.evidence().language().empty()) return "en";
   }
   return "en";
 }
 
-std::string What(const v1::ConsentRecord& r) {
+const ConfirmationTemplate& TemplateFor(std::string_view lang) {
+  if (lang == "de") return kGerman;
+  if (lang == "fr") return kFrench;
+  if (lang == "es") return kSpanish;
+  return kEnglish;
+}
+
+// The purpose's name in `lang` from the catalog (its display name, else its id), and the topic.
+std::string What(const v1::ConsentRecord& r, const enforce::TenantCatalog* catalog,
+                 std::string_view lang) {
   std::string what = r.purpose_id();
+  if (catalog != nullptr) {
+    auto it = catalog->purposes.find(r.purpose_id());
+    if (it != catalog->purposes.end()) {
+      if (!it->second.display_name().empty()) what = it->second.display_name();
+      for (const v1::PurposeText& text : it->second.texts()) {
+        if (Primary(text.language()) == lang && !text.display_name().empty()) {
+          what = text.display_name();
+        }
+      }
+    }
+  }
   if (!r.topic().empty()) absl::StrAppend(&what, " / ", r.topic());
   return what;
 }
@@ -78,7 +119,7 @@ std::string What(const v1::ConsentRecord& r) {
 absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
                                                const v1::ConfirmationRequested& notice,
                                                const v1::ConfirmationSecret& secret,
-                                               std::string_view /*display_name*/,
+                                               const enforce::TenantCatalog* catalog,
                                                const std::string& message_id, absl::Time now) {
   if (secret.contact_point().type() != v1::CONTACT_EMAIL ||
       secret.contact_point().value().empty()) {
@@ -87,11 +128,12 @@ absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
   if (!std::string_view(secret.url()).starts_with("https://")) {
     return InvalidField("sealed.url", "must be an https:// link");
   }
-  const ConfirmationTemplate& t = Language(notice) == "de" ? kGerman : kEnglish;
+  const std::string lang = Language(notice);
+  const ConfirmationTemplate& t = TemplateFor(lang);
   kainjow::mustache::data items{kainjow::mustache::data::type::list};
   for (const v1::ConsentRecord& r : notice.records()) {
     kainjow::mustache::data item;
-    item.set("what", What(r));
+    item.set("what", What(r, catalog, lang));
     items.push_back(item);
   }
   kainjow::mustache::data view;
@@ -203,8 +245,10 @@ sender::HandleResult ConfirmationMailer::HandleRecord(const std::string& type,
   const std::string id = Sha256Hex(absl::StrCat("confirmation/", notice.event_id()));
   const std::string message_id =
       absl::StrCat("<", id.substr(0, 32), "@", config_.message_id_domain, ">");
+  std::shared_ptr<const enforce::Catalog> catalog = runtime_.enforcer().catalog();
   absl::StatusOr<std::string> rendered =
-      RenderConfirmation(config_, notice, secret, "", message_id, runtime_.clock().Now());
+      RenderConfirmation(config_, notice, secret, catalog->FindTenant(notice.tenant()), message_id,
+                         runtime_.clock().Now());
   if (!rendered.ok()) {
     spdlog::warn("msg=\"confirmation not rendered\" event_id=\"{}\" error=\"{}\"",
                  notice.event_id(), rendered.status().ToString());

@@ -1,8 +1,9 @@
 // The email sender's side of double opt-in: it follows the lifecycle topic
 // (<prefix>consent.lifecycle.v1, its own consumer group), dispatches on the "message-type" header,
 // and turns each ConfirmationRequested that carries a sealed ConfirmationSecret into a
-// confirmation message in the spool, rendered from its own mustache template (English and German;
-// the language of the PENDING decisions' evidence, else English) with the /c/{token} link.
+// confirmation message in the spool, rendered from its own mustache template (English, German,
+// French, Spanish: the language of the PENDING decisions' evidence, else English; purpose names
+// from the catalog) with the /c/{token} link.
 // Other and unknown message types are skipped and counted
 // (assent_sender_skipped_messages_total{sender,type}).
 //
@@ -24,6 +25,7 @@
 #include <string>
 
 #include "assent/v1/lifecycle.pb.h"
+#include "enforce/catalog.h"
 #include "mail/sealed.h"
 #include "mail/spool.h"
 #include "prometheus/counter.h"
@@ -41,12 +43,14 @@ struct ConfirmationConfig {
   std::string message_id_domain;
 };
 
-// The message of one confirmation, rendered (RFC 5322). `lang` "de" or anything else (English).
-// INVALID_ARGUMENT naming the field for a secret without an email address or link.
+// The message of one confirmation, rendered (RFC 5322), in the language of the decisions'
+// evidence (en, de, fr, es; else English), naming the purposes as `catalog` does (the tenant's
+// catalog, may be null: purpose ids). INVALID_ARGUMENT naming the field for a secret without an
+// email address or https link.
 absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
                                                const v1::ConfirmationRequested& notice,
                                                const v1::ConfirmationSecret& secret,
-                                               std::string_view display_name,
+                                               const enforce::TenantCatalog* catalog,
                                                const std::string& message_id, absl::Time now);
 
 class ConfirmationMailer {

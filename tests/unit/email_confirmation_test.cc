@@ -63,8 +63,9 @@ v1::ConfirmationSecret Secret() {
 }
 
 TEST(Confirmation, TheMessageHoldsTheLinkAndWhatIsConfirmed) {
-  ASSERT_OK_AND_ASSIGN(std::string eml, RenderConfirmation(Config(), Notice("en"), Secret(), "",
-                                                           "<id@shop.example>", absl::Now()));
+  ASSERT_OK_AND_ASSIGN(std::string eml,
+                       RenderConfirmation(Config(), Notice("en"), Secret(), nullptr,
+                                          "<id@shop.example>", absl::Now()));
   EXPECT_THAT(eml, HasSubstr("To: ana@example.com\r\n"));
   EXPECT_THAT(eml, HasSubstr("Subject: Please confirm your subscription\r\n"));
   // The list, then an empty line before the link's paragraph.
@@ -77,28 +78,50 @@ TEST(Confirmation, TheMessageHoldsTheLinkAndWhatIsConfirmed) {
 }
 
 TEST(Confirmation, GermanEvidenceGetsTheGermanMessage) {
-  ASSERT_OK_AND_ASSIGN(std::string eml, RenderConfirmation(Config(), Notice("de-DE"), Secret(), "",
-                                                           "<id@shop.example>", absl::Now()));
+  ASSERT_OK_AND_ASSIGN(std::string eml,
+                       RenderConfirmation(Config(), Notice("de-DE"), Secret(), nullptr,
+                                          "<id@shop.example>", absl::Now()));
   // The subject is non-ASCII: RFC 2047 encoded.
   EXPECT_THAT(eml, HasSubstr("Subject: =?UTF-8?B?"));
   EXPECT_THAT(eml, HasSubstr("Hier best=C3=A4tigen"));
 }
 
+TEST(Confirmation, PurposesAreNamedAsTheCatalogNamesThemInTheCustomersLanguage) {
+  enforce::TenantCatalog catalog;
+  v1::Purpose& p = catalog.purposes["marketing.newsletter"];
+  p.set_purpose_id("marketing.newsletter");
+  p.set_display_name("Weekly newsletter");
+  v1::PurposeText* fr = p.add_texts();
+  fr->set_language("fr");
+  fr->set_display_name("Lettre hebdomadaire");
+  ASSERT_OK_AND_ASSIGN(std::string en, RenderConfirmation(Config(), Notice("en-GB"), Secret(),
+                                                          &catalog, "<i@x>", absl::Now()));
+  EXPECT_THAT(en, HasSubstr("  - Weekly newsletter\r\n"));
+  ASSERT_OK_AND_ASSIGN(std::string french, RenderConfirmation(Config(), Notice("fr-CA"), Secret(),
+                                                              &catalog, "<i@x>", absl::Now()));
+  EXPECT_THAT(french, HasSubstr("  - Lettre hebdomadaire\r\n"));
+  EXPECT_THAT(french, HasSubstr("Confirmez ici"));
+  ASSERT_OK_AND_ASSIGN(std::string spanish, RenderConfirmation(Config(), Notice("es"), Secret(),
+                                                               &catalog, "<i@x>", absl::Now()));
+  EXPECT_THAT(spanish, HasSubstr("  - Weekly newsletter\r\n"));
+  EXPECT_THAT(spanish, HasSubstr("Confirme aqu=C3=AD"));
+}
+
 TEST(Confirmation, RefusesASecretWithoutAnEmailAddressOrAnHttpsLink) {
   v1::ConfirmationSecret phone = Secret();
   phone.mutable_contact_point()->set_type(v1::CONTACT_PHONE);
-  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), phone, "", "<i@x>", absl::Now()),
+  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), phone, nullptr, "<i@x>", absl::Now()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sealed.contact_point")));
   v1::ConfirmationSecret http = Secret();
   http.set_url("http://prefs.example/c/x");
-  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), http, "", "<i@x>", absl::Now()),
+  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), http, nullptr, "<i@x>", absl::Now()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sealed.url")));
 }
 
 TEST(Confirmation, HeaderInjectionThroughTheAddressIsRefused) {
   v1::ConfirmationSecret evil = Secret();
   evil.mutable_contact_point()->set_value("ana@example.com\r\nBcc: x@evil.example");
-  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), evil, "", "<i@x>", absl::Now()),
+  EXPECT_THAT(RenderConfirmation(Config(), Notice("en"), evil, nullptr, "<i@x>", absl::Now()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header To")));
 }
 

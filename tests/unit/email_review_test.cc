@@ -148,8 +148,8 @@ TEST(ReviewChoices, TheMessageCarriesAFreshPreferenceLinkForTheRecipient) {
   EXPECT_EQ(claims.kind, v1::PREFERENCE_CENTER);
   EXPECT_EQ(claims.tenant, "acme");
   EXPECT_TRUE(claims.target.has_contact());
-  EXPECT_EQ(claims.expire_time, absl::FromUnixSeconds(absl::ToUnixSeconds(
-                                    clock.Now() + config.preferences_ttl)));
+  EXPECT_EQ(claims.expire_time,
+            absl::FromUnixSeconds(absl::ToUnixSeconds(clock.Now() + config.preferences_ttl)));
   server->Shutdown();
 }
 
