@@ -4,6 +4,9 @@
 // once per event id even when the MTA took the first file; a resend sent); its settings.
 #include <dirent.h>
 #include <librdkafka/rdkafka.h>
+// clang-format off: the mock header must follow rdkafka.h
+#include <librdkafka/rdkafka_mock.h>
+// clang-format on
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -198,7 +201,7 @@ class ConfirmationMailerTest : public ::testing::Test {
 
   absl::StatusOr<sender::Settings> Settings(std::vector<std::string> extra) {
     std::vector<std::string> args = {"--kafka-brokers",
-                                     "127.0.0.1:1",
+                                     brokers_,
                                      "--service",
                                      "127.0.0.1:1",
                                      "--contact-key-secret-file",
@@ -258,6 +261,8 @@ class ConfirmationMailerTest : public ::testing::Test {
   }
 
   static constexpr char kType[] = "assent.v1.ConfirmationRequested";
+  // Nothing listens there unless a test starts a mock cluster first.
+  std::string brokers_ = "127.0.0.1:1";
   testing::TempDir dir_;
   testing::FakeClock clock_;
   EmailConfig config_;
@@ -309,6 +314,84 @@ TEST_F(ConfirmationMailerTest, UnsealedTamperedAndGarbageNoticesSendNothing) {
             sender::HandleResult::kDone);
   EXPECT_EQ(mailer_->HandleRecord(kType, "\xff\xff not a proto").kind, sender::HandleResult::kDone);
   EXPECT_EQ(Spooled().size(), 0u);
+}
+
+// The sender's view, fed through librdkafka's mock cluster, holds the address's suppressions.
+class ConfirmationSuppressionTest : public ConfirmationMailerTest {
+ protected:
+  void SetUp() override {
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    host_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    ASSERT_NE(host_, nullptr) << err;
+    cluster_ = rd_kafka_mock_cluster_new(host_, 1);
+    ASSERT_NE(cluster_, nullptr);
+    brokers_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+    for (const char* topic : {"assent.consent.state.v1", "assent.consent.changes.v1"}) {
+      ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, topic, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    ConfirmationMailerTest::SetUp();
+  }
+  void TearDown() override {
+    mailer_.reset();
+    runtime_.reset();
+    if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(cluster_);
+    if (host_ != nullptr) rd_kafka_destroy(host_);
+  }
+
+  // Publishes the address's state with one suppression and waits until the view holds it.
+  void Suppress(v1::Suppression::Kind kind, uint64_t sequence) {
+    v1::Target target;
+    target.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+    target.mutable_contact_point()->set_value("ana@example.com");
+    ASSERT_OK_AND_ASSIGN(enforce::Recipient r, runtime_->enforcer().Resolve("acme", target));
+    v1::TargetStateSnapshot snapshot;
+    v1::ContactPointState* state = snapshot.mutable_contact();
+    state->set_tenant("acme");
+    *state->mutable_contact() = r.ref.contact();
+    state->set_sequence(sequence);
+    v1::Suppression* s = state->add_suppressions();
+    s->set_channel(v1::EMAIL);
+    s->set_kind(kind);
+    s->set_sequence(sequence);
+    const std::string value = snapshot.SerializeAsString();
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers_.c_str(), err, sizeof(err)),
+              RD_KAFKA_CONF_OK);
+    rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    ASSERT_NE(producer, nullptr) << err;
+    ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("assent.consent.state.v1"),
+                                RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_flush(producer, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(producer);
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (runtime_->enforcer().view().Sequence(r.key) < sequence && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));  // polling the view, with a deadline
+    }
+    ASSERT_EQ(runtime_->enforcer().view().Sequence(r.key), sequence) << "the view never applied it";
+  }
+
+  rd_kafka_t* host_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+TEST_F(ConfirmationSuppressionTest, AHardBouncedAddressGetsNoConfirmation) {
+  Suppress(v1::Suppression::HARD_BOUNCE, 5);
+  EXPECT_EQ(mailer_->HandleRecord(kType, Record("acme/c:email:ab/3/confirmation")).kind,
+            sender::HandleResult::kDone);
+  EXPECT_EQ(Spooled().size(), 0u);
+}
+
+TEST_F(ConfirmationSuppressionTest, AnUnsubscribedAddressStillGetsTheConfirmationItAskedFor) {
+  // Transactional: an earlier unsubscribe (a soft suppression) does not stop the confirmation of
+  // the customer's new request.
+  Suppress(v1::Suppression::UNSUBSCRIBED, 5);
+  mailer_->HandleRecord(kType, Record("acme/c:email:ab/3/confirmation"));
+  EXPECT_EQ(Spooled().size(), 1u);
 }
 
 // Real librdkafka messages (through its mock cluster): the message-type header is what dispatches.
