@@ -95,6 +95,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<email::ConfirmationMailer> mailer;
   std::unique_ptr<sender::SendLoop> lifecycle_loop;
   std::thread lifecycle_thread;
+  std::atomic<bool> lifecycle_failed{false};
   if (config->confirmation.enabled) {
     mailer = std::make_unique<email::ConfirmationMailer>(config->confirmation, **runtime,
                                                          handler.spool());
@@ -115,6 +116,7 @@ int Run(int argc, char** argv) {
       absl::Status s = lifecycle_loop->Run();
       if (!s.ok()) {
         spdlog::error("msg=\"confirmations stopped on error\" error=\"{}\"", s.ToString());
+        lifecycle_failed.store(true);
         loop.Stop();
       }
     });
@@ -126,6 +128,8 @@ int Run(int argc, char** argv) {
     lifecycle_loop->Stop();
     lifecycle_thread.join();
     g_lifecycle_loop.store(nullptr);
+    // A fatal error of the confirmations' loop ends the process like one of the requests' loop.
+    if (s.ok() && lifecycle_failed.load()) s = absl::InternalError("confirmations loop failed");
   }
   sender::ExitAfter(absl::Seconds(10), s.ok() ? 0 : 1);
   (*runtime)->SetRunning(false);
