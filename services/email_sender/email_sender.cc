@@ -4,6 +4,7 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/hex.h"
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "links/token.h"
@@ -44,12 +45,21 @@ std::vector<sender::SettingSpec> EmailSpecs() {
        "preference-center link in every message's footer ({token} is replaced)"},
       {"email.preferences_ttl", "720h", "how long a preference-center link stays valid"},
       {"email.message_id_domain", "assent.local", "domain part of the Message-IDs"},
+      {"email.confirmations_enabled", "false",
+       "send double opt-in confirmation messages from the lifecycle topic's "
+       "ConfirmationRequested notices"},
+      {"email.confirmation_keyring_file", "",
+       "the confirmation keyring (consentd's, mode 0600) that opens the sealed addresses; "
+       "required when confirmations are enabled"},
+      {"email.lifecycle_topic", "",
+       "the lifecycle topic; default <kafka.topic_prefix>consent.lifecycle.v1"},
   };
 }
 
 std::vector<std::string> EmailOpenPrefixes() { return {"templates."}; }
 
-absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& s) {
+absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& s,
+                                            const std::string& topic_prefix) {
   EmailConfig c;
   c.requests_topic = s.String("email.requests_topic");
   c.outcomes_topic = s.String("email.outcomes_topic");
@@ -78,6 +88,26 @@ absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& s) {
   }
   c.keyring = std::make_shared<const links::KeyRing>(*std::move(keyring));
   c.message_id_domain = s.String("email.message_id_domain");
+  ASSIGN_OR_RETURN(c.confirmation.enabled, s.Bool("email.confirmations_enabled"));
+  c.confirmation.topic = s.String("email.lifecycle_topic");
+  if (c.confirmation.topic.empty()) {
+    c.confirmation.topic = absl::StrCat(topic_prefix, "consent.lifecycle.v1");
+  }
+  c.confirmation.from = c.from;
+  c.confirmation.message_id_domain = c.message_id_domain;
+  if (c.confirmation.enabled) {
+    const std::string file = s.String("email.confirmation_keyring_file");
+    if (file.empty()) {
+      return InvalidField("email.confirmation_keyring_file",
+                          "required when email.confirmations_enabled is true");
+    }
+    RETURN_IF_ERROR(CheckSecretFileMode("email.confirmation_keyring_file", file));
+    absl::StatusOr<links::KeyRing> ring = links::KeyRing::Load(file);
+    if (!ring.ok()) {
+      return InvalidField("email.confirmation_keyring_file", StdSv(ring.status().message()));
+    }
+    c.confirmation.keyring = std::make_shared<const links::KeyRing>(*std::move(ring));
+  }
   for (const auto& [key, value] : s.WithPrefix("templates.")) {
     const size_t dot = key.rfind('.');
     const std::string id = key.substr(0, dot);
@@ -140,9 +170,6 @@ absl::StatusOr<std::string> EmailSender::Render(const SendRequest& request,
     return InvalidField("template_id",
                         absl::StrCat("unknown template \"", request.template_id(), "\""));
   }
-  ASSIGN_OR_RETURN(std::string subject,
-                   RenderTemplate(t->second.subject, t->first, request.payload()));
-  ASSIGN_OR_RETURN(std::string body, RenderTemplate(t->second.body, t->first, request.payload()));
   // Both links name the recipient by its keyed hash, never by address.
   links::LinkClaims claims;
   claims.tenant = request.tenant();
@@ -158,10 +185,16 @@ absl::StatusOr<std::string> EmailSender::Render(const SendRequest& request,
   claims.channel = assent::v1::CHANNEL_UNSPECIFIED;
   claims.expire_time = runtime_.clock().Now() + config_.preferences_ttl;
   ASSIGN_OR_RETURN(std::string preferences_token, links::MintLink(*config_.keyring, claims));
+  const std::string preferences_url = links::FillUrl(config_.preferences_url, preferences_token);
+  // Every template may show the fresh preference-center link as {{preferences_link}} (the
+  // "review your choices" template does); a payload value of that name wins.
+  google::protobuf::Map<std::string, std::string> payload = request.payload();
+  payload.insert({"preferences_link", preferences_url});
+  ASSIGN_OR_RETURN(std::string subject, RenderTemplate(t->second.subject, t->first, payload));
+  ASSIGN_OR_RETURN(std::string body, RenderTemplate(t->second.body, t->first, payload));
   ASSIGN_OR_RETURN(auto headers,
                    mail::ListUnsubscribeHeaders(unsubscribe_url, config_.unsubscribe_mailto));
-  absl::StrAppend(&body, "\n\n-- \nManage your email preferences: ",
-                  links::FillUrl(config_.preferences_url, preferences_token),
+  absl::StrAppend(&body, "\n\n-- \nManage your email preferences: ", preferences_url,
                   "\nUnsubscribe from these emails: ", unsubscribe_url, "\n");
   mail::MailMessage message;
   message.from = config_.from;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "email_sender/confirmation.h"
 #include "links/keyring.h"
 #include "mail/spool.h"
 #include "sender/runtime.h"
@@ -41,12 +42,17 @@ struct EmailConfig {
   absl::Duration preferences_ttl;
   std::string message_id_domain;
   std::map<std::string, Template> templates;
+  // Double opt-in confirmation messages (email.confirmations.*); topic filled from the common
+  // kafka.topic_prefix when not set.
+  ConfirmationConfig confirmation;
 };
 
 // The email sender's own settings, besides sender::CommonSpecs.
 std::vector<sender::SettingSpec> EmailSpecs();
 std::vector<std::string> EmailOpenPrefixes();
-absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& settings);
+// `topic_prefix`: the common kafka.topic_prefix (the lifecycle topic's default).
+absl::StatusOr<EmailConfig> ReadEmailConfig(const sender::Settings& settings,
+                                            const std::string& topic_prefix = "assent.");
 
 // Replaces {{name}} with payload values. INVALID_ARGUMENT "payload.<name>: required by template
 // <id>" when one is missing.
@@ -61,6 +67,8 @@ class EmailSender {
   absl::Status Init();
   // Handles one record of the requests topic.
   sender::HandleResult Handle(const rd_kafka_message_t& message);
+  // The spool the confirmations share.
+  mail::SpoolDirectory& spool() { return spool_; }
 
  private:
   sender::OutRecord Publish(const sender::v1::SendOutcome& outcome);

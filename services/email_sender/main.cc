@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -19,9 +20,11 @@ extern char** environ;
 namespace {
 
 std::atomic<assent::sender::SendLoop*> g_loop{nullptr};
+std::atomic<assent::sender::SendLoop*> g_lifecycle_loop{nullptr};
 
 void OnSignal(int) {
   if (auto* loop = g_loop.load()) loop->Stop();
+  if (auto* loop = g_lifecycle_loop.load()) loop->Stop();
 }
 
 int Run(int argc, char** argv) {
@@ -48,7 +51,7 @@ int Run(int argc, char** argv) {
     return 2;
   }
   auto common = sender::ReadCommon("email", *settings);
-  auto config = common.ok() ? email::ReadEmailConfig(*settings)
+  auto config = common.ok() ? email::ReadEmailConfig(*settings, common->topic_prefix)
                             : absl::StatusOr<email::EmailConfig>(common.status());
   if (!config.ok()) {
     std::cerr << "email_sender: " << config.status().message() << "\n";
@@ -88,9 +91,46 @@ int Run(int argc, char** argv) {
     std::cerr << "email_sender: " << s.message() << "\n";
     return 1;
   }
+  // Confirmations follow the lifecycle topic in their own consumer group and transactions.
+  std::unique_ptr<email::ConfirmationMailer> mailer;
+  std::unique_ptr<sender::SendLoop> lifecycle_loop;
+  std::thread lifecycle_thread;
+  std::atomic<bool> lifecycle_failed{false};
+  if (config->confirmation.enabled) {
+    mailer = std::make_unique<email::ConfirmationMailer>(config->confirmation, **runtime,
+                                                         handler.spool());
+    sender::SendLoopOptions lifecycle_options = loop_options;
+    lifecycle_options.group_id = absl::StrCat(common->group_id, "-confirmations");
+    lifecycle_options.transactional_id =
+        absl::StrCat(lifecycle_options.group_id, "-", common->instance_id);
+    lifecycle_options.topics = {config->confirmation.topic};
+    lifecycle_loop = std::make_unique<sender::SendLoop>(
+        lifecycle_options, [&](const rd_kafka_message_t& m) { return mailer->Handle(m); },
+        SystemClock::Get());
+    if (absl::Status s = lifecycle_loop->Start(absl::Seconds(60)); !s.ok()) {
+      std::cerr << "email_sender: " << s.message() << "\n";
+      return 1;
+    }
+    g_lifecycle_loop.store(lifecycle_loop.get());
+    lifecycle_thread = std::thread([&] {
+      absl::Status s = lifecycle_loop->Run();
+      if (!s.ok()) {
+        spdlog::error("msg=\"confirmations stopped on error\" error=\"{}\"", s.ToString());
+        lifecycle_failed.store(true);
+        loop.Stop();
+      }
+    });
+  }
   (*runtime)->SetRunning(true);
   spdlog::info("msg=\"running\"");
   absl::Status s = loop.Run();
+  if (lifecycle_loop != nullptr) {
+    lifecycle_loop->Stop();
+    lifecycle_thread.join();
+    g_lifecycle_loop.store(nullptr);
+    // A fatal error of the confirmations' loop ends the process like one of the requests' loop.
+    if (s.ok() && lifecycle_failed.load()) s = absl::InternalError("confirmations loop failed");
+  }
   sender::ExitAfter(absl::Seconds(10), s.ok() ? 0 : 1);
   (*runtime)->SetRunning(false);
   g_loop.store(nullptr);

@@ -30,9 +30,6 @@ std::string Csp(const std::string& nonce) {
                       "base-uri 'none'");
 }
 
-// The link's digest: what CSRF tokens, rate limits and idempotency keys use instead of the token.
-std::string LinkDigest(const std::string& token) { return Sha256Hex(token).substr(0, 32); }
-
 }  // namespace
 
 App::App(const Config& config, ConsentClient& client, const Clock& clock, LinkMailer* mailer,
@@ -53,7 +50,12 @@ App::App(const Config& config, ConsentClient& client, const Clock& clock, LinkMa
       link_errors_(prometheus::BuildCounter()
                        .Name("assent_prefcenter_link_errors_total")
                        .Help("Links refused, by why (invalid, expired)")
-                       .Register(registry)) {
+                       .Register(registry)),
+      confirmations_(prometheus::BuildCounter()
+                         .Name("assent_prefcenter_confirmations_total")
+                         .Help("Double opt-in confirmations posted, by result (confirmed, already, "
+                               "gone, invalid, forbidden, error)")
+                         .Register(registry)) {
   http::RateLimiterOptions client_options;
   client_options.rate_per_second = config.client_rate;
   client_options.burst = config.client_burst;
@@ -84,6 +86,10 @@ void App::Register(http::Server& server) {
   server.Post(
       "unsubscribe_post", "/u/" + token,
       [this](const auto& req, auto& res, const auto& ctx) { PostUnsubscribe(req, res, ctx); });
+  server.Get("confirm_get", "/c/" + token,
+             [this](const auto& req, auto& res, const auto& ctx) { GetConfirm(req, res, ctx); });
+  server.Post("confirm_post", "/c/" + token,
+              [this](const auto& req, auto& res, const auto& ctx) { PostConfirm(req, res, ctx); });
   server.Post("resend", "/r",
               [this](const auto& req, auto& res, const auto& ctx) { PostResend(req, res, ctx); });
   const std::string api = "/api/v1/preferences/" + token;

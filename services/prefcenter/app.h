@@ -5,6 +5,9 @@
 //   GET  /u/{token}            one-click page for a person: one confirm button (writes nothing:
 //                              link scanners fetch it)
 //   POST /u/{token}            RFC 8058 one-click unsubscribe (no cookie, no redirect, idempotent)
+//   GET  /c/{token}            double opt-in: what is being confirmed and a confirm button (writes
+//                              nothing: link scanners fetch it)
+//   POST /c/{token}            confirms (ConfirmDecision with the click's IP and user agent)
 //   POST /r                    "send me a new link" (same answer whatever the address)
 //   GET|POST|OPTIONS /api/v1/preferences/{token}   the JSON API (CORS from config)
 //   GET  /assets/prefcenter.css                     the stylesheet (a tenant's with ?t=tenant)
@@ -33,6 +36,10 @@
 
 namespace assent::prefcenter {
 
+// The confirmed (or pending) decisions as the page's list items, in `lang`.
+nlohmann::json ConfirmItems(const Locales& locales, std::string_view lang, const TenantInfo& tenant,
+                            const std::vector<v1::ConsentRecord>& records);
+
 class App {
  public:
   // `mailer` may be null ("send me a new link" then sends nothing). Everything must outlive the
@@ -54,6 +61,13 @@ class App {
                       const http::RequestContext& ctx);
   void PostUnsubscribe(const httplib::Request& req, httplib::Response& res,
                        const http::RequestContext& ctx);
+  void GetConfirm(const httplib::Request& req, httplib::Response& res,
+                  const http::RequestContext& ctx);
+  void PostConfirm(const httplib::Request& req, httplib::Response& res,
+                   const http::RequestContext& ctx);
+  // The page for a confirmation link with nothing (left) to confirm.
+  void SendConfirmGone(const httplib::Request& req, httplib::Response& res,
+                       const links::LinkClaims& claims, const std::string& display_name);
   void PostResend(const httplib::Request& req, httplib::Response& res,
                   const http::RequestContext& ctx);
   void Api(const httplib::Request& req, httplib::Response& res, const http::RequestContext& ctx);
@@ -124,6 +138,7 @@ class App {
   prometheus::Family<prometheus::Counter>& unsubscribes_;
   prometheus::Family<prometheus::Counter>& saves_;
   prometheus::Family<prometheus::Counter>& link_errors_;
+  prometheus::Family<prometheus::Counter>& confirmations_;
 };
 
 }  // namespace assent::prefcenter

@@ -134,6 +134,14 @@ absl::StatusOr<v1::RecordDecisionsResponse> ConsentClient::Record(
   return response;
 }
 
+absl::StatusOr<v1::ConfirmDecisionResponse> ConsentClient::Confirm(
+    const v1::ConfirmDecisionRequest& request) {
+  v1::ConfirmDecisionResponse response;
+  grpc::Status status = consent_->ConfirmDecision(Context().get(), request, &response);
+  if (!status.ok()) return FromGrpc(status);
+  return response;
+}
+
 absl::StatusOr<v1::SetPreferencesResponse> ConsentClient::SetPreferences(
     const v1::SetPreferencesRequest& request) {
   v1::SetPreferencesResponse response;

@@ -45,6 +45,8 @@ class ConsentClient {
   absl::StatusOr<v1::ListHistoryResponse> History(const std::string& tenant,
                                                   const v1::TargetRef& target, int page_size);
   absl::StatusOr<v1::RecordDecisionsResponse> Record(const v1::RecordDecisionsRequest& request);
+  // Confirms a double opt-in (the token is a bearer secret: never logged).
+  absl::StatusOr<v1::ConfirmDecisionResponse> Confirm(const v1::ConfirmDecisionRequest& request);
   absl::StatusOr<v1::SetPreferencesResponse> SetPreferences(
       const v1::SetPreferencesRequest& request);
   // Ready when consentd answers (a cheap ListTenants).

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "assent/v1/consent.pb.h"
+#include "http/server.h"
 #include "links/token.h"
 #include "nlohmann/json.hpp"
 #include "prefcenter/consent_client.h"
@@ -120,6 +121,11 @@ Plan PlanStopAll(const PageData& page, const std::vector<PurposeView>& purposes,
 // TARGETED_ADS row withdrawn; recorded with evidence.gpc, which also marks the subject.
 std::vector<std::pair<Row, v1::ConsentState>> GpcDecisions(
     const std::vector<PurposeView>& purposes);
+
+// The link's digest: what CSRF tokens, rate limits and idempotency keys use instead of the token.
+std::string LinkDigest(const std::string& token);
+// The evidence of a customer's request: client address and user agent (printable, bounded).
+v1::Evidence RequestEvidence(const httplib::Request& req, const http::RequestContext& ctx);
 
 // "EMAIL", "SMS", ...: the enum's name, as locale keys and form fields use it.
 std::string ChannelKey(v1::Channel channel);

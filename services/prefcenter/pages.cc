@@ -23,13 +23,15 @@ std::string Field(const std::multimap<std::string, std::string>& form, const std
   return it == form.end() ? "" : it->second;
 }
 
-std::string LinkDigest(const std::string& token) { return Sha256Hex(token).substr(0, 32); }
-
 nlohmann::json ChangesJson(const std::vector<std::string>& changes) {
   nlohmann::json items = nlohmann::json::array();
   for (const std::string& c : changes) items.push_back({{"text", c}});
   return items;
 }
+
+}  // namespace
+
+std::string LinkDigest(const std::string& token) { return Sha256Hex(token).substr(0, 32); }
 
 v1::Evidence RequestEvidence(const httplib::Request& req, const http::RequestContext& ctx) {
   v1::Evidence evidence;
@@ -43,8 +45,6 @@ v1::Evidence RequestEvidence(const httplib::Request& req, const http::RequestCon
   evidence.set_user_agent(agent);
   return evidence;
 }
-
-}  // namespace
 
 void App::SendPreferences(const httplib::Request& req, httplib::Response& res,
                           const std::string& token, const PageData& page,

@@ -138,10 +138,13 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 class Stack {
-  constructor({ name = 'browser', kafka = false, emailSender = false } = {}) {
+  constructor({ name = 'browser', kafka = false, emailSender = false, confirmations = false } = {}) {
     this.name = name;
     this.wantKafka = kafka;
     this.wantEmailSender = emailSender;
+    // Double opt-in: consentd seals ConfirmationRequested addresses with a confirmation keyring
+    // that the email sender opens (confirm.test.js).
+    this.wantConfirmations = confirmations;
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), `assent-${name}-`));
     this.procs = {};
     this.kafkaDir = null;
@@ -178,6 +181,11 @@ class Stack {
     fs.writeFileSync(this.keyring, `keys:\n  - id: k1\n    secret: "${this.linkSecret.toString('base64')}"\n`, {
       mode: 0o600,
     });
+    if (this.wantConfirmations) {
+      this.confirmationKeyring = this.file('confirmation-keyring.yaml');
+      fs.writeFileSync(this.confirmationKeyring,
+        `keys:\n  - id: c1\n    secret: "${crypto.randomBytes(32).toString('base64')}"\n`, { mode: 0o600 });
+    }
     this.contactSecret = this.file('contact-key.secret');
     fs.writeFileSync(this.contactSecret, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
 
@@ -206,6 +214,8 @@ class Stack {
       '--auth-policy-file', POLICY,
     ];
     if (this.wantKafka) consentdArgs.push('--kafka-brokers', this.brokers, '--kafka-partitions', '1');
+    // The setting's name comes with consentd's double opt-in (branch lc-optin-core).
+    if (this.wantConfirmations) consentdArgs.push('--confirmation-keyring-file', this.confirmationKeyring);
     const consentdLines = await this.#spawn('consentd', BIN.consentd, consentdArgs, this.file('consentd.port'));
     this.consentd = consentdLines[0];
     trace('consentd serving');
@@ -322,6 +332,9 @@ class Stack {
       '--email-link-keyring-file', this.keyring,
       '--email-unsubscribe-url', `${this.baseUrl}/u/{token}`,
       '--email-preferences-url', `${this.baseUrl}/p/{token}`,
+      ...(this.wantConfirmations
+        ? ['--email-confirmations-enabled', 'true', '--email-confirmation-keyring-file', this.confirmationKeyring]
+        : []),
     ], this.file('email_sender.port'));
     this.senderMetrics = `http://${lines[0]}`;
     trace('email sender serving metrics');
