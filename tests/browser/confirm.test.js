@@ -81,7 +81,7 @@ scenario('double opt-in, end to end', {
     const plain = await request(link);
     assert.equal(plain.status, 200);
     assert.equal((await check()).reason, 'PENDING_CONFIRMATION');
-    const page = await open(browser, link);
+    const { page } = await open(browser, link);
     assert.match(await h1(page), /Confirm your subscription/);
     assert.match(await page.content(), /Newsletter \(double opt-in\)/);
     const { violations } = await runAxe(page);
