@@ -21,7 +21,9 @@ std::string DefaultInstanceId() {
 }
 
 ProgressReporter::ProgressReporter(ReporterOptions options, const Clock& clock)
-    : options_(std::move(options)), clock_(clock), topic_(EnforcementTopic(options_.topic_prefix)) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      topic_(EnforcementTopic(options_.topic_prefix)) {}
 
 ProgressReporter::~ProgressReporter() { Stop(); }
 
@@ -40,10 +42,10 @@ absl::StatusOr<std::unique_ptr<ProgressReporter>> ProgressReporter::Start(Report
   kafka.producer_overrides = r->options_.producer_overrides;
   ASSIGN_OR_RETURN(events::ConfPtr conf, events::ProducerConfig(kafka));
   // Reports are heartbeats: a late one is worthless, so they are not retried for ever.
-  RETURN_IF_ERROR(events::SetConf(
-      conf.get(), "message.timeout.ms",
-      absl::StrCat(absl::ToInt64Milliseconds(r->options_.message_timeout)),
-      "kafka.producer.message.timeout.ms"));
+  RETURN_IF_ERROR(
+      events::SetConf(conf.get(), "message.timeout.ms",
+                      absl::StrCat(absl::ToInt64Milliseconds(r->options_.message_timeout)),
+                      "kafka.producer.message.timeout.ms"));
   RETURN_IF_ERROR(events::SetConf(conf.get(), "enable.idempotence", "false",
                                   "kafka.producer.enable.idempotence"));
   char errstr[512];
@@ -109,8 +111,8 @@ void ProgressReporter::Publish(const ChangesProgress& progress) {
   rd_kafka_resp_err_t err = rd_kafka_producev(
       producer_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(headers),
+      RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_headers_destroy(headers);
     spdlog::debug("msg=\"enforcement report not queued\" error=\"{}\"", rd_kafka_err2str(err));

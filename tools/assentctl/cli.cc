@@ -180,6 +180,10 @@ std::vector<Command> MakeCommands() {
       {"history", "TARGET [--newest-first] [--limit N]",
        "Show the change history, one line per record.", 0,
        Flags({kTargetFlags, {{"newest-first", kSwitch}, {"limit", kValue}}}), &History},
+      {"proof", "TARGET [--limit N]",
+       "Show, for each withdrawal (newest first), when each registered sender had applied it;"
+       " exit 1 when a sender has not applied one yet.",
+       0, Flags({kTargetFlags, {{"limit", kValue}}}), &Proof},
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
       {"events tail",
