@@ -19,9 +19,7 @@ namespace {
 constexpr int kDefaultProofPage = 100;
 constexpr int kMaxProofPage = 1000;
 
-bool Withdraws(v1::ConsentState state) {
-  return state == v1::DENIED || state == v1::WITHDRAWN;
-}
+bool Withdraws(v1::ConsentState state) { return state == v1::DENIED || state == v1::WITHDRAWN; }
 
 void TakeEarlier(v1::WithdrawalProof& proof, const google::protobuf::Timestamp& honour_by) {
   if (honour_by.seconds() == 0 && honour_by.nanos() == 0) return;
@@ -106,8 +104,7 @@ EnforcementProof::EnforcementProof(ProofOptions options, store::Store& store, co
 EnforcementProof::~EnforcementProof() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
-    ProofOptions options, store::Store& store, const Clock& clock,
-    prometheus::Registry& registry) {
+    ProofOptions options, store::Store& store, const Clock& clock, prometheus::Registry& registry) {
   if (options.brokers.empty()) return InvalidField("kafka.brokers", "required for enforcement");
   std::unique_ptr<EnforcementProof> proof(
       new EnforcementProof(std::move(options), store, clock, registry));
@@ -121,24 +118,27 @@ absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
            {"client.id", "assent-consentd-auditor"},
            {"group.id", "assent-consentd-auditor"},
            {"log_level", "4"}}) {
-    RETURN_IF_ERROR(
-        events::SetConf(conf.get(), key, value, absl::StrCat("kafka.consumer.", key)));
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.consumer.", key)));
   }
   RETURN_IF_ERROR(
       events::SetConf(conf.get(), "bootstrap.servers", proof->options_.brokers, "kafka.brokers"));
   for (const auto& [key, value] : proof->options_.connection) {
-    RETURN_IF_ERROR(
-        events::SetConf(conf.get(), key, value, absl::StrCat("kafka.producer.", key)));
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.producer.", key)));
   }
+  // librdkafka's own log lines (a broker not reachable yet, ...) go to the debug log: the reports
+  // are heartbeats, and the relay already says when Kafka is away.
+  rd_kafka_conf_set_log_cb(
+      conf.get(), [](const rd_kafka_t*, int, const char* facility, const char* message) {
+        spdlog::debug("msg=\"enforcement consumer\" facility={} detail=\"{}\"", facility, message);
+      });
   char errstr[512];
   proof->consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr)));
   if (proof->consumer_ == nullptr) return InvalidField("kafka.producer", errstr);
   (void)conf.release();
   for (const std::string& sender : proof->senders()) {
-    proof->enforced_.Add({{"sender", sender}},
-                         prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-                                                                 120, 300, 900, 3600});
+    proof->enforced_.Add({{"sender", sender}}, prometheus::Histogram::BucketBoundaries{
+                                                   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                                   5, 10, 30, 60, 120, 300, 900, 3600});
   }
   proof->UpdateGauges(clock.Now());
   proof->thread_ = std::thread([raw = proof.get()] { raw->Loop(); });
@@ -161,14 +161,14 @@ absl::Status EnforcementProof::Load() {
   size_t loaded = 0;
   const rocksdb::Slice pending_prefix(store::kProofPendingPrefix.data(),
                                       store::kProofPendingPrefix.size());
-  for (it->Seek(pending_prefix); it->Valid() && it->key().starts_with(pending_prefix);
-       it->Next()) {
+  for (it->Seek(pending_prefix); it->Valid() && it->key().starts_with(pending_prefix); it->Next()) {
     const std::string key = it->value().ToString();
     ASSIGN_OR_RETURN(std::optional<std::string> value, store_.Get(store::Cf::kProof, key));
     v1::WithdrawalProof proof;
     if (!value.has_value() || !proof.ParseFromString(*value)) return Corrupt("proof entry");
-    PendingWithdrawal w{key, proof.partition(), proof.offset(), FromProto(proof.recorded_time()),
-                        OrInfinite(proof), {}};
+    PendingWithdrawal w{
+        key, proof.partition(), proof.offset(), FromProto(proof.recorded_time()), OrInfinite(proof),
+        {}};
     w.applied.resize(senders().size());
     for (const v1::SenderApplication& a : proof.senders()) {
       std::optional<size_t> i = auditor_.SenderIndex(a.sender());
@@ -192,8 +192,8 @@ void EnforcementProof::OnDelivered(const std::vector<events::DeliveredChange>& c
     if (!change.ParseFromString(delivered.value)) continue;
     std::optional<v1::WithdrawalProof> proof = WithdrawalOf(change);
     if (!proof.has_value()) continue;
-    const std::string key = store::ProofKey(change.tenant(), store::EntityName(change.target()),
-                                            change.sequence());
+    const std::string key =
+        store::ProofKey(change.tenant(), store::EntityName(change.target()), change.sequence());
     // A record re-sent after a crash keeps the entry of its first publication.
     absl::StatusOr<std::optional<std::string>> existing = store_.Get(store::Cf::kProof, key);
     if (existing.ok() && existing->has_value()) continue;
@@ -204,14 +204,19 @@ void EnforcementProof::OnDelivered(const std::vector<events::DeliveredChange>& c
     batch.Put(store_.Handle(store::Cf::kProof), key, proof->SerializeAsString());
     batch.Put(store_.Handle(store::Cf::kProof),
               store::ProofPendingKey(delivered.partition, delivered.offset), key);
-    added.push_back({key, delivered.partition, delivered.offset,
-                     FromProto(proof->recorded_time()), OrInfinite(*proof), {}});
+    added.push_back({key,
+                     delivered.partition,
+                     delivered.offset,
+                     FromProto(proof->recorded_time()),
+                     OrInfinite(*proof),
+                     {}});
   }
   if (added.empty()) return;
   if (absl::Status s = store_.Write(&batch); !s.ok()) {
     // Nothing to retry with: the change is published. Its proof is missing; say so loudly.
-    spdlog::error("msg=\"cannot record withdrawals for proof of enforcement\" count={} error=\"{}\"",
-                  added.size(), s.ToString());
+    spdlog::error(
+        "msg=\"cannot record withdrawals for proof of enforcement\" count={} error=\"{}\"",
+        added.size(), s.ToString());
     return;
   }
   absl::MutexLock lock(&mu_);
@@ -262,8 +267,8 @@ void EnforcementProof::Loop() {
       if (s.ok()) {
         assigned_ = true;
       } else {
-        if (!warned) spdlog::warn("msg=\"waiting for the enforcement topic\" error=\"{}\"",
-                                  s.ToString());
+        if (!warned)
+          spdlog::warn("msg=\"waiting for the enforcement topic\" error=\"{}\"", s.ToString());
         warned = true;
         next_setup = clock_.Now() + absl::Milliseconds(500);
       }
@@ -339,8 +344,8 @@ void EnforcementProof::UpdateGauges(absl::Time now) {
 }
 
 absl::StatusOr<v1::GetEnforcementProofResponse> ReadEnforcementProof(
-    const store::Store& store, std::string_view tenant, const v1::TargetRef& target,
-    int page_size, std::string_view page_token, const std::vector<std::string>& senders) {
+    const store::Store& store, std::string_view tenant, const v1::TargetRef& target, int page_size,
+    std::string_view page_token, const std::vector<std::string>& senders) {
   ASSIGN_OR_RETURN(int size, ledger::PageSize(page_size, kDefaultProofPage, kMaxProofPage));
   uint64_t from = UINT64_MAX;
   if (!page_token.empty()) {

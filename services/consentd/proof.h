@@ -107,7 +107,7 @@ class EnforcementProof {
 // GetEnforcementProof over the stored entries of one resolved target: newest first.
 // INVALID_ARGUMENT for a bad page token or size.
 absl::StatusOr<v1::GetEnforcementProofResponse> ReadEnforcementProof(
-    const store::Store& store, std::string_view tenant, const v1::TargetRef& target,
-    int page_size, std::string_view page_token, const std::vector<std::string>& senders);
+    const store::Store& store, std::string_view tenant, const v1::TargetRef& target, int page_size,
+    std::string_view page_token, const std::vector<std::string>& senders);
 
 }  // namespace assent::consentd

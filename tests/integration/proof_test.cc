@@ -4,6 +4,7 @@
 // applied by email only, and the alert condition (assent_withdrawals_unenforced) holds for sms
 // alone once enforcement.alert_after (2 s here) has passed.
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <memory>
@@ -44,9 +45,8 @@ class ProofTest : public ::testing::Test {
     server_ =
         std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     server_->Start({"--kafka-brokers", broker_->bootstrap(), "--kafka-partitions", "3",
-                    "--contact-key-secret-file", secret_file_, "--enforcement-senders",
-                    "email,sms", "--enforcement-alert-after", "2s",
-                    "--enforcement-instance-timeout", "3s"});
+                    "--contact-key-secret-file", secret_file_, "--enforcement-senders", "email,sms",
+                    "--enforcement-alert-after", "2s", "--enforcement-instance-timeout", "3s"});
     ASSERT_FALSE(HasFatalFailure());
     ASSERT_TRUE(server_->SeedCatalog(kPurpose, {v1::EMAIL, v1::SMS}));
 
@@ -124,9 +124,9 @@ class ProofTest : public ::testing::Test {
       }
       absl::SleepFor(absl::Milliseconds(50));
     }
-    return ::testing::AssertionFailure() << "last proof: " << last.ShortDebugString()
-                                         << "\nconsentd log:\n"
-                                         << server_->log();
+    return ::testing::AssertionFailure()
+           << "last proof: " << last.ShortDebugString() << "\nconsentd log:\n"
+           << server_->log();
   }
 
   // The value of the consentd metric line `series` (exact name and labels), or -1.
@@ -153,6 +153,21 @@ class ProofTest : public ::testing::Test {
     return ::testing::AssertionFailure() << series << " is " << last << ", not " << value;
   }
 
+  struct Run {
+    int exit_status = -1;
+    std::string out;
+  };
+  // `assentctl --server ... --tenant acme proof --subject S`.
+  Run Assentctl(const std::string& subject) {
+    int status = 0;
+    Run run;
+    run.out = testing::RunCommand(absl::StrCat(ASSENTCTL_PATH, " --server ", server_->address(),
+                                               " --tenant acme proof --subject ", subject, " 2>&1"),
+                                  &status);
+    run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<testing::KafkaBroker> broker_;
   std::string secret_file_;
@@ -174,7 +189,8 @@ TEST_F(ProofTest, BothSendersApplyAWithdrawalAndAStoppedSenderAlerts) {
 
   v1::WithdrawalProof proof;
   ASSERT_TRUE(WaitProof(
-      "cust-1", [](const v1::WithdrawalProof& w) { return Applied(w, "email") && Applied(w, "sms"); },
+      "cust-1",
+      [](const v1::WithdrawalProof& w) { return Applied(w, "email") && Applied(w, "sms"); },
       &proof));
   EXPECT_EQ(proof.sequence(), 2u);
   EXPECT_THAT(proof.withdrawn(), ElementsAre("marketing.newsletter WITHDRAWN"));
@@ -190,6 +206,11 @@ TEST_F(ProofTest, BothSendersApplyAWithdrawalAndAStoppedSenderAlerts) {
   EXPECT_TRUE(WaitMetric("assent_withdrawal_enforced_seconds_count{sender=\"email\"}", 1));
   EXPECT_TRUE(WaitMetric("assent_withdrawal_enforced_seconds_count{sender=\"sms\"}", 1));
   EXPECT_TRUE(WaitMetric("assent_enforcement_live_instances{sender=\"sms\"}", 1));
+  Run run = Assentctl("cust-1");
+  EXPECT_EQ(run.exit_status, 0) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("#2 marketing.newsletter WITHDRAWN: recorded at "));
+  EXPECT_THAT(run.out, HasSubstr(", applied by email at +"));
+  EXPECT_THAT(run.out, HasSubstr(", by sms at +"));
 
   // Stop the SMS sender: the next withdrawal is applied by email only, and past alert_after
   // the alert condition holds for sms alone.
@@ -203,6 +224,11 @@ TEST_F(ProofTest, BothSendersApplyAWithdrawalAndAStoppedSenderAlerts) {
   EXPECT_EQ(Metric("assent_withdrawals_unenforced{sender=\"email\"}"), 0);
   EXPECT_GE(Metric("assent_withdrawal_oldest_unenforced_seconds{sender=\"sms\"}"), 2);
   EXPECT_FALSE(Applied(Proof("cust-2").withdrawals(0), "sms"));
+  run = Assentctl("cust-2");
+  EXPECT_EQ(run.exit_status, 1) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("#1 marketing.newsletter DENIED: recorded at "));
+  EXPECT_THAT(run.out, HasSubstr(", applied by email at +"));
+  EXPECT_THAT(run.out, HasSubstr(", sms: not yet ("));
 }
 
 }  // namespace

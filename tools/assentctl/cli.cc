@@ -414,8 +414,10 @@ std::string Usage() {
       "standard input. Targets are sent in requests of at most 10000.\n"
       "\n"
       "Exit status:\n"
-      "  0   success; check: ALLOW; batch-check: every target allowed; verify: chain valid\n"
-      "  1   check: DENY; batch-check: some target denied; verify: chain broken\n"
+      "  0   success; check: ALLOW; batch-check: every target allowed; verify: chain valid;\n"
+      "      proof: every registered sender applied every withdrawal shown\n"
+      "  1   check: DENY; batch-check: some target denied; verify: chain broken; proof: some\n"
+      "      sender has not applied a withdrawal yet\n"
       "  2   a call failed (printed as 'assentctl: <CODE>: <message>') or a file is unreadable\n"
       "  64  usage error\n";
   return out;
