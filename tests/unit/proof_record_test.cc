@@ -1,9 +1,8 @@
 // Proof of enforcement's bookkeeping in consentd (consentd/proof.h) over a real RocksDB: what
 // counts as a withdrawal, the entry and pending index the relay's delivery reports write, that
 // they survive a restart, that a re-sent record keeps its first entry, and reading them back.
-#include "consentd/proof.h"
-
 #include "common/time_util.h"
+#include "consentd/proof.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/keys.h"
@@ -44,8 +43,8 @@ TEST(WithdrawalOfTest, DenialsWithdrawalsAndAddedSuppressionsAreWithdrawals) {
   c.add_decisions()->mutable_after()->set_state(v1::GRANTED);
   std::optional<v1::WithdrawalProof> w = WithdrawalOf(c);
   ASSERT_TRUE(w.has_value());
-  EXPECT_THAT(w->withdrawn(), ElementsAre("marketing.newsletter/EMAIL WITHDRAWN",
-                                          "marketing.sms/deals DENIED"));
+  EXPECT_THAT(w->withdrawn(),
+              ElementsAre("marketing.newsletter/EMAIL WITHDRAWN", "marketing.sms/deals DENIED"));
   EXPECT_EQ(FromProto(w->honour_by()), absl::FromUnixSeconds(5));  // the earliest
   EXPECT_EQ(w->sequence(), 2u);
   EXPECT_EQ(w->target().subject_id(), "s");
@@ -113,8 +112,8 @@ class ProofRecordTest : public ::testing::Test {
 TEST_F(ProofRecordTest, DeliveredWithdrawalsAreRecordedAndSurviveARestart) {
   Open();
   ASSERT_FALSE(HasFatalFailure());
-  proof_->OnDelivered({Delivered(Change("s", 1, v1::GRANTED), 10),
-                       Delivered(Change("s", 2, v1::WITHDRAWN), 11)});
+  proof_->OnDelivered(
+      {Delivered(Change("s", 1, v1::GRANTED), 10), Delivered(Change("s", 2, v1::WITHDRAWN), 11)});
   EXPECT_EQ(proof_->pending(), 1u);
   // The relay re-sends after a crash: the entry keeps its first publication.
   proof_->OnDelivered({Delivered(Change("s", 2, v1::WITHDRAWN), 40)});
