@@ -475,6 +475,10 @@ absl::StatusOr<Verdict> Enforcer::Check(const v1::CheckRequest& request) const {
   return Check(params, recipient);
 }
 
+std::vector<std::pair<int32_t, int64_t>> Enforcer::ChangesProgress() const {
+  return follower_->ChangesProgress();
+}
+
 EnforcerStatus Enforcer::status() const {
   EnforcerStatus s;
   s.follower = follower_->status();

@@ -138,6 +138,8 @@ class Enforcer {
   bool Fresh() const;
   EnforcerStatus status() const;
   const ConsentView& view() const { return view_; }
+  // As ViewFollower::ChangesProgress: what the view has applied of the changes topic.
+  std::vector<std::pair<int32_t, int64_t>> ChangesProgress() const;
   // The catalog in use (never null).
   std::shared_ptr<const Catalog> catalog() const { return catalog_.Snapshot(); }
   // Re-reads the catalog from the service now (the refresh thread does this periodically).

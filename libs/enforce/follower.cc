@@ -170,6 +170,16 @@ absl::Status ViewFollower::Setup() {
   return absl::OkStatus();
 }
 
+std::vector<std::pair<int32_t, int64_t>> ViewFollower::ChangesProgress() const {
+  std::vector<std::pair<int32_t, int64_t>> progress;
+  if (!caught_up_.load(std::memory_order_acquire)) return progress;
+  progress.reserve(changes_.count);
+  for (int i = 0; i < changes_.count; ++i) {
+    progress.emplace_back(i, changes_.next[i].load(std::memory_order_acquire));
+  }
+  return progress;
+}
+
 void ViewFollower::ConsumeLoop() {
   while (!Stopping() && !assigned_.load(std::memory_order_acquire)) {
     absl::Status s = Setup();

@@ -101,6 +101,9 @@ class ViewFollower {
     int64_t changes_lag_records = 0;
   };
   Freshness freshness() const;
+  // Per partition of the changes topic, the offset below which every record has been applied;
+  // empty until caught up (before, the view does not hold every change below those offsets).
+  std::vector<std::pair<int32_t, int64_t>> ChangesProgress() const;
   // Blocks until caught up or `timeout` passes; returns whether caught up.
   bool WaitCaughtUp(absl::Duration timeout) const;
 

@@ -104,6 +104,10 @@ void CloseConsumer(KafkaPtr consumer, absl::Duration timeout) {
   rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
+std::string EnforcementTopicName(std::string_view topic_prefix) {
+  return std::string(topic_prefix) + "enforcement.v1";
+}
+
 absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout) {
   const std::vector<TopicSpec> specs = {
       {TopicName(options, storage::v1::TOPIC_CHANGES),
@@ -120,6 +124,11 @@ absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout) {
        options.replication_factor,
        {{"cleanup.policy", "delete"},
         {"retention.ms", absl::StrCat(absl::ToInt64Milliseconds(options.lifecycle_retention))}}},
+      {EnforcementTopicName(options.topic_prefix),
+       options.partitions,
+       options.replication_factor,
+       {{"cleanup.policy", "delete"},
+        {"retention.ms", absl::StrCat(absl::ToInt64Milliseconds(kEnforcementRetention))}}},
   };
   return CreateTopics(
       {options.brokers, ConnectionSettings(options.producer_overrides), "kafka.producer."}, specs,

@@ -62,6 +62,10 @@ struct KafkaOptions {
 
 // "<prefix>consent.changes.v1", "<prefix>consent.state.v1" or "<prefix>consent.lifecycle.v1".
 std::string TopicName(const KafkaOptions& options, storage::v1::Topic topic);
+// "<prefix>enforcement.v1": the senders' enforcement progress reports (proof of enforcement).
+std::string EnforcementTopicName(std::string_view topic_prefix);
+// Its retention: reports are heartbeats, only the latest ones matter.
+inline constexpr absl::Duration kEnforcementRetention = absl::Hours(24);
 
 // The relay's producer configuration: idempotent, acks=all, low linger, Java-compatible murmur2
 // partitioning (so other clients agree on a key's partition), retries without a time limit (a

@@ -43,6 +43,9 @@ struct OutboxRelay::State {
   uint64_t fatal_errors = 0;
   bool brokers_down = false;
   std::vector<uint64_t> delivered;
+  bool keep_changes = false;  // on_delivered_changes is set
+  std::string changes_topic;
+  std::vector<DeliveredChange> delivered_changes;
   uint64_t errors = 0;
   std::string last_error;  // of the latest refused record, logged once per restart
   bool failed = false;     // a refused record or a fatal error: restart from the outbox
@@ -66,6 +69,12 @@ struct OutboxRelay::State {
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       state->delivered.push_back(id);
       state->brokers_down = false;
+      if (state->keep_changes && message->payload != nullptr &&
+          rd_kafka_topic_name(message->rkt) == state->changes_topic) {
+        state->delivered_changes.push_back(
+            {std::string(static_cast<const char*>(message->payload), message->len),
+             message->partition, message->offset});
+      }
       if (committed != absl::InfinitePast()) {
         state->latencies.push_back(state->clock->Now() - committed);
       }
@@ -102,6 +111,8 @@ struct OutboxRelay::State {
 OutboxRelay::OutboxRelay(store::Store& store, const Clock& clock, RelayOptions options)
     : store_(store), clock_(clock), options_(std::move(options)), state_(new State()) {
   state_->clock = &clock_;
+  state_->keep_changes = static_cast<bool>(options_.on_delivered_changes);
+  state_->changes_topic = TopicName(options_.kafka, storage::v1::TOPIC_CHANGES);
 }
 
 OutboxRelay::~OutboxRelay() {
@@ -167,6 +178,7 @@ void OutboxRelay::Loop() {
     s.producer.reset();
     s.in_flight.clear();
     s.delivered.clear();
+    s.delivered_changes.clear();
     s.cursor = 0;  // start over from the oldest record still in the outbox
   };
 
@@ -282,6 +294,10 @@ void OutboxRelay::Loop() {
         last_contact = now - options_.probe_interval / 2;  // probe again soon
       }
     }
+    if (!s.delivered_changes.empty()) {
+      options_.on_delivered_changes(s.delivered_changes);
+      s.delivered_changes.clear();
+    }
     if (!s.delivered.empty()) {
       absl::Status deleted = store::DeleteOutbox(store_, s.delivered);
       if (!deleted.ok()) {
@@ -324,6 +340,8 @@ void OutboxRelay::Loop() {
   if (s.producer != nullptr) {
     rd_kafka_flush(s.producer.get(), Millis(options_.stop_flush));
     rd_kafka_poll(s.producer.get(), 0);
+    if (!s.delivered_changes.empty()) options_.on_delivered_changes(s.delivered_changes);
+    s.delivered_changes.clear();
     if (!s.delivered.empty()) store::DeleteOutbox(store_, s.delivered).IgnoreError();
     drop_producer();
   }

@@ -15,7 +15,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -25,6 +27,13 @@
 #include "store/store.h"
 
 namespace assent::events {
+
+// A changes-topic record as Kafka acknowledged it.
+struct DeliveredChange {
+  std::string value;  // the ConsentChanged
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
 
 struct RelayOptions {
   KafkaOptions kafka;
@@ -44,6 +53,11 @@ struct RelayOptions {
   // Called on the relay thread for every record Kafka acknowledged, with the time from its
   // commit to the acknowledgement (for a latency histogram). Optional; must not block.
   std::function<void(absl::Duration)> on_published;
+  // Called on the relay thread with the changes-topic records Kafka acknowledged (value and place),
+  // before their outbox records are deleted: whatever it writes durably before returning is
+  // there for every acknowledged change, even after a crash (a crash before it returns re-sends
+  // the record, which is then reported again at its new offset). Optional; should be quick.
+  std::function<void(const std::vector<DeliveredChange>&)> on_delivered_changes;
 };
 
 struct RelayStats {

@@ -167,6 +167,10 @@ class Ledger {
   absl::StatusOr<v1::ContactPointState> GetContactPointState(
       const v1::GetContactPointStateRequest& request) const;
   absl::StatusOr<v1::ListHistoryResponse> ListHistory(const v1::ListHistoryRequest& request) const;
+  // A read's target in its stored form (a contact point hashed), after checking the tenant
+  // exists: NOT_FOUND for an unknown tenant, INVALID_ARGUMENT "<field>..." for a bad target.
+  absl::StatusOr<v1::TargetRef> ResolveKnownTarget(std::string_view field, std::string_view tenant,
+                                                   const v1::Target& target) const;
   absl::StatusOr<v1::VerifyHistoryResponse> VerifyHistory(
       const v1::VerifyHistoryRequest& request) const;
   absl::StatusOr<v1::CheckResponse> Check(const v1::CheckRequest& request) const;

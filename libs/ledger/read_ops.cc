@@ -284,6 +284,13 @@ absl::StatusOr<v1::ListHistoryResponse> Ledger::ListHistory(
   return response;
 }
 
+absl::StatusOr<v1::TargetRef> Ledger::ResolveKnownTarget(std::string_view field,
+                                                         std::string_view tenant,
+                                                         const v1::Target& target) const {
+  RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", tenant));
+  return ResolveTarget(field, tenant, target);
+}
+
 absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
     const v1::VerifyHistoryRequest& request) const {
   RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));

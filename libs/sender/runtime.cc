@@ -40,6 +40,10 @@ std::vector<SettingSpec> CommonSpecs(const std::string& name) {
       {"enforcement.service_deadline", "500ms", "deadline of a fallback Check"},
       {"enforcement.catalog_cache_file", "", "where the catalog is kept between runs"},
       {"tenants", "", "comma-separated tenants served (empty: all)"},
+      {"enforcement.instance_id", "",
+       "this instance's id in its enforcement progress reports (empty: <hostname>-<pid>)"},
+      {"enforcement.report_interval", "1s",
+       "heartbeat period of the enforcement progress reports (consentd's proof of enforcement)"},
   };
   for (SettingSpec& spec : ClientTlsSpecs()) specs.push_back(std::move(spec));
   return specs;
@@ -91,6 +95,10 @@ absl::StatusOr<CommonConfig> ReadCommon(const std::string& name, const Settings&
   ASSIGN_OR_RETURN(c.service_deadline,
                    s.Duration("enforcement.service_deadline", absl::Milliseconds(1)));
   c.catalog_cache_file = s.String("enforcement.catalog_cache_file");
+  c.enforcement_instance_id = s.String("enforcement.instance_id");
+  if (c.enforcement_instance_id.empty()) c.enforcement_instance_id = enforce::DefaultInstanceId();
+  ASSIGN_OR_RETURN(c.report_interval,
+                   s.Duration("enforcement.report_interval", absl::Milliseconds(10)));
   for (absl::string_view t : absl::StrSplit(s.String("tenants"), ',', absl::SkipWhitespace())) {
     std::string tenant(absl::StripAsciiWhitespace(t));
     RETURN_IF_ERROR(core::ValidateTenantId("tenants", tenant));
@@ -112,12 +120,13 @@ SenderRuntime::SenderRuntime(CommonConfig config, const Clock& clock)
 
 SenderRuntime::~SenderRuntime() {
   http_.reset();
+  if (reporter_ != nullptr) reporter_->Stop();
   if (enforcer_ != nullptr) enforcer_->Stop();
 }
 
 absl::StatusOr<std::unique_ptr<SenderRuntime>> SenderRuntime::Start(
-    const CommonConfig& config, const Clock& clock,
-    std::function<void(std::string_view)> on_change) {
+    const CommonConfig& config, const Clock& clock, std::function<void(std::string_view)> on_change,
+    std::function<enforce::ChangesProgress()> progress) {
   std::unique_ptr<SenderRuntime> rt(new SenderRuntime(config, clock));
   rt->sends_ = &prometheus::BuildCounter()
                     .Name("assent_sender_sends_total")
@@ -148,6 +157,19 @@ absl::StatusOr<std::unique_ptr<SenderRuntime>> SenderRuntime::Start(
   options.name = config.name;
   options.registry = rt->registry_;
   ASSIGN_OR_RETURN(rt->enforcer_, enforce::Enforcer::Start(std::move(options), clock));
+  enforce::ReporterOptions report;
+  report.brokers = config.kafka_brokers;
+  report.topic_prefix = config.topic_prefix;
+  report.producer_overrides = config.producer_overrides;
+  report.sender = config.name;
+  report.instance_id = config.enforcement_instance_id;
+  report.interval = config.report_interval;
+  if (progress) {
+    report.progress = std::move(progress);
+  } else {
+    report.progress = [enforcer = rt->enforcer_.get()] { return enforcer->ChangesProgress(); };
+  }
+  ASSIGN_OR_RETURN(rt->reporter_, enforce::ProgressReporter::Start(std::move(report), clock));
   if (!config.metrics_listen.empty()) {
     SenderRuntime* raw = rt.get();
     ASSIGN_OR_RETURN(

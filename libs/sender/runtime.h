@@ -13,6 +13,7 @@
 #include "assent/sender/v1/sender.pb.h"
 #include "common/clock.h"
 #include "enforce/enforcer.h"
+#include "enforce/progress_reporter.h"
 #include "metrics/http_server.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
@@ -40,6 +41,9 @@ struct CommonConfig {
   absl::Duration service_deadline;
   std::string catalog_cache_file;
   std::vector<std::string> tenants;
+  // Proof of enforcement: this instance's id in its reports, and their heartbeat period.
+  std::string enforcement_instance_id;
+  absl::Duration report_interval;
 };
 
 // The common keys with their defaults for the sender `name`.
@@ -60,10 +64,14 @@ struct SendDecision {
 class SenderRuntime {
  public:
   // Starts the enforcement library and the HTTP endpoints; writes the port file (metrics address)
-  // once listening. `on_change` is passed to the view follower.
+  // once listening. `on_change` is passed to the view follower. Publishes the enforcement
+  // progress (enforce::ProgressReporter): `progress` says what the sender has applied, by default
+  // what its view holds (a sender that applies later than its view, like the ads sync's file,
+  // passes its own).
   static absl::StatusOr<std::unique_ptr<SenderRuntime>> Start(
       const CommonConfig& config, const Clock& clock,
-      std::function<void(std::string_view)> on_change = {});
+      std::function<void(std::string_view)> on_change = {},
+      std::function<enforce::ChangesProgress()> progress = {});
   ~SenderRuntime();
 
   // Checks the request's contact point (judged with its linked subject) and, when given, its
@@ -93,6 +101,7 @@ class SenderRuntime {
   const Clock& clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<enforce::Enforcer> enforcer_;
+  std::unique_ptr<enforce::ProgressReporter> reporter_;
   std::unique_ptr<metrics::HttpServer> http_;
   prometheus::Family<prometheus::Counter>* sends_ = nullptr;
   prometheus::Family<prometheus::Counter>* suppressions_ = nullptr;

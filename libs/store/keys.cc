@@ -62,6 +62,18 @@ std::string HistoryKey(std::string_view tenant, std::string_view entity, uint64_
   PutBigEndian64(&out, sequence);
   return out;
 }
+std::string ProofKey(std::string_view tenant, std::string_view entity, uint64_t sequence) {
+  return "w" + HistoryKey(tenant, entity, sequence);
+}
+std::string ProofPrefix(std::string_view tenant, std::string_view entity) {
+  return "w" + HistoryPrefix(tenant, entity);
+}
+std::string ProofPendingKey(int32_t partition, int64_t offset) {
+  std::string out(kProofPendingPrefix);
+  PutBigEndian32(&out, static_cast<uint32_t>(partition));
+  PutBigEndian64(&out, static_cast<uint64_t>(offset));
+  return out;
+}
 std::optional<uint64_t> HistoryKeySequence(std::string_view key) {
   if (key.size() < 9 || key[key.size() - 9] != '\0') return std::nullopt;
   return ReadBigEndian64(key.substr(key.size() - 8));

@@ -40,6 +40,14 @@ std::string HistoryKey(std::string_view tenant, std::string_view entity, uint64_
 std::string HistoryPrefix(std::string_view tenant, std::string_view entity);
 // The sequence at the end of a history key; nullopt if the key is not one.
 std::optional<uint64_t> HistoryKeySequence(std::string_view key);
+// Proof of enforcement (Cf::kProof): "w" + HistoryKey(...) -> the withdrawal's WithdrawalProof,
+std::string ProofKey(std::string_view tenant, std::string_view entity, uint64_t sequence);
+// ... every proof key of the entity starts with it,
+std::string ProofPrefix(std::string_view tenant, std::string_view entity);
+// ... and "p" + partition + offset (big-endian) -> the ProofKey of a withdrawal still pending
+// (not yet applied by every registered sender).
+inline constexpr std::string_view kProofPendingPrefix = "p";
+std::string ProofPendingKey(int32_t partition, int64_t offset);
 std::string OutboxKey(uint64_t id);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "ads_sync/audience_file.h"
 #include "ads_sync/audience_sync.h"
 #include "ads_sync/config.h"
@@ -62,8 +63,19 @@ int Run(const AdsConfig& config) {
   }
 
   ChangeQueue queue(config.tenant);
-  auto runtime = sender::SenderRuntime::Start(config.common, clock,
-                                              [&queue](std::string_view key) { queue.Push(key); });
+  // What the suppression file reflects, for the enforcement progress reports: the ads sync has
+  // applied a change only once the file written after it was read holds it (or needed no write).
+  struct Applied {
+    absl::Mutex mu;
+    enforce::ChangesProgress progress ABSL_GUARDED_BY(mu);
+  };
+  auto applied = std::make_shared<Applied>();
+  auto runtime = sender::SenderRuntime::Start(
+      config.common, clock, [&queue](std::string_view key) { queue.Push(key); },
+      [applied] {
+        absl::MutexLock lock(&applied->mu);
+        return applied->progress;
+      });
   if (!runtime.ok()) {
     spdlog::critical("ads sync: cannot start: {}", runtime.status().ToString());
     return 1;
@@ -104,7 +116,12 @@ int Run(const AdsConfig& config) {
       exit_code = 2;
     } else {
       spdlog::info("ads sync: view caught up; evaluating {} members", sync.members());
+      const enforce::ChangesProgress covered = (*runtime)->enforcer().ChangesProgress();
       sync.EvaluateAll().IgnoreError();  // logged; retried below while write_pending()
+      if (!sync.write_pending()) {
+        absl::MutexLock lock(&applied->mu);
+        applied->progress = covered;
+      }
       (*runtime)->SetRunning(true);
     }
   }
@@ -112,6 +129,12 @@ int Run(const AdsConfig& config) {
   while (!queue.stopped()) {
     absl::Time wake = std::min(next_recheck, next_reload);
     if (sync.write_pending()) wake = std::min(wake, clock.Now() + kRetryInterval);
+    // Read before the queue is drained: every change below these offsets has its key queued
+    // (the follower queues a key before it advances its offset), so once the keys drained below
+    // are applied and the file written, the file covers them. Woken at least every second so the
+    // reported progress keeps up with changes that affect no member.
+    const enforce::ChangesProgress covered = (*runtime)->enforcer().ChangesProgress();
+    wake = std::min(wake, clock.Now() + absl::Seconds(1));
     std::vector<std::string> keys = queue.Wait(std::max(wake - clock.Now(), absl::ZeroDuration()));
     if (queue.stopped()) break;
     if (!keys.empty()) sync.Apply(keys).IgnoreError();  // logged; retried while write_pending()
@@ -140,6 +163,10 @@ int Run(const AdsConfig& config) {
       sync.EvaluateAll().IgnoreError();
     } else if (sync.write_pending()) {
       sync.Flush().IgnoreError();
+    }
+    if (!sync.write_pending()) {
+      absl::MutexLock lock(&applied->mu);
+      applied->progress = covered;
     }
   }
 

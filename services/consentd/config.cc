@@ -1,5 +1,6 @@
 #include "consentd/config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -234,6 +236,19 @@ const std::vector<Option>& Options() {
              "keyring file sealing double opt-in confirmation addresses for the email sender "
              "(empty: no confirmation emails)",
              &Config::confirmation_keyring_file),
+      String("enforcement.senders",
+             "registered senders, comma-separated, whose enforcement of withdrawals is proved "
+             "(empty: off)",
+             &Config::enforcement_senders),
+      Duration("enforcement.alert_after",
+               "a withdrawal not applied by a registered sender this long is unenforced",
+               &Config::enforcement_alert_after, absl::Seconds(1)),
+      Duration("enforcement.instance_timeout",
+               "a sender instance silent this long is dead (not enforcing)",
+               &Config::enforcement_instance_timeout, absl::Seconds(1)),
+      Duration("enforcement.honour_margin",
+               "an unapplied withdrawal this close to its honour_by is near its deadline",
+               &Config::enforcement_honour_margin, absl::ZeroDuration()),
       Duration("shutdown_delay", "on SIGTERM, time spent not ready before stopping",
                &Config::shutdown_delay, absl::ZeroDuration()),
       Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,
@@ -399,6 +414,24 @@ absl::Status ApplyYaml(std::string_view yaml, std::string_view origin, Config& c
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<std::string>> ParseSenders(std::string_view senders) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(Sv(senders), ',', absl::SkipWhitespace())) {
+    std::string name(absl::StripAsciiWhitespace(part));
+    if (name.size() > 64 || !std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        })) {
+      return InvalidField("enforcement.senders",
+                          "names must be [a-z0-9_-], at most 64 characters, comma-separated");
+    }
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      return InvalidField("enforcement.senders", absl::StrCat("\"", name, "\" appears twice"));
+    }
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 absl::Status ValidateConfig(const Config& config) {
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {
@@ -409,6 +442,7 @@ absl::Status ValidateConfig(const Config& config) {
   }
   if (config.data_dir.empty()) return InvalidField("data_dir", "must not be empty");
   RETURN_IF_ERROR(core::ValidateDeadlineRules(config.deadline_rules, "deadlines.rules"));
+  RETURN_IF_ERROR(ParseSenders(config.enforcement_senders).status());
   if (!config.tls.enabled() && !config.insecure) {
     return InvalidField("tls.cert",
                         "required: give --tls-cert and --tls-key (and --tls-ca for client "

@@ -114,6 +114,16 @@ struct Config {
   // the email sender reads the same file. Default empty: a grant that needs double opt-in for a
   // contact point given by address is FAILED_PRECONDITION.
   std::string confirmation_keyring_file;
+  // Proof of enforcement: the registered senders, comma-separated ("email,sms,ads"; the names
+  // the senders report under). Default empty: no proof is recorded.
+  std::string enforcement_senders;
+  // A withdrawal not applied by a registered sender this long after it was recorded counts as
+  // unenforced (assent_withdrawals_unenforced). Default 60s.
+  absl::Duration enforcement_alert_after = absl::Seconds(60);
+  // A sender instance that published no progress for this long is dead. Default 10s.
+  absl::Duration enforcement_instance_timeout = absl::Seconds(10);
+  // An unapplied withdrawal this close to its honour_by counts as near its deadline. Default 24h.
+  absl::Duration enforcement_honour_margin = absl::Hours(24);
   // On SIGTERM, consentd first reports not ready (gRPC health NOT_SERVING, /readyz 503) and keeps
   // serving this long so that load balancers stop sending calls. Default 0s.
   absl::Duration shutdown_delay = absl::ZeroDuration();
@@ -133,6 +143,10 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
 // errors. INVALID_ARGUMENT naming the option for YAML that does not parse, an unknown option or a
 // bad value.
 absl::Status ApplyYaml(std::string_view yaml, std::string_view origin, Config& config);
+
+// enforcement.senders as a list. INVALID_ARGUMENT "enforcement.senders: ..." for a bad name or
+// a name given twice.
+absl::StatusOr<std::vector<std::string>> ParseSenders(std::string_view senders);
 
 // What LoadConfig checks once every source applied: INVALID_ARGUMENT naming the option.
 absl::Status ValidateConfig(const Config& config);

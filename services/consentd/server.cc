@@ -95,6 +95,29 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   log->info("msg=\"store open\" path={} format_version={}", config.data_dir,
             server->store_->opened_format_version());
 
+  ASSIGN_OR_RETURN(std::vector<std::string> senders, ParseSenders(config.enforcement_senders));
+  if (!senders.empty()) {
+    if (config.kafka_brokers.empty()) {
+      return absl::InvalidArgumentError("enforcement.senders: needs kafka.brokers");
+    }
+    ProofOptions proof_options;
+    proof_options.auditor.senders = senders;
+    proof_options.auditor.alert_after = config.enforcement_alert_after;
+    proof_options.auditor.instance_timeout = config.enforcement_instance_timeout;
+    proof_options.auditor.honour_margin = config.enforcement_honour_margin;
+    proof_options.brokers = config.kafka_brokers;
+    proof_options.topic_prefix = config.kafka_topic_prefix;
+    proof_options.connection = events::ConnectionSettings(config.kafka_producer);
+    ASSIGN_OR_RETURN(server->proof_,
+                     EnforcementProof::Start(std::move(proof_options), *server->store_, clock,
+                                             *server->metrics_->registry()));
+    relay_options.on_delivered_changes =
+        [proof = server->proof_.get()](const std::vector<events::DeliveredChange>& changes) {
+          proof->OnDelivered(changes);
+        };
+    log->info("msg=\"proving enforcement\" senders={}", config.enforcement_senders);
+  }
+
   const bool default_secret = config.contact_key_secret_file.empty();
   const std::string secret_path =
       default_secret ? config.data_dir + "/contact-key.secret" : config.contact_key_secret_file;
@@ -181,6 +204,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
       std::make_unique<CatalogService>(*server->ledger_, *server->guard_, server->metrics_.get());
   server->consent_service_ =
       std::make_unique<ConsentService>(*server->ledger_, *server->guard_, server->metrics_.get());
+  server->consent_service_->SetProof(server->proof_.get(), server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -278,6 +302,7 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
     committer_->RemoveObserver(relay_.get());
     relay_->Stop();  // after the committer: the last writes' events get their chance
   }
+  if (proof_ != nullptr) proof_->Stop();
   metrics_->Attach(clock_, nullptr, nullptr, nullptr, [] { return false; });
   absl::Status closed = store_->Close();
   if (!closed.ok()) {

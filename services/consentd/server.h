@@ -12,6 +12,7 @@
 #include "consentd/call_guard.h"
 #include "consentd/config.h"
 #include "consentd/lifecycle_runner.h"
+#include "consentd/proof.h"
 #include "consentd/service_metrics.h"
 #include "consentd/services.h"
 #include "events/relay.h"
@@ -63,6 +64,7 @@ class Server {
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<events::OutboxRelay> relay_;  // null when no Kafka brokers are configured
   std::unique_ptr<LifecycleRunner> lifecycle_;
+  std::unique_ptr<EnforcementProof> proof_;    // null without enforcement.senders
   std::unique_ptr<authz::PolicyFile> policy_;  // null without a policy
   std::unique_ptr<CallGuard> guard_;
   std::thread policy_watcher_;

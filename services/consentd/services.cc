@@ -82,6 +82,9 @@ std::optional<Permission> ExtraPermission(const v1::GetContactPointStateRequest&
 std::optional<Permission> ExtraPermission(const v1::ListHistoryRequest& r) {
   return ByHash(r.target());
 }
+std::optional<Permission> ExtraPermission(const v1::GetEnforcementProofRequest& r) {
+  return ByHash(r.target());
+}
 std::optional<Permission> ExtraPermission(const v1::VerifyHistoryRequest& r) {
   return ByHash(r.target());
 }
@@ -192,6 +195,7 @@ ConsentService::ConsentService(ledger::Ledger& ledger, CallGuard& guard, Service
   GuardParsing("GetSubjectState", &ConsentService::GetSubjectState);
   GuardParsing("GetContactPointState", &ConsentService::GetContactPointState);
   GuardParsing("ListHistory", &ConsentService::ListHistory);
+  GuardParsing("GetEnforcementProof", &ConsentService::GetEnforcementProof);
   GuardParsing("VerifyHistory", &ConsentService::VerifyHistory);
   GuardParsing("Check", &ConsentService::Check);
   GuardParsing("BatchCheck", &ConsentService::BatchCheck);
@@ -383,6 +387,24 @@ grpc::ServerUnaryReactor* ConsentService::GetContactPointState(
   static const RpcRule& rule = Rule(kName, "GetContactPointState");
   return Read(ctx, *request, response, Call{guard_, metrics_, rule},
               [&](const ledger::Caller&) { return ledger_.GetContactPointState(*request); });
+}
+
+grpc::ServerUnaryReactor* ConsentService::GetEnforcementProof(
+    grpc::CallbackServerContext* ctx, const v1::GetEnforcementProofRequest* request,
+    v1::GetEnforcementProofResponse* response) {
+  static const RpcRule& rule = Rule(kName, "GetEnforcementProof");
+  return Read(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](const ledger::Caller&) -> absl::StatusOr<v1::GetEnforcementProofResponse> {
+        if (proof_ == nullptr) {
+          return absl::FailedPreconditionError(
+              "enforcement.senders: no registered senders, so no proof is recorded");
+        }
+        ASSIGN_OR_RETURN(v1::TargetRef target, ledger_.ResolveKnownTarget(
+                                                   "target", request->tenant(), request->target()));
+        return ReadEnforcementProof(*store_ptr_, request->tenant(), target, request->page_size(),
+                                    request->page_token(), proof_->senders());
+      });
 }
 
 grpc::ServerUnaryReactor* ConsentService::ListHistory(grpc::CallbackServerContext* ctx,

@@ -7,6 +7,7 @@
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "consentd/call_guard.h"
+#include "consentd/proof.h"
 #include "consentd/service_metrics.h"
 #include "ledger/ledger.h"
 #include "rpc/parse_guard.h"
@@ -83,6 +84,15 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   grpc::ServerUnaryReactor* ListHistory(grpc::CallbackServerContext* ctx,
                                         const v1::ListHistoryRequest* request,
                                         v1::ListHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* GetEnforcementProof(grpc::CallbackServerContext* ctx,
+                                                const v1::GetEnforcementProofRequest* request,
+                                                v1::GetEnforcementProofResponse* response) override;
+  // Serves GetEnforcementProof from `proof` (may be null: FAILED_PRECONDITION) and `store`;
+  // call before serving. Both must outlive the service.
+  void SetProof(const EnforcementProof* proof, const store::Store* store) {
+    proof_ = proof;
+    store_ptr_ = store;
+  }
   grpc::ServerUnaryReactor* VerifyHistory(grpc::CallbackServerContext* ctx,
                                           const v1::VerifyHistoryRequest* request,
                                           v1::VerifyHistoryResponse* response) override;
@@ -105,6 +115,8 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   ledger::Ledger& ledger_;
   CallGuard& guard_;
   ServiceMetrics* metrics_;
+  const EnforcementProof* proof_ = nullptr;
+  const store::Store* store_ptr_ = nullptr;
 };
 
 }  // namespace assent::consentd

@@ -2,7 +2,8 @@
 // binary: the suppression file holds the ad-platform hashes (computed here independently) of
 // every member without TARGETED_ADS consent, follows grants on contact points and withdrawals
 // on a linked subject, is the same whether built incrementally or from scratch, and is never seen
-// half-written.
+// half-written; with "ads" a registered sender, consentd counts a withdrawal as applied by the sync
+// only once a suppression file holding it was written.
 #include <openssl/sha.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -99,9 +101,62 @@ class AdsSyncTest : public ::testing::Test {
     server_ =
         std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     server_->Start({"--kafka-brokers", broker_->bootstrap(), "--kafka-partitions", "3",
-                    "--contact-key-secret-file", secret_file_});
+                    "--contact-key-secret-file", secret_file_, "--enforcement-senders", "ads"});
     ASSERT_FALSE(HasFatalFailure());
     ASSERT_TRUE(server_->SeedCatalog("ads.retargeting", {v1::TARGETED_ADS}));
+  }
+
+  v1::GetEnforcementProofResponse Proof(const v1::Target& target) {
+    v1::GetEnforcementProofRequest request;
+    request.set_tenant("acme");
+    *request.mutable_target() = target;
+    v1::GetEnforcementProofResponse response;
+    grpc::Status s = server_->consent().GetEnforcementProof(Ctx().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+  // Polls until the target's newest withdrawal is (or is not) applied by "ads".
+  ::testing::AssertionResult WaitProof(const v1::Target& target, bool applied) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    v1::GetEnforcementProofResponse last;
+    while (absl::Now() < deadline) {
+      last = Proof(target);
+      if (last.withdrawals_size() > 0 &&
+          last.withdrawals(0).senders(0).has_applied_time() == applied) {
+        return ::testing::AssertionSuccess();
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return ::testing::AssertionFailure() << "proof: " << last.ShortDebugString();
+  }
+  std::string ConsentdMetrics() const {
+    int status = 0;
+    return testing::RunCommand(
+        absl::StrCat("curl -s --max-time 5 'http://", server_->metrics_address(), "/metrics'"),
+        &status);
+  }
+  // The sum of a counter's series in a /metrics text.
+  static double Counter(const std::string& text, const std::string& name) {
+    double total = 0;
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      if (!absl::StartsWith(line, name + "{") && !absl::StartsWith(line, name + " ")) continue;
+      double v = 0;
+      if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) total += v;
+    }
+    return total;
+  }
+  // Polls `fetch()` until counter `name` reaches `value` (30 s at most).
+  template <typename Fetch>
+  static ::testing::AssertionResult WaitCounter(const std::string& name, double value,
+                                                Fetch fetch) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    double last = 0;
+    while (absl::Now() < deadline) {
+      last = Counter(fetch(), name);
+      if (last >= value) return ::testing::AssertionSuccess();
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return ::testing::AssertionFailure() << name << " is " << last << ", not " << value;
   }
 
   std::vector<std::string> SyncArgs(const std::string& output) const {
@@ -231,6 +286,37 @@ TEST_F(AdsSyncTest, SuppressionFileFollowsConsentIncrementallyAndAtomically) {
   const std::set<std::string> after_withdrawal = HashesOf({0, 2, 3, 5});
   EXPECT_EQ(WaitForFile(output, after_withdrawal), after_withdrawal) << sync.log();
 
+  // Proof of enforcement: the withdrawal is applied by "ads" (the only registered sender) once
+  // the file holding it is written.
+  v1::Target subject_target;
+  subject_target.set_subject_id("cust-1");
+  EXPECT_TRUE(WaitProof(subject_target, true)) << sync.log();
+
+  // While the file cannot be written (a directory where the sync writes its temporary file), a
+  // withdrawal its view holds is not applied: consentd keeps reading the sync's reports and
+  // still sees it unapplied. Once the file can be written again, it is applied.
+  const std::string blocker =
+      absl::StrCat(dir_.path(), "/.", output.substr(output.rfind('/') + 1), ".tmp-", sync.pid());
+  ASSERT_EQ(mkdir(blocker.c_str(), 0700), 0);
+  v1::Target phone;
+  *phone.mutable_contact_point() = Point(4);
+  Decide(phone, v1::WITHDRAWN);
+  ASSERT_TRUE(WaitCounter("assent_sender_suppression_file_write_errors_total", 1, [&] {
+    return sync.Metrics();
+  })) << sync.log();
+  // Three more reports of the sync read by consentd after the failed write.
+  const double reports = Counter(ConsentdMetrics(), "assent_enforcement_reports_total");
+  ASSERT_TRUE(WaitCounter("assent_enforcement_reports_total", reports + 3,
+                          [&] { return ConsentdMetrics(); }));
+  v1::GetEnforcementProofResponse stuck = Proof(phone);
+  ASSERT_EQ(stuck.withdrawals_size(), 1) << stuck.ShortDebugString();
+  EXPECT_FALSE(stuck.withdrawals(0).senders(0).has_applied_time())
+      << "applied although no file holding it was written";
+  ASSERT_EQ(rmdir(blocker.c_str()), 0);
+  const std::set<std::string> after_second = HashesOf({0, 2, 3, 4, 5});
+  EXPECT_EQ(WaitForFile(output, after_second), after_second) << sync.log();
+  EXPECT_TRUE(WaitProof(phone, true)) << sync.log();
+
   stop_reader = true;
   reader.join();
   {
@@ -248,7 +334,7 @@ TEST_F(AdsSyncTest, SuppressionFileFollowsConsentIncrementallyAndAtomically) {
     }
   }
   const std::string metrics = sync.Metrics();
-  EXPECT_THAT(metrics, HasSubstr("assent_sender_audience_suppressed{sender=\"ads\"} 4"));
+  EXPECT_THAT(metrics, HasSubstr("assent_sender_audience_suppressed{sender=\"ads\"} 5"));
   EXPECT_THAT(metrics, HasSubstr("assent_sender_suppression_file_writes_total{sender=\"ads\"}"));
 
   // (d) A sync started now, from the state topic alone, writes the same file byte for byte.
@@ -256,7 +342,7 @@ TEST_F(AdsSyncTest, SuppressionFileFollowsConsentIncrementallyAndAtomically) {
   testing::SenderProcess fresh(ADS_SYNC_PATH, dir_.path(), "ads_sync_fresh");
   fresh.Start(SyncArgs(fresh_output));
   ASSERT_FALSE(HasFatalFailure());
-  EXPECT_EQ(WaitForFile(fresh_output, after_withdrawal), after_withdrawal) << fresh.log();
+  EXPECT_EQ(WaitForFile(fresh_output, after_second), after_second) << fresh.log();
   EXPECT_EQ(testing::ReadFile(fresh_output), testing::ReadFile(output));
 
   // SIGTERM: a clean exit with status 0.

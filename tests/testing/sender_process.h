@@ -67,6 +67,7 @@ class SenderProcess {
     process_->Wait(absl::Seconds(30));
   }
   bool running() const { return process_ != nullptr && process_->running(); }
+  pid_t pid() const { return process_->pid(); }
   std::string log_path() const { return absl::StrCat(work_dir_, "/", name_, ".log"); }
   std::string log() const { return ReadFile(log_path()); }
   const std::string& metrics_address() const { return metrics_address_; }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -981,6 +982,29 @@ TEST(FormatHistoryTest, OneLinePerRecordWithBeforeAndAfter) {
       "0123456789ab  news/EMAIL GRANTED->WITHDRAWN honour by 2026-05-05T03:59:59.000Z, news "
       "none->DENIED\n");
   EXPECT_EQ(FormatHistory({}), "no history\n");
+}
+
+TEST(FormatProofTest, ApplicationTimesRelativeToRecordingAndWhatIsNotYetApplied) {
+  v1::GetEnforcementProofResponse r;
+  v1::WithdrawalProof& w = *r.add_withdrawals();
+  w.set_sequence(2);
+  w.add_withdrawn("news/EMAIL WITHDRAWN");
+  const absl::Time recorded = T("2026-05-01T12:00:00Z");
+  *w.mutable_recorded_time() = ToProto(recorded);
+  *w.mutable_honour_by() = ToProto(T("2026-05-15T12:00:00Z"));
+  auto add = [&](const std::string& sender, std::optional<absl::Duration> after) {
+    v1::SenderApplication* s = w.add_senders();
+    s->set_sender(sender);
+    if (after.has_value()) *s->mutable_applied_time() = ToProto(recorded + *after);
+  };
+  add("email", absl::Milliseconds(3));
+  add("sms", absl::Milliseconds(1250));
+  add("ads", std::nullopt);
+  EXPECT_EQ(FormatProof(r, recorded + absl::Seconds(12)),
+            "#2 news/EMAIL WITHDRAWN: recorded at 2026-05-01T12:00:00.000Z (honour by "
+            "2026-05-15T12:00:00.000Z), applied by email at +3 ms, by sms at +1.25 s, ads: not "
+            "yet (12s)\n");
+  EXPECT_EQ(FormatProof({}, recorded), "no withdrawals recorded\n");
 }
 
 TEST(FormatHistoryTest, DescribesEveryKindOfChange) {

@@ -66,6 +66,10 @@ TEST(ConfigTest, BadValuesNameTheOption) {
       {{"--no-such-flag", "1"}, "--no-such-flag"},
       {{"--listen"}, "--listen"},
       {{"positional"}, "positional"},
+      {{"--insecure", "--enforcement-senders", "email,SMS"}, "enforcement.senders"},
+      {{"--insecure", "--enforcement-senders", "email, sms,email"}, "enforcement.senders"},
+      {{"--enforcement-alert-after", "10ms"}, "enforcement.alert_after"},
+      {{"--enforcement-instance-timeout", "soon"}, "enforcement.instance_timeout"},
   };
   for (const Case& c : cases) {
     auto config = LoadConfig(c.args, {});
@@ -102,6 +106,15 @@ TEST(ConfigTest, KafkaProducerSettingsComeFromYamlAndSecretsAreRedacted) {
   EXPECT_THAT(described, HasSubstr("kafka.producer.linger.ms=5"));
   EXPECT_THAT(described, HasSubstr("kafka.producer.sasl.password=<redacted>"));
   EXPECT_EQ(described.find("hunter2"), std::string::npos);
+}
+
+TEST(ConfigTest, EnforcementSendersAreACommaSeparatedList) {
+  auto config = LoadConfig({"--insecure", "--enforcement-senders", " email, sms ,ads-eu"}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto senders = ParseSenders(config->enforcement_senders);
+  ASSERT_TRUE(senders.ok()) << senders.status();
+  EXPECT_THAT(*senders, ::testing::ElementsAre("email", "sms", "ads-eu"));
+  EXPECT_THAT(*ParseSenders(""), ::testing::IsEmpty());
 }
 
 TEST(ConfigTest, ExampleConfigLoadsAndStatesTheDefaults) {

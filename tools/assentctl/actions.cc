@@ -367,6 +367,39 @@ absl::StatusOr<int> History(Session& session, const Args& args) {
   return kExitOk;
 }
 
+absl::StatusOr<int> Proof(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::GetEnforcementProofRequest request;
+  request.set_tenant(tenant);
+  ASSIGN_OR_RETURN(*request.mutable_target(), TargetFromArgs(args));
+  uint32_t limit = 0;
+  if (auto value = args.Get("limit")) {
+    ASSIGN_OR_RETURN(limit, ParseUint32("limit", *value));
+  }
+  v1::GetEnforcementProofResponse all;
+  std::string token;
+  do {
+    request.set_page_token(token);
+    request.set_page_size(static_cast<int32_t>(limit == 0 ? 1000 : std::min(limit, 1000u)));
+    v1::GetEnforcementProofResponse response;
+    RETURN_IF_ERROR(
+        session.Call(session.consent(), &ConsentStub::GetEnforcementProof, request, &response));
+    *all.mutable_senders() = response.senders();
+    for (v1::WithdrawalProof& w : *response.mutable_withdrawals()) {
+      if (limit != 0 && static_cast<uint32_t>(all.withdrawals_size()) >= limit) break;
+      *all.add_withdrawals() = std::move(w);
+    }
+    token = response.next_page_token();
+  } while (!token.empty() && (limit == 0 || static_cast<uint32_t>(all.withdrawals_size()) < limit));
+  Show(session, all, FormatProof(all, absl::Now()));
+  for (const v1::WithdrawalProof& w : all.withdrawals()) {
+    for (const v1::SenderApplication& s : w.senders()) {
+      if (!s.has_applied_time()) return kExitNegative;
+    }
+  }
+  return kExitOk;
+}
+
 absl::StatusOr<int> Verify(Session& session, const Args& args) {
   ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
   v1::VerifyHistoryRequest request;

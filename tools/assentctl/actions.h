@@ -41,6 +41,7 @@ absl::StatusOr<int> Url(Session& session, const Args& args);
 absl::StatusOr<int> ResendConfirmation(Session& session, const Args& args);
 absl::StatusOr<int> BatchCheck(Session& session, const Args& args);
 absl::StatusOr<int> History(Session& session, const Args& args);
+absl::StatusOr<int> Proof(Session& session, const Args& args);
 absl::StatusOr<int> Verify(Session& session, const Args& args);
 
 }  // namespace assent::ctl

@@ -202,6 +202,10 @@ std::vector<Command> MakeCommands() {
       {"history", "TARGET [--newest-first] [--limit N]",
        "Show the change history, one line per record.", 0,
        Flags({kTargetFlags, {{"newest-first", kSwitch}, {"limit", kValue}}}), &History},
+      {"proof", "TARGET [--limit N]",
+       "Show, for each withdrawal (newest first), when each registered sender had applied it;"
+       " exit 1 when a sender has not applied one yet.",
+       0, Flags({kTargetFlags, {{"limit", kValue}}}), &Proof},
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
       {"events tail",
@@ -432,8 +436,10 @@ std::string Usage() {
       "standard input. Targets are sent in requests of at most 10000.\n"
       "\n"
       "Exit status:\n"
-      "  0   success; check: ALLOW; batch-check: every target allowed; verify: chain valid\n"
-      "  1   check: DENY; batch-check: some target denied; verify: chain broken\n"
+      "  0   success; check: ALLOW; batch-check: every target allowed; verify: chain valid;\n"
+      "      proof: every registered sender applied every withdrawal shown\n"
+      "  1   check: DENY; batch-check: some target denied; verify: chain broken; proof: some\n"
+      "      sender has not applied a withdrawal yet\n"
       "  2   a call failed (printed as 'assentctl: <CODE>: <message>') or a file is unreadable\n"
       "  64  usage error\n";
   return out;

@@ -468,6 +468,45 @@ std::string FormatLink(const v1::CreateLinkResponse& response) {
   });
 }
 
+namespace {
+
+// "+3 ms", "+1.25 s", "+2 min".
+std::string Offset(absl::Duration d) {
+  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
+  if (d < absl::Seconds(1)) return absl::StrCat("+", absl::ToInt64Milliseconds(d), " ms");
+  if (d < absl::Minutes(2)) {
+    return absl::StrCat("+", absl::StrFormat("%.2f", absl::ToDoubleSeconds(d)), " s");
+  }
+  return absl::StrCat("+", absl::ToInt64Minutes(d), " min");
+}
+
+}  // namespace
+
+std::string FormatProof(const v1::GetEnforcementProofResponse& response, absl::Time now) {
+  if (response.withdrawals().empty()) return "no withdrawals recorded\n";
+  std::string out;
+  for (const v1::WithdrawalProof& w : response.withdrawals()) {
+    const absl::Time recorded = FromProto(w.recorded_time());
+    absl::StrAppend(&out, "#", w.sequence(), " ", absl::StrJoin(w.withdrawn(), ", "),
+                    ": recorded at ", FormatTimestamp(w.recorded_time()));
+    if (w.has_honour_by())
+      absl::StrAppend(&out, " (honour by ", FormatTimestamp(w.honour_by()), ")");
+    bool first_applied = true;
+    for (const v1::SenderApplication& s : w.senders()) {
+      if (s.has_applied_time()) {
+        absl::StrAppend(&out, first_applied ? ", applied by " : ", by ", s.sender(), " at ",
+                        Offset(FromProto(s.applied_time()) - recorded));
+        first_applied = false;
+      } else {
+        absl::StrAppend(&out, ", ", s.sender(), ": not yet (", absl::ToInt64Seconds(now - recorded),
+                        "s)");
+      }
+    }
+    out.push_back('\n');
+  }
+  return out;
+}
+
 std::string FormatVerify(const v1::VerifyHistoryResponse& response) {
   if (response.valid()) {
     return absl::StrCat("chain valid: ", Plural(response.records_checked(), "record", "records"),

@@ -1,0 +1,378 @@
+#include "consentd/proof.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+#include "ledger/names.h"
+#include "rocksdb/write_batch.h"
+#include "spdlog/spdlog.h"
+#include "store/keys.h"
+
+namespace assent::consentd {
+namespace {
+
+constexpr int kDefaultProofPage = 100;
+constexpr int kMaxProofPage = 1000;
+
+bool Withdraws(v1::ConsentState state) { return state == v1::DENIED || state == v1::WITHDRAWN; }
+
+void TakeEarlier(v1::WithdrawalProof& proof, const google::protobuf::Timestamp& honour_by) {
+  if (honour_by.seconds() == 0 && honour_by.nanos() == 0) return;
+  if (!proof.has_honour_by() || FromProto(honour_by) < FromProto(proof.honour_by())) {
+    *proof.mutable_honour_by() = honour_by;
+  }
+}
+
+absl::Time OrInfinite(const v1::WithdrawalProof& proof) {
+  return proof.has_honour_by() ? FromProto(proof.honour_by()) : absl::InfiniteFuture();
+}
+
+}  // namespace
+
+std::optional<v1::WithdrawalProof> WithdrawalOf(const v1::ConsentChanged& change) {
+  v1::WithdrawalProof proof;
+  for (const v1::DecisionChange& d : change.decisions()) {
+    if (!Withdraws(d.after().state())) continue;
+    std::string what = d.after().purpose_id();
+    if (d.after().channel() != v1::CHANNEL_UNSPECIFIED) {
+      absl::StrAppend(&what, "/", v1::Channel_Name(d.after().channel()));
+    }
+    if (!d.after().topic().empty()) absl::StrAppend(&what, "/", d.after().topic());
+    absl::StrAppend(&what, " ", v1::ConsentState_Name(d.after().state()));
+    proof.add_withdrawn(std::move(what));
+    TakeEarlier(proof, d.after().honour_by());
+  }
+  if (change.kind() == v1::SUPPRESSION_ADDED && change.state().has_contact()) {
+    for (const v1::Suppression& s : change.state().contact().suppressions()) {
+      if (s.sequence() != change.sequence()) continue;
+      proof.add_withdrawn(absl::StrCat(
+          "suppression ",
+          s.channel() == v1::CHANNEL_UNSPECIFIED ? "every channel" : v1::Channel_Name(s.channel()),
+          " ", v1::Suppression::Kind_Name(s.kind())));
+      TakeEarlier(proof, s.honour_by());
+    }
+  }
+  if (proof.withdrawn_size() == 0) return std::nullopt;
+  proof.set_tenant(change.tenant());
+  *proof.mutable_target() = change.target();
+  proof.set_sequence(change.sequence());
+  proof.set_kind(change.kind());
+  *proof.mutable_recorded_time() = change.recorded_time();
+  return proof;
+}
+
+EnforcementProof::EnforcementProof(ProofOptions options, store::Store& store, const Clock& clock,
+                                   prometheus::Registry& registry)
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      auditor_(options_.auditor),
+      enforced_(prometheus::BuildHistogram()
+                    .Name("assent_withdrawal_enforced_seconds")
+                    .Help("Time from a withdrawal's recording to its application by every live "
+                          "instance of a registered sender")
+                    .Register(registry)),
+      unenforced_(prometheus::BuildGauge()
+                      .Name("assent_withdrawals_unenforced")
+                      .Help("Withdrawals a registered sender has not applied although they were "
+                            "recorded longer than enforcement.alert_after ago")
+                      .Register(registry)),
+      oldest_(prometheus::BuildGauge()
+                  .Name("assent_withdrawal_oldest_unenforced_seconds")
+                  .Help("Age of the oldest withdrawal a registered sender has not applied (0: "
+                        "none)")
+                  .Register(registry)),
+      near_honour_by_(prometheus::BuildGauge()
+                          .Name("assent_withdrawals_near_honour_by")
+                          .Help("Withdrawals a registered sender has not applied within "
+                                "enforcement.honour_margin of their statutory honour_by")
+                          .Register(registry)),
+      live_(prometheus::BuildGauge()
+                .Name("assent_enforcement_live_instances")
+                .Help("Instances of a registered sender that published progress lately")
+                .Register(registry)),
+      reports_(prometheus::BuildCounter()
+                   .Name("assent_enforcement_reports_total")
+                   .Help("Enforcement progress reports read, by outcome")
+                   .Register(registry)) {}
+
+EnforcementProof::~EnforcementProof() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
+    ProofOptions options, store::Store& store, const Clock& clock, prometheus::Registry& registry) {
+  if (options.brokers.empty()) return InvalidField("kafka.brokers", "required for enforcement");
+  std::unique_ptr<EnforcementProof> proof(
+      new EnforcementProof(std::move(options), store, clock, registry));
+  RETURN_IF_ERROR(proof->Load());
+  events::ConfPtr conf(rd_kafka_conf_new());
+  for (auto [key, value] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"enable.auto.commit", "false"},
+           {"enable.auto.offset.store", "false"},
+           {"auto.offset.reset", "latest"},
+           {"fetch.wait.max.ms", "10"},
+           {"client.id", "assent-consentd-auditor"},
+           {"group.id", "assent-consentd-auditor"},
+           {"log_level", "4"}}) {
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.consumer.", key)));
+  }
+  RETURN_IF_ERROR(
+      events::SetConf(conf.get(), "bootstrap.servers", proof->options_.brokers, "kafka.brokers"));
+  for (const auto& [key, value] : proof->options_.connection) {
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.producer.", key)));
+  }
+  // librdkafka's own log lines (a broker not reachable yet, ...) go to the debug log: the reports
+  // are heartbeats, and the relay already says when Kafka is away.
+  rd_kafka_conf_set_log_cb(
+      conf.get(), [](const rd_kafka_t*, int, const char* facility, const char* message) {
+        spdlog::debug("msg=\"enforcement consumer\" facility={} detail=\"{}\"", facility, message);
+      });
+  char errstr[512];
+  proof->consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr)));
+  if (proof->consumer_ == nullptr) return InvalidField("kafka.producer", errstr);
+  (void)conf.release();
+  for (const std::string& sender : proof->senders()) {
+    proof->enforced_.Add({{"sender", sender}}, prometheus::Histogram::BucketBoundaries{
+                                                   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                                   5, 10, 30, 60, 120, 300, 900, 3600});
+  }
+  proof->UpdateGauges(clock.Now());
+  proof->thread_ = std::thread([raw = proof.get()] { raw->Loop(); });
+  return proof;
+}
+
+void EnforcementProof::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (thread_.joinable()) thread_.join();
+  if (consumer_ != nullptr) events::CloseConsumer(std::move(consumer_), absl::ZeroDuration());
+}
+
+size_t EnforcementProof::pending() const {
+  absl::MutexLock lock(&mu_);
+  return auditor_.pending();
+}
+
+absl::Status EnforcementProof::Load() {
+  auto it = store_.NewIterator(store::Cf::kProof);
+  size_t loaded = 0;
+  const rocksdb::Slice pending_prefix(store::kProofPendingPrefix.data(),
+                                      store::kProofPendingPrefix.size());
+  for (it->Seek(pending_prefix); it->Valid() && it->key().starts_with(pending_prefix); it->Next()) {
+    const std::string key = it->value().ToString();
+    ASSIGN_OR_RETURN(std::optional<std::string> value, store_.Get(store::Cf::kProof, key));
+    v1::WithdrawalProof proof;
+    if (!value.has_value() || !proof.ParseFromString(*value)) return Corrupt("proof entry");
+    PendingWithdrawal w{
+        key, proof.partition(), proof.offset(), FromProto(proof.recorded_time()), OrInfinite(proof),
+        {}};
+    w.applied.resize(senders().size());
+    for (const v1::SenderApplication& a : proof.senders()) {
+      std::optional<size_t> i = auditor_.SenderIndex(a.sender());
+      if (i.has_value() && a.has_applied_time()) w.applied[*i] = FromProto(a.applied_time());
+    }
+    absl::MutexLock lock(&mu_);
+    auditor_.AddPending(std::move(w));
+    ++loaded;
+  }
+  if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  if (loaded > 0) spdlog::info("msg=\"pending withdrawals loaded\" count={}", loaded);
+  return absl::OkStatus();
+}
+
+void EnforcementProof::OnDelivered(const std::vector<events::DeliveredChange>& changes) {
+  const absl::Time now = clock_.Now();
+  rocksdb::WriteBatch batch;
+  std::vector<PendingWithdrawal> added;
+  for (const events::DeliveredChange& delivered : changes) {
+    v1::ConsentChanged change;
+    if (!change.ParseFromString(delivered.value)) continue;
+    std::optional<v1::WithdrawalProof> proof = WithdrawalOf(change);
+    if (!proof.has_value()) continue;
+    const std::string key =
+        store::ProofKey(change.tenant(), store::EntityName(change.target()), change.sequence());
+    // A record re-sent after a crash keeps the entry of its first publication.
+    absl::StatusOr<std::optional<std::string>> existing = store_.Get(store::Cf::kProof, key);
+    if (existing.ok() && existing->has_value()) continue;
+    proof->set_partition(delivered.partition);
+    proof->set_offset(delivered.offset);
+    *proof->mutable_published_time() = ToProto(now);
+    for (const std::string& sender : senders()) proof->add_senders()->set_sender(sender);
+    batch.Put(store_.Handle(store::Cf::kProof), key, proof->SerializeAsString());
+    batch.Put(store_.Handle(store::Cf::kProof),
+              store::ProofPendingKey(delivered.partition, delivered.offset), key);
+    added.push_back({key,
+                     delivered.partition,
+                     delivered.offset,
+                     FromProto(proof->recorded_time()),
+                     OrInfinite(*proof),
+                     {}});
+  }
+  if (added.empty()) return;
+  if (absl::Status s = store_.Write(&batch); !s.ok()) {
+    // Nothing to retry with: the change is published. Its proof is missing; say so loudly.
+    spdlog::error(
+        "msg=\"cannot record withdrawals for proof of enforcement\" count={} error=\"{}\"",
+        added.size(), s.ToString());
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  for (PendingWithdrawal& w : added) auditor_.AddPending(std::move(w));
+}
+
+absl::Status EnforcementProof::SetupConsumer() {
+  const std::string topic_name = events::EnforcementTopicName(options_.topic_prefix);
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(consumer_.get(), topic_name.c_str(), nullptr);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_.get(), 0, topic, &metadata, 1000);
+  rd_kafka_topic_destroy(topic);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("metadata: ", rd_kafka_err2str(err)));
+  }
+  int count = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (metadata->topic_cnt == 1) {
+    count = metadata->topics[0].partition_cnt;
+    topic_err = metadata->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(metadata);
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR || count == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("topic ", topic_name, ": ", rd_kafka_err2str(topic_err)));
+  }
+  // From the end: reports are heartbeats, the next ones arrive within a second.
+  events::PartitionListPtr list(rd_kafka_topic_partition_list_new(count));
+  for (int i = 0; i < count; ++i) {
+    rd_kafka_topic_partition_list_add(list.get(), topic_name.c_str(), i)->offset =
+        RD_KAFKA_OFFSET_END;
+  }
+  err = rd_kafka_assign(consumer_.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("assign: ", rd_kafka_err2str(err)));
+  }
+  spdlog::info("msg=\"following enforcement reports\" topic={} partitions={}", topic_name, count);
+  return absl::OkStatus();
+}
+
+void EnforcementProof::Loop() {
+  bool warned = false;
+  absl::Time next_setup = absl::InfinitePast();
+  absl::Time next_evaluate = absl::InfinitePast();
+  while (!stopping_.load()) {
+    if (!assigned_ && clock_.Now() >= next_setup) {
+      absl::Status s = SetupConsumer();
+      if (s.ok()) {
+        assigned_ = true;
+      } else {
+        if (!warned)
+          spdlog::warn("msg=\"waiting for the enforcement topic\" error=\"{}\"", s.ToString());
+        warned = true;
+        next_setup = clock_.Now() + absl::Milliseconds(500);
+      }
+    }
+    if (assigned_) {
+      for (int i = 0; i < 1000; ++i) {
+        events::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), i == 0 ? 50 : 0));
+        if (message == nullptr) break;
+        if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        v1::EnforcementProgress report;
+        if (!report.ParseFromArray(message->payload, static_cast<int>(message->len))) {
+          reports_.Add({{"outcome", "invalid"}}).Increment();
+          continue;
+        }
+        reports_.Add({{"outcome", "read"}}).Increment();
+        absl::MutexLock lock(&mu_);
+        auditor_.OnProgress(report, clock_.Now());
+      }
+    } else {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    const absl::Time now = clock_.Now();
+    std::vector<Application> applied;
+    {
+      absl::MutexLock lock(&mu_);
+      applied = auditor_.Evaluate(now);
+    }
+    if (!applied.empty()) Persist(applied);
+    if (now >= next_evaluate || !applied.empty()) {
+      UpdateGauges(now);
+      next_evaluate = now + options_.evaluate_interval;
+    }
+  }
+}
+
+void EnforcementProof::Persist(const std::vector<Application>& applied) {
+  for (const Application& a : applied) {
+    enforced_.Add({{"sender", senders()[a.sender]}}, prometheus::Histogram::BucketBoundaries{})
+        .Observe(std::max(0.0, absl::ToDoubleSeconds(a.time - a.recorded_time)));
+    absl::StatusOr<std::optional<std::string>> stored = store_.Get(store::Cf::kProof, a.key);
+    if (!stored.ok() || !stored->has_value()) continue;
+    v1::WithdrawalProof proof;
+    if (!proof.ParseFromString(**stored)) continue;
+    for (v1::SenderApplication& s : *proof.mutable_senders()) {
+      if (s.sender() == senders()[a.sender]) *s.mutable_applied_time() = ToProto(a.time);
+    }
+    rocksdb::WriteBatch one;
+    one.Put(store_.Handle(store::Cf::kProof), a.key, proof.SerializeAsString());
+    if (a.complete) {
+      one.Delete(store_.Handle(store::Cf::kProof),
+                 store::ProofPendingKey(proof.partition(), proof.offset()));
+    }
+    // One write per application: the next application of the same entry reads this one.
+    if (absl::Status s = store_.WriteUnsynced(&one); !s.ok()) {
+      spdlog::error("msg=\"cannot record a withdrawal's application\" error=\"{}\"", s.ToString());
+    }
+  }
+}
+
+void EnforcementProof::UpdateGauges(absl::Time now) {
+  std::vector<SenderAudit> audit;
+  {
+    absl::MutexLock lock(&mu_);
+    audit = auditor_.Audit(now);
+  }
+  for (size_t i = 0; i < audit.size(); ++i) {
+    const std::map<std::string, std::string> labels = {{"sender", senders()[i]}};
+    unenforced_.Add(labels).Set(static_cast<double>(audit[i].unenforced));
+    oldest_.Add(labels).Set(absl::ToDoubleSeconds(audit[i].oldest_unenforced));
+    near_honour_by_.Add(labels).Set(static_cast<double>(audit[i].near_honour_by));
+    live_.Add(labels).Set(audit[i].live_instances);
+  }
+}
+
+absl::StatusOr<v1::GetEnforcementProofResponse> ReadEnforcementProof(
+    const store::Store& store, std::string_view tenant, const v1::TargetRef& target, int page_size,
+    std::string_view page_token, const std::vector<std::string>& senders) {
+  ASSIGN_OR_RETURN(int size, ledger::PageSize(page_size, kDefaultProofPage, kMaxProofPage));
+  uint64_t from = UINT64_MAX;
+  if (!page_token.empty()) {
+    ASSIGN_OR_RETURN(std::string position, ledger::ParsePageToken("proof", page_token));
+    if (!absl::SimpleAtoi(position, &from)) {
+      return InvalidField("page_token", "is not a token returned by this method");
+    }
+  }
+  const std::string entity = store::EntityName(target);
+  const std::string prefix = store::ProofPrefix(tenant, entity);
+  v1::GetEnforcementProofResponse response;
+  for (const std::string& s : senders) response.add_senders(s);
+  auto it = store.NewIterator(store::Cf::kProof);
+  for (it->SeekForPrev(store::ProofKey(tenant, entity, from));
+       it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    v1::WithdrawalProof proof;
+    if (!proof.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Corrupt("proof entry");
+    }
+    if (response.withdrawals_size() == size) {
+      response.set_next_page_token(ledger::MakePageToken("proof", absl::StrCat(proof.sequence())));
+      break;
+    }
+    *response.add_withdrawals() = std::move(proof);
+  }
+  if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  return response;
+}
+
+}  // namespace assent::consentd
