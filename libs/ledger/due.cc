@@ -56,15 +56,19 @@ std::string DueKeyAfter(absl::Time t) {
   return out;
 }
 
-void IndexDue(store::Txn& txn, const Catalog& catalog, std::string_view tenant,
-              const v1::TargetRef& target, const v1::ConsentRecord& record, absl::Time now) {
+namespace {
+
+// IndexDue with the target's entity name and serialized TargetRef made once per change.
+void IndexRecord(store::Txn& txn, const Catalog& catalog, std::string_view tenant,
+                 const std::string& entity, const std::string& value,
+                 const v1::ConsentRecord& record, absl::Time now) {
   const bool granted = record.state() == v1::GRANTED;
   if ((!granted && record.state() != v1::PENDING) || !record.has_expire_time()) return;
   const absl::Time expire = FromProto(record.expire_time());
-  DueKey key{expire, DueKind::kExpire, std::string(tenant), store::EntityName(target),
-             record.record_id()};
-  const std::string value = target.SerializeAsString();
-  txn.Put(store::Cf::kDue, EncodeDueKey(key), value);
+  DueKey key{expire, DueKind::kExpire, std::string(tenant), entity, record.record_id()};
+  // No mutation reads an entry back before it is in the store (the sweeper finds entries by
+  // scanning the store), so the entries skip the transaction's read overlay.
+  txn.PutNew(store::Cf::kDue, EncodeDueKey(key), value);
   if (!granted) return;
   const v1::Purpose* purpose = catalog.FindPurpose(tenant, record.purpose_id());
   if (purpose == nullptr || !purpose->has_remind_before()) return;
@@ -72,13 +76,33 @@ void IndexDue(store::Txn& txn, const Catalog& catalog, std::string_view tenant,
   key.due = std::max(now, expire - FromProto(purpose->remind_before()));
   // A grant recorded already expired (an import of an old grant) needs no reminder.
   if (key.due >= expire) return;
-  txn.Put(store::Cf::kDue, EncodeDueKey(key), value);
+  txn.PutNew(store::Cf::kDue, EncodeDueKey(key), value);
 }
 
-void IndexDue(store::Txn& txn, const Catalog& catalog, const v1::HistoryRecord& change) {
+bool Expires(const v1::ConsentRecord& record) {
+  return record.has_expire_time() &&
+         (record.state() == v1::GRANTED || record.state() == v1::PENDING);
+}
+
+}  // namespace
+
+void IndexDue(store::Txn& txn, const Catalog& catalog, std::string_view tenant,
+              const v1::TargetRef& target, const v1::ConsentRecord& record, absl::Time now) {
+  if (!Expires(record)) return;
+  IndexRecord(txn, catalog, tenant, store::EntityName(target), target.SerializeAsString(), record,
+              now);
+}
+
+void IndexDue(store::Txn& txn, const CatalogCache& catalog, const v1::HistoryRecord& change) {
+  bool any = false;
+  for (const v1::DecisionChange& d : change.decisions()) any = any || Expires(d.after());
+  // Most changes set no expiry: they pay for nothing here, not even a catalog snapshot.
+  if (!any) return;
+  const std::string entity = store::EntityName(change.target());
+  const std::string value = change.target().SerializeAsString();
+  const auto snapshot = catalog.Snapshot();
   for (const v1::DecisionChange& d : change.decisions()) {
-    if (d.has_after())
-      IndexDue(txn, catalog, change.tenant(), change.target(), d.after(), txn.now());
+    IndexRecord(txn, *snapshot, change.tenant(), entity, value, d.after(), txn.now());
   }
 }
 

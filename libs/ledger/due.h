@@ -47,7 +47,8 @@ std::string DueKeyAfter(absl::Time t);
 // (no earlier than `now`: a grant that is already inside its reminder window is reminded at once).
 void IndexDue(store::Txn& txn, const Catalog& catalog, std::string_view tenant,
               const v1::TargetRef& target, const v1::ConsentRecord& record, absl::Time now);
-// IndexDue for every decision a change wrote (the `after` of each DecisionChange).
-void IndexDue(store::Txn& txn, const Catalog& catalog, const v1::HistoryRecord& change);
+// IndexDue for every decision a change wrote (the `after` of each DecisionChange), with the
+// catalog's current snapshot (taken only when some decision expires).
+void IndexDue(store::Txn& txn, const CatalogCache& catalog, const v1::HistoryRecord& change);
 
 }  // namespace assent::ledger

@@ -19,6 +19,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
@@ -258,6 +259,9 @@ class Ledger {
   const LedgerOptions options_;
   CatalogCache catalog_;
   LedgerObserver* observer_ = nullptr;
+  // Where the next SweepDue round starts (empty: at the first due entry).
+  absl::Mutex sweep_mu_;
+  std::string sweep_cursor_ ABSL_GUARDED_BY(sweep_mu_);
 };
 
 }  // namespace assent::ledger

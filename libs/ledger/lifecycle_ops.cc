@@ -284,7 +284,7 @@ void Ledger::ConfirmDecision(const v1::ConfirmDecisionRequest& request, absl::Ti
           }
           AppendChange(txn, history, state);
           // The lifespan runs from the confirmation: the grant's expiry and reminder.
-          IndexDue(txn, *catalog, history);
+          IndexDue(txn, catalog_, history);
           response.set_sequence(state.sequence());
           for (const auto& r : confirmed) *response.add_records() = r;
           return absl::OkStatus();

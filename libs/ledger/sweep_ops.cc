@@ -160,11 +160,23 @@ absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries) {
     const std::string end = DueKeyAfter(now);
     std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(store::Cf::kDue);
     int taken = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    // Through a backlog, each round resumes after the previous round's last entry instead of
+    // stepping again over the deletions the previous rounds left at the start of the index.
+    // Once caught up, the next round starts from the beginning, so an entry written meanwhile
+    // with an earlier due time (an import of an expired grant) is found too.
+    absl::MutexLock sweep_lock(&sweep_mu_);
+    if (sweep_cursor_.empty()) {
+      it->SeekToFirst();
+    } else {
+      it->Seek(sweep_cursor_);
+    }
+    sweep_cursor_.clear();
+    for (; it->Valid(); it->Next()) {
       const std::string_view key(it->key().data(), it->key().size());
       if (key >= end) break;
       if (taken == max_entries) {
         stats.more = true;
+        sweep_cursor_ = std::string(key);
         break;
       }
       ++taken;

@@ -487,7 +487,7 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
           AppendChange(txn, history, state);
           response.set_sequence(state.sequence());
         }
-        IndexDue(txn, *catalog_.Snapshot(), history);
+        IndexDue(txn, catalog_, history);
         for (const auto& r : records) *response.add_records() = r;
         if (!to_confirm.empty()) {
           ConfirmationNotice notice{

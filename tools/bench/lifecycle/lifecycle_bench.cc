@@ -218,9 +218,8 @@ int main(int argc, char** argv) {
   const double sweep_rate = static_cast<double>(expired) / sweep_seconds;
   std::printf("| sweeper | grants expired | seconds | expired/s | ratio to durable writes/s |\n");
   std::printf("|---|---|---|---|---|\n");
-  std::printf("| %lld indexed | %lld | %.1f | %.0f | **%.3f** |\n",
-              static_cast<long long>(grants), static_cast<long long>(expired), sweep_seconds,
-              sweep_rate, sweep_rate / plain);
+  std::printf("| %lld indexed | %lld | %.1f | %.0f | **%.3f** |\n", static_cast<long long>(grants),
+              static_cast<long long>(expired), sweep_seconds, sweep_rate, sweep_rate / plain);
   committer->Stop();
   return expired == grants ? 0 : 1;
 }
