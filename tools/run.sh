@@ -16,6 +16,8 @@ tools/build.sh
 mkdir -p data/email-sender
 tools/pki.sh data/pki
 tools/link-keyring.sh data/link-keyring.yaml
+# The confirmation keyring (same format) seals double opt-in addresses for the email sender.
+tools/link-keyring.sh data/confirmation-keyring.yaml
 tools/kafka/kafka.sh fetch
 tools/kafka/kafka.sh start --dir data/kafka --port 9092 --controller-port 9093
 pids=()
@@ -33,7 +35,8 @@ build/bin/consentd --data-dir data/consentd --kafka-brokers 127.0.0.1:9092 \
   --tls-cert "$pki/server.pem" --tls-key "$pki/server-key.pem" --tls-ca "$pki/ca.pem" \
   --auth-policy-file deploy/policy.example.yaml \
   --port-file data/consentd.port --links-keyring-file data/link-keyring.yaml \
-  --links-base-url https://127.0.0.1:8443 "$@" &
+  --links-base-url https://127.0.0.1:8443 \
+  --confirmation-keyring-file data/confirmation-keyring.yaml --enforcement-senders email "$@" &
 pids+=($!)
 # The sender hashes addresses with consentd's secret, generated on consentd's first start.
 for _ in $(seq 1 300); do
@@ -42,7 +45,8 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 # shellcheck disable=SC2046  # the flags are meant to split
-build/bin/email_sender --config deploy/senders/email.example.yaml $(client_tls email-sender) &
+build/bin/email_sender --config deploy/senders/email.example.yaml --email-confirmations-enabled true \
+  $(client_tls email-sender) &
 pids+=($!)
 # shellcheck disable=SC2046
 build/bin/prefcenter --config deploy/prefcenter.example.yaml $(client_tls prefcenter) &
