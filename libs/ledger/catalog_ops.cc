@@ -199,6 +199,7 @@ void Ledger::UpdatePurpose(const v1::UpdatePurposeRequest& request, absl::Time d
         update.set_version(current + 1);
         *update.mutable_update_time() = ToProto(txn.now());
         PutPurposeVersion(txn, parts.tenant, update);
+        StartRepermission(txn, parts.tenant, previous, update);
         txn.OnCommit(
             [this, tenant = parts.tenant, update] { catalog_.PutPurpose(tenant, update); });
         return update;

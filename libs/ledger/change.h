@@ -8,6 +8,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "assent/v1/catalog.pb.h"
 #include "assent/v1/types.pb.h"
 #include "google/protobuf/message.h"
 #include "store/committer.h"
@@ -49,6 +50,11 @@ absl::StatusOr<v1::ContactPointState> LoadContact(store::Txn& txn, std::string_v
 // itself filled in; recorded_time defaults to the transaction time.
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::SubjectState& state);
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointState& state);
+
+// Stages a re-permission campaign when `updated` raises the purpose's minimum notice version
+// above `previous`'s (repermission_ops.cc).
+void StartRepermission(store::Txn& txn, std::string_view tenant, const v1::Purpose& previous,
+                       const v1::Purpose& updated);
 
 // SHA-256 of the deterministic serialization of a request.
 std::string RequestDigest(const google::protobuf::Message& request);

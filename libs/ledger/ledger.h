@@ -102,6 +102,13 @@ struct BackfillProgress {
   int indexed = 0;       // records indexed by this call
 };
 
+// One round of a re-permission campaign (Ledger::RunRepermission).
+struct RepermissionProgress {
+  bool idle = false;  // no campaign is walking
+  int targets = 0;    // targets looked at
+  int notices = 0;    // RepermissionRequired notices published
+};
+
 template <typename T>
 using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
@@ -191,6 +198,14 @@ class Ledger {
   // Indexes the due work of up to `max_targets` targets stored before the due index existed
   // (a store migrated from format 1), resuming from its cursor; done once every target is.
   absl::StatusOr<BackfillProgress> BackfillDue(int max_targets);
+
+  // Walks the oldest unfinished re-permission campaign (started by an UpdatePurpose that raised
+  // min_notice_version) over up to `max_targets` targets: a RepermissionRequired notice on the
+  // lifecycle topic and a list entry per grant below the new minimum, with the campaign's cursor
+  // in the same batch. Call from one thread at a time (not the committer's).
+  absl::StatusOr<RepermissionProgress> RunRepermission(int max_targets);
+  absl::StatusOr<v1::ListRepermissionRequiredResponse> ListRepermissionRequired(
+      const v1::ListRepermissionRequiredRequest& request) const;
 
   // Sets the observer (not owned; may be null). Call before serving.
   void SetObserver(LedgerObserver* observer) { observer_ = observer; }

@@ -225,6 +225,18 @@ const std::vector<Option>& Options() {
       SweeperInt("sweeper.yield_queue_depth",
                  "skip a sweeper round while more writes than this are queued",
                  &SweeperOptions::yield_queue_depth, 0, 1000000),
+      Option{"sweeper.repermission_rate",
+             "most targets a re-permission campaign looks at per second",
+             [](Config& c, const std::string& v) {
+               double d = 0;
+               if (!absl::SimpleAtod(v, &d) || !(d >= 1) || d > 1e7) {
+                 return InvalidField("sweeper.repermission_rate",
+                                     absl::StrCat("must be a number in 1..1e7 (got \"", v, "\")"));
+               }
+               c.sweeper.repermission_rate = d;
+               return absl::OkStatus();
+             },
+             [](const Config& c) { return absl::StrCat(c.sweeper.repermission_rate); }},
       SweeperInt("sweeper.backfill_batch", "targets indexed per backfill round (old stores)",
                  &SweeperOptions::backfill_batch, 1, 1000000),
       String("links.keyring_file",

@@ -52,7 +52,13 @@ LifecycleRunner::LifecycleRunner(SweeperOptions options, const Clock& clock, led
                           .Name("assent_due_backfill_progress_ratio")
                           .Help("Share of the stored targets whose due work is indexed (1: all).")
                           .Register(registry)
-                          .Add({})) {}
+                          .Add({})),
+      repermission_notices_(prometheus::BuildCounter()
+                                .Name("assent_repermission_notices_total")
+                                .Help("RepermissionRequired notices published by re-permission "
+                                      "campaigns.")
+                                .Register(registry)
+                                .Add({})) {}
 
 LifecycleRunner::~LifecycleRunner() { Stop(); }
 
@@ -65,13 +71,37 @@ void LifecycleRunner::Start() {
   backfill_ =
       std::make_unique<PeriodicRunner>("due-backfill", clock_, [this] { return BackfillRound(); });
   sweeper_ = std::make_unique<PeriodicRunner>("sweeper", clock_, [this] { return SweepRound(); });
+  repermission_ = std::make_unique<PeriodicRunner>("repermission", clock_,
+                                                   [this] { return RepermissionRound(); });
   backfill_->Start();
   sweeper_->Start();
+  repermission_->Start();
 }
 
 void LifecycleRunner::Stop() {
   if (sweeper_ != nullptr) sweeper_->Stop();
   if (backfill_ != nullptr) backfill_->Stop();
+  if (repermission_ != nullptr) repermission_->Stop();
+}
+
+absl::Duration LifecycleRunner::RepermissionRound() {
+  if (committer_.queue_depth() > static_cast<size_t>(options_.yield_queue_depth)) {
+    yielded_.Increment();
+    return options_.interval;
+  }
+  const int batch = std::max(1, static_cast<int>(options_.repermission_rate / 10));
+  absl::StatusOr<ledger::RepermissionProgress> progress = ledger_.RunRepermission(batch);
+  if (!progress.ok()) {
+    errors_.Increment();
+    spdlog::get("consentd")
+        ->warn("msg=\"re-permission round failed; retrying\" error=\"{}\"",
+               progress.status().ToString());
+    return options_.interval;
+  }
+  if (progress->idle) return options_.interval;
+  repermission_notices_.Increment(progress->notices);
+  // At most repermission_rate targets a second.
+  return absl::Seconds(progress->targets / options_.repermission_rate);
 }
 
 absl::Duration LifecycleRunner::SweepRound() {

@@ -41,6 +41,7 @@ class LifecycleRunner {
  private:
   absl::Duration SweepRound();
   absl::Duration BackfillRound();
+  absl::Duration RepermissionRound();
   double StoredTargets() const;
 
   const SweeperOptions options_;
@@ -59,6 +60,8 @@ class LifecycleRunner {
   prometheus::Gauge& backfill_ratio_;
   std::unique_ptr<PeriodicRunner> sweeper_;
   std::unique_ptr<PeriodicRunner> backfill_;
+  std::unique_ptr<PeriodicRunner> repermission_;
+  prometheus::Counter& repermission_notices_;
   // The sweeper waits for the backfill: an entry it has not indexed yet could be due already.
   std::atomic<bool> backfilled_{false};
   absl::Time last_progress_log_ = absl::InfinitePast();

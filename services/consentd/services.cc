@@ -202,6 +202,7 @@ ConsentService::ConsentService(ledger::Ledger& ledger, CallGuard& guard, Service
   GuardParsing("CreateLink", &ConsentService::CreateLink);
   GuardParsing("ConfirmDecision", &ConsentService::ConfirmDecision);
   GuardParsing("ResendConfirmation", &ConsentService::ResendConfirmation);
+  GuardParsing("ListRepermissionRequired", &ConsentService::ListRepermissionRequired);
 }
 
 grpc::ServerUnaryReactor* CatalogService::CreateTenant(grpc::CallbackServerContext* ctx,
@@ -413,6 +414,14 @@ grpc::ServerUnaryReactor* ConsentService::ListHistory(grpc::CallbackServerContex
   static const RpcRule& rule = Rule(kName, "ListHistory");
   return Read(ctx, *request, response, Call{guard_, metrics_, rule},
               [&](const ledger::Caller&) { return ledger_.ListHistory(*request); });
+}
+
+grpc::ServerUnaryReactor* ConsentService::ListRepermissionRequired(
+    grpc::CallbackServerContext* ctx, const v1::ListRepermissionRequiredRequest* request,
+    v1::ListRepermissionRequiredResponse* response) {
+  static const RpcRule& rule = Rule(kName, "ListRepermissionRequired");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.ListRepermissionRequired(*request); });
 }
 
 grpc::ServerUnaryReactor* ConsentService::VerifyHistory(grpc::CallbackServerContext* ctx,

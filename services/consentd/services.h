@@ -81,6 +81,9 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   grpc::ServerUnaryReactor* GetContactPointState(grpc::CallbackServerContext* ctx,
                                                  const v1::GetContactPointStateRequest* request,
                                                  v1::ContactPointState* response) override;
+  grpc::ServerUnaryReactor* ListRepermissionRequired(
+      grpc::CallbackServerContext* ctx, const v1::ListRepermissionRequiredRequest* request,
+      v1::ListRepermissionRequiredResponse* response) override;
   grpc::ServerUnaryReactor* ListHistory(grpc::CallbackServerContext* ctx,
                                         const v1::ListHistoryRequest* request,
                                         v1::ListHistoryResponse* response) override;

@@ -18,6 +18,9 @@ struct SweeperOptions {
   int yield_queue_depth = 1000;
   // Targets indexed per backfill round. Default 2000.
   int backfill_batch = 2000;
+  // Most targets a re-permission campaign looks at per second (it yields to live traffic like
+  // the sweeper). Default 5000.
+  double repermission_rate = 5000;
 };
 
 }  // namespace assent::consentd

@@ -260,6 +260,8 @@ constexpr Rpc kRpcs[] = {
     {"CreateLink", FuzzCreateLink},
     {"ConfirmDecision", [](std::string_view b) { FuzzWrite(b, &Ledger::ConfirmDecision); }},
     {"ResendConfirmation", [](std::string_view b) { FuzzWrite(b, &Ledger::ResendConfirmation); }},
+    {"ListRepermissionRequired",
+     [](std::string_view b) { (void)FuzzRead(b, &Ledger::ListRepermissionRequired); }},
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "assent/v1/events.pb.h"
 #include "assent/v1/lifecycle.pb.h"
@@ -241,6 +242,55 @@ TEST_F(LifecycleTest, ASendersViewAppliesTheExpiryAndSkipsTypesItDoesNotRead) {
       },
       absl::Seconds(10)));
   EXPECT_EQ(local->response.verdict(), v1::DENY);
+}
+
+TEST_F(LifecycleTest, RaisingTheMinimumNoticeVersionPublishesAndListsTheGrantsBelowIt) {
+  Grant("old1", absl::Hours(1));
+  Grant("old2", absl::Hours(1));
+  v1::GetPurposeRequest get;
+  get.set_name("tenants/acme/purposes/news");
+  v1::Purpose purpose;
+  ASSERT_TRUE(server_->catalog().GetPurpose(Ctx().get(), get, &purpose).ok());
+  purpose.set_notice_version(2);
+  v1::UpdatePurposeRequest update;
+  *update.mutable_purpose() = purpose;
+  ASSERT_TRUE(server_->catalog().UpdatePurpose(Ctx().get(), update, &purpose).ok());
+  Grant("new1", absl::Hours(1));
+  purpose.set_min_notice_version(2);
+  *update.mutable_purpose() = purpose;
+  grpc::Status s = server_->catalog().UpdatePurpose(Ctx().get(), update, &purpose);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  v1::ListRepermissionRequiredRequest list;
+  list.set_tenant("acme");
+  list.set_purpose_id("news");
+  v1::ListRepermissionRequiredResponse listed;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        listed.Clear();
+        return server_->consent().ListRepermissionRequired(Ctx().get(), list, &listed).ok() &&
+               listed.complete();
+      },
+      absl::Seconds(30)));
+  std::set<std::string> subjects;
+  for (const auto& e : listed.entries()) subjects.insert(e.target().subject_id());
+  EXPECT_EQ(subjects, (std::set<std::string>{"old1", "old2"}));
+
+  std::set<std::string> ids;
+  testing::ConsumeAll(broker_->bootstrap(), kLifecycle, absl::Seconds(60),
+                      [&](const std::vector<testing::KafkaRecord>& records) {
+                        ids.clear();
+                        for (const auto& r : records) {
+                          v1::RepermissionRequired notice;
+                          if (notice.ParseFromString(r.value) && !notice.event_id().empty() &&
+                              absl::StrContains(notice.event_id(), "/repermission/")) {
+                            ids.insert(notice.event_id());
+                          }
+                        }
+                        return ids.size() >= 2;
+                      });
+  EXPECT_EQ(
+      ids, (std::set<std::string>{"acme/old1/1-0/repermission/2", "acme/old2/1-0/repermission/2"}));
 }
 
 }  // namespace

@@ -360,6 +360,83 @@ TEST_F(SweeperTest, TheBackfillIndexesGrantsOfAnOlderStore) {
   EXPECT_TRUE(again.done);
 }
 
+// Re-permission: raising the minimum notice version lists exactly the grants below it, each with
+// one notice, at a bounded number of targets per round.
+TEST_F(SweeperTest, RaisingTheMinimumNoticeVersionListsExactlyTheGrantsBelowIt) {
+  for (const char* s : {"s1", "s2", "s3", "s4", "s5"}) {
+    ASSERT_OK(Record(s, v1::GRANTED, absl::ZeroDuration()).status());
+  }
+  ASSERT_OK(Record("s3", v1::WITHDRAWN, absl::ZeroDuration()).status());
+  // Notice version 2, then grants under it.
+  v1::GetPurposeRequest get;
+  get.set_name("tenants/acme/purposes/news");
+  ASSERT_OK_AND_ASSIGN(v1::Purpose purpose, ledger_->GetPurpose(get));
+  purpose.set_notice_version(2);
+  v1::UpdatePurposeRequest update;
+  *update.mutable_purpose() = purpose;
+  ASSERT_OK_AND_ASSIGN(purpose, (Sync<v1::Purpose>(&Ledger::UpdatePurpose, update)));
+  for (const char* s : {"s6", "s7"}) {
+    ASSERT_OK(Record(s, v1::GRANTED, absl::ZeroDuration()).status());
+  }
+  ASSERT_OK_AND_ASSIGN(auto idle, ledger_->RunRepermission(2));
+  EXPECT_TRUE(idle.idle) << "no campaign before the minimum is raised";
+
+  purpose.set_min_notice_version(2);
+  *update.mutable_purpose() = purpose;
+  ASSERT_OK(Sync<v1::Purpose>(&Ledger::UpdatePurpose, update).status());
+  v1::ListRepermissionRequiredRequest list;
+  list.set_tenant("acme");
+  list.set_purpose_id("news");
+  ASSERT_OK_AND_ASSIGN(auto before, ledger_->ListRepermissionRequired(list));
+  EXPECT_FALSE(before.complete());
+  int rounds = 0, notices = 0;
+  while (true) {
+    ASSERT_OK_AND_ASSIGN(auto progress, ledger_->RunRepermission(2));
+    if (progress.idle) break;
+    EXPECT_LE(progress.targets, 2);
+    notices += progress.notices;
+    ++rounds;
+  }
+  EXPECT_EQ(notices, 4);
+  EXPECT_GE(rounds, 4);  // 7 subjects, 2 at a time, then the (empty) contact points
+
+  ASSERT_OK_AND_ASSIGN(auto all, ledger_->ListRepermissionRequired(list));
+  EXPECT_TRUE(all.complete());
+  std::vector<std::string> listed;
+  for (const auto& e : all.entries()) {
+    listed.push_back(e.target().subject_id());
+    EXPECT_EQ(e.record().evidence().notice_version(), 1u);
+    EXPECT_EQ(e.min_notice_version(), 2u);
+  }
+  EXPECT_THAT(listed, ElementsAre("s1", "s2", "s4", "s5"));
+  std::vector<std::string> ids;
+  for (const Published& p : Outbox()) {
+    if (p.type != "assent.v1.RepermissionRequired") continue;
+    v1::RepermissionRequired notice;
+    ASSERT_TRUE(notice.ParseFromString(p.value));
+    ids.push_back(notice.event_id());
+  }
+  EXPECT_THAT(ids, ElementsAre("acme/s1/1-0/repermission/2", "acme/s2/1-0/repermission/2",
+                               "acme/s4/1-0/repermission/2", "acme/s5/1-0/repermission/2"));
+  EXPECT_EQ(Check("s1").reason(), v1::REPERMISSION_REQUIRED);
+
+  // Pages of two, and a customer who grants again under the new notice leaves the list.
+  ASSERT_OK(Record("s2", v1::GRANTED, absl::ZeroDuration()).status());
+  list.set_page_size(2);
+  std::vector<std::string> paged;
+  do {
+    ASSERT_OK_AND_ASSIGN(auto page, ledger_->ListRepermissionRequired(list));
+    for (const auto& e : page.entries()) paged.push_back(e.target().subject_id());
+    list.set_page_token(page.next_page_token());
+  } while (!list.page_token().empty());
+  EXPECT_THAT(paged, ElementsAre("s1", "s4", "s5"));
+  list.set_page_token("garbage");
+  EXPECT_THAT(ledger_->ListRepermissionRequired(list).status(),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+  ASSERT_OK_AND_ASSIGN(auto again, ledger_->RunRepermission(2));
+  EXPECT_TRUE(again.idle) << "a finished campaign does not run again";
+}
+
 TEST(DueKeyTest, RoundTripsAndSortsByTime) {
   DueKey a{absl::FromUnixSeconds(100), DueKind::kRemind, "acme", "s:x", "3-0"};
   DueKey b{absl::FromUnixSeconds(99), DueKind::kExpire, "zeta", "c:email:ab", "1-2"};

@@ -170,6 +170,44 @@ absl::StatusOr<int> PurposeList(Session& session, const Args& /*args*/) {
   return kExitOk;
 }
 
+absl::StatusOr<int> RepermissionList(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  std::optional<std::string> purpose = args.Get("purpose");
+  if (!purpose.has_value()) {
+    return absl::InvalidArgumentError("repermission list: --purpose is required");
+  }
+  std::vector<v1::RepermissionEntry> entries;
+  bool complete = true;
+  RETURN_IF_ERROR(AllPages<v1::ListRepermissionRequiredResponse>(
+      [&](const std::string& token, v1::ListRepermissionRequiredResponse* response) {
+        v1::ListRepermissionRequiredRequest request;
+        request.set_tenant(tenant);
+        request.set_purpose_id(*purpose);
+        request.set_page_size(kListPageSize);
+        request.set_page_token(token);
+        return session.Call(session.consent(), &ConsentStub::ListRepermissionRequired, request,
+                            response);
+      },
+      [&](const v1::ListRepermissionRequiredResponse& response) {
+        entries.insert(entries.end(), response.entries().begin(), response.entries().end());
+        complete = complete && response.complete();
+      }));
+  if (session.options().json) {
+    for (const v1::RepermissionEntry& entry : entries) session.PrintJson(entry);
+    return kExitOk;
+  }
+  std::string out;
+  for (const v1::RepermissionEntry& entry : entries) {
+    absl::StrAppend(&out, FormatTargetRef(entry.target()), "  record ", entry.record().record_id(),
+                    "  notice v", entry.record().evidence().notice_version(), " < v",
+                    entry.min_notice_version(), "\n");
+  }
+  absl::StrAppend(&out, entries.size(), " grant(s) need re-permission",
+                  complete ? "" : " so far (the campaign is still walking the targets)", "\n");
+  session.Print(out);
+  return kExitOk;
+}
+
 absl::StatusOr<int> PolicySet(Session& session, const Args& args) {
   ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
   ASSIGN_OR_RETURN(v1::SetDefaultPolicyRequest request, BuildSetPolicy(args, tenant));

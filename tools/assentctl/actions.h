@@ -28,6 +28,7 @@ absl::StatusOr<int> PurposeCreate(Session& session, const Args& args);
 absl::StatusOr<int> PurposeUpdate(Session& session, const Args& args);
 absl::StatusOr<int> PurposeGet(Session& session, const Args& args);
 absl::StatusOr<int> PurposeList(Session& session, const Args& args);
+absl::StatusOr<int> RepermissionList(Session& session, const Args& args);
 absl::StatusOr<int> PolicySet(Session& session, const Args& args);
 absl::StatusOr<int> PolicyGet(Session& session, const Args& args);
 absl::StatusOr<int> Record(Session& session, const Args& args);

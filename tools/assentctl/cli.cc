@@ -206,6 +206,10 @@ std::vector<Command> MakeCommands() {
        "Show, for each withdrawal (newest first), when each registered sender had applied it;"
        " exit 1 when a sender has not applied one yet.",
        0, Flags({kTargetFlags, {{"limit", kValue}}}), &Proof},
+      {"repermission list", "--purpose P",
+       "List the grants given against a notice version below the purpose's minimum (raised with "
+       "purpose update --min-notice-version), for a campaign that asks again.",
+       0, Flags({{{"purpose", kValue}}}), &RepermissionList},
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
       {"events tail",
