@@ -73,6 +73,28 @@ absl::StatusOr<v1::ContactPointState> LoadContact(store::Txn& txn, std::string_v
   return state;
 }
 
+absl::StatusOr<StoredDecisions> DecodeStoredDecisions(bool contact, std::string_view raw) {
+  StoredDecisions out;
+  if (contact) {
+    v1::ContactPointState state;
+    if (!state.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
+      return Corrupt("contact state");
+    }
+    out.tenant = state.tenant();
+    *out.target.mutable_contact() = state.contact();
+    out.decisions.Swap(state.mutable_decisions());
+  } else {
+    v1::SubjectState state;
+    if (!state.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
+      return Corrupt("subject state");
+    }
+    out.tenant = state.tenant();
+    out.target.set_subject_id(state.subject_id());
+    out.decisions.Swap(state.mutable_decisions());
+  }
+  return out;
+}
+
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::SubjectState& state) {
   Append(txn, record, state, store::Cf::kSubjects,
          store::SubjectKey(state.tenant(), state.subject_id()));

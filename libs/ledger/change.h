@@ -44,6 +44,16 @@ absl::StatusOr<v1::SubjectState> LoadSubject(store::Txn& txn, std::string_view t
 absl::StatusOr<v1::ContactPointState> LoadContact(store::Txn& txn, std::string_view tenant,
                                                   const v1::ContactRef& contact);
 
+// A stored subject or contact-point state reduced to what scans over every target need.
+struct StoredDecisions {
+  std::string tenant;
+  v1::TargetRef target;
+  google::protobuf::RepeatedPtrField<v1::ConsentRecord> decisions;
+};
+// Decodes the bytes of a state from the subjects (`contact` false) or contacts column family.
+// INTERNAL (corrupt) when they do not parse.
+absl::StatusOr<StoredDecisions> DecodeStoredDecisions(bool contact, std::string_view raw);
+
 // Appends `record` to the target's history: assigns the next sequence, links it to the chain
 // head, hashes it, and stages the history record, the new state (with its sequence, head and
 // update time) and the two outbox records. `record` must have tenant, target, kind and the change

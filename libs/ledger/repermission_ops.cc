@@ -16,6 +16,7 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "core/validate.h"
+#include "ledger/change.h"
 #include "ledger/events.h"
 #include "ledger/ledger.h"
 #include "ledger/names.h"
@@ -54,28 +55,28 @@ uint32_t EffectiveMin(const v1::Purpose& purpose) {
 }
 
 // The notices of one target's grants below the campaign's minimum, with their list entries.
-template <typename State>
 int Reach(store::Txn& txn, const storage::v1::RepermissionCampaign& campaign,
-          const v1::TargetRef& target, const State& state) {
+          const StoredDecisions& state) {
+  const v1::TargetRef& target = state.target;
   int notices = 0;
-  for (const v1::ConsentRecord& record : state.decisions()) {
+  for (const v1::ConsentRecord& record : state.decisions) {
     if (record.purpose_id() != campaign.purpose_id() || record.state() != v1::GRANTED ||
         record.evidence().notice_version() >= campaign.min_notice_version()) {
       continue;
     }
     v1::RepermissionRequired notice;
-    notice.set_event_id(absl::StrCat(EventKey(state.tenant(), target), "/", record.record_id(),
+    notice.set_event_id(absl::StrCat(EventKey(state.tenant, target), "/", record.record_id(),
                                      "/repermission/", campaign.min_notice_version()));
-    notice.set_tenant(state.tenant());
+    notice.set_tenant(state.tenant);
     *notice.mutable_target() = target;
     *notice.mutable_record() = record;
     notice.set_min_notice_version(campaign.min_notice_version());
     notice.set_purpose_version(campaign.purpose_version());
     *notice.mutable_notice_time() = ToProto(txn.now());
     txn.PutNew(store::Cf::kOutbox, store::OutboxKey(txn.NextOutboxId()),
-               BuildNoticeRecord(state.tenant(), target, notice, txn.now()).SerializeAsString());
+               BuildNoticeRecord(state.tenant, target, notice, txn.now()).SerializeAsString());
     txn.Put(store::Cf::kLifecycle,
-            ListPrefix(state.tenant(), campaign.purpose_id()) +
+            ListPrefix(state.tenant, campaign.purpose_id()) +
                 Join({store::EntityName(target), record.record_id()}),
             notice.SerializeAsString());
     ++notices;
@@ -148,18 +149,8 @@ absl::StatusOr<RepermissionProgress> Ledger::RunRepermission(int max_targets) {
     for (const std::string& key : keys) {
       ASSIGN_OR_RETURN(auto raw, txn.Get(cf, key));
       if (!raw.has_value()) continue;
-      v1::TargetRef target;
-      if (subjects) {
-        v1::SubjectState state;
-        if (!state.ParseFromString(*raw)) return Corrupt("subject state");
-        target.set_subject_id(state.subject_id());
-        notices += Reach(txn, campaign, target, state);
-      } else {
-        v1::ContactPointState state;
-        if (!state.ParseFromString(*raw)) return Corrupt("contact state");
-        *target.mutable_contact() = state.contact();
-        notices += Reach(txn, campaign, target, state);
-      }
+      ASSIGN_OR_RETURN(StoredDecisions state, DecodeStoredDecisions(!subjects, *raw));
+      notices += Reach(txn, campaign, state);
     }
     storage::v1::RepermissionCampaign moved = campaign;
     moved.set_targets_scanned(campaign.targets_scanned() + keys.size());
@@ -220,17 +211,8 @@ absl::StatusOr<v1::ListRepermissionRequiredResponse> Ledger::ListRepermissionReq
                                     ? store::ContactKey(request.tenant(), target.contact())
                                     : store::SubjectKey(request.tenant(), target.subject_id())));
     if (!raw.has_value()) continue;
-    google::protobuf::RepeatedPtrField<v1::ConsentRecord> decisions;
-    if (target.has_contact()) {
-      v1::ContactPointState state;
-      if (!state.ParseFromString(*raw)) return Corrupt("contact state");
-      decisions.Swap(state.mutable_decisions());
-    } else {
-      v1::SubjectState state;
-      if (!state.ParseFromString(*raw)) return Corrupt("subject state");
-      decisions.Swap(state.mutable_decisions());
-    }
-    for (const v1::ConsentRecord& record : decisions) {
+    ASSIGN_OR_RETURN(StoredDecisions stored, DecodeStoredDecisions(target.has_contact(), *raw));
+    for (const v1::ConsentRecord& record : stored.decisions) {
       if (record.record_id() != notice.record().record_id()) continue;
       if (record.state() == v1::GRANTED && record.evidence().notice_version() < min) {
         v1::RepermissionEntry* entry = response.add_entries();

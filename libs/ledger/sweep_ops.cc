@@ -284,25 +284,10 @@ absl::StatusOr<BackfillProgress> Ledger::BackfillDue(int max_targets) {
     for (const std::string& key : keys) {
       ASSIGN_OR_RETURN(auto raw, txn.Get(cf, key));
       if (!raw.has_value()) continue;
-      v1::TargetRef target;
-      google::protobuf::RepeatedPtrField<v1::ConsentRecord> decisions;
-      std::string tenant;
-      if (phase == 's') {
-        v1::SubjectState state;
-        if (!state.ParseFromString(*raw)) return Corrupt("subject state");
-        target.set_subject_id(state.subject_id());
-        tenant = state.tenant();
-        decisions.Swap(state.mutable_decisions());
-      } else {
-        v1::ContactPointState state;
-        if (!state.ParseFromString(*raw)) return Corrupt("contact state");
-        *target.mutable_contact() = state.contact();
-        tenant = state.tenant();
-        decisions.Swap(state.mutable_decisions());
-      }
-      for (const v1::ConsentRecord& record : decisions) {
+      ASSIGN_OR_RETURN(StoredDecisions stored, DecodeStoredDecisions(phase == 'c', *raw));
+      for (const v1::ConsentRecord& record : stored.decisions) {
         if (!record.has_expire_time()) continue;
-        IndexDue(txn, *catalog, tenant, target, record, txn.now());
+        IndexDue(txn, *catalog, stored.tenant, stored.target, record, txn.now());
         ++indexed;
       }
     }
