@@ -16,9 +16,12 @@
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace assent {
 namespace {
+
+using testing::WaitFor;
 
 constexpr char kSecret[] = "integration-test-contact-key-secret-0123456789";
 constexpr int kSubjects = 150;
@@ -139,15 +142,6 @@ class EnforceTest : public ::testing::Test {
         }
       }
     }
-  }
-
-  bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (done()) return true;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return done();
   }
 
   testing::TempDir dir_;

@@ -24,9 +24,12 @@
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace assent {
 namespace {
+
+using testing::WaitFor;
 
 constexpr char kChanges[] = "assent.consent.changes.v1";
 constexpr char kLifecycle[] = "assent.consent.lifecycle.v1";
@@ -89,15 +92,6 @@ class LifecycleTest : public ::testing::Test {
     v1::RecordDecisionsResponse response;
     grpc::Status s = server_->consent().RecordDecisions(Ctx().get(), request, &response);
     ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-
-  static bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (done()) return true;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return done();
   }
 
   testing::TempDir dir_;
