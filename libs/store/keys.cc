@@ -68,6 +68,24 @@ std::string ProofKey(std::string_view tenant, std::string_view entity, uint64_t 
 std::string ProofPrefix(std::string_view tenant, std::string_view entity) {
   return "w" + HistoryPrefix(tenant, entity);
 }
+std::string DataKeyKey(std::string_view tenant, std::string_view entity) {
+  return Join(tenant, entity);
+}
+
+std::string DataKeyPrefix(std::string_view tenant) { return Join(tenant, std::string_view()); }
+
+std::string LegalHoldKey(std::string_view tenant, std::string_view subject_id) {
+  return Join("h", tenant, subject_id);
+}
+
+std::string ErasureStubKey(std::string_view tenant, std::string_view subject_id) {
+  return Join("e", tenant, subject_id);
+}
+
+std::string ErasureStubPrefix() { return Join("e", std::string_view()); }
+
+std::string OffboardingKey(std::string_view tenant) { return Join("o", tenant); }
+
 std::string ProofPendingKey(int32_t partition, int64_t offset) {
   std::string out(kProofPendingPrefix);
   PutBigEndian32(&out, static_cast<uint32_t>(partition));

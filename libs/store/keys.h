@@ -10,6 +10,9 @@
 //                | "q" \0 tenant \0 purpose (current version)
 //   meta         "format" | "due_backfill"
 //   due          due time(be64) kind tenant \0 entity \0 record_id   (ledger/due.h)
+//   keys         tenant \0 entity                  -> the target's wrapped data key
+//   rights       "h" \0 tenant \0 subject -> LegalHold | "e" \0 tenant \0 subject -> ErasureStub
+//                | "o" \0 tenant -> offboarding job
 #pragma once
 
 #include <cstdint>
@@ -49,6 +52,15 @@ std::string ProofPrefix(std::string_view tenant, std::string_view entity);
 inline constexpr std::string_view kProofPendingPrefix = "p";
 std::string ProofPendingKey(int32_t partition, int64_t offset);
 std::string OutboxKey(uint64_t id);
+// The data key of a target (Cf::kKeys), and the prefix of every data key of a tenant.
+std::string DataKeyKey(std::string_view tenant, std::string_view entity);
+std::string DataKeyPrefix(std::string_view tenant);
+// Subject rights (Cf::kRights).
+std::string LegalHoldKey(std::string_view tenant, std::string_view subject_id);
+std::string ErasureStubKey(std::string_view tenant, std::string_view subject_id);
+// "e" \0 : prefix of every erasure stub.
+std::string ErasureStubPrefix();
+std::string OffboardingKey(std::string_view tenant);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 
 std::string TenantKey(std::string_view tenant);
@@ -65,5 +77,9 @@ inline constexpr std::string_view kFormatKey = "format";
 // In the meta column family while grants stored before the due index (format 1) are still being
 // indexed: phase byte ('s' subjects, 'c' contacts), targets scanned so far (be64), next key.
 inline constexpr std::string_view kDueBackfillKey = "due_backfill";
+// In the meta column family of a store migrated from format 2 (evidence stored in plain text):
+// the migration's time (be64 microseconds since the epoch). History records recorded before it
+// may hold identifying evidence in plain text, which an erasure redacts.
+inline constexpr std::string_view kPlainEvidenceBeforeKey = "plain_evidence_before";
 
 }  // namespace assent::store

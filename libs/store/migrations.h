@@ -8,14 +8,17 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "rocksdb/write_batch.h"
 
 namespace assent::store {
 
 class Store;
 
-// Adds to `batch` everything that takes the store from `from_version` to `from_version + 1`.
+// Adds to `batch` everything that takes the store from `from_version` to `from_version + 1`;
+// `now` is the migration's time.
 // FAILED_PRECONDITION when no migration exists for that version.
-absl::Status Migrate(Store& store, uint32_t from_version, rocksdb::WriteBatch& batch);
+absl::Status Migrate(Store& store, uint32_t from_version, absl::Time now,
+                     rocksdb::WriteBatch& batch);
 
 }  // namespace assent::store

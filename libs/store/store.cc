@@ -24,7 +24,7 @@ namespace {
 
 constexpr std::string_view kCfNames[kCfCount] = {"subjects",    "contacts", "history", "outbox",
                                                  "idempotency", "catalog",  "meta",    "due",
-                                                 "lifecycle",   "proof"};
+                                                 "lifecycle",   "proof",    "keys",    "rights"};
 
 // The first 8 bytes of `key` from `offset` as a big-endian integer, zero-padded: comparing these
 // orders keys as a bytewise comparison of those bytes does, and equal values need the full keys.
@@ -179,7 +179,7 @@ absl::Status Store::InitFormat(const Clock& clock) {
   }
   while (info.format_version() < kFormatVersion) {
     rocksdb::WriteBatch batch;
-    RETURN_IF_ERROR(Migrate(*this, info.format_version(), batch));
+    RETURN_IF_ERROR(Migrate(*this, info.format_version(), clock.Now(), batch));
     info.set_format_version(info.format_version() + 1);
     *info.mutable_migrate_time() = ToProto(clock.Now());
     batch.Put(Handle(Cf::kMeta), std::string(kFormatKey), info.SerializeAsString());

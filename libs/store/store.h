@@ -36,13 +36,18 @@ enum class Cf {
   kLifecycle,
   // Proof of enforcement: when each registered sender applied each withdrawal.
   kProof,
+  // Per-target data keys that seal identifying evidence, wrapped by the master key; deleting one
+  // is the erasure (crypto-shredding).
+  kKeys,
+  // Subject rights: legal holds, erasure stubs, tenant offboarding.
+  kRights,
 };
-inline constexpr int kCfCount = 10;
+inline constexpr int kCfCount = 12;
 std::string_view CfName(Cf cf);
 
 // The on-disk format this build reads and writes. Opening a store with a lower version runs the
 // migrations in migrations.cc; a higher version is refused.
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;
 
 struct StoreOptions {
   // Directory of the database. Required; created if missing.

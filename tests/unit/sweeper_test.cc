@@ -338,7 +338,7 @@ TEST_F(SweeperTest, TheBackfillIndexesGrantsOfAnOlderStore) {
   EXPECT_FALSE(first.done);
   EXPECT_EQ(first.scanned, 10u);
   Reopen();  // the cursor is durable
-  EXPECT_EQ(store_->opened_format_version(), 2u);
+  EXPECT_EQ(store_->opened_format_version(), store::kFormatVersion);
   BackfillProgress progress;
   int rounds = 1;
   do {
