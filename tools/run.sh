@@ -18,6 +18,9 @@ tools/pki.sh data/pki
 tools/link-keyring.sh data/link-keyring.yaml
 # The confirmation keyring (same format) seals double opt-in addresses for the email sender.
 tools/link-keyring.sh data/confirmation-keyring.yaml
+# The evidence keyring (same format) wraps the per-subject keys that seal IP addresses and user
+# agents; the erasure log lives outside consentd's data directory (a restore re-applies it).
+tools/link-keyring.sh data/evidence-keyring.yaml
 tools/kafka/kafka.sh fetch
 tools/kafka/kafka.sh start --dir data/kafka --port 9092 --controller-port 9093
 pids=()
@@ -36,7 +39,8 @@ build/bin/consentd --data-dir data/consentd --kafka-brokers 127.0.0.1:9092 \
   --auth-policy-file deploy/policy.example.yaml \
   --port-file data/consentd.port --links-keyring-file data/link-keyring.yaml \
   --links-base-url https://127.0.0.1:8443 \
-  --confirmation-keyring-file data/confirmation-keyring.yaml --enforcement-senders email "$@" &
+  --confirmation-keyring-file data/confirmation-keyring.yaml --enforcement-senders email \
+  --evidence-keyring-file data/evidence-keyring.yaml --erasure-log-file data/erasure.log "$@" &
 pids+=($!)
 # The sender hashes addresses with consentd's secret, generated on consentd's first start.
 for _ in $(seq 1 300); do

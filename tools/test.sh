@@ -20,6 +20,8 @@ echo "== preference center benchmark smoke run (prefcenter, consentd; figures no
 tools/bench/prefcenter/run.sh --smoke
 echo "== mTLS benchmark smoke run (consentd and noop_server, plaintext and mTLS; figures not kept)"
 tools/bench/tls/run.sh --smoke
+echo "== subject rights benchmark smoke run (sealed vs plain writes, erasures; figures not kept)"
+tools/bench/rights/run.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke

@@ -235,6 +235,13 @@ absl::StatusOr<v1::CheckResponse> Decide(const CheckInput& input) {
                      /*apply_quiet_hours=*/false);
   }
 
+  // An erased customer is never contacted again for anything but a transactional message.
+  if (input.subject_erased) {
+    v1::CheckResponse response = respond.Make(v1::DENY, v1::ERASED);
+    response.mutable_decided_by()->set_subject_id(std::string(input.erased_subject_id));
+    return response;
+  }
+
   // Rule 4.
   if (input.subject != nullptr &&
       ContainsChannel(input.subject->preferences().global_opt_out_channels(), input.channel)) {

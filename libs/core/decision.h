@@ -48,6 +48,10 @@ struct CheckInput {
   const v1::SubjectState* subject = nullptr;
   // The contact point's state when the target is a contact point; null otherwise or if unknown.
   const v1::ContactPointState* contact = nullptr;
+  // The subject (target, or linked subject) was erased and has no state since; `subject` is
+  // then null. Only transactional purposes are allowed.
+  bool subject_erased = false;
+  std::string_view erased_subject_id;
 };
 
 // Evaluates the rule. Errors: INVALID_ARGUMENT "channel: ..." when the purpose does not cover the

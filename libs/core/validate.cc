@@ -384,6 +384,13 @@ absl::Status ValidateEvidence(std::string_view field, const v1::Evidence& eviden
   if (evidence.has_confirm_time()) {
     RETURN_IF_ERROR(CheckTimestamp(Sub(field, "confirm_time"), evidence.confirm_time()));
   }
+  // Sealing is Assent's own: a caller's "sealed" evidence could claim any key.
+  if (evidence.has_sealed()) {
+    return InvalidField(Sub(field, "sealed"), "is set by Assent; send the plain fields");
+  }
+  if (evidence.shredded()) {
+    return InvalidField(Sub(field, "shredded"), "is set by Assent, never by a caller");
+  }
   return absl::OkStatus();
 }
 

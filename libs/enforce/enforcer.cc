@@ -266,6 +266,10 @@ absl::StatusOr<v1::CheckResponse> CheckInView(const ConsentView& view, const Cat
   auto parse_subject = [&](const ViewEntry* subject) {
     input.subject =
         subject != nullptr && subject->ParseSubject(subject_state) ? &subject_state : nullptr;
+    input.subject_erased = subject != nullptr && subject->kind == ViewEntry::Kind::kErased;
+    if (input.subject_erased && !recipient.ref.has_contact()) {
+      input.erased_subject_id = recipient.ref.subject_id();
+    }
   };
   if (recipient.ref.has_contact()) {
     view.ReadLinked(

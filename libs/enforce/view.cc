@@ -1,5 +1,6 @@
 #include "enforce/view.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "absl/hash/hash.h"
@@ -67,15 +68,26 @@ ApplyResult ConsentView::Apply(std::string_view key, v1::TargetStateSnapshot sta
   return ApplyResult::kApplied;
 }
 
-ApplyResult ConsentView::Erase(std::string_view key) {
+ApplyResult ConsentView::Erase(std::string_view key, uint64_t sequence) {
   Shard& shard = shards_[ShardOf(key)];
-  std::unique_ptr<ViewEntry> old;
+  std::unique_ptr<ViewEntry> old;  // freed outside the lock
   std::unique_lock lock(shard.mu);
-  auto it = shard.entries.find(absl::string_view(key.data(), key.size()));
-  if (it == shard.entries.end()) return ApplyResult::kStale;
-  old = std::move(it->second);
-  shard.entries.erase(it);
-  size_.fetch_sub(1, std::memory_order_relaxed);
+  auto [it, inserted] = shard.entries.try_emplace(std::string(key));
+  if (!inserted) {
+    // A tombstone carries no sequence: it erases whatever is held.
+    if (sequence != 0 && it->second->sequence > sequence) return ApplyResult::kStale;
+    if (it->second->kind == ViewEntry::Kind::kErased && it->second->sequence >= sequence) {
+      return ApplyResult::kStale;
+    }
+    sequence = std::max(sequence, it->second->sequence);
+    old = std::move(it->second);
+  } else {
+    size_.fetch_add(1, std::memory_order_relaxed);
+  }
+  auto marker = std::make_unique<ViewEntry>();
+  marker->kind = ViewEntry::Kind::kErased;
+  marker->sequence = sequence;
+  it->second = std::move(marker);
   return ApplyResult::kErased;
 }
 
@@ -119,6 +131,7 @@ ApplyResult ApplyRecord(ConsentView& view, RecordTopic topic, std::string_view k
   }
   v1::ConsentChanged change;
   if (!change.ParseFromArray(payload, static_cast<int>(len))) return ApplyResult::kInvalid;
+  if (change.kind() == v1::SUBJECT_ERASED) return view.Erase(key, change.sequence());
   return view.Apply(key, std::move(*change.mutable_state()));
 }
 

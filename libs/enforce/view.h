@@ -4,7 +4,8 @@
 //
 // Applying is idempotent and order-tolerant: a state is applied only when its sequence is higher
 // than the one held, so a re-sent event, or a state-topic record older than a change already
-// applied, changes nothing. A tombstone (erasure) removes the target.
+// applied, changes nothing. An erasure (tombstone or SUBJECT_ERASED change) replaces the target's
+// state by a marker that denies.
 //
 // Memory: each target holds its state trimmed to what the rule reads (core/check_state.h: no
 // evidence but the notice version, no hash-chain head, sources or actors) and *serialized*: about
@@ -35,7 +36,9 @@ namespace assent::enforce {
 
 // One target's state in the view.
 struct ViewEntry {
-  enum class Kind : uint8_t { kSubject, kContact };
+  // kErased: a subject erased (EraseSubject) and not recorded since; `state` is empty and every
+  // consent-governed check of it denies (reason ERASED).
+  enum class Kind : uint8_t { kSubject, kContact, kErased };
   uint64_t sequence = 0;
   Kind kind = Kind::kSubject;
   // The trimmed SubjectState or ContactPointState, serialized.
@@ -65,8 +68,11 @@ class ConsentView {
   // Applies a target's full state if its sequence is above the held one. kInvalid when `state`
   // has neither a subject nor a contact point.
   ApplyResult Apply(std::string_view key, v1::TargetStateSnapshot state);
-  // Removes the target (a tombstone on the state topic: the target was erased).
-  ApplyResult Erase(std::string_view key);
+  // The target was erased (a tombstone on the state topic, or the SUBJECT_ERASED change at
+  // `sequence`): its state is dropped and only a small marker stays, so checks of it deny until
+  // a later state (the subject recorded again, at a higher sequence) replaces it. kStale when a
+  // higher sequence is held already.
+  ApplyResult Erase(std::string_view key, uint64_t sequence = 0);
 
   // Calls `fn(entry)` with the target's entry (nullptr when unknown) under the shard's shared
   // lock. `fn` must not call back into the view for the same shard with a write.

@@ -1,6 +1,9 @@
 #include "ledger/change.h"
 
+#include <atomic>
+
 #include "assent/storage/v1/storage.pb.h"
+#include "assent/v1/rights.pb.h"
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -21,9 +24,34 @@ absl::StatusOr<bool> LoadInto(store::Txn& txn, store::Cf cf, const std::string& 
   return true;
 }
 
+std::atomic<bool> evidence_sealed{false};
+
+// Identifying fields in plain text on a record that is not sealed: left from a store written
+// before evidence was sealed (format < 3).
+bool ScrubPlain(v1::ConsentRecord& r) {
+  v1::Evidence& e = *r.mutable_evidence();
+  if (e.has_sealed() ||
+      (e.ip_address().empty() && e.user_agent().empty() && e.reference().empty())) {
+    return false;
+  }
+  e.clear_ip_address();
+  e.clear_user_agent();
+  e.clear_reference();
+  return true;
+}
+
 template <typename State>
 void Append(store::Txn& txn, v1::HistoryRecord& record, State& state, store::Cf state_cf,
             const std::string& state_key) {
+  if (evidence_sealed.load(std::memory_order_relaxed)) {
+    // Once evidence is sealed, plain evidence of older records is never copied again: not into
+    // a new record's `before`, nor into the state (and so the state topic). The older history
+    // records keep it until an erasure redacts them.
+    for (v1::DecisionChange& c : *record.mutable_decisions()) {
+      if (c.has_before()) ScrubPlain(*c.mutable_before());
+    }
+    for (v1::ConsentRecord& r : *state.mutable_decisions()) ScrubPlain(r);
+  }
   record.set_sequence(state.sequence() + 1);
   if (!record.has_recorded_time()) *record.mutable_recorded_time() = ToProto(txn.now());
   if (!record.has_effective_time()) *record.mutable_effective_time() = record.recorded_time();
@@ -49,6 +77,8 @@ void Append(store::Txn& txn, v1::HistoryRecord& record, State& state, store::Cf 
 
 }  // namespace
 
+void SetEvidenceSealed(bool sealed) { evidence_sealed.store(sealed); }
+
 absl::StatusOr<v1::SubjectState> LoadSubject(store::Txn& txn, std::string_view tenant,
                                              std::string_view subject_id) {
   v1::SubjectState state;
@@ -57,6 +87,15 @@ absl::StatusOr<v1::SubjectState> LoadSubject(store::Txn& txn, std::string_view t
   if (!found) {
     state.set_tenant(std::string(tenant));
     state.set_subject_id(std::string(subject_id));
+    // A subject recorded again after its erasure continues its chain after the erasure record.
+    ASSIGN_OR_RETURN(auto stub,
+                     txn.Get(store::Cf::kRights, store::ErasureStubKey(tenant, subject_id)));
+    if (stub.has_value()) {
+      v1::ErasureStub erased;
+      if (!erased.ParseFromString(*stub)) return Corrupt("erasure stub");
+      state.set_sequence(erased.sequence());
+      state.set_chain_head(erased.chain_head());
+    }
   }
   return state;
 }
@@ -93,6 +132,23 @@ absl::StatusOr<StoredDecisions> DecodeStoredDecisions(bool contact, std::string_
     out.decisions.Swap(state.mutable_decisions());
   }
   return out;
+}
+
+void AppendErasure(store::Txn& txn, v1::HistoryRecord& record, const v1::SubjectState& state) {
+  record.set_sequence(state.sequence() + 1);
+  if (!record.has_recorded_time()) *record.mutable_recorded_time() = ToProto(txn.now());
+  if (!record.has_effective_time()) *record.mutable_effective_time() = record.recorded_time();
+  record.set_previous_hash(state.chain_head());
+  std::string history_bytes = SealRecord(record);
+  txn.PutNew(
+      store::Cf::kHistory,
+      store::HistoryKey(record.tenant(), store::EntityName(record.target()), record.sequence()),
+      std::move(history_bytes));
+  txn.Delete(store::Cf::kSubjects, store::SubjectKey(state.tenant(), state.subject_id()));
+  for (const auto& outbox : BuildErasureRecords(record)) {
+    txn.PutNew(store::Cf::kOutbox, store::OutboxKey(txn.NextOutboxId()),
+               outbox.SerializeAsString());
+  }
 }
 
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::SubjectState& state) {

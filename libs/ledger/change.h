@@ -38,7 +38,8 @@ void SubmitWrite(store::Committer& committer, absl::Time deadline,
       deadline);
 }
 
-// The stored state, or a new empty one (sequence 0) for a target never written.
+// The stored state, or a new empty one for a target never written (sequence 0; for a subject
+// erased before, the erasure record's sequence and hash, so its chain continues).
 absl::StatusOr<v1::SubjectState> LoadSubject(store::Txn& txn, std::string_view tenant,
                                              std::string_view subject_id);
 absl::StatusOr<v1::ContactPointState> LoadContact(store::Txn& txn, std::string_view tenant,
@@ -54,12 +55,22 @@ struct StoredDecisions {
 // INTERNAL (corrupt) when they do not parse.
 absl::StatusOr<StoredDecisions> DecodeStoredDecisions(bool contact, std::string_view raw);
 
+// Whether this process seals identifying evidence (the ledger has an evidence keyring). Then
+// AppendChange strips plain identifying evidence left by a store written before sealing from
+// the copies it makes (a new record's `before`, the state). Set once by Ledger::Create.
+void SetEvidenceSealed(bool sealed);
+
 // Appends `record` to the target's history: assigns the next sequence, links it to the chain
 // head, hashes it, and stages the history record, the new state (with its sequence, head and
 // update time) and the two outbox records. `record` must have tenant, target, kind and the change
 // itself filled in; recorded_time defaults to the transaction time.
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::SubjectState& state);
 void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointState& state);
+
+// Closes an erased subject's chain: appends `record` (kind SUBJECT_ERASED) after the state's
+// head, deletes the stored state, and stages the change event (without a state) and a tombstone
+// for the compacted state topic.
+void AppendErasure(store::Txn& txn, v1::HistoryRecord& record, const v1::SubjectState& state);
 
 // Stages a re-permission campaign when `updated` raises the purpose's minimum notice version
 // above `previous`'s (repermission_ops.cc).

@@ -63,6 +63,21 @@ std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(const v1::HistoryRecor
   return out;
 }
 
+std::vector<storage::v1::OutboxRecord> BuildErasureRecords(const v1::HistoryRecord& record) {
+  const std::string key = EventKey(record.tenant(), record.target());
+  std::vector<storage::v1::OutboxRecord> out(2);
+  out[0].set_topic(storage::v1::TOPIC_CHANGES);
+  out[0].set_key(key);
+  BuildChangeEvent(record).SerializeToString(out[0].mutable_value());
+  *out[0].mutable_create_time() = record.recorded_time();
+  AddHeaders(out[0], "assent.v1.ConsentChanged");
+  out[1].set_topic(storage::v1::TOPIC_STATE);
+  out[1].set_key(key);
+  out[1].set_tombstone(true);
+  *out[1].mutable_create_time() = record.recorded_time();
+  return out;
+}
+
 storage::v1::OutboxRecord BuildNoticeRecord(std::string_view tenant, const v1::TargetRef& target,
                                             const google::protobuf::Message& notice,
                                             absl::Time created) {

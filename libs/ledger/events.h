@@ -27,6 +27,9 @@ v1::ConsentChanged BuildChangeEvent(const v1::HistoryRecord& record);
 // records as it is, without another serialization.
 std::vector<storage::v1::OutboxRecord> BuildOutboxRecords(const v1::HistoryRecord& record,
                                                           std::string_view snapshot_after);
+// The outbox records of an erasure: the ConsentChanged of the SUBJECT_ERASED record (no state)
+// and a tombstone for the target's key on the state topic.
+std::vector<storage::v1::OutboxRecord> BuildErasureRecords(const v1::HistoryRecord& record);
 // The outbox record of a lifecycle notice (assent/v1/lifecycle.proto) about `target`, for the
 // lifecycle topic: keyed like the target's changes, `message_type` its full name
 // ("assent.v1.ConsentExpiring"), `created` its time.

@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "contact/normalize.h"
 #include "core/validate.h"
+#include "ledger/change.h"
 
 namespace assent::ledger {
 
@@ -14,6 +15,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Create(store::Store& store,
     return InvalidField("contact_key_secret", "must be at least 16 bytes");
   }
   RETURN_IF_ERROR(core::ValidateDeadlineRules(options.deadline_rules, "deadline_rules"));
+  SetEvidenceSealed(options.evidence_keyring != nullptr);
   std::unique_ptr<Ledger> ledger(new Ledger(store, committer, clock, std::move(options)));
   RETURN_IF_ERROR(ledger->catalog_.Load(store));
   return ledger;

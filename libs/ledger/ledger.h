@@ -23,10 +23,12 @@
 #include "absl/time/time.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
+#include "assent/v1/rights.pb.h"
 #include "common/clock.h"
 #include "core/deadlines.h"
 #include "core/decision.h"
 #include "ledger/catalog_cache.h"
+#include "ledger/evidence.h"
 #include "links/keyring.h"
 #include "store/committer.h"
 #include "store/store.h"
@@ -59,6 +61,10 @@ struct LedgerOptions {
   // for a contact point given by its address is FAILED_PRECONDITION (the customer could never
   // be asked); subjects need no sealing.
   std::shared_ptr<const links::KeyRing> confirmation_keyring;
+  // Master keys that wrap each target's evidence data key (ledger/evidence.h;
+  // evidence.keyring_file). Default null: identifying evidence is stored in plain text and
+  // EraseSubject cannot shred it (consentd allows this only with --insecure, for development).
+  std::shared_ptr<const links::KeyRing> evidence_keyring;
 };
 
 // Double opt-in limits.
@@ -107,6 +113,21 @@ struct RepermissionProgress {
   bool idle = false;  // no campaign is walking
   int targets = 0;    // targets looked at
   int notices = 0;    // RepermissionRequired notices published
+};
+
+// One round of a tenant's offboarding (Ledger::RunOffboarding).
+struct OffboardProgress {
+  bool idle = false;  // no offboarding is running
+  std::string tenant;
+  v1::OffboardingStatus status;  // after the round
+  // Subjects this round erased (for the erasure log).
+  std::vector<std::string> erased_subjects;
+};
+
+// One round of re-wrapping data keys after a master-key rotation (Ledger::RewrapDataKeys).
+struct RewrapProgress {
+  std::string cursor;  // where the next round starts; empty: the walk is complete
+  int rewrapped = 0;
 };
 
 template <typename T>
@@ -170,6 +191,36 @@ class Ledger {
                           Callback<v1::ResendConfirmationResponse> done,
                           const Caller& caller = Caller());
 
+  // Subject rights (erase_ops.cc; see rights.proto). EraseSubject: NOT_FOUND for a subject never
+  // recorded, FAILED_PRECONDITION under a legal hold, already_erased when it was erased before
+  // and not recorded since.
+  void EraseSubject(const v1::EraseSubjectRequest& request, absl::Time deadline,
+                    Callback<v1::EraseSubjectResponse> done, const Caller& caller = Caller());
+  absl::StatusOr<v1::ErasureStub> GetErasure(const v1::GetErasureRequest& request) const;
+  void SetLegalHold(const v1::SetLegalHoldRequest& request, absl::Time deadline,
+                    Callback<v1::SetLegalHoldResponse> done, const Caller& caller = Caller());
+  // Erases again what the erasure log says was erased (a store restored from a backup older
+  // than the erasure): as EraseSubject, but a legal hold in the restored data does not stop it
+  // (the erasure happened after the hold was lifted) and a subject the store does not hold is
+  // no error. Waits until durable; true when something was erased. Not on the committer thread.
+  absl::StatusOr<bool> ReapplyErasure(std::string_view tenant, std::string_view subject_id,
+                                      std::string_view actor);
+
+  // Starts offboarding a tenant (offboard_ops.cc); answers the progress when started before.
+  void OffboardTenant(const v1::OffboardTenantRequest& request, absl::Time deadline,
+                      Callback<v1::OffboardingStatus> done, const Caller& caller = Caller());
+  absl::StatusOr<v1::OffboardingStatus> GetOffboarding(
+      const v1::GetOffboardingRequest& request) const;
+  // Erases up to `max_subjects` subjects of the oldest running offboarding (subjects under a
+  // legal hold are counted and left), then destroys the tenant's remaining data keys, the
+  // cursor and counters in the same batch. Call from one thread at a time (not the committer's).
+  absl::StatusOr<OffboardProgress> RunOffboarding(int max_subjects);
+
+  // Master-key rotation: re-wraps, with the evidence keyring's newest key, the data keys after
+  // `cursor` (up to `max_keys` looked at) that an older key wraps. Call from one thread at a
+  // time (not the committer's); a no-op without an evidence keyring.
+  absl::StatusOr<RewrapProgress> RewrapDataKeys(const std::string& cursor, int max_keys);
+
   // Reads.
   absl::StatusOr<v1::SubjectState> GetSubjectState(const v1::GetSubjectStateRequest& request) const;
   absl::StatusOr<v1::ContactPointState> GetContactPointState(
@@ -217,7 +268,11 @@ class Ledger {
  private:
   Ledger(store::Store& store, store::Committer& committer, const Clock& clock,
          LedgerOptions options)
-      : store_(store), committer_(committer), clock_(clock), options_(std::move(options)) {}
+      : store_(store), committer_(committer), clock_(clock), options_(std::move(options)) {
+    if (options_.evidence_keyring != nullptr) {
+      vault_ = std::make_unique<EvidenceVault>(options_.evidence_keyring);
+    }
+  }
 
   // Checks that the tenant exists in the catalog snapshot; NOT_FOUND naming `field` otherwise.
   absl::Status RequireTenant(const Catalog& catalog, std::string_view field,
@@ -264,6 +319,30 @@ class Ledger {
                                               uint64_t sequence) const;
   // FAILED_PRECONDITION unless the keyrings that a notice for `contact_point` needs are set.
   absl::Status RequireConfirmationKeys(bool contact_point) const;
+  // What one erasure does (erase_ops.cc).
+  struct ErasureOrder {
+    std::string tenant;
+    std::string subject_id;
+    std::string actor;
+    std::string on_behalf_of;
+    std::string reason;
+    bool despite_hold = false;
+  };
+  absl::StatusOr<v1::EraseSubjectResponse> EraseInTxn(store::Txn& txn,
+                                                      const ErasureOrder& order) const;
+  // Removes the identifying evidence of the target's history records written before evidence
+  // was sealed (a store migrated from format 2), marking them redacted.
+  absl::Status RedactLegacyEvidence(store::Txn& txn, std::string_view tenant,
+                                    std::string_view entity) const;
+  // Seals the identifying fields of a write's evidence for `target` (nullopt: nothing to seal,
+  // or no evidence keyring).
+  absl::StatusOr<std::optional<EvidenceVault::Sealing>> SealEvidence(
+      std::string_view tenant, const v1::TargetRef& target, const v1::Evidence& evidence) const;
+  // Opens the sealed evidence of every record of a state or history record read for a caller.
+  absl::Status Reveal(std::string_view tenant, const v1::TargetRef& target,
+                      google::protobuf::RepeatedPtrField<v1::ConsentRecord>& records) const;
+  absl::Status Reveal(v1::HistoryRecord& record) const;
+
   // The plain contact point of a target given by address, normalised; nullopt otherwise.
   absl::StatusOr<std::optional<v1::ContactPoint>> PlainContactPoint(std::string_view field,
                                                                     const v1::Target& target) const;
@@ -273,6 +352,8 @@ class Ledger {
   const Clock& clock_;
   const LedgerOptions options_;
   CatalogCache catalog_;
+  // Seals and opens identifying evidence; null without an evidence keyring.
+  std::unique_ptr<EvidenceVault> vault_;
   LedgerObserver* observer_ = nullptr;
   // Where the next SweepDue round starts (empty: at the first due entry).
   absl::Mutex sweep_mu_;

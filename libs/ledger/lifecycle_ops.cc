@@ -13,6 +13,7 @@
 #include "ledger/change.h"
 #include "ledger/due.h"
 #include "ledger/events.h"
+#include "ledger/evidence.h"
 #include "ledger/ledger.h"
 #include "links/sealed.h"
 #include "links/token.h"
@@ -78,8 +79,8 @@ absl::Status NotPending(const std::vector<v1::ConsentRecord>& at_sequence, uint6
 // changes; returns the confirmed records.
 std::vector<v1::ConsentRecord> Confirm(
     google::protobuf::RepeatedPtrField<v1::ConsentRecord>& decisions, uint64_t sequence,
-    const Catalog& catalog, std::string_view tenant, const v1::Evidence& evidence, absl::Time now,
-    v1::HistoryRecord& history) {
+    const Catalog& catalog, std::string_view tenant, const v1::Evidence& evidence,
+    const std::optional<v1::SealedEvidence>& sealed, absl::Time now, v1::HistoryRecord& history) {
   std::vector<v1::ConsentRecord> confirmed;
   for (v1::ConsentRecord& r : decisions) {
     if (r.sequence() != sequence || !IsLivePending(r, now)) continue;
@@ -89,8 +90,13 @@ std::vector<v1::ConsentRecord> Confirm(
     *r.mutable_effective_time() = ToProto(now);
     v1::Evidence* ev = r.mutable_evidence();
     *ev->mutable_confirm_time() = ToProto(now);
+    // The click's own address and agent replace the grant's (the grant's stay in the history's
+    // `before`).
     ev->set_ip_address(evidence.ip_address());
     ev->set_user_agent(evidence.user_agent());
+    ev->clear_reference();
+    ev->clear_sealed();
+    if (sealed.has_value()) EvidenceVault::Apply(*sealed, *ev);
     if (!evidence.language().empty()) ev->set_language(evidence.language());
     // The lifespan runs from the confirmation.
     const v1::Purpose* purpose = catalog.FindPurpose(tenant, r.purpose_id());
@@ -239,6 +245,8 @@ void Ledger::ConfirmDecision(const v1::ConfirmDecisionRequest& request, absl::Ti
     return c;
   }();
   if (!claims.ok()) return done(claims.status());
+  auto sealing = SealEvidence(request.tenant(), claims->target, request.evidence());
+  if (!sealing.ok()) return done(sealing.status());
   struct Who {
     std::string actor;
     std::string on_behalf_of;
@@ -249,9 +257,13 @@ void Ledger::ConfirmDecision(const v1::ConfirmDecisionRequest& request, absl::Ti
       committer_, deadline, std::move(done),
       [this, tenant = request.tenant(), evidence = request.evidence(), who = std::move(who),
        source = request.source().empty() ? std::string(kDefaultConfirmSource) : request.source(),
-       claims =
-           *std::move(claims)](store::Txn& txn) -> absl::StatusOr<v1::ConfirmDecisionResponse> {
+       claims = *std::move(claims), sealing = *std::move(sealing)](
+          store::Txn& txn) mutable -> absl::StatusOr<v1::ConfirmDecisionResponse> {
         const uint64_t sequence = claims.confirm_sequence;
+        std::optional<v1::SealedEvidence> sealed;
+        if (sealing.has_value()) {
+          ASSIGN_OR_RETURN(sealed, vault_->Commit(txn, *sealing));
+        }
         v1::ConfirmDecisionResponse response;
         response.set_tenant(tenant);
         *response.mutable_target() = claims.target;
@@ -268,8 +280,9 @@ void Ledger::ConfirmDecision(const v1::ConfirmDecisionRequest& request, absl::Ti
         // One body for both kinds of target.
         auto confirm = [&](auto& state) -> absl::Status {
           std::vector<v1::ConsentRecord> at = RecordsOf(state.decisions(), sequence);
-          std::vector<v1::ConsentRecord> confirmed = Confirm(
-              *state.mutable_decisions(), sequence, *catalog, tenant, evidence, txn.now(), history);
+          std::vector<v1::ConsentRecord> confirmed =
+              Confirm(*state.mutable_decisions(), sequence, *catalog, tenant, evidence, sealed,
+                      txn.now(), history);
           if (confirmed.empty()) {
             std::vector<v1::ConsentRecord> already;
             for (const v1::ConsentRecord& r : at) {

@@ -61,6 +61,14 @@ absl::StatusOr<const State*> ReadCheckState(const store::Store& store, store::Cf
   return state;
 }
 
+// Whether a subject with no state was erased (only such subjects pay this read).
+absl::StatusOr<bool> IsErased(const store::Store& store, std::string_view tenant,
+                              std::string_view subject_id) {
+  ASSIGN_OR_RETURN(auto stub,
+                   store.Get(store::Cf::kRights, store::ErasureStubKey(tenant, subject_id)));
+  return stub.has_value();
+}
+
 // The states a check needs for one target, nullptr when nothing is stored. The arena starts in a
 // buffer inside this struct (on the caller's stack), which holds a typical target's states.
 struct CheckStates {
@@ -214,6 +222,9 @@ absl::StatusOr<v1::SubjectState> Ledger::GetSubjectState(
                                    store_, store::Cf::kSubjects,
                                    store::SubjectKey(request.tenant(), request.subject_id())));
   if (!state.has_value()) return NotFound("subject", request.subject_id());
+  v1::TargetRef target;
+  target.set_subject_id(request.subject_id());
+  RETURN_IF_ERROR(Reveal(request.tenant(), target, *state->mutable_decisions()));
   return *std::move(state);
 }
 
@@ -235,6 +246,9 @@ absl::StatusOr<v1::ContactPointState> Ledger::GetContactPointState(
                    ReadState<v1::ContactPointState>(store_, store::Cf::kContacts,
                                                     store::ContactKey(request.tenant(), ref)));
   if (!state.has_value()) return NotFound("contact point", "(given)");
+  v1::TargetRef target;
+  *target.mutable_contact() = ref;
+  RETURN_IF_ERROR(Reveal(request.tenant(), target, *state->mutable_decisions()));
   return *std::move(state);
 }
 
@@ -270,6 +284,7 @@ absl::StatusOr<v1::ListHistoryResponse> Ledger::ListHistory(
       response.set_next_page_token(MakePageToken("history", absl::StrCat(record.sequence())));
       break;
     }
+    RETURN_IF_ERROR(Reveal(record));
     *response.add_records() = std::move(record);
     if (request.newest_first()) {
       it->Prev();
@@ -282,6 +297,38 @@ absl::StatusOr<v1::ListHistoryResponse> Ledger::ListHistory(
     return NotFound("history for target", "(given)");
   }
   return response;
+}
+
+absl::StatusOr<std::optional<EvidenceVault::Sealing>> Ledger::SealEvidence(
+    std::string_view tenant, const v1::TargetRef& target, const v1::Evidence& evidence) const {
+  if (vault_ == nullptr) return std::nullopt;
+  return vault_->Prepare(store_, tenant, store::EntityName(target), evidence);
+}
+
+absl::Status Ledger::Reveal(std::string_view tenant, const v1::TargetRef& target,
+                            google::protobuf::RepeatedPtrField<v1::ConsentRecord>& records) const {
+  if (vault_ == nullptr) return absl::OkStatus();
+  const std::string entity = store::EntityName(target);
+  for (v1::ConsentRecord& r : records) {
+    RETURN_IF_ERROR(vault_->Reveal(store_, tenant, entity, *r.mutable_evidence()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Ledger::Reveal(v1::HistoryRecord& record) const {
+  if (vault_ == nullptr) return absl::OkStatus();
+  const std::string entity = store::EntityName(record.target());
+  for (v1::DecisionChange& change : *record.mutable_decisions()) {
+    if (change.has_before()) {
+      RETURN_IF_ERROR(vault_->Reveal(store_, record.tenant(), entity,
+                                     *change.mutable_before()->mutable_evidence()));
+    }
+    if (change.has_after()) {
+      RETURN_IF_ERROR(vault_->Reveal(store_, record.tenant(), entity,
+                                     *change.mutable_after()->mutable_evidence()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::TargetRef> Ledger::ResolveKnownTarget(std::string_view field,
@@ -309,9 +356,19 @@ absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
     ASSIGN_OR_RETURN(auto state, ReadState<v1::SubjectState>(
                                      store_, store::Cf::kSubjects,
                                      store::SubjectKey(request.tenant(), target.subject_id())));
-    if (!state.has_value()) return NotFound("subject", target.subject_id());
-    sequence = state->sequence();
-    head = state->chain_head();
+    if (state.has_value()) {
+      sequence = state->sequence();
+      head = state->chain_head();
+    } else {
+      // An erased subject's chain ends at its erasure record, which its stub names.
+      ASSIGN_OR_RETURN(
+          auto stub,
+          ReadState<v1::ErasureStub>(store_, store::Cf::kRights,
+                                     store::ErasureStubKey(request.tenant(), target.subject_id())));
+      if (!stub.has_value()) return NotFound("subject", target.subject_id());
+      sequence = stub->sequence();
+      head = stub->chain_head();
+    }
   }
   return VerifyChain(store_, request.tenant(), store::EntityName(target), sequence, head);
 }
@@ -349,6 +406,10 @@ absl::StatusOr<v1::CheckResponse> Ledger::Check(const v1::CheckRequest& request)
   input.jurisdiction = request.jurisdiction();
   input.subject = states.subject;
   input.contact = states.contact;
+  if (states.subject == nullptr && !target.has_contact()) {
+    ASSIGN_OR_RETURN(input.subject_erased, IsErased(store_, request.tenant(), target.subject_id()));
+    input.erased_subject_id = target.subject_id();
+  }
   auto verdict = core::Decide(input);
   if (verdict.ok() && observer_ != nullptr)
     observer_->OnChecked(verdict->verdict(), verdict->reason());
@@ -384,6 +445,12 @@ absl::StatusOr<v1::BatchCheckResponse> Ledger::BatchCheck(
     for (size_t i = 0; i < targets.size(); ++i) {
       input.subject = states.subject_of[i];
       input.contact = states.contact_of[i];
+      input.subject_erased = false;
+      if (input.subject == nullptr && !targets[i].has_contact()) {
+        ASSIGN_OR_RETURN(input.subject_erased,
+                         IsErased(store_, request.tenant(), targets[i].subject_id()));
+        input.erased_subject_id = targets[i].subject_id();
+      }
       ASSIGN_OR_RETURN(*response.add_results(), core::Decide(input));
     }
     arena_used = states.arena.SpaceAllocated();

@@ -412,6 +412,10 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
     record.set_actor(who.actor);
     record.set_on_behalf_of(who.on_behalf_of);
   }
+  // Identifying evidence is sealed here, on the caller's thread; the mutation only checks the
+  // data key it was sealed under.
+  auto sealing = SealEvidence(request.tenant(), prepared->target, request.evidence());
+  if (!sealing.ok()) return done(sealing.status());
 
   SubmitWrite<v1::RecordDecisionsResponse>(
       committer_, deadline, std::move(done),
@@ -424,12 +428,18 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
                                  : std::nullopt},
        records = std::move(prepared->records), target = std::move(prepared->target),
        to_confirm = std::move(prepared->to_confirm), plain = std::move(plain),
-       digest = IdempotencyDigest(request)](
+       sealing = *std::move(sealing), digest = IdempotencyDigest(request)](
           store::Txn& txn) mutable -> absl::StatusOr<v1::RecordDecisionsResponse> {
         constexpr std::string_view kMethod = "RecordDecisions";
         ASSIGN_OR_RETURN(auto replay,
                          CheckIdempotency(txn, req.tenant, req.idempotency_key, kMethod, digest));
         if (replay.has_value()) return Replay<v1::RecordDecisionsResponse>(*replay);
+        if (sealing.has_value()) {
+          ASSIGN_OR_RETURN(const v1::SealedEvidence sealed, vault_->Commit(txn, *sealing));
+          for (v1::ConsentRecord& r : records) {
+            EvidenceVault::Apply(sealed, *r.mutable_evidence());
+          }
+        }
 
         v1::HistoryRecord history;
         history.set_tenant(req.tenant);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -248,6 +249,14 @@ const std::vector<Option>& Options() {
              "keyring file sealing double opt-in confirmation addresses for the email sender "
              "(empty: no confirmation emails)",
              &Config::confirmation_keyring_file),
+      String("evidence.keyring_file",
+             "master keyring file wrapping the per-subject keys that seal identifying evidence "
+             "(empty: evidence in plain text)",
+             &Config::evidence_keyring_file),
+      String("erasure.log_file",
+             "append-only log of erasures outside the data directory, re-applied after a restore "
+             "(empty: none)",
+             &Config::erasure_log_file),
       String("enforcement.senders",
              "registered senders, comma-separated, whose enforcement of withdrawals is proved "
              "(empty: off)",
@@ -455,6 +464,20 @@ absl::Status ValidateConfig(const Config& config) {
   if (config.data_dir.empty()) return InvalidField("data_dir", "must not be empty");
   RETURN_IF_ERROR(core::ValidateDeadlineRules(config.deadline_rules, "deadlines.rules"));
   RETURN_IF_ERROR(ParseSenders(config.enforcement_senders).status());
+  if (!config.erasure_log_file.empty()) {
+    // A restore replaces the data directory: a log inside it would be restored too, and forget
+    // exactly the erasures it exists to re-apply.
+    std::error_code ec;
+    const std::filesystem::path log =
+        std::filesystem::weakly_canonical(config.erasure_log_file, ec);
+    const std::filesystem::path data = std::filesystem::weakly_canonical(config.data_dir, ec);
+    auto [d, l] = std::mismatch(data.begin(), data.end(), log.begin(), log.end());
+    if (d == data.end()) {
+      return InvalidField("erasure.log_file",
+                          "must be outside data_dir: a restored data directory would bring back "
+                          "an old log");
+    }
+  }
   if (!config.tls.enabled() && !config.insecure) {
     return InvalidField("tls.cert",
                         "required: give --tls-cert and --tls-key (and --tls-ca for client "

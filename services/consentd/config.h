@@ -114,6 +114,16 @@ struct Config {
   // the email sender reads the same file. Default empty: a grant that needs double opt-in for a
   // contact point given by address is FAILED_PRECONDITION.
   std::string confirmation_keyring_file;
+  // The evidence keyring file (links/keyring.h format, mode 0600): master keys that wrap each
+  // target's data key, under which identifying evidence (IP address, user agent, reference) is
+  // sealed (ledger/evidence.h). Rotation: add a key at the end; data keys are re-wrapped in the
+  // background. Default empty: identifying evidence is stored in plain text (a warning at start;
+  // for development only) and an erasure redacts it from the history instead of shredding.
+  std::string evidence_keyring_file;
+  // The erasure log: every acknowledged erasure is appended (fsync'ed) to this file, which must
+  // live outside the data directory; a store restored from a backup re-applies every erasure it
+  // lists before it serves. Default empty: no log (a warning at start).
+  std::string erasure_log_file;
   // Proof of enforcement: the registered senders, comma-separated ("email,sms,ads"; the names
   // the senders report under). Default empty: no proof is recorded.
   std::string enforcement_senders;

@@ -33,6 +33,11 @@ constexpr std::array kRules = {
     RpcRule{"ConsentService", "ResendConfirmation", Permission::kConsentWrite},
     RpcRule{"ConsentService", "ListRepermissionRequired", Permission::kConsentRead},
     RpcRule{"ConsentService", "GetEnforcementProof", Permission::kHistoryRead},
+    RpcRule{"SubjectRightsService", "EraseSubject", Permission::kSubjectErase},
+    RpcRule{"SubjectRightsService", "GetErasure", Permission::kHistoryRead},
+    RpcRule{"SubjectRightsService", "SetLegalHold", Permission::kSubjectErase},
+    RpcRule{"SubjectRightsService", "OffboardTenant", Permission::kAdmin},
+    RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
 };
 
 }  // namespace

@@ -162,8 +162,39 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
     ledger_options.confirmation_keyring =
         std::make_shared<const links::KeyRing>(std::move(keyring));
   }
+  if (!config.evidence_keyring_file.empty()) {
+    RETURN_IF_ERROR(CheckSecretFileMode("evidence.keyring_file", config.evidence_keyring_file));
+    ASSIGN_OR_RETURN(links::KeyRing keyring, links::KeyRing::Load(config.evidence_keyring_file));
+    log->info("msg=\"evidence keyring loaded\" keys={} current={}", keyring.size(),
+              keyring.keys().back().id);
+    ledger_options.evidence_keyring = std::make_shared<const links::KeyRing>(std::move(keyring));
+  } else {
+    log->warn(
+        "msg=\"no evidence.keyring_file: identifying evidence (IP address, user agent) is stored "
+        "in plain text and an erasure can only redact it\"");
+  }
   ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
                                                            clock, std::move(ledger_options)));
+  // Erasures acknowledged since the backup this store may have been restored from are applied
+  // again before anything is served.
+  if (!config.erasure_log_file.empty()) {
+    ASSIGN_OR_RETURN(std::vector<ErasureLog::Entry> erased,
+                     ErasureLog::ReadAll(config.erasure_log_file));
+    int reapplied = 0;
+    for (const ErasureLog::Entry& e : erased) {
+      ASSIGN_OR_RETURN(bool again, server->ledger_->ReapplyErasure(e.tenant, e.subject_id,
+                                                                   "assent/erasure-log"));
+      if (again) ++reapplied;
+    }
+    if (reapplied > 0) {
+      log->warn("msg=\"erasures re-applied from the erasure log (restored store?)\" count={}",
+                reapplied);
+    }
+    ASSIGN_OR_RETURN(server->erasure_log_, ErasureLog::Open(config.erasure_log_file));
+    log->info("msg=\"erasure log\" path={} entries={}", config.erasure_log_file, erased.size());
+  } else {
+    log->warn("msg=\"no erasure.log_file: a restored backup would not re-apply later erasures\"");
+  }
 
   server->ledger_->SetObserver(server->metrics_.get());
   server->committer_->AddObserver(server->metrics_.get());
@@ -205,6 +236,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->consent_service_ =
       std::make_unique<ConsentService>(*server->ledger_, *server->guard_, server->metrics_.get());
   server->consent_service_->SetProof(server->proof_.get(), server->store_.get());
+  server->rights_service_ = std::make_unique<SubjectRightsService>(
+      *server->ledger_, *server->guard_, server->metrics_.get(), server->erasure_log_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -214,12 +247,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits_max_message_bytes));
   builder.RegisterService(server->catalog_service_.get());
   builder.RegisterService(server->consent_service_.get());
+  builder.RegisterService(server->rights_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
   server->lifecycle_ =
       std::make_unique<LifecycleRunner>(config.sweeper, clock, *server->ledger_, *server->store_,
                                         *server->committer_, *server->metrics_->registry());
   server->lifecycle_->Start();
+  server->rights_ = std::make_unique<RightsRunner>(
+      clock, *server->ledger_, server->erasure_log_.get(), *server->metrics_->registry());
+  server->rights_->Start();
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->phase_ = Phase::kServing;
   return server;
@@ -297,6 +334,7 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
   server_->Shutdown(absl::ToChronoTime(clock_->Now() + grace));
   if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
+  if (rights_ != nullptr) rights_->Stop();
   committer_->Stop();
   if (relay_ != nullptr) {
     committer_->RemoveObserver(relay_.get());

@@ -11,8 +11,10 @@
 #include "common/clock.h"
 #include "consentd/call_guard.h"
 #include "consentd/config.h"
+#include "consentd/erasure_log.h"
 #include "consentd/lifecycle_runner.h"
 #include "consentd/proof.h"
+#include "consentd/rights_runner.h"
 #include "consentd/service_metrics.h"
 #include "consentd/services.h"
 #include "events/relay.h"
@@ -64,12 +66,15 @@ class Server {
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<events::OutboxRelay> relay_;  // null when no Kafka brokers are configured
   std::unique_ptr<LifecycleRunner> lifecycle_;
+  std::unique_ptr<ErasureLog> erasure_log_;  // null without erasure.log_file
+  std::unique_ptr<RightsRunner> rights_;
   std::unique_ptr<EnforcementProof> proof_;    // null without enforcement.senders
   std::unique_ptr<authz::PolicyFile> policy_;  // null without a policy
   std::unique_ptr<CallGuard> guard_;
   std::thread policy_watcher_;
   std::unique_ptr<CatalogService> catalog_service_;
   std::unique_ptr<ConsentService> consent_service_;
+  std::unique_ptr<SubjectRightsService> rights_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   const Clock* clock_ = nullptr;

@@ -7,6 +7,8 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "common/time_util.h"
+#include "consentd/erasure_log.h"
 #include "rpc/parse_guard.h"
 #include "rpc/status.h"
 #include "spdlog/spdlog.h"
@@ -454,6 +456,82 @@ grpc::ServerUnaryReactor* ConsentService::CreateLink(grpc::CallbackServerContext
   static const RpcRule& rule = Rule(kName, "CreateLink");
   return Read(ctx, *request, response, Call{guard_, metrics_, rule},
               [&](const ledger::Caller&) { return ledger_.CreateLink(*request); });
+}
+
+SubjectRightsService::SubjectRightsService(ledger::Ledger& ledger, CallGuard& guard,
+                                           ServiceMetrics* metrics, ErasureLog* erasure_log)
+    : ledger_(ledger), guard_(guard), metrics_(metrics), erasure_log_(erasure_log) {
+  RequireRules(kName);
+  GuardParsing("EraseSubject", &SubjectRightsService::EraseSubject);
+  GuardParsing("GetErasure", &SubjectRightsService::GetErasure);
+  GuardParsing("SetLegalHold", &SubjectRightsService::SetLegalHold);
+  GuardParsing("OffboardTenant", &SubjectRightsService::OffboardTenant);
+  GuardParsing("GetOffboarding", &SubjectRightsService::GetOffboarding);
+}
+
+grpc::ServerUnaryReactor* SubjectRightsService::EraseSubject(grpc::CallbackServerContext* ctx,
+                                                             const v1::EraseSubjectRequest* request,
+                                                             v1::EraseSubjectResponse* response) {
+  static const RpcRule& rule = Rule(kName, "EraseSubject");
+  return Write(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](absl::Time deadline, ledger::Caller caller,
+          ledger::Callback<v1::EraseSubjectResponse> done) {
+        ledger_.EraseSubject(
+            *request, deadline,
+            [log = erasure_log_,
+             done = std::move(done)](absl::StatusOr<v1::EraseSubjectResponse> result) mutable {
+              if (!result.ok() || log == nullptr) return done(std::move(result));
+              // Logged before it is acknowledged (a repeat is logged again, so an
+              // erasure acknowledged once is always in the log).
+              ErasureLog::Entry entry{result->erasure().tenant(), result->erasure().subject_id(),
+                                      FromProto(result->erasure().erase_time())};
+              log->Append(std::move(entry), [result = *std::move(result),
+                                             done = std::move(done)](absl::Status logged) mutable {
+                if (!logged.ok()) return done(logged);
+                done(std::move(result));
+              });
+            },
+            caller);
+      });
+}
+
+grpc::ServerUnaryReactor* SubjectRightsService::GetErasure(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetErasureRequest* request,
+                                                           v1::ErasureStub* response) {
+  static const RpcRule& rule = Rule(kName, "GetErasure");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.GetErasure(*request); });
+}
+
+grpc::ServerUnaryReactor* SubjectRightsService::SetLegalHold(grpc::CallbackServerContext* ctx,
+                                                             const v1::SetLegalHoldRequest* request,
+                                                             v1::SetLegalHoldResponse* response) {
+  static const RpcRule& rule = Rule(kName, "SetLegalHold");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::SetLegalHoldResponse> done) {
+                 ledger_.SetLegalHold(*request, deadline, std::move(done), caller);
+               });
+}
+
+grpc::ServerUnaryReactor* SubjectRightsService::OffboardTenant(
+    grpc::CallbackServerContext* ctx, const v1::OffboardTenantRequest* request,
+    v1::OffboardingStatus* response) {
+  static const RpcRule& rule = Rule(kName, "OffboardTenant");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::OffboardingStatus> done) {
+                 ledger_.OffboardTenant(*request, deadline, std::move(done), caller);
+               });
+}
+
+grpc::ServerUnaryReactor* SubjectRightsService::GetOffboarding(
+    grpc::CallbackServerContext* ctx, const v1::GetOffboardingRequest* request,
+    v1::OffboardingStatus* response) {
+  static const RpcRule& rule = Rule(kName, "GetOffboarding");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) { return ledger_.GetOffboarding(*request); });
 }
 
 }  // namespace assent::consentd

@@ -6,6 +6,7 @@
 
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/rights.grpc.pb.h"
 #include "consentd/call_guard.h"
 #include "consentd/proof.h"
 #include "consentd/service_metrics.h"
@@ -120,6 +121,41 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   ServiceMetrics* metrics_;
   const EnforcementProof* proof_ = nullptr;
   const store::Store* store_ptr_ = nullptr;
+};
+
+class ErasureLog;
+
+// Erasure, legal holds and tenant offboarding (rights.proto). An erasure is acknowledged only
+// once it is durable in the store and, when consentd keeps an erasure log, in the log too.
+class SubjectRightsService final
+    : public rpc::ParseGuarded<v1::SubjectRightsService::CallbackService> {
+ public:
+  static constexpr std::string_view kName = "SubjectRightsService";
+  // `guard` must outlive the service; `metrics` and `erasure_log` may be null.
+  SubjectRightsService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics,
+                       ErasureLog* erasure_log);
+
+  grpc::ServerUnaryReactor* EraseSubject(grpc::CallbackServerContext* ctx,
+                                         const v1::EraseSubjectRequest* request,
+                                         v1::EraseSubjectResponse* response) override;
+  grpc::ServerUnaryReactor* GetErasure(grpc::CallbackServerContext* ctx,
+                                       const v1::GetErasureRequest* request,
+                                       v1::ErasureStub* response) override;
+  grpc::ServerUnaryReactor* SetLegalHold(grpc::CallbackServerContext* ctx,
+                                         const v1::SetLegalHoldRequest* request,
+                                         v1::SetLegalHoldResponse* response) override;
+  grpc::ServerUnaryReactor* OffboardTenant(grpc::CallbackServerContext* ctx,
+                                           const v1::OffboardTenantRequest* request,
+                                           v1::OffboardingStatus* response) override;
+  grpc::ServerUnaryReactor* GetOffboarding(grpc::CallbackServerContext* ctx,
+                                           const v1::GetOffboardingRequest* request,
+                                           v1::OffboardingStatus* response) override;
+
+ private:
+  ledger::Ledger& ledger_;
+  CallGuard& guard_;
+  ServiceMetrics* metrics_;
+  ErasureLog* erasure_log_;
 };
 
 }  // namespace assent::consentd

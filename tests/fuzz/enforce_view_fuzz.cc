@@ -62,6 +62,26 @@ std::optional<uint64_t> SequenceOf(enforce::RecordTopic topic, std::string_view 
   return std::nullopt;
 }
 
+// The sequence of a SUBJECT_ERASED change (which carries no state), when the record is one.
+std::optional<uint64_t> ErasureOf(enforce::RecordTopic topic, std::string_view value) {
+  if (topic != enforce::RecordTopic::kChanges) return std::nullopt;
+  v1::ConsentChanged change;
+  if (!change.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+      change.kind() != v1::SUBJECT_ERASED) {
+    return std::nullopt;
+  }
+  return change.sequence();
+}
+
+bool IsErasedMarker(const enforce::ConsentView& view, std::string_view key) {
+  bool erased = false;
+  view.Read(key, [&](const enforce::ViewEntry* entry) {
+    erased = entry != nullptr && entry->kind == enforce::ViewEntry::Kind::kErased &&
+             entry->state.empty();
+  });
+  return erased;
+}
+
 void CheckKey(const enforce::ConsentView& view, std::string_view key) {
   const size_t slash = key.find('/');
   enforce::Recipient recipient;
@@ -111,16 +131,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint64_t before = view.Sequence(key);
     const ApplyResult result =
         enforce::ApplyRecord(view, topic, key, tombstone ? nullptr : value.data(), value.size());
+    const std::optional<uint64_t> erasure =
+        tombstone ? std::nullopt : fuzz::ErasureOf(topic, value);
     const std::optional<uint64_t> sequence =
-        tombstone ? std::nullopt : fuzz::SequenceOf(topic, value);
+        tombstone || erasure.has_value() ? std::nullopt : fuzz::SequenceOf(topic, value);
+    const bool erasing =
+        (tombstone && topic == enforce::RecordTopic::kState) || erasure.has_value();
+    // Plain values: the checks below compare them only where they are set.
+    const bool has_sequence = sequence.has_value();
+    const uint64_t sequence_value = sequence.value_or(0);
+    const uint64_t erased_at = erasure.value_or(0);
     switch (result) {
       case ApplyResult::kInvalid:
-        fuzz::Require(
-            !sequence.has_value() && (!tombstone || topic == enforce::RecordTopic::kChanges),
-            "only a record without a target state is invalid");
+        fuzz::Require(!has_sequence && !erasing,
+                      "only a record without a target state or an erasure is invalid");
         break;
       case ApplyResult::kApplied: {
-        fuzz::Require(sequence.has_value() && view.Sequence(key) == *sequence,
+        fuzz::Require(has_sequence && view.Sequence(key) == sequence_value,
                       "an applied record leaves the view at its sequence");
         bool parses = false;
         view.Read(key, [&](const enforce::ViewEntry* entry) {
@@ -137,15 +164,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case ApplyResult::kStale:
-        if (tombstone) {
-          fuzz::Require(before == 0 && view.Sequence(key) == 0, "erasing an unknown target");
+        if (erasing) {
+          fuzz::Require(view.Sequence(key) >= before && view.Sequence(key) >= erased_at,
+                        "an erasure older than the held state changes nothing");
         } else {
-          fuzz::Require(sequence.has_value() && view.Sequence(key) >= *sequence,
+          fuzz::Require(has_sequence && view.Sequence(key) >= sequence_value,
                         "a stale record is at or below the held sequence");
         }
         break;
       case ApplyResult::kErased:
-        fuzz::Require(tombstone && view.Sequence(key) == 0, "an erased target is gone");
+        fuzz::Require(erasing && fuzz::IsErasedMarker(view, key) && view.Sequence(key) >= before &&
+                          view.Sequence(key) >= erased_at,
+                      "an erased target keeps only a marker at or above its sequence");
         break;
     }
     fuzz::CheckKey(view, key);

@@ -262,6 +262,11 @@ constexpr Rpc kRpcs[] = {
     {"ResendConfirmation", [](std::string_view b) { FuzzWrite(b, &Ledger::ResendConfirmation); }},
     {"ListRepermissionRequired",
      [](std::string_view b) { (void)FuzzRead(b, &Ledger::ListRepermissionRequired); }},
+    {"EraseSubject", [](std::string_view b) { FuzzWrite(b, &Ledger::EraseSubject); }},
+    {"GetErasure", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetErasure); }},
+    {"SetLegalHold", [](std::string_view b) { FuzzWrite(b, &Ledger::SetLegalHold); }},
+    {"OffboardTenant", [](std::string_view b) { FuzzWrite(b, &Ledger::OffboardTenant); }},
+    {"GetOffboarding", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetOffboarding); }},
 };
 
 }  // namespace

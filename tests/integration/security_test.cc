@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/rights.grpc.pb.h"
 #include "common/digest.h"
 #include "common/hex.h"
 #include "gmock/gmock.h"
@@ -187,7 +188,9 @@ std::vector<std::pair<std::string, std::string>> EveryRpc() {
   (void)v1::CheckRequest::descriptor();
   (void)v1::CreateTenantRequest::descriptor();
   std::vector<std::pair<std::string, std::string>> calls;
-  for (const char* name : {"assent.v1.CatalogService", "assent.v1.ConsentService"}) {
+  (void)v1::EraseSubjectRequest::descriptor();
+  for (const char* name :
+       {"assent.v1.CatalogService", "assent.v1.ConsentService", "assent.v1.SubjectRightsService"}) {
     const auto* service = pool->FindServiceByName(name);
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* method = service->method(i);
@@ -321,7 +324,7 @@ TEST_F(SecurityTest, EveryRpcIsRefusedWithoutIdentityPermissionOrTenantAndNothin
   auto reader = As("reader");  // consent.check on acme only
   auto globex = As("globex");  // everything, on globex only
   const auto calls = EveryRpc();
-  EXPECT_EQ(calls.size(), 25u);
+  EXPECT_EQ(calls.size(), 30u);
   for (const auto& [method, bytes] : calls) {
     SCOPED_TRACE(method);
     grpc::Status status = RawCall(*anonymous, method, bytes);

@@ -1,7 +1,10 @@
 // A real consentd process on port 0 with its own data directory, and gRPC stubs to it.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -13,6 +16,12 @@
 #include "testing/process.h"
 
 namespace assent::testing {
+
+// Writes `content` to `path` with mode 0600 (consentd refuses secrets others can read).
+inline void WriteSecretFile(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::trunc) << content;
+  ::chmod(path.c_str(), 0600);
+}
 
 class ConsentdProcess {
  public:
@@ -35,6 +44,16 @@ class ConsentdProcess {
                                      "--port-file",      port_file,     "--log-level", "info",
                                      "--metrics-listen", "127.0.0.1:0"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
+    // Identifying evidence is sealed as in production unless a test brings its own keyring.
+    if (std::find(extra_args.begin(), extra_args.end(), "--evidence-keyring-file") ==
+        extra_args.end()) {
+      const std::string keyring = work_dir_ + "/evidence-keyring.yaml";
+      WriteSecretFile(keyring,
+                      "keys:\n  - id: evidence-test-1\n    secret: "
+                      "\"ZXZpZGVuY2UtdGVzdC1rZXktb2YtdGhpcnR5LXR3by1ieXRlcw==\"\n");
+      args.push_back("--evidence-keyring-file");
+      args.push_back(keyring);
+    }
     if (std::find(extra_args.begin(), extra_args.end(), "--tls-cert") == extra_args.end()) {
       args.push_back("--insecure");
     }

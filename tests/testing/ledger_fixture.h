@@ -32,10 +32,19 @@ class LedgerFixture : public ::testing::Test {
     committer_ = std::make_unique<store::Committer>(*store_, clock_);
     ledger::LedgerOptions ledger_options;
     ledger_options.contact_key_secret = kTestSecret;
+    // Evidence is sealed as in production (a test may turn it off in Configure).
+    ledger_options.evidence_keyring = TestEvidenceKeyring();
     Configure(ledger_options);
     auto ledger = ledger::Ledger::Create(*store_, *committer_, clock_, ledger_options);
     ASSERT_TRUE(ledger.ok()) << ledger.status();
     ledger_ = *std::move(ledger);
+  }
+  // A fixed evidence master keyring (ledger/evidence.h), the same on every Open.
+  static std::shared_ptr<const links::KeyRing> TestEvidenceKeyring() {
+    static const auto* keyring =
+        new std::shared_ptr<const links::KeyRing>(std::make_shared<const links::KeyRing>(
+            std::vector<links::KeyRing::Key>{{"evidence-test-1", std::string(32, 'e'), ""}}));
+    return *keyring;
   }
   // Lets a test set ledger options (keyrings, limits) before the ledger is created.
   virtual void Configure(ledger::LedgerOptions&) {}

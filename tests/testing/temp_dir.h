@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace assent::testing {
 
@@ -18,5 +20,10 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The regular files under `dir` (recursively) whose bytes contain `needle`: what a test that
+// proves something is not stored (a plain address, shredded evidence) greps the data directory
+// for, WAL included.
+std::vector<std::string> FilesContaining(const std::string& dir, std::string_view needle);
 
 }  // namespace assent::testing

@@ -83,6 +83,7 @@ struct World {
   v1::ContactPointState contact;
   bool with_subject = true;
   bool with_contact = false;
+  bool erased = false;
   v1::Channel channel = v1::EMAIL;
   std::string topic;
   std::string jurisdiction;
@@ -116,6 +117,11 @@ struct World {
     in.jurisdiction = jurisdiction;
     in.subject = with_subject ? &subject : nullptr;
     in.contact = with_contact ? &contact : nullptr;
+    if (erased) {
+      in.subject = nullptr;
+      in.subject_erased = true;
+      in.erased_subject_id = kSubjectId;
+    }
     return in;
   }
 
@@ -267,6 +273,21 @@ std::vector<DecideCase> DecideCases() {
          w.OptOutGlobally(v1::EMAIL);
        },
        v1::DENY, v1::ADDRESS_SUPPRESSED, "sup-unsub", By::kContact},
+
+      // An erased subject (no state since): only transactional messages.
+      {"ErasedSubjectDeniedEvenUnderOptOutPolicy",
+       [](World& w) {
+         w.erased = true;
+         w.jurisdiction = "US";
+         w.Rule("US", v1::OPT_OUT);
+       },
+       v1::DENY, v1::ERASED, "", By::kSubject},
+      {"ErasedSubjectTransactionalAllowed",
+       [](World& w) {
+         w.erased = true;
+         w.purpose.set_kind(v1::TRANSACTIONAL);
+       },
+       v1::ALLOW, v1::TRANSACTIONAL_ALLOWED},
 
       // Rule 4: global opt-out.
       {"GlobalOptOutBeatsGrant",

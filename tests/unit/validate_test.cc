@@ -229,6 +229,15 @@ TEST(ValidateEvidenceTest, AcceptsLanguageTagsAndAddresses) {
   }
 }
 
+TEST(ValidateEvidenceTest, RejectsWhatOnlyAssentSets) {
+  v1::Evidence e;
+  e.mutable_sealed()->set_data_key_id("k");
+  EXPECT_EQ(FieldOf(ValidateEvidence("evidence", e)), "evidence.sealed");
+  e.clear_sealed();
+  e.set_shredded(true);
+  EXPECT_EQ(FieldOf(ValidateEvidence("evidence", e)), "evidence.shredded");
+}
+
 TEST(ValidateEvidenceTest, RejectsBadLanguage) {
   v1::Evidence e;
   e.set_language(std::string(36, 'a'));

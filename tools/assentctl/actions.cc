@@ -449,4 +449,114 @@ absl::StatusOr<int> Verify(Session& session, const Args& args) {
   return response.valid() ? kExitOk : kExitNegative;
 }
 
+namespace {
+
+using RightsStub = v1::SubjectRightsService::StubInterface;
+
+absl::StatusOr<std::string> RequireSubject(const Args& args) {
+  std::optional<std::string> subject = args.Get("subject");
+  if (!subject.has_value() || subject->empty()) {
+    return absl::InvalidArgumentError("--subject: is required");
+  }
+  return *subject;
+}
+
+std::string FormatErasure(const v1::ErasureStub& stub, bool already) {
+  std::string out =
+      absl::StrCat(already ? "already erased" : "erased", " ", stub.subject_id(), " at ",
+                   FormatTimestamp(stub.erase_time()), " (sequence ", stub.sequence(), ")\n");
+  for (const v1::DecisionStub& d : stub.decisions()) {
+    absl::StrAppend(
+        &out, "  kept: ", d.purpose_id(),
+        d.channel() == v1::CHANNEL_UNSPECIFIED ? std::string()
+                                               : absl::StrCat("/", v1::Channel_Name(d.channel())),
+        " ", v1::ConsentState_Name(d.state()), " effective ", FormatTimestamp(d.effective_time()),
+        " notice v", d.notice_version(), " source ", d.source(), "\n");
+  }
+  for (const v1::ContactRef& c : stub.suppressed_contacts()) {
+    absl::StrAppend(&out, "  suppressed: ", v1::ContactType_Name(c.type()), " ", c.hash(), "\n");
+  }
+  return out;
+}
+
+std::string FormatOffboarding(const v1::OffboardingStatus& s) {
+  return absl::StrCat("tenant ", s.tenant(), ": ", v1::OffboardingStatus::State_Name(s.state()),
+                      ", scanned ", s.subjects_scanned(), ", erased ", s.subjects_erased(),
+                      ", held ", s.subjects_held(), "\n");
+}
+
+}  // namespace
+
+absl::StatusOr<int> Erase(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::EraseSubjectRequest request;
+  request.set_tenant(tenant);
+  ASSIGN_OR_RETURN(*request.mutable_subject_id(), RequireSubject(args));
+  request.set_reason(args.Get("reason").value_or(""));
+  request.set_actor(args.Get("actor").value_or(""));
+  v1::EraseSubjectResponse response;
+  RETURN_IF_ERROR(session.Call(session.rights(), &RightsStub::EraseSubject, request, &response));
+  Show(session, response, FormatErasure(response.erasure(), response.already_erased()));
+  return kExitOk;
+}
+
+absl::StatusOr<int> ErasureGet(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::GetErasureRequest request;
+  request.set_tenant(tenant);
+  ASSIGN_OR_RETURN(*request.mutable_subject_id(), RequireSubject(args));
+  v1::ErasureStub response;
+  RETURN_IF_ERROR(session.Call(session.rights(), &RightsStub::GetErasure, request, &response));
+  Show(session, response, FormatErasure(response, false));
+  return kExitOk;
+}
+
+absl::StatusOr<int> HoldSet(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::SetLegalHoldRequest request;
+  request.set_tenant(tenant);
+  ASSIGN_OR_RETURN(*request.mutable_subject_id(), RequireSubject(args));
+  request.set_hold(true);
+  request.set_reason(args.Get("reason").value_or(""));
+  v1::SetLegalHoldResponse response;
+  RETURN_IF_ERROR(session.Call(session.rights(), &RightsStub::SetLegalHold, request, &response));
+  Show(session, response,
+       absl::StrCat("legal hold set on ", request.subject_id(), ": ", response.hold().reason(),
+                    "\n"));
+  return kExitOk;
+}
+
+absl::StatusOr<int> HoldLift(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::SetLegalHoldRequest request;
+  request.set_tenant(tenant);
+  ASSIGN_OR_RETURN(*request.mutable_subject_id(), RequireSubject(args));
+  v1::SetLegalHoldResponse response;
+  RETURN_IF_ERROR(session.Call(session.rights(), &RightsStub::SetLegalHold, request, &response));
+  Show(session, response, absl::StrCat("legal hold lifted on ", request.subject_id(), "\n"));
+  return kExitOk;
+}
+
+absl::StatusOr<int> OffboardStart(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::OffboardTenantRequest request;
+  request.set_tenant(tenant);
+  request.set_confirm_tenant(args.Get("confirm-tenant").value_or(""));
+  request.set_reason(args.Get("reason").value_or(""));
+  v1::OffboardingStatus response;
+  RETURN_IF_ERROR(session.Call(session.rights(), &RightsStub::OffboardTenant, request, &response));
+  Show(session, response, FormatOffboarding(response));
+  return kExitOk;
+}
+
+absl::StatusOr<int> OffboardStatus(Session& session, const Args&) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  v1::GetOffboardingRequest request;
+  request.set_tenant(tenant);
+  v1::OffboardingStatus response;
+  RETURN_IF_ERROR(session.Call(session.rights(), &RightsStub::GetOffboarding, request, &response));
+  Show(session, response, FormatOffboarding(response));
+  return kExitOk;
+}
+
 }  // namespace assent::ctl

@@ -43,6 +43,12 @@ absl::StatusOr<int> ResendConfirmation(Session& session, const Args& args);
 absl::StatusOr<int> BatchCheck(Session& session, const Args& args);
 absl::StatusOr<int> History(Session& session, const Args& args);
 absl::StatusOr<int> Proof(Session& session, const Args& args);
+absl::StatusOr<int> Erase(Session& session, const Args& args);
+absl::StatusOr<int> ErasureGet(Session& session, const Args& args);
+absl::StatusOr<int> HoldSet(Session& session, const Args& args);
+absl::StatusOr<int> HoldLift(Session& session, const Args& args);
+absl::StatusOr<int> OffboardStart(Session& session, const Args& args);
+absl::StatusOr<int> OffboardStatus(Session& session, const Args& args);
 absl::StatusOr<int> Verify(Session& session, const Args& args);
 
 }  // namespace assent::ctl

@@ -210,6 +210,24 @@ std::vector<Command> MakeCommands() {
        "List the grants given against a notice version below the purpose's minimum (raised with "
        "purpose update --min-notice-version), for a campaign that asks again.",
        0, Flags({{{"purpose", kValue}}}), &RepermissionList},
+      {"erase", "--subject S [--reason TEXT] [--actor A]",
+       "Erase a subject (GDPR Art. 17, CCPA delete) by crypto-shredding its evidence: its state "
+       "and links go, every linked address is suppressed (reason erased), the history stays "
+       "verifiable and a proof stub per decision is kept. Refused under a legal hold.",
+       0, Flags({{{"subject", kValue}, {"reason", kValue}, {"actor", kValue}}}), &Erase},
+      {"erasure get", "--subject S", "Show the proof stub an erasure kept.", 0,
+       Flags({{{"subject", kValue}}}), &ErasureGet},
+      {"hold set", "--subject S --reason TEXT",
+       "Put a subject under a legal hold: erasing it is refused until the hold is lifted.", 0,
+       Flags({{{"subject", kValue}, {"reason", kValue}}}), &HoldSet},
+      {"hold lift", "--subject S", "Lift a subject's legal hold.", 0,
+       Flags({{{"subject", kValue}}}), &HoldLift},
+      {"offboard start", "--confirm-tenant T [--reason TEXT]",
+       "Offboard the tenant: erase every subject not under a legal hold, then destroy its data "
+       "keys, in the background (resumes after a restart). --confirm-tenant repeats --tenant.",
+       0, Flags({{{"confirm-tenant", kValue}, {"reason", kValue}}}), &OffboardStart},
+      {"offboard status", "", "Show the progress of the tenant's offboarding.", 0, Flags({}),
+       &OffboardStatus},
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
       {"events tail",

@@ -3,9 +3,13 @@
 // issues the next) or open loop (--rate R: calls issued on a fixed schedule, at most 10000
 // outstanding; latency then runs from the scheduled send time, so a stalled server is not hidden).
 // Only calls completing inside the measured window (after --warmup) are counted.
-//   assent_load --target HOST:PORT [--method check|record] [--concurrency 64 | --rate R]
+//   assent_load --target HOST:PORT [--method check|record|erase] [--concurrency 64 | --rate R]
 //               [--duration 10s] [--warmup 2s] [--connections 4] [--tenant bench]
 //               [--subjects 10000] [--random-subjects] [--count N] [--server-pid PID]
+//               [--evidence]
+// --evidence: each RecordDecisions carries what a web form collects (IP address, user agent,
+// reference), which consentd seals per subject. --method erase: EraseSubject of subject n for the
+// n-th call (use --count <= --subjects over subjects recorded before).
 // Subjects s0..s<subjects-1> are used round-robin, or in a fixed pseudo-random order with
 // --random-subjects (so that a short run over many stored subjects does not read neighbours).
 #include <unistd.h>
@@ -30,6 +34,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/rights.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "rpc/tls.h"
 
@@ -55,6 +60,7 @@ struct Options {
   bool random_subjects = false;
   int64_t count = 0;  // > 0: issue exactly this many calls, no warm-up, then stop
   int server_pid = 0;
+  bool evidence = false;
 };
 
 // Log-linear latency histogram in microseconds: exact below 64 us, then 64 sub-buckets per power
@@ -135,6 +141,7 @@ class Load {
         std::exit(2);
       }
       stubs_.push_back(assent::v1::ConsentService::NewStub(*channel));
+      rights_stubs_.push_back(assent::v1::SubjectRightsService::NewStub(*channel));
     }
   }
 
@@ -197,6 +204,8 @@ class Load {
     assent::v1::CheckResponse check_response;
     assent::v1::RecordDecisionsRequest record_request;
     assent::v1::RecordDecisionsResponse record_response;
+    assent::v1::EraseSubjectRequest erase_request;
+    assent::v1::EraseSubjectResponse erase_response;
     SteadyClock::time_point start;
   };
 
@@ -227,12 +236,27 @@ class Load {
       r.set_purpose_id("marketing.newsletter");
       r.set_channel(assent::v1::EMAIL);
       stub->async()->Check(&call->ctx, &r, &call->check_response, std::move(done));
+    } else if (o_.method == "erase") {
+      auto& r = call->erase_request;
+      r.set_tenant(o_.tenant);
+      r.set_subject_id(subject);
+      r.set_reason("bench");
+      rights_stubs_[static_cast<size_t>(n) % rights_stubs_.size()]->async()->EraseSubject(
+          &call->ctx, &r, &call->erase_response, std::move(done));
     } else {
       auto& r = call->record_request;
       r.set_tenant(o_.tenant);
       r.mutable_target()->set_subject_id(subject);
       r.set_source("bench");
       r.set_actor("assent_load");
+      if (o_.evidence) {
+        // What a sign-up form typically records.
+        r.mutable_evidence()->set_ip_address(absl::StrCat("198.51.100.", n % 250));
+        r.mutable_evidence()->set_user_agent(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.0.0 Safari/537.36");
+        r.mutable_evidence()->set_reference(absl::StrCat("form-", n));
+      }
       auto* d = r.add_decisions();
       d->set_purpose_id("marketing.newsletter");
       // Each pass over the subjects flips the state, so every call changes what is stored.
@@ -286,6 +310,7 @@ class Load {
 
   const Options o_;
   std::vector<std::unique_ptr<assent::v1::ConsentService::Stub>> stubs_;
+  std::vector<std::unique_ptr<assent::v1::SubjectRightsService::Stub>> rights_stubs_;
   SteadyClock::time_point measure_start_, measure_end_;
   std::atomic<int64_t> next_{0};
   std::atomic<int64_t> outstanding_{0};
@@ -298,12 +323,13 @@ class Load {
 };
 
 int Usage(const std::string& why) {
-  std::fprintf(stderr,
-               "assent_load: %s\nusage: assent_load --target HOST:PORT [--method check|record]\n"
-               "  [--concurrency 64 | --rate R] [--duration 10s] [--warmup 2s] [--connections 4]\n"
-               "  [--tenant bench] [--subjects 10000] [--random-subjects] [--count N]\n"
-               "  [--server-pid PID] [--tls-ca F [--tls-cert F --tls-key F]]\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "assent_load: %s\nusage: assent_load --target HOST:PORT [--method check|record|erase]\n"
+      "  [--concurrency 64 | --rate R] [--duration 10s] [--warmup 2s] [--connections 4]\n"
+      "  [--tenant bench] [--subjects 10000] [--random-subjects] [--count N]\n"
+      "  [--server-pid PID] [--evidence] [--tls-ca F [--tls-cert F --tls-key F]]\n",
+      why.c_str());
   return 2;
 }
 
@@ -317,6 +343,10 @@ int main(int argc, char** argv) {
       o.random_subjects = true;
       continue;
     }
+    if (flag == "--evidence") {
+      o.evidence = true;
+      continue;
+    }
     if (i + 1 >= argc) return Usage("missing value for " + flag);
     const std::string value = argv[++i];
     bool ok = true;
@@ -324,7 +354,7 @@ int main(int argc, char** argv) {
       o.target = value;
     } else if (flag == "--method") {
       o.method = value;
-      ok = value == "check" || value == "record";
+      ok = value == "check" || value == "record" || value == "erase";
     } else if (flag == "--concurrency") {
       ok = absl::SimpleAtoi(value, &o.concurrency) && o.concurrency > 0;
     } else if (flag == "--rate") {

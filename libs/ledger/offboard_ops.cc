@@ -1,0 +1,189 @@
+// Offboarding a tenant: every subject erased (erase_ops.cc), then every data key of the tenant
+// destroyed, in one resumable walk whose cursor and counters are written in the same batch as
+// each round's erasures, so a crash repeats no erasure and skips none.
+#include "absl/strings/str_cat.h"
+#include "assent/storage/v1/storage.pb.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "ledger/change.h"
+#include "ledger/ledger.h"
+#include "store/keys.h"
+
+namespace assent::ledger {
+namespace {
+
+constexpr std::string_view kOffboardActor = "assent";
+
+absl::StatusOr<std::optional<storage::v1::OffboardingJob>> LoadJob(store::Txn& txn,
+                                                                   std::string_view tenant) {
+  ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kRights, store::OffboardingKey(tenant)));
+  if (!raw.has_value()) return std::nullopt;
+  storage::v1::OffboardingJob job;
+  if (!job.ParseFromString(*raw)) return Corrupt("offboarding job");
+  return job;
+}
+
+// Up to `max` keys of `cf` starting with `prefix`, after `cursor` (empty: from the start).
+std::vector<std::string> KeysAfter(const store::Store& store, store::Cf cf,
+                                   const std::string& prefix, const std::string& cursor, int max,
+                                   absl::Status& status) {
+  std::vector<std::string> out;
+  auto it = store.NewIterator(cf);
+  it->Seek(cursor.empty() ? prefix : cursor);
+  if (!cursor.empty() && it->Valid() && it->key().ToStringView() == cursor) it->Next();
+  for (; it->Valid() && it->key().starts_with(prefix) && static_cast<int>(out.size()) < max;
+       it->Next()) {
+    out.push_back(it->key().ToString());
+  }
+  if (!it->status().ok()) status = StorageUnavailable(it->status().ToString());
+  return out;
+}
+
+}  // namespace
+
+void Ledger::OffboardTenant(const v1::OffboardTenantRequest& request, absl::Time deadline,
+                            Callback<v1::OffboardingStatus> done, const Caller& caller) {
+  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
+  if (valid.ok() && request.confirm_tenant() != request.tenant()) {
+    valid = InvalidField("confirm_tenant",
+                         "must repeat the tenant: offboarding erases every subject of the tenant");
+  }
+  if (valid.ok() && request.reason().size() > 256) {
+    valid = InvalidField("reason", "must be at most 256 characters");
+  }
+  if (!valid.ok()) return done(valid);
+  SubmitWrite<v1::OffboardingStatus>(
+      committer_, deadline, std::move(done),
+      [request, actor = caller.principal](
+          store::Txn& txn) -> absl::StatusOr<v1::OffboardingStatus> {
+        ASSIGN_OR_RETURN(auto job, LoadJob(txn, request.tenant()));
+        if (job.has_value()) return job->status();  // started before: its progress
+        storage::v1::OffboardingJob fresh;
+        v1::OffboardingStatus& status = *fresh.mutable_status();
+        status.set_tenant(request.tenant());
+        status.set_state(v1::OffboardingStatus::RUNNING);
+        *status.mutable_start_time() = ToProto(txn.now());
+        status.set_actor(actor);
+        status.set_reason(request.reason());
+        txn.Put(store::Cf::kRights, store::OffboardingKey(request.tenant()),
+                fresh.SerializeAsString());
+        return status;
+      });
+}
+
+absl::StatusOr<v1::OffboardingStatus> Ledger::GetOffboarding(
+    const v1::GetOffboardingRequest& request) const {
+  RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));
+  ASSIGN_OR_RETURN(auto raw,
+                   store_.Get(store::Cf::kRights, store::OffboardingKey(request.tenant())));
+  if (!raw.has_value()) return NotFound("offboarding of tenant", request.tenant());
+  storage::v1::OffboardingJob job;
+  if (!job.ParseFromString(*raw)) return Corrupt("offboarding job");
+  return job.status();
+}
+
+absl::StatusOr<OffboardProgress> Ledger::RunOffboarding(int max_subjects) {
+  OffboardProgress progress;
+  // The first unfinished job.
+  const std::string jobs_prefix = store::OffboardingKey("");
+  auto it = store_.NewIterator(store::Cf::kRights);
+  std::optional<storage::v1::OffboardingJob> job;
+  for (it->Seek(jobs_prefix); it->Valid() && it->key().starts_with(jobs_prefix); it->Next()) {
+    storage::v1::OffboardingJob candidate;
+    if (!candidate.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Corrupt("offboarding job");
+    }
+    if (candidate.status().state() == v1::OffboardingStatus::RUNNING) {
+      job = std::move(candidate);
+      break;
+    }
+  }
+  if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  if (!job.has_value()) {
+    progress.idle = true;
+    return progress;
+  }
+  const std::string tenant = job->status().tenant();
+  progress.tenant = tenant;
+  absl::Status scan;
+  const std::string prefix =
+      job->keys_phase() ? store::DataKeyPrefix(tenant) : store::SubjectKey(tenant, "");
+  std::vector<std::string> keys =
+      KeysAfter(store_, job->keys_phase() ? store::Cf::kKeys : store::Cf::kSubjects, prefix,
+                job->cursor(), max_subjects, scan);
+  RETURN_IF_ERROR(scan);
+  const bool last_round = static_cast<int>(keys.size()) < max_subjects;
+  RETURN_IF_ERROR(committer_.Run([&](store::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(auto current, LoadJob(txn, tenant));
+    if (!current.has_value() || current->status().state() != v1::OffboardingStatus::RUNNING) {
+      return absl::OkStatus();
+    }
+    v1::OffboardingStatus& status = *current->mutable_status();
+    for (const std::string& key : keys) {
+      if (current->keys_phase()) {
+        // Data keys left after every subject went: contact points' (their evidence).
+        txn.Delete(store::Cf::kKeys, key);
+        continue;
+      }
+      const std::string subject_id = key.substr(prefix.size());
+      status.set_subjects_scanned(status.subjects_scanned() + 1);
+      ErasureOrder order{tenant, subject_id, std::string(kOffboardActor), status.actor(),
+                         absl::StrCat("tenant offboarding: ", status.reason()), false};
+      absl::StatusOr<v1::EraseSubjectResponse> erased = EraseInTxn(txn, order);
+      if (absl::IsFailedPrecondition(erased.status())) {
+        status.set_subjects_held(status.subjects_held() + 1);
+      } else if (absl::IsNotFound(erased.status())) {
+        // Erased by someone else since the scan.
+      } else if (!erased.ok()) {
+        return erased.status();
+      } else if (!erased->already_erased()) {
+        status.set_subjects_erased(status.subjects_erased() + 1);
+        progress.erased_subjects.push_back(subject_id);
+      }
+    }
+    if (!keys.empty()) current->set_cursor(keys.back());
+    if (last_round) {
+      if (!current->keys_phase()) {
+        current->set_keys_phase(true);
+        current->clear_cursor();
+      } else {
+        status.set_state(v1::OffboardingStatus::DONE);
+        *status.mutable_finish_time() = ToProto(txn.now());
+      }
+    }
+    progress.status = status;
+    txn.Put(store::Cf::kRights, store::OffboardingKey(tenant), current->SerializeAsString());
+    return absl::OkStatus();
+  }));
+  return progress;
+}
+
+absl::StatusOr<RewrapProgress> Ledger::RewrapDataKeys(const std::string& cursor, int max_keys) {
+  RewrapProgress progress;
+  if (vault_ == nullptr) return progress;
+  // Scanned outside the committer; Rewrap reads each key again inside the mutation.
+  std::vector<std::string> names;
+  auto it = store_.NewIterator(store::Cf::kKeys);
+  if (cursor.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(cursor);
+    if (it->Valid() && it->key().ToStringView() == cursor) it->Next();
+  }
+  int seen = 0;
+  for (; it->Valid() && seen < max_keys; it->Next(), ++seen) {
+    progress.cursor = it->key().ToString();
+    if (vault_->NeedsRewrap(it->value().ToStringView())) names.push_back(progress.cursor);
+  }
+  if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  if (!it->Valid()) progress.cursor.clear();
+  if (names.empty()) return progress;
+  RETURN_IF_ERROR(committer_.Run([&](store::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(progress.rewrapped, vault_->Rewrap(txn, names));
+    return absl::OkStatus();
+  }));
+  return progress;
+}
+
+}  // namespace assent::ledger
