@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "assent/v1/admin.pb.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
 #include "authz/permission.h"
@@ -21,8 +22,10 @@ std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   // Referencing the messages links their files into the pool.
   (void)v1::CheckRequest::descriptor();
   (void)v1::CreateTenantRequest::descriptor();
+  (void)v1::CompactStoreRequest::descriptor();
   return {pool->FindServiceByName("assent.v1.CatalogService"),
-          pool->FindServiceByName("assent.v1.ConsentService")};
+          pool->FindServiceByName("assent.v1.ConsentService"),
+          pool->FindServiceByName("assent.v1.AdminService")};
 }
 
 TEST(PermissionsTest, EveryRpcHasExactlyOneRule) {

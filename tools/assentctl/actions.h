@@ -44,5 +44,6 @@ absl::StatusOr<int> BatchCheck(Session& session, const Args& args);
 absl::StatusOr<int> History(Session& session, const Args& args);
 absl::StatusOr<int> Proof(Session& session, const Args& args);
 absl::StatusOr<int> Verify(Session& session, const Args& args);
+absl::StatusOr<int> AdminCompact(Session& session, const Args& args);
 
 }  // namespace assent::ctl

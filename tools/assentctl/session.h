@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assentctl/requests.h"
@@ -32,6 +33,7 @@ class Session {
   const GlobalOptions& options() const { return options_; }
   v1::CatalogService::StubInterface& catalog() { return *catalog_; }
   v1::ConsentService::StubInterface& consent() { return *consent_; }
+  v1::AdminService::StubInterface& admin() { return *admin_; }
 
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
@@ -55,6 +57,7 @@ class Session {
   GlobalOptions options_;
   std::unique_ptr<v1::CatalogService::StubInterface> catalog_;
   std::unique_ptr<v1::ConsentService::StubInterface> consent_;
+  std::unique_ptr<v1::AdminService::StubInterface> admin_;
   std::ostream& out_;
 };
 
