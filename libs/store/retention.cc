@@ -33,8 +33,9 @@ namespace {
 
 absl::Status CheckPeriod(std::string_view field, absl::Duration period) {
   if (period < kMinRetention) {
-    return InvalidField(field, absl::StrCat("must be at least ", absl::FormatDuration(kMinRetention),
-                                            " (got ", absl::FormatDuration(period), ")"));
+    return InvalidField(
+        field, absl::StrCat("must be at least ", absl::FormatDuration(kMinRetention), " (got ",
+                            absl::FormatDuration(period), ")"));
   }
   return absl::OkStatus();
 }

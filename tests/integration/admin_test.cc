@@ -31,14 +31,14 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   return ctx;
 }
 
-struct Run {
+struct CtlRun {
   std::string out;
   int exit_status = -1;
 };
 
-Run Assentctl(const std::string& address, const std::string& args) {
+CtlRun Assentctl(const std::string& address, const std::string& args) {
   int status = 0;
-  Run run;
+  CtlRun run;
   run.out = testing::RunCommand(
       absl::StrCat(ASSENTCTL_PATH, " --server ", address, " --timeout 120s ", args, " 2>&1"),
       &status);
@@ -63,10 +63,10 @@ TEST(AdminTest, AssentctlAdminCompactCompactsEveryColumnFamilyAndConsentdServesO
   grpc::Status s = server.consent().RecordDecisions(Ctx().get(), record, &recorded);
   ASSERT_TRUE(s.ok()) << s.error_message();
 
-  const Run run = Assentctl(server.address(), "admin compact");
+  const CtlRun run = Assentctl(server.address(), "admin compact");
   ASSERT_EQ(run.exit_status, 0) << run.out;
-  for (const char* family : {"subjects", "contacts", "history", "outbox", "idempotency",
-                             "catalog", "meta", "due", "lifecycle", "proof", "keys", "rights"}) {
+  for (const char* family : {"subjects", "contacts", "history", "outbox", "idempotency", "catalog",
+                             "meta", "due", "lifecycle", "proof", "keys", "rights"}) {
     EXPECT_THAT(run.out, HasSubstr(absl::StrCat(family, ": "))) << run.out;
   }
   // The write above is in the WAL before; the compaction flushed it and deleted that WAL file.
@@ -80,7 +80,7 @@ TEST(AdminTest, AssentctlAdminCompactCompactsEveryColumnFamilyAndConsentdServesO
   EXPECT_GT(before, 0u) << run.out;
   EXPECT_LT(after, before) << run.out;
 
-  const Run json = Assentctl(server.address(), "--json admin compact");
+  const CtlRun json = Assentctl(server.address(), "--json admin compact");
   ASSERT_EQ(json.exit_status, 0) << json.out;
   EXPECT_THAT(json.out, HasSubstr("\"columnFamilies\""));
 

@@ -24,9 +24,8 @@ TEST(RetentionConfigTest, DefaultsAreSixYears) {
 }
 
 TEST(RetentionConfigTest, FlagsAndEnvironmentTakeDaysOrDurations) {
-  ASSERT_OK_AND_ASSIGN(Config config,
-                       LoadConfig({"--insecure", "--retention-history", "400d"},
-                                  {"ASSENT_RETENTION_ERASURE_STUBS=720h"}));
+  ASSERT_OK_AND_ASSIGN(Config config, LoadConfig({"--insecure", "--retention-history", "400d"},
+                                                 {"ASSENT_RETENTION_ERASURE_STUBS=720h"}));
   EXPECT_EQ(config.retention.history, 400 * kDay);
   EXPECT_EQ(config.retention.erasure_stubs, 30 * kDay);
 }
@@ -34,9 +33,10 @@ TEST(RetentionConfigTest, FlagsAndEnvironmentTakeDaysOrDurations) {
 TEST(RetentionConfigTest, TenantOverridesComeFromYamlAndFallBackToTheDefaults) {
   Config config;
   config.insecure = true;
-  ASSERT_OK(ApplyYaml("retention:\n  history: 1000d\n  tenants:\n    acme:\n      history: 3653d\n"
-                      "    beta-2:\n      erasure_stubs: 90d\n",
-                      "test.yaml", config));
+  ASSERT_OK(
+      ApplyYaml("retention:\n  history: 1000d\n  tenants:\n    acme:\n      history: 3653d\n"
+                "    beta-2:\n      erasure_stubs: 90d\n",
+                "test.yaml", config));
   ASSERT_OK(ValidateConfig(config));
   EXPECT_EQ(config.retention.HistoryFor("acme"), 3653 * kDay);
   EXPECT_EQ(config.retention.ErasureStubsFor("acme"), 2191 * kDay);
@@ -57,23 +57,21 @@ TEST(RetentionConfigTest, BadValuesAreRefusedNamingTheOption) {
   Config short_tenant;
   short_tenant.insecure = true;
   ASSERT_OK(ApplyYaml("retention: {tenants: {acme: {history: 12h}}}", "t.yaml", short_tenant));
-  EXPECT_THAT(ValidateConfig(short_tenant),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("retention.tenants.acme.history")));
+  EXPECT_THAT(ValidateConfig(short_tenant), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     HasSubstr("retention.tenants.acme.history")));
 
   Config unknown;
-  EXPECT_THAT(ApplyYaml("retention: {tenants: {acme: {forever: 1d}}}", "t.yaml", unknown),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("retention.tenants.acme.forever")));
+  EXPECT_THAT(
+      ApplyYaml("retention: {tenants: {acme: {forever: 1d}}}", "t.yaml", unknown),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("retention.tenants.acme.forever")));
   Config bad_tenant;
-  EXPECT_THAT(ApplyYaml("retention: {tenants: {Not_A_Tenant: {history: 10d}}}", "t.yaml",
-                        bad_tenant),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("retention.tenants.Not_A_Tenant")));
+  EXPECT_THAT(
+      ApplyYaml("retention: {tenants: {Not_A_Tenant: {history: 10d}}}", "t.yaml", bad_tenant),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("retention.tenants.Not_A_Tenant")));
   Config bad_period;
-  EXPECT_THAT(ApplyYaml("retention: {tenants: {acme: {history: soon}}}", "t.yaml", bad_period),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("retention.tenants.acme.history")));
+  EXPECT_THAT(
+      ApplyYaml("retention: {tenants: {acme: {history: soon}}}", "t.yaml", bad_period),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("retention.tenants.acme.history")));
 }
 
 }  // namespace

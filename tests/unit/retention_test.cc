@@ -72,8 +72,8 @@ class RetentionTest : public testing::LedgerFixture {
     const std::string prefix = store::HistoryPrefix(tenant, store::SubjectEntity(subject));
     auto it = store_->NewIterator(store::Cf::kHistory);
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      out.push_back(*store::HistoryKeySequence(std::string_view(it->key().data(),
-                                                                it->key().size())));
+      out.push_back(
+          *store::HistoryKeySequence(std::string_view(it->key().data(), it->key().size())));
     }
     return out;
   }
@@ -262,6 +262,50 @@ TEST_F(RetentionTest, ErasureStubsAreRemovedAfterTheirRetentionAndOtherRightsSta
   ASSERT_OK_AND_ASSIGN(auto held,
                        store_->Get(store::Cf::kRights, store::LegalHoldKey("acme", "jay")));
   EXPECT_TRUE(held.has_value());
+}
+
+TEST_F(RetentionTest, AContactPointsHistoryFollowsItsStateAndItsSuppressionStays) {
+  v1::SuppressContactPointRequest suppress;
+  suppress.set_tenant("acme");
+  suppress.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+  suppress.mutable_contact_point()->set_value("pat@example.com");
+  suppress.set_channel(v1::EMAIL);
+  suppress.set_kind(v1::Suppression::UNSUBSCRIBED);
+  suppress.set_actor("esp-webhook");
+  suppress.set_source("email-one-click");
+  ASSERT_OK_AND_ASSIGN(
+      auto first, Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress));
+  suppress.set_lift(true);
+  ASSERT_OK(
+      Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress).status());
+  suppress.set_lift(false);
+  ASSERT_OK(
+      Sync<v1::SuppressContactPointResponse>(&Ledger::SuppressContactPoint, suppress).status());
+  const std::string entity = store::ContactEntity(first.contact());
+  auto sequences = [&] {
+    std::vector<uint64_t> out;
+    const std::string prefix = store::HistoryPrefix("acme", entity);
+    auto it = store_->NewIterator(store::Cf::kHistory);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      out.push_back(
+          *store::HistoryKeySequence(std::string_view(it->key().data(), it->key().size())));
+    }
+    return out;
+  };
+  clock_.Advance(364 * kDay);
+  Compact();
+  EXPECT_THAT(sequences(), ElementsAre(1, 2, 3));
+  clock_.Advance(2 * kDay);
+  Compact();
+  EXPECT_THAT(sequences(), ElementsAre(3));
+  // The suppression is in the state, which retention never removes.
+  v1::GetContactPointStateRequest get;
+  get.set_tenant("acme");
+  get.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+  get.mutable_contact_point()->set_value("pat@example.com");
+  ASSERT_OK_AND_ASSIGN(v1::ContactPointState state, ledger_->GetContactPointState(get));
+  EXPECT_EQ(state.sequence(), 3u);
+  EXPECT_GT(state.suppressions_size(), 0);
 }
 
 TEST_F(RetentionTest, OrphanHistoryIsRemoved) {
