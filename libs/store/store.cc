@@ -341,6 +341,9 @@ absl::StatusOr<CompactionReport> Store::CompactAll() {
   // where retention's filters see every old record.
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   compact.change_level = false;
+  // Background compactions go on meanwhile, so that a store under write load does not stall on a
+  // growing level 0 for as long as the whole store takes to rewrite.
+  compact.exclusive_manual_compaction = false;
   for (int i = 0; i < kCfCount; ++i) {
     RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, handles_[i], nullptr, nullptr),
                               absl::StrCat("compact ", Sv(CfName(static_cast<Cf>(i))))));
