@@ -72,8 +72,7 @@ absl::Status Ledger::RedactLegacyEvidence(store::Txn& txn, std::string_view tena
   // Without an evidence keyring every record holds its evidence in plain text.
   absl::Time cutoff = absl::InfiniteFuture();
   if (vault_ != nullptr) {
-    ASSIGN_OR_RETURN(auto before,
-                     store_.Get(store::Cf::kMeta, store::kPlainEvidenceBeforeKey));
+    ASSIGN_OR_RETURN(auto before, store_.Get(store::Cf::kMeta, store::kPlainEvidenceBeforeKey));
     if (!before.has_value() || before->size() < 8) return absl::OkStatus();
     cutoff = absl::FromUnixMicros(static_cast<int64_t>(store::ReadBigEndian64(*before)));
   }
@@ -102,10 +101,10 @@ absl::Status Ledger::RedactLegacyEvidence(store::Txn& txn, std::string_view tena
 absl::StatusOr<v1::EraseSubjectResponse> Ledger::EraseInTxn(store::Txn& txn,
                                                             const ErasureOrder& order) const {
   v1::EraseSubjectResponse response;
-  ASSIGN_OR_RETURN(auto raw_stub,
-                   txn.Get(store::Cf::kRights, store::ErasureStubKey(order.tenant, order.subject_id)));
-  ASSIGN_OR_RETURN(auto raw_state,
-                   txn.Get(store::Cf::kSubjects, store::SubjectKey(order.tenant, order.subject_id)));
+  ASSIGN_OR_RETURN(auto raw_stub, txn.Get(store::Cf::kRights,
+                                          store::ErasureStubKey(order.tenant, order.subject_id)));
+  ASSIGN_OR_RETURN(auto raw_state, txn.Get(store::Cf::kSubjects,
+                                           store::SubjectKey(order.tenant, order.subject_id)));
   if (!raw_state.has_value()) {
     if (!raw_stub.has_value()) return NotFound("subject", order.subject_id);
     // Erased before and not recorded since: nothing to do.
@@ -154,11 +153,10 @@ absl::StatusOr<v1::EraseSubjectResponse> Ledger::EraseInTxn(store::Txn& txn,
     s.set_sequence(contact_state.sequence() + 1);
     s.set_record_id(absl::StrCat(s.sequence(), "-0"));
     auto* suppressions = contact_state.mutable_suppressions();
-    auto existing = std::find_if(suppressions->begin(), suppressions->end(),
-                                 [](const v1::Suppression& x) {
-                                   return x.kind() == v1::Suppression::ERASED &&
-                                          x.channel() == v1::CHANNEL_UNSPECIFIED;
-                                 });
+    auto existing =
+        std::find_if(suppressions->begin(), suppressions->end(), [](const v1::Suppression& x) {
+          return x.kind() == v1::Suppression::ERASED && x.channel() == v1::CHANNEL_UNSPECIFIED;
+        });
     if (existing != suppressions->end()) {
       *existing = s;
     } else {
@@ -217,9 +215,9 @@ void Ledger::EraseSubject(const v1::EraseSubjectRequest& request, absl::Time dea
 absl::StatusOr<v1::ErasureStub> Ledger::GetErasure(const v1::GetErasureRequest& request) const {
   RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));
   RETURN_IF_ERROR(core::ValidateSubjectId("subject_id", request.subject_id()));
-  ASSIGN_OR_RETURN(auto raw, store_.Get(store::Cf::kRights, store::ErasureStubKey(
-                                                                request.tenant(),
-                                                                request.subject_id())));
+  ASSIGN_OR_RETURN(auto raw,
+                   store_.Get(store::Cf::kRights,
+                              store::ErasureStubKey(request.tenant(), request.subject_id())));
   if (!raw.has_value()) return NotFound("erasure of subject", request.subject_id());
   v1::ErasureStub stub;
   if (!stub.ParseFromString(*raw)) return Corrupt("erasure stub");
@@ -234,8 +232,8 @@ void Ledger::SetLegalHold(const v1::SetLegalHoldRequest& request, absl::Time dea
   if (!valid.ok()) return done(valid);
   SubmitWrite<v1::SetLegalHoldResponse>(
       committer_, deadline, std::move(done),
-      [request, actor = caller.principal](
-          store::Txn& txn) -> absl::StatusOr<v1::SetLegalHoldResponse> {
+      [request,
+       actor = caller.principal](store::Txn& txn) -> absl::StatusOr<v1::SetLegalHoldResponse> {
         const std::string key = store::LegalHoldKey(request.tenant(), request.subject_id());
         v1::SetLegalHoldResponse response;
         if (!request.hold()) {

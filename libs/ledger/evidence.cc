@@ -5,8 +5,8 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/hex.h"
-#include "common/strings.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 #include "crypto/aead.h"
 #include "store/keys.h"
@@ -53,9 +53,7 @@ bool HasPersonalEvidence(const v1::Evidence& evidence) {
 EvidenceVault::EvidenceVault(std::shared_ptr<const links::KeyRing> master, size_t cache_entries)
     : master_(std::move(master)), cache_entries_(cache_entries) {}
 
-std::string_view EvidenceVault::current_master_key_id() const {
-  return master_->keys().back().id;
-}
+std::string_view EvidenceVault::current_master_key_id() const { return master_->keys().back().id; }
 
 absl::StatusOr<EvidenceVault::Unwrapped> EvidenceVault::Unwrap(std::string_view tenant,
                                                                std::string_view entity,
@@ -186,8 +184,8 @@ absl::Status EvidenceVault::Reveal(const store::Store& store, std::string_view t
     evidence.set_shredded(true);
     return absl::OkStatus();
   }
-  absl::StatusOr<std::string> plain = crypto::AeadOpen(
-      key->key, evidence.sealed().ciphertext(), Aad(tenant, entity, key->key_id));
+  absl::StatusOr<std::string> plain =
+      crypto::AeadOpen(key->key, evidence.sealed().ciphertext(), Aad(tenant, entity, key->key_id));
   if (!plain.ok()) return Corrupt("sealed evidence");
   v1::PersonalEvidence personal;
   if (!personal.ParseFromString(*plain)) return Corrupt("sealed evidence");

@@ -50,15 +50,14 @@ class EvidenceVault {
     std::string entity;
     v1::PersonalEvidence plain;  // kept in memory only, to seal again if the key changed
     std::string key_id;
-    std::string key;                   // the raw data key (memory only)
+    std::string key;     // the raw data key (memory only)
     bool fresh = false;  // the key is new: Commit stores it (wrapped) unless one exists by then
     v1::SealedEvidence sealed;
   };
   // Seals the identifying fields of `evidence` for the target `entity` of `tenant`. nullopt
   // when there is nothing to seal. Errors: UNAVAILABLE (store), INTERNAL (corrupt data key or
   // no master key for it).
-  absl::StatusOr<std::optional<Sealing>> Prepare(const store::Store& store,
-                                                 std::string_view tenant,
+  absl::StatusOr<std::optional<Sealing>> Prepare(const store::Store& store, std::string_view tenant,
                                                  std::string_view entity,
                                                  const v1::Evidence& evidence) const;
   // Inside the mutation: makes sure `sealing` was sealed under the target's stored data key,

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/time_util.h"
 #include "common/wire.h"
 #include "store/keys.h"
 
@@ -38,22 +39,28 @@ std::string SealRecord(v1::HistoryRecord& record) {
   return bytes;
 }
 
-absl::StatusOr<v1::VerifyHistoryResponse> VerifyChain(const store::Store& store,
-                                                      std::string_view tenant,
-                                                      std::string_view entity,
-                                                      uint64_t state_sequence,
-                                                      std::string_view state_head) {
+absl::StatusOr<v1::VerifyHistoryResponse> VerifyChain(
+    const store::Store& store, std::string_view tenant, std::string_view entity,
+    uint64_t state_sequence, std::string_view state_head, const std::optional<PruneRule>& prune) {
   v1::VerifyHistoryResponse out;
   auto broken = [&out](uint64_t seq, std::string problem) {
     out.set_valid(false);
     out.set_first_broken_sequence(seq);
     out.set_problem(std::move(problem));
+    out.set_pruned_through_sequence(0);
     return out;
   };
   const std::string prefix = store::HistoryPrefix(tenant, entity);
   auto it = store.NewIterator(store::Cf::kHistory);
   std::string previous_hash;
   uint64_t expected = 1;
+  // While set, the start of the chain is missing and the first record present was recorded at
+  // this time: retention explains the gap only if it was past retention before the next activity.
+  std::optional<absl::Time> unexplained_gap;
+  auto gap_problem = [&] {
+    return absl::StrCat("sequences 1..", out.pruned_through_sequence(),
+                        " are missing and the target was active within its retention after them");
+  };
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view key(it->key().data(), it->key().size());
     auto seq = store::HistoryKeySequence(key);
@@ -61,6 +68,21 @@ absl::StatusOr<v1::VerifyHistoryResponse> VerifyChain(const store::Store& store,
     v1::HistoryRecord record;
     if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return broken(*seq, "record does not parse");
+    }
+    if (unexplained_gap.has_value()) {
+      if (!store::PastRetention(*unexplained_gap, prune->retention,
+                                FromProto(record.recorded_time()))) {
+        return broken(1, gap_problem());
+      }
+      unexplained_gap.reset();
+    }
+    if (expected == 1 && *seq > 1 && prune.has_value() && *seq <= state_sequence &&
+        record.sequence() == *seq) {
+      // The start of the chain may have gone with retention: link on from this record.
+      out.set_pruned_through_sequence(*seq - 1);
+      previous_hash = record.previous_hash();
+      expected = *seq;
+      unexplained_gap = FromProto(record.recorded_time());
     }
     if (*seq != expected) {
       return broken(expected,
@@ -84,6 +106,17 @@ absl::StatusOr<v1::VerifyHistoryResponse> VerifyChain(const store::Store& store,
     ++expected;
   }
   if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  if (unexplained_gap.has_value() &&
+      !store::PastRetention(*unexplained_gap, prune->retention, prune->now)) {
+    return broken(1, gap_problem());
+  }
+  if (expected == 1 && state_sequence > 0 && prune.has_value() &&
+      store::PastRetention(prune->last_activity, prune->retention, prune->now)) {
+    // Every record went with retention; the state (or stub) still names the chain's end.
+    out.set_pruned_through_sequence(state_sequence);
+    out.set_valid(true);
+    return out;
+  }
   if (expected - 1 != state_sequence) {
     return broken(expected, absl::StrCat("history ends at sequence ", expected - 1,
                                          " but the state is at ", state_sequence));

@@ -55,8 +55,8 @@ void Ledger::OffboardTenant(const v1::OffboardTenantRequest& request, absl::Time
   if (!valid.ok()) return done(valid);
   SubmitWrite<v1::OffboardingStatus>(
       committer_, deadline, std::move(done),
-      [request, actor = caller.principal](
-          store::Txn& txn) -> absl::StatusOr<v1::OffboardingStatus> {
+      [request,
+       actor = caller.principal](store::Txn& txn) -> absl::StatusOr<v1::OffboardingStatus> {
         ASSIGN_OR_RETURN(auto job, LoadJob(txn, request.tenant()));
         if (job.has_value()) return job->status();  // started before: its progress
         storage::v1::OffboardingJob fresh;
@@ -128,8 +128,12 @@ absl::StatusOr<OffboardProgress> Ledger::RunOffboarding(int max_subjects) {
       }
       const std::string subject_id = key.substr(prefix.size());
       status.set_subjects_scanned(status.subjects_scanned() + 1);
-      ErasureOrder order{tenant, subject_id, std::string(kOffboardActor), status.actor(),
-                         absl::StrCat("tenant offboarding: ", status.reason()), false};
+      ErasureOrder order{tenant,
+                         subject_id,
+                         std::string(kOffboardActor),
+                         status.actor(),
+                         absl::StrCat("tenant offboarding: ", status.reason()),
+                         false};
       absl::StatusOr<v1::EraseSubjectResponse> erased = EraseInTxn(txn, order);
       if (absl::IsFailedPrecondition(erased.status())) {
         status.set_subjects_held(status.subjects_held() + 1);

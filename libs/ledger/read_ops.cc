@@ -345,6 +345,7 @@ absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
                    ResolveTarget("target", request.tenant(), request.target()));
   uint64_t sequence = 0;
   std::string head;
+  absl::Time last_activity = absl::UnixEpoch();
   if (target.has_contact()) {
     ASSIGN_OR_RETURN(auto state, ReadState<v1::ContactPointState>(
                                      store_, store::Cf::kContacts,
@@ -352,6 +353,7 @@ absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
     if (!state.has_value()) return NotFound("contact point", "(given)");
     sequence = state->sequence();
     head = state->chain_head();
+    last_activity = FromProto(state->update_time());
   } else {
     ASSIGN_OR_RETURN(auto state, ReadState<v1::SubjectState>(
                                      store_, store::Cf::kSubjects,
@@ -359,6 +361,7 @@ absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
     if (state.has_value()) {
       sequence = state->sequence();
       head = state->chain_head();
+      last_activity = FromProto(state->update_time());
     } else {
       // An erased subject's chain ends at its erasure record, which its stub names.
       ASSIGN_OR_RETURN(
@@ -368,9 +371,13 @@ absl::StatusOr<v1::VerifyHistoryResponse> Ledger::VerifyHistory(
       if (!stub.has_value()) return NotFound("subject", target.subject_id());
       sequence = stub->sequence();
       head = stub->chain_head();
+      last_activity = FromProto(stub->erase_time());
     }
   }
-  return VerifyChain(store_, request.tenant(), store::EntityName(target), sequence, head);
+  // Retention removes a target's old history (store/retention.h); VerifyChain tells that apart.
+  const ledger::PruneRule prune{store_.retention().HistoryFor(request.tenant()), clock_.Now(),
+                                last_activity};
+  return VerifyChain(store_, request.tenant(), store::EntityName(target), sequence, head, prune);
 }
 
 absl::StatusOr<core::CheckInput> Ledger::PrepareCheck(

@@ -13,11 +13,13 @@
 #include "common/strings.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/compaction_filter.h"
+#include "rocksdb/convenience.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "store/keys.h"
 #include "store/migrations.h"
+#include "store/retention_filters.h"
 
 namespace assent::store {
 namespace {
@@ -110,6 +112,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
   db_options.max_background_jobs = 2;
   if (options.env != nullptr) db_options.env = options.env;
   db_options.keep_log_file_num = 4;
+  // Erasure and retention rely on an obsolete WAL file being deleted, not archived (a WAL TTL or
+  // size limit would archive it) or reused with old records still in it (recycling): these are
+  // RocksDB's defaults, stated here because CompactAll's guarantee depends on them.
+  db_options.WAL_ttl_seconds = 0;
+  db_options.WAL_size_limit_MB = 0;
+  db_options.recycle_log_file_num = 0;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Tickers only (no timers): block-cache hit ratio for metrics at negligible cost.
   auto statistics = rocksdb::CreateDBStatistics();
@@ -125,6 +133,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
   table.format_version = 5;
 
   auto idempotency_filter = std::make_unique<ExpiredIdempotencyFilter>(clock);
+  // Owned by the store (which outlives its database) so that the filters' references stay valid.
+  auto retention = std::make_unique<RetentionOptions>(options.retention);
+  auto stub_filter = std::make_unique<ErasureStubRetentionFilter>(*retention, clock);
+  auto history_filters = std::make_shared<HistoryRetentionFilterFactory>(*retention, clock);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (std::string_view name : kCfNames) {
@@ -138,6 +150,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
     cf.bottommost_compression =
         name == CfName(Cf::kOutbox) ? rocksdb::kLZ4Compression : rocksdb::kZSTD;
     if (name == CfName(Cf::kIdempotency)) cf.compaction_filter = idempotency_filter.get();
+    if (name == CfName(Cf::kRights)) cf.compaction_filter = stub_filter.get();
+    if (name == CfName(Cf::kHistory)) cf.compaction_filter_factory = history_filters;
     descriptors.emplace_back(std::string(name), cf);
   }
 
@@ -147,12 +161,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
   if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.path));
 
   std::unique_ptr<Store> store(new Store());
+  store->retention_ = std::move(retention);
   store->idempotency_filter_ = std::move(idempotency_filter);
+  store->stub_filter_ = std::move(stub_filter);
+  store->history_filters_ = std::move(history_filters);
   store->statistics_ = std::move(statistics);
   store->db_.reset(raw);
   // handles[0] is the default family, which Assent does not use; RocksDB still wants it closed.
   store->handles_.assign(handles.begin() + 1, handles.end());
   store->db_->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
+  store->history_filters_->Attach(raw, store->Handle(Cf::kSubjects), store->Handle(Cf::kContacts),
+                                  store->Handle(Cf::kRights));
   store->write_options_.sync = options.sync_writes;
   RETURN_IF_ERROR(store->InitFormat(clock));
   return store;
@@ -195,6 +214,9 @@ absl::Status Store::Close() {
   rocksdb::FlushOptions flush;
   flush.wait = true;
   rocksdb::Status flushed = db_->Flush(flush, handles_);
+  // The history filters read through the handles destroyed below: no compaction may still run.
+  history_filters_->Detach();
+  rocksdb::CancelAllBackgroundWork(db_.get(), /*wait=*/true);
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   handles_.clear();
   rocksdb::Status closed = db_->Close();
@@ -293,6 +315,51 @@ uint64_t Store::WalBytes() const {
   uint64_t total = 0;
   for (const auto& f : files) total += f->SizeFileBytes();
   return total;
+}
+
+absl::StatusOr<CompactionReport> Store::CompactAll() {
+  absl::MutexLock lock(&compact_mu_);
+  CompactionReport report;
+  report.wal_bytes_before = WalBytes();
+  for (int i = 0; i < kCfCount; ++i) {
+    CfCompaction family;
+    family.name = std::string(CfName(static_cast<Cf>(i)));
+    db_->GetIntProperty(handles_[i], "rocksdb.total-sst-files-size", &family.sst_bytes_before);
+    db_->GetIntProperty(handles_[i], "rocksdb.cur-size-all-mem-tables",
+                        &family.memtable_bytes_before);
+    report.families.push_back(std::move(family));
+  }
+  // Every family, the unused default one included: a WAL file is obsolete only once every family
+  // with data in it has flushed.
+  std::vector<rocksdb::ColumnFamilyHandle*> all = handles_;
+  all.push_back(db_->DefaultColumnFamily());
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  RETURN_IF_ERROR(FromRocks(db_->Flush(flush, all), "flush"));
+  rocksdb::CompactRangeOptions compact;
+  // Rewrite the last level too: that is where a delete finally removes the value it hides, and
+  // where retention's filters see every old record.
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  compact.change_level = false;
+  // Background compactions go on meanwhile, so that a store under write load does not stall on a
+  // growing level 0 for as long as the whole store takes to rewrite.
+  compact.exclusive_manual_compaction = false;
+  for (int i = 0; i < kCfCount; ++i) {
+    RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, handles_[i], nullptr, nullptr),
+                              absl::StrCat("compact ", Sv(CfName(static_cast<Cf>(i))))));
+  }
+  // Obsolete files (the flushed WALs, the compacted SSTs) are normally deleted by a background
+  // job some time later. Re-enabling deletions scans the directory and deletes them now, in this
+  // thread. The options keep no WAL archive (WAL_ttl_seconds and WAL_size_limit_MB are 0) and
+  // recycle no WAL file (recycle_log_file_num 0), so deleted means gone.
+  RETURN_IF_ERROR(FromRocks(db_->DisableFileDeletions(), "disable file deletions"));
+  RETURN_IF_ERROR(FromRocks(db_->EnableFileDeletions(/*force=*/false), "enable file deletions"));
+  for (int i = 0; i < kCfCount; ++i) {
+    db_->GetIntProperty(handles_[i], "rocksdb.total-sst-files-size",
+                        &report.families[i].sst_bytes_after);
+  }
+  report.wal_bytes_after = WalBytes();
+  return report;
 }
 
 uint64_t Store::BlockCacheHits() const {

@@ -14,12 +14,16 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/statistics.h"
+#include "store/retention.h"
 
 namespace assent::store {
+
+class HistoryRetentionFilterFactory;
 
 // Column families (see keys.h for their key layouts).
 enum class Cf {
@@ -62,6 +66,24 @@ struct StoreOptions {
   // The RocksDB environment (files, threads). Null: the default. Tests pass one that injects
   // I/O faults; not owned, must outlive the store.
   rocksdb::Env* env = nullptr;
+  // How long history and erasure stubs are kept (retention.h); enforced when RocksDB compacts.
+  // Default 6 years for both, no per-tenant overrides.
+  RetentionOptions retention;
+};
+
+// What Store::CompactAll did to one column family: its SST bytes before and after, and the
+// memtable bytes it flushed.
+struct CfCompaction {
+  std::string name;
+  uint64_t sst_bytes_before = 0;
+  uint64_t sst_bytes_after = 0;
+  uint64_t memtable_bytes_before = 0;
+};
+struct CompactionReport {
+  std::vector<CfCompaction> families;
+  // Live WAL bytes before and after.
+  uint64_t wal_bytes_before = 0;
+  uint64_t wal_bytes_after = 0;
 };
 
 class Store {
@@ -104,6 +126,17 @@ class Store {
   absl::Status Close();
   rocksdb::DB* db() const { return db_.get(); }
 
+  // Flushes every column family's memtables, compacts every column family fully down to its
+  // last level (so deletes and retention's filters have removed what they remove), and deletes
+  // the WAL files and SSTs this made obsolete before it returns: afterwards no file of the data
+  // directory holds a value that was deleted before the call (as long as no iterator or snapshot
+  // opened before it is still alive: those pin the files they read). Runs in the calling thread
+  // and takes as long as rewriting the whole database; calls are serialised. UNAVAILABLE on
+  // RocksDB errors.
+  absl::StatusOr<CompactionReport> CompactAll();
+  // The retention this store enforces (StoreOptions::retention).
+  const RetentionOptions& retention() const { return *retention_; }
+
   // For metrics. An integer RocksDB property summed over Assent's column families (e.g.
   // "rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"); 0 when unknown.
   uint64_t SumProperty(const std::string& name) const;
@@ -117,8 +150,12 @@ class Store {
   Store() = default;
   absl::Status InitFormat(const Clock& clock);
 
-  // Declared before db_ so that it is destroyed after the database that uses it.
+  // Declared before db_ so that they are destroyed after the database that uses them.
+  std::unique_ptr<RetentionOptions> retention_;
   std::unique_ptr<rocksdb::CompactionFilter> idempotency_filter_;
+  std::unique_ptr<rocksdb::CompactionFilter> stub_filter_;
+  std::shared_ptr<HistoryRetentionFilterFactory> history_filters_;
+  absl::Mutex compact_mu_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;

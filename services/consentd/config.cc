@@ -18,6 +18,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "consentd/deadline_config.h"
+#include "core/validate.h"
 #include "events/kafka_settings.h"
 #include "yaml-cpp/yaml.h"
 
@@ -54,6 +55,41 @@ absl::Status ParseDurationValue(const std::string& key, const std::string& value
                                           absl::FormatDuration(min), " (got \"", value, "\")"));
   }
   return absl::OkStatus();
+}
+
+// A retention period: "<n>d" (days) or an absl duration ("720h"). The minimum is checked with
+// the rest of the retention options (store::ValidateRetention).
+absl::Status ParseRetention(const std::string& key, const std::string& value, absl::Duration* out) {
+  int64_t days = 0;
+  if (value.size() > 1 && value.back() == 'd' &&
+      absl::SimpleAtoi(value.substr(0, value.size() - 1), &days) && days >= 0 &&
+      days <= 100 * 366) {
+    *out = absl::Hours(24 * days);
+    return absl::OkStatus();
+  }
+  if (!absl::ParseDuration(value, out) || *out < absl::ZeroDuration() ||
+      *out == absl::InfiniteDuration()) {
+    return InvalidField(
+        key, absl::StrCat("must be a duration like 2191d or 720h (got \"", value, "\")"));
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatRetention(absl::Duration d) {
+  if (d % absl::Hours(24) == absl::ZeroDuration()) {
+    return absl::StrCat(absl::IDivDuration(d, absl::Hours(24), &d), "d");
+  }
+  return absl::FormatDuration(d);
+}
+
+// retention.history or retention.erasure_stubs.
+Option Retention(std::string key, std::string help,
+                 absl::Duration store::RetentionOptions::*field) {
+  return {key, std::move(help),
+          [key, field](Config& c, const std::string& v) {
+            return ParseRetention(key, v, &(c.retention.*field));
+          },
+          [field](const Config& c) { return FormatRetention(c.retention.*field); }};
 }
 
 Option String(std::string key, std::string help, std::string Config::*field) {
@@ -174,6 +210,11 @@ const std::vector<Option>& Options() {
           &Config::store_write_buffer_mb, 1, 4096),
       Bool("store.sync_writes", "fsync the WAL before acknowledging a write",
            &Config::store_sync_writes),
+      Retention("retention.history",
+                "history kept after a target's last activity (e.g. 2191d; at least 1d)",
+                &store::RetentionOptions::history),
+      Retention("retention.erasure_stubs", "an erased subject's proof stub kept (at least 1d)",
+                &store::RetentionOptions::erasure_stubs),
       Int("limits.write_queue", "writes queued before RESOURCE_EXHAUSTED",
           &Config::limits_write_queue, 1, 10000000),
       Int("limits.commit_group", "most writes per group commit", &Config::limits_commit_group, 1,
@@ -333,6 +374,22 @@ absl::Status Apply(Config& config, const std::string& key, const std::string& va
     config.kafka_producer[key.substr(kProducerPrefix.size())] = value;
     return absl::OkStatus();
   }
+  // retention.tenants.<tenant>.history | .erasure_stubs (the tenant id has no dot).
+  constexpr std::string_view kTenantsPrefix = "retention.tenants.";
+  if (std::string_view(key).starts_with(kTenantsPrefix)) {
+    const std::string rest = key.substr(kTenantsPrefix.size());
+    const size_t dot = rest.find('.');
+    const std::string tenant = rest.substr(0, dot);
+    const std::string period = dot == std::string::npos ? "" : rest.substr(dot + 1);
+    RETURN_IF_ERROR(core::ValidateTenantId(absl::StrCat(Sv(kTenantsPrefix), tenant), tenant));
+    store::TenantRetention& overrides = config.retention.tenants[tenant];
+    if (period == "history") return ParseRetention(key, value, &overrides.history.emplace());
+    if (period == "erasure_stubs") {
+      return ParseRetention(key, value, &overrides.erasure_stubs.emplace());
+    }
+    return InvalidField(key, absl::StrCat("unknown option (from ", Sv(origin),
+                                          "); a tenant sets history or erasure_stubs"));
+  }
   const Option* option = FindOption(key);
   if (option == nullptr) {
     return InvalidField(key, absl::StrCat("unknown option (from ", Sv(origin), ")"));
@@ -478,6 +535,7 @@ absl::Status ValidateConfig(const Config& config) {
                           "an old log");
     }
   }
+  RETURN_IF_ERROR(store::ValidateRetention(config.retention));
   if (!config.tls.enabled() && !config.insecure) {
     return InvalidField("tls.cert",
                         "required: give --tls-cert and --tls-key (and --tls-ca for client "
@@ -503,6 +561,16 @@ std::string DescribeConfig(const Config& config) {
     const bool secret =
         events::IsSecretSetting(k) || k.find("sasl.oauthbearer") != std::string::npos;
     absl::StrAppend(&out, " kafka.producer.", k, "=", secret ? "<redacted>" : v);
+  }
+  for (const auto& [tenant, overrides] : config.retention.tenants) {
+    if (overrides.history.has_value()) {
+      absl::StrAppend(&out, " retention.tenants.", tenant,
+                      ".history=", FormatRetention(*overrides.history));
+    }
+    if (overrides.erasure_stubs.has_value()) {
+      absl::StrAppend(&out, " retention.tenants.", tenant,
+                      ".erasure_stubs=", FormatRetention(*overrides.erasure_stubs));
+    }
   }
   absl::StrAppend(&out, " deadlines.rules=[", DescribeDeadlineRules(config.deadline_rules), "]");
   return out;

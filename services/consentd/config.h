@@ -18,6 +18,7 @@
 #include "consentd/sweeper_options.h"
 #include "core/deadlines.h"
 #include "rpc/tls.h"
+#include "store/retention.h"
 
 namespace assent::consentd {
 
@@ -68,6 +69,11 @@ struct Config {
   int64_t store_block_cache_mb = 256;
   int64_t store_write_buffer_mb = 32;
   bool store_sync_writes = true;
+  // Retention (store/retention.h; README "Retention"): retention.history, how long a target's
+  // history is kept after its last activity, and retention.erasure_stubs, how long an erased
+  // subject's proof stub is kept; each a duration ("2191d", "720h"), at least 1 day, default
+  // 2191 days (6 years). Per tenant, YAML only: retention: {tenants: {acme: {history: 3653d}}}.
+  store::RetentionOptions retention;
   // Writes waiting for the committer beyond this are refused with RESOURCE_EXHAUSTED. Default
   // 20000.
   int64_t limits_write_queue = 20000;

@@ -38,6 +38,7 @@ constexpr std::array kRules = {
     RpcRule{"SubjectRightsService", "SetLegalHold", Permission::kSubjectErase},
     RpcRule{"SubjectRightsService", "OffboardTenant", Permission::kAdmin},
     RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
+    RpcRule{"AdminService", "CompactStore", Permission::kAdmin},
 };
 
 }  // namespace

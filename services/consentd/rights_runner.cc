@@ -72,8 +72,8 @@ absl::Duration RightsRunner::OffboardRound() {
   }
   const v1::OffboardingStatus& s = progress->status;
   log->info("msg=\"offboarding\" tenant={} state={} scanned={} erased={} held={}", s.tenant(),
-            v1::OffboardingStatus::State_Name(s.state()), s.subjects_scanned(),
-            s.subjects_erased(), s.subjects_held());
+            v1::OffboardingStatus::State_Name(s.state()), s.subjects_scanned(), s.subjects_erased(),
+            s.subjects_held());
   return absl::ZeroDuration();
 }
 
@@ -82,8 +82,8 @@ absl::Duration RightsRunner::RewrapRound() {
       ledger_.RewrapDataKeys(rewrap_cursor_, kRewrapBatch);
   if (!progress.ok()) {
     errors_.Increment();
-    spdlog::get("consentd")->warn("msg=\"data key re-wrap failed\" error=\"{}\"",
-                                  progress.status().ToString());
+    spdlog::get("consentd")
+        ->warn("msg=\"data key re-wrap failed\" error=\"{}\"", progress.status().ToString());
     return kIdle;
   }
   rewrapped_.Increment(progress->rewrapped);

@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   store_options.block_cache_bytes = static_cast<size_t>(config.store_block_cache_mb) << 20;
   store_options.write_buffer_bytes = static_cast<size_t>(config.store_write_buffer_mb) << 20;
   store_options.sync_writes = config.store_sync_writes;
+  store_options.retention = config.retention;
   events::RelayOptions relay_options;
   relay_options.kafka.brokers = config.kafka_brokers;
   relay_options.kafka.topic_prefix = config.kafka_topic_prefix;
@@ -238,6 +239,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->consent_service_->SetProof(server->proof_.get(), server->store_.get());
   server->rights_service_ = std::make_unique<SubjectRightsService>(
       *server->ledger_, *server->guard_, server->metrics_.get(), server->erasure_log_.get());
+  server->admin_service_ =
+      std::make_unique<AdminService>(*server->store_, *server->guard_, server->metrics_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -248,6 +251,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.RegisterService(server->catalog_service_.get());
   builder.RegisterService(server->consent_service_.get());
   builder.RegisterService(server->rights_service_.get());
+  builder.RegisterService(server->admin_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
   server->lifecycle_ =

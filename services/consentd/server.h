@@ -75,6 +75,7 @@ class Server {
   std::unique_ptr<CatalogService> catalog_service_;
   std::unique_ptr<ConsentService> consent_service_;
   std::unique_ptr<SubjectRightsService> rights_service_;
+  std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   const Clock* clock_ = nullptr;

@@ -60,6 +60,8 @@ std::string_view TenantOf(const v1::GetPurposeRequest& r) { return TenantOfName(
 std::string_view TenantOf(const v1::ListPurposesRequest& r) { return TenantOfName(r.parent()); }
 std::string_view TenantOf(const v1::SetDefaultPolicyRequest& r) { return TenantOfName(r.parent()); }
 std::string_view TenantOf(const v1::GetDefaultPolicyRequest& r) { return TenantOfName(r.name()); }
+// The store is every tenant's: only a grant on every tenant admits store maintenance.
+std::string_view TenantOf(const v1::CompactStoreRequest&) { return {}; }
 
 // The second permission a request needs for what it carries (permissions.h), if any.
 template <typename Request>
@@ -532,6 +534,40 @@ grpc::ServerUnaryReactor* SubjectRightsService::GetOffboarding(
   static const RpcRule& rule = Rule(kName, "GetOffboarding");
   return Read(ctx, *request, response, Call{guard_, metrics_, rule},
               [&](const ledger::Caller&) { return ledger_.GetOffboarding(*request); });
+}
+
+AdminService::AdminService(store::Store& store, CallGuard& guard, ServiceMetrics* metrics)
+    : store_(store), guard_(guard), metrics_(metrics) {
+  RequireRules(kName);
+  GuardParsing("CompactStore", &AdminService::CompactStore);
+}
+
+grpc::ServerUnaryReactor* AdminService::CompactStore(grpc::CallbackServerContext* ctx,
+                                                     const v1::CompactStoreRequest* request,
+                                                     v1::CompactStoreResponse* response) {
+  static const RpcRule& rule = Rule(kName, "CompactStore");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller& caller) -> absl::StatusOr<v1::CompactStoreResponse> {
+                spdlog::info("msg=\"store compaction started\" principal={}", caller.principal);
+                const auto start = std::chrono::steady_clock::now();
+                ASSIGN_OR_RETURN(store::CompactionReport report, store_.CompactAll());
+                v1::CompactStoreResponse out;
+                for (const store::CfCompaction& family : report.families) {
+                  v1::ColumnFamilyCompaction* cf = out.add_column_families();
+                  cf->set_name(family.name);
+                  cf->set_sst_bytes_before(family.sst_bytes_before);
+                  cf->set_sst_bytes_after(family.sst_bytes_after);
+                  cf->set_memtable_bytes_before(family.memtable_bytes_before);
+                }
+                out.set_wal_bytes_before(report.wal_bytes_before);
+                out.set_wal_bytes_after(report.wal_bytes_after);
+                out.set_duration_ms(
+                    static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now() - start)
+                                              .count()));
+                spdlog::info("msg=\"store compaction done\" duration_ms={}", out.duration_ms());
+                return out;
+              });
 }
 
 }  // namespace assent::consentd

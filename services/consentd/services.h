@@ -4,6 +4,7 @@
 // answer on the calling thread.
 #pragma once
 
+#include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
@@ -156,6 +157,23 @@ class SubjectRightsService final
   CallGuard& guard_;
   ServiceMetrics* metrics_;
   ErasureLog* erasure_log_;
+};
+
+// Store maintenance for operators.
+class AdminService final : public rpc::ParseGuarded<v1::AdminService::CallbackService> {
+ public:
+  static constexpr std::string_view kName = "AdminService";
+  // `store` and `guard` must outlive the service; `metrics` may be null.
+  AdminService(store::Store& store, CallGuard& guard, ServiceMetrics* metrics);
+
+  grpc::ServerUnaryReactor* CompactStore(grpc::CallbackServerContext* ctx,
+                                         const v1::CompactStoreRequest* request,
+                                         v1::CompactStoreResponse* response) override;
+
+ private:
+  store::Store& store_;
+  CallGuard& guard_;
+  ServiceMetrics* metrics_;
 };
 
 }  // namespace assent::consentd

@@ -8,10 +8,10 @@
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
-#include <thread>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "assent/v1/rights.grpc.pb.h"
@@ -186,8 +186,8 @@ TEST_F(RightsTest, ErasureShredsDeniesAtOnceAndSurvivesARestore) {
     auto v = (*enforcer)->Check(CheckOf(std::move(target)));
     return v.ok() ? v->response : v1::CheckResponse();
   };
-  ASSERT_TRUE(WaitFor([&] { return local(Subject("s-1")).verdict() == v1::ALLOW; },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return local(Subject("s-1")).verdict() == v1::ALLOW; }, absl::Seconds(10)));
   EXPECT_EQ(local(Address("a1@example.com")).verdict(), v1::ALLOW);
 
   // The legal hold refuses; the others are erased.
@@ -202,17 +202,17 @@ TEST_F(RightsTest, ErasureShredsDeniesAtOnceAndSurvivesARestore) {
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
 
   // The running sender denies at once (within the event latency), by subject and by address.
-  ASSERT_TRUE(WaitFor([&] { return local(Subject("s-1")).reason() == v1::ERASED; },
-                      absl::Seconds(10)));
-  ASSERT_TRUE(WaitFor(
-      [&] { return local(Address("a1@example.com")).reason() == v1::ADDRESS_SUPPRESSED; },
-      absl::Seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return local(Subject("s-1")).reason() == v1::ERASED; }, absl::Seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return local(Address("a1@example.com")).reason() == v1::ADDRESS_SUPPRESSED; },
+              absl::Seconds(10)));
   EXPECT_EQ(local(Address("a2@example.com")).verdict(), v1::DENY);  // was only withdrawn on s-2
   EXPECT_EQ(local(Address("a3@example.com")).verdict(), v1::DENY);  // suppressed before
   EXPECT_EQ(local(Subject("held")).verdict(), v1::ALLOW);
   v1::CheckResponse remote;
-  ASSERT_TRUE(server_->consent().Check(Ctx().get(), CheckOf(Address("a2@example.com")), &remote)
-                  .ok());
+  ASSERT_TRUE(
+      server_->consent().Check(Ctx().get(), CheckOf(Address("a2@example.com")), &remote).ok());
   EXPECT_EQ(remote.verdict(), v1::DENY);
 
   // The chain still verifies and ends with the erasure.
@@ -225,15 +225,16 @@ TEST_F(RightsTest, ErasureShredsDeniesAtOnceAndSurvivesARestore) {
 
   // The state topic's latest record for the subject is a tombstone; nothing on Kafka, ever,
   // carried the IP address or user agent in plain text.
-  auto state = testing::ConsumeAll(
-      broker_->bootstrap(), "assent.consent.state.v1", absl::Seconds(30),
-      [](const std::vector<testing::KafkaRecord>& records) {
-        int tombstones = 0;
-        for (const auto& r : records) {
-          if ((r.key == "acme/s-1" || r.key == "acme/s-2") && r.tombstone) ++tombstones;
-        }
-        return tombstones == 2;
-      });
+  auto state =
+      testing::ConsumeAll(broker_->bootstrap(), "assent.consent.state.v1", absl::Seconds(30),
+                          [](const std::vector<testing::KafkaRecord>& records) {
+                            int tombstones = 0;
+                            for (const auto& r : records) {
+                              if ((r.key == "acme/s-1" || r.key == "acme/s-2") && r.tombstone)
+                                ++tombstones;
+                            }
+                            return tombstones == 2;
+                          });
   const testing::KafkaRecord* last = nullptr;
   for (const auto& r : state) {
     if (r.key == "acme/s-1") last = &r;
@@ -242,11 +243,9 @@ TEST_F(RightsTest, ErasureShredsDeniesAtOnceAndSurvivesARestore) {
   }
   ASSERT_NE(last, nullptr);
   EXPECT_TRUE(last->tombstone);
-  auto changes = testing::ConsumeAll(broker_->bootstrap(), "assent.consent.changes.v1",
-                                     absl::Seconds(30),
-                                     [](const std::vector<testing::KafkaRecord>& records) {
-                                       return records.size() >= 12;
-                                     });
+  auto changes = testing::ConsumeAll(
+      broker_->bootstrap(), "assent.consent.changes.v1", absl::Seconds(30),
+      [](const std::vector<testing::KafkaRecord>& records) { return records.size() >= 12; });
   ASSERT_GE(changes.size(), 12u);
   for (const auto& r : changes) {
     EXPECT_EQ(r.value.find(kIp), std::string::npos) << r.key;
@@ -261,15 +260,7 @@ TEST_F(RightsTest, ErasureShredsDeniesAtOnceAndSurvivesARestore) {
     store_options.path = dir_.Sub("data");
     auto store = store::Store::Open(store_options, SystemClock::Get());
     ASSERT_TRUE(store.ok()) << store.status();
-    rocksdb::FlushOptions flush;
-    flush.wait = true;
-    rocksdb::CompactRangeOptions compact;
-    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    for (int cf = 0; cf < store::kCfCount; ++cf) {
-      auto* handle = (*store)->Handle(static_cast<store::Cf>(cf));
-      ASSERT_TRUE((*store)->db()->Flush(flush, handle).ok());
-      ASSERT_TRUE((*store)->db()->CompactRange(compact, handle, nullptr, nullptr).ok());
-    }
+    ASSERT_TRUE((*store)->CompactAll().ok());
   }
   EXPECT_TRUE(testing::FilesContaining(dir_.Sub("data"), kIp).empty());
   EXPECT_TRUE(testing::FilesContaining(dir_.Sub("data"), kUserAgent).empty());
@@ -341,10 +332,10 @@ TEST_F(RightsTest, ErasuresUnderKillLeaveNothingHalfDone) {
       EXPECT_TRUE(stubbed) << "an acknowledged erasure was lost";
     }
     v1::CheckResponse address;
-    ASSERT_TRUE(server_->consent()
-                    .Check(Ctx().get(), CheckOf(Address(absl::StrCat("k", i, "@example.com"))),
-                           &address)
-                    .ok());
+    ASSERT_TRUE(
+        server_->consent()
+            .Check(Ctx().get(), CheckOf(Address(absl::StrCat("k", i, "@example.com"))), &address)
+            .ok());
     v1::VerifyHistoryRequest verify;
     verify.set_tenant("acme");
     verify.mutable_target()->set_subject_id(subject);

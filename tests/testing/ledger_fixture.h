@@ -26,6 +26,7 @@ class LedgerFixture : public ::testing::Test {
   void Open() {
     store::StoreOptions options;
     options.path = dir_.Sub("db");
+    ConfigureStore(options);
     auto store = store::Store::Open(options, clock_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -46,6 +47,8 @@ class LedgerFixture : public ::testing::Test {
             std::vector<links::KeyRing::Key>{{"evidence-test-1", std::string(32, 'e'), ""}}));
     return *keyring;
   }
+  // Lets a test set store options (retention) before the store is opened.
+  virtual void ConfigureStore(store::StoreOptions&) {}
   // Lets a test set ledger options (keyrings, limits) before the ledger is created.
   virtual void Configure(ledger::LedgerOptions&) {}
   void Close() {

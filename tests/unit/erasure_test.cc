@@ -158,17 +158,7 @@ class ErasureTest : public testing::LedgerFixture {
   }
 
   // Flushes and fully compacts every column family, so deleted values leave the files.
-  void CompactEverything() {
-    rocksdb::FlushOptions flush;
-    flush.wait = true;
-    rocksdb::CompactRangeOptions compact;
-    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    for (int cf = 0; cf < store::kCfCount; ++cf) {
-      auto* handle = store_->Handle(static_cast<store::Cf>(cf));
-      ASSERT_TRUE(store_->db()->Flush(flush, handle).ok());
-      ASSERT_TRUE(store_->db()->CompactRange(compact, handle, nullptr, nullptr).ok());
-    }
-  }
+  void CompactEverything() { ASSERT_OK(store_->CompactAll().status()); }
 
   // The data directory's files (WAL included) that contain `needle`.
   std::vector<std::string> FilesContaining(std::string_view needle) {
@@ -228,7 +218,8 @@ TEST_F(ErasureTest, EraseShredsEvidenceKeepsProofAndSuppressesAddresses) {
   v1::GetSubjectStateRequest get;
   get.set_tenant("acme");
   get.set_subject_id("s-1");
-  EXPECT_THAT(ledger_->GetSubjectState(get), StatusIs(absl::StatusCode::kNotFound, HasSubstr("subject")));
+  EXPECT_THAT(ledger_->GetSubjectState(get),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("subject")));
   v1::GetErasureRequest get_erasure;
   get_erasure.set_tenant("acme");
   get_erasure.set_subject_id("s-1");

@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "assent/v1/admin.pb.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
 #include "assent/v1/rights.pb.h"
@@ -23,9 +24,11 @@ std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   (void)v1::CheckRequest::descriptor();
   (void)v1::CreateTenantRequest::descriptor();
   (void)v1::EraseSubjectRequest::descriptor();
+  (void)v1::CompactStoreRequest::descriptor();
   return {pool->FindServiceByName("assent.v1.CatalogService"),
           pool->FindServiceByName("assent.v1.ConsentService"),
-          pool->FindServiceByName("assent.v1.SubjectRightsService")};
+          pool->FindServiceByName("assent.v1.SubjectRightsService"),
+          pool->FindServiceByName("assent.v1.AdminService")};
 }
 
 TEST(PermissionsTest, EveryRpcHasExactlyOneRule) {

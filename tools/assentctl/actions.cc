@@ -559,4 +559,13 @@ absl::StatusOr<int> OffboardStatus(Session& session, const Args&) {
   return kExitOk;
 }
 
+absl::StatusOr<int> AdminCompact(Session& session, const Args& /*args*/) {
+  v1::CompactStoreRequest request;
+  v1::CompactStoreResponse response;
+  RETURN_IF_ERROR(session.Call(session.admin(), &v1::AdminService::StubInterface::CompactStore,
+                               request, &response));
+  Show(session, response, FormatCompaction(response));
+  return kExitOk;
+}
+
 }  // namespace assent::ctl

@@ -50,5 +50,6 @@ absl::StatusOr<int> HoldLift(Session& session, const Args& args);
 absl::StatusOr<int> OffboardStart(Session& session, const Args& args);
 absl::StatusOr<int> OffboardStatus(Session& session, const Args& args);
 absl::StatusOr<int> Verify(Session& session, const Args& args);
+absl::StatusOr<int> AdminCompact(Session& session, const Args& args);
 
 }  // namespace assent::ctl

@@ -230,6 +230,14 @@ std::vector<Command> MakeCommands() {
        &OffboardStatus},
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
+      {"admin compact",
+       "",
+       "Flush and fully compact the store, deleting obsolete WAL files, so that no file holds a "
+       "deleted value (erasures, retention); prints the bytes before and after per column family. "
+       "Needs admin on every tenant; give a --timeout long enough to rewrite the store.",
+       0,
+       {},
+       &AdminCompact},
       {"events tail",
        "[--brokers HOST:PORT] [--kafka-config FILE] [-X KEY=VALUE]... [--topic-prefix P]"
        " [--state-topic] [--from-beginning] [--count N] [--idle-exit DURATION]",

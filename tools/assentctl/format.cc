@@ -510,10 +510,25 @@ std::string FormatProof(const v1::GetEnforcementProofResponse& response, absl::T
 std::string FormatVerify(const v1::VerifyHistoryResponse& response) {
   if (response.valid()) {
     return absl::StrCat("chain valid: ", Plural(response.records_checked(), "record", "records"),
+                        response.pruned_through_sequence() == 0
+                            ? std::string()
+                            : absl::StrCat(" (sequences 1..", response.pruned_through_sequence(),
+                                           " removed by retention)"),
                         "\n");
   }
   return absl::StrCat("chain BROKEN at sequence ", response.first_broken_sequence(), ": ",
                       response.problem(), "\n");
+}
+
+std::string FormatCompaction(const v1::CompactStoreResponse& response) {
+  std::string out;
+  for (const v1::ColumnFamilyCompaction& cf : response.column_families()) {
+    absl::StrAppend(&out, cf.name(), ": ", cf.sst_bytes_before(), " -> ", cf.sst_bytes_after(),
+                    " bytes in SSTs, ", cf.memtable_bytes_before(), " bytes flushed from memory\n");
+  }
+  absl::StrAppend(&out, "WAL: ", response.wal_bytes_before(), " -> ", response.wal_bytes_after(),
+                  " bytes\ncompacted in ", response.duration_ms(), " ms\n");
+  return out;
 }
 
 }  // namespace assent::ctl

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "assent/v1/admin.pb.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
 #include "assentctl/requests.h"
@@ -81,6 +82,8 @@ std::string FormatLink(const v1::CreateLinkResponse& response);
 
 // "chain valid: 3 records" or "chain BROKEN at sequence 2: <problem>".
 std::string FormatVerify(const v1::VerifyHistoryResponse& response);
+// One line per column family (SST bytes before -> after, memtable bytes flushed), then the WAL.
+std::string FormatCompaction(const v1::CompactStoreResponse& response);
 // One line per withdrawal: "#SEQ WHAT: recorded at TIME, applied by email at +3 ms, by sms at
 // +4 ms, ads: not yet (12s)"; the wait of what is not applied is measured to `now`.
 std::string FormatProof(const v1::GetEnforcementProofResponse& response, absl::Time now);

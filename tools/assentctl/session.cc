@@ -31,6 +31,7 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
       catalog_(v1::CatalogService::NewStub(channel)),
       consent_(v1::ConsentService::NewStub(channel)),
       rights_(v1::SubjectRightsService::NewStub(channel)),
+      admin_(v1::AdminService::NewStub(channel)),
       out_(out) {}
 
 void Session::SetDeadline(grpc::ClientContext& context) const {

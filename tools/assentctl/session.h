@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
@@ -34,6 +35,7 @@ class Session {
   v1::CatalogService::StubInterface& catalog() { return *catalog_; }
   v1::ConsentService::StubInterface& consent() { return *consent_; }
   v1::SubjectRightsService::StubInterface& rights() { return *rights_; }
+  v1::AdminService::StubInterface& admin() { return *admin_; }
 
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
@@ -58,6 +60,7 @@ class Session {
   std::unique_ptr<v1::CatalogService::StubInterface> catalog_;
   std::unique_ptr<v1::ConsentService::StubInterface> consent_;
   std::unique_ptr<v1::SubjectRightsService::StubInterface> rights_;
+  std::unique_ptr<v1::AdminService::StubInterface> admin_;
   std::ostream& out_;
 };
 
