@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
+#include "assent/v1/export.pb.h"
 #include "common/clock.h"
 #include "core/deadlines.h"
 #include "core/decision.h"
@@ -32,6 +33,8 @@
 #include "store/store.h"
 
 namespace assent::ledger {
+
+class SubjectExport;
 
 struct LedgerOptions {
   // Master secret from which each tenant's contact-hash key is derived. Required, >= 16 bytes.
@@ -183,6 +186,13 @@ class Ledger {
       const v1::VerifyHistoryRequest& request) const;
   absl::StatusOr<v1::CheckResponse> Check(const v1::CheckRequest& request) const;
   absl::StatusOr<v1::BatchCheckResponse> BatchCheck(const v1::BatchCheckRequest& request) const;
+
+  // Subject export (export_ops.cc): reads the subject's state and its linked contact points'
+  // states from a snapshot taken now; the returned export then walks the history in pages
+  // (ledger/export.h). NOT_FOUND for an unknown tenant or a subject never recorded;
+  // INVALID_ARGUMENT naming the field (tenant, subject_id, page_size).
+  absl::StatusOr<std::unique_ptr<SubjectExport>> ExportSubject(
+      const v1::ExportSubjectRequest& request) const;
 
   // Customer links: validates the request against the catalog (tenant, purpose, channel), hashes a
   // contact point, and signs the link with the tenant's key. Writes nothing.

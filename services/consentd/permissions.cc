@@ -33,6 +33,7 @@ constexpr std::array kRules = {
     RpcRule{"ConsentService", "ResendConfirmation", Permission::kConsentWrite},
     RpcRule{"ConsentService", "ListRepermissionRequired", Permission::kConsentRead},
     RpcRule{"ConsentService", "GetEnforcementProof", Permission::kHistoryRead},
+    RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
 };
 
 }  // namespace

@@ -205,6 +205,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->consent_service_ =
       std::make_unique<ConsentService>(*server->ledger_, *server->guard_, server->metrics_.get());
   server->consent_service_->SetProof(server->proof_.get(), server->store_.get());
+  server->export_service_ =
+      std::make_unique<ExportService>(*server->ledger_, *server->guard_, server->metrics_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -214,6 +216,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits_max_message_bytes));
   builder.RegisterService(server->catalog_service_.get());
   builder.RegisterService(server->consent_service_.get());
+  builder.RegisterService(server->export_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
   server->lifecycle_ =

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "consentd/call_guard.h"
 #include "consentd/config.h"
+#include "consentd/export_service.h"
 #include "consentd/lifecycle_runner.h"
 #include "consentd/proof.h"
 #include "consentd/service_metrics.h"
@@ -70,6 +71,7 @@ class Server {
   std::thread policy_watcher_;
   std::unique_ptr<CatalogService> catalog_service_;
   std::unique_ptr<ConsentService> consent_service_;
+  std::unique_ptr<ExportService> export_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   const Clock* clock_ = nullptr;

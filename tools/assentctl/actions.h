@@ -44,5 +44,7 @@ absl::StatusOr<int> BatchCheck(Session& session, const Args& args);
 absl::StatusOr<int> History(Session& session, const Args& args);
 absl::StatusOr<int> Proof(Session& session, const Args& args);
 absl::StatusOr<int> Verify(Session& session, const Args& args);
+// export_action.cc
+absl::StatusOr<int> Export(Session& session, const Args& args);
 
 }  // namespace assent::ctl

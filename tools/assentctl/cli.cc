@@ -212,6 +212,13 @@ std::vector<Command> MakeCommands() {
        0, Flags({{{"purpose", kValue}}}), &RepermissionList},
       {"verify", "TARGET", "Verify the history's hash chain; exit 0 when valid, 1 when broken.", 0,
        Flags({kTargetFlags}), &Verify},
+      {"export", "--subject ID [--format proto|json|iso27560] [--output FILE]",
+       "Export everything held about a subject (GDPR Art. 15/20): its state, linked contact "
+       "points, whole history and whether its chain verified. proto: length-delimited "
+       "ExportChunk messages; json: one chunk per line (proto3 JSON, docs/export.schema.json); "
+       "iso27560: one ISO/IEC TS 27560 consent record per line (docs/ISO27560.md). Default json "
+       "to standard output; exit 1 when the chain does not verify.",
+       0, Flags({{{"subject", kValue}, {"format", kValue}, {"output", kValue}}}), &Export},
       {"events tail",
        "[--brokers HOST:PORT] [--kafka-config FILE] [-X KEY=VALUE]... [--topic-prefix P]"
        " [--state-topic] [--from-beginning] [--count N] [--idle-exit DURATION]",

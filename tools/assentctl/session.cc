@@ -30,7 +30,28 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
     : options_(std::move(options)),
       catalog_(v1::CatalogService::NewStub(channel)),
       consent_(v1::ConsentService::NewStub(channel)),
+      export_(v1::ExportService::NewStub(channel)),
       out_(out) {}
+
+absl::Status Session::Export(const v1::ExportSubjectRequest& request,
+                             absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::ExportChunk>> reader =
+      export_->ExportSubject(&context, request);
+  v1::ExportChunk chunk;
+  absl::Status handled;
+  while (reader->Read(&chunk)) {
+    handled = each(chunk);
+    if (!handled.ok()) {
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!handled.ok()) return handled;
+  return status.ok() ? absl::OkStatus() : CallFailure(status);
+}
 
 void Session::SetDeadline(grpc::ClientContext& context) const {
   // Measured from each call, so a paged read gets the timeout per page.

@@ -8,9 +8,11 @@
 #include <ostream>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/export.grpc.pb.h"
 #include "assentctl/requests.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
@@ -32,6 +34,12 @@ class Session {
   const GlobalOptions& options() const { return options_; }
   v1::CatalogService::StubInterface& catalog() { return *catalog_; }
   v1::ConsentService::StubInterface& consent() { return *consent_; }
+
+  // Streams ExportSubject, handing each chunk to `each` as it arrives (the --timeout deadline
+  // bounds the whole stream). OK, CallFailure(status), or the first error `each` returns (the
+  // call is then cancelled).
+  absl::Status Export(const v1::ExportSubjectRequest& request,
+                      absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each);
 
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
@@ -55,6 +63,7 @@ class Session {
   GlobalOptions options_;
   std::unique_ptr<v1::CatalogService::StubInterface> catalog_;
   std::unique_ptr<v1::ConsentService::StubInterface> consent_;
+  std::unique_ptr<v1::ExportService::StubInterface> export_;
   std::ostream& out_;
 };
 

@@ -1,0 +1,69 @@
+// assentctl export: streams ExportSubject into standard output or a file, chunk by chunk.
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "assentctl/actions.h"
+#include "assentctl/export_format.h"
+#include "common/status_macros.h"
+
+namespace assent::ctl {
+
+absl::StatusOr<int> Export(Session& session, const Args& args) {
+  ASSIGN_OR_RETURN(std::string tenant, RequireTenant(session.options()));
+  std::optional<std::string> subject = args.Get("subject");
+  if (!subject.has_value() || subject->empty()) {
+    return absl::InvalidArgumentError("--subject is required");
+  }
+  ASSIGN_OR_RETURN(ExportFormat format, ParseExportFormat(args.Get("format").value_or("json")));
+  v1::ExportSubjectRequest request;
+  request.set_tenant(tenant);
+  request.set_subject_id(*subject);
+
+  // A file is written beside its final name and renamed once the export is complete, so that a
+  // failed export never leaves a truncated file that looks whole.
+  const std::optional<std::string> output = args.Get("output");
+  const std::string partial = output.has_value() ? *output + ".partial" : "";
+  std::ofstream file;
+  if (output.has_value()) {
+    file.open(partial, std::ios::binary | std::ios::trunc);
+    if (!file) return absl::UnavailableError(absl::StrCat("--output: cannot write ", partial));
+  }
+  ExportWriter writer(format);
+  v1::ExportTrailer trailer;
+  bool have_trailer = false;
+  absl::Status streamed = session.Export(request, [&](const v1::ExportChunk& chunk) {
+    const std::string bytes = writer.Render(chunk);
+    if (output.has_value()) {
+      file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!file) return absl::UnavailableError(absl::StrCat("--output: cannot write ", partial));
+    } else {
+      session.Print(bytes);
+    }
+    if (chunk.has_trailer()) {
+      trailer = chunk.trailer();
+      have_trailer = true;
+    }
+    return absl::OkStatus();
+  });
+  if (output.has_value()) file.close();
+  if (streamed.ok() && !have_trailer) {
+    streamed = absl::DataLossError("the export ended without its trailer");
+  }
+  if (!streamed.ok()) {
+    if (output.has_value()) std::remove(partial.c_str());
+    return streamed;
+  }
+  if (output.has_value() && std::rename(partial.c_str(), output->c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("--output: cannot rename ", partial));
+  }
+  if (!trailer.chain_verified()) {
+    std::fprintf(stderr, "assentctl: the history's chain does not verify at sequence %llu: %s\n",
+                 static_cast<unsigned long long>(trailer.first_broken_sequence()),
+                 trailer.problem().c_str());
+    return kExitNegative;
+  }
+  return kExitOk;
+}
+
+}  // namespace assent::ctl
