@@ -106,12 +106,11 @@ inline std::string CheckJsonSchema(const nlohmann::json& root, const nlohmann::j
   }
   if (schema.contains("type")) {
     const std::string type = schema["type"];
-    const bool ok = (type == "object" && value.is_object()) ||
-                    (type == "array" && value.is_array()) ||
-                    (type == "string" && value.is_string()) ||
-                    (type == "integer" && value.is_number_integer()) ||
-                    (type == "number" && value.is_number()) ||
-                    (type == "boolean" && value.is_boolean());
+    const bool ok =
+        (type == "object" && value.is_object()) || (type == "array" && value.is_array()) ||
+        (type == "string" && value.is_string()) ||
+        (type == "integer" && value.is_number_integer()) ||
+        (type == "number" && value.is_number()) || (type == "boolean" && value.is_boolean());
     if (!ok) return path + ": is not of type " + type + ": " + value.dump();
   }
   if (schema.contains("enum")) {

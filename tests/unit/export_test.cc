@@ -2,6 +2,8 @@
 // snapshot with its chain verified; errors name their field; a tampered record is reported; the
 // JSON rendering validates against docs/export.schema.json, which matches the proto; the
 // ISO/IEC TS 27560 rendering has one record per decision.
+#include "ledger/export.h"
+
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -10,7 +12,6 @@
 #include "assentctl/export_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ledger/export.h"
 #include "ledger/history.h"
 #include "nlohmann/json.hpp"
 #include "store/keys.h"
@@ -141,9 +142,9 @@ TEST_F(ExportTest, TenThousandRecordsStreamInBoundedPagesFromOneSnapshot) {
     }
     if (pages == 1) {
       // A write after the export began is not part of it: the export reads its snapshot.
-      ASSERT_OK(Sync<v1::RecordDecisionsResponse>(&Ledger::RecordDecisions,
-                                                  Decision("s1", v1::GRANTED))
-                    .status());
+      ASSERT_OK(
+          Sync<v1::RecordDecisionsResponse>(&Ledger::RecordDecisions, Decision("s1", v1::GRANTED))
+              .status());
     }
   }
   EXPECT_EQ(expected - 1, static_cast<uint64_t>(kHistory));
@@ -183,8 +184,8 @@ TEST_F(ExportTest, HeaderHoldsStateAndLinkedContactPoints) {
 
 TEST_F(ExportTest, ErrorsNameTheField) {
   ASSERT_NO_FATAL_FAILURE(RecordMany("s1", 1));
-  EXPECT_THAT(Export("nobody").status(), testing::StatusIs(absl::StatusCode::kNotFound,
-                                                           HasSubstr("nobody")));
+  EXPECT_THAT(Export("nobody").status(),
+              testing::StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
   EXPECT_THAT(Export("s1", 0, "globex").status(),
               testing::StatusIs(absl::StatusCode::kNotFound, HasSubstr("tenant")));
   EXPECT_THAT(Export("").status(),

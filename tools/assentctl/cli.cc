@@ -475,6 +475,7 @@ int Run(const std::vector<std::string>& argv, const Environment& env, std::ostre
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::Dial(options->server, options->tls);
   if (!channel.ok()) return ReportError(channel.status(), command, err);  // names the flag
   Session session(*options, *channel, out);
+  session.set_err(err);
   absl::StatusOr<int> status = command->action(session, invocation->args);
   out.flush();
   if (!status.ok()) return ReportError(status.status(), command, err);

@@ -58,9 +58,8 @@ absl::StatusOr<int> Export(Session& session, const Args& args) {
     return absl::UnavailableError(absl::StrCat("--output: cannot rename ", partial));
   }
   if (!trailer.chain_verified()) {
-    std::fprintf(stderr, "assentctl: the history's chain does not verify at sequence %llu: %s\n",
-                 static_cast<unsigned long long>(trailer.first_broken_sequence()),
-                 trailer.problem().c_str());
+    session.Warn(absl::StrCat("the history's chain does not verify at sequence ",
+                              trailer.first_broken_sequence(), ": ", trailer.problem()));
     return kExitNegative;
   }
   return kExitOk;

@@ -88,9 +88,9 @@ json Iso27560Record(const v1::ExportHeader& header, const v1::HistoryRecord& rec
   out["presented_notice"] = notice;
   json event;
   event["event_time"] = Time(decision.effective_time());
-  event["event_type"] = record.kind() == v1::DECISIONS_EXPIRED || record.kind() == v1::PENDING_EXPIRED
-                            ? "expiry"
-                            : "decision";
+  event["event_type"] =
+      record.kind() == v1::DECISIONS_EXPIRED || record.kind() == v1::PENDING_EXPIRED ? "expiry"
+                                                                                     : "decision";
   event["event_state"] = EventState(decision.state());
   event["event_by"] = decision.on_behalf_of().empty() ? decision.actor() : decision.on_behalf_of();
   if (decision.has_expire_time()) event["validity_end"] = Time(decision.expire_time());

@@ -1,6 +1,7 @@
 #include "assentctl/session.h"
 
 #include <chrono>
+#include <iostream>
 
 #include "absl/strings/cord.h"
 #include "absl/time/clock.h"
@@ -31,7 +32,8 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
       catalog_(v1::CatalogService::NewStub(channel)),
       consent_(v1::ConsentService::NewStub(channel)),
       export_(v1::ExportService::NewStub(channel)),
-      out_(out) {}
+      out_(out),
+      err_(&std::cerr) {}
 
 absl::Status Session::Export(const v1::ExportSubjectRequest& request,
                              absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each) {
@@ -59,6 +61,8 @@ void Session::SetDeadline(grpc::ClientContext& context) const {
 }
 
 void Session::Print(std::string_view text) { out_ << text; }
+
+void Session::Warn(std::string_view text) { *err_ << "assentctl: " << text << '\n'; }
 
 void Session::PrintJson(const google::protobuf::Message& message) {
   out_ << ToJson(message) << '\n';

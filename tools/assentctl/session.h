@@ -54,6 +54,11 @@ class Session {
 
   // Writes text as is.
   void Print(std::string_view text);
+  // Writes a diagnostic line ("assentctl: <text>") to the error stream (standard error unless
+  // set_err named another), for results that are not the command's output.
+  void Warn(std::string_view text);
+  // `err` must outlive the session.
+  void set_err(std::ostream& err) { err_ = &err; }
   // Writes `message` as one line of JSON (proto3 JSON mapping, default values included).
   void PrintJson(const google::protobuf::Message& message);
 
@@ -65,6 +70,7 @@ class Session {
   std::unique_ptr<v1::ConsentService::StubInterface> consent_;
   std::unique_ptr<v1::ExportService::StubInterface> export_;
   std::ostream& out_;
+  std::ostream* err_;
 };
 
 // The proto3 JSON of `message` on one line (what --json prints).

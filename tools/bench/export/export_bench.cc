@@ -45,7 +45,8 @@ long StatusKib(const std::string& key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(key + ":", 0) == 0) return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
+    if (line.rfind(key + ":", 0) == 0)
+      return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
   }
   return -1;
 }
@@ -87,8 +88,7 @@ void Open(Opened& o, const std::string& dir, int cache_mb) {
   auto store = assent::store::Store::Open(options, assent::SystemClock::Get());
   Must(store.status(), "open store");
   o.store = *std::move(store);
-  o.committer =
-      std::make_unique<assent::store::Committer>(*o.store, assent::SystemClock::Get());
+  o.committer = std::make_unique<assent::store::Committer>(*o.store, assent::SystemClock::Get());
   assent::ledger::LedgerOptions ledger_options;
   ledger_options.contact_key_secret = "0123456789abcdef0123456789abcdef";
   auto ledger = Ledger::Create(*o.store, *o.committer, assent::SystemClock::Get(), ledger_options);
@@ -216,8 +216,9 @@ int main(int argc, char** argv) {
     }
   }
   if (dir.empty()) {
-    std::fprintf(stderr, "usage: export_bench --data-dir DIR [--records N] [--page N] "
-                         "[--evidence-bytes N] [--cache-mb N]\n");
+    std::fprintf(stderr,
+                 "usage: export_bench --data-dir DIR [--records N] [--page N] "
+                 "[--evidence-bytes N] [--cache-mb N]\n");
     return 64;
   }
   {
@@ -231,10 +232,11 @@ int main(int argc, char** argv) {
   Export(*o.ledger, page, false);  // warm-up: code pages, the catalog, the table readers
   const Run streamed = Export(*o.ledger, page, false);
   const Run kept = Export(*o.ledger, page, true);
-  std::printf("| mode | records | page | JSON MiB | max records held | RSS before MiB | peak RSS MiB "
-              "| peak - before MiB | chain | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
-  for (const auto& [name, r] : {std::pair{"streamed (export)", streamed},
-                                std::pair{"all kept (contrast)", kept}}) {
+  std::printf(
+      "| mode | records | page | JSON MiB | max records held | RSS before MiB | peak RSS MiB "
+      "| peak - before MiB | chain | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& [name, r] :
+       {std::pair{"streamed (export)", streamed}, std::pair{"all kept (contrast)", kept}}) {
     std::printf("| %s | %llu | %d | %.1f | %zu | %.1f | %.1f | %.1f | %s | %.2f |\n", name,
                 static_cast<unsigned long long>(r.records), page, r.json_bytes / 1048576.0,
                 r.max_held, r.rss_before_kib / 1024.0, r.peak_kib / 1024.0,
