@@ -484,6 +484,8 @@ TEST_F(SecurityTest, ExportNeedsSubjectExportThenStreamsTheWholeHistory) {
   const std::vector<std::string> records = absl::StrSplit(absl::StripSuffix(out, "\n"), '\n');
   EXPECT_EQ(records.size(), static_cast<size_t>(kRecords));
   EXPECT_THAT(records.front(), HasSubstr("\"pii_principal_id\":\"s9\""));
+  EXPECT_THAT(records.front(), HasSubstr("\"lawful_basis\":\"consent\""));  // from the catalog
+  EXPECT_EQ(out.find("cannot read the catalog"), std::string::npos);
   out = testing::RunCommand(absl::StrCat(ASSENTCTL_PATH, tls, " export --subject nobody 2>&1"),
                             &exit_code);
   EXPECT_EQ(WEXITSTATUS(exit_code), 2) << out;

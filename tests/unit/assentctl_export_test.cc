@@ -135,6 +135,10 @@ TEST_F(ExportCommandTest, Iso27560WritesOneRecordPerDecision) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(nlohmann::json::parse(lines[0])["record_id"], "acme/cust-42/1-0");
   EXPECT_EQ(nlohmann::json::parse(lines[1])["event"][0]["event_state"], "withdrawn");
+  // This fake serves no catalog: the lawful basis is left out, not guessed, and said once.
+  EXPECT_FALSE(nlohmann::json::parse(lines[0])["purposes"][0].contains("lawful_basis"));
+  EXPECT_THAT(r.err, HasSubstr("cannot read the catalog"));
+  EXPECT_EQ(r.err.find("cannot read the catalog"), r.err.rfind("cannot read the catalog"));
 }
 
 TEST_F(ExportCommandTest, AChainThatDoesNotVerifyExitsOneButKeepsTheExport) {

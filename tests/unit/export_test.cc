@@ -269,7 +269,15 @@ TEST_F(ExportTest, JsonLinesValidateAgainstTheDocumentedSchema) {
 TEST_F(ExportTest, Iso27560HasOneRecordPerDecision) {
   ASSERT_NO_FATAL_FAILURE(RecordMany("s1", 2));  // a grant, then a withdrawal
   ASSERT_OK_AND_ASSIGN(auto exporter, Export("s1"));
-  ctl::ExportWriter writer(ctl::ExportFormat::kIso27560);
+  v1::GetPurposeRequest get;
+  get.set_name("tenants/acme/purposes/marketing.newsletter");
+  ASSERT_OK_AND_ASSIGN(const v1::Purpose purpose, ledger_->GetPurpose(get));
+  std::vector<std::pair<std::string, uint32_t>> asked;
+  ctl::ExportWriter writer(ctl::ExportFormat::kIso27560,
+                           [&](const std::string& id, uint32_t version) -> const v1::Purpose* {
+                             asked.emplace_back(id, version);
+                             return &purpose;
+                           });
   std::string text;
   for (const auto& chunk : Chunks(*exporter)) text += writer.Render(chunk);
   std::istringstream lines(text);
@@ -285,6 +293,10 @@ TEST_F(ExportTest, Iso27560HasOneRecordPerDecision) {
   EXPECT_EQ(records[0]["collection_evidence"]["ip_address"], "198.51.100.7");
   EXPECT_EQ(records[1]["record_integrity"]["history_sequence"], 2);
   EXPECT_EQ(records[0]["pii_controllers"][0]["controller_id"], "acme");
+  EXPECT_EQ(records[0]["purposes"][0]["lawful_basis"], "consent");
+  EXPECT_EQ(records[0]["purposes"][0]["purpose_description"], "Newsletter");
+  EXPECT_EQ(records[0]["purposes"][0]["purpose_category"], "marketing");
+  EXPECT_THAT(asked, ::testing::Each(std::pair<std::string, uint32_t>("marketing.newsletter", 1)));
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // assentctl export: streams ExportSubject into standard output or a file, chunk by chunk.
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "assentctl/actions.h"
@@ -29,7 +32,31 @@ absl::StatusOr<int> Export(Session& session, const Args& args) {
     file.open(partial, std::ios::binary | std::ios::trunc);
     if (!file) return absl::UnavailableError(absl::StrCat("--output: cannot write ", partial));
   }
-  ExportWriter writer(format);
+  // The iso27560 rendering takes each purpose's lawful basis and description from the catalog,
+  // read once per purpose version; without catalog.read they are left out, with a warning.
+  std::map<std::pair<std::string, uint32_t>, std::unique_ptr<v1::Purpose>> purposes;
+  bool warned = false;
+  PurposeLookup lookup = [&](const std::string& id, uint32_t version) -> const v1::Purpose* {
+    auto [it, inserted] = purposes.try_emplace({id, version});
+    if (!inserted) return it->second.get();
+    v1::GetPurposeRequest get;
+    get.set_name(absl::StrCat("tenants/", tenant, "/purposes/", id));
+    get.set_version(version);
+    auto purpose = std::make_unique<v1::Purpose>();
+    absl::Status read = session.Call(
+        session.catalog(), &v1::CatalogService::StubInterface::GetPurpose, get, purpose.get());
+    if (!read.ok()) {
+      if (!warned) {
+        session.Warn(absl::StrCat("cannot read the catalog (", read.ToString(),
+                                  "): lawful bases and purpose descriptions are left out"));
+        warned = true;
+      }
+      return nullptr;
+    }
+    it->second = std::move(purpose);
+    return it->second.get();
+  };
+  ExportWriter writer(format, format == ExportFormat::kIso27560 ? lookup : nullptr);
   v1::ExportTrailer trailer;
   bool have_trailer = false;
   absl::Status streamed = session.Export(request, [&](const v1::ExportChunk& chunk) {

@@ -1,5 +1,6 @@
 #include "assentctl/export_format.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "assentctl/session.h"
 #include "common/strings.h"
@@ -61,7 +62,7 @@ absl::StatusOr<ExportFormat> ParseExportFormat(std::string_view name) {
 }
 
 json Iso27560Record(const v1::ExportHeader& header, const v1::HistoryRecord& record,
-                    const v1::ConsentRecord& decision) {
+                    const v1::ConsentRecord& decision, const v1::Purpose* definition) {
   json out;
   out["schema_version"] = kSchemaVersion;
   out["record_id"] =
@@ -75,7 +76,12 @@ json Iso27560Record(const v1::ExportHeader& header, const v1::HistoryRecord& rec
     purpose["channel"] = v1::Channel_Name(decision.channel());
   }
   if (!decision.topic().empty()) purpose["topic"] = decision.topic();
-  purpose["lawful_basis"] = "consent";
+  if (definition != nullptr) {
+    purpose["lawful_basis"] = absl::AsciiStrToLower(v1::LegalBasis_Name(definition->legal_basis()));
+    purpose["purpose_description"] = definition->display_name();
+    purpose["purpose_category"] = absl::AsciiStrToLower(v1::PurposeKind_Name(definition->kind()));
+    if (!definition->dpv_iri().empty()) purpose["purpose_type"] = definition->dpv_iri();
+  }
   purpose["jurisdiction"] = decision.jurisdiction();
   purpose["collection_method"] = decision.source();
   if (decision.imported()) purpose["import_origin"] = decision.import_origin();
@@ -133,7 +139,10 @@ std::string ExportWriter::Render(const v1::ExportChunk& chunk) {
       for (const v1::ExportedRecord& exported : chunk.history().records()) {
         for (const v1::DecisionChange& change : exported.record().decisions()) {
           if (!change.has_after()) continue;
-          absl::StrAppend(&out, Iso27560Record(header_, exported.record(), change.after()).dump(),
+          const v1::ConsentRecord& after = change.after();
+          const v1::Purpose* purpose =
+              purposes_ ? purposes_(after.purpose_id(), after.purpose_version()) : nullptr;
+          absl::StrAppend(&out, Iso27560Record(header_, exported.record(), after, purpose).dump(),
                           "\n");
         }
       }
