@@ -132,8 +132,8 @@ absl::StatusOr<bool> SubjectExport::NextPage(v1::ExportHistoryPage& page) {
 void SubjectExport::Verify(uint64_t key_sequence, const v1::HistoryRecord& record) {
   const uint64_t expected = records_checked_ + 1;
   if (key_sequence != expected) {
-    Broken(expected, absl::StrCat("sequence ", expected, " is missing (next is ", key_sequence,
-                                  ")"));
+    Broken(expected,
+           absl::StrCat("sequence ", expected, " is missing (next is ", key_sequence, ")"));
   } else if (record.sequence() != key_sequence) {
     Broken(key_sequence, absl::StrCat("record says sequence ", record.sequence()));
   } else if (record.previous_hash() != previous_hash_) {
