@@ -137,6 +137,7 @@ TEST_F(ExportCommandTest, Iso27560WritesOneRecordPerDecision) {
   EXPECT_EQ(nlohmann::json::parse(lines[1])["event"][0]["event_state"], "withdrawn");
   // This fake serves no catalog: the lawful basis is left out, not guessed, and said once.
   EXPECT_FALSE(nlohmann::json::parse(lines[0])["purposes"][0].contains("lawful_basis"));
+  EXPECT_TRUE(nlohmann::json::parse(lines[0])["collection_evidence"].is_object());
   EXPECT_THAT(r.err, HasSubstr("cannot read the catalog"));
   EXPECT_EQ(r.err.find("cannot read the catalog"), r.err.rfind("cannot read the catalog"));
 }

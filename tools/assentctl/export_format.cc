@@ -82,7 +82,7 @@ json Iso27560Record(const v1::ExportHeader& header, const v1::HistoryRecord& rec
     purpose["purpose_category"] = absl::AsciiStrToLower(v1::PurposeKind_Name(definition->kind()));
     if (!definition->dpv_iri().empty()) purpose["purpose_type"] = definition->dpv_iri();
   }
-  purpose["jurisdiction"] = decision.jurisdiction();
+  if (!decision.jurisdiction().empty()) purpose["jurisdiction"] = decision.jurisdiction();
   purpose["collection_method"] = decision.source();
   if (decision.imported()) purpose["import_origin"] = decision.import_origin();
   out["purposes"] = json::array({purpose});
@@ -102,7 +102,7 @@ json Iso27560Record(const v1::ExportHeader& header, const v1::HistoryRecord& rec
   if (decision.has_expire_time()) event["validity_end"] = Time(decision.expire_time());
   if (evidence.has_confirm_time()) event["confirmation_time"] = Time(evidence.confirm_time());
   out["event"] = json::array({event});
-  json collection;
+  json collection = json::object();
   if (!evidence.ip_address().empty()) collection["ip_address"] = evidence.ip_address();
   if (!evidence.user_agent().empty()) collection["user_agent"] = evidence.user_agent();
   if (!evidence.reference().empty()) collection["reference"] = evidence.reference();
