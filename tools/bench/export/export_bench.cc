@@ -10,7 +10,8 @@
 //   4. for contrast, does the same while keeping every record (what a one-message export would).
 //
 //   export_bench --data-dir DIR [--records 10000] [--page 100] [--evidence-bytes 1024]
-//                [--cache-mb 8]
+//                [--cache-mb 8] [--seed-only 1]
+// --seed-only 1 stops after step 1, leaving DIR for consentd (run.sh measures consentd itself).
 #include <malloc.h>
 
 #include <atomic>
@@ -193,7 +194,7 @@ Run Export(Ledger& ledger, int page, bool keep) {
 
 int main(int argc, char** argv) {
   std::string dir;
-  int records = 10000, page = 100, evidence_bytes = 1024, cache_mb = 8;
+  int records = 10000, page = 100, evidence_bytes = 1024, cache_mb = 8, seed_only = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     bool ok = true;
@@ -207,6 +208,8 @@ int main(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &evidence_bytes);
     } else if (flag == "--cache-mb") {
       ok = absl::SimpleAtoi(value, &cache_mb);
+    } else if (flag == "--seed-only") {
+      ok = absl::SimpleAtoi(value, &seed_only);
     } else {
       ok = false;
     }
@@ -227,6 +230,7 @@ int main(int argc, char** argv) {
     Seed(*seed.ledger, records, evidence_bytes);
     Must(seed.store->Close(), "close");
   }
+  if (seed_only != 0) return 0;
   Opened o;
   Open(o, dir, cache_mb);
   Export(*o.ledger, page, false);  // warm-up: code pages, the catalog, the table readers
