@@ -68,6 +68,12 @@ struct LedgerOptions {
 inline constexpr absl::Duration kDefaultPendingTtl = absl::Hours(24 * 7);
 inline constexpr absl::Duration kResendInterval = absl::Minutes(5);
 inline constexpr int kMaxResends = 5;
+// "Download my data" links (RequestExportLink): valid 30 minutes; asked for at most once per
+// 5 minutes and 5 times per 24 hours per subject.
+inline constexpr absl::Duration kExportLinkTtl = absl::Minutes(30);
+inline constexpr absl::Duration kExportLinkInterval = absl::Minutes(5);
+inline constexpr absl::Duration kExportLinkWindow = absl::Hours(24);
+inline constexpr int kMaxExportLinksPerWindow = 5;
 
 // A RecordDecisions request checked in full: its stored target and its records as they will be
 // stored (ids, sequence and recorded time are filled in by the mutation).
@@ -172,6 +178,12 @@ class Ledger {
   void ResendConfirmation(const v1::ResendConfirmationRequest& request, absl::Time deadline,
                           Callback<v1::ResendConfirmationResponse> done,
                           const Caller& caller = Caller());
+  // "Download my data" (export_link_ops.cc): mints an EXPORT link and publishes it sealed in an
+  // ExportLinkRequested notice when the typed address is linked to the target's subject (or is
+  // the target); otherwise publishes nothing and answers the same. Rate-limited per subject.
+  void RequestExportLink(const v1::RequestExportLinkRequest& request, absl::Time deadline,
+                         Callback<v1::RequestExportLinkResponse> done,
+                         const Caller& caller = Caller());
 
   // Reads.
   absl::StatusOr<v1::SubjectState> GetSubjectState(const v1::GetSubjectStateRequest& request) const;

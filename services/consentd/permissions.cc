@@ -31,6 +31,7 @@ constexpr std::array kRules = {
     RpcRule{"ConsentService", "CreateLink", Permission::kLinkCreate},
     RpcRule{"ConsentService", "ConfirmDecision", Permission::kConsentWrite},
     RpcRule{"ConsentService", "ResendConfirmation", Permission::kConsentWrite},
+    RpcRule{"ConsentService", "RequestExportLink", Permission::kLinkCreate},
     RpcRule{"ConsentService", "ListRepermissionRequired", Permission::kConsentRead},
     RpcRule{"ConsentService", "GetEnforcementProof", Permission::kHistoryRead},
     RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
