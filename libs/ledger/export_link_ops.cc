@@ -66,8 +66,7 @@ bool SameRef(const v1::ContactRef& a, const v1::ContactRef& b) {
 }  // namespace
 
 void Ledger::RequestExportLink(const v1::RequestExportLinkRequest& request, absl::Time deadline,
-                               Callback<v1::RequestExportLinkResponse> done,
-                               const Caller& caller) {
+                               Callback<v1::RequestExportLinkResponse> done, const Caller& caller) {
   (void)caller;  // Changes no consent state: no history record to attribute.
   struct Checked {
     v1::TargetRef target;
@@ -77,6 +76,9 @@ void Ledger::RequestExportLink(const v1::RequestExportLinkRequest& request, absl
   auto checked = [&]() -> absl::StatusOr<Checked> {
     RETURN_IF_ERROR(RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant()));
     RETURN_IF_ERROR(core::ValidateActor("actor", request.actor()));
+    v1::Evidence language;
+    language.set_language(request.language());
+    RETURN_IF_ERROR(core::ValidateEvidence("", language));
     Checked c;
     ASSIGN_OR_RETURN(c.target, ResolveTarget("target", request.tenant(), request.target()));
     if (!request.has_contact_point()) return InvalidField("contact_point", "is required");
@@ -99,9 +101,9 @@ void Ledger::RequestExportLink(const v1::RequestExportLinkRequest& request, absl
   if (!checked.ok()) return done(checked.status());
   SubmitWrite<v1::RequestExportLinkResponse>(
       committer_, deadline, std::move(done),
-      [this, tenant = request.tenant(),
-       checked = *std::move(checked)](
-          store::Txn& txn) -> absl::StatusOr<v1::RequestExportLinkResponse> {
+      [this, tenant = request.tenant(), language = request.language(),
+       checked =
+           *std::move(checked)](store::Txn& txn) -> absl::StatusOr<v1::RequestExportLinkResponse> {
         // The subject, and whether the typed address is one of its contact points.
         std::string subject_id;
         bool linked = false;
@@ -159,6 +161,8 @@ void Ledger::RequestExportLink(const v1::RequestExportLinkRequest& request, absl
               absl::FromUnixSeconds(absl::ToUnixSeconds(txn.now() + kExportLinkTtl));
           *notice.mutable_expire_time() = ToProto(expire);
           *notice.mutable_notice_time() = ToProto(txn.now());
+          notice.set_language(language.empty() ? subject.preferences().preferred_language()
+                                               : language);
           links::LinkClaims claims;
           claims.tenant = tenant;
           claims.kind = v1::EXPORT;

@@ -49,13 +49,14 @@ class ExportLinkTest : public testing::LedgerFixture {
   }
 
   absl::StatusOr<v1::RequestExportLinkResponse> Ask(std::string_view address,
-                                                     std::string_view subject = "customer-1") {
+                                                    std::string_view subject = "customer-1") {
     v1::RequestExportLinkRequest request;
     request.set_tenant("acme");
     request.mutable_target()->set_subject_id(std::string(subject));
     request.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
     request.mutable_contact_point()->set_value(std::string(address));
     request.set_actor("prefcenter");
+    request.set_language("de-AT");
     return Sync<v1::RequestExportLinkResponse>(&Ledger::RequestExportLink, request,
                                                Caller{"spiffe://prefcenter"});
   }
@@ -89,6 +90,7 @@ TEST_F(ExportLinkTest, LinkedAddressGetsASealedThirtyMinuteExportLinkBoundToItsH
   EXPECT_EQ(notice.event_id(), "acme/customer-1/export-link/1");
   EXPECT_EQ(notice.target().subject_id(), "customer-1");
   EXPECT_EQ(FromProto(notice.expire_time()), clock_.Now() + absl::Minutes(30));
+  EXPECT_EQ(notice.language(), "de-AT");
   // The address and the link travel only sealed, bound to the event id.
   EXPECT_THAT(notice.SerializeAsString(), ::testing::Not(HasSubstr("example.com")));
   EXPECT_THAT(links::Open(*seal_ring_, notice.sealed(), "acme/customer-1/export-link/2").status(),
@@ -113,9 +115,9 @@ TEST_F(ExportLinkTest, LinkedAddressGetsASealedThirtyMinuteExportLinkBoundToItsH
   ASSERT_OK_AND_ASSIGN(v1::ContactPointState linked, ledger_->GetContactPointState(get));
   EXPECT_EQ(claims->address.hash(), linked.contact().hash());
   // Short-lived: refused once 30 minutes have passed.
-  EXPECT_THAT(links::VerifyLink(*link_ring_, "", secret.token(), clock_.Now() + absl::Minutes(30))
-                  .status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("expired")));
+  EXPECT_THAT(
+      links::VerifyLink(*link_ring_, "", secret.token(), clock_.Now() + absl::Minutes(30)).status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("expired")));
 }
 
 TEST_F(ExportLinkTest, UnlinkedAddressIsAnsweredTheSameButNothingIsPublished) {
@@ -182,6 +184,10 @@ TEST_F(ExportLinkTest, BadInputNamesTheField) {
   EXPECT_THAT(Sync<v1::RequestExportLinkResponse>(&Ledger::RequestExportLink, request).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("contact_point")));
   request.mutable_contact_point()->set_value(kLinked);
+  request.set_language("not a tag");
+  EXPECT_THAT(Sync<v1::RequestExportLinkResponse>(&Ledger::RequestExportLink, request).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("language")));
+  request.clear_language();
   request.clear_target();
   EXPECT_THAT(Sync<v1::RequestExportLinkResponse>(&Ledger::RequestExportLink, request).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target")));
