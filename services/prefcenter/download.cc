@@ -48,8 +48,8 @@ void App::PostDownloadRequest(const httplib::Request& req, httplib::Response& re
   links::LinkClaims claims;
   if (!VerifyToken(req, res, token, v1::PREFERENCE_CENTER, claims, false)) return;
   const auto form = http::ParseForm(req.body);
-  if (CrossSite(req) || !CsrfValid(claims.tenant, DownloadScope(token), Field(form, "nonce"),
-                                   Field(form, "csrf"))) {
+  if (CrossSite(req) ||
+      !CsrfValid(claims.tenant, DownloadScope(token), Field(form, "nonce"), Field(form, "csrf"))) {
     return SendError(req, res, 403, claims.tenant);
   }
   const std::string lang = Language(req, nullptr);
@@ -88,8 +88,7 @@ void App::GetExport(const httplib::Request& req, httplib::Response& res,
   links::LinkClaims claims;
   if (!VerifyToken(req, res, token, v1::EXPORT, claims, false)) return;
   const std::string lang = Language(req, nullptr);
-  nlohmann::json view =
-      Common(lang, claims.tenant, DisplayName(claims.tenant), "export_title");
+  nlohmann::json view = Common(lang, claims.tenant, DisplayName(claims.tenant), "export_title");
   const std::string nonce = links::Base64Url(RandomBytes(16));
   view["form"] = {{"action", absl::StrCat("/x/", token)},
                   {"csrf", CsrfToken(claims.tenant, DownloadScope(token), nonce)},
@@ -106,8 +105,8 @@ void App::PostExport(const httplib::Request& req, httplib::Response& res,
   links::LinkClaims claims;
   if (!VerifyToken(req, res, token, v1::EXPORT, claims, false)) return;
   const auto form = http::ParseForm(req.body);
-  if (CrossSite(req) || !CsrfValid(claims.tenant, DownloadScope(token), Field(form, "nonce"),
-                                   Field(form, "csrf"))) {
+  if (CrossSite(req) ||
+      !CsrfValid(claims.tenant, DownloadScope(token), Field(form, "nonce"), Field(form, "csrf"))) {
     return SendError(req, res, 403, claims.tenant);
   }
   std::shared_ptr<ConsentClient::ExportStream> stream(
@@ -117,7 +116,8 @@ void App::PostExport(const httplib::Request& req, httplib::Response& res,
   if (!first.has_value()) {
     absl::Status status = stream->Finish();
     downloads_.Add({{"result", "export_error"}}).Increment();
-    if (status.code() == absl::StatusCode::kNotFound) return SendError(req, res, 404, claims.tenant);
+    if (status.code() == absl::StatusCode::kNotFound)
+      return SendError(req, res, 404, claims.tenant);
     spdlog::warn("msg=\"export not started\" error=\"{}\"", status.ToString());
     return SendError(req, res, 500, claims.tenant);
   }
@@ -125,14 +125,13 @@ void App::PostExport(const httplib::Request& req, httplib::Response& res,
   res.status = 200;
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("Content-Disposition",
-                 absl::StrCat("attachment; filename=\"my-data-",
-                              absl::FormatTime("%Y-%m-%d", clock_.Now(), absl::UTCTimeZone()),
-                              ".jsonl\""));
+  res.set_header(
+      "Content-Disposition",
+      absl::StrCat("attachment; filename=\"my-data-",
+                   absl::FormatTime("%Y-%m-%d", clock_.Now(), absl::UTCTimeZone()), ".jsonl\""));
   auto pending = std::make_shared<std::string>(JsonLine(*first));
   res.set_chunked_content_provider(
-      "application/jsonl; charset=utf-8",
-      [stream, pending](size_t, httplib::DataSink& sink) {
+      "application/jsonl; charset=utf-8", [stream, pending](size_t, httplib::DataSink& sink) {
         if (!pending->empty()) {
           if (!sink.write(pending->data(), pending->size())) return false;
           pending->clear();

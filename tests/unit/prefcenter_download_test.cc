@@ -196,8 +196,8 @@ TEST_F(DownloadTest, ThePreferencePageAsksForAnAddressAndConsentdIsAskedToMailTh
   const std::string body =
       absl::StrCat(FormBody(page->body, action), "&lang=de&email=Jane%40Example.com");
   // Without the form's CSRF token: refused, nothing asked.
-  auto forged = http_->Post(action, headers, "email=Jane%40Example.com",
-                            "application/x-www-form-urlencoded");
+  auto forged =
+      http_->Post(action, headers, "email=Jane%40Example.com", "application/x-www-form-urlencoded");
   ASSERT_TRUE(forged);
   EXPECT_EQ(forged->status, 403);
   EXPECT_TRUE(Asked().empty());
@@ -266,7 +266,8 @@ TEST_F(DownloadTest, TheExportLinkStreamsTheSubjectsDataAsAJsonLinesAttachment) 
 }
 
 TEST_F(DownloadTest, ExpiredWrongKindAndUnknownSubjectAreRefusedPages) {
-  auto expired = http_->Get(absl::StrCat("/x/", Token(v1::EXPORT, "customer-1", -absl::Minutes(1))));
+  auto expired =
+      http_->Get(absl::StrCat("/x/", Token(v1::EXPORT, "customer-1", -absl::Minutes(1))));
   ASSERT_TRUE(expired);
   EXPECT_EQ(expired->status, 410);
   EXPECT_THAT(expired->body, HasSubstr("action=\"/r\""));  // offers a new link
