@@ -1,6 +1,10 @@
 // "Download my data" in the ledger (RequestExportLink), over real RocksDB with the fake clock: an
 // EXPORT link is minted and sealed in an ExportLinkRequested notice only for an address linked
 // to the subject, the answer is the same otherwise, and the rate limit is durable per subject.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/lifecycle.pb.h"
 #include "common/status_macros.h"
@@ -170,6 +174,33 @@ TEST_F(ExportLinkTest, RateLimitIsPerSubjectWhateverTheAddressAndSurvivesAReopen
   clock_.Advance(absl::Hours(24));
   ASSERT_OK(Ask(kLinked).status());
   EXPECT_THAT(Notices(), SizeIs(5));
+}
+
+TEST_F(ExportLinkTest, TheTypedAddressIsInNoStoreFile) {
+  // Linked by hash only: the plain address the customer types must not reach the store either.
+  v1::LinkContactPointRequest link;
+  link.set_tenant("acme");
+  link.set_subject_id("customer-2");
+  link.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+  link.mutable_contact_point()->set_value("Kim.Typed@example.org");
+  link.set_actor("crm");
+  link.set_source("crm-sync");
+  ASSERT_OK(Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, link).status());
+  ASSERT_OK(Ask("Kim.Typed@example.org", "customer-2").status());
+  ASSERT_THAT(Notices(), SizeIs(1));
+  Close();
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.Sub("db"))) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    EXPECT_EQ(bytes.str().find("Kim.Typed"), std::string::npos) << entry.path();
+    EXPECT_EQ(bytes.str().find("kim.typed"), std::string::npos) << entry.path();
+  }
+  EXPECT_GT(files, 0u);
+  Open();
 }
 
 TEST_F(ExportLinkTest, BadInputNamesTheField) {
