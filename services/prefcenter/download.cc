@@ -1,6 +1,7 @@
 // "Download my data" (issue 16): the preference page asks for an address; consentd mails an EXPORT
 // link (30 minutes) only to an address linked to the subject, so the customer proves control of
 // it again; the link's page streams ExportSubject as JSON Lines (proto3 JSON mapping).
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/time_util.h"
@@ -66,9 +67,15 @@ void App::PostDownloadRequest(const httplib::Request& req, httplib::Response& re
     downloads_.Add({{"result", "rate_limited"}}).Increment();
     return SendError(req, res, 429, claims.tenant, kExportLinkRetry);
   }
-  if (status.code() == absl::StatusCode::kUnavailable ||
+  // consentd without the keyrings it needs is the operator's problem, not an answer to hide;
+  // "target: ..." (a contact point linked to no subject) says nothing about the typed address.
+  const bool misconfigured = status.code() == absl::StatusCode::kFailedPrecondition &&
+                             !absl::StartsWith(status.message(), "target:");
+  if (misconfigured || status.code() == absl::StatusCode::kUnavailable ||
       status.code() == absl::StatusCode::kDeadlineExceeded ||
-      status.code() == absl::StatusCode::kInternal) {
+      status.code() == absl::StatusCode::kInternal ||
+      status.code() == absl::StatusCode::kPermissionDenied ||
+      status.code() == absl::StatusCode::kUnauthenticated) {
     spdlog::warn("msg=\"export link not requested\" error=\"{}\"", status.ToString());
     downloads_.Add({{"result", "error"}}).Increment();
     return SendError(req, res, 500, claims.tenant);

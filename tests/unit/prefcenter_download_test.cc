@@ -236,6 +236,32 @@ TEST_F(DownloadTest, AskingTooSoonIsA429AndAnExportLinkCannotAskForAnother) {
   EXPECT_EQ(Asked().size(), 1u);
 }
 
+TEST_F(DownloadTest, AConsentdThatCannotMintTheLinkIsAnErrorNotAFalseCheckYourInbox) {
+  {
+    absl::MutexLock lock(&consent_.mu_);
+    consent_.status_ = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                    "links: consentd has no link keyring (links.keyring_file)");
+  }
+  const std::string token = Token(v1::PREFERENCE_CENTER);
+  auto page = http_->Get(absl::StrCat("/p/", token));
+  ASSERT_TRUE(page);
+  const std::string action = absl::StrCat("/p/", token, "/download");
+  auto res = http_->Post(action, absl::StrCat(FormBody(page->body, action), "&email=a%40b.example"),
+                         "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  // A contact point linked to no subject: the same page as success.
+  {
+    absl::MutexLock lock(&consent_.mu_);
+    consent_.status_ = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                    "target: the contact point is not linked to a subject");
+  }
+  res = http_->Post(action, absl::StrCat(FormBody(page->body, action), "&email=a%40b.example"),
+                    "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
 TEST_F(DownloadTest, TheExportLinkStreamsTheSubjectsDataAsAJsonLinesAttachment) {
   const std::string token = Token(v1::EXPORT);
   auto page = http_->Get(absl::StrCat("/x/", token));
