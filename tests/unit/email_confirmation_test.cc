@@ -423,6 +423,14 @@ class ConfirmationSuppressionTest : public ConfirmationMailerTest {
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
 
+TEST_F(ConfirmationSuppressionTest, AHardBouncedAddressGetsNoExportLink) {
+  Suppress(v1::Suppression::HARD_BOUNCE, 5);
+  EXPECT_EQ(
+      mailer_->HandleRecord(kExportType, ExportRecord("acme/customer-1/export-link/1", "en")).kind,
+      sender::HandleResult::kDone);
+  EXPECT_EQ(Spooled().size(), 0u);
+}
+
 TEST_F(ConfirmationSuppressionTest, AHardBouncedAddressGetsNoConfirmation) {
   Suppress(v1::Suppression::HARD_BOUNCE, 5);
   EXPECT_EQ(mailer_->HandleRecord(kType, Record("acme/c:email:ab/3/confirmation")).kind,
