@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
+#include "assent/v1/export.pb.h"
 #include "assent/v1/rights.pb.h"
 #include "common/clock.h"
 #include "core/deadlines.h"
@@ -34,6 +35,8 @@
 #include "store/store.h"
 
 namespace assent::ledger {
+
+class SubjectExport;
 
 struct LedgerOptions {
   // Master secret from which each tenant's contact-hash key is derived. Required, >= 16 bytes.
@@ -71,6 +74,12 @@ struct LedgerOptions {
 inline constexpr absl::Duration kDefaultPendingTtl = absl::Hours(24 * 7);
 inline constexpr absl::Duration kResendInterval = absl::Minutes(5);
 inline constexpr int kMaxResends = 5;
+// "Download my data" links (RequestExportLink): valid 30 minutes; asked for at most once per
+// 5 minutes and 5 times per 24 hours per subject.
+inline constexpr absl::Duration kExportLinkTtl = absl::Minutes(30);
+inline constexpr absl::Duration kExportLinkInterval = absl::Minutes(5);
+inline constexpr absl::Duration kExportLinkWindow = absl::Hours(24);
+inline constexpr int kMaxExportLinksPerWindow = 5;
 
 // A RecordDecisions request checked in full: its stored target and its records as they will be
 // stored (ids, sequence and recorded time are filled in by the mutation).
@@ -190,6 +199,12 @@ class Ledger {
   void ResendConfirmation(const v1::ResendConfirmationRequest& request, absl::Time deadline,
                           Callback<v1::ResendConfirmationResponse> done,
                           const Caller& caller = Caller());
+  // "Download my data" (export_link_ops.cc): mints an EXPORT link and publishes it sealed in an
+  // ExportLinkRequested notice when the typed address is linked to the target's subject (or is
+  // the target); otherwise publishes nothing and answers the same. Rate-limited per subject.
+  void RequestExportLink(const v1::RequestExportLinkRequest& request, absl::Time deadline,
+                         Callback<v1::RequestExportLinkResponse> done,
+                         const Caller& caller = Caller());
 
   // Subject rights (erase_ops.cc; see rights.proto). EraseSubject: NOT_FOUND for a subject never
   // recorded, FAILED_PRECONDITION under a legal hold, already_erased when it was erased before
@@ -235,6 +250,13 @@ class Ledger {
   absl::StatusOr<v1::CheckResponse> Check(const v1::CheckRequest& request) const;
   absl::StatusOr<v1::BatchCheckResponse> BatchCheck(const v1::BatchCheckRequest& request) const;
 
+  // Subject export (export_ops.cc): reads the subject's state and its linked contact points'
+  // states from a snapshot taken now; the returned export then walks the history in pages
+  // (ledger/export.h). NOT_FOUND for an unknown tenant or a subject never recorded;
+  // INVALID_ARGUMENT naming the field (tenant, subject_id, page_size).
+  absl::StatusOr<std::unique_ptr<SubjectExport>> ExportSubject(
+      const v1::ExportSubjectRequest& request) const;
+
   // Customer links: validates the request against the catalog (tenant, purpose, channel), hashes a
   // contact point, and signs the link with the tenant's key. Writes nothing.
   absl::StatusOr<v1::CreateLinkResponse> CreateLink(const v1::CreateLinkRequest& request) const;
@@ -257,6 +279,13 @@ class Ledger {
   absl::StatusOr<RepermissionProgress> RunRepermission(int max_targets);
   absl::StatusOr<v1::ListRepermissionRequiredResponse> ListRepermissionRequired(
       const v1::ListRepermissionRequiredRequest& request) const;
+
+  // Opens, in place, the sealed evidence of the records of a state or a history record read for
+  // a caller allowed to see it (reads, exports); evidence whose data key was destroyed is marked
+  // shredded. A no-op without an evidence keyring. UNAVAILABLE on store errors.
+  absl::Status Reveal(std::string_view tenant, const v1::TargetRef& target,
+                      google::protobuf::RepeatedPtrField<v1::ConsentRecord>& records) const;
+  absl::Status Reveal(v1::HistoryRecord& record) const;
 
   // Sets the observer (not owned; may be null). Call before serving.
   void SetObserver(LedgerObserver* observer) { observer_ = observer; }
@@ -338,10 +367,6 @@ class Ledger {
   // or no evidence keyring).
   absl::StatusOr<std::optional<EvidenceVault::Sealing>> SealEvidence(
       std::string_view tenant, const v1::TargetRef& target, const v1::Evidence& evidence) const;
-  // Opens the sealed evidence of every record of a state or history record read for a caller.
-  absl::Status Reveal(std::string_view tenant, const v1::TargetRef& target,
-                      google::protobuf::RepeatedPtrField<v1::ConsentRecord>& records) const;
-  absl::Status Reveal(v1::HistoryRecord& record) const;
 
   // The plain contact point of a target given by address, normalised; nullopt otherwise.
   absl::StatusOr<std::optional<v1::ContactPoint>> PlainContactPoint(std::string_view field,

@@ -59,6 +59,20 @@ absl::Status FieldError(const absl::Status& status) {
   return Malformed(absl::StrCat("payload field ", status.message()));
 }
 
+// An export link's address field "<contact type>:<hash>", on a subject, with no channel.
+absl::Status ParseAddress(std::string_view field, int channel, LinkClaims& claims) {
+  const size_t colon = field.find(':');
+  if (channel != 0 || !claims.target.has_subject_id() || colon == std::string_view::npos) {
+    return Malformed("payload of an export link needs a subject, an address hash and no channel");
+  }
+  absl::StatusOr<v1::ContactType> type = ContactTypeFromName(field.substr(0, colon));
+  if (!type.ok()) return Malformed("payload field address type is unknown");
+  RETURN_IF_ERROR(FieldError(CheckHash("hash", field.substr(colon + 1))));
+  claims.address.set_type(*type);
+  claims.address.set_hash(std::string(field.substr(colon + 1)));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LinkClaims> ParsePayload(std::string_view payload) {
   std::vector<std::string_view> f;
   for (absl::string_view field : absl::StrSplit(Sv(payload), '\n')) f.push_back(StdSv(field));
@@ -74,8 +88,10 @@ absl::StatusOr<LinkClaims> ParsePayload(std::string_view payload) {
     claims.kind = v1::ONE_CLICK_UNSUBSCRIBE;
   } else if (f[1] == "c") {
     claims.kind = v1::CONFIRMATION;
+  } else if (f[1] == "x") {
+    claims.kind = v1::EXPORT;
   } else {
-    return Malformed("payload field kind must be \"p\", \"u\" or \"c\"");
+    return Malformed("payload field kind must be \"p\", \"u\", \"c\" or \"x\"");
   }
   std::string_view target = f[2];
   if (target.starts_with("s:")) {
@@ -107,6 +123,8 @@ absl::StatusOr<LinkClaims> ParsePayload(std::string_view payload) {
         claims.confirm_sequence == 0 || channel != 0) {
       return Malformed("payload of a confirmation link needs a sequence and no channel");
     }
+  } else if (claims.kind == v1::EXPORT) {
+    RETURN_IF_ERROR(ParseAddress(f[3], channel, claims));
   } else if (!f[3].empty() || channel != 0) {
     return Malformed("payload of a preference-center link names a purpose or channel");
   }
@@ -192,9 +210,20 @@ absl::StatusOr<std::string> MintLink(const KeyRing& keyring, const LinkClaims& c
       }
       fields.emplace_back("c");
       break;
+    case v1::EXPORT:
+      if (!claims.target.has_subject_id()) {
+        return InvalidField("claims.target", "an export link names a subject");
+      }
+      RETURN_IF_ERROR(contact::ValidateRef("claims.address", claims.address));
+      if (!claims.purpose_id.empty() || claims.channel != v1::CHANNEL_UNSPECIFIED) {
+        return InvalidField("claims.kind", "an export link names no purpose or channel");
+      }
+      fields.emplace_back("x");
+      break;
     default:
       return InvalidField("claims.kind",
-                          "must be PREFERENCE_CENTER, ONE_CLICK_UNSUBSCRIBE or CONFIRMATION");
+                          "must be PREFERENCE_CENTER, ONE_CLICK_UNSUBSCRIBE, CONFIRMATION or "
+                          "EXPORT");
   }
   switch (claims.target.kind_case()) {
     case v1::TargetRef::kSubjectId:
@@ -212,8 +241,14 @@ absl::StatusOr<std::string> MintLink(const KeyRing& keyring, const LinkClaims& c
     default:
       return InvalidField("claims.target", "must be a subject_id or a contact");
   }
-  fields.push_back(claims.kind == v1::CONFIRMATION ? absl::StrCat(claims.confirm_sequence)
-                                                   : claims.purpose_id);
+  if (claims.kind == v1::CONFIRMATION) {
+    fields.push_back(absl::StrCat(claims.confirm_sequence));
+  } else if (claims.kind == v1::EXPORT) {
+    fields.push_back(absl::StrCat(Sv(contact::ContactTypeName(claims.address.type())), ":",
+                                  claims.address.hash()));
+  } else {
+    fields.push_back(claims.purpose_id);
+  }
   fields.push_back(absl::StrCat(static_cast<int>(claims.channel)));
   if (claims.expire_time < absl::UnixEpoch() || claims.expire_time == absl::InfiniteFuture()) {
     return InvalidField("claims.expire_time", "must be a finite time after 1970-01-01T00:00:00Z");
@@ -286,6 +321,7 @@ std::string LinkUrl(std::string_view base_url, v1::LinkKind kind, std::string_vi
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
   std::string_view path = kind == v1::ONE_CLICK_UNSUBSCRIBE ? "/u/"
                           : kind == v1::CONFIRMATION        ? "/c/"
+                          : kind == v1::EXPORT              ? "/x/"
                                                             : "/p/";
   return absl::StrCat(Sv(base), Sv(path), Sv(token));
 }

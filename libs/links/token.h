@@ -14,11 +14,13 @@
 //
 //   <tenant> \n <kind> \n <target> \n <purpose_id> \n <channel> \n <expire_unix_seconds>
 //
-//   kind:    "p" preference center, "u" one-click unsubscribe, "c" double opt-in confirmation
+//   kind:    "p" preference center, "u" one-click unsubscribe, "c" double opt-in confirmation,
+//            "x" download of the subject's data (export)
 //   target:  "s:" subject_id, or "c:" contact-type ":" hash (contact::ContactTypeName, and the 64
 //            lower-case hex characters of the tenant's keyed hash)
 //   purpose_id: empty for "p"; required for "u"; for "c" the confirm sequence (canonical
-//            decimal >= 1: the target's sequence whose PENDING decisions the link confirms)
+//            decimal >= 1: the target's sequence whose PENDING decisions the link confirms); for
+//            "x" (target "s:" only) the address the link was mailed to: contact-type ":" hash
 //   channel: decimal v1::Channel; 0 for "p" and "c"; for "u" 0 means every channel of the purpose
 //   expire_unix_seconds: canonical decimal; valid while now < expiry
 //
@@ -52,6 +54,8 @@ struct LinkClaims {
   v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
   // CONFIRMATION only (>= 1): the target's sequence whose PENDING decisions it confirms.
   uint64_t confirm_sequence = 0;
+  // EXPORT only: the keyed hash of the address the link was mailed to.
+  v1::ContactRef address;
   // Whole seconds (minting rounds down); valid while now < expire_time.
   absl::Time expire_time;
   // Set by VerifyLink: the key that signed it ("v1" for a legacy token).
@@ -87,7 +91,7 @@ std::string FillUrl(std::string_view base_url, std::string_view token);
 
 // The customer-facing URL of a link on a preference center at `base_url` ("https://host[:port]
 // [/prefix]"): base + "/p/" + token for PREFERENCE_CENTER, base + "/u/" + token for
-// ONE_CLICK_UNSUBSCRIBE, base + "/c/" + token for CONFIRMATION.
+// ONE_CLICK_UNSUBSCRIBE, base + "/c/" + token for CONFIRMATION, base + "/x/" + token for EXPORT.
 std::string LinkUrl(std::string_view base_url, v1::LinkKind kind, std::string_view token);
 
 }  // namespace assent::links

@@ -68,6 +68,36 @@ class ParseGuardHandler final : public grpc::internal::MethodHandler {
   grpc::internal::CallbackUnaryHandler<Request, Response> inner_;
 };
 
+// The same for a server-streaming method: a request that does not parse reaches the method marked
+// (allocated in the call's arena, as gRPC's own handler allocates it) instead of failing the call.
+template <typename Request, typename Response>
+class ParseGuardStreamingHandler final : public grpc::internal::MethodHandler {
+ public:
+  using Method = std::function<grpc::ServerWriteReactor<Response>*(grpc::CallbackServerContext*,
+                                                                   const Request*)>;
+  explicit ParseGuardStreamingHandler(Method method) : inner_(std::move(method)) {
+    InstallProtobufLogHandler();
+  }
+
+  void RunHandler(const HandlerParameter& param) override { inner_.RunHandler(param); }
+
+  void* Deserialize(grpc_call* call, grpc_byte_buffer* req, grpc::Status* status,
+                    void** handler_data) override {
+    ProtobufLogCapture capture;
+    void* request = inner_.Deserialize(call, req, status, handler_data);
+    if (request != nullptr) return request;
+    auto* marked =
+        new (grpc::g_core_codegen_interface->grpc_call_arena_alloc(call, sizeof(Request)))
+            Request();
+    MarkUnparsable(*marked, capture.Take());
+    *status = grpc::Status::OK;
+    return marked;
+  }
+
+ private:
+  grpc::internal::CallbackServerStreamingHandler<Request, Response> inner_;
+};
+
 namespace internal {
 absl::Status UnparsableStatus(const google::protobuf::Message& request);
 // The index of the method named `method` taking `request_type`, in the service of the request's
@@ -90,6 +120,18 @@ class ParseGuarded : public Base {
         new ParseGuardHandler<Request, Response>(
             [self, fn](grpc::CallbackServerContext* ctx, const Request* request,
                        Response* response) { return (self->*fn)(ctx, request, response); }));
+  }
+  template <typename Self, typename Request, typename Response>
+  void GuardParsing(std::string_view method,
+                    grpc::ServerWriteReactor<Response>* (Self::*fn)(grpc::CallbackServerContext*,
+                                                                    const Request*)) {
+    Self* self = static_cast<Self*>(this);
+    this->MarkMethodCallback(
+        internal::MethodIndex(Request::descriptor(), method),
+        new ParseGuardStreamingHandler<Request, Response>(
+            [self, fn](grpc::CallbackServerContext* ctx, const Request* request) {
+              return (self->*fn)(ctx, request);
+            }));
   }
 };
 

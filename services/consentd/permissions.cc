@@ -31,6 +31,7 @@ constexpr std::array kRules = {
     RpcRule{"ConsentService", "CreateLink", Permission::kLinkCreate},
     RpcRule{"ConsentService", "ConfirmDecision", Permission::kConsentWrite},
     RpcRule{"ConsentService", "ResendConfirmation", Permission::kConsentWrite},
+    RpcRule{"ConsentService", "RequestExportLink", Permission::kLinkCreate},
     RpcRule{"ConsentService", "ListRepermissionRequired", Permission::kConsentRead},
     RpcRule{"ConsentService", "GetEnforcementProof", Permission::kHistoryRead},
     RpcRule{"SubjectRightsService", "EraseSubject", Permission::kSubjectErase},
@@ -39,6 +40,7 @@ constexpr std::array kRules = {
     RpcRule{"SubjectRightsService", "OffboardTenant", Permission::kAdmin},
     RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
     RpcRule{"AdminService", "CompactStore", Permission::kAdmin},
+    RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
 };
 
 }  // namespace

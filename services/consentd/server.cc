@@ -241,6 +241,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
       *server->ledger_, *server->guard_, server->metrics_.get(), server->erasure_log_.get());
   server->admin_service_ =
       std::make_unique<AdminService>(*server->store_, *server->guard_, server->metrics_.get());
+  server->export_service_ =
+      std::make_unique<ExportService>(*server->ledger_, *server->guard_, server->metrics_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -252,6 +254,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.RegisterService(server->consent_service_.get());
   builder.RegisterService(server->rights_service_.get());
   builder.RegisterService(server->admin_service_.get());
+  builder.RegisterService(server->export_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
   server->lifecycle_ =

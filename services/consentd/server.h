@@ -12,6 +12,7 @@
 #include "consentd/call_guard.h"
 #include "consentd/config.h"
 #include "consentd/erasure_log.h"
+#include "consentd/export_service.h"
 #include "consentd/lifecycle_runner.h"
 #include "consentd/proof.h"
 #include "consentd/rights_runner.h"
@@ -76,6 +77,7 @@ class Server {
   std::unique_ptr<ConsentService> consent_service_;
   std::unique_ptr<SubjectRightsService> rights_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<ExportService> export_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   const Clock* clock_ = nullptr;

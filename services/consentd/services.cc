@@ -79,6 +79,9 @@ std::optional<Permission> ExtraPermission(const v1::RecordDecisionsRequest& r) {
 std::optional<Permission> ExtraPermission(const v1::ResendConfirmationRequest& r) {
   return ByHash(r.target());
 }
+std::optional<Permission> ExtraPermission(const v1::RequestExportLinkRequest& r) {
+  return ByHash(r.target());
+}
 std::optional<Permission> ExtraPermission(const v1::GetContactPointStateRequest& r) {
   if (r.has_contact_ref()) return Permission::kContactByHash;
   return std::nullopt;
@@ -206,6 +209,7 @@ ConsentService::ConsentService(ledger::Ledger& ledger, CallGuard& guard, Service
   GuardParsing("CreateLink", &ConsentService::CreateLink);
   GuardParsing("ConfirmDecision", &ConsentService::ConfirmDecision);
   GuardParsing("ResendConfirmation", &ConsentService::ResendConfirmation);
+  GuardParsing("RequestExportLink", &ConsentService::RequestExportLink);
   GuardParsing("ListRepermissionRequired", &ConsentService::ListRepermissionRequired);
 }
 
@@ -331,6 +335,17 @@ grpc::ServerUnaryReactor* ConsentService::ResendConfirmation(
                [&](absl::Time deadline, ledger::Caller caller,
                    ledger::Callback<v1::ResendConfirmationResponse> done) {
                  ledger_.ResendConfirmation(*request, deadline, std::move(done), caller);
+               });
+}
+
+grpc::ServerUnaryReactor* ConsentService::RequestExportLink(
+    grpc::CallbackServerContext* ctx, const v1::RequestExportLinkRequest* request,
+    v1::RequestExportLinkResponse* response) {
+  static const RpcRule& rule = Rule(kName, "RequestExportLink");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller caller,
+                   ledger::Callback<v1::RequestExportLinkResponse> done) {
+                 ledger_.RequestExportLink(*request, deadline, std::move(done), caller);
                });
 }
 

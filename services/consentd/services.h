@@ -115,6 +115,9 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   grpc::ServerUnaryReactor* ResendConfirmation(grpc::CallbackServerContext* ctx,
                                                const v1::ResendConfirmationRequest* request,
                                                v1::ResendConfirmationResponse* response) override;
+  grpc::ServerUnaryReactor* RequestExportLink(grpc::CallbackServerContext* ctx,
+                                              const v1::RequestExportLinkRequest* request,
+                                              v1::RequestExportLinkResponse* response) override;
 
  private:
   ledger::Ledger& ledger_;

@@ -18,6 +18,7 @@ namespace assent::email {
 namespace {
 
 constexpr std::string_view kConfirmationType = "assent.v1.ConfirmationRequested";
+constexpr std::string_view kExportLinkType = "assent.v1.ExportLinkRequested";
 
 struct ConfirmationTemplate {
   const char* subject;
@@ -58,6 +59,39 @@ constexpr ConfirmationTemplate kSpanish = {
     "\nConfirme aquí:\n{{{url}}}\n\n"
     "No le enviaremos nada hasta que confirme. Si no lo ha solicitado, ignore este mensaje: la "
     "solicitud caducará sola{{#expires}} ({{{expires}}}){{/expires}}.\n"};
+
+// "Download my data" (ExportLinkRequested): the customer asked on the preference center.
+constexpr ConfirmationTemplate kExportEnglish = {
+    "Your data download link",
+    "Hello,\n\n"
+    "you asked to download the data we hold about your choices. Download it here:\n"
+    "{{{url}}}\n\n"
+    "The link works for 30 minutes{{#expires}} (until {{{expires}}}){{/expires}}. If you did not "
+    "ask for this, ignore this message: nothing is shared unless the link is opened.\n"};
+constexpr ConfirmationTemplate kExportGerman = {
+    "Ihr Link zum Herunterladen Ihrer Daten",
+    "Hallo,\n\n"
+    "Sie haben angefordert, die Daten zu Ihren Einwilligungen herunterzuladen. Hier "
+    "herunterladen:\n"
+    "{{{url}}}\n\n"
+    "Der Link gilt 30 Minuten{{#expires}} (bis {{{expires}}}){{/expires}}. Wenn Sie dies nicht "
+    "angefordert haben, ignorieren Sie diese Nachricht: ohne den Link wird nichts "
+    "herausgegeben.\n"};
+constexpr ConfirmationTemplate kExportFrench = {
+    "Votre lien de téléchargement de vos données",
+    "Bonjour,\n\n"
+    "vous avez demandé à télécharger les données que nous conservons sur vos choix. "
+    "Téléchargez-les ici :\n"
+    "{{{url}}}\n\n"
+    "Le lien est valable 30 minutes{{#expires}} (jusqu’au {{{expires}}}){{/expires}}. Si vous "
+    "n’avez rien demandé, ignorez ce message : rien n’est communiqué sans ce lien.\n"};
+constexpr ConfirmationTemplate kExportSpanish = {
+    "Su enlace para descargar sus datos",
+    "Hola:\n\n"
+    "ha solicitado descargar los datos que conservamos sobre sus elecciones. Descárguelos aquí:\n"
+    "{{{url}}}\n\n"
+    "El enlace es válido durante 30 minutos{{#expires}} (hasta {{{expires}}}){{/expires}}. Si no "
+    "lo ha solicitado, ignore este mensaje: no se comparte nada sin el enlace.\n"};
 
 std::string Header(const rd_kafka_message_t& m, const char* name) {
   rd_kafka_headers_t* headers = nullptr;
@@ -114,13 +148,15 @@ std::string What(const v1::ConsentRecord& r, const enforce::TenantCatalog* catal
   return what;
 }
 
-}  // namespace
+const ConfirmationTemplate& ExportTemplateFor(std::string_view tag) {
+  const std::string lang = Primary(tag);
+  if (lang == "de") return kExportGerman;
+  if (lang == "fr") return kExportFrench;
+  if (lang == "es") return kExportSpanish;
+  return kExportEnglish;
+}
 
-absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
-                                               const v1::ConfirmationRequested& notice,
-                                               const v1::ConfirmationSecret& secret,
-                                               const enforce::TenantCatalog* catalog,
-                                               const std::string& message_id, absl::Time now) {
+absl::Status CheckSecret(const v1::ConfirmationSecret& secret) {
   if (secret.contact_point().type() != v1::CONTACT_EMAIL ||
       secret.contact_point().value().empty()) {
     return InvalidField("sealed.contact_point", "must be an email address");
@@ -128,6 +164,42 @@ absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
   if (!std::string_view(secret.url()).starts_with("https://")) {
     return InvalidField("sealed.url", "must be an https:// link");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RenderExportLink(const ConfirmationConfig& config,
+                                             const v1::ExportLinkRequested& notice,
+                                             const v1::ConfirmationSecret& secret,
+                                             const std::string& message_id, absl::Time now) {
+  RETURN_IF_ERROR(CheckSecret(secret));
+  const ConfirmationTemplate& t = ExportTemplateFor(notice.language());
+  kainjow::mustache::data view;
+  view.set("url", secret.url());
+  if (notice.has_expire_time()) {
+    view.set("expires", absl::FormatTime("%Y-%m-%d %H:%M UTC",
+                                         absl::FromUnixSeconds(notice.expire_time().seconds()),
+                                         absl::UTCTimeZone()));
+  }
+  kainjow::mustache::mustache body(t.text);
+  mail::MailMessage message;
+  message.from = config.from;
+  message.to = secret.contact_point().value();
+  message.subject = t.subject;
+  message.message_id = message_id;
+  message.date = now;
+  message.text_body = body.render(view);
+  if (!body.is_valid()) return absl::InternalError("export template: " + body.error_message());
+  return mail::RenderRfc5322(message);
+}
+
+absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
+                                               const v1::ConfirmationRequested& notice,
+                                               const v1::ConfirmationSecret& secret,
+                                               const enforce::TenantCatalog* catalog,
+                                               const std::string& message_id, absl::Time now) {
+  RETURN_IF_ERROR(CheckSecret(secret));
   const std::string lang = Language(notice);
   const ConfirmationTemplate& t = TemplateFor(lang);
   kainjow::mustache::data items{kainjow::mustache::data::type::list};
@@ -170,7 +242,12 @@ ConfirmationMailer::ConfirmationMailer(ConfirmationConfig config, sender::Sender
                          .Name("assent_sender_confirmations_total")
                          .Help("ConfirmationRequested notices handled, by result (sent, "
                                "duplicate, suppressed, no_address, rejected)")
-                         .Register(*runtime.registry())) {}
+                         .Register(*runtime.registry())),
+      export_links_(prometheus::BuildCounter()
+                        .Name("assent_sender_export_links_total")
+                        .Help("ExportLinkRequested notices handled, by result (sent, duplicate, "
+                              "suppressed, rejected)")
+                        .Register(*runtime.registry())) {}
 
 std::string ConfirmationMailer::MarkerPath(const std::string& event_id) const {
   return absl::StrCat(spool_.dir(), "/.sent/", Sha256Hex(event_id));
@@ -206,6 +283,7 @@ sender::HandleResult ConfirmationMailer::Handle(const rd_kafka_message_t& m) {
 sender::HandleResult ConfirmationMailer::HandleRecord(const std::string& type,
                                                       std::string_view value) {
   sender::HandleResult result;
+  if (type == kExportLinkType) return HandleExportLink(value);
   if (type != kConfirmationType) {
     skipped_.Add({{"sender", runtime_.config().name}, {"type", type.empty() ? "none" : type}})
         .Increment();
@@ -229,9 +307,7 @@ sender::HandleResult ConfirmationMailer::HandleRecord(const std::string& type,
     skipped_.Add({{"sender", runtime_.config().name}, {"type", "other_tenant"}}).Increment();
     return result;
   }
-  const std::string marker = MarkerPath(notice.event_id());
-  struct stat st;
-  if (stat(marker.c_str(), &st) == 0) return count("duplicate");
+  if (Sent(notice.event_id())) return count("duplicate");
   absl::StatusOr<std::string> plain =
       links::Open(*config_.keyring, notice.sealed(), notice.event_id());
   v1::ConfirmationSecret secret;
@@ -254,19 +330,71 @@ sender::HandleResult ConfirmationMailer::HandleRecord(const std::string& type,
                  notice.event_id(), rendered.status().ToString());
     return count("rejected");
   }
-  absl::StatusOr<std::string> path = spool_.Write(absl::StrCat(id, ".eml"), *rendered);
-  if (!path.ok()) {
+  absl::Status spooled = Spool(id, *rendered, notice.event_id());
+  if (!spooled.ok()) {
     result.kind = sender::HandleResult::kRetry;
-    result.why = std::string(path.status().message());
+    result.why = std::string(spooled.message());
     return result;
   }
+  return count("sent");
+}
+
+bool ConfirmationMailer::Sent(const std::string& event_id) const {
+  struct stat st;
+  return stat(MarkerPath(event_id).c_str(), &st) == 0;
+}
+
+absl::Status ConfirmationMailer::Spool(const std::string& id, const std::string& rendered,
+                                       const std::string& event_id) {
+  RETURN_IF_ERROR(spool_.Write(absl::StrCat(id, ".eml"), rendered).status());
   // The marker after the message: a crash in between re-writes the same file (same name).
   mail::SpoolDirectory sent(absl::StrCat(spool_.dir(), "/.sent"));
-  absl::Status marked = sent.Init();
-  if (marked.ok()) marked = sent.Write(Sha256Hex(notice.event_id()), notice.event_id()).status();
-  if (!marked.ok()) {
+  RETURN_IF_ERROR(sent.Init());
+  return sent.Write(Sha256Hex(event_id), event_id).status();
+}
+
+sender::HandleResult ConfirmationMailer::HandleExportLink(std::string_view value) {
+  sender::HandleResult result;
+  auto count = [&](const char* what) {
+    export_links_.Add({{"sender", runtime_.config().name}, {"result", what}}).Increment();
+    return result;
+  };
+  v1::ExportLinkRequested notice;
+  if (!notice.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+      notice.event_id().empty() || !notice.has_sealed()) {
+    spdlog::warn("msg=\"lifecycle record is not an ExportLinkRequested\"");
+    return count("rejected");
+  }
+  if (!runtime_.config().tenants.empty() &&
+      std::find(runtime_.config().tenants.begin(), runtime_.config().tenants.end(),
+                notice.tenant()) == runtime_.config().tenants.end()) {
+    skipped_.Add({{"sender", runtime_.config().name}, {"type", "other_tenant"}}).Increment();
+    return result;
+  }
+  if (Sent(notice.event_id())) return count("duplicate");
+  absl::StatusOr<std::string> plain =
+      links::Open(*config_.keyring, notice.sealed(), notice.event_id());
+  v1::ConfirmationSecret secret;
+  if (!plain.ok() || !secret.ParseFromString(*plain)) {
+    spdlog::warn("msg=\"export link not opened\" event_id=\"{}\" error=\"{}\"", notice.event_id(),
+                 plain.ok() ? "not a ConfirmationSecret" : plain.status().ToString());
+    return count("rejected");
+  }
+  if (HardSuppressed(notice.tenant(), secret.contact_point())) return count("suppressed");
+  const std::string id = Sha256Hex(absl::StrCat("export-link/", notice.event_id()));
+  const std::string message_id =
+      absl::StrCat("<", id.substr(0, 32), "@", config_.message_id_domain, ">");
+  absl::StatusOr<std::string> rendered =
+      RenderExportLink(config_, notice, secret, message_id, runtime_.clock().Now());
+  if (!rendered.ok()) {
+    spdlog::warn("msg=\"export link not rendered\" event_id=\"{}\" error=\"{}\"", notice.event_id(),
+                 rendered.status().ToString());
+    return count("rejected");
+  }
+  absl::Status spooled = Spool(id, *rendered, notice.event_id());
+  if (!spooled.ok()) {
     result.kind = sender::HandleResult::kRetry;
-    result.why = std::string(marked.message());
+    result.why = std::string(spooled.message());
     return result;
   }
   return count("sent");

@@ -4,6 +4,10 @@
 // confirmation message in the spool, rendered from its own mustache template (English, German,
 // French, Spanish: the language of the PENDING decisions' evidence, else English; purpose names
 // from the catalog) with the /c/{token} link.
+// It also mails "download my data" links: each ExportLinkRequested (the customer typed an address
+// linked to the subject on the preference center) becomes a short message in the notice's
+// language (en, de, fr, es; else English) with the /x/{token} link, once per event id, hard
+// suppressions respected like confirmations (assent_sender_export_links_total{sender,result}).
 // Other and unknown message types are skipped and counted
 // (assent_sender_skipped_messages_total{sender,type}).
 //
@@ -54,6 +58,13 @@ absl::StatusOr<std::string> RenderConfirmation(const ConfirmationConfig& config,
                                                const enforce::TenantCatalog* catalog,
                                                const std::string& message_id, absl::Time now);
 
+// The message of one ExportLinkRequested, rendered (RFC 5322). INVALID_ARGUMENT naming the field
+// for a secret without an email address or https link.
+absl::StatusOr<std::string> RenderExportLink(const ConfirmationConfig& config,
+                                             const v1::ExportLinkRequested& notice,
+                                             const v1::ConfirmationSecret& secret,
+                                             const std::string& message_id, absl::Time now);
+
 class ConfirmationMailer {
  public:
   // `spool` must be Init()ed and outlive this.
@@ -66,6 +77,12 @@ class ConfirmationMailer {
 
  private:
   std::string MarkerPath(const std::string& event_id) const;
+  // True when the notice `event_id` was already spooled.
+  bool Sent(const std::string& event_id) const;
+  // Writes the message "<id>.eml", then the sent marker of `event_id`.
+  absl::Status Spool(const std::string& id, const std::string& rendered,
+                     const std::string& event_id);
+  sender::HandleResult HandleExportLink(std::string_view value);
   bool HardSuppressed(const std::string& tenant, const v1::ContactPoint& point) const;
 
   const ConfirmationConfig config_;
@@ -73,6 +90,7 @@ class ConfirmationMailer {
   mail::SpoolDirectory& spool_;
   prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Family<prometheus::Counter>& confirmations_;
+  prometheus::Family<prometheus::Counter>& export_links_;
 };
 
 }  // namespace assent::email

@@ -51,6 +51,11 @@ App::App(const Config& config, ConsentClient& client, const Clock& clock, LinkMa
                        .Name("assent_prefcenter_link_errors_total")
                        .Help("Links refused, by why (invalid, expired)")
                        .Register(registry)),
+      downloads_(prometheus::BuildCounter()
+                     .Name("assent_prefcenter_downloads_total")
+                     .Help("\"Download my data\": links asked for and files downloaded, by result "
+                           "(asked, rate_limited, error, downloaded, export_error)")
+                     .Register(registry)),
       confirmations_(prometheus::BuildCounter()
                          .Name("assent_prefcenter_confirmations_total")
                          .Help("Double opt-in confirmations posted, by result (confirmed, already, "
@@ -90,6 +95,13 @@ void App::Register(http::Server& server) {
              [this](const auto& req, auto& res, const auto& ctx) { GetConfirm(req, res, ctx); });
   server.Post("confirm_post", "/c/" + token,
               [this](const auto& req, auto& res, const auto& ctx) { PostConfirm(req, res, ctx); });
+  server.Post(
+      "download_request", "/p/" + token + "/download",
+      [this](const auto& req, auto& res, const auto& ctx) { PostDownloadRequest(req, res, ctx); });
+  server.Get("export_get", "/x/" + token,
+             [this](const auto& req, auto& res, const auto& ctx) { GetExport(req, res, ctx); });
+  server.Post("export_post", "/x/" + token,
+              [this](const auto& req, auto& res, const auto& ctx) { PostExport(req, res, ctx); });
   server.Post("resend", "/r",
               [this](const auto& req, auto& res, const auto& ctx) { PostResend(req, res, ctx); });
   const std::string api = "/api/v1/preferences/" + token;

@@ -70,6 +70,16 @@ class App {
                        const links::LinkClaims& claims, const std::string& display_name);
   void PostResend(const httplib::Request& req, httplib::Response& res,
                   const http::RequestContext& ctx);
+  // "Download my data" (download.cc): POST /p/{token}/download asks consentd to mail an EXPORT
+  // link; GET /x/{token} shows the download button; POST /x/{token} streams the JSON Lines file.
+  void PostDownloadRequest(const httplib::Request& req, httplib::Response& res,
+                           const http::RequestContext& ctx);
+  void GetExport(const httplib::Request& req, httplib::Response& res,
+                 const http::RequestContext& ctx);
+  void PostExport(const httplib::Request& req, httplib::Response& res,
+                  const http::RequestContext& ctx);
+  // The CSRF scope of the download forms of a link.
+  static std::string DownloadScope(const std::string& token);
   void Api(const httplib::Request& req, httplib::Response& res, const http::RequestContext& ctx);
   void Stylesheet(const httplib::Request& req, httplib::Response& res);
 
@@ -138,6 +148,7 @@ class App {
   prometheus::Family<prometheus::Counter>& unsubscribes_;
   prometheus::Family<prometheus::Counter>& saves_;
   prometheus::Family<prometheus::Counter>& link_errors_;
+  prometheus::Family<prometheus::Counter>& downloads_;
   prometheus::Family<prometheus::Counter>& confirmations_;
 };
 

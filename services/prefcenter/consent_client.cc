@@ -31,7 +31,55 @@ ConsentClient::ConsentClient(std::shared_ptr<grpc::Channel> channel, const Clock
       deadline_(deadline),
       catalog_ttl_(catalog_ttl),
       catalog_(v1::CatalogService::NewStub(channel)),
-      consent_(v1::ConsentService::NewStub(channel)) {}
+      consent_(v1::ConsentService::NewStub(channel)),
+      export_(v1::ExportService::NewStub(channel)) {}
+
+absl::Status ConsentClient::RequestExportLink(const v1::RequestExportLinkRequest& request) {
+  v1::RequestExportLinkResponse response;
+  return FromGrpc(consent_->RequestExportLink(Context().get(), request, &response));
+}
+
+namespace {
+
+class GrpcExportStream final : public ConsentClient::ExportStream {
+ public:
+  GrpcExportStream(v1::ExportService::Stub& stub, const v1::ExportSubjectRequest& request,
+                   absl::Duration deadline) {
+    context_.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+    reader_ = stub.ExportSubject(&context_, request);
+  }
+  ~GrpcExportStream() override {
+    if (!finished_) {
+      context_.TryCancel();
+      (void)reader_->Finish();
+    }
+  }
+  std::optional<v1::ExportChunk> Next() override {
+    v1::ExportChunk chunk;
+    if (finished_ || !reader_->Read(&chunk)) return std::nullopt;
+    return chunk;
+  }
+  absl::Status Finish() override {
+    finished_ = true;
+    return FromGrpc(reader_->Finish());
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::ExportChunk>> reader_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ConsentClient::ExportStream> ConsentClient::Export(const std::string& tenant,
+                                                                   const std::string& subject_id,
+                                                                   absl::Duration deadline) {
+  v1::ExportSubjectRequest request;
+  request.set_tenant(tenant);
+  request.set_subject_id(subject_id);
+  return std::make_unique<GrpcExportStream>(*export_, request, deadline);
+}
 
 std::unique_ptr<grpc::ClientContext> ConsentClient::Context() const {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -14,6 +15,7 @@
 #include "absl/time/time.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/export.grpc.pb.h"
 #include "common/clock.h"
 #include "enforce/catalog.h"
 #include "grpcpp/channel.h"
@@ -49,6 +51,20 @@ class ConsentClient {
   absl::StatusOr<v1::ConfirmDecisionResponse> Confirm(const v1::ConfirmDecisionRequest& request);
   absl::StatusOr<v1::SetPreferencesResponse> SetPreferences(
       const v1::SetPreferencesRequest& request);
+  // "Download my data": asks consentd to mail an EXPORT link to the typed address (the address is
+  // a customer's input: never logged).
+  absl::Status RequestExportLink(const v1::RequestExportLinkRequest& request);
+  // A subject's export as it streams: Next() gives each chunk in order, nullopt at the end (then
+  // Finish() says whether the stream ended well). One stream per object; not thread-safe.
+  class ExportStream {
+   public:
+    virtual ~ExportStream() = default;
+    virtual std::optional<v1::ExportChunk> Next() = 0;
+    virtual absl::Status Finish() = 0;
+  };
+  // Opens the export of `subject_id` (deadline: `deadline`, longer than the unary one).
+  std::unique_ptr<ExportStream> Export(const std::string& tenant, const std::string& subject_id,
+                                       absl::Duration deadline);
   // Ready when consentd answers (a cheap ListTenants).
   bool Ready();
 
@@ -60,6 +76,7 @@ class ConsentClient {
   const absl::Duration catalog_ttl_;
   std::unique_ptr<v1::CatalogService::Stub> catalog_;
   std::unique_ptr<v1::ConsentService::Stub> consent_;
+  std::unique_ptr<v1::ExportService::Stub> export_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const TenantInfo>> tenants_ ABSL_GUARDED_BY(mu_);
 };

@@ -60,6 +60,10 @@ void App::SendPreferences(const httplib::Request& req, httplib::Response& res,
                   {"nonce", nonce},
                   {"sequence", page.Sequences()}};
   view["stop_all"] = {{"action", action + "/stop-all"}};
+  const std::string download_nonce = links::Base64Url(RandomBytes(16));
+  view["download"] = {{"action", action + "/download"},
+                      {"csrf", CsrfToken(page.claims.tenant, DownloadScope(token), download_nonce)},
+                      {"nonce", download_nonce}};
   if (page.subject.has_value()) {
     if (page.subject->gpc_opt_out()) {
       view["gpc"] = {{"recorded", true}};

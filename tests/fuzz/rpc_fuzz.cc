@@ -260,6 +260,7 @@ constexpr Rpc kRpcs[] = {
     {"CreateLink", FuzzCreateLink},
     {"ConfirmDecision", [](std::string_view b) { FuzzWrite(b, &Ledger::ConfirmDecision); }},
     {"ResendConfirmation", [](std::string_view b) { FuzzWrite(b, &Ledger::ResendConfirmation); }},
+    {"RequestExportLink", [](std::string_view b) { FuzzWrite(b, &Ledger::RequestExportLink); }},
     {"ListRepermissionRequired",
      [](std::string_view b) { (void)FuzzRead(b, &Ledger::ListRepermissionRequired); }},
     {"EraseSubject", [](std::string_view b) { FuzzWrite(b, &Ledger::EraseSubject); }},

@@ -5,6 +5,7 @@
 // client certificates refused; server certificate rotation under load with no failed call; rate
 // limits; unparsable requests; one listener per port.
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "assent/v1/admin.pb.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/export.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "common/digest.h"
 #include "common/hex.h"
@@ -189,10 +191,12 @@ std::vector<std::pair<std::string, std::string>> EveryRpc() {
   (void)v1::CheckRequest::descriptor();
   (void)v1::CreateTenantRequest::descriptor();
   (void)v1::CompactStoreRequest::descriptor();
-  std::vector<std::pair<std::string, std::string>> calls;
   (void)v1::EraseSubjectRequest::descriptor();
-  for (const char* name : {"assent.v1.CatalogService", "assent.v1.ConsentService",
-                           "assent.v1.SubjectRightsService", "assent.v1.AdminService"}) {
+  (void)v1::ExportSubjectRequest::descriptor();
+  std::vector<std::pair<std::string, std::string>> calls;
+  for (const char* name :
+       {"assent.v1.CatalogService", "assent.v1.ConsentService", "assent.v1.SubjectRightsService",
+        "assent.v1.AdminService", "assent.v1.ExportService"}) {
     const auto* service = pool->FindServiceByName(name);
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* method = service->method(i);
@@ -326,7 +330,7 @@ TEST_F(SecurityTest, EveryRpcIsRefusedWithoutIdentityPermissionOrTenantAndNothin
   auto reader = As("reader");  // consent.check on acme only
   auto globex = As("globex");  // everything, on globex only
   const auto calls = EveryRpc();
-  EXPECT_EQ(calls.size(), 31u);
+  EXPECT_EQ(calls.size(), 33u);
   for (const auto& [method, bytes] : calls) {
     SCOPED_TRACE(method);
     grpc::Status status = RawCall(*anonymous, method, bytes);
@@ -399,6 +403,100 @@ TEST_F(SecurityTest, TheHistoryNamesThePrincipalWhateverTheRequestSays) {
   v1::VerifyHistoryResponse verified;
   ASSERT_TRUE(writer->VerifyHistory(Ctx().get(), vh, &verified).ok());
   EXPECT_TRUE(verified.valid());
+}
+
+// ExportSubject streams through the guard: refused without subject.export before any chunk,
+// NOT_FOUND for a subject never recorded, and for the admin a header, the whole history in pages
+// and a verified trailer; assentctl export writes the same as JSON Lines and ISO 27560 records.
+TEST_F(SecurityTest, ExportNeedsSubjectExportThenStreamsTheWholeHistory) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto writer = v1::ConsentService::NewStub(As("writer"));
+  constexpr int kRecords = 250;
+  for (int i = 0; i < kRecords; ++i) {
+    v1::RecordDecisionsRequest grant = Grant("s9", "form");
+    grant.mutable_decisions(0)->set_state(i % 2 == 0 ? v1::GRANTED : v1::WITHDRAWN);
+    v1::RecordDecisionsResponse recorded;
+    grpc::Status ok = writer->RecordDecisions(Ctx().get(), grant, &recorded);
+    ASSERT_TRUE(ok.ok()) << ok.error_message();
+  }
+  auto read_all = [](v1::ExportService::Stub& stub, const v1::ExportSubjectRequest& request,
+                     std::vector<v1::ExportChunk>& chunks) {
+    auto ctx = Ctx();
+    auto reader = stub.ExportSubject(ctx.get(), request);
+    v1::ExportChunk chunk;
+    while (reader->Read(&chunk)) chunks.push_back(chunk);
+    return reader->Finish();
+  };
+  v1::ExportSubjectRequest request;
+  request.set_tenant("acme");
+  request.set_subject_id("s9");
+  request.set_page_size(40);
+
+  // The writer may read the history but not export it: refused before the first chunk.
+  std::vector<v1::ExportChunk> chunks;
+  auto as_writer = v1::ExportService::NewStub(As("writer"));
+  grpc::Status status = read_all(*as_writer, request, chunks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("subject.export"));
+  EXPECT_TRUE(chunks.empty());
+
+  auto as_admin = v1::ExportService::NewStub(As("admin"));
+  v1::ExportSubjectRequest unknown = request;
+  unknown.set_subject_id("nobody");
+  status = read_all(*as_admin, unknown, chunks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_TRUE(chunks.empty());
+  v1::ExportSubjectRequest bad = request;
+  bad.set_page_size(5000);
+  status = read_all(*as_admin, bad, chunks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_size"));
+
+  status = read_all(*as_admin, request, chunks);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_GE(chunks.size(), 2u);
+  ASSERT_TRUE(chunks.front().has_header());
+  EXPECT_EQ(chunks.front().header().history_length(), static_cast<uint64_t>(kRecords));
+  ASSERT_TRUE(chunks.back().has_trailer());
+  const v1::ExportTrailer& trailer = chunks.back().trailer();
+  EXPECT_TRUE(trailer.chain_verified()) << trailer.problem();
+  EXPECT_EQ(trailer.record_count(), static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(trailer.chain_head(), chunks.front().header().subject().chain_head());
+  uint64_t next = 1;
+  for (size_t i = 1; i + 1 < chunks.size(); ++i) {
+    ASSERT_TRUE(chunks[i].has_history());
+    EXPECT_LE(chunks[i].history().records_size(), 40);
+    for (const auto& r : chunks[i].history().records()) EXPECT_EQ(r.record().sequence(), next++);
+  }
+  EXPECT_EQ(next - 1, static_cast<uint64_t>(kRecords));
+
+  // assentctl export, as the admin, into files.
+  const std::string tls = absl::StrCat(
+      " --server ", server_->address(), " --tls-ca ", pki_->Path("ca.pem"), " --tls-cert ",
+      pki_->Path("admin.pem"), " --tls-key ", pki_->Path("admin-key.pem"), " --tenant acme");
+  int exit_code = -1;
+  std::string out = testing::RunCommand(
+      absl::StrCat(ASSENTCTL_PATH, tls, " export --subject s9 --format json --output ",
+                   dir_.Sub("s9.jsonl"), " 2>&1"),
+      &exit_code);
+  ASSERT_EQ(exit_code, 0) << out;
+  const std::vector<std::string> lines =
+      absl::StrSplit(absl::StripSuffix(testing::ReadFile(dir_.Sub("s9.jsonl")), "\n"), '\n');
+  EXPECT_EQ(lines.size(), 2u + (kRecords + 99) / 100);  // default pages of 100
+  EXPECT_THAT(lines.front(), ::testing::StartsWith("{\"header\":"));
+  EXPECT_THAT(lines.back(), HasSubstr("\"chainVerified\":true"));
+  out = testing::RunCommand(
+      absl::StrCat(ASSENTCTL_PATH, tls, " export --subject s9 --format iso27560 2>&1"), &exit_code);
+  ASSERT_EQ(exit_code, 0) << out;
+  const std::vector<std::string> records = absl::StrSplit(absl::StripSuffix(out, "\n"), '\n');
+  EXPECT_EQ(records.size(), static_cast<size_t>(kRecords));
+  EXPECT_THAT(records.front(), HasSubstr("\"pii_principal_id\":\"s9\""));
+  EXPECT_THAT(records.front(), HasSubstr("\"lawful_basis\":\"consent\""));  // from the catalog
+  EXPECT_EQ(out.find("cannot read the catalog"), std::string::npos);
+  out = testing::RunCommand(absl::StrCat(ASSENTCTL_PATH, tls, " export --subject nobody 2>&1"),
+                            &exit_code);
+  EXPECT_EQ(WEXITSTATUS(exit_code), 2) << out;
+  EXPECT_THAT(out, HasSubstr("NOT_FOUND"));
 }
 
 TEST_F(SecurityTest, PolicyReloadsGrantThenRevokeWithoutARestart) {
@@ -597,6 +695,10 @@ TEST_F(SecurityTest, UnparsableRequestsAreInvalidArgumentNamingTheField) {
   // CheckRequest.tenant (field 1) holding bytes that are not UTF-8.
   const std::string bad_utf8("\x0a\x02\xff\xfe", 4);
   grpc::Status status = RawCall(*admin, "/assent.v1.ConsentService/Check", bad_utf8);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("tenant: is not valid UTF-8"));
+  // The same for the server-streaming ExportSubject (ExportSubjectRequest.tenant is field 1).
+  status = RawCall(*admin, "/assent.v1.ExportService/ExportSubject", bad_utf8);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("tenant: is not valid UTF-8"));
   // A nested message's string: RecordDecisionsRequest.target (2) { subject_id (1) }.

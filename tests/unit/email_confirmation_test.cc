@@ -296,6 +296,70 @@ TEST_F(ConfirmationMailerTest, UnsealedTamperedAndGarbageNoticesSendNothing) {
   EXPECT_EQ(Spooled().size(), 0u);
 }
 
+// "Download my data": ExportLinkRequested notices, sealed as consentd seals them.
+std::string ExportRecord(const std::string& event_id, const std::string& language,
+                         const std::string& aad = "") {
+  v1::ExportLinkRequested notice;
+  notice.set_event_id(event_id);
+  notice.set_tenant("acme");
+  notice.mutable_target()->set_subject_id("customer-1");
+  notice.mutable_expire_time()->set_seconds(1796000000);
+  notice.set_language(language);
+  v1::ConfirmationSecret secret = Secret();
+  secret.set_url("https://prefs.example/x/v2.k.payload.mac");
+  *notice.mutable_sealed() = Seal(secret.SerializeAsString(), aad.empty() ? event_id : aad);
+  return notice.SerializeAsString();
+}
+constexpr char kExportType[] = "assent.v1.ExportLinkRequested";
+
+TEST_F(ConfirmationMailerTest, AnExportLinkIsMailedOnceInTheNoticesLanguage) {
+  const std::string record = ExportRecord("acme/customer-1/export-link/1", "de-AT");
+  EXPECT_EQ(mailer_->HandleRecord(kExportType, record).kind, sender::HandleResult::kDone);
+  std::vector<std::string> spooled = Spooled();
+  ASSERT_EQ(spooled.size(), 1u);
+  EXPECT_THAT(spooled[0], HasSubstr("To: ana@example.com\r\n"));
+  EXPECT_THAT(spooled[0], HasSubstr("Subject: Ihr Link zum Herunterladen Ihrer Daten\r\n"));
+  EXPECT_THAT(spooled[0], HasSubstr("https://prefs.example/x/v2.k.payload.mac"));
+  EmptySpool();
+  // Redelivered: nothing; the next request (a new event id): sent.
+  mailer_->HandleRecord(kExportType, record);
+  EXPECT_EQ(Spooled().size(), 0u);
+  mailer_->HandleRecord(kExportType, ExportRecord("acme/customer-1/export-link/2", ""));
+  spooled = Spooled();
+  ASSERT_EQ(spooled.size(), 1u);
+  EXPECT_THAT(spooled[0], HasSubstr("Subject: Your data download link\r\n"));
+}
+
+TEST_F(ConfirmationMailerTest, AnExportLinkSealedForAnotherNoticeIsNotMailed) {
+  EXPECT_EQ(
+      mailer_->HandleRecord(kExportType, ExportRecord("acme/customer-1/export-link/1", "", "other"))
+          .kind,
+      sender::HandleResult::kDone);
+  EXPECT_EQ(mailer_->HandleRecord(kExportType, "\xff\xff not a proto").kind,
+            sender::HandleResult::kDone);
+  EXPECT_EQ(Spooled().size(), 0u);
+}
+
+TEST(ExportLink, TheMessageIsInTheCustomersLanguageAndNeedsAnHttpsLink) {
+  v1::ExportLinkRequested notice;
+  notice.set_event_id("e");
+  notice.mutable_expire_time()->set_seconds(1796000000);
+  v1::ConfirmationSecret secret = Secret();
+  for (const auto& [lang, words] : std::vector<std::pair<std::string, std::string>>{
+           {"", "Subject: Your data download link"},
+           {"fr", "Subject: =?UTF-8?B?Vm90cmUgbGllbi"},
+           {"es-MX", "Subject: Su enlace"},
+           {"it", "Subject: Your data download link"}}) {
+    notice.set_language(lang);
+    ASSERT_OK_AND_ASSIGN(std::string eml, RenderExportLink(Config(), notice, secret,
+                                                           "<id@shop.example>", absl::Now()));
+    EXPECT_THAT(eml, HasSubstr(words)) << lang;
+  }
+  secret.set_url("http://prefs.example/x/t");
+  EXPECT_THAT(RenderExportLink(Config(), notice, secret, "<id@shop.example>", absl::Now()).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sealed.url")));
+}
+
 // The sender's view, fed through librdkafka's mock cluster, holds the address's suppressions.
 class ConfirmationSuppressionTest : public ConfirmationMailerTest {
  protected:
@@ -358,6 +422,14 @@ class ConfirmationSuppressionTest : public ConfirmationMailerTest {
   rd_kafka_t* host_ = nullptr;
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
+
+TEST_F(ConfirmationSuppressionTest, AHardBouncedAddressGetsNoExportLink) {
+  Suppress(v1::Suppression::HARD_BOUNCE, 5);
+  EXPECT_EQ(
+      mailer_->HandleRecord(kExportType, ExportRecord("acme/customer-1/export-link/1", "en")).kind,
+      sender::HandleResult::kDone);
+  EXPECT_EQ(Spooled().size(), 0u);
+}
 
 TEST_F(ConfirmationSuppressionTest, AHardBouncedAddressGetsNoConfirmation) {
   Suppress(v1::Suppression::HARD_BOUNCE, 5);

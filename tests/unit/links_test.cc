@@ -369,6 +369,30 @@ TEST(LinkTokenTest, RoundTripsBothKindsAndNamesTheKey) {
   }
 }
 
+TEST(LinkTokenTest, AnExportLinkCarriesItsSubjectAndAddressHash) {
+  LinkClaims want = PageClaims();
+  want.kind = v1::EXPORT;
+  want.address.set_type(v1::CONTACT_EMAIL);
+  want.address.set_hash(kHash);
+  const std::string token = Mint(RingK1(), want);
+  absl::StatusOr<LinkClaims> got = VerifyLink(RingK1(), "", token, kExpiry - absl::Seconds(1));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->kind, v1::EXPORT);
+  EXPECT_EQ(got->target.subject_id(), "customer-42");
+  EXPECT_EQ(got->address.type(), v1::CONTACT_EMAIL);
+  EXPECT_EQ(got->address.hash(), kHash);
+  EXPECT_EQ(LinkUrl("https://p.example/", v1::EXPORT, token), "https://p.example/x/" + token);
+  // An export link names a subject and an address, and nothing else.
+  LinkClaims no_address = want;
+  no_address.address.Clear();
+  EXPECT_THAT(std::string(MintLink(RingK1(), no_address).status().message()),
+              HasSubstr("claims.address"));
+  LinkClaims contact = want;
+  contact.target = OneClickClaims().target;
+  EXPECT_THAT(std::string(MintLink(RingK1(), contact).status().message()),
+              HasSubstr("claims.target"));
+}
+
 TEST(LinkTokenTest, RotationSignsWithTheLastKeyAndStillVerifiesOlderOnes) {
   const std::string old_token = Mint(RingK1(), PageClaims());
   const std::string new_token = Mint(RingK1K2(), PageClaims());
@@ -449,7 +473,7 @@ TEST(LinkTokenTest, MalformedTokensGiveNamedErrors) {
   EXPECT_EQ(with_payload("acme\np\ns:x\n\n0"),
             "INVALID_ARGUMENT token: payload has 5 fields, expected 6");
   EXPECT_EQ(with_payload("acme\nq\ns:x\n\n0\n100"),
-            "INVALID_ARGUMENT token: payload field kind must be \"p\", \"u\" or \"c\"");
+            "INVALID_ARGUMENT token: payload field kind must be \"p\", \"u\", \"c\" or \"x\"");
   EXPECT_THAT(with_payload("acme\np\nx:x\n\n0\n100"), HasSubstr("must start with"));
   EXPECT_THAT(with_payload("acme\np\ns:x\nnewsletter\n0\n100"), HasSubstr("names a purpose"));
   EXPECT_THAT(with_payload("acme\nu\ns:x\n\n1\n100"), HasSubstr("payload field purpose_id"));

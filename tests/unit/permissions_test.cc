@@ -9,6 +9,7 @@
 #include "assent/v1/admin.pb.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
+#include "assent/v1/export.pb.h"
 #include "assent/v1/rights.pb.h"
 #include "authz/permission.h"
 #include "gmock/gmock.h"
@@ -25,10 +26,12 @@ std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   (void)v1::CreateTenantRequest::descriptor();
   (void)v1::EraseSubjectRequest::descriptor();
   (void)v1::CompactStoreRequest::descriptor();
+  (void)v1::ExportSubjectRequest::descriptor();
   return {pool->FindServiceByName("assent.v1.CatalogService"),
           pool->FindServiceByName("assent.v1.ConsentService"),
           pool->FindServiceByName("assent.v1.SubjectRightsService"),
-          pool->FindServiceByName("assent.v1.AdminService")};
+          pool->FindServiceByName("assent.v1.AdminService"),
+          pool->FindServiceByName("assent.v1.ExportService")};
 }
 
 TEST(PermissionsTest, EveryRpcHasExactlyOneRule) {

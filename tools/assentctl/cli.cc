@@ -238,6 +238,13 @@ std::vector<Command> MakeCommands() {
        0,
        {},
        &AdminCompact},
+      {"export", "--subject ID [--format proto|json|iso27560] [--output FILE]",
+       "Export everything held about a subject (GDPR Art. 15/20): its state, linked contact "
+       "points, whole history and whether its chain verified. proto: length-delimited "
+       "ExportChunk messages; json: one chunk per line (proto3 JSON, docs/export.schema.json); "
+       "iso27560: one ISO/IEC TS 27560 consent record per line (docs/ISO27560.md). Default json "
+       "to standard output; exit 1 when the chain does not verify.",
+       0, Flags({{{"subject", kValue}, {"format", kValue}, {"output", kValue}}}), &Export},
       {"events tail",
        "[--brokers HOST:PORT] [--kafka-config FILE] [-X KEY=VALUE]... [--topic-prefix P]"
        " [--state-topic] [--from-beginning] [--count N] [--idle-exit DURATION]",
@@ -494,6 +501,7 @@ int Run(const std::vector<std::string>& argv, const Environment& env, std::ostre
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::Dial(options->server, options->tls);
   if (!channel.ok()) return ReportError(channel.status(), command, err);  // names the flag
   Session session(*options, *channel, out);
+  session.set_err(err);
   absl::StatusOr<int> status = command->action(session, invocation->args);
   out.flush();
   if (!status.ok()) return ReportError(status.status(), command, err);

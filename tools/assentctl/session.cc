@@ -1,6 +1,7 @@
 #include "assentctl/session.h"
 
 #include <chrono>
+#include <iostream>
 
 #include "absl/strings/cord.h"
 #include "absl/time/clock.h"
@@ -32,7 +33,29 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
       consent_(v1::ConsentService::NewStub(channel)),
       rights_(v1::SubjectRightsService::NewStub(channel)),
       admin_(v1::AdminService::NewStub(channel)),
-      out_(out) {}
+      export_(v1::ExportService::NewStub(channel)),
+      out_(out),
+      err_(&std::cerr) {}
+
+absl::Status Session::Export(const v1::ExportSubjectRequest& request,
+                             absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::ExportChunk>> reader =
+      export_->ExportSubject(&context, request);
+  v1::ExportChunk chunk;
+  absl::Status handled;
+  while (reader->Read(&chunk)) {
+    handled = each(chunk);
+    if (!handled.ok()) {
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!handled.ok()) return handled;
+  return status.ok() ? absl::OkStatus() : CallFailure(status);
+}
 
 void Session::SetDeadline(grpc::ClientContext& context) const {
   // Measured from each call, so a paged read gets the timeout per page.
@@ -40,6 +63,8 @@ void Session::SetDeadline(grpc::ClientContext& context) const {
 }
 
 void Session::Print(std::string_view text) { out_ << text; }
+
+void Session::Warn(std::string_view text) { *err_ << "assentctl: " << text << '\n'; }
 
 void Session::PrintJson(const google::protobuf::Message& message) {
   out_ << ToJson(message) << '\n';

@@ -8,10 +8,12 @@
 #include <ostream>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/export.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "assentctl/requests.h"
 #include "google/protobuf/message.h"
@@ -37,6 +39,12 @@ class Session {
   v1::SubjectRightsService::StubInterface& rights() { return *rights_; }
   v1::AdminService::StubInterface& admin() { return *admin_; }
 
+  // Streams ExportSubject, handing each chunk to `each` as it arrives (the --timeout deadline
+  // bounds the whole stream). OK, CallFailure(status), or the first error `each` returns (the
+  // call is then cancelled).
+  absl::Status Export(const v1::ExportSubjectRequest& request,
+                      absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each);
+
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
   absl::Status Call(Stub& stub,
@@ -50,6 +58,11 @@ class Session {
 
   // Writes text as is.
   void Print(std::string_view text);
+  // Writes a diagnostic line ("assentctl: <text>") to the error stream (standard error unless
+  // set_err named another), for results that are not the command's output.
+  void Warn(std::string_view text);
+  // `err` must outlive the session.
+  void set_err(std::ostream& err) { err_ = &err; }
   // Writes `message` as one line of JSON (proto3 JSON mapping, default values included).
   void PrintJson(const google::protobuf::Message& message);
 
@@ -61,7 +74,9 @@ class Session {
   std::unique_ptr<v1::ConsentService::StubInterface> consent_;
   std::unique_ptr<v1::SubjectRightsService::StubInterface> rights_;
   std::unique_ptr<v1::AdminService::StubInterface> admin_;
+  std::unique_ptr<v1::ExportService::StubInterface> export_;
   std::ostream& out_;
+  std::ostream* err_;
 };
 
 // The proto3 JSON of `message` on one line (what --json prints).
