@@ -101,8 +101,7 @@ absl::StatusOr<std::string> Ed25519Key::Sign(std::string_view message) const {
   std::string signature(kEd25519SignatureBytes, '\0');
   size_t size = signature.size();
   if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size,
-                     reinterpret_cast<const unsigned char*>(message.data()),
-                     message.size()) != 1 ||
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
       size != kEd25519SignatureBytes) {
     return absl::InternalError("crypto: EVP_DigestSign failed");
   }

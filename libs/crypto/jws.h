@@ -60,11 +60,11 @@ absl::StatusOr<std::string> SignCompactJws(const Ed25519Key& key, std::string_vi
 
 // A compact JWS taken apart, before its signature is checked.
 struct ParsedJws {
-  std::string header_json;  // the decoded protected header
-  std::string alg;          // header "alg"
-  std::string kid;          // header "kid" (empty when absent)
-  std::string typ;          // header "typ" (empty when absent)
-  std::string payload;      // the decoded payload
+  std::string header_json;    // the decoded protected header
+  std::string alg;            // header "alg"
+  std::string kid;            // header "kid" (empty when absent)
+  std::string typ;            // header "typ" (empty when absent)
+  std::string payload;        // the decoded payload
   std::string signing_input;  // the first two parts and the dot between them, as signed
   std::string signature;      // the decoded signature
 };

@@ -70,7 +70,8 @@ absl::StatusOr<SigningKeyRing> SigningKeyRing::Parse(std::string_view yaml,
     if (!ids.insert(id).second) {
       return InvalidField(field + ".id", absl::StrCat("duplicates key id \"", id, "\""));
     }
-    ASSIGN_OR_RETURN(std::string file, Scalar(node["private_key_file"], field + ".private_key_file"));
+    ASSIGN_OR_RETURN(std::string file,
+                     Scalar(node["private_key_file"], field + ".private_key_file"));
     ASSIGN_OR_RETURN(std::string pem, Scalar(node["private_key_pem"], field + ".private_key_pem"));
     if (file.empty() == pem.empty()) {
       return InvalidField(field, "needs exactly one of private_key_file and private_key_pem");
@@ -115,8 +116,8 @@ absl::StatusOr<SigningKeyRing> SigningKeyRing::Load(const std::string& path) {
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   auto ring = Parse(text.str(), dir);
   if (!ring.ok()) {
-    return absl::Status(ring.status().code(), absl::StrCat("receipt keyring file ", path, ": ",
-                                                           ring.status().message()));
+    return absl::Status(ring.status().code(),
+                        absl::StrCat("receipt keyring file ", path, ": ", ring.status().message()));
   }
   return ring;
 }

@@ -37,7 +37,8 @@ MerkleTree BuildMerkleTree(const std::vector<std::string>& leaves) {
     }
     std::vector<std::string> next;
     next.reserve((level.size() + 1) / 2);
-    for (size_t p = 0; p + 1 < level.size(); p += 2) next.push_back(NodeHash(level[p], level[p + 1]));
+    for (size_t p = 0; p + 1 < level.size(); p += 2)
+      next.push_back(NodeHash(level[p], level[p + 1]));
     if (level.size() % 2 == 1) next.push_back(std::move(level.back()));
     level = std::move(next);
   }

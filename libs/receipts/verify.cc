@@ -24,7 +24,8 @@ std::string Text(const json& object, const char* name) {
 
 absl::StatusOr<VerifiedReceipt> VerifyReceipt(const v1::Receipt& receipt,
                                               const crypto::Jwks& jwks) {
-  ASSIGN_OR_RETURN(crypto::ParsedJws jws, crypto::ParseCompactJws("batch_jws", receipt.batch_jws()));
+  ASSIGN_OR_RETURN(crypto::ParsedJws jws,
+                   crypto::ParseCompactJws("batch_jws", receipt.batch_jws()));
   if (jws.typ != kBatchType) {
     return InvalidField("batch_jws", absl::StrCat("header typ must be \"", Sv(kBatchType), "\""));
   }

@@ -248,6 +248,9 @@ const std::vector<Option>& Options() {
              "keyring file sealing double opt-in confirmation addresses for the email sender "
              "(empty: no confirmation emails)",
              &Config::confirmation_keyring_file),
+      String("receipts.keyring_file",
+             "receipt keyring file (Ed25519 keys) that signs consent receipts (empty: no receipts)",
+             &Config::receipts_keyring_file),
       String("enforcement.senders",
              "registered senders, comma-separated, whose enforcement of withdrawals is proved "
              "(empty: off)",

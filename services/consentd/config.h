@@ -114,6 +114,11 @@ struct Config {
   // the email sender reads the same file. Default empty: a grant that needs double opt-in for a
   // contact point given by address is FAILED_PRECONDITION.
   std::string confirmation_keyring_file;
+  // The receipt keyring file (crypto/signing_keys.h: Ed25519 keys by id, mode 0600) that signs
+  // the consent receipts of RecordDecisions, ConfirmDecision, SuppressContactPoint and
+  // Link/UnlinkContactPoint (docs/RECEIPTS.md). Re-read on SIGHUP (rotation). Default empty: no
+  // receipts (responses carry none; ReceiptService is FAILED_PRECONDITION).
+  std::string receipts_keyring_file;
   // Proof of enforcement: the registered senders, comma-separated ("email,sms,ads"; the names
   // the senders report under). Default empty: no proof is recorded.
   std::string enforcement_senders;

@@ -33,6 +33,8 @@ constexpr std::array kRules = {
     RpcRule{"ConsentService", "ResendConfirmation", Permission::kConsentWrite},
     RpcRule{"ConsentService", "ListRepermissionRequired", Permission::kConsentRead},
     RpcRule{"ConsentService", "GetEnforcementProof", Permission::kHistoryRead},
+    RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},
+    RpcRule{"ReceiptService", "GetReceiptKeys", Permission::kCatalogRead},
 };
 
 }  // namespace

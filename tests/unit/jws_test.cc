@@ -1,4 +1,6 @@
 // Ed25519, compact JWS and the receipt keyring (crypto/jws.h, crypto/signing_keys.h).
+#include "crypto/jws.h"
+
 #include <sys/stat.h>
 
 #include <fstream>
@@ -8,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
-#include "crypto/jws.h"
 #include "crypto/signing_keys.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -59,7 +60,8 @@ TEST(JwsTest, VerifiesRfc8037VectorWithThePublicKeyAlone) {
   EXPECT_EQ(parsed.alg, "EdDSA");
   EXPECT_EQ(parsed.payload, "Example of Ed25519 signing");
   EXPECT_OK(VerifyParsedJws(parsed, key));
-  EXPECT_THAT(key.Sign("x").status(), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("public")));
+  EXPECT_THAT(key.Sign("x").status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("public")));
 }
 
 TEST(JwsTest, RefusesTamperedPayloadAndOtherKey) {
@@ -115,11 +117,10 @@ class KeyRingTest : public ::testing::Test {
 
 TEST_F(KeyRingTest, LastKeySignsAndEveryKeyIsPublished) {
   Write("old.pem", PemFromSeed(Decode(kRfcD)));
-  const std::string path = Write("keyring.yaml", absl::StrCat("keys:\n  - id: old\n    "
-                                                              "private_key_file: old.pem\n",
-                                                              "  - id: new\n",
-                                                              Inline(PemFromSeed(std::string(
-                                                                  32, '\x01')))));
+  const std::string path = Write(
+      "keyring.yaml", absl::StrCat("keys:\n  - id: old\n    "
+                                   "private_key_file: old.pem\n",
+                                   "  - id: new\n", Inline(PemFromSeed(std::string(32, '\x01')))));
   ASSERT_OK_AND_ASSIGN(SigningKeyRing ring, SigningKeyRing::Load(path));
   EXPECT_EQ(ring.current().id, "new");
   ASSERT_OK_AND_ASSIGN(Jwks jwks, Jwks::Parse(ring.JwksJson()));
@@ -143,16 +144,18 @@ TEST_F(KeyRingTest, ErrorsNameTheField) {
   auto parse = [&](const std::string& yaml) {
     return SigningKeyRing::Parse(yaml, dir_.path()).status();
   };
-  EXPECT_THAT(parse("keys: []\n"), StatusIs(absl::StatusCode::kInvalidArgument, "keys: must "
-                                                                                "hold at least "
-                                                                                "one key"));
-  EXPECT_THAT(parse("nokeys: 1\n"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys")));
+  EXPECT_THAT(parse("keys: []\n"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            "keys: must "
+                                            "hold at least "
+                                            "one key"));
+  EXPECT_THAT(parse("nokeys: 1\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys")));
   EXPECT_THAT(parse(absl::StrCat("keys:\n  - id: \"bad id\"\n", pem)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].id")));
   EXPECT_THAT(parse(absl::StrCat("keys:\n  - id: a\n", pem, "  - id: a\n", pem)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[1].id: duplicates")));
-  EXPECT_THAT(parse("keys:\n  - id: a\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0]: needs exactly one")));
+  EXPECT_THAT(parse("keys:\n  - id: a\n"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    HasSubstr("keys[0]: needs exactly one")));
   EXPECT_THAT(parse("keys:\n  - id: a\n    private_key_pem: \"not a key\"\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "keys[0].private_key_pem: is not a PEM private key"));
@@ -171,10 +174,10 @@ TEST_F(KeyRingTest, RefusesAKeyOfAnotherType) {
   der.append(32, '\x05');
   const std::string pem = absl::StrCat("-----BEGIN PRIVATE KEY-----\n", absl::Base64Escape(der),
                                        "\n-----END PRIVATE KEY-----\n");
-  EXPECT_THAT(SigningKeyRing::Parse(absl::StrCat("keys:\n  - id: a\n", Inline(pem)), dir_.path())
-                  .status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("keys[0].private_key_pem: is not an Ed25519 key")));
+  EXPECT_THAT(
+      SigningKeyRing::Parse(absl::StrCat("keys:\n  - id: a\n", Inline(pem)), dir_.path()).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("keys[0].private_key_pem: is not an Ed25519 key")));
 }
 
 TEST_F(KeyRingTest, RefusesWorldReadableFiles) {
@@ -183,18 +186,20 @@ TEST_F(KeyRingTest, RefusesWorldReadableFiles) {
   EXPECT_THAT(SigningKeyRing::Load(ring).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].private_key_file")));
   const std::string open_ring =
-      Write("open.yaml", absl::StrCat("keys:\n  - id: a\n", Inline(PemFromSeed("0123456789abcdef"
-                                                                                "0123456789abcdef"))),
+      Write("open.yaml",
+            absl::StrCat("keys:\n  - id: a\n", Inline(PemFromSeed("0123456789abcdef"
+                                                                  "0123456789abcdef"))),
             0644);
   EXPECT_THAT(SigningKeyRing::Load(open_ring).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("receipts.keyring_file")));
 }
 
 TEST(JwksTest, ParseErrorsNameTheField) {
-  EXPECT_THAT(Jwks::Parse("[]").status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jwks")));
-  EXPECT_THAT(Jwks::Parse(R"({"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AA"}]})")
-                  .status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].x")));
+  EXPECT_THAT(Jwks::Parse("[]").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jwks")));
+  EXPECT_THAT(
+      Jwks::Parse(R"({"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AA"}]})").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].x")));
   EXPECT_THAT(Jwks::Parse(R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA"}]})").status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("keys[0].kid")));
   ASSERT_OK_AND_ASSIGN(Jwks jwks, Jwks::Parse(R"({"keys":[{"kty":"RSA","kid":"r"}]})"));

@@ -8,6 +8,7 @@
 
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
+#include "assent/v1/receipts.pb.h"
 #include "authz/permission.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
@@ -21,8 +22,10 @@ std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   // Referencing the messages links their files into the pool.
   (void)v1::CheckRequest::descriptor();
   (void)v1::CreateTenantRequest::descriptor();
+  (void)v1::GetReceiptRequest::descriptor();
   return {pool->FindServiceByName("assent.v1.CatalogService"),
-          pool->FindServiceByName("assent.v1.ConsentService")};
+          pool->FindServiceByName("assent.v1.ConsentService"),
+          pool->FindServiceByName("assent.v1.ReceiptService")};
 }
 
 TEST(PermissionsTest, EveryRpcHasExactlyOneRule) {

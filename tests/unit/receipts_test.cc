@@ -85,7 +85,8 @@ TEST(ClaimsTest, CarriesTheConsentFactsButNoIdentifyingEvidence) {
   EXPECT_THAT(claims, HasSubstr(R"("state":"GRANTED")"));
   EXPECT_THAT(claims, HasSubstr(R"("notice_version":3)"));
   EXPECT_THAT(claims, HasSubstr(R"("record_id":"rec-7")"));
-  EXPECT_THAT(claims, HasSubstr(absl::StrCat(R"("hash":")", absl::BytesToHexString(std::string(32, '\x07')), R"(")")));
+  EXPECT_THAT(claims, HasSubstr(absl::StrCat(
+                          R"("hash":")", absl::BytesToHexString(std::string(32, '\x07')), R"(")")));
   EXPECT_THAT(claims, Not(HasSubstr("203.0.113.7")));
   EXPECT_THAT(claims, Not(HasSubstr("Mozilla")));
   EXPECT_THAT(claims, Not(HasSubstr("sealed")));
@@ -175,11 +176,11 @@ TEST_F(ReceiptTest, TamperedClaimsWrongProofWrongKeyAreRefused) {
 
   // The kid the receipt names, but another key behind it.
   auto impostor = Ring(2);
-  ASSERT_OK_AND_ASSIGN(crypto::Jwks wrong_key,
-                       crypto::Jwks::Parse(absl::StrCat(
-                           R"({"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":")",
-                           crypto::Base64UrlEncode(impostor->keys()[1].key.PublicBytes()),
-                           R"("}]})")));
+  ASSERT_OK_AND_ASSIGN(
+      crypto::Jwks wrong_key,
+      crypto::Jwks::Parse(
+          absl::StrCat(R"({"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":")",
+                       crypto::Base64UrlEncode(impostor->keys()[1].key.PublicBytes()), R"("}]})")));
   EXPECT_THAT(VerifyReceipt(receipts[0], wrong_key).status(),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("does not verify")));
 

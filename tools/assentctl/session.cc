@@ -30,6 +30,7 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
     : options_(std::move(options)),
       catalog_(v1::CatalogService::NewStub(channel)),
       consent_(v1::ConsentService::NewStub(channel)),
+      receipts_(v1::ReceiptService::NewStub(channel)),
       out_(out) {}
 
 void Session::SetDeadline(grpc::ClientContext& context) const {

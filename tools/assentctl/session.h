@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/receipts.grpc.pb.h"
 #include "assentctl/requests.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
@@ -32,6 +33,7 @@ class Session {
   const GlobalOptions& options() const { return options_; }
   v1::CatalogService::StubInterface& catalog() { return *catalog_; }
   v1::ConsentService::StubInterface& consent() { return *consent_; }
+  v1::ReceiptService::StubInterface& receipts() { return *receipts_; }
 
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
@@ -55,6 +57,7 @@ class Session {
   GlobalOptions options_;
   std::unique_ptr<v1::CatalogService::StubInterface> catalog_;
   std::unique_ptr<v1::ConsentService::StubInterface> consent_;
+  std::unique_ptr<v1::ReceiptService::StubInterface> receipts_;
   std::ostream& out_;
 };
 
