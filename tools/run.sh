@@ -5,7 +5,8 @@
 # assent.email.requests.v1, outcomes to assent.email.outcomes.v1, messages in
 # ./data/email-sender/spool) and the preference center on https://127.0.0.1:8443
 # (deploy/prefcenter.example.yaml), with a local CA and certificates in ./data/pki and a link
-# keyring in ./data/link-keyring.yaml made on first run. Every gRPC connection is mTLS: consentd
+# keyring in ./data/link-keyring.yaml and a receipt keyring in ./data/receipt-keyring.yaml made on
+# first run. Every gRPC connection is mTLS: consentd
 # serves TLS with data/pki/server.pem, asks each client for its certificate
 # (spiffe://assent.local/<name>) and authorizes it with deploy/policy.example.yaml. Ctrl-C stops
 # them all. Extra arguments go to consentd (see build/bin/consentd --help).
@@ -18,6 +19,8 @@ tools/pki.sh data/pki
 tools/link-keyring.sh data/link-keyring.yaml
 # The confirmation keyring (same format) seals double opt-in addresses for the email sender.
 tools/link-keyring.sh data/confirmation-keyring.yaml
+# The receipt keyring (Ed25519) signs consent receipts; rotate with tools/receipt-keyring.sh --rotate.
+tools/receipt-keyring.sh data/receipt-keyring.yaml
 tools/kafka/kafka.sh fetch
 tools/kafka/kafka.sh start --dir data/kafka --port 9092 --controller-port 9093
 pids=()
@@ -36,7 +39,8 @@ build/bin/consentd --data-dir data/consentd --kafka-brokers 127.0.0.1:9092 \
   --auth-policy-file deploy/policy.example.yaml \
   --port-file data/consentd.port --links-keyring-file data/link-keyring.yaml \
   --links-base-url https://127.0.0.1:8443 \
-  --confirmation-keyring-file data/confirmation-keyring.yaml --enforcement-senders email "$@" &
+  --confirmation-keyring-file data/confirmation-keyring.yaml \
+  --receipts-keyring-file data/receipt-keyring.yaml --enforcement-senders email "$@" &
 pids+=($!)
 # The sender hashes addresses with consentd's secret, generated on consentd's first start.
 for _ in $(seq 1 300); do
