@@ -12,8 +12,7 @@ absl::StatusOr<std::unique_ptr<ReceiptIssuer>> ReceiptIssuer::Create(
     const std::string& keyring_file, const store::Store& store, const Clock& clock) {
   ASSIGN_OR_RETURN(crypto::SigningKeyRing ring, crypto::SigningKeyRing::Load(keyring_file));
   return std::unique_ptr<ReceiptIssuer>(new ReceiptIssuer(
-      keyring_file, store, std::make_shared<const crypto::SigningKeyRing>(std::move(ring)),
-      clock));
+      keyring_file, store, std::make_shared<const crypto::SigningKeyRing>(std::move(ring)), clock));
 }
 
 absl::StatusOr<v1::HistoryRecord> ReceiptIssuer::ReadRecord(std::string_view tenant,

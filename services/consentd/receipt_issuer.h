@@ -59,8 +59,7 @@ class ReceiptIssuer {
         signer_(std::move(keyring), clock),
         batcher_(signer_) {}
 
-  absl::StatusOr<v1::HistoryRecord> ReadRecord(std::string_view tenant,
-                                               const v1::TargetRef& target,
+  absl::StatusOr<v1::HistoryRecord> ReadRecord(std::string_view tenant, const v1::TargetRef& target,
                                                uint64_t sequence) const;
 
   const std::string keyring_file_;

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/receipts.grpc.pb.h"
 #include "common/clock.h"
 #include "enforce/catalog.h"
 #include "grpcpp/channel.h"
@@ -51,6 +52,10 @@ class ConsentClient {
       const v1::SetPreferencesRequest& request);
   // Ready when consentd answers (a cheap ListTenants).
   bool Ready();
+  // The receipt JWKS (GetReceiptKeys), from the cache when fresher than catalog_ttl; a failed
+  // refresh serves the cached one when there is one. FAILED_PRECONDITION when consentd signs no
+  // receipts.
+  absl::StatusOr<std::shared_ptr<const std::string>> ReceiptKeys();
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;
@@ -60,8 +65,11 @@ class ConsentClient {
   const absl::Duration catalog_ttl_;
   std::unique_ptr<v1::CatalogService::Stub> catalog_;
   std::unique_ptr<v1::ConsentService::Stub> consent_;
+  std::unique_ptr<v1::ReceiptService::Stub> receipts_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const TenantInfo>> tenants_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const std::string> jwks_ ABSL_GUARDED_BY(mu_);
+  absl::Time jwks_fetched_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 // The Target that names a stored TargetRef (a contact point by its keyed hash).

@@ -19,6 +19,7 @@
 #include "receipts/verify.h"
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
+#include "testing/prefcenter_process.h"
 #include "testing/process.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
@@ -39,8 +40,8 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
 class ReceiptsIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"),
-                                                         dir_.path());
+    server_ =
+        std::make_unique<testing::ConsentdProcess>(CONSENTD_PATH, dir_.Sub("data"), dir_.path());
     NewKey("k1");
     WriteKeyring({"k1"});
   }
@@ -127,8 +128,7 @@ TEST_F(ReceiptsIntegrationTest, RecordDecisionsReturnsAReceiptThatVerifiesWithTh
   // No identifying evidence in what is signed.
   EXPECT_THAT(receipt.claims(), Not(HasSubstr("198.51.100.23")));
   EXPECT_THAT(receipt.claims(), Not(HasSubstr("ReceiptTestAgent")));
-  ASSERT_OK_AND_ASSIGN(receipts::VerifiedReceipt v,
-                       receipts::VerifyReceipt(receipt, Jwks()));
+  ASSERT_OK_AND_ASSIGN(receipts::VerifiedReceipt v, receipts::VerifyReceipt(receipt, Jwks()));
   EXPECT_EQ(v.tenant, "acme");
   EXPECT_EQ(v.target, "subject:cust-1");
   EXPECT_EQ(v.sequence, response.sequence());
@@ -142,7 +142,8 @@ TEST_F(ReceiptsIntegrationTest, RecordDecisionsReturnsAReceiptThatVerifiesWithTh
   ASSERT_TRUE(server_->consent().ListHistory(Ctx().get(), history, &records).ok());
   ASSERT_EQ(records.records_size(), 1);
   std::string hex;
-  for (unsigned char c : records.records(0).hash()) absl::StrAppend(&hex, absl::Hex(c, absl::kZeroPad2));
+  for (unsigned char c : records.records(0).hash())
+    absl::StrAppend(&hex, absl::Hex(c, absl::kZeroPad2));
   EXPECT_EQ(v.hash, hex);
 
   // A replayed idempotent request gets a receipt of the same record too.
@@ -254,9 +255,7 @@ TEST_F(ReceiptsIntegrationTest, RotatedKeySignsNewReceiptsAndOldOnesStillVerify)
   EXPECT_OK(receipts::VerifyReceipt(again, jwks).status());
 
   // A bad keyring on reload is refused; the keys in use stay.
-  {
-    std::ofstream(keyring()) << "keys: []\n";
-  }
+  { std::ofstream(keyring()) << "keys: []\n"; }
   server_->Signal(SIGHUP);
   ASSERT_TRUE(testing::WaitFor(
       [&] { return server_->log().find("receipt keyring refused") != std::string::npos; },
@@ -276,8 +275,8 @@ TEST_F(ReceiptsIntegrationTest, RotatedKeySignsNewReceiptsAndOldOnesStillVerify)
 TEST_F(ReceiptsIntegrationTest, AssentctlReceiptGetAndVerify) {
   ASSERT_NO_FATAL_FAILURE(Start());
   v1::RecordDecisionsResponse response = Record("cust-4", v1::GRANTED);
-  CtlRun got = Assentctl(absl::StrCat("receipt get --subject cust-4 --sequence ",
-                                      response.sequence()));
+  CtlRun got =
+      Assentctl(absl::StrCat("receipt get --subject cust-4 --sequence ", response.sequence()));
   ASSERT_EQ(got.exit_status, 0) << got.out;
   const std::string file = dir_.Sub("receipt.json");
   std::ofstream(file) << got.out;
@@ -288,10 +287,10 @@ TEST_F(ReceiptsIntegrationTest, AssentctlReceiptGetAndVerify) {
 
   // Offline: against the JWKS file, the server not asked (a server address that answers nothing).
   int status = 0;
-  const std::string offline = testing::RunCommand(
-      absl::StrCat(ASSENTCTL_PATH, " --server 127.0.0.1:1 receipt verify ", file, " --jwks ", jwks,
-                   " 2>&1"),
-      &status);
+  const std::string offline =
+      testing::RunCommand(absl::StrCat(ASSENTCTL_PATH, " --server 127.0.0.1:1 receipt verify ",
+                                       file, " --jwks ", jwks, " 2>&1"),
+                          &status);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << offline;
   EXPECT_THAT(offline, HasSubstr("receipt verifies: signed by key k1"));
@@ -311,6 +310,32 @@ TEST_F(ReceiptsIntegrationTest, AssentctlReceiptGetAndVerify) {
   CtlRun bad = Assentctl(absl::StrCat("receipt verify ", tampered, " --jwks ", jwks));
   EXPECT_EQ(bad.exit_status, 1) << bad.out;
   EXPECT_THAT(bad.out, HasSubstr("does NOT verify"));
+}
+
+TEST_F(ReceiptsIntegrationTest, PreferenceCenterPublishesTheJwksAndAssentctlVerifiesFromIt) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string links = dir_.Sub("link-keyring.yaml");
+  std::ofstream(links) << "keys:\n  - id: l1\n    secret: \"" << std::string(43, 'A') << "=\"\n";
+  chmod(links.c_str(), 0600);
+  testing::PrefcenterProcess prefcenter(PREFCENTER_PATH, dir_.path());
+  ASSERT_NO_FATAL_FAILURE(prefcenter.Start(server_->address(), links));
+  httplib::Result got = prefcenter.Client()->Get("/.well-known/jwks.json");
+  ASSERT_TRUE(got) << prefcenter.log();
+  EXPECT_EQ(got->status, 200) << got->body;
+  EXPECT_EQ(got->get_header_value("Content-Type"), "application/jwk-set+json");
+  EXPECT_THAT(got->get_header_value("Cache-Control"), HasSubstr("max-age="));
+  ASSERT_OK_AND_ASSIGN(crypto::Jwks jwks, crypto::Jwks::Parse(got->body));
+  EXPECT_NE(jwks.Find("k1"), nullptr);
+  EXPECT_THAT(got->body, Not(HasSubstr("PRIVATE")));
+
+  // assentctl verifies a receipt against the published URL.
+  v1::RecordDecisionsResponse response = Record("cust-5", v1::GRANTED);
+  const std::string file = dir_.Sub("r5.json");
+  std::ofstream(file) << receipts::ReceiptToJson(response.receipt());
+  CtlRun run = Assentctl(absl::StrCat("receipt verify ", file, " --jwks http://",
+                                      prefcenter.address(), "/.well-known/jwks.json"));
+  EXPECT_EQ(run.exit_status, 0) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("signed by key k1"));
 }
 
 }  // namespace

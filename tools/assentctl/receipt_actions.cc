@@ -41,8 +41,8 @@ absl::StatusOr<std::string> JwksText(Session& session, const Args& args) {
           absl::StrCat("cannot fetch ", *source, ": ", httplib::to_string(result.error())));
     }
     if (result->status != 200) {
-      return absl::UnavailableError(absl::StrCat("cannot fetch ", *source, ": HTTP ",
-                                                 result->status));
+      return absl::UnavailableError(
+          absl::StrCat("cannot fetch ", *source, ": HTTP ", result->status));
     }
     return result->body;
   }
@@ -89,13 +89,13 @@ absl::StatusOr<int> ReceiptVerify(Session& session, const Args& args) {
     session.Print(absl::StrCat("receipt does NOT verify: ", verified.status().message(), "\n"));
     return kExitNegative;
   }
-  session.Print(absl::StrCat(
-      "receipt verifies: signed by key ", verified->kid, " at ",
-      absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(verified->signed_at),
-                       absl::UTCTimeZone()),
-      " (batch of ", verified->batch_leaves, ")\n", "  tenant ", verified->tenant, ", target ",
-      verified->target, ", sequence ", verified->sequence, ", ", verified->kind, "\n",
-      "  history record hash ", verified->hash, "\n"));
+  session.Print(
+      absl::StrCat("receipt verifies: signed by key ", verified->kid, " at ",
+                   absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(verified->signed_at),
+                                    absl::UTCTimeZone()),
+                   " (batch of ", verified->batch_leaves, ")\n", "  tenant ", verified->tenant,
+                   ", target ", verified->target, ", sequence ", verified->sequence, ", ",
+                   verified->kind, "\n", "  history record hash ", verified->hash, "\n"));
   return kExitOk;
 }
 

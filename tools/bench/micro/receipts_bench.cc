@@ -106,7 +106,12 @@ void BM_BatchSignerThroughput(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
-BENCHMARK(BM_BatchSignerThroughput)->ArgName("concurrent")->Arg(1)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(BM_BatchSignerThroughput)
+    ->ArgName("concurrent")
+    ->Arg(1)
+    ->Arg(64)
+    ->Arg(256)
+    ->UseRealTime();
 
 void BM_VerifyReceipt(benchmark::State& state) {
   auto ring = Ring();
