@@ -690,6 +690,21 @@ TEST(StartupTest, TlsFilesAreCheckedAtStart) {
   chmod(keyring.c_str(), 0644);
   EXPECT_THAT(start({"--insecure", "--links-keyring-file", keyring}),
               HasSubstr("links.keyring_file: " + keyring + " is readable by every user"));
+  // The receipt keyring, and every private key file it names.
+  const std::string receipts = dir.Sub("receipts.yaml");
+  std::ofstream(receipts) << "keys:\n  - id: r1\n    private_key_file: r1.pem\n";
+  chmod(receipts.c_str(), 0644);
+  EXPECT_THAT(start({"--insecure", "--receipts-keyring-file", receipts}),
+              HasSubstr("receipts.keyring_file: " + receipts + " is readable by every user"));
+  chmod(receipts.c_str(), 0600);
+  int made = 0;
+  testing::RunCommand(absl::StrCat("openssl genpkey -algorithm ed25519 -out ", dir.Sub("r1.pem")),
+                      &made);
+  ASSERT_EQ(made, 0);
+  chmod(dir.Sub("r1.pem").c_str(), 0644);
+  EXPECT_THAT(start({"--insecure", "--receipts-keyring-file", receipts}),
+              HasSubstr("keys[0].private_key_file: " + dir.Sub("r1.pem") +
+                        " is readable by every user"));
 }
 
 }  // namespace
