@@ -63,7 +63,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string claims = changed.claims();
   claims.push_back(' ');
   changed.set_claims(claims);
-  fuzz::Require(!receipts::VerifyReceipt(changed, SeedJwks()).ok(),
-                "changed claims never verify");
+  fuzz::Require(!receipts::VerifyReceipt(changed, SeedJwks()).ok(), "changed claims never verify");
   return 0;
 }

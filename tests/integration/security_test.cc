@@ -702,9 +702,9 @@ TEST(StartupTest, TlsFilesAreCheckedAtStart) {
                       &made);
   ASSERT_EQ(made, 0);
   chmod(dir.Sub("r1.pem").c_str(), 0644);
-  EXPECT_THAT(start({"--insecure", "--receipts-keyring-file", receipts}),
-              HasSubstr("keys[0].private_key_file: " + dir.Sub("r1.pem") +
-                        " is readable by every user"));
+  EXPECT_THAT(
+      start({"--insecure", "--receipts-keyring-file", receipts}),
+      HasSubstr("keys[0].private_key_file: " + dir.Sub("r1.pem") + " is readable by every user"));
 }
 
 }  // namespace
