@@ -66,8 +66,9 @@ class ReceiptsIntegrationTest : public ::testing::Test {
   }
   std::string keyring() const { return dir_.Sub("receipt-keyring.yaml"); }
 
-  void Start() {
-    ASSERT_NO_FATAL_FAILURE(server_->Start({"--receipts-keyring-file", keyring()}));
+  void Start(std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(), {"--receipts-keyring-file", keyring()});
+    ASSERT_NO_FATAL_FAILURE(server_->Start(extra));
     ASSERT_TRUE(server_->SeedCatalog("marketing.newsletter", {v1::EMAIL}));
     receipts_ = v1::ReceiptService::NewStub(server_->channel());
   }
@@ -310,6 +311,68 @@ TEST_F(ReceiptsIntegrationTest, AssentctlReceiptGetAndVerify) {
   CtlRun bad = Assentctl(absl::StrCat("receipt verify ", tampered, " --jwks ", jwks));
   EXPECT_EQ(bad.exit_status, 1) << bad.out;
   EXPECT_THAT(bad.out, HasSubstr("does NOT verify"));
+}
+
+TEST_F(ReceiptsIntegrationTest, ConfirmDecisionCarriesTheConfirmationsReceipt) {
+  const std::string links = dir_.Sub("links.yaml");
+  std::ofstream(links) << "keys:\n  - id: l1\n    secret: \"" << std::string(43, 'A') << "=\"\n";
+  chmod(links.c_str(), 0600);
+  ASSERT_NO_FATAL_FAILURE(Start({"--links-keyring-file", links}));
+  v1::UpdatePurposeRequest update;
+  v1::GetPurposeRequest get;
+  get.set_name("tenants/acme/purposes/marketing.newsletter");
+  ASSERT_TRUE(server_->catalog().GetPurpose(Ctx().get(), get, update.mutable_purpose()).ok());
+  v1::ConfirmationRule* rule = update.mutable_purpose()->add_confirmation();
+  rule->set_channel(v1::EMAIL);
+  rule->set_jurisdiction("EU");
+  v1::Purpose updated;
+  grpc::Status status = server_->catalog().UpdatePurpose(Ctx().get(), update, &updated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  v1::RecordDecisionsRequest grant;
+  grant.set_tenant("acme");
+  grant.mutable_target()->set_subject_id("cust-6");
+  grant.set_source("web-signup-v3");
+  grant.set_actor("signup-service");
+  grant.set_jurisdiction("DE");
+  auto* d = grant.add_decisions();
+  d->set_purpose_id("marketing.newsletter");
+  d->set_channel(v1::EMAIL);
+  d->set_state(v1::GRANTED);
+  v1::RecordDecisionsResponse recorded;
+  status = server_->consent().RecordDecisions(Ctx().get(), grant, &recorded);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(recorded.confirmation_required());
+  EXPECT_THAT(recorded.receipt().claims(), HasSubstr(R"("state":"PENDING")"));
+
+  v1::CreateLinkRequest link;
+  link.set_tenant("acme");
+  *link.mutable_target() = grant.target();
+  link.set_kind(v1::CONFIRMATION);
+  link.set_confirm_sequence(recorded.sequence());
+  v1::CreateLinkResponse created;
+  status = server_->consent().CreateLink(Ctx().get(), link, &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::ConfirmDecisionRequest confirm;
+  confirm.set_tenant("acme");
+  confirm.set_token(created.token());
+  confirm.set_actor("prefcenter");
+  confirm.mutable_evidence()->set_ip_address("198.51.100.4");
+  v1::ConfirmDecisionResponse confirmed;
+  status = server_->consent().ConfirmDecision(Ctx().get(), confirm, &confirmed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(confirmed.has_receipt());
+  ASSERT_OK_AND_ASSIGN(auto v, receipts::VerifyReceipt(confirmed.receipt(), Jwks()));
+  EXPECT_EQ(v.kind, "DECISIONS_CONFIRMED");
+  EXPECT_EQ(v.sequence, confirmed.sequence());
+  EXPECT_THAT(confirmed.receipt().claims(), HasSubstr(R"("state":"GRANTED")"));
+  EXPECT_THAT(confirmed.receipt().claims(), Not(HasSubstr("198.51.100.4")));
+
+  // A second click writes nothing and carries no receipt.
+  v1::ConfirmDecisionResponse again;
+  ASSERT_TRUE(server_->consent().ConfirmDecision(Ctx().get(), confirm, &again).ok());
+  EXPECT_TRUE(again.already_confirmed());
+  EXPECT_FALSE(again.has_receipt());
 }
 
 TEST_F(ReceiptsIntegrationTest, PreferenceCenterPublishesTheJwksAndAssentctlVerifiesFromIt) {
