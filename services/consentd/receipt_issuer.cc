@@ -8,11 +8,34 @@
 
 namespace assent::consentd {
 
+namespace {
+prometheus::Family<prometheus::Counter>& ReceiptCounters(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("assent_receipts_total")
+      .Help(
+          "Receipts of consent writes by result: signed, or failed (the write succeeded and its "
+          "response carries no receipt)")
+      .Register(registry);
+}
+}  // namespace
+
+ReceiptIssuer::ReceiptIssuer(std::string keyring_file, const store::Store& store,
+                             std::shared_ptr<const crypto::SigningKeyRing> keyring,
+                             const Clock& clock, prometheus::Registry& registry)
+    : keyring_file_(std::move(keyring_file)),
+      store_(store),
+      signed_(ReceiptCounters(registry).Add({{"result", "signed"}})),
+      failed_(ReceiptCounters(registry).Add({{"result", "failed"}})),
+      signer_(std::move(keyring), clock),
+      batcher_(signer_) {}
+
 absl::StatusOr<std::unique_ptr<ReceiptIssuer>> ReceiptIssuer::Create(
-    const std::string& keyring_file, const store::Store& store, const Clock& clock) {
+    const std::string& keyring_file, const store::Store& store, const Clock& clock,
+    prometheus::Registry& registry) {
   ASSIGN_OR_RETURN(crypto::SigningKeyRing ring, crypto::SigningKeyRing::Load(keyring_file));
   return std::unique_ptr<ReceiptIssuer>(new ReceiptIssuer(
-      keyring_file, store, std::make_shared<const crypto::SigningKeyRing>(std::move(ring)), clock));
+      keyring_file, store, std::make_shared<const crypto::SigningKeyRing>(std::move(ring)), clock,
+      registry));
 }
 
 absl::StatusOr<v1::HistoryRecord> ReceiptIssuer::ReadRecord(std::string_view tenant,
@@ -28,6 +51,7 @@ absl::StatusOr<v1::HistoryRecord> ReceiptIssuer::ReadRecord(std::string_view ten
 }
 
 void ReceiptIssuer::Issue(std::string tenant, std::vector<Record> records, Done done) {
+  const size_t count = records.size();
   batcher_.Submit(
       [this, tenant = std::move(tenant),
        records = std::move(records)]() -> absl::StatusOr<std::vector<std::string>> {
@@ -47,7 +71,15 @@ void ReceiptIssuer::Issue(std::string tenant, std::vector<Record> records, Done 
         }
         return claims;
       },
-      std::move(done));
+      [this, count,
+       done = std::move(done)](absl::StatusOr<std::vector<v1::Receipt>> result) mutable {
+        if (result.ok() && result->size() == count) {
+          signed_.Increment(static_cast<double>(count));
+        } else {
+          failed_.Increment(static_cast<double>(count));
+        }
+        done(std::move(result));
+      });
 }
 
 absl::StatusOr<v1::Receipt> ReceiptIssuer::SignStored(std::string_view tenant,

@@ -15,6 +15,8 @@
 #include "assent/v1/receipts.pb.h"
 #include "assent/v1/types.pb.h"
 #include "common/clock.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 #include "receipts/signer.h"
 #include "store/store.h"
 
@@ -23,10 +25,12 @@ namespace assent::consentd {
 class ReceiptIssuer {
  public:
   // Loads the keyring; its error (naming receipts.keyring_file or the key's field) otherwise.
-  // `store` and `clock` must outlive the issuer.
+  // `store` and `clock` must outlive the issuer. Registers assent_receipts_total{result} (the
+  // write path's receipts: signed, or failed and left out of the response) in `registry`.
   static absl::StatusOr<std::unique_ptr<ReceiptIssuer>> Create(const std::string& keyring_file,
                                                                const store::Store& store,
-                                                               const Clock& clock);
+                                                               const Clock& clock,
+                                                               prometheus::Registry& registry);
 
   // A history record to sign: `target`'s record at `sequence`; a target of nullopt means the
   // counterpart of the first record of the same request (an unlink's contact point, which its
@@ -53,17 +57,16 @@ class ReceiptIssuer {
 
  private:
   ReceiptIssuer(std::string keyring_file, const store::Store& store,
-                std::shared_ptr<const crypto::SigningKeyRing> keyring, const Clock& clock)
-      : keyring_file_(std::move(keyring_file)),
-        store_(store),
-        signer_(std::move(keyring), clock),
-        batcher_(signer_) {}
+                std::shared_ptr<const crypto::SigningKeyRing> keyring, const Clock& clock,
+                prometheus::Registry& registry);
 
   absl::StatusOr<v1::HistoryRecord> ReadRecord(std::string_view tenant, const v1::TargetRef& target,
                                                uint64_t sequence) const;
 
   const std::string keyring_file_;
   const store::Store& store_;
+  prometheus::Counter& signed_;
+  prometheus::Counter& failed_;
   receipts::ReceiptSigner signer_;
   receipts::BatchSigner batcher_;  // last: its thread stops before the rest goes
 };

@@ -207,7 +207,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->consent_service_->SetProof(server->proof_.get(), server->store_.get());
   if (!config.receipts_keyring_file.empty()) {
     ASSIGN_OR_RETURN(server->receipts_,
-                     ReceiptIssuer::Create(config.receipts_keyring_file, *server->store_, clock));
+                     ReceiptIssuer::Create(config.receipts_keyring_file, *server->store_, clock,
+                                           *server->metrics_->registry()));
     log->info("msg=\"receipt keyring loaded\" current_kid={}",
               server->receipts_->Keys().current_kid());
   } else {

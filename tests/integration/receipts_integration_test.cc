@@ -167,6 +167,14 @@ TEST_F(ReceiptsIntegrationTest, RecordDecisionsReturnsAReceiptThatVerifiesWithTh
                        receipts::VerifyReceipt(replay.receipt(), Jwks()));
   EXPECT_EQ(rv.sequence, first.sequence());
   EXPECT_EQ(replay.receipt().claims(), first.receipt().claims());
+
+  // Three receipts signed on the write path, none failed.
+  int status = 0;
+  const std::string metrics = testing::RunCommand(
+      absl::StrCat("curl -s --max-time 5 'http://", server_->metrics_address(), "/metrics'"),
+      &status);
+  EXPECT_THAT(metrics, HasSubstr("assent_receipts_total{result=\"signed\"} 3"));
+  EXPECT_THAT(metrics, HasSubstr("assent_receipts_total{result=\"failed\"} 0"));
 }
 
 TEST_F(ReceiptsIntegrationTest, SuppressAndLinkCarryReceipts) {
