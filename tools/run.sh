@@ -5,7 +5,8 @@
 # assent.email.requests.v1, outcomes to assent.email.outcomes.v1, messages in
 # ./data/email-sender/spool) and the preference center on https://127.0.0.1:8443
 # (deploy/prefcenter.example.yaml), with a local CA and certificates in ./data/pki and a link
-# keyring in ./data/link-keyring.yaml made on first run. Every gRPC connection is mTLS: consentd
+# keyring in ./data/link-keyring.yaml and a receipt keyring in ./data/receipt-keyring.yaml made on
+# first run. Every gRPC connection is mTLS: consentd
 # serves TLS with data/pki/server.pem, asks each client for its certificate
 # (spiffe://assent.local/<name>) and authorizes it with deploy/policy.example.yaml. Ctrl-C stops
 # them all. Extra arguments go to consentd (see build/bin/consentd --help).
@@ -21,6 +22,8 @@ tools/link-keyring.sh data/confirmation-keyring.yaml
 # The evidence keyring (same format) wraps the per-subject keys that seal IP addresses and user
 # agents; the erasure log lives outside consentd's data directory (a restore re-applies it).
 tools/link-keyring.sh data/evidence-keyring.yaml
+# The receipt keyring (Ed25519) signs consent receipts; rotate with tools/receipt-keyring.sh --rotate.
+tools/receipt-keyring.sh data/receipt-keyring.yaml
 tools/kafka/kafka.sh fetch
 tools/kafka/kafka.sh start --dir data/kafka --port 9092 --controller-port 9093
 pids=()
@@ -40,7 +43,8 @@ build/bin/consentd --data-dir data/consentd --kafka-brokers 127.0.0.1:9092 \
   --port-file data/consentd.port --links-keyring-file data/link-keyring.yaml \
   --links-base-url https://127.0.0.1:8443 \
   --confirmation-keyring-file data/confirmation-keyring.yaml --enforcement-senders email \
-  --evidence-keyring-file data/evidence-keyring.yaml --erasure-log-file data/erasure.log "$@" &
+  --evidence-keyring-file data/evidence-keyring.yaml --erasure-log-file data/erasure.log \
+  --receipts-keyring-file data/receipt-keyring.yaml "$@" &
 pids+=($!)
 # The sender hashes addresses with consentd's secret, generated on consentd's first start.
 for _ in $(seq 1 300); do

@@ -298,6 +298,9 @@ const std::vector<Option>& Options() {
              "append-only log of erasures outside the data directory, re-applied after a restore "
              "(empty: none)",
              &Config::erasure_log_file),
+      String("receipts.keyring_file",
+             "receipt keyring file (Ed25519 keys) that signs consent receipts (empty: no receipts)",
+             &Config::receipts_keyring_file),
       String("enforcement.senders",
              "registered senders, comma-separated, whose enforcement of withdrawals is proved "
              "(empty: off)",

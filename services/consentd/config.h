@@ -130,6 +130,11 @@ struct Config {
   // live outside the data directory; a store restored from a backup re-applies every erasure it
   // lists before it serves. Default empty: no log (a warning at start).
   std::string erasure_log_file;
+  // The receipt keyring file (crypto/signing_keys.h: Ed25519 keys by id, mode 0600) that signs
+  // the consent receipts of RecordDecisions, ConfirmDecision, SuppressContactPoint and
+  // Link/UnlinkContactPoint (docs/RECEIPTS.md). Re-read on SIGHUP (rotation). Default empty: no
+  // receipts (responses carry none; ReceiptService is FAILED_PRECONDITION).
+  std::string receipts_keyring_file;
   // Proof of enforcement: the registered senders, comma-separated ("email,sms,ads"; the names
   // the senders report under). Default empty: no proof is recorded.
   std::string enforcement_senders;

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);  // reload the authorization policy
+  sigaddset(&signals, SIGHUP);  // reload the authorization policy and the receipt keyring
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = assent::consentd::Server::Start(*config, assent::SystemClock::Get());
@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
       log->info("msg=\"SIGHUP: reloading the authorization policy\"");
-      (*server)->ReloadPolicy().IgnoreError();  // logged; the previous policy stays on error
+      (*server)->ReloadPolicy().IgnoreError();       // logged; the previous policy stays on error
+      (*server)->ReloadReceiptKeys().IgnoreError();  // logged; the keys in use stay on error
     }
     log->info("msg=\"signal received\" signal={}", signal);
     (*server)->Shutdown(config->shutdown_delay, config->shutdown_grace);

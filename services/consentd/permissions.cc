@@ -41,6 +41,8 @@ constexpr std::array kRules = {
     RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
     RpcRule{"AdminService", "CompactStore", Permission::kAdmin},
     RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
+    RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},
+    RpcRule{"ReceiptService", "GetReceiptKeys", Permission::kCatalogRead},
 };
 
 }  // namespace

@@ -243,6 +243,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
       std::make_unique<AdminService>(*server->store_, *server->guard_, server->metrics_.get());
   server->export_service_ =
       std::make_unique<ExportService>(*server->ledger_, *server->guard_, server->metrics_.get());
+  if (!config.receipts_keyring_file.empty()) {
+    ASSIGN_OR_RETURN(server->receipts_,
+                     ReceiptIssuer::Create(config.receipts_keyring_file, *server->store_, clock,
+                                           *server->metrics_->registry()));
+    log->info("msg=\"receipt keyring loaded\" current_kid={}",
+              server->receipts_->Keys().current_kid());
+  } else {
+    log->info("msg=\"no receipt keyring (receipts.keyring_file): responses carry no receipts\"");
+  }
+  server->consent_service_->SetReceipts(server->receipts_.get());
+  server->receipt_service_ = std::make_unique<ReceiptService>(
+      *server->ledger_, *server->guard_, server->metrics_.get(), server->receipts_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -255,6 +267,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.RegisterService(server->rights_service_.get());
   builder.RegisterService(server->admin_service_.get());
   builder.RegisterService(server->export_service_.get());
+  builder.RegisterService(server->receipt_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
   server->lifecycle_ =
@@ -273,6 +286,19 @@ absl::Status Server::ReloadPolicy() {
   if (policy_ == nullptr) return absl::OkStatus();
   absl::Status reloaded = policy_->Reload();
   LogReload(reloaded);
+  return reloaded;
+}
+
+absl::Status Server::ReloadReceiptKeys() {
+  if (receipts_ == nullptr) return absl::OkStatus();
+  absl::Status reloaded = receipts_->Reload();
+  auto log = spdlog::get("consentd");
+  if (reloaded.ok()) {
+    log->info("msg=\"receipt keyring reloaded\" current_kid={}", receipts_->Keys().current_kid());
+  } else {
+    log->error("msg=\"receipt keyring refused; the keys in use stay\" error=\"{}\"",
+               reloaded.ToString());
+  }
   return reloaded;
 }
 
@@ -343,6 +369,8 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
   if (rights_ != nullptr) rights_->Stop();
   committer_->Stop();
+  // Signs what the last writes queued, then stops its thread: nothing reads the store after.
+  receipts_.reset();
   if (relay_ != nullptr) {
     committer_->RemoveObserver(relay_.get());
     relay_->Stop();  // after the committer: the last writes' events get their chance

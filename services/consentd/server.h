@@ -48,6 +48,9 @@ class Server {
   // Re-reads the authorization policy file (SIGHUP). On error the previous policy stays and the
   // error is returned (and logged). OK when no policy is configured.
   absl::Status ReloadPolicy();
+  // Re-reads the receipt keyring (SIGHUP; key rotation). On error the keys in use stay and the
+  // error is returned (and logged). OK when receipts are off.
+  absl::Status ReloadReceiptKeys();
   // Ready: serving, store open, and Kafka reachable when configured.
   metrics::Readiness Ready() const;
 
@@ -65,6 +68,7 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::Committer> committer_;
   std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<ReceiptIssuer> receipts_;     // null without receipts.keyring_file
   std::unique_ptr<events::OutboxRelay> relay_;  // null when no Kafka brokers are configured
   std::unique_ptr<LifecycleRunner> lifecycle_;
   std::unique_ptr<ErasureLog> erasure_log_;  // null without erasure.log_file
@@ -78,6 +82,7 @@ class Server {
   std::unique_ptr<SubjectRightsService> rights_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<ExportService> export_service_;
+  std::unique_ptr<ReceiptService> receipt_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   const Clock* clock_ = nullptr;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/time_util.h"
@@ -59,6 +60,8 @@ std::string_view TenantOf(const v1::UpdatePurposeRequest& r) {
 std::string_view TenantOf(const v1::GetPurposeRequest& r) { return TenantOfName(r.name()); }
 std::string_view TenantOf(const v1::ListPurposesRequest& r) { return TenantOfName(r.parent()); }
 std::string_view TenantOf(const v1::SetDefaultPolicyRequest& r) { return TenantOfName(r.parent()); }
+// The receipt keys are the same for every tenant: anyone who may read some tenant's catalog.
+std::string_view TenantOf(const v1::GetReceiptKeysRequest&) { return authz::Policy::kAnyTenant; }
 std::string_view TenantOf(const v1::GetDefaultPolicyRequest& r) { return TenantOfName(r.name()); }
 // The store is every tenant's: only a grant on every tenant admits store maintenance.
 std::string_view TenantOf(const v1::CompactStoreRequest&) { return {}; }
@@ -105,6 +108,71 @@ std::optional<Permission> ExtraPermission(const v1::BatchCheckRequest& r) {
 std::optional<Permission> ExtraPermission(const v1::CreateLinkRequest& r) {
   return ByHash(r.target());
 }
+std::optional<Permission> ExtraPermission(const v1::GetReceiptRequest& r) {
+  return ByHash(r.target());
+}
+
+// The history records a write's response reports, whose receipts it carries (ReceiptIssuer).
+// Writes without receipts report none.
+struct ReceiptRecords {
+  std::string tenant;
+  std::vector<ReceiptIssuer::Record> records;
+};
+template <typename Request, typename Response>
+ReceiptRecords ReceiptRecordsOf(const Request&, const Response&) {
+  return {};
+}
+v1::TargetRef SubjectRef(const std::string& subject_id) {
+  v1::TargetRef ref;
+  ref.set_subject_id(subject_id);
+  return ref;
+}
+v1::TargetRef ContactTarget(const v1::ContactRef& contact) {
+  v1::TargetRef ref;
+  *ref.mutable_contact() = contact;
+  return ref;
+}
+ReceiptRecords ReceiptRecordsOf(const v1::RecordDecisionsRequest& q,
+                                const v1::RecordDecisionsResponse& r) {
+  return {q.tenant(), {{r.target(), r.sequence()}}};
+}
+ReceiptRecords ReceiptRecordsOf(const v1::ConfirmDecisionRequest&,
+                                const v1::ConfirmDecisionResponse& r) {
+  if (r.already_confirmed()) return {};  // nothing was written
+  return {r.tenant(), {{r.target(), r.sequence()}}};
+}
+ReceiptRecords ReceiptRecordsOf(const v1::SuppressContactPointRequest& q,
+                                const v1::SuppressContactPointResponse& r) {
+  return {q.tenant(), {{ContactTarget(r.contact()), r.sequence()}}};
+}
+ReceiptRecords ReceiptRecordsOf(const v1::LinkContactPointRequest& q,
+                                const v1::LinkContactPointResponse& r) {
+  return {q.tenant(),
+          {{SubjectRef(q.subject_id()), r.subject_sequence()},
+           {ContactTarget(r.contact()), r.contact_sequence()}}};
+}
+ReceiptRecords ReceiptRecordsOf(const v1::UnlinkContactPointRequest& q,
+                                const v1::UnlinkContactPointResponse& r) {
+  // The response does not name the contact point: it is the subject record's counterpart.
+  return {
+      q.tenant(),
+      {{SubjectRef(q.subject_id()), r.subject_sequence()}, {std::nullopt, r.contact_sequence()}}};
+}
+template <typename Response>
+void SetReceipts(Response& response, std::vector<v1::Receipt>& receipts) {
+  // Only the responses ReceiptRecordsOf names records for get here.
+  if constexpr (requires { response.mutable_receipt(); }) {
+    *response.mutable_receipt() = std::move(receipts[0]);
+  }
+}
+void SetReceipts(v1::LinkContactPointResponse& response, std::vector<v1::Receipt>& receipts) {
+  *response.mutable_receipt() = std::move(receipts[0]);
+  *response.mutable_contact_receipt() = std::move(receipts[1]);
+}
+void SetReceipts(v1::UnlinkContactPointResponse& response, std::vector<v1::Receipt>& receipts) {
+  *response.mutable_receipt() = std::move(receipts[0]);
+  *response.mutable_contact_receipt() = std::move(receipts[1]);
+}
 
 // One call: its rule, the guard that admits it, and its metrics.
 struct Call {
@@ -133,10 +201,13 @@ struct Call {
   }
 };
 
-// A write: the ledger completes it on the committer thread once durable.
+// A write: the ledger completes it on the committer thread once durable. With `receipts`, the
+// history records the response reports are signed before it is sent (a replayed idempotent
+// response too): the committer thread only queues them for the signer thread.
 template <typename Request, typename Response, typename Start>
 grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const Request& request,
-                                Response* response, Call call, Start start) {
+                                Response* response, Call call, Start start,
+                                ReceiptIssuer* receipts = nullptr) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::StatusOr<ledger::Caller> caller = call.Admit(ctx, request);
   if (!caller.ok()) {
@@ -144,9 +215,33 @@ grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const Request&
     return reactor;
   }
   start(Deadline(ctx), *std::move(caller),
-        [reactor, response, call](absl::StatusOr<Response> result) {
-          if (result.ok()) *response = *std::move(result);
-          call.Finish(reactor, result.status());
+        [reactor, response, call, receipts, &request](absl::StatusOr<Response> result) {
+          if (!result.ok()) {
+            call.Finish(reactor, result.status());
+            return;
+          }
+          *response = *std::move(result);
+          ReceiptRecords wanted;
+          if (receipts != nullptr) wanted = ReceiptRecordsOf(request, *response);
+          if (wanted.records.empty()) {
+            call.Finish(reactor, absl::OkStatus());
+            return;
+          }
+          const size_t count = wanted.records.size();
+          receipts->Issue(
+              std::move(wanted.tenant), std::move(wanted.records),
+              [reactor, response, call, count](absl::StatusOr<std::vector<v1::Receipt>> signed_) {
+                // The write is durable either way: a receipt that cannot be made leaves the
+                // response without one (GetReceipt can sign it later), never fails the write.
+                if (signed_.ok() && signed_->size() == count) {
+                  SetReceipts(*response, *signed_);
+                } else {
+                  spdlog::get("consentd")
+                      ->warn("msg=\"receipt not issued\" service={} method={} error=\"{}\"",
+                             call.rule.service, call.rule.method, signed_.status().ToString());
+                }
+                call.Finish(reactor, absl::OkStatus());
+              });
         });
   return reactor;
 }
@@ -309,22 +404,26 @@ grpc::ServerUnaryReactor* ConsentService::RecordDecisions(grpc::CallbackServerCo
                                                           const v1::RecordDecisionsRequest* request,
                                                           v1::RecordDecisionsResponse* response) {
   static const RpcRule& rule = Rule(kName, "RecordDecisions");
-  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
-               [&](absl::Time deadline, ledger::Caller caller,
-                   ledger::Callback<v1::RecordDecisionsResponse> done) {
-                 ledger_.RecordDecisions(*request, deadline, std::move(done), caller);
-               });
+  return Write(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](absl::Time deadline, ledger::Caller caller,
+          ledger::Callback<v1::RecordDecisionsResponse> done) {
+        ledger_.RecordDecisions(*request, deadline, std::move(done), caller);
+      },
+      receipts_);
 }
 
 grpc::ServerUnaryReactor* ConsentService::ConfirmDecision(grpc::CallbackServerContext* ctx,
                                                           const v1::ConfirmDecisionRequest* request,
                                                           v1::ConfirmDecisionResponse* response) {
   static const RpcRule& rule = Rule(kName, "ConfirmDecision");
-  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
-               [&](absl::Time deadline, ledger::Caller caller,
-                   ledger::Callback<v1::ConfirmDecisionResponse> done) {
-                 ledger_.ConfirmDecision(*request, deadline, std::move(done), caller);
-               });
+  return Write(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](absl::Time deadline, ledger::Caller caller,
+          ledger::Callback<v1::ConfirmDecisionResponse> done) {
+        ledger_.ConfirmDecision(*request, deadline, std::move(done), caller);
+      },
+      receipts_);
 }
 
 grpc::ServerUnaryReactor* ConsentService::ResendConfirmation(
@@ -353,22 +452,26 @@ grpc::ServerUnaryReactor* ConsentService::LinkContactPoint(
     grpc::CallbackServerContext* ctx, const v1::LinkContactPointRequest* request,
     v1::LinkContactPointResponse* response) {
   static const RpcRule& rule = Rule(kName, "LinkContactPoint");
-  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
-               [&](absl::Time deadline, ledger::Caller caller,
-                   ledger::Callback<v1::LinkContactPointResponse> done) {
-                 ledger_.LinkContactPoint(*request, deadline, std::move(done), caller);
-               });
+  return Write(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](absl::Time deadline, ledger::Caller caller,
+          ledger::Callback<v1::LinkContactPointResponse> done) {
+        ledger_.LinkContactPoint(*request, deadline, std::move(done), caller);
+      },
+      receipts_);
 }
 
 grpc::ServerUnaryReactor* ConsentService::UnlinkContactPoint(
     grpc::CallbackServerContext* ctx, const v1::UnlinkContactPointRequest* request,
     v1::UnlinkContactPointResponse* response) {
   static const RpcRule& rule = Rule(kName, "UnlinkContactPoint");
-  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
-               [&](absl::Time deadline, ledger::Caller caller,
-                   ledger::Callback<v1::UnlinkContactPointResponse> done) {
-                 ledger_.UnlinkContactPoint(*request, deadline, std::move(done), caller);
-               });
+  return Write(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](absl::Time deadline, ledger::Caller caller,
+          ledger::Callback<v1::UnlinkContactPointResponse> done) {
+        ledger_.UnlinkContactPoint(*request, deadline, std::move(done), caller);
+      },
+      receipts_);
 }
 
 grpc::ServerUnaryReactor* ConsentService::SetPreferences(grpc::CallbackServerContext* ctx,
@@ -386,11 +489,13 @@ grpc::ServerUnaryReactor* ConsentService::SuppressContactPoint(
     grpc::CallbackServerContext* ctx, const v1::SuppressContactPointRequest* request,
     v1::SuppressContactPointResponse* response) {
   static const RpcRule& rule = Rule(kName, "SuppressContactPoint");
-  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
-               [&](absl::Time deadline, ledger::Caller caller,
-                   ledger::Callback<v1::SuppressContactPointResponse> done) {
-                 ledger_.SuppressContactPoint(*request, deadline, std::move(done), caller);
-               });
+  return Write(
+      ctx, *request, response, Call{guard_, metrics_, rule},
+      [&](absl::Time deadline, ledger::Caller caller,
+          ledger::Callback<v1::SuppressContactPointResponse> done) {
+        ledger_.SuppressContactPoint(*request, deadline, std::move(done), caller);
+      },
+      receipts_);
 }
 
 grpc::ServerUnaryReactor* ConsentService::GetSubjectState(grpc::CallbackServerContext* ctx,
@@ -582,6 +687,47 @@ grpc::ServerUnaryReactor* AdminService::CompactStore(grpc::CallbackServerContext
                                               .count()));
                 spdlog::info("msg=\"store compaction done\" duration_ms={}", out.duration_ms());
                 return out;
+              });
+}
+
+ReceiptService::ReceiptService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics,
+                               const ReceiptIssuer* receipts)
+    : ledger_(ledger), guard_(guard), metrics_(metrics), receipts_(receipts) {
+  RequireRules(kName);
+  GuardParsing("GetReceipt", &ReceiptService::GetReceipt);
+  GuardParsing("GetReceiptKeys", &ReceiptService::GetReceiptKeys);
+}
+
+namespace {
+absl::Status NoReceiptKeyring() {
+  return FailedPrecondition(
+      "receipts.keyring_file: consentd runs without a receipt keyring, so it signs no receipts");
+}
+}  // namespace
+
+grpc::ServerUnaryReactor* ReceiptService::GetReceipt(grpc::CallbackServerContext* ctx,
+                                                     const v1::GetReceiptRequest* request,
+                                                     v1::Receipt* response) {
+  static const RpcRule& rule = Rule(kName, "GetReceipt");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) -> absl::StatusOr<v1::Receipt> {
+                if (receipts_ == nullptr) return NoReceiptKeyring();
+                ASSIGN_OR_RETURN(
+                    v1::TargetRef target,
+                    ledger_.ResolveKnownTarget("target", request->tenant(), request->target()));
+                if (request->sequence() == 0) return InvalidField("sequence", "must be at least 1");
+                return receipts_->SignStored(request->tenant(), target, request->sequence());
+              });
+}
+
+grpc::ServerUnaryReactor* ReceiptService::GetReceiptKeys(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetReceiptKeysRequest* request,
+                                                         v1::GetReceiptKeysResponse* response) {
+  static const RpcRule& rule = Rule(kName, "GetReceiptKeys");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) -> absl::StatusOr<v1::GetReceiptKeysResponse> {
+                if (receipts_ == nullptr) return NoReceiptKeyring();
+                return receipts_->Keys();
               });
 }
 

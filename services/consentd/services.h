@@ -7,9 +7,11 @@
 #include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/receipts.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "consentd/call_guard.h"
 #include "consentd/proof.h"
+#include "consentd/receipt_issuer.h"
 #include "consentd/service_metrics.h"
 #include "ledger/ledger.h"
 #include "rpc/parse_guard.h"
@@ -98,6 +100,9 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
     proof_ = proof;
     store_ptr_ = store;
   }
+  // Attaches signed receipts to the responses of the writes that change consent (may be null: no
+  // receipts); call before serving. It must outlive the service.
+  void SetReceipts(ReceiptIssuer* receipts) { receipts_ = receipts; }
   grpc::ServerUnaryReactor* VerifyHistory(grpc::CallbackServerContext* ctx,
                                           const v1::VerifyHistoryRequest* request,
                                           v1::VerifyHistoryResponse* response) override;
@@ -125,6 +130,30 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   ServiceMetrics* metrics_;
   const EnforcementProof* proof_ = nullptr;
   const store::Store* store_ptr_ = nullptr;
+  ReceiptIssuer* receipts_ = nullptr;
+};
+
+// Consent receipts (receipts.proto): re-signing a stored history record, and the JWKS.
+class ReceiptService final : public rpc::ParseGuarded<v1::ReceiptService::CallbackService> {
+ public:
+  static constexpr std::string_view kName = "ReceiptService";
+  // `receipts` may be null (no receipt keyring): every call is FAILED_PRECONDITION. `ledger`,
+  // `guard` and `receipts` must outlive the service; `metrics` may be null.
+  ReceiptService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics,
+                 const ReceiptIssuer* receipts);
+
+  grpc::ServerUnaryReactor* GetReceipt(grpc::CallbackServerContext* ctx,
+                                       const v1::GetReceiptRequest* request,
+                                       v1::Receipt* response) override;
+  grpc::ServerUnaryReactor* GetReceiptKeys(grpc::CallbackServerContext* ctx,
+                                           const v1::GetReceiptKeysRequest* request,
+                                           v1::GetReceiptKeysResponse* response) override;
+
+ private:
+  ledger::Ledger& ledger_;
+  CallGuard& guard_;
+  ServiceMetrics* metrics_;
+  const ReceiptIssuer* receipts_;
 };
 
 class ErasureLog;

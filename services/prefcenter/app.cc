@@ -114,6 +114,8 @@ void App::Register(http::Server& server) {
     server.Get("bench_static", "/__bench/static", ok);
     server.Post("bench_static", "/__bench/static", ok);
   }
+  server.Get("jwks", "/\\.well-known/jwks\\.json",
+             [this](const auto&, auto& res, const auto&) { Jwks(res); });
   server.Get("assets", "/assets/prefcenter\\.css",
              [this](const auto& req, auto& res, const auto&) { Stylesheet(req, res); });
   // Any other page a person may type or truncate: the HTML 404, not a bare one.
@@ -357,6 +359,24 @@ void App::Stylesheet(const httplib::Request& req, httplib::Response& res) {
   }
   res.set_header("Cache-Control", "public, max-age=86400");
   res.set_content(css, "text/css; charset=utf-8");
+}
+
+void App::Jwks(httplib::Response& res) {
+  absl::StatusOr<std::shared_ptr<const std::string>> jwks = client_.ReceiptKeys();
+  if (!jwks.ok()) {
+    // No keyring: nothing to publish. Otherwise consentd is unreachable: try again soon.
+    const bool none = jwks.status().code() == absl::StatusCode::kFailedPrecondition;
+    res.status = none ? 404 : 503;
+    if (!none) res.set_header("Retry-After", "5");
+    res.set_content(none ? "no receipt keys\n" : "receipt keys unavailable\n",
+                    "text/plain; charset=utf-8");
+    return;
+  }
+  // Public keys: anyone may fetch and cache them; a rotation shows within max-age plus the
+  // client's own refresh (catalog_ttl).
+  res.set_header("Cache-Control", "public, max-age=300");
+  res.set_header("Access-Control-Allow-Origin", "*");
+  res.set_content(**jwks, "application/jwk-set+json");
 }
 
 }  // namespace assent::prefcenter

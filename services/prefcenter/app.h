@@ -82,6 +82,8 @@ class App {
   static std::string DownloadScope(const std::string& token);
   void Api(const httplib::Request& req, httplib::Response& res, const http::RequestContext& ctx);
   void Stylesheet(const httplib::Request& req, httplib::Response& res);
+  // /.well-known/jwks.json: the keys that verify consent receipts (docs/RECEIPTS.md).
+  void Jwks(httplib::Response& res);
 
   // Rate limits for the client and (when given) the link; false after answering 429.
   bool Admit(const httplib::Request& req, httplib::Response& res, const http::RequestContext& ctx,

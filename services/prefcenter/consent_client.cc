@@ -32,7 +32,32 @@ ConsentClient::ConsentClient(std::shared_ptr<grpc::Channel> channel, const Clock
       catalog_ttl_(catalog_ttl),
       catalog_(v1::CatalogService::NewStub(channel)),
       consent_(v1::ConsentService::NewStub(channel)),
-      export_(v1::ExportService::NewStub(channel)) {}
+      export_(v1::ExportService::NewStub(channel)),
+      receipts_(v1::ReceiptService::NewStub(channel)) {}
+
+absl::StatusOr<std::shared_ptr<const std::string>> ConsentClient::ReceiptKeys() {
+  const absl::Time now = clock_.Now();
+  std::shared_ptr<const std::string> cached;
+  {
+    absl::MutexLock lock(&mu_);
+    cached = jwks_;
+    if (cached != nullptr && now - jwks_fetched_ < catalog_ttl_) return cached;
+  }
+  v1::GetReceiptKeysResponse keys;
+  grpc::Status status =
+      receipts_->GetReceiptKeys(Context().get(), v1::GetReceiptKeysRequest(), &keys);
+  if (!status.ok()) {
+    if (cached != nullptr && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
+      return cached;
+    }
+    return FromGrpc(status);
+  }
+  auto fresh = std::make_shared<const std::string>(std::move(*keys.mutable_jwks()));
+  absl::MutexLock lock(&mu_);
+  jwks_ = fresh;
+  jwks_fetched_ = now;
+  return fresh;
+}
 
 absl::Status ConsentClient::RequestExportLink(const v1::RequestExportLinkRequest& request) {
   v1::RequestExportLinkResponse response;

@@ -16,6 +16,7 @@
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/export.grpc.pb.h"
+#include "assent/v1/receipts.grpc.pb.h"
 #include "common/clock.h"
 #include "enforce/catalog.h"
 #include "grpcpp/channel.h"
@@ -67,6 +68,10 @@ class ConsentClient {
                                        absl::Duration deadline);
   // Ready when consentd answers (a cheap ListTenants).
   bool Ready();
+  // The receipt JWKS (GetReceiptKeys), from the cache when fresher than catalog_ttl; a failed
+  // refresh serves the cached one when there is one. FAILED_PRECONDITION when consentd signs no
+  // receipts.
+  absl::StatusOr<std::shared_ptr<const std::string>> ReceiptKeys();
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;
@@ -77,8 +82,11 @@ class ConsentClient {
   std::unique_ptr<v1::CatalogService::Stub> catalog_;
   std::unique_ptr<v1::ConsentService::Stub> consent_;
   std::unique_ptr<v1::ExportService::Stub> export_;
+  std::unique_ptr<v1::ReceiptService::Stub> receipts_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const TenantInfo>> tenants_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const std::string> jwks_ ABSL_GUARDED_BY(mu_);
+  absl::Time jwks_fetched_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 // The Target that names a stored TargetRef (a contact point by its keyed hash).

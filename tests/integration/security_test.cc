@@ -194,9 +194,10 @@ std::vector<std::pair<std::string, std::string>> EveryRpc() {
   (void)v1::EraseSubjectRequest::descriptor();
   (void)v1::ExportSubjectRequest::descriptor();
   std::vector<std::pair<std::string, std::string>> calls;
+  (void)v1::GetReceiptRequest::descriptor();
   for (const char* name :
        {"assent.v1.CatalogService", "assent.v1.ConsentService", "assent.v1.SubjectRightsService",
-        "assent.v1.AdminService", "assent.v1.ExportService"}) {
+        "assent.v1.AdminService", "assent.v1.ExportService", "assent.v1.ReceiptService"}) {
     const auto* service = pool->FindServiceByName(name);
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* method = service->method(i);
@@ -330,7 +331,7 @@ TEST_F(SecurityTest, EveryRpcIsRefusedWithoutIdentityPermissionOrTenantAndNothin
   auto reader = As("reader");  // consent.check on acme only
   auto globex = As("globex");  // everything, on globex only
   const auto calls = EveryRpc();
-  EXPECT_EQ(calls.size(), 33u);
+  EXPECT_EQ(calls.size(), 35u);
   for (const auto& [method, bytes] : calls) {
     SCOPED_TRACE(method);
     grpc::Status status = RawCall(*anonymous, method, bytes);
@@ -349,6 +350,13 @@ TEST_F(SecurityTest, EveryRpcIsRefusedWithoutIdentityPermissionOrTenantAndNothin
     if (absl::EndsWith(method, "/ListTenants")) {
       // Listing is allowed to anyone who may read some tenant's catalog: it shows only those.
       ASSERT_TRUE(status.ok()) << status.error_message();
+      continue;
+    }
+    if (absl::EndsWith(method, "/GetReceiptKeys")) {
+      // The receipt keys are the same for every tenant: any catalog reader may fetch them (this
+      // server has no receipt keyring, so there are none).
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+          << status.error_message();
       continue;
     }
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -790,6 +798,21 @@ TEST(StartupTest, TlsFilesAreCheckedAtStart) {
   chmod(keyring.c_str(), 0644);
   EXPECT_THAT(start({"--insecure", "--links-keyring-file", keyring}),
               HasSubstr("links.keyring_file: " + keyring + " is readable by every user"));
+  // The receipt keyring, and every private key file it names.
+  const std::string receipts = dir.Sub("receipts.yaml");
+  std::ofstream(receipts) << "keys:\n  - id: r1\n    private_key_file: r1.pem\n";
+  chmod(receipts.c_str(), 0644);
+  EXPECT_THAT(start({"--insecure", "--receipts-keyring-file", receipts}),
+              HasSubstr("receipts.keyring_file: " + receipts + " is readable by every user"));
+  chmod(receipts.c_str(), 0600);
+  int made = 0;
+  testing::RunCommand(absl::StrCat("openssl genpkey -algorithm ed25519 -out ", dir.Sub("r1.pem")),
+                      &made);
+  ASSERT_EQ(made, 0);
+  chmod(dir.Sub("r1.pem").c_str(), 0644);
+  EXPECT_THAT(
+      start({"--insecure", "--receipts-keyring-file", receipts}),
+      HasSubstr("keys[0].private_key_file: " + dir.Sub("r1.pem") + " is readable by every user"));
 }
 
 }  // namespace

@@ -29,6 +29,8 @@ void Show(Session& session, const google::protobuf::Message& message, const std:
   }
 }
 
+}  // namespace
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::stringstream content;
   if (path == "-") {
@@ -42,6 +44,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
   return content.str();
 }
+
+namespace {
 
 // Every --notice-file, read.
 absl::StatusOr<std::vector<NoticeFile>> ReadNoticeFiles(const Args& args) {

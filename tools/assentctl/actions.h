@@ -53,5 +53,11 @@ absl::StatusOr<int> Verify(Session& session, const Args& args);
 absl::StatusOr<int> AdminCompact(Session& session, const Args& args);
 // export_action.cc
 absl::StatusOr<int> Export(Session& session, const Args& args);
+// receipt_actions.cc
+absl::StatusOr<int> ReceiptGet(Session& session, const Args& args);
+absl::StatusOr<int> ReceiptVerify(Session& session, const Args& args);
+
+// The content of `path` ("-": standard input); NOT_FOUND / DATA_LOSS naming it otherwise.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 }  // namespace assent::ctl

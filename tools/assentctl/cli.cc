@@ -245,6 +245,15 @@ std::vector<Command> MakeCommands() {
        "iso27560: one ISO/IEC TS 27560 consent record per line (docs/ISO27560.md). Default json "
        "to standard output; exit 1 when the chain does not verify.",
        0, Flags({{{"subject", kValue}, {"format", kValue}, {"output", kValue}}}), &Export},
+      {"receipt get", "TARGET --sequence N",
+       "Print the signed consent receipt of TARGET's history record N (JSON: the file that "
+       "receipt verify reads).",
+       0, Flags({kTargetFlags, {{"sequence", kValue}}}), &ReceiptGet},
+      {"receipt verify", "FILE [--jwks FILE_OR_URL]",
+       "Verify a receipt file offline against a JWKS (a file, an http(s) URL such as the "
+       "preference center's /.well-known/jwks.json, or by default consentd's GetReceiptKeys); "
+       "print what it verified; exit 0 when it verifies, 1 when it does not.",
+       1, Flags({{{"jwks", kValue}}}), &ReceiptVerify},
       {"events tail",
        "[--brokers HOST:PORT] [--kafka-config FILE] [-X KEY=VALUE]... [--topic-prefix P]"
        " [--state-topic] [--from-beginning] [--count N] [--idle-exit DURATION]",

@@ -34,6 +34,7 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
       rights_(v1::SubjectRightsService::NewStub(channel)),
       admin_(v1::AdminService::NewStub(channel)),
       export_(v1::ExportService::NewStub(channel)),
+      receipts_(v1::ReceiptService::NewStub(channel)),
       out_(out),
       err_(&std::cerr) {}
 

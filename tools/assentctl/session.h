@@ -14,6 +14,7 @@
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/export.grpc.pb.h"
+#include "assent/v1/receipts.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "assentctl/requests.h"
 #include "google/protobuf/message.h"
@@ -44,6 +45,7 @@ class Session {
   // call is then cancelled).
   absl::Status Export(const v1::ExportSubjectRequest& request,
                       absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each);
+  v1::ReceiptService::StubInterface& receipts() { return *receipts_; }
 
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
@@ -75,6 +77,7 @@ class Session {
   std::unique_ptr<v1::SubjectRightsService::StubInterface> rights_;
   std::unique_ptr<v1::AdminService::StubInterface> admin_;
   std::unique_ptr<v1::ExportService::StubInterface> export_;
+  std::unique_ptr<v1::ReceiptService::StubInterface> receipts_;
   std::ostream& out_;
   std::ostream* err_;
 };

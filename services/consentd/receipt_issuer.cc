@@ -1,0 +1,108 @@
+#include "consentd/receipt_issuer.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "receipts/claims.h"
+#include "store/keys.h"
+
+namespace assent::consentd {
+
+namespace {
+prometheus::Family<prometheus::Counter>& ReceiptCounters(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("assent_receipts_total")
+      .Help(
+          "Receipts of consent writes by result: signed, or failed (the write succeeded and its "
+          "response carries no receipt)")
+      .Register(registry);
+}
+}  // namespace
+
+ReceiptIssuer::ReceiptIssuer(std::string keyring_file, const store::Store& store,
+                             std::shared_ptr<const crypto::SigningKeyRing> keyring,
+                             const Clock& clock, prometheus::Registry& registry)
+    : keyring_file_(std::move(keyring_file)),
+      store_(store),
+      signed_(ReceiptCounters(registry).Add({{"result", "signed"}})),
+      failed_(ReceiptCounters(registry).Add({{"result", "failed"}})),
+      signer_(std::move(keyring), clock),
+      batcher_(signer_) {}
+
+absl::StatusOr<std::unique_ptr<ReceiptIssuer>> ReceiptIssuer::Create(
+    const std::string& keyring_file, const store::Store& store, const Clock& clock,
+    prometheus::Registry& registry) {
+  ASSIGN_OR_RETURN(crypto::SigningKeyRing ring, crypto::SigningKeyRing::Load(keyring_file));
+  return std::unique_ptr<ReceiptIssuer>(new ReceiptIssuer(
+      keyring_file, store, std::make_shared<const crypto::SigningKeyRing>(std::move(ring)), clock,
+      registry));
+}
+
+absl::StatusOr<v1::HistoryRecord> ReceiptIssuer::ReadRecord(std::string_view tenant,
+                                                            const v1::TargetRef& target,
+                                                            uint64_t sequence) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   store_.Get(store::Cf::kHistory,
+                              store::HistoryKey(tenant, store::EntityName(target), sequence)));
+  if (!bytes.has_value()) return NotFound("history record", absl::StrCat("sequence ", sequence));
+  v1::HistoryRecord record;
+  if (!record.ParseFromString(*bytes)) return Corrupt("history record");
+  return record;
+}
+
+void ReceiptIssuer::Issue(std::string tenant, std::vector<Record> records, Done done) {
+  const size_t count = records.size();
+  batcher_.Submit(
+      [this, tenant = std::move(tenant),
+       records = std::move(records)]() -> absl::StatusOr<std::vector<std::string>> {
+        std::vector<std::string> claims;
+        std::optional<v1::TargetRef> counterpart;
+        for (const Record& r : records) {
+          const v1::TargetRef* target = r.target.has_value() ? &*r.target : nullptr;
+          if (target == nullptr) {
+            if (!counterpart.has_value()) return Corrupt("history record without counterpart");
+            target = &*counterpart;
+          }
+          ASSIGN_OR_RETURN(v1::HistoryRecord record, ReadRecord(tenant, *target, r.sequence));
+          if (!counterpart.has_value() && record.has_counterpart()) {
+            counterpart = record.counterpart();
+          }
+          claims.push_back(receipts::ReceiptClaims(record));
+        }
+        return claims;
+      },
+      [this, count,
+       done = std::move(done)](absl::StatusOr<std::vector<v1::Receipt>> result) mutable {
+        if (result.ok() && result->size() == count) {
+          signed_.Increment(static_cast<double>(count));
+        } else {
+          failed_.Increment(static_cast<double>(count));
+        }
+        done(std::move(result));
+      });
+}
+
+absl::StatusOr<v1::Receipt> ReceiptIssuer::SignStored(std::string_view tenant,
+                                                      const v1::TargetRef& target,
+                                                      uint64_t sequence) const {
+  ASSIGN_OR_RETURN(v1::HistoryRecord record, ReadRecord(tenant, target, sequence));
+  ASSIGN_OR_RETURN(std::vector<v1::Receipt> receipts,
+                   signer_.SignBatch({receipts::ReceiptClaims(record)}));
+  return std::move(receipts[0]);
+}
+
+v1::GetReceiptKeysResponse ReceiptIssuer::Keys() const {
+  std::shared_ptr<const crypto::SigningKeyRing> ring = signer_.keyring();
+  v1::GetReceiptKeysResponse response;
+  response.set_jwks(ring->JwksJson());
+  response.set_current_kid(ring->current().id);
+  return response;
+}
+
+absl::Status ReceiptIssuer::Reload() {
+  ASSIGN_OR_RETURN(crypto::SigningKeyRing ring, crypto::SigningKeyRing::Load(keyring_file_));
+  signer_.SetKeyRing(std::make_shared<const crypto::SigningKeyRing>(std::move(ring)));
+  return absl::OkStatus();
+}
+
+}  // namespace assent::consentd
