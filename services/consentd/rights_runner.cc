@@ -1,6 +1,6 @@
 #include "consentd/rights_runner.h"
 
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "spdlog/spdlog.h"
 
 namespace assent::consentd {
@@ -61,14 +61,15 @@ absl::Duration RightsRunner::OffboardRound() {
   if (progress->idle) return kIdle;
   offboard_erased_.Increment(static_cast<double>(progress->erased_subjects.size()));
   if (erasure_log_ != nullptr) {
+    // Queued together, the round's entries share the log's group fsync; wait for all of them.
+    absl::BlockingCounter logged(static_cast<int>(progress->erased_subjects.size()));
     for (const std::string& subject : progress->erased_subjects) {
-      absl::Notification logged;
       erasure_log_->Append({progress->tenant, subject, clock_.Now()}, [&](absl::Status s) {
         if (!s.ok()) log->error("msg=\"erasure log append failed\" error=\"{}\"", s.ToString());
-        logged.Notify();
+        logged.DecrementCount();
       });
-      logged.WaitForNotification();
     }
+    logged.Wait();
   }
   const v1::OffboardingStatus& s = progress->status;
   log->info("msg=\"offboarding\" tenant={} state={} scanned={} erased={} held={}", s.tenant(),
