@@ -41,6 +41,7 @@ constexpr std::array kRules = {
     RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
     RpcRule{"AdminService", "CompactStore", Permission::kAdmin},
     RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
+    RpcRule{"ImportService", "ImportDecisions", Permission::kConsentImport},
     RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},
     RpcRule{"ReceiptService", "GetReceiptKeys", Permission::kCatalogRead},
 };
