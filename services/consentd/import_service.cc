@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 #include "rpc/status.h"
 #include "spdlog/spdlog.h"
 
@@ -48,7 +49,11 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
  public:
   ImportReactor(grpc::CallbackServerContext* ctx, ledger::Ledger& ledger, CallGuard& guard,
                 ServiceMetrics* metrics)
-      : ctx_(ctx), ledger_(ledger), guard_(guard), metrics_(metrics), rule_(Rule("ImportDecisions")) {
+      : ctx_(ctx),
+        ledger_(ledger),
+        guard_(guard),
+        metrics_(metrics),
+        rule_(Rule("ImportDecisions")) {
     reading_ = true;
     incoming_ = std::make_shared<Batch>();
     StartRead(&incoming_->request);
@@ -131,16 +136,18 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
   }
 
   absl::StatusOr<ledger::Caller> Admit(const Request& request) {
+    // An empty tenant would ask the guard about every tenant: refused before it is asked.
     if (request.tenant().empty()) return InvalidField("tenant", "is required");
-    if (request.rows_size() == 0 || request.rows_size() > ImportService::kMaxRows) {
-      return InvalidField("rows", absl::StrCat("must hold 1..", ImportService::kMaxRows,
-                                               " rows (got ", request.rows_size(), ")"));
-    }
     std::optional<authz::Permission> extra;
     for (const v1::ImportRow& row : request.rows()) {
       if (row.decisions().target().has_contact_ref()) extra = authz::Permission::kContactByHash;
     }
-    return guard_.Admit(ctx_, rule_, request.tenant(), extra);
+    ASSIGN_OR_RETURN(ledger::Caller caller, guard_.Admit(ctx_, rule_, request.tenant(), extra));
+    if (request.rows_size() == 0 || request.rows_size() > ImportService::kMaxRows) {
+      return InvalidField("rows", absl::StrCat("must hold 1..", ImportService::kMaxRows,
+                                               " rows (got ", request.rows_size(), ")"));
+    }
+    return caller;
   }
 
   // Remembers the first error; the call ends with it once no row is in flight.

@@ -28,8 +28,8 @@ class ImportService final : public v1::ImportService::CallbackService {
   // `ledger` and `guard` must outlive the service and every call it serves; `metrics` may be null.
   ImportService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics);
 
-  grpc::ServerBidiReactor<v1::ImportDecisionsRequest, v1::ImportDecisionsResponse>*
-  ImportDecisions(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<v1::ImportDecisionsRequest, v1::ImportDecisionsResponse>* ImportDecisions(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
   ledger::Ledger& ledger_;

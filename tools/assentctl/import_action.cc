@@ -194,9 +194,8 @@ class Importer {
             break;
           default:
             ++counts_.rejected;
-            rejects_ << RejectLine(
-                {r.line(), r.field().empty() ? "record" : r.field(),
-                 absl::StrCat(r.code(), ": ", r.message())});
+            rejects_ << RejectLine({r.line(), r.field().empty() ? "record" : r.field(),
+                                    absl::StrCat(r.code(), ": ", r.message())});
         }
       }
     }
@@ -219,10 +218,9 @@ class Importer {
     last_progress_ = now;
     const double seconds = std::max(1e-3, absl::ToDoubleSeconds(now - start_));
     const double rate = static_cast<double>(counts_.rows - resumed_rows_) / seconds;
-    const double done = file_bytes_ == 0
-                            ? 1.0
-                            : static_cast<double>(checkpoint_.offset) /
-                                  static_cast<double>(file_bytes_);
+    const double done = file_bytes_ == 0 ? 1.0
+                                         : static_cast<double>(checkpoint_.offset) /
+                                               static_cast<double>(file_bytes_);
     const double fraction = last ? 1.0 : std::min(1.0, done);
     std::string eta = "--:--:--";
     if (fraction > 0 && fraction < 1) {
@@ -280,11 +278,10 @@ absl::StatusOr<int> Import(Session& session, const Args& args) {
   const bool dry_run = args.Switch("dry-run");
   const std::string rejects_path = args.GetOr("rejects", path + ".rejects.csv");
   const std::string checkpoint_path = args.GetOr("checkpoint", path + ".checkpoint");
-  RowDefaults defaults{session.options().tenant, args.GetOr("source", "import"),
-                       args.GetOr("origin", absl::StrCat(
-                                                "file:", std::filesystem::path(path).filename()
-                                                             .string())),
-                       args.GetOr("actor", "assentctl-import")};
+  RowDefaults defaults{
+      session.options().tenant, args.GetOr("source", "import"),
+      args.GetOr("origin", absl::StrCat("file:", std::filesystem::path(path).filename().string())),
+      args.GetOr("actor", "assentctl-import")};
 
   ASSIGN_OR_RETURN(std::string sha256, FileSha256(path));
   std::ifstream in(path, std::ios::binary);
@@ -313,15 +310,17 @@ absl::StatusOr<int> Import(Session& session, const Args& args) {
     }
   }
   std::ofstream rejects(rejects_path, resuming ? std::ios::app : std::ios::trunc);
-  if (!rejects) return absl::UnavailableError(absl::StrCat("--rejects: cannot write ", rejects_path));
+  if (!rejects)
+    return absl::UnavailableError(absl::StrCat("--rejects: cannot write ", rejects_path));
   if (!resuming) rejects << "line,field,reason\n";
 
   Importer importer(session, dry_run, checkpoint_path, rejects, file_bytes, base);
   absl::Status run = importer.Run(*reader, defaults, sha256, batch_rows);
   rejects.close();
   if (!run.ok()) {
-    if (!dry_run) session.Warn(absl::StrCat("stopped; run the same command again to resume from ",
-                                            checkpoint_path));
+    if (!dry_run)
+      session.Warn(
+          absl::StrCat("stopped; run the same command again to resume from ", checkpoint_path));
     return run;
   }
   // Done: a later run of the same file goes through every row again, each answered "already

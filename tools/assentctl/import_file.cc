@@ -84,7 +84,7 @@ std::string CsvQuote(std::string_view text) {
 }  // namespace
 
 absl::StatusOr<ImportFormat> ImportFormatFor(std::string_view path,
-                                            std::optional<std::string> flag) {
+                                             std::optional<std::string> flag) {
   if (flag.has_value()) {
     if (*flag == "csv") return ImportFormat::kCsv;
     if (*flag == "jsonl") return ImportFormat::kJsonLines;
@@ -192,8 +192,8 @@ bool ImportReader::ReadLine(std::string& line) {
 }
 
 absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::istream& in,
-                                                                ImportFormat format,
-                                                                const ColumnMapping& mapping) {
+                                                                 ImportFormat format,
+                                                                 const ColumnMapping& mapping) {
   std::unique_ptr<ImportReader> reader(new ImportReader(in, format));
   reader->mapping_ = mapping;
   // A UTF-8 byte-order mark (spreadsheet exports write one) is not part of the first column.
@@ -261,9 +261,9 @@ bool ImportReader::Next(ImportRecord& record, std::optional<RowProblem>& problem
         return true;
       }
       if (values.size() != columns_.size()) {
-        problem = RowProblem{record.line, "record",
-                             absl::StrCat("has ", values.size(), " fields, the header ",
-                                          columns_.size())};
+        problem = RowProblem{
+            record.line, "record",
+            absl::StrCat("has ", values.size(), " fields, the header ", columns_.size())};
         return true;
       }
       for (size_t i = 0; i < values.size(); ++i) {
@@ -301,8 +301,8 @@ bool ImportReader::Next(ImportRecord& record, std::optional<RowProblem>& problem
 }
 
 absl::StatusOr<v1::ImportRow> ToImportRow(const ImportRecord& record, const RowDefaults& defaults,
-                                         std::string_view file_sha256, std::string& tenant,
-                                         RowProblem& problem) {
+                                          std::string_view file_sha256, std::string& tenant,
+                                          RowProblem& problem) {
   auto get = [&](std::string_view name) -> std::string {
     auto it = record.fields.find(name);
     return it == record.fields.end() ? std::string() : it->second;
@@ -427,10 +427,10 @@ absl::StatusOr<std::optional<ImportCheckpoint>> ReadCheckpoint(const std::string
 }
 
 absl::Status WriteCheckpoint(const std::string& path, const ImportCheckpoint& c) {
-  const std::string text = absl::StrCat(
-      "assent-import-checkpoint-1\nsha256 ", c.file_sha256, "\noffset ", c.offset, "\nline ",
-      c.line, "\nrows ", c.rows, "\nimported ", c.imported, "\nalready ", c.already,
-      "\nrejected ", c.rejected, "\n");
+  const std::string text =
+      absl::StrCat("assent-import-checkpoint-1\nsha256 ", c.file_sha256, "\noffset ", c.offset,
+                   "\nline ", c.line, "\nrows ", c.rows, "\nimported ", c.imported, "\nalready ",
+                   c.already, "\nrejected ", c.rejected, "\n");
   const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("--checkpoint: cannot write ", temp));

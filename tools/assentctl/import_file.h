@@ -25,7 +25,7 @@ enum class ImportFormat { kCsv, kJsonLines };
 
 // --format csv|jsonl, else by the file's extension (.jsonl, .ndjson: JSON Lines), else CSV.
 absl::StatusOr<ImportFormat> ImportFormatFor(std::string_view path,
-                                            std::optional<std::string> flag);
+                                             std::optional<std::string> flag);
 
 // Renames a file's columns to Assent's. The mapping file has one "FILE_COLUMN=ASSENT_COLUMN" per
 // line; blank lines and lines starting with '#' are ignored. Columns not named keep their name.
@@ -42,11 +42,10 @@ class ColumnMapping {
 
 // The columns a row may have (README "Importing consent from another system").
 inline constexpr std::string_view kImportColumns[] = {
-    "tenant",       "subject_id",     "email",          "phone",      "phone_region",
-    "purpose",      "channel",        "topic",          "state",      "effective_time",
-    "expire_time",  "source",         "origin",         "jurisdiction", "notice_version",
-    "language",     "ip",             "user_agent",     "reference",  "confirm_time",
-    "tcf_string",   "gpp_string",     "gpc",            "actor"};
+    "tenant",    "subject_id",   "email",          "phone",          "phone_region", "purpose",
+    "channel",   "topic",        "state",          "effective_time", "expire_time",  "source",
+    "origin",    "jurisdiction", "notice_version", "language",       "ip",           "user_agent",
+    "reference", "confirm_time", "tcf_string",     "gpp_string",     "gpc",          "actor"};
 
 // One record of the file.
 struct ImportRecord {
@@ -114,8 +113,8 @@ struct RowDefaults {
 // The row of a record, keyed "<file_sha256>:<line>" (stable across runs of the same file).
 // `tenant` receives the row's tenant. A RowProblem naming the column otherwise.
 absl::StatusOr<v1::ImportRow> ToImportRow(const ImportRecord& record, const RowDefaults& defaults,
-                                         std::string_view file_sha256, std::string& tenant,
-                                         RowProblem& problem);
+                                          std::string_view file_sha256, std::string& tenant,
+                                          RowProblem& problem);
 
 // Where an import stands: every row before `offset` (record starting line `line`) of the file
 // with digest `file_sha256` has been answered by the server.
