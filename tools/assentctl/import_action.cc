@@ -69,6 +69,7 @@ class Importer {
     counts_.already = checkpoint_.already;
     counts_.rejected = checkpoint_.rejected;
     resumed_rows_ = counts_.rows;
+    rejects_bytes_ = checkpoint_.rejects_bytes;
   }
 
   absl::Status Run(ImportReader& reader, const RowDefaults& defaults, const std::string& sha256,
@@ -175,7 +176,7 @@ class Importer {
   // Counts a message's answers, writes its rejects and moves the checkpoint past it.
   absl::Status Answered(const Sent& sent, const v1::ImportDecisionsResponse* response) {
     for (const RowProblem& p : sent.problems) {
-      rejects_ << RejectLine(p);
+      Reject(p);
       ++counts_.rows;
       ++counts_.rejected;
     }
@@ -194,8 +195,8 @@ class Importer {
             break;
           default:
             ++counts_.rejected;
-            rejects_ << RejectLine({r.line(), r.field().empty() ? "record" : r.field(),
-                                    absl::StrCat(r.code(), ": ", r.message())});
+            Reject({r.line(), r.field().empty() ? "record" : r.field(),
+                    absl::StrCat(r.code(), ": ", r.message())});
         }
       }
     }
@@ -203,12 +204,19 @@ class Importer {
     checkpoint_.offset = sent.end_offset;  // also what the progress shows
     if (dry_run_) return absl::OkStatus();
     rejects_.flush();
+    checkpoint_.rejects_bytes = rejects_bytes_;
     checkpoint_.line = sent.next_line;
     checkpoint_.rows = counts_.rows;
     checkpoint_.imported = counts_.imported;
     checkpoint_.already = counts_.already;
     checkpoint_.rejected = counts_.rejected;
     return WriteCheckpoint(checkpoint_path_, checkpoint_);
+  }
+
+  void Reject(const RowProblem& problem) {
+    const std::string line = RejectLine(problem);
+    rejects_ << line;
+    rejects_bytes_ += line.size();
   }
 
   void Progress(bool last) {
@@ -250,6 +258,7 @@ class Importer {
   const bool tty_;
   Counts counts_;
   uint64_t resumed_rows_ = 0;
+  uint64_t rejects_bytes_ = 0;  // the reject file's size, header included
   absl::Time start_ = absl::Now();
   absl::Time last_progress_ = absl::InfinitePast();
   absl::Mutex mu_;
@@ -309,10 +318,22 @@ absl::StatusOr<int> Import(Session& session, const Args& args) {
                                 " rows done)"));
     }
   }
+  if (resuming) {
+    // Rejects written after the checkpoint belong to rows that are read again now.
+    std::filesystem::resize_file(rejects_path, base.rejects_bytes, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("--rejects: cannot resume ", rejects_path, ": ", ec.message()));
+    }
+  }
   std::ofstream rejects(rejects_path, resuming ? std::ios::app : std::ios::trunc);
   if (!rejects)
     return absl::UnavailableError(absl::StrCat("--rejects: cannot write ", rejects_path));
-  if (!resuming) rejects << "line,field,reason\n";
+  if (!resuming) {
+    constexpr std::string_view kHeader = "line,field,reason\n";
+    rejects << kHeader;
+    base.rejects_bytes = kHeader.size();
+  }
 
   Importer importer(session, dry_run, checkpoint_path, rejects, file_bytes, base);
   absl::Status run = importer.Run(*reader, defaults, sha256, batch_rows);

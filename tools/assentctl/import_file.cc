@@ -420,6 +420,7 @@ absl::StatusOr<std::optional<ImportCheckpoint>> ReadCheckpoint(const std::string
   c.imported = numbers["imported"];
   c.already = numbers["already"];
   c.rejected = numbers["rejected"];
+  c.rejects_bytes = numbers["rejects_bytes"];
   if (c.file_sha256.size() != 64 || c.line == 0) {
     return absl::DataLossError(absl::StrCat(path, " is an incomplete import checkpoint"));
   }
@@ -430,7 +431,7 @@ absl::Status WriteCheckpoint(const std::string& path, const ImportCheckpoint& c)
   const std::string text =
       absl::StrCat("assent-import-checkpoint-1\nsha256 ", c.file_sha256, "\noffset ", c.offset,
                    "\nline ", c.line, "\nrows ", c.rows, "\nimported ", c.imported, "\nalready ",
-                   c.already, "\nrejected ", c.rejected, "\n");
+                   c.already, "\nrejected ", c.rejected, "\nrejects_bytes ", c.rejects_bytes, "\n");
   const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("--checkpoint: cannot write ", temp));

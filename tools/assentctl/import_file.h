@@ -127,6 +127,9 @@ struct ImportCheckpoint {
   uint64_t imported = 0;
   uint64_t already = 0;
   uint64_t rejected = 0;
+  // The reject file's size when the checkpoint was written: a resumed import cuts it back to
+  // this, so that rejects written after the checkpoint are not listed twice.
+  uint64_t rejects_bytes = 0;
 };
 // nullopt when the file does not exist; DATA_LOSS when it is not a checkpoint.
 absl::StatusOr<std::optional<ImportCheckpoint>> ReadCheckpoint(const std::string& path);
