@@ -138,7 +138,8 @@ StoreContent ReadStore(const std::string& dir) {
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names);
   EXPECT_TRUE(s.ok()) << s.ToString();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const std::string& name : names)
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, descriptors, &handles, &raw);
@@ -161,7 +162,8 @@ StoreContent ReadStore(const std::string& dir) {
       if (names[i] == "import") ++content.import_keys;
       if (names[i] == "history") {
         v1::HistoryRecord record;
-        EXPECT_TRUE(record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())));
+        EXPECT_TRUE(
+            record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())));
         content.history[record.target().subject_id()].push_back(record);
       }
     }
@@ -206,10 +208,10 @@ TEST(ImportTest, KilledAndResumedImportRecordsEveryGoodRowOnceAndDryRunChangesNo
 
   // Killed once a quarter of the rows are answered (the checkpoint says so).
   {
-    testing::ChildProcess ctl(ASSENTCTL_PATH,
-                              {"--server", server.address(), "--tenant", "acme", "import", file,
-                               "--batch", "200"},
-                              dir.Sub("ctl1.log"));
+    testing::ChildProcess ctl(
+        ASSENTCTL_PATH,
+        {"--server", server.address(), "--tenant", "acme", "import", file, "--batch", "200"},
+        dir.Sub("ctl1.log"));
     const absl::Time deadline = absl::Now() + absl::Seconds(120);
     bool killed = false;
     while (absl::Now() < deadline) {
@@ -220,7 +222,8 @@ TEST(ImportTest, KilledAndResumedImportRecordsEveryGoodRowOnceAndDryRunChangesNo
         break;
       }
       ASSERT_EQ(ctl.Wait(absl::Milliseconds(5)), -1)
-          << "the import ended before it could be killed:\n" << testing::ReadFile(dir.Sub("ctl1.log"));
+          << "the import ended before it could be killed:\n"
+          << testing::ReadFile(dir.Sub("ctl1.log"));
     }
     ASSERT_TRUE(killed) << testing::ReadFile(dir.Sub("ctl1.log"));
   }
