@@ -1,7 +1,6 @@
 #include "consentd/import_service.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -23,16 +22,6 @@ namespace {
 using Request = v1::ImportDecisionsRequest;
 using Response = v1::ImportDecisionsResponse;
 
-const RpcRule& Rule(std::string_view method) {
-  const RpcRule* rule = FindRpcRule(ImportService::kName, method);
-  if (rule == nullptr) {
-    spdlog::critical("msg=\"RPC without a permission rule\" service={} method={}",
-                     ImportService::kName, method);
-    std::abort();
-  }
-  return *rule;
-}
-
 // How long one row may wait in the committer's queue.
 constexpr absl::Duration kRowDeadline = absl::Seconds(60);
 
@@ -53,7 +42,7 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
         ledger_(ledger),
         guard_(guard),
         metrics_(metrics),
-        rule_(Rule("ImportDecisions")) {
+        rule_(RequireRpcRule(ImportService::kName, "ImportDecisions")) {
     reading_ = true;
     incoming_ = std::make_shared<Batch>();
     StartRead(&incoming_->request);
@@ -238,7 +227,8 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
 
 ImportService::ImportService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics)
     : ledger_(ledger), guard_(guard), metrics_(metrics) {
-  (void)Rule("ImportDecisions");  // aborts at start when the permission table lacks the row
+  // Aborts at start when the permission table lacks the row.
+  (void)RequireRpcRule(kName, "ImportDecisions");
 }
 
 grpc::ServerBidiReactor<v1::ImportDecisionsRequest, v1::ImportDecisionsResponse>*

@@ -159,7 +159,12 @@ StoreContent ReadStore(const std::string& dir) {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       add(it->key().ToStringView());
       add(it->value().ToStringView());
-      if (names[i] == "import") ++content.import_keys;
+      if (names[i] == "import") {
+        ++content.import_keys;
+        // tenant \0 SHA-256 of the row key: nothing of the row itself.
+        EXPECT_EQ(it->key().size(), std::string("acme").size() + 1 + 32);
+        EXPECT_EQ(it->value().size(), 8u);  // the sequence recorded
+      }
       if (names[i] == "history") {
         v1::HistoryRecord record;
         EXPECT_TRUE(

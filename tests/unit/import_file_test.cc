@@ -48,9 +48,8 @@ TEST(ImportFileTest, CsvQuotedFieldsWithCommasQuotesAndNewlinesBomAndCrlf) {
   EXPECT_TRUE(read.problems.empty());
   ASSERT_EQ(read.records.size(), 3u);
   EXPECT_EQ(read.records[0].line, 2u);
-  EXPECT_THAT(read.records[0].fields,
-              ElementsAre(Pair("purpose", "news"), Pair("subject_id", "s1"),
-                          Pair("user_agent", "Mozilla/5.0, \"quoted\"")));
+  EXPECT_THAT(read.records[0].fields, ElementsAre(Pair("purpose", "news"), Pair("subject_id", "s1"),
+                                                  Pair("user_agent", "Mozilla/5.0, \"quoted\"")));
   EXPECT_EQ(read.records[1].line, 3u);
   EXPECT_EQ(read.records[1].fields.at("user_agent"), "two\r\nlines");
   // The quoted newline moved the line count on; the blank line 5 was skipped.
@@ -120,8 +119,8 @@ TEST(ImportFileTest, JsonLinesWithMappingNumbersAndBadLines) {
   ASSERT_EQ(read.records.size(), 1u);
   EXPECT_EQ(read.records[0].line, 1u);
   EXPECT_THAT(read.records[0].fields,
-              ElementsAre(Pair("gpc", "true"), Pair("notice_version", "2"),
-                          Pair("purpose", "news"), Pair("subject_id", "s1")));
+              ElementsAre(Pair("gpc", "true"), Pair("notice_version", "2"), Pair("purpose", "news"),
+                          Pair("subject_id", "s1")));
   ASSERT_EQ(read.problems.size(), 3u);
   EXPECT_EQ(read.problems[0].line, 2u);
   EXPECT_EQ(read.problems[1].line, 4u);
@@ -156,9 +155,12 @@ TEST(ImportFileTest, ResumeContinuesAtTheOffsetOfARecord) {
 TEST(ImportFileTest, RowsCarryTheirKeyTimeOriginAndNameTheBadColumn) {
   ImportRecord record;
   record.line = 7;
-  record.fields = {{"email", "Ana@Example.com"}, {"purpose", "news"},
-                   {"channel", "email"},         {"state", "opt-in"},
-                   {"effective_time", "2021-03-01T09:15:00Z"}, {"ip", "203.0.113.7"}};
+  record.fields = {{"email", "Ana@Example.com"},
+                   {"purpose", "news"},
+                   {"channel", "email"},
+                   {"state", "opt-in"},
+                   {"effective_time", "2021-03-01T09:15:00Z"},
+                   {"ip", "203.0.113.7"}};
   const RowDefaults defaults{"acme", "import", "file:crm.csv", "assentctl-import"};
   std::string tenant;
   RowProblem problem;

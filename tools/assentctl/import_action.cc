@@ -37,6 +37,7 @@ constexpr absl::Duration kPlainProgressEvery = absl::Seconds(5);
 struct Sent {
   uint64_t end_offset = 0;
   uint64_t next_line = 0;
+  int rows = 0;
   std::vector<RowProblem> problems;
 };
 
@@ -77,7 +78,11 @@ class Importer {
     grpc::ClientContext context;
     auto stream = session_.importer().ImportDecisions(&context);
     absl::Status answered;
-    std::thread responses([&] { answered = ReadResponses(*stream); });
+    std::thread responses([&] {
+      answered = ReadResponses(*stream);
+      // The stream is of no more use; the server is told to stop at once.
+      if (!answered.ok()) context.TryCancel();
+    });
 
     v1::ImportDecisionsRequest request;
     request.set_dry_run(dry_run_);
@@ -87,6 +92,7 @@ class Importer {
     auto send = [&](uint64_t end_offset, uint64_t next_line) -> bool {
       sent.end_offset = end_offset;
       sent.next_line = next_line;
+      sent.rows = request.rows_size();
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
@@ -132,8 +138,14 @@ class Importer {
     stream->WritesDone();
     responses.join();
     grpc::Status finished = stream->Finish();
-    if (!finished.ok()) return CallFailure(finished);
     if (!answered.ok()) return answered;
+    if (!finished.ok()) return CallFailure(finished);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!in_flight_.empty()) {
+        return absl::DataLossError("the import stream ended before every row was answered");
+      }
+    }
     // Records that did not parse after the last message sent.
     RETURN_IF_ERROR(Answered(sent, nullptr));
     Progress(/*last=*/true);
@@ -161,15 +173,16 @@ class Importer {
         sent = std::move(in_flight_.front());
         in_flight_.pop_front();
       }
+      if (response.results_size() != sent.rows) {
+        result = absl::DataLossError(absl::StrCat("the server answered ", response.results_size(),
+                                                  " of a message's ", sent.rows, " rows"));
+        break;
+      }
       if (absl::Status s = Answered(sent, &response); !s.ok() && result.ok()) result = s;
       Progress(/*last=*/false);
     }
     absl::MutexLock lock(&mu_);
     done_ = true;
-    if (result.ok() && !in_flight_.empty()) {
-      // The stream ended with messages unanswered; Finish says why (or this does, if it is OK).
-      result = absl::DataLossError("the import stream ended before every row was answered");
-    }
     return result;
   }
 
