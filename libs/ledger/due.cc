@@ -73,7 +73,11 @@ void IndexRecord(store::Txn& txn, const Catalog& catalog, std::string_view tenan
   const v1::Purpose* purpose = catalog.FindPurpose(tenant, record.purpose_id());
   if (purpose == nullptr || !purpose->has_remind_before()) return;
   key.kind = DueKind::kRemind;
-  key.due = std::max(now, expire - FromProto(purpose->remind_before()));
+  const absl::Time remind = expire - FromProto(purpose->remind_before());
+  // An imported grant whose reminder time had passed before it was imported gets none: the
+  // customer would otherwise be reminded at once of a consent given elsewhere, long ago.
+  if (record.imported() && remind < now) return;
+  key.due = std::max(now, remind);
   // A grant recorded already expired (an import of an old grant) needs no reminder.
   if (key.due >= expire) return;
   txn.PutNew(store::Cf::kDue, EncodeDueKey(key), value);

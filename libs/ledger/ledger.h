@@ -24,6 +24,7 @@
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
 #include "assent/v1/export.pb.h"
+#include "assent/v1/import.pb.h"
 #include "assent/v1/rights.pb.h"
 #include "common/clock.h"
 #include "core/deadlines.h"
@@ -183,6 +184,17 @@ class Ledger {
   void LinkContactPoint(const v1::LinkContactPointRequest& request, absl::Time deadline,
                         Callback<v1::LinkContactPointResponse> done,
                         const Caller& caller = Caller());
+
+  // Bulk import (import_ops.cc): records one row of `tenant` as RecordDecisions would (same
+  // validation, sealed evidence, history record, outbox event; imported decisions need no
+  // confirmation), with the row key's digest in the same batch, so a row key imported before is
+  // answered ALREADY_IMPORTED without writing. A bad row is answered REJECTED (code, field,
+  // message); `done` gets an error only when the row could not be tried (UNAVAILABLE,
+  // RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, INTERNAL). With `dry_run`, validates and answers VALID
+  // or REJECTED, writing nothing.
+  void ImportRow(std::string_view tenant, const v1::ImportRow& row, bool dry_run,
+                 absl::Time deadline, Callback<v1::ImportRowResult> done,
+                 const Caller& caller = Caller());
   void UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
                           Callback<v1::UnlinkContactPointResponse> done,
                           const Caller& caller = Caller());
@@ -317,6 +329,11 @@ class Ledger {
   absl::StatusOr<PreparedDecisions> PrepareDecisions(const Catalog& catalog,
                                                      const v1::RecordDecisionsRequest& request,
                                                      absl::Time now) const;
+  // RecordDecisions that also looks up and stores `import_key` (Cf::kImport; empty: none): a
+  // key found answers `replayed` with the sequence stored, writing nothing.
+  void RecordDecisionsKeyed(const v1::RecordDecisionsRequest& request, absl::Time deadline,
+                            Callback<v1::RecordDecisionsResponse> done, const Caller& caller,
+                            std::string import_key);
   // What Link and Unlink check before anything is written; the hashed contact point.
   absl::StatusOr<v1::ContactRef> ValidateLink(std::string_view tenant, std::string_view subject_id,
                                               const v1::ContactPoint& contact_point,

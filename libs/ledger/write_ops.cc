@@ -17,6 +17,7 @@
 #include "ledger/change.h"
 #include "ledger/due.h"
 #include "ledger/ledger.h"
+#include "store/keys.h"
 
 namespace assent::ledger {
 namespace {
@@ -192,6 +193,8 @@ struct RecordedRequest {
   std::string jurisdiction;
   bool gpc;
   std::optional<uint64_t> expected_sequence;
+  // An import row's key in Cf::kImport (store::ImportRowKey); empty for RecordDecisions.
+  std::string import_key;
 };
 
 namespace {
@@ -394,6 +397,12 @@ absl::StatusOr<PreparedDecisions> Ledger::PrepareDecisions(
 
 void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Time deadline,
                              Callback<v1::RecordDecisionsResponse> done, const Caller& caller) {
+  RecordDecisionsKeyed(request, deadline, std::move(done), caller, std::string());
+}
+
+void Ledger::RecordDecisionsKeyed(const v1::RecordDecisionsRequest& request, absl::Time deadline,
+                                  Callback<v1::RecordDecisionsResponse> done, const Caller& caller,
+                                  std::string import_key) {
   // Everything is checked before anything is written.
   auto prepared = PrepareDecisions(*catalog_.Snapshot(), request, clock_.Now());
   if (!prepared.ok()) return done(prepared.status());
@@ -425,7 +434,8 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
                              request.evidence().gpc(),
                              request.has_expected_sequence()
                                  ? std::optional<uint64_t>(request.expected_sequence())
-                                 : std::nullopt},
+                                 : std::nullopt,
+                             std::move(import_key)},
        records = std::move(prepared->records), target = std::move(prepared->target),
        to_confirm = std::move(prepared->to_confirm), plain = std::move(plain),
        sealing = *std::move(sealing), digest = IdempotencyDigest(request)](
@@ -434,6 +444,17 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
         ASSIGN_OR_RETURN(auto replay,
                          CheckIdempotency(txn, req.tenant, req.idempotency_key, kMethod, digest));
         if (replay.has_value()) return Replay<v1::RecordDecisionsResponse>(*replay);
+        if (!req.import_key.empty()) {
+          // A row imported before (however long ago): nothing is written again.
+          ASSIGN_OR_RETURN(auto imported, txn.Get(store::Cf::kImport, req.import_key));
+          if (imported.has_value()) {
+            v1::RecordDecisionsResponse again;
+            *again.mutable_target() = target;
+            if (imported->size() >= 8) again.set_sequence(store::ReadBigEndian64(*imported));
+            again.set_replayed(true);
+            return again;
+          }
+        }
         if (sealing.has_value()) {
           ASSIGN_OR_RETURN(const v1::SealedEvidence sealed, vault_->Commit(txn, *sealing));
           for (v1::ConsentRecord& r : records) {
@@ -511,6 +532,12 @@ void Ledger::RecordDecisions(const v1::RecordDecisionsRequest& request, absl::Ti
         }
         RememberIdempotency(txn, req.tenant, req.idempotency_key, kMethod, digest, response,
                             options_.idempotency_ttl);
+        if (!req.import_key.empty()) {
+          // Put, not PutNew: a later row of the same group with the same key must see it.
+          std::string sequence;
+          store::PutBigEndian64(&sequence, response.sequence());
+          txn.Put(store::Cf::kImport, req.import_key, std::move(sequence));
+        }
         if (observer_ != nullptr) {
           std::vector<std::pair<v1::PurposeKind, v1::ConsentState>> recorded;
           auto now_catalog = catalog_.Snapshot();

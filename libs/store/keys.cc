@@ -1,6 +1,7 @@
 #include "store/keys.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "common/strings.h"
 #include "contact/normalize.h"
 
@@ -103,6 +104,9 @@ std::string OutboxKey(uint64_t id) {
 }
 std::string IdempotencyKey(std::string_view tenant, std::string_view key) {
   return Join(tenant, key);
+}
+std::string ImportRowKey(std::string_view tenant, std::string_view row_key) {
+  return Join(tenant, Sha256(row_key));
 }
 std::string TenantKey(std::string_view tenant) { return Join(std::string_view("t"), tenant); }
 std::string TenantPrefix() { return std::string("t\0", 2); }

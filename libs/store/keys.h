@@ -13,6 +13,7 @@
 //   keys         tenant \0 entity                  -> the target's wrapped data key
 //   rights       "h" \0 tenant \0 subject -> LegalHold | "e" \0 tenant \0 subject -> ErasureStub
 //                | "o" \0 tenant -> offboarding job
+//   import       tenant \0 sha256(row key)        -> be64 sequence the row was recorded at
 #pragma once
 
 #include <cstdint>
@@ -62,6 +63,8 @@ std::string ErasureStubKey(std::string_view tenant, std::string_view subject_id)
 std::string ErasureStubPrefix();
 std::string OffboardingKey(std::string_view tenant);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
+// An imported row (Cf::kImport): tenant \0 and the raw SHA-256 of the row key.
+std::string ImportRowKey(std::string_view tenant, std::string_view row_key);
 
 std::string TenantKey(std::string_view tenant);
 // "t" \0 : prefix of every tenant key.

@@ -24,9 +24,9 @@
 namespace assent::store {
 namespace {
 
-constexpr std::string_view kCfNames[kCfCount] = {"subjects",    "contacts", "history", "outbox",
-                                                 "idempotency", "catalog",  "meta",    "due",
-                                                 "lifecycle",   "proof",    "keys",    "rights"};
+constexpr std::string_view kCfNames[kCfCount] = {
+    "subjects", "contacts",  "history", "outbox", "idempotency", "catalog", "meta",
+    "due",      "lifecycle", "proof",   "keys",   "rights",      "import"};
 
 // The first 8 bytes of `key` from `offset` as a big-endian integer, zero-padded: comparing these
 // orders keys as a bytewise comparison of those bytes does, and equal values need the full keys.

@@ -45,8 +45,11 @@ enum class Cf {
   kKeys,
   // Subject rights: legal holds, erasure stubs, tenant offboarding.
   kRights,
+  // Bulk import: the SHA-256 of every row key imported, kept without a TTL so that a file
+  // imported again, even years later, records nothing twice.
+  kImport,
 };
-inline constexpr int kCfCount = 12;
+inline constexpr int kCfCount = 13;
 std::string_view CfName(Cf cf);
 
 // The on-disk format this build reads and writes. Opening a store with a lower version runs the

@@ -1,6 +1,9 @@
 #include "consentd/permissions.h"
 
 #include <array>
+#include <cstdlib>
+
+#include "spdlog/spdlog.h"
 
 namespace assent::consentd {
 namespace {
@@ -41,6 +44,7 @@ constexpr std::array kRules = {
     RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
     RpcRule{"AdminService", "CompactStore", Permission::kAdmin},
     RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
+    RpcRule{"ImportService", "ImportDecisions", Permission::kConsentImport},
     RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},
     RpcRule{"ReceiptService", "GetReceiptKeys", Permission::kCatalogRead},
 };
@@ -48,6 +52,15 @@ constexpr std::array kRules = {
 }  // namespace
 
 std::span<const RpcRule> RpcRules() { return kRules; }
+
+const RpcRule& RequireRpcRule(std::string_view service, std::string_view method) {
+  const RpcRule* rule = FindRpcRule(service, method);
+  if (rule == nullptr) {
+    spdlog::critical("msg=\"RPC without a permission rule\" service={} method={}", service, method);
+    std::abort();
+  }
+  return *rule;
+}
 
 const RpcRule* FindRpcRule(std::string_view service, std::string_view method) {
   for (const RpcRule& rule : kRules) {

@@ -24,5 +24,8 @@ std::span<const RpcRule> RpcRules();
 
 // The rule of `service`.`method`; null when there is none.
 const RpcRule* FindRpcRule(std::string_view service, std::string_view method);
+// The same for a service's own methods: logs and aborts when there is none (a defect that a
+// service's constructor reveals at start).
+const RpcRule& RequireRpcRule(std::string_view service, std::string_view method);
 
 }  // namespace assent::consentd

@@ -243,6 +243,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
       std::make_unique<AdminService>(*server->store_, *server->guard_, server->metrics_.get());
   server->export_service_ =
       std::make_unique<ExportService>(*server->ledger_, *server->guard_, server->metrics_.get());
+  server->import_service_ =
+      std::make_unique<ImportService>(*server->ledger_, *server->guard_, server->metrics_.get());
   if (!config.receipts_keyring_file.empty()) {
     ASSIGN_OR_RETURN(server->receipts_,
                      ReceiptIssuer::Create(config.receipts_keyring_file, *server->store_, clock,
@@ -267,6 +269,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.RegisterService(server->rights_service_.get());
   builder.RegisterService(server->admin_service_.get());
   builder.RegisterService(server->export_service_.get());
+  builder.RegisterService(server->import_service_.get());
   builder.RegisterService(server->receipt_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);

@@ -13,6 +13,7 @@
 #include "consentd/config.h"
 #include "consentd/erasure_log.h"
 #include "consentd/export_service.h"
+#include "consentd/import_service.h"
 #include "consentd/lifecycle_runner.h"
 #include "consentd/proof.h"
 #include "consentd/rights_runner.h"
@@ -82,6 +83,7 @@ class Server {
   std::unique_ptr<SubjectRightsService> rights_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<ExportService> export_service_;
+  std::unique_ptr<ImportService> import_service_;
   std::unique_ptr<ReceiptService> receipt_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

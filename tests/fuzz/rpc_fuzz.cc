@@ -12,6 +12,7 @@
 //     otherwise the same response;
 //   - Check answers a verdict and a reason; BatchCheck one result per target;
 //   - a link CreateLink made verifies with the keyring, with the claims that were asked for.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -228,6 +229,40 @@ void FuzzCreateLink(std::string_view bytes) {
   Require(r->url().starts_with("https://prefs.example.com/"), "the url is under the base URL");
 }
 
+// ImportDecisions: every row of the message through Ledger::ImportRow, validated (dry run) and
+// then imported; each answers an outcome, a rejection names its code, and a row imported once is
+// ALREADY_IMPORTED when sent again.
+void FuzzImport(std::string_view bytes) {
+  v1::ImportDecisionsRequest request;
+  if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return;
+  Ledger& ledger = *TheWorld().ledger;
+  auto run = [&](const v1::ImportRow& row, bool dry_run) {
+    absl::Notification done;
+    absl::StatusOr<v1::ImportRowResult> result = absl::UnknownError("not run");
+    ledger.ImportRow(
+        request.tenant(), row, dry_run, absl::InfiniteFuture(),
+        [&](absl::StatusOr<v1::ImportRowResult> r) {
+          result = std::move(r);
+          done.Notify();
+        },
+        ledger::Caller{"spiffe://assent.fuzz/caller"});
+    done.WaitForNotification();
+    Require(result.ok(), "a row is answered with an outcome", result.status().ToString());
+    Require(result->outcome() != v1::ImportRowResult::OUTCOME_UNSPECIFIED, "an outcome is set");
+    Require(result->outcome() != v1::ImportRowResult::REJECTED || !result->code().empty(),
+            "a rejected row names its code");
+    return *result;
+  };
+  for (int i = 0; i < std::min(request.rows_size(), 8); ++i) {
+    const v1::ImportRowResult checked = run(request.rows(i), /*dry_run=*/true);
+    const v1::ImportRowResult first = run(request.rows(i), /*dry_run=*/false);
+    if (first.outcome() != v1::ImportRowResult::IMPORTED) continue;
+    Require(checked.outcome() == v1::ImportRowResult::VALID, "an imported row was valid");
+    Require(run(request.rows(i), false).outcome() == v1::ImportRowResult::ALREADY_IMPORTED,
+            "a row key imported before is not imported again");
+  }
+}
+
 struct Rpc {
   const char* name;
   void (*run)(std::string_view bytes);
@@ -268,6 +303,7 @@ constexpr Rpc kRpcs[] = {
     {"SetLegalHold", [](std::string_view b) { FuzzWrite(b, &Ledger::SetLegalHold); }},
     {"OffboardTenant", [](std::string_view b) { FuzzWrite(b, &Ledger::OffboardTenant); }},
     {"GetOffboarding", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetOffboarding); }},
+    {"ImportDecisions", FuzzImport},
 };
 
 }  // namespace

@@ -180,6 +180,39 @@ TEST_F(SweeperTest, AGrantIsRemindedOnceAndThenExpiresOnce) {
   EXPECT_THAT(Changes(v1::DECISIONS_EXPIRED), SizeIs(1));
 }
 
+// An imported grant whose reminder time had passed when it was imported gets no reminder (the
+// customer would be reminded at once of a consent given elsewhere, long ago), only its expiry;
+// one whose reminder time is still ahead is reminded as any grant.
+TEST_F(SweeperTest, AnImportedGrantPastItsReminderTimeIsNotReminded) {
+  auto import = [&](const std::string& subject, absl::Duration ttl) {
+    v1::RecordDecisionsRequest request;
+    request.set_tenant("acme");
+    request.mutable_target()->set_subject_id(subject);
+    request.set_source("crm-export");
+    request.set_actor("assentctl-import");
+    request.mutable_import()->set_origin("crm");
+    *request.mutable_import()->mutable_original_effective_time() =
+        ToProto(clock_.Now() - absl::Hours(24 * 365));
+    auto* d = request.add_decisions();
+    d->set_purpose_id("news");
+    d->set_state(v1::GRANTED);
+    *d->mutable_expire_time() = ToProto(clock_.Now() + ttl);
+    return Sync<v1::RecordDecisionsResponse>(&Ledger::RecordDecisions, request);
+  };
+  ASSERT_OK(import("late", absl::Seconds(1)).status());  // reminder was due 1 s ago
+  EXPECT_EQ(DueEntries(), 1) << "the expiry only";
+  ASSERT_OK(import("early", absl::Seconds(5)).status());  // reminder due in 3 s
+  EXPECT_EQ(DueEntries(), 3);
+  clock_.Advance(absl::Milliseconds(1200));
+  SweepStats stats = Sweep();
+  EXPECT_EQ(stats.reminders, 0);
+  EXPECT_EQ(stats.expired, 1);
+  clock_.Advance(absl::Seconds(2));
+  stats = Sweep();
+  EXPECT_EQ(stats.reminders, 1);
+  EXPECT_THAT(ExpiringIds(), ElementsAre("acme/early/1-0/expiring"));
+}
+
 TEST_F(SweeperTest, TheExpiryIsInTheVerifiedHistory) {
   ASSERT_OK(Record("s1", v1::GRANTED, absl::Seconds(3)).status());
   clock_.Advance(absl::Seconds(4));

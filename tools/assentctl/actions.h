@@ -53,6 +53,8 @@ absl::StatusOr<int> Verify(Session& session, const Args& args);
 absl::StatusOr<int> AdminCompact(Session& session, const Args& args);
 // export_action.cc
 absl::StatusOr<int> Export(Session& session, const Args& args);
+// import_action.cc
+absl::StatusOr<int> Import(Session& session, const Args& args);
 // receipt_actions.cc
 absl::StatusOr<int> ReceiptGet(Session& session, const Args& args);
 absl::StatusOr<int> ReceiptVerify(Session& session, const Args& args);

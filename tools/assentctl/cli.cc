@@ -245,6 +245,26 @@ std::vector<Command> MakeCommands() {
        "iso27560: one ISO/IEC TS 27560 consent record per line (docs/ISO27560.md). Default json "
        "to standard output; exit 1 when the chain does not verify.",
        0, Flags({{{"subject", kValue}, {"format", kValue}, {"output", kValue}}}), &Export},
+      {"import",
+       "FILE [--format csv|jsonl] [--mapping FILE] [--dry-run] [--rejects FILE] "
+       "[--checkpoint FILE] [--origin NAME] [--source NAME] [--actor NAME] [--batch N]",
+       "Import decisions from another system's CSV or JSON Lines export with their original "
+       "times (README \"Importing consent from another system\", docs/import/). Bad rows go to "
+       "--rejects (default FILE.rejects.csv) while good rows go on; a checkpoint (default "
+       "FILE.checkpoint) lets an interrupted import resume; each row is imported at most once, "
+       "however often the file is run. --dry-run validates every row on the server and writes "
+       "nothing. Exit 1 when some row was rejected.",
+       1,
+       Flags({{{"format", kValue},
+               {"mapping", kValue},
+               {"dry-run", kSwitch},
+               {"rejects", kValue},
+               {"checkpoint", kValue},
+               {"origin", kValue},
+               {"source", kValue},
+               {"actor", kValue},
+               {"batch", kValue}}}),
+       &Import},
       {"receipt get", "TARGET --sequence N",
        "Print the signed consent receipt of TARGET's history record N (JSON: the file that "
        "receipt verify reads).",

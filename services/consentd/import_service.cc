@@ -1,0 +1,239 @@
+#include "consentd/import_service.h"
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "rpc/status.h"
+#include "spdlog/spdlog.h"
+
+namespace assent::consentd {
+namespace {
+
+using Request = v1::ImportDecisionsRequest;
+using Response = v1::ImportDecisionsResponse;
+
+// How long one row may wait in the committer's queue.
+constexpr absl::Duration kRowDeadline = absl::Seconds(60);
+
+// One request message on its way: its rows being recorded, then its response being written.
+struct Batch {
+  Request request;
+  Response response;
+  int pending = 0;
+};
+
+// The call's state lives here; every gRPC reaction and every row completion (on the committer's
+// writer thread) takes `mu_`, decides what to start, and starts it after releasing the lock.
+class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  ImportReactor(grpc::CallbackServerContext* ctx, ledger::Ledger& ledger, CallGuard& guard,
+                ServiceMetrics* metrics)
+      : ctx_(ctx),
+        ledger_(ledger),
+        guard_(guard),
+        metrics_(metrics),
+        rule_(RequireRpcRule(ImportService::kName, "ImportDecisions")) {
+    reading_ = true;
+    incoming_ = std::make_shared<Batch>();
+    StartRead(&incoming_->request);
+  }
+
+  void OnReadDone(bool ok) override {
+    std::shared_ptr<Batch> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!ok) {
+        half_closed_ = true;
+      } else if (!finished_ && failure_.ok()) {
+        // After a failure nothing more is started: rows in flight would outlive the call.
+        batch = std::move(incoming_);
+      }
+    }
+    if (batch != nullptr) Accept(std::move(batch));
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      batches_.pop_front();
+      if (!ok) Fail(absl::CancelledError("the import stream was cancelled"));
+    }
+    Pump();
+  }
+
+  void OnDone() override { delete this; }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      Fail(absl::CancelledError("the import stream was cancelled"));
+    }
+    Pump();
+  }
+
+ private:
+  // Checks and admits a message, then hands its rows to the ledger.
+  void Accept(std::shared_ptr<Batch> batch) {
+    const Request& request = batch->request;
+    absl::StatusOr<ledger::Caller> caller = Admit(request);
+    if (!caller.ok()) {
+      absl::MutexLock lock(&mu_);
+      Fail(caller.status());
+      return;
+    }
+    const int rows = request.rows_size();
+    batch->pending = rows;
+    batch->response.mutable_results()->Reserve(rows);
+    for (int i = 0; i < rows; ++i) batch->response.add_results();
+    {
+      absl::MutexLock lock(&mu_);
+      batches_.push_back(batch);
+      pending_rows_ += rows;
+    }
+    const absl::Time deadline = absl::Now() + kRowDeadline;
+    for (int i = 0; i < rows; ++i) {
+      ledger_.ImportRow(
+          request.tenant(), request.rows(i), request.dry_run(), deadline,
+          [this, batch, i](absl::StatusOr<v1::ImportRowResult> result) {
+            {
+              absl::MutexLock lock(&mu_);
+              if (result.ok()) {
+                *batch->response.mutable_results(i) = *std::move(result);
+              } else {
+                Fail(result.status());
+              }
+              --batch->pending;
+              --pending_rows_;
+            }
+            Pump();
+          },
+          *caller);
+    }
+  }
+
+  absl::StatusOr<ledger::Caller> Admit(const Request& request) {
+    // An empty tenant would ask the guard about every tenant: refused before it is asked.
+    if (request.tenant().empty()) return InvalidField("tenant", "is required");
+    std::optional<authz::Permission> extra;
+    for (const v1::ImportRow& row : request.rows()) {
+      if (row.decisions().target().has_contact_ref()) extra = authz::Permission::kContactByHash;
+    }
+    ASSIGN_OR_RETURN(ledger::Caller caller, guard_.Admit(ctx_, rule_, request.tenant(), extra));
+    if (request.rows_size() == 0 || request.rows_size() > ImportService::kMaxRows) {
+      return InvalidField("rows", absl::StrCat("must hold 1..", ImportService::kMaxRows,
+                                               " rows (got ", request.rows_size(), ")"));
+    }
+    return caller;
+  }
+
+  // Remembers the first error; the call ends with it once no row is in flight.
+  void Fail(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (failure_.ok()) failure_ = status;
+  }
+
+  // Starts what can start: the next write, the next read, or the end of the call.
+  void Pump() {
+    enum class Next { kNothing, kWrite, kRead, kFinish };
+    Next next = Next::kNothing;
+    Response* to_write = nullptr;
+    std::shared_ptr<Batch> to_read;
+    absl::Status finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (!failure_.ok()) {
+        // Rows still in flight reference this reactor; the call ends when they are done.
+        if (pending_rows_ == 0 && !writing_) {
+          finished_ = true;
+          next = Next::kFinish;
+          finish = failure_;
+        }
+      } else if (!writing_ && !batches_.empty() && batches_.front()->pending == 0) {
+        writing_ = true;
+        next = Next::kWrite;
+        to_write = &batches_.front()->response;
+      } else if (!reading_ && !half_closed_ &&
+                 batches_.size() < ImportService::kMaxMessagesInFlight) {
+        reading_ = true;
+        incoming_ = std::make_shared<Batch>();
+        to_read = incoming_;
+        next = Next::kRead;
+      } else if (half_closed_ && batches_.empty() && !writing_) {
+        finished_ = true;
+        next = Next::kFinish;
+      }
+    }
+    switch (next) {
+      case Next::kWrite:
+        StartWrite(to_write);
+        // A read may also be due; the next reaction (or this one) picks it up.
+        Pump();
+        break;
+      case Next::kRead:
+        StartRead(&to_read->request);
+        break;
+      case Next::kFinish:
+        Finish(Record(finish));
+        break;
+      case Next::kNothing:
+        break;
+    }
+  }
+
+  grpc::Status Record(const absl::Status& status) const {
+    grpc::Status out = rpc::ToGrpcStatus(status);
+    if (metrics_ != nullptr) {
+      metrics_->ObserveRpc(rule_.service, rule_.method, out.error_code(),
+                           absl::FromChrono(std::chrono::steady_clock::now() - start_));
+    }
+    if (!status.ok()) {
+      spdlog::info("msg=\"import stream ended\" code={}", absl::StatusCodeToString(status.code()));
+    }
+    return out;
+  }
+
+  grpc::CallbackServerContext* ctx_;
+  ledger::Ledger& ledger_;
+  CallGuard& guard_;
+  ServiceMetrics* metrics_;
+  const RpcRule& rule_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+
+  absl::Mutex mu_;
+  std::shared_ptr<Batch> incoming_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<Batch>> batches_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_rows_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+ImportService::ImportService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics)
+    : ledger_(ledger), guard_(guard), metrics_(metrics) {
+  // Aborts at start when the permission table lacks the row.
+  (void)RequireRpcRule(kName, "ImportDecisions");
+}
+
+grpc::ServerBidiReactor<v1::ImportDecisionsRequest, v1::ImportDecisionsResponse>*
+ImportService::ImportDecisions(grpc::CallbackServerContext* ctx) {
+  return new ImportReactor(ctx, ledger_, guard_, metrics_);
+}
+
+}  // namespace assent::consentd
