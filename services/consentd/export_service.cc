@@ -1,7 +1,6 @@
 #include "consentd/export_service.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -14,13 +13,7 @@ namespace assent::consentd {
 namespace {
 
 const RpcRule& Rule(std::string_view method) {
-  const RpcRule* rule = FindRpcRule(ExportService::kName, method);
-  if (rule == nullptr) {
-    spdlog::critical("msg=\"RPC without a permission rule\" service={} method={}",
-                     ExportService::kName, method);
-    std::abort();
-  }
-  return *rule;
+  return RequireRpcRule(ExportService::kName, method);
 }
 
 // Finishes the call and records it in the RPC metrics.

@@ -45,7 +45,10 @@ std::optional<v1::WithdrawalProof> WithdrawalOf(const v1::ConsentChanged& change
     if (!d.after().topic().empty()) absl::StrAppend(&what, "/", d.after().topic());
     absl::StrAppend(&what, " ", v1::ConsentState_Name(d.after().state()));
     proof.add_withdrawn(std::move(what));
-    TakeEarlier(proof, d.after().honour_by());
+    // An imported withdrawal's deadline ran from its original time, in the system it came from:
+    // taking it would report a withdrawal from years ago as overdue the moment it is imported.
+    // Senders still have to apply it, without a deadline.
+    if (!d.after().imported()) TakeEarlier(proof, d.after().honour_by());
   }
   if (change.kind() == v1::SUPPRESSION_ADDED && change.state().has_contact()) {
     for (const v1::Suppression& s : change.state().contact().suppressions()) {

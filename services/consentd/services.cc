@@ -1,7 +1,6 @@
 #include "consentd/services.h"
 
 #include <chrono>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -27,12 +26,7 @@ absl::Time Deadline(const grpc::CallbackServerContext* ctx) {
 
 // The rule of one of consentd's RPCs; a method without one is a defect caught at start.
 const RpcRule& Rule(std::string_view service, std::string_view method) {
-  const RpcRule* rule = FindRpcRule(service, method);
-  if (rule == nullptr) {
-    spdlog::critical("msg=\"RPC without a permission rule\" service={} method={}", service, method);
-    std::abort();
-  }
-  return *rule;
+  return RequireRpcRule(service, method);
 }
 
 // The tenant a request is about: its `tenant` field, or the tenant of its resource name

@@ -71,6 +71,18 @@ TEST(WithdrawalOfTest, DenialsWithdrawalsAndAddedSuppressionsAreWithdrawals) {
   EXPECT_FALSE(WithdrawalOf(suppressed).has_value());
 }
 
+TEST(WithdrawalOfTest, AnImportedWithdrawalIsTrackedWithoutItsPastDeadline) {
+  v1::ConsentChanged c = Change("s", 1, v1::WITHDRAWN);
+  v1::ConsentRecord* after = c.mutable_decisions(0)->mutable_after();
+  *after->mutable_honour_by() = ToProto(absl::FromUnixSeconds(9));
+  after->set_imported(true);
+  after->set_import_origin("crm");
+  std::optional<v1::WithdrawalProof> w = WithdrawalOf(c);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_THAT(w->withdrawn(), ElementsAre("marketing.newsletter/EMAIL WITHDRAWN"));
+  EXPECT_FALSE(w->has_honour_by());
+}
+
 class ProofRecordTest : public ::testing::Test {
  protected:
   void Open() {

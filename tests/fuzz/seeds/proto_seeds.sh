@@ -20,7 +20,9 @@ byte() { printf "\\x$(printf %02x "$1")"; }
 RPCS=(CreateTenant GetTenant ListTenants CreatePurpose UpdatePurpose GetPurpose ListPurposes
   SetDefaultPolicy GetDefaultPolicy RecordDecisions LinkContactPoint UnlinkContactPoint
   SetPreferences SuppressContactPoint GetSubjectState GetContactPointState ListHistory
-  VerifyHistory Check BatchCheck CreateLink)
+  VerifyHistory Check BatchCheck CreateLink ConfirmDecision ResendConfirmation RequestExportLink
+  ListRepermissionRequired EraseSubject GetErasure SetLegalHold OffboardTenant GetOffboarding
+  ImportDecisions)
 out=tests/fuzz/corpus/rpc
 mkdir -p "$out"
 rm -f "$out"/seed_*
@@ -33,6 +35,7 @@ for f in "$seeds"/rpc/*.txtpb; do
   case "$rpc" in
     CreateTenant | GetTenant | ListTenants | CreatePurpose | UpdatePurpose | GetPurpose | \
       ListPurposes | SetDefaultPolicy | GetDefaultPolicy) proto=assent/v1/catalog.proto ;;
+    ImportDecisions) proto=assent/v1/import.proto ;;
     *) proto=assent/v1/consent.proto ;;
   esac
   { byte "$index"; encode "assent.v1.${rpc}Request" "$proto" < "$f"; } > "$out/seed_$name"
