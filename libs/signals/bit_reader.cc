@@ -49,8 +49,7 @@ absl::Status BitReader::Reset(std::string_view text, std::string_view segment) {
   for (size_t i = 0; i < text.size(); ++i) {
     const int8_t v = kDecode[static_cast<uint8_t>(text[i])];
     if (v < 0) {
-      return SegmentError(segment, i * 6,
-                          absl::StrCat("invalid base64url character at index ", i));
+      return SegmentError(segment, i * 6, absl::StrCat("invalid base64url character at index ", i));
     }
     acc = (acc << 6) | static_cast<uint32_t>(v);
     acc_bits += 6;

@@ -126,8 +126,8 @@ absl::Status DecodeUsSection(std::string_view text, const SectionDef& def, UsSec
   std::string_view second = text.substr(dot + 1);
   second = second.substr(0, second.find('.'));
   const bool gpc = def.second == SecondSegment::kGpc;
-  const std::string second_name = absl::StrCat(
-      "gpp ", Sv(def.name), gpc ? " gpc segment" : " sensitive data consent segment");
+  const std::string second_name =
+      absl::StrCat("gpp ", Sv(def.name), gpc ? " gpc segment" : " sensitive data consent segment");
   SIGNALS_RETURN_IF_ERROR(r.Reset(second, second_name));
   out->second_included = true;
   return ReadFields(r, gpc ? GpcSegmentFields() : SensitiveDataConsentSegmentFields(),
@@ -175,8 +175,8 @@ int UsSection::Get(std::string_view field) const {
   size_t slot = 0;
   const FieldDef* f = nullptr;
   if (Locate(def->core, field, &slot, &f)) return values[slot];
-  const auto second = def->second == SecondSegment::kGpc ? GpcSegmentFields()
-                                                         : SensitiveDataConsentSegmentFields();
+  const auto second =
+      def->second == SecondSegment::kGpc ? GpcSegmentFields() : SensitiveDataConsentSegmentFields();
   if (def->second != SecondSegment::kNone && Locate(second, field, &slot, &f)) {
     return second_values[slot];
   }
@@ -260,6 +260,20 @@ absl::StatusOr<GppString> DecodeGppString(std::string_view text) {
       SIGNALS_RETURN_IF_ERROR(DecodeUsSection(s, *def, &us));
       out.us_sections.push_back(us);
     } else {
+      // Kept verbatim, but only as base64url segments: the library would refuse anything else.
+      for (size_t c = 0; c < s.size(); ++c) {
+        const char ch = s[c];
+        const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                        (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+                        ch == '=';
+        if (!ok) {
+          const std::string_view name = GppSectionName(id);
+          return SegmentError(
+              absl::StrCat("gpp ", name.empty() ? absl::StrCat("section ", id) : std::string(name),
+                           " section"),
+              c * 6, absl::StrCat("invalid base64url character at index ", c));
+        }
+      }
       out.undecoded.emplace_back(id, std::string(s));
     }
   }

@@ -84,8 +84,7 @@ nlohmann::json TcStringToJson(const TcString& tc) {
     j["publisherLegitimateInterests"] = Ids(tc.publisher_legitimate_interests.Ids());
     j["numCustomPurposes"] = tc.num_custom_purposes;
     j["publisherCustomConsents"] = Ids(tc.publisher_custom_consents.Ids());
-    j["publisherCustomLegitimateInterests"] =
-        Ids(tc.publisher_custom_legitimate_interests.Ids());
+    j["publisherCustomLegitimateInterests"] = Ids(tc.publisher_custom_legitimate_interests.Ids());
   }
   return j;
 }
@@ -101,7 +100,8 @@ nlohmann::json GppStringToJson(const GppString& gpp) {
                          {"OptOutSale", std::string(1, gpp.uspv1->opt_out_sale)},
                          {"LspaCovered", std::string(1, gpp.uspv1->lspa_covered)}};
   }
-  for (const UsSection& s : gpp.us_sections) sections[std::string(s.def->name)] = UsSectionToJson(s);
+  for (const UsSection& s : gpp.us_sections)
+    sections[std::string(s.def->name)] = UsSectionToJson(s);
   j["sections"] = std::move(sections);
   if (!gpp.undecoded.empty()) {
     nlohmann::json undecoded = nlohmann::json::object();

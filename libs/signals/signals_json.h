@@ -10,9 +10,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "signals/gpp.h"
 #include "signals/tcf.h"
-#include "nlohmann/json.hpp"
 
 namespace assent::signals {
 

@@ -22,8 +22,8 @@ void IdSet::SetRange(uint32_t first, uint32_t last) {
   for (uint32_t w = first >> 6; w <= (last >> 6); ++w) {
     const uint32_t lo = w == (first >> 6) ? (first & 63) : 0;
     const uint32_t hi = w == (last >> 6) ? (last & 63) : 63;
-    const uint64_t mask = (hi == 63 ? ~uint64_t{0} : ((uint64_t{1} << (hi + 1)) - 1)) &
-                          ~((uint64_t{1} << lo) - 1);
+    const uint64_t mask =
+        (hi == 63 ? ~uint64_t{0} : ((uint64_t{1} << (hi + 1)) - 1)) & ~((uint64_t{1} << lo) - 1);
     words_[w] |= mask;
   }
 }
@@ -68,9 +68,9 @@ std::vector<uint32_t> IdBits::Ids() const {
 namespace {
 
 // Reads `n` bits for `field` or returns the past-the-end error.
-#define SIGNALS_READ(reader, n, field, out)                             \
-  do {                                                                  \
-    if (!(reader).Read((n), (out))) return (reader).PastEnd((field));   \
+#define SIGNALS_READ(reader, n, field, out)                           \
+  do {                                                                \
+    if (!(reader).Read((n), (out))) return (reader).PastEnd((field)); \
   } while (false)
 
 absl::Status ReadInt(BitReader& r, int n, std::string_view field, uint32_t* out) {
@@ -106,10 +106,10 @@ absl::Status ReadLetters(BitReader& r, std::string_view field, char out[2]) {
   return absl::OkStatus();
 }
 
-#define SIGNALS_RETURN_IF_ERROR(expr)        \
-  do {                                       \
-    absl::Status _st = (expr);               \
-    if (!_st.ok()) return _st;               \
+#define SIGNALS_RETURN_IF_ERROR(expr) \
+  do {                                \
+    absl::Status _st = (expr);        \
+    if (!_st.ok()) return _st;        \
   } while (false)
 
 // A bitfield of `count` ids starting at id 1, into `ids`.
@@ -143,8 +143,8 @@ absl::Status ReadRanges(BitReader& r, std::string_view field, bool check_order, 
     const size_t at = r.pos();
     uint64_t is_range = 0, first = 0, last = 0;
     if (!r.Read(1, &is_range) || !r.Read(16, &first) || (is_range && !r.Read(16, &last))) {
-      return r.ErrorAt(at, absl::StrCat(Sv(field), " range entry ", i, " of ", entries,
-                                        " runs past the end"));
+      return r.ErrorAt(
+          at, absl::StrCat(Sv(field), " range entry ", i, " of ", entries, " runs past the end"));
     }
     if (!is_range) {
       ids->Set(static_cast<uint32_t>(first));
@@ -227,7 +227,8 @@ absl::Status DecodePublisherTc(BitReader& r, TcString* tc) {
       ReadBits(r, 24, "publisherLegitimateInterests", &tc->publisher_legitimate_interests));
   SIGNALS_RETURN_IF_ERROR(ReadInt(r, 6, "numCustomPurposes", &tc->num_custom_purposes));
   const int n = static_cast<int>(tc->num_custom_purposes);
-  SIGNALS_RETURN_IF_ERROR(ReadBits(r, n, "publisherCustomConsents", &tc->publisher_custom_consents));
+  SIGNALS_RETURN_IF_ERROR(
+      ReadBits(r, n, "publisherCustomConsents", &tc->publisher_custom_consents));
   return ReadBits(r, n, "publisherCustomLegitimateInterests",
                   &tc->publisher_custom_legitimate_interests);
 }
@@ -258,9 +259,8 @@ absl::Status DecodeTcStringInto(std::string_view text, std::string_view prefix, 
         SIGNALS_RETURN_IF_ERROR(r.Reset(seg, unknown));
         return r.ErrorAt(0, absl::StrCat("unknown segment type ", type));
       }
-      static constexpr std::string_view kNames[] = {"", " disclosed vendors segment",
-                                                    " allowed vendors segment",
-                                                    " publisher tc segment"};
+      static constexpr std::string_view kNames[] = {
+          "", " disclosed vendors segment", " allowed vendors segment", " publisher tc segment"};
       const std::string name = p + std::string(kNames[type]);
       SIGNALS_RETURN_IF_ERROR(r.Reset(seg, name));
       uint64_t ignored = 0;

@@ -42,8 +42,8 @@ struct IdBits {
 
 // A vendor section (vendorConsents, vendorLegitimateInterests, vendorsDisclosed, vendorsAllowed).
 struct VendorVector {
-  uint32_t max_id = 0;           // MaxVendorId
-  bool range_encoding = false;   // IsRangeEncoding
+  uint32_t max_id = 0;          // MaxVendorId
+  bool range_encoding = false;  // IsRangeEncoding
   IdSet ids;
 };
 
@@ -56,7 +56,7 @@ struct PublisherRestriction {
 struct TcString {
   // Core segment.
   uint32_t version = 0;
-  int64_t created_deciseconds = 0;       // deciseconds since the Unix epoch, as encoded
+  int64_t created_deciseconds = 0;  // deciseconds since the Unix epoch, as encoded
   int64_t last_updated_deciseconds = 0;
   uint32_t cmp_id = 0;
   uint32_t cmp_version = 0;
@@ -66,9 +66,9 @@ struct TcString {
   uint32_t policy_version = 0;
   bool is_service_specific = false;
   bool use_non_standard_texts = false;
-  IdBits special_feature_optins;           // 12 bits
-  IdBits purpose_consents;                 // 24 bits
-  IdBits purpose_legitimate_interests;     // 24 bits
+  IdBits special_feature_optins;        // 12 bits
+  IdBits purpose_consents;              // 24 bits
+  IdBits purpose_legitimate_interests;  // 24 bits
   bool purpose_one_treatment = false;
   char publisher_country_code[2] = {'A', 'A'};
   VendorVector vendor_consents;
@@ -82,10 +82,10 @@ struct TcString {
 
   // Publisher TC segment.
   bool has_publisher_tc = false;
-  IdBits publisher_consents;                  // 24 bits
-  IdBits publisher_legitimate_interests;      // 24 bits
+  IdBits publisher_consents;              // 24 bits
+  IdBits publisher_legitimate_interests;  // 24 bits
   uint32_t num_custom_purposes = 0;
-  IdBits publisher_custom_consents;           // num_custom_purposes bits
+  IdBits publisher_custom_consents;  // num_custom_purposes bits
   IdBits publisher_custom_legitimate_interests;
 };
 
