@@ -94,9 +94,8 @@ absl::Status DecodeUsSection(std::string_view text, const SectionDef& def, UsSec
   if (def.second == SecondSegment::kGpc) out->second_values[0] = 1;
   const size_t dot = text.find('.');
   const std::string_view core = text.substr(0, dot);
-  const std::string core_name = absl::StrCat("gpp ", Sv(def.name), " core segment");
   BitReader r;
-  SIGNALS_RETURN_IF_ERROR(r.Reset(core, core_name));
+  SIGNALS_RETURN_IF_ERROR(r.Reset(core, def.core_segment));
   if (def.id == 7 && (r.size() == 60 || r.size() == 66)) {
     // usnat written before SensitiveDataProcessing grew from 12 to 16 entries and
     // KnownChildSensitiveDataConsents from 2 to 3 (UsNatCoreSegment.decodeSegment): the missing
@@ -232,21 +231,20 @@ absl::StatusOr<GppString> DecodeGppString(std::string_view text) {
   GppString out;
   size_t tilde = text.find('~');
   SIGNALS_RETURN_IF_ERROR(DecodeHeader(text.substr(0, tilde), &out));
-  std::vector<std::string_view> sections;
-  while (tilde != std::string_view::npos) {
-    const size_t next = text.find('~', tilde + 1);
-    sections.push_back(text.substr(
-        tilde + 1, next == std::string_view::npos ? std::string_view::npos : next - tilde - 1));
-    tilde = next;
-  }
-  if (sections.size() != out.section_ids.size()) {
+  size_t count = 0;
+  for (size_t t = tilde; t != std::string_view::npos; t = text.find('~', t + 1)) ++count;
+  if (count != out.section_ids.size()) {
     return SegmentError("gpp header", 0,
                         absl::StrCat("header lists ", out.section_ids.size(),
-                                     " sections but the string has ", sections.size()));
+                                     " sections but the string has ", count));
   }
-  for (size_t i = 0; i < sections.size(); ++i) {
+  out.us_sections.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     const uint32_t id = out.section_ids[i];
-    const std::string_view s = sections[i];
+    const size_t next = text.find('~', tilde + 1);
+    const std::string_view s = text.substr(
+        tilde + 1, next == std::string_view::npos ? std::string_view::npos : next - tilde - 1);
+    tilde = next;
     if (id == 2) {
       TcString tc;
       SIGNALS_RETURN_IF_ERROR(DecodeTcStringInto(s, "gpp tcfeuv2", &tc));

@@ -34,6 +34,8 @@ struct SectionDef {
   std::string_view name;
   std::span<const FieldDef> core;
   SecondSegment second;
+  std::string_view core_segment;    // names for errors: "gpp usnat core segment"
+  std::string_view second_segment;  // "gpp usnat gpc segment"
 };
 
 // The US sections of @iabgpp/cmpapi 3.2, by id; nullptr if `id` is not one.

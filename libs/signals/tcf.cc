@@ -16,6 +16,17 @@ void IdSet::Set(uint32_t id) {
   words_[id >> 6] |= uint64_t{1} << (id & 63);
 }
 
+void IdSet::Reserve(uint32_t max_id) {
+  if ((max_id >> 6) >= words_.size()) words_.resize((max_id >> 6) + 1, 0);
+}
+
+void IdSet::OrBits(uint32_t first, uint32_t bits) {
+  const uint64_t wide = bits;
+  const uint32_t shift = first & 63;
+  words_[first >> 6] |= wide << shift;
+  if (shift > 32 && (wide >> (64 - shift)) != 0) words_[(first >> 6) + 1] |= wide >> (64 - shift);
+}
+
 void IdSet::SetRange(uint32_t first, uint32_t last) {
   if (last < first) return;
   if ((last >> 6) >= words_.size()) words_.resize((last >> 6) + 1, 0);
@@ -117,17 +128,20 @@ absl::Status ReadBitfield(BitReader& r, uint32_t count, std::string_view field, 
   if (count > r.remaining()) {
     return r.Error(absl::StrCat(Sv(field), " bitfield of ", count, " vendors runs past the end"));
   }
+  ids->Reserve(count);
   uint32_t id = 1;
   while (count > 0) {
     const int n = count >= 32 ? 32 : static_cast<int>(count);
     uint64_t v = 0;
     r.Read(n, &v);
-    // Bit (n-1-k) of v is id + k.
-    while (v != 0) {
-      const int top = 63 - std::countl_zero(v);  // highest set bit
-      ids->Set(id + static_cast<uint32_t>(n - 1 - top));
-      v &= ~(uint64_t{1} << top);
-    }
+    // The first bit read is `id`: reverse the chunk so that bit k is id + k, then OR it in.
+    uint32_t x = static_cast<uint32_t>(v << (32 - n));
+    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+    x = ((x >> 4) & 0x0F0F0F0Fu) | ((x & 0x0F0F0F0Fu) << 4);
+    x = ((x >> 8) & 0x00FF00FFu) | ((x & 0x00FF00FFu) << 8);
+    x = (x >> 16) | (x << 16);
+    if (x != 0) ids->OrBits(id, x);
     id += static_cast<uint32_t>(n);
     count -= static_cast<uint32_t>(n);
   }
@@ -137,8 +151,9 @@ absl::Status ReadBitfield(BitReader& r, uint32_t count, std::string_view field, 
 // Range entries: NumEntries(12), then per entry IsARange(1), StartOrOnlyVendorId(16),
 // [EndVendorId(16)].
 absl::Status ReadRanges(BitReader& r, std::string_view field, bool check_order, IdSet* ids) {
-  uint32_t entries = 0;
-  SIGNALS_RETURN_IF_ERROR(ReadInt(r, 12, absl::StrCat(Sv(field), " NumEntries"), &entries));
+  uint64_t entries_bits = 0;
+  if (!r.Read(12, &entries_bits)) return r.PastEnd(absl::StrCat(Sv(field), " NumEntries"));
+  const uint32_t entries = static_cast<uint32_t>(entries_bits);
   for (uint32_t i = 0; i < entries; ++i) {
     const size_t at = r.pos();
     uint64_t is_range = 0, first = 0, last = 0;
@@ -160,9 +175,11 @@ absl::Status ReadRanges(BitReader& r, std::string_view field, bool check_order, 
 }
 
 absl::Status ReadVendorVector(BitReader& r, std::string_view field, VendorVector* out) {
-  SIGNALS_RETURN_IF_ERROR(ReadInt(r, 16, absl::StrCat(Sv(field), " MaxVendorId"), &out->max_id));
-  SIGNALS_RETURN_IF_ERROR(
-      ReadBool(r, absl::StrCat(Sv(field), " IsRangeEncoding"), &out->range_encoding));
+  uint64_t v = 0;
+  if (!r.Read(16, &v)) return r.PastEnd(absl::StrCat(Sv(field), " MaxVendorId"));
+  out->max_id = static_cast<uint32_t>(v);
+  if (!r.Read(1, &v)) return r.PastEnd(absl::StrCat(Sv(field), " IsRangeEncoding"));
+  out->range_encoding = v != 0;
   if (out->range_encoding) return ReadRanges(r, field, /*check_order=*/false, &out->ids);
   return ReadBitfield(r, out->max_id, field, &out->ids);
 }
@@ -188,7 +205,17 @@ absl::Status ReadPublisherRestrictions(BitReader& r, std::vector<PublisherRestri
   return absl::OkStatus();
 }
 
-absl::Status DecodeCore(std::string_view text, const std::string& segment, TcString* tc) {
+// Segment names, for "tcf" and for GPP's "gpp tcfeuv2": core, disclosed, allowed, publisher TC.
+struct SegmentNames {
+  std::string_view core, disclosed, allowed, publisher_tc;
+};
+constexpr SegmentNames kTcfNames = {"tcf core segment", "tcf disclosed vendors segment",
+                                    "tcf allowed vendors segment", "tcf publisher tc segment"};
+constexpr SegmentNames kGppNames = {
+    "gpp tcfeuv2 core segment", "gpp tcfeuv2 disclosed vendors segment",
+    "gpp tcfeuv2 allowed vendors segment", "gpp tcfeuv2 publisher tc segment"};
+
+absl::Status DecodeCore(std::string_view text, std::string_view segment, TcString* tc) {
   BitReader r;
   SIGNALS_RETURN_IF_ERROR(r.Reset(text, segment));
   uint64_t v = 0;
@@ -237,7 +264,8 @@ absl::Status DecodePublisherTc(BitReader& r, TcString* tc) {
 
 absl::Status DecodeTcStringInto(std::string_view text, std::string_view prefix, TcString* out) {
   *out = TcString{};
-  const std::string p(prefix);
+  const SegmentNames& names = prefix == "gpp tcfeuv2" ? kGppNames : kTcfNames;
+  const std::string_view p = prefix == "gpp tcfeuv2" ? "gpp tcfeuv2" : "tcf";
   size_t start = 0;
   size_t index = 0;
   while (true) {
@@ -245,7 +273,7 @@ absl::Status DecodeTcStringInto(std::string_view text, std::string_view prefix, 
     const std::string_view seg =
         text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (index == 0) {
-      SIGNALS_RETURN_IF_ERROR(DecodeCore(seg, p + " core segment", out));
+      SIGNALS_RETURN_IF_ERROR(DecodeCore(seg, names.core, out));
     } else {
       // The segment type is the first 3 bits, i.e. the top half of the first character.
       constexpr std::string_view kDict =
@@ -255,13 +283,12 @@ absl::Status DecodeTcStringInto(std::string_view text, std::string_view prefix, 
       BitReader r;
       if (type < 1 || type > 3) {
         // Let the reader report an empty segment or a bad character first.
-        const std::string unknown = absl::StrCat(p, " segment ", index + 1);
+        const std::string unknown = absl::StrCat(Sv(p), " segment ", index + 1);
         SIGNALS_RETURN_IF_ERROR(r.Reset(seg, unknown));
         return r.ErrorAt(0, absl::StrCat("unknown segment type ", type));
       }
-      static constexpr std::string_view kNames[] = {
-          "", " disclosed vendors segment", " allowed vendors segment", " publisher tc segment"};
-      const std::string name = p + std::string(kNames[type]);
+      const std::string_view name =
+          type == 1 ? names.disclosed : (type == 2 ? names.allowed : names.publisher_tc);
       SIGNALS_RETURN_IF_ERROR(r.Reset(seg, name));
       uint64_t ignored = 0;
       r.Read(3, &ignored);

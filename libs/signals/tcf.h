@@ -20,6 +20,11 @@ namespace assent::signals {
 class IdSet {
  public:
   void Set(uint32_t id);
+  // Makes room for ids up to `max_id`; then SetReserved(id <= max_id) needs no bounds check.
+  void Reserve(uint32_t max_id);
+  void SetReserved(uint32_t id) { words_[id >> 6] |= uint64_t{1} << (id & 63); }
+  // Sets first + k for each bit k of `bits`; ids up to first + 31 must be reserved.
+  void OrBits(uint32_t first, uint32_t bits);
   void SetRange(uint32_t first, uint32_t last);  // Inclusive; empty if last < first.
   bool Has(uint32_t id) const {
     return (id >> 6) < words_.size() && ((words_[id >> 6] >> (id & 63)) & 1) != 0;
@@ -92,7 +97,8 @@ struct TcString {
 // Decodes a TC string. Errors are INVALID_ARGUMENT "tcf <segment> segment: bit <n>: <why>".
 absl::StatusOr<TcString> DecodeTcString(std::string_view text);
 
-// Like DecodeTcString, with segment names prefixed by `prefix` (GPP's tcfeuv2 section).
+// Like DecodeTcString, with segment names prefixed by `prefix`: "tcf", or "gpp tcfeuv2" for GPP's
+// tcfeuv2 section.
 absl::Status DecodeTcStringInto(std::string_view text, std::string_view prefix, TcString* out);
 
 }  // namespace assent::signals

@@ -45,7 +45,11 @@ const GppVector kGppVectors[] = {
      R"json({"usnat":{"Version":2,"SharingNotice":1,"SaleOptOutNotice":1,"SharingOptOutNotice":1,"TargetedAdvertisingOptOutNotice":1,"SensitiveDataProcessingOptOutNotice":0,"SensitiveDataLimitUseNotice":0,"SaleOptOut":2,"SharingOptOut":2,"TargetedAdvertisingOptOut":2,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"PersonalDataConsents":2,"MspaCoveredTransaction":2,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false}})json"},
     {"DBABLA~CAAAVVVVAFBA.QA",
      R"json({"usnat":{"Version":2,"SharingNotice":0,"SaleOptOutNotice":0,"SharingOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SensitiveDataProcessingOptOutNotice":0,"SensitiveDataLimitUseNotice":0,"SaleOptOut":0,"SharingOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[1,1,1,1,1,1,1,1,1,1,1,1,0,0,0,0],"KnownChildSensitiveDataConsents":[1,1,0],"PersonalDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false}})json"},
-    {"DBACOcGA~CPSG_8APSG_8ANwAAAENAAFgAAAAAAAAAAAAAAAAAAAA.IAAA.YAAAAAAAAAAA~BPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAAAAAAA.YAAAAAAAAAA~1---~BAAAAAAAAQA.QA~BAAAAABA.QA~BAAAABA~BAAAAEA.QA~BAAAAAQA~BAAAAAEA.QA~BAAAAABA~BAAAAABA.QA~BAAAAAABAA.QA~BAAAAAQA.QA~BAAAAAABAA.QA~BAAAAAQA.QA~BAAAAAQA.QA~BAAAAABA.QA~BAAAAAAAQA.QA~BAAAAAQA.QA~BAAAAAQA.QA~BQAA.QA~BQAA.AAA~BQAA.AAA~BQAA.AAA",
+    {"DBACOcGA~CPSG_8APSG_8ANwAAAENAAFgAAAAAAAAAAAAAAAAAAAA.IAAA.YAAAAAAAAAAA~BPSG_8APSG_"
+     "8AAAAAAENAACAAAAAAAAAAAAAAAAAAA.YAAAAAAAAAA~1---~BAAAAAAAAQA.QA~BAAAAABA.QA~BAAAABA~BAAAAEA."
+     "QA~BAAAAAQA~BAAAAAEA.QA~BAAAAABA~BAAAAABA.QA~BAAAAAABAA.QA~BAAAAAQA.QA~BAAAAAABAA.QA~"
+     "BAAAAAQA.QA~BAAAAAQA.QA~BAAAAABA.QA~BAAAAAAAQA.QA~BAAAAAQA.QA~BAAAAAQA.QA~BQAA.QA~BQAA.AAA~"
+     "BQAA.AAA~BQAA.AAA",
      R"json({"uspv1":{"Version":1,"Notice":"-","OptOutSale":"-","LspaCovered":"-"},"usnat":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"SharingOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SensitiveDataProcessingOptOutNotice":0,"SensitiveDataLimitUseNotice":0,"SaleOptOut":0,"SharingOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0],"PersonalDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usca":{"Version":1,"SaleOptOutNotice":0,"SharingOptOutNotice":0,"SensitiveDataLimitUseNotice":0,"SaleOptOut":0,"SharingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0],"PersonalDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usva":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0},"usco":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usut":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SensitiveDataProcessingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0},"usct":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usfl":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0},"usmt":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usor":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"ustx":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usde":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usia":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SensitiveDataOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usne":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usnh":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usnj":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"ustn":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usmn":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usmd":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"AdditionalDataProcessingConsent":0,"GpcSegmentType":1,"Gpc":false},"usin":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0]},"usky":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0]},"usri":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0]}})json"},
 };
 
@@ -124,8 +128,8 @@ TEST(GppTest, UsNatVersion1ListsAreCut) {
 
 TEST(TcfTest, MatchesReferenceLibrary) {
   // GppModel.test.ts's tcfeuv2 section, decoded by @iabtechlabtcf/core 1.5.21.
-  absl::StatusOr<TcString> tc =
-      DecodeTcString("CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAYgACPAAAAA.IDKQA4AAgAKAGQAygAAA.YAAAAAAAAAAA");
+  absl::StatusOr<TcString> tc = DecodeTcString(
+      "CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAYgACPAAAAA.IDKQA4AAgAKAGQAygAAA.YAAAAAAAAAAA");
   ASSERT_TRUE(tc.ok()) << tc.status();
   const nlohmann::json j = TcStringToJson(*tc);
   EXPECT_EQ(j["version"], 2);
@@ -168,7 +172,8 @@ TEST(TcfTest, PurposesVendorsAndPaddingAndPolicy5) {
 TEST(TcfTest, LibraryRejectsItsBadBitfieldAndSoDoWe) {
   // TCString.test.ts line 227: the library throws "bitfield encoding length mismatch".
   absl::StatusOr<TcString> tc = DecodeTcString(
-      "CLSYjTaOngnCIAOABBENAXCMAGOAABBAAA7IA5n-m7fP6_3fbqVv6E__PoA5Aqff3aJx8tv_1967rfnQEQoAIAAQCrwkA"
+      "CLSYjTaOngnCIAOABBENAXCMAGOAABBAAA7IA5n-m7fP6_3fbqVv6E__PoA5Aqff3aJx8tv_"
+      "1967rfnQEQoAIAAQCrwkA"
       "EABAcACABIMACAAuApEVABABUSABgBCAVSAtIoACACIArYQAHACgAFgAVwBJgDcAI7AWgMAAgBiKgAgBMgFfKQAQBRk"
       "QAQA4AFiBAAoA-AEVAJlAVgAtYcACAJcAr4eABAK8OgBgFzAOmAqwgABAWyA.IFukWSQh");
   ASSERT_FALSE(tc.ok());
@@ -186,15 +191,18 @@ TEST(TcfTest, MalformedStringsNameSegmentAndBit) {
       {"", "tcf core segment: bit 0: empty segment"},
       {"C!", "tcf core segment: bit 6: invalid base64url character at index 1"},
       {"BO", "tcf core segment: bit 0: version 1 is not supported (TCF v2 only)"},
-      {"CQd924A", "tcf core segment: bit 42: lastUpdated runs past the end of the segment (42 bits)"},
+      {"CQd924A",
+       "tcf core segment: bit 42: lastUpdated runs past the end of the segment (42 bits)"},
       // Cut inside the range-encoded vendor consents (MaxVendorId at bit 213).
       {core.substr(0, 40),
        "tcf core segment: bit 230: vendorConsents NumEntries runs past the end of the segment "
        "(240 bits)"},
-      {core.substr(0, 44), "tcf core segment: bit 259: vendorConsents range entry 1 of 4 runs past the end"},
+      {core.substr(0, 44),
+       "tcf core segment: bit 259: vendorConsents range entry 1 of 4 runs past the end"},
       {core + ".", "tcf segment 2: bit 0: empty segment"},
       {core + ".AAAA", "tcf segment 2: bit 0: unknown segment type 0"},
-      {core + ".IAA", "tcf disclosed vendors segment: bit 3: vendorsDisclosed MaxVendorId runs past the end"},
+      {core + ".IAA",
+       "tcf disclosed vendors segment: bit 3: vendorsDisclosed MaxVendorId runs past the end"},
       {core + ".YAAA", "tcf publisher tc segment: bit 3: publisherConsents runs past the end"},
   };
   for (const Case& c : cases) {
@@ -219,7 +227,7 @@ TEST(TcfTest, RangeEncodingAndRestrictions) {
   put(7, 12);
   put(1, 12);
   put(1, 6);
-  put(4, 6);  // E
+  put(4, 6);   // E
   put(13, 6);  // N
   put(100, 12);
   put(4, 6);
@@ -229,8 +237,8 @@ TEST(TcfTest, RangeEncodingAndRestrictions) {
   put(0b110000000000000000000000, 24);
   put(0, 24);
   put(0, 1);
-  put(3, 6);  // D
-  put(4, 6);  // E
+  put(3, 6);   // D
+  put(4, 6);   // E
   put(7, 16);  // MaxVendorId
   put(1, 1);   // range
   put(2, 12);
@@ -252,7 +260,8 @@ TEST(TcfTest, RangeEncodingAndRestrictions) {
   static constexpr char kDict[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string text;
-  for (size_t i = 0; i < bits.size(); i += 6) text += kDict[std::stoi(bits.substr(i, 6), nullptr, 2)];
+  for (size_t i = 0; i < bits.size(); i += 6)
+    text += kDict[std::stoi(bits.substr(i, 6), nullptr, 2)];
   absl::StatusOr<TcString> tc = DecodeTcString(text);
   ASSERT_TRUE(tc.ok()) << tc.status();
   EXPECT_TRUE(tc->vendor_consents.range_encoding);
@@ -295,6 +304,56 @@ TEST(GppTest, MalformedStringsNameSegmentAndBit) {
     EXPECT_EQ(gpp.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Msg(gpp.status()), StartsWith(c.message));
   }
+}
+
+// A typical GPP string (tcfeuv2 with 321 vendor consents out of 1100, usnat with GPC), encoded by
+// @iabgpp/cmpapi 3.2.0; expected values from @iabtechlabtcf/core 1.5.21 (the tcfeuv2 section)
+// and cmpapi (usnat), via tools/signals/crosscheck.mjs. tools/bench/micro uses the same string.
+constexpr char kTypicalGpp[] =
+    "DBACMMA~CQuwUgAQuwUgAAKADBENBVFoAPLAAELAAAYgImAyOMUQhSC5AKQQgNYTorEADwYFEpIJmDmhHBQEBKHA"
+    "8BEsoCSGKTAMMgwABABS46EoRUcMZQIyqUsU2IADAGSisIANaiIBtjJU0ASFEEDyAQECEAJhJGhiiKIaQVSBABwQ"
+    "E0AcifBGkAEDRYAyIowgAAAIlCBDAQBKR8gKE2jGABIqAYs2YAwApEERgGRAAJAQQAACBACAArACAA8AAEERgABA"
+    "ASR6AAAAOAQAQAAAQAAIAMMQgARAAEIQQAABgAAAAAAAAACYAAAAgUAggIAAAAwAABAhgAAAAAQBBQCAEgAYACCB"
+    "AAAQAgyIgAEEACNQggIAQAAASAliQQBAAAmQAAAREgAAABEICCAAAIAgBAQgAACAAAAA.IAAA.fAAAAAAAAAAA~C"
+    "VQpAAAAAACA.YA";
+
+uint64_t Sum(const std::vector<uint32_t>& ids) {
+  uint64_t sum = 0;
+  for (uint32_t id : ids) sum += id;
+  return sum;
+}
+
+TEST(GppTest, TypicalStringMatchesBothLibraries) {
+  absl::StatusOr<GppString> gpp = DecodeGppString(kTypicalGpp);
+  ASSERT_TRUE(gpp.ok()) << gpp.status();
+  EXPECT_THAT(gpp->section_ids, ElementsAre(2, 7));
+  ASSERT_TRUE(gpp->tcfeuv2.has_value());
+  const TcString& tc = *gpp->tcfeuv2;
+  EXPECT_EQ(tc.cmp_id, 10u);
+  EXPECT_EQ(tc.cmp_version, 3u);
+  EXPECT_EQ(tc.vendor_list_version, 85u);
+  EXPECT_EQ(tc.policy_version, 5u);
+  EXPECT_THAT(tc.purpose_consents.Ids(), ElementsAre(1, 2, 3, 4, 7, 9, 10));
+  EXPECT_THAT(tc.purpose_legitimate_interests.Ids(), ElementsAre(2, 7, 9, 10));
+  EXPECT_THAT(tc.special_feature_optins.Ids(), ElementsAre(1));
+  EXPECT_EQ(tc.vendor_consents.ids.Count(), 321u);
+  EXPECT_EQ(Sum(tc.vendor_consents.ids.Ids()), 171013u);
+  EXPECT_EQ(tc.vendor_legitimate_interests.ids.Count(), 129u);
+  EXPECT_EQ(Sum(tc.vendor_legitimate_interests.ids.Ids()), 68924u);
+  EXPECT_TRUE(tc.has_publisher_tc);
+  EXPECT_THAT(tc.publisher_consents.Ids(), ElementsAre(1, 2, 3));
+  EXPECT_EQ(TcStringToJson(tc)["created"], "2026-12-05T00:00:00.000Z");
+  EXPECT_EQ(
+      UsSectionsOf(GppStringToJson(*gpp)),
+      nlohmann::json::parse(
+          R"json({"usnat":{"Version":2,"SharingNotice":1,"SaleOptOutNotice":1,"SharingOptOutNotice":1,)json"
+          R"json("TargetedAdvertisingOptOutNotice":1,"SensitiveDataProcessingOptOutNotice":0,)json"
+          R"json("SensitiveDataLimitUseNotice":0,"SaleOptOut":2,"SharingOptOut":2,)json"
+          R"json("TargetedAdvertisingOptOut":1,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0,0,)json"
+          R"json(0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"PersonalDataConsents":0,)json"
+          R"json("MspaCoveredTransaction":2,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,)json"
+          R"json("GpcSegmentType":1,"Gpc":true}})json"));
+  EXPECT_TRUE(gpp->OptedOutOfSaleSharingOrTargeting());  // TargetedAdvertisingOptOut = 1
 }
 
 TEST(SignalJsonTest, DetectsTypeAndRenders) {
