@@ -78,8 +78,8 @@ void CheckGpp(std::string_view text) {
   }
   const std::string json = signals::GppStringToJson(*gpp).dump();
   absl::StatusOr<signals::GppString> again = signals::DecodeGppString(text);
-  Require(again.ok() && signals::GppStringToJson(*again).dump() == json,
-          "decoding is repeatable", text);
+  Require(again.ok() && signals::GppStringToJson(*again).dump() == json, "decoding is repeatable",
+          text);
 }
 
 }  // namespace

@@ -45,8 +45,8 @@ TEST(DecodeSignalTest, DetectsGppAndPrintsSectionsWithLibraryFieldNames) {
 }
 
 TEST(DecodeSignalTest, DetectsTcfAndJsonFlagPrintsOneLine) {
-  Result r = Invoke(
-      {"decode-signal", "--json", "CQd924AQd924AASACCENCNFsAP_gAEIAACiQL6QBAAGAAOANmAcAF9IAIADgAA"});
+  Result r = Invoke({"decode-signal", "--json",
+                     "CQd924AQd924AASACCENCNFsAP_gAEIAACiQL6QBAAGAAOANmAcAF9IAIADgAA"});
   ASSERT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out.find('\n'), r.out.size() - 1);
   const nlohmann::json j = nlohmann::json::parse(r.out);
