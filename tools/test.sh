@@ -22,6 +22,8 @@ echo "== mTLS benchmark smoke run (consentd and noop_server, plaintext and mTLS;
 tools/bench/tls/run.sh --smoke
 echo "== subject rights benchmark smoke run (sealed vs plain writes, erasures; figures not kept)"
 tools/bench/rights/run.sh --smoke
+echo "== web consent signal decoding micro-benchmark smoke run (figures not kept)"
+tools/bench/micro/signals.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke
