@@ -74,7 +74,8 @@ std::vector<SignalDecision> SignalDecisions(
         continue;
       }
       bool all = true;
-      for (uint32_t id : purpose->tcf_purpose_ids()) all = all && signals.tcf->purpose_consents.Has(id);
+      for (uint32_t id : purpose->tcf_purpose_ids())
+        all = all && signals.tcf->purpose_consents.Has(id);
       SignalDecision d;
       d.input.set_purpose_id(purpose->purpose_id());
       d.input.set_state(all ? v1::GRANTED : v1::DENIED);

@@ -93,6 +93,7 @@ constexpr FieldDef kUsCtCore[] = {
     {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
     {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
 };
+// usfl, usnh (identical field lists).
 constexpr FieldDef kUsFlCore[] = {
     {"Version", FieldKind::kInt, 6, 1},
     {"ProcessingNotice", FieldKind::kInt, 2, 1},
@@ -135,6 +136,7 @@ constexpr FieldDef kUsOrCore[] = {
     {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
     {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
 };
+// ustx, usne, ustn, usmn (identical field lists).
 constexpr FieldDef kUsTxCore[] = {
     {"Version", FieldKind::kInt, 6, 1},
     {"ProcessingNotice", FieldKind::kInt, 2, 1},
@@ -177,34 +179,6 @@ constexpr FieldDef kUsIaCore[] = {
     {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
     {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
 };
-constexpr FieldDef kUsNeCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
-constexpr FieldDef kUsNhCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 3},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
 constexpr FieldDef kUsNjCore[] = {
     {"Version", FieldKind::kInt, 6, 1},
     {"ProcessingNotice", FieldKind::kInt, 2, 1},
@@ -214,34 +188,6 @@ constexpr FieldDef kUsNjCore[] = {
     {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
     {"SensitiveDataProcessing", FieldKind::kIntList, 2, 10},
     {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 5},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
-constexpr FieldDef kUsTnCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
-constexpr FieldDef kUsMnCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
     {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
     {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
     {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
@@ -258,31 +204,8 @@ constexpr FieldDef kUsMdCore[] = {
     {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
     {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
 };
+// usin, usky, usri (identical field lists).
 constexpr FieldDef kUsInCore[] = {
-    {"MspaVersion", FieldKind::kInt, 6, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaMode", FieldKind::kInt, 2, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-};
-constexpr FieldDef kUsKyCore[] = {
-    {"MspaVersion", FieldKind::kInt, 6, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaMode", FieldKind::kInt, 2, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-};
-constexpr FieldDef kUsRiCore[] = {
     {"MspaVersion", FieldKind::kInt, 6, 1},
     {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
     {"MspaMode", FieldKind::kInt, 2, 1},
@@ -308,17 +231,17 @@ constexpr SectionDef kUsSectionDefs[] = {
     {16, "ustx", kUsTxCore, SecondSegment::kGpc, "gpp ustx core segment", "gpp ustx gpc segment"},
     {17, "usde", kUsDeCore, SecondSegment::kGpc, "gpp usde core segment", "gpp usde gpc segment"},
     {18, "usia", kUsIaCore, SecondSegment::kGpc, "gpp usia core segment", "gpp usia gpc segment"},
-    {19, "usne", kUsNeCore, SecondSegment::kGpc, "gpp usne core segment", "gpp usne gpc segment"},
-    {20, "usnh", kUsNhCore, SecondSegment::kGpc, "gpp usnh core segment", "gpp usnh gpc segment"},
+    {19, "usne", kUsTxCore, SecondSegment::kGpc, "gpp usne core segment", "gpp usne gpc segment"},
+    {20, "usnh", kUsFlCore, SecondSegment::kGpc, "gpp usnh core segment", "gpp usnh gpc segment"},
     {21, "usnj", kUsNjCore, SecondSegment::kGpc, "gpp usnj core segment", "gpp usnj gpc segment"},
-    {22, "ustn", kUsTnCore, SecondSegment::kGpc, "gpp ustn core segment", "gpp ustn gpc segment"},
-    {23, "usmn", kUsMnCore, SecondSegment::kGpc, "gpp usmn core segment", "gpp usmn gpc segment"},
+    {22, "ustn", kUsTxCore, SecondSegment::kGpc, "gpp ustn core segment", "gpp ustn gpc segment"},
+    {23, "usmn", kUsTxCore, SecondSegment::kGpc, "gpp usmn core segment", "gpp usmn gpc segment"},
     {24, "usmd", kUsMdCore, SecondSegment::kGpc, "gpp usmd core segment", "gpp usmd gpc segment"},
     {25, "usin", kUsInCore, SecondSegment::kSensitiveDataConsent, "gpp usin core segment",
      "gpp usin sensitive data consent segment"},
-    {26, "usky", kUsKyCore, SecondSegment::kSensitiveDataConsent, "gpp usky core segment",
+    {26, "usky", kUsInCore, SecondSegment::kSensitiveDataConsent, "gpp usky core segment",
      "gpp usky sensitive data consent segment"},
-    {27, "usri", kUsRiCore, SecondSegment::kSensitiveDataConsent, "gpp usri core segment",
+    {27, "usri", kUsInCore, SecondSegment::kSensitiveDataConsent, "gpp usri core segment",
      "gpp usri sensitive data consent segment"},
 };
 

@@ -21,6 +21,7 @@
 #include "signals/gpp.h"
 #include "signals/signals_json.h"
 #include "signals/tcf.h"
+#include "testing/signal_strings.h"
 
 namespace assent::signals {
 namespace {
@@ -306,16 +307,10 @@ TEST(GppTest, MalformedStringsNameSegmentAndBit) {
   }
 }
 
-// A typical GPP string (tcfeuv2 with 321 vendor consents out of 1100, usnat with GPC), encoded by
-// @iabgpp/cmpapi 3.2.0; expected values from @iabtechlabtcf/core 1.5.21 (the tcfeuv2 section)
-// and cmpapi (usnat), via tools/signals/crosscheck.mjs. tools/bench/micro uses the same string.
-constexpr char kTypicalGpp[] =
-    "DBACMMA~CQuwUgAQuwUgAAKADBENBVFoAPLAAELAAAYgImAyOMUQhSC5AKQQgNYTorEADwYFEpIJmDmhHBQEBKHA"
-    "8BEsoCSGKTAMMgwABABS46EoRUcMZQIyqUsU2IADAGSisIANaiIBtjJU0ASFEEDyAQECEAJhJGhiiKIaQVSBABwQ"
-    "E0AcifBGkAEDRYAyIowgAAAIlCBDAQBKR8gKE2jGABIqAYs2YAwApEERgGRAAJAQQAACBACAArACAA8AAEERgABA"
-    "ASR6AAAAOAQAQAAAQAAIAMMQgARAAEIQQAABgAAAAAAAAACYAAAAgUAggIAAAAwAABAhgAAAAAQBBQCAEgAYACCB"
-    "AAAQAgyIgAEEACNQggIAQAAASAliQQBAAAmQAAAREgAAABEICCAAAIAgBAQgAACAAAAA.IAAA.fAAAAAAAAAAA~C"
-    "VQpAAAAAACA.YA";
+// The typical GPP string of testing/signal_strings.h (tcfeuv2 with 321 vendor consents out of
+// 1100, usnat with GPC); expected values from @iabtechlabtcf/core 1.5.21 (the tcfeuv2 section) and
+// @iabgpp/cmpapi 3.2.0 (usnat), via tools/signals/crosscheck.mjs.
+constexpr const char* kTypicalGpp = testing::kTypicalGppString;
 
 uint64_t Sum(const std::vector<uint32_t>& ids) {
   uint64_t sum = 0;
