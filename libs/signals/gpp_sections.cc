@@ -8,215 +8,126 @@
 namespace assent::signals {
 namespace {
 
+// Every field of the US core segments, once: name, kind, bits per element, elements.
+constexpr FieldDef kVersion{"Version", FieldKind::kInt, 6, 1};
+constexpr FieldDef kSharingNotice{"SharingNotice", FieldKind::kInt, 2, 1};
+constexpr FieldDef kSaleOptOutNotice{"SaleOptOutNotice", FieldKind::kInt, 2, 1};
+constexpr FieldDef kSharingOptOutNotice{"SharingOptOutNotice", FieldKind::kInt, 2, 1};
+constexpr FieldDef kTargetedAdvertisingOptOutNotice{"TargetedAdvertisingOptOutNotice",
+                                                    FieldKind::kInt, 2, 1};
+constexpr FieldDef kSensitiveDataProcessingOptOutNotice{"SensitiveDataProcessingOptOutNotice",
+                                                        FieldKind::kInt, 2, 1};
+constexpr FieldDef kSensitiveDataLimitUseNotice{"SensitiveDataLimitUseNotice", FieldKind::kInt, 2,
+                                                1};
+constexpr FieldDef kSaleOptOut{"SaleOptOut", FieldKind::kInt, 2, 1};
+constexpr FieldDef kSharingOptOut{"SharingOptOut", FieldKind::kInt, 2, 1};
+constexpr FieldDef kTargetedAdvertisingOptOut{"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1};
+constexpr FieldDef kSensitiveDataProcessingx16{"SensitiveDataProcessing", FieldKind::kIntList, 2,
+                                               16};
+constexpr FieldDef kKnownChildSensitiveDataConsentsx3{"KnownChildSensitiveDataConsents",
+                                                      FieldKind::kIntList, 2, 3};
+constexpr FieldDef kPersonalDataConsents{"PersonalDataConsents", FieldKind::kInt, 2, 1};
+constexpr FieldDef kMspaCoveredTransaction{"MspaCoveredTransaction", FieldKind::kInt, 2, 1};
+constexpr FieldDef kMspaOptOutOptionMode{"MspaOptOutOptionMode", FieldKind::kInt, 2, 1};
+constexpr FieldDef kMspaServiceProviderMode{"MspaServiceProviderMode", FieldKind::kInt, 2, 1};
+constexpr FieldDef kSensitiveDataProcessingx9{"SensitiveDataProcessing", FieldKind::kIntList, 2, 9};
+constexpr FieldDef kKnownChildSensitiveDataConsentsx2{"KnownChildSensitiveDataConsents",
+                                                      FieldKind::kIntList, 2, 2};
+constexpr FieldDef kSensitiveDataProcessingx8{"SensitiveDataProcessing", FieldKind::kIntList, 2, 8};
+constexpr FieldDef kKnownChildSensitiveDataConsents{"KnownChildSensitiveDataConsents",
+                                                    FieldKind::kInt, 2, 1};
+constexpr FieldDef kSensitiveDataProcessingx7{"SensitiveDataProcessing", FieldKind::kIntList, 2, 7};
+constexpr FieldDef kProcessingNotice{"ProcessingNotice", FieldKind::kInt, 2, 1};
+constexpr FieldDef kAdditionalDataProcessingConsent{"AdditionalDataProcessingConsent",
+                                                    FieldKind::kInt, 2, 1};
+constexpr FieldDef kSensitiveDataProcessingx11{"SensitiveDataProcessing", FieldKind::kIntList, 2,
+                                               11};
+constexpr FieldDef kKnownChildSensitiveDataConsentsx5{"KnownChildSensitiveDataConsents",
+                                                      FieldKind::kIntList, 2, 5};
+constexpr FieldDef kSensitiveDataOptOutNotice{"SensitiveDataOptOutNotice", FieldKind::kInt, 2, 1};
+constexpr FieldDef kSensitiveDataProcessingx10{"SensitiveDataProcessing", FieldKind::kIntList, 2,
+                                               10};
+constexpr FieldDef kMspaVersion{"MspaVersion", FieldKind::kInt, 6, 1};
+constexpr FieldDef kMspaMode{"MspaMode", FieldKind::kInt, 2, 1};
+
+// Each section's core segment, in the library's field order.
+// clang-format off
 constexpr FieldDef kUsNatCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"SharingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SharingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SensitiveDataLimitUseNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"SharingOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 16},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 3},
-    {"PersonalDataConsents", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kSharingNotice, kSaleOptOutNotice, kSharingOptOutNotice,
+    kTargetedAdvertisingOptOutNotice, kSensitiveDataProcessingOptOutNotice,
+    kSensitiveDataLimitUseNotice, kSaleOptOut, kSharingOptOut, kTargetedAdvertisingOptOut,
+    kSensitiveDataProcessingx16, kKnownChildSensitiveDataConsentsx3, kPersonalDataConsents,
+    kMspaCoveredTransaction, kMspaOptOutOptionMode, kMspaServiceProviderMode};
 constexpr FieldDef kUsCaCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SharingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SensitiveDataLimitUseNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"SharingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 9},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 2},
-    {"PersonalDataConsents", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kSaleOptOutNotice, kSharingOptOutNotice, kSensitiveDataLimitUseNotice, kSaleOptOut,
+    kSharingOptOut, kSensitiveDataProcessingx9, kKnownChildSensitiveDataConsentsx2,
+    kPersonalDataConsents, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 constexpr FieldDef kUsVaCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"SharingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kSharingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx8, kKnownChildSensitiveDataConsents,
+    kMspaCoveredTransaction, kMspaOptOutOptionMode, kMspaServiceProviderMode};
 constexpr FieldDef kUsCoCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"SharingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 7},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kSharingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx7, kKnownChildSensitiveDataConsents,
+    kMspaCoveredTransaction, kMspaOptOutOptionMode, kMspaServiceProviderMode};
 constexpr FieldDef kUsUtCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"SharingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kSharingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice,
+    kSensitiveDataProcessingOptOutNotice, kSaleOptOut, kTargetedAdvertisingOptOut,
+    kSensitiveDataProcessingx8, kKnownChildSensitiveDataConsents, kMspaCoveredTransaction,
+    kMspaOptOutOptionMode, kMspaServiceProviderMode};
 constexpr FieldDef kUsCtCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"SharingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 3},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kSharingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx8, kKnownChildSensitiveDataConsentsx3,
+    kMspaCoveredTransaction, kMspaOptOutOptionMode, kMspaServiceProviderMode};
 // usfl, usnh (identical field lists).
 constexpr FieldDef kUsFlCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 3},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kProcessingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx8, kKnownChildSensitiveDataConsentsx3,
+    kAdditionalDataProcessingConsent, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 constexpr FieldDef kUsMtCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"SharingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 3},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kSharingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx8, kKnownChildSensitiveDataConsentsx3,
+    kAdditionalDataProcessingConsent, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 constexpr FieldDef kUsOrCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 11},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 3},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kProcessingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx11, kKnownChildSensitiveDataConsentsx3,
+    kAdditionalDataProcessingConsent, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 // ustx, usne, ustn, usmn (identical field lists).
 constexpr FieldDef kUsTxCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kProcessingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx8, kKnownChildSensitiveDataConsents,
+    kAdditionalDataProcessingConsent, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 constexpr FieldDef kUsDeCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 9},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 5},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kProcessingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx9, kKnownChildSensitiveDataConsentsx5,
+    kAdditionalDataProcessingConsent, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 constexpr FieldDef kUsIaCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SensitiveDataOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 8},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kProcessingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice,
+    kSensitiveDataOptOutNotice, kSaleOptOut, kTargetedAdvertisingOptOut, kSensitiveDataProcessingx8,
+    kKnownChildSensitiveDataConsents, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 constexpr FieldDef kUsNjCore[] = {
-    {"Version", FieldKind::kInt, 6, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"SensitiveDataProcessing", FieldKind::kIntList, 2, 10},
-    {"KnownChildSensitiveDataConsents", FieldKind::kIntList, 2, 5},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaOptOutOptionMode", FieldKind::kInt, 2, 1},
-    {"MspaServiceProviderMode", FieldKind::kInt, 2, 1},
-};
+    kVersion, kProcessingNotice, kSaleOptOutNotice, kTargetedAdvertisingOptOutNotice, kSaleOptOut,
+    kTargetedAdvertisingOptOut, kSensitiveDataProcessingx10, kKnownChildSensitiveDataConsentsx5,
+    kAdditionalDataProcessingConsent, kMspaCoveredTransaction, kMspaOptOutOptionMode,
+    kMspaServiceProviderMode};
 constexpr FieldDef kUsMdCore[] = {
-    {"MspaVersion", FieldKind::kInt, 6, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaMode", FieldKind::kInt, 2, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-};
+    kMspaVersion, kMspaCoveredTransaction, kMspaMode, kProcessingNotice, kSaleOptOutNotice,
+    kTargetedAdvertisingOptOutNotice, kSaleOptOut, kTargetedAdvertisingOptOut,
+    kAdditionalDataProcessingConsent};
 // usin, usky, usri (identical field lists).
 constexpr FieldDef kUsInCore[] = {
-    {"MspaVersion", FieldKind::kInt, 6, 1},
-    {"MspaCoveredTransaction", FieldKind::kInt, 2, 1},
-    {"MspaMode", FieldKind::kInt, 2, 1},
-    {"ProcessingNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOutNotice", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOutNotice", FieldKind::kInt, 2, 1},
-    {"SaleOptOut", FieldKind::kInt, 2, 1},
-    {"TargetedAdvertisingOptOut", FieldKind::kInt, 2, 1},
-    {"KnownChildSensitiveDataConsents", FieldKind::kInt, 2, 1},
-    {"AdditionalDataProcessingConsent", FieldKind::kInt, 2, 1},
-};
+    kMspaVersion, kMspaCoveredTransaction, kMspaMode, kProcessingNotice, kSaleOptOutNotice,
+    kTargetedAdvertisingOptOutNotice, kSaleOptOut, kTargetedAdvertisingOptOut,
+    kKnownChildSensitiveDataConsents, kAdditionalDataProcessingConsent};
+// clang-format on
+
 constexpr SectionDef kUsSectionDefs[] = {
     {7, "usnat", kUsNatCore, SecondSegment::kGpc, "gpp usnat core segment",
      "gpp usnat gpc segment"},
