@@ -10,6 +10,7 @@
 // tools/signals/crosscheck.mjs, and are pasted here so the test needs no npm at run time. (Several
 // of the libraries' own assertions are written `expect(value, actual)`, which asserts nothing, so
 // the values below are what the code returns, not what those tests claim.)
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -349,6 +350,156 @@ TEST(GppTest, TypicalStringMatchesBothLibraries) {
           R"json("MspaCoveredTransaction":2,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,)json"
           R"json("GpcSegmentType":1,"Gpc":true}})json"));
   EXPECT_TRUE(gpp->OptedOutOfSaleSharingOrTargeting());  // TargetedAdvertisingOptOut = 1
+}
+
+// Writes big-endian bit fields and base64url-encodes them, as the IAB encoders do (for
+// round-trip properties).
+class BitWriter {
+ public:
+  void Put(uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) bits_ += ((v >> i) & 1) ? '1' : '0';
+  }
+  // Fibonacci coding as @iabgpp/cmpapi's FibonacciIntegerEncoder (v >= 1).
+  void PutFibonacci(uint64_t v) {
+    std::vector<uint64_t> fib = {1, 2};
+    while (fib.back() <= v) fib.push_back(fib[fib.size() - 1] + fib[fib.size() - 2]);
+    std::string code;
+    for (size_t i = fib.size(); i-- > 0;) {
+      if (fib[i] <= v) {
+        code.insert(code.begin(), '1');
+        v -= fib[i];
+      } else if (!code.empty()) {
+        code.insert(code.begin(), '0');
+      }
+    }
+    bits_ += code + "1";
+  }
+  std::string Base64() const {
+    static constexpr char kDict[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string padded = bits_;
+    while (padded.size() % 6 != 0) padded += '0';
+    std::string out;
+    for (size_t i = 0; i < padded.size(); i += 6) {
+      out += kDict[std::stoi(padded.substr(i, 6), nullptr, 2)];
+    }
+    return out;
+  }
+
+ private:
+  std::string bits_;
+};
+
+std::string GppHeader(uint32_t section_id) {
+  BitWriter w;
+  w.Put(3, 6);   // Type
+  w.Put(1, 6);   // Version
+  w.Put(1, 12);  // one group
+  w.Put(0, 1);   // a single id
+  w.PutFibonacci(section_id);
+  return w.Base64();
+}
+
+TEST(GppTest, EveryUsSectionRoundTripsRandomValues) {
+  std::mt19937 rng(17);
+  for (const SectionDef& def : UsSections()) {
+    SCOPED_TRACE(def.name);
+    for (int round = 0; round < 20; ++round) {
+      BitWriter core;
+      std::vector<std::pair<std::string_view, std::vector<int>>> want;
+      for (const FieldDef& f : def.core) {
+        std::vector<int> values;
+        for (int i = 0; i < f.count; ++i) {
+          int v = static_cast<int>(rng() % (1u << f.bits));
+          if (&f == &def.core[0]) v = 2;  // Version: not usnat's legacy 1
+          core.Put(static_cast<uint64_t>(v), f.bits);
+          values.push_back(v);
+        }
+        want.emplace_back(f.name, values);
+      }
+      std::string text = GppHeader(def.id) + "~" + core.Base64();
+      int gpc = -1;
+      if (def.second == SecondSegment::kGpc && rng() % 2 == 0) {
+        BitWriter seg;
+        seg.Put(1, 2);
+        gpc = static_cast<int>(rng() % 2);
+        seg.Put(static_cast<uint64_t>(gpc), 1);
+        text += "." + seg.Base64();
+      }
+      SCOPED_TRACE(text);
+      absl::StatusOr<GppString> gpp = DecodeGppString(text);
+      ASSERT_TRUE(gpp.ok()) << gpp.status();
+      EXPECT_THAT(gpp->section_ids, ElementsAre(def.id));
+      ASSERT_EQ(gpp->us_sections.size(), 1u);
+      const UsSection& us = gpp->us_sections[0];
+      for (const auto& [name, values] : want) {
+        if (values.size() == 1 && name != "SensitiveDataProcessing") {
+          EXPECT_EQ(us.Get(name), values[0]) << name;
+        } else {
+          EXPECT_EQ(us.GetList(name), values) << name;
+        }
+      }
+      EXPECT_EQ(us.second_included, gpc >= 0);
+      if (gpc >= 0) {
+        EXPECT_EQ(us.Get("Gpc"), gpc);
+      }
+      bool opted_out = false;
+      for (const auto& [name, values] : want) {
+        if ((name == "SaleOptOut" || name == "SharingOptOut" ||
+             name == "TargetedAdvertisingOptOut") &&
+            values[0] == 1) {
+          opted_out = true;
+        }
+      }
+      EXPECT_EQ(gpp->OptedOutOfSaleSharingOrTargeting(), opted_out);
+    }
+  }
+}
+
+TEST(TcfTest, VendorBitfieldsRoundTrip) {
+  std::mt19937 rng(17);
+  for (int round = 0; round < 200; ++round) {
+    BitWriter w;
+    w.Put(2, 6);
+    w.Put(16409952000ull, 36);
+    w.Put(16409952000ull, 36);
+    w.Put(rng() % 4096, 12);
+    w.Put(rng() % 4096, 12);
+    w.Put(rng() % 64, 6);
+    w.Put(4 * 64 + 13, 12);  // EN
+    w.Put(rng() % 4096, 12);
+    w.Put(5, 6);
+    w.Put(rng() % 2, 1);
+    w.Put(rng() % 2, 1);
+    const uint32_t special = rng() % 4096, consents = rng() % (1u << 24);
+    w.Put(special, 12);
+    w.Put(consents, 24);
+    w.Put(rng() % (1u << 24), 24);
+    w.Put(0, 1);
+    w.Put(3 * 64 + 4, 12);  // DE
+    const uint32_t max_id = rng() % 1500;
+    std::vector<uint32_t> ids;
+    w.Put(max_id, 16);
+    w.Put(0, 1);  // bitfield
+    for (uint32_t id = 1; id <= max_id; ++id) {
+      const bool set = rng() % 3 == 0;
+      w.Put(set ? 1 : 0, 1);
+      if (set) ids.push_back(id);
+    }
+    w.Put(0, 16);  // vendorLegitimateInterests: empty bitfield
+    w.Put(0, 1);
+    w.Put(0, 12);  // no publisher restrictions
+    const std::string text = w.Base64();
+    absl::StatusOr<TcString> tc = DecodeTcString(text);
+    ASSERT_TRUE(tc.ok()) << tc.status() << " " << text;
+    EXPECT_EQ(tc->vendor_consents.max_id, max_id);
+    EXPECT_EQ(tc->vendor_consents.ids.Ids(), ids) << text;
+    EXPECT_EQ(tc->special_feature_optins.raw, special);
+    EXPECT_EQ(tc->purpose_consents.raw, consents);
+    for (uint32_t p = 1; p <= 24; ++p) {
+      EXPECT_EQ(tc->purpose_consents.Has(p), ((consents >> (24 - p)) & 1) != 0);
+    }
+  }
 }
 
 TEST(SignalJsonTest, DetectsTypeAndRenders) {
