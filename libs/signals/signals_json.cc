@@ -13,11 +13,11 @@ std::string IsoTime(int64_t deciseconds) {
                           absl::UTCTimeZone());
 }
 
-nlohmann::json Ids(const std::vector<uint32_t>& ids) { return nlohmann::json(ids); }
+Json Ids(const std::vector<uint32_t>& ids) { return Json(ids); }
 
-nlohmann::json RenderFields(std::span<const FieldDef> fields, const uint8_t* values,
-                            const UsSection& section) {
-  nlohmann::json out = nlohmann::json::object();
+Json RenderFields(std::span<const FieldDef> fields, const uint8_t* values,
+                  const UsSection& section) {
+  Json out = Json::object();
   size_t slot = 0;
   for (const FieldDef& f : fields) {
     const std::string name(f.name);
@@ -33,8 +33,8 @@ nlohmann::json RenderFields(std::span<const FieldDef> fields, const uint8_t* val
   return out;
 }
 
-nlohmann::json UsSectionToJson(const UsSection& s) {
-  nlohmann::json out = RenderFields(s.def->core, s.values, s);
+Json UsSectionToJson(const UsSection& s) {
+  Json out = RenderFields(s.def->core, s.values, s);
   if (s.def->second == SecondSegment::kGpc) {
     out["GpcSegmentIncluded"] = s.second_included;
     out["GpcSegmentType"] = s.second_values[0];
@@ -46,12 +46,12 @@ nlohmann::json UsSectionToJson(const UsSection& s) {
   return out;
 }
 
-nlohmann::json VendorVectorJson(const VendorVector& v) { return Ids(v.ids.Ids()); }
+Json VendorVectorJson(const VendorVector& v) { return Ids(v.ids.Ids()); }
 
 }  // namespace
 
-nlohmann::json TcStringToJson(const TcString& tc) {
-  nlohmann::json j;
+Json TcStringToJson(const TcString& tc) {
+  Json j;
   j["version"] = tc.version;
   j["created"] = IsoTime(tc.created_deciseconds);
   j["lastUpdated"] = IsoTime(tc.last_updated_deciseconds);
@@ -70,7 +70,7 @@ nlohmann::json TcStringToJson(const TcString& tc) {
   j["publisherCountryCode"] = std::string(tc.publisher_country_code, 2);
   j["vendorConsents"] = VendorVectorJson(tc.vendor_consents);
   j["vendorLegitimateInterests"] = VendorVectorJson(tc.vendor_legitimate_interests);
-  nlohmann::json restrictions = nlohmann::json::array();
+  Json restrictions = Json::array();
   for (const PublisherRestriction& pr : tc.publisher_restrictions) {
     restrictions.push_back({{"purposeId", pr.purpose_id},
                             {"restrictionType", pr.restriction_type},
@@ -89,10 +89,10 @@ nlohmann::json TcStringToJson(const TcString& tc) {
   return j;
 }
 
-nlohmann::json GppStringToJson(const GppString& gpp) {
-  nlohmann::json j;
+Json GppStringToJson(const GppString& gpp) {
+  Json j;
   j["header"] = {{"Version", gpp.version}, {"SectionIds", gpp.section_ids}};
-  nlohmann::json sections = nlohmann::json::object();
+  Json sections = Json::object();
   if (gpp.tcfeuv2) sections["tcfeuv2"] = TcStringToJson(*gpp.tcfeuv2);
   if (gpp.uspv1) {
     sections["uspv1"] = {{"Version", gpp.uspv1->version},
@@ -104,7 +104,7 @@ nlohmann::json GppStringToJson(const GppString& gpp) {
     sections[std::string(s.def->name)] = UsSectionToJson(s);
   j["sections"] = std::move(sections);
   if (!gpp.undecoded.empty()) {
-    nlohmann::json undecoded = nlohmann::json::object();
+    Json undecoded = Json::object();
     for (const auto& [id, text] : gpp.undecoded) {
       const std::string_view name = GppSectionName(id);
       undecoded[name.empty() ? absl::StrCat(id) : std::string(name)] = text;
@@ -121,10 +121,9 @@ SignalType DetectSignalType(std::string_view text) {
   return SignalType::kTcf;
 }
 
-absl::StatusOr<nlohmann::json> DecodeSignalToJson(std::string_view text,
-                                                  std::optional<SignalType> type) {
+absl::StatusOr<Json> DecodeSignalToJson(std::string_view text, std::optional<SignalType> type) {
   const SignalType t = type.value_or(DetectSignalType(text));
-  nlohmann::json out;
+  Json out;
   if (t == SignalType::kGpp) {
     absl::StatusOr<GppString> gpp = DecodeGppString(text);
     if (!gpp.ok()) return gpp.status();

@@ -1,8 +1,8 @@
-// JSON renderings of decoded TCF and GPP signals, with the field names of the IAB reference
-// libraries: @iabtechlabtcf/core's Fields (camelCase: purposeConsents, vendorConsents, ...) for
-// TC strings, @iabgpp/cmpapi's field names (PascalCase: SaleOptOut, Gpc, ...) for GPP sections,
-// keyed by section name (usnat, uspv1, tcfeuv2, ...). Id sets render as ascending arrays of ids;
-// dates as ISO 8601 UTC with milliseconds, as JSON.stringify renders the library's Date.
+// JSON renderings of decoded TCF and GPP signals, with the field names (and field order) of the IAB
+// reference libraries: @iabtechlabtcf/core's Fields (camelCase: purposeConsents, vendorConsents,
+// ...) for TC strings, @iabgpp/cmpapi's field names (PascalCase: SaleOptOut, Gpc, ...) for GPP
+// sections, keyed by section name (usnat, uspv1, tcfeuv2, ...). Id sets render as ascending arrays
+// of ids; dates as ISO 8601 UTC with milliseconds, as JSON.stringify renders the library's Date.
 #pragma once
 
 #include <optional>
@@ -16,8 +16,11 @@
 
 namespace assent::signals {
 
-nlohmann::json TcStringToJson(const TcString& tc);
-nlohmann::json GppStringToJson(const GppString& gpp);
+// Keys keep the libraries' field order.
+using Json = nlohmann::ordered_json;
+
+Json TcStringToJson(const TcString& tc);
+Json GppStringToJson(const GppString& gpp);
 
 enum class SignalType { kTcf, kGpp };
 
@@ -27,7 +30,6 @@ SignalType DetectSignalType(std::string_view text);
 
 // Decodes `text` as `type` (detected if absent) and renders it:
 // {"type": "tcf"|"gpp", "decoded": {...}}.
-absl::StatusOr<nlohmann::json> DecodeSignalToJson(std::string_view text,
-                                                  std::optional<SignalType> type);
+absl::StatusOr<Json> DecodeSignalToJson(std::string_view text, std::optional<SignalType> type);
 
 }  // namespace assent::signals

@@ -101,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CheckTcf(Base64Url(rest));
       break;
     default: {
-      absl::StatusOr<nlohmann::json> j = assent::signals::DecodeSignalToJson(input, std::nullopt);
+      absl::StatusOr<assent::signals::Json> j =
+          assent::signals::DecodeSignalToJson(input, std::nullopt);
       if (!j.ok()) {
         RequireSignalError(j.status());
       } else {

@@ -55,6 +55,8 @@ const GppVector kGppVectors[] = {
      R"json({"uspv1":{"Version":1,"Notice":"-","OptOutSale":"-","LspaCovered":"-"},"usnat":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"SharingOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SensitiveDataProcessingOptOutNotice":0,"SensitiveDataLimitUseNotice":0,"SaleOptOut":0,"SharingOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0],"PersonalDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usca":{"Version":1,"SaleOptOutNotice":0,"SharingOptOutNotice":0,"SensitiveDataLimitUseNotice":0,"SaleOptOut":0,"SharingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0],"PersonalDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usva":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0},"usco":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usut":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SensitiveDataProcessingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0},"usct":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usfl":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0},"usmt":{"Version":1,"SharingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usor":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"ustx":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usde":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usia":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SensitiveDataOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usne":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usnh":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usnj":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":[0,0,0,0,0],"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"ustn":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usmn":{"Version":1,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0],"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"MspaCoveredTransaction":1,"MspaOptOutOptionMode":0,"MspaServiceProviderMode":0,"GpcSegmentType":1,"Gpc":false},"usmd":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"AdditionalDataProcessingConsent":0,"GpcSegmentType":1,"Gpc":false},"usin":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0]},"usky":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0]},"usri":{"MspaVersion":1,"MspaCoveredTransaction":1,"MspaMode":0,"ProcessingNotice":0,"SaleOptOutNotice":0,"TargetedAdvertisingOptOutNotice":0,"SaleOptOut":0,"TargetedAdvertisingOptOut":0,"KnownChildSensitiveDataConsents":0,"AdditionalDataProcessingConsent":0,"SensitiveDataProcessing":[0,0,0,0,0,0,0,0]}})json"},
 };
 
+nlohmann::json Plain(const Json& j) { return nlohmann::json::parse(j.dump()); }
+
 // Our rendering of the US sections, without the "...SegmentIncluded" flags cmpapi's toObject()
 // leaves out.
 nlohmann::json UsSectionsOf(const nlohmann::json& decoded) {
@@ -74,7 +76,8 @@ TEST(GppTest, MatchesReferenceLibraryOnItsTestStrings) {
     SCOPED_TRACE(v.gpp);
     absl::StatusOr<GppString> gpp = DecodeGppString(v.gpp);
     ASSERT_TRUE(gpp.ok()) << gpp.status();
-    EXPECT_EQ(UsSectionsOf(GppStringToJson(*gpp)), nlohmann::json::parse(v.expected_us_sections));
+    EXPECT_EQ(UsSectionsOf(Plain(GppStringToJson(*gpp))),
+              nlohmann::json::parse(v.expected_us_sections));
   }
 }
 
@@ -133,7 +136,7 @@ TEST(TcfTest, MatchesReferenceLibrary) {
   absl::StatusOr<TcString> tc = DecodeTcString(
       "CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAYgACPAAAAA.IDKQA4AAgAKAGQAygAAA.YAAAAAAAAAAA");
   ASSERT_TRUE(tc.ok()) << tc.status();
-  const nlohmann::json j = TcStringToJson(*tc);
+  const nlohmann::json j = Plain(TcStringToJson(*tc));
   EXPECT_EQ(j["version"], 2);
   EXPECT_EQ(j["created"], "2022-01-01T00:00:00.000Z");
   EXPECT_EQ(j["lastUpdated"], "2022-01-01T00:00:00.000Z");
@@ -340,7 +343,7 @@ TEST(GppTest, TypicalStringMatchesBothLibraries) {
   EXPECT_THAT(tc.publisher_consents.Ids(), ElementsAre(1, 2, 3));
   EXPECT_EQ(TcStringToJson(tc)["created"], "2026-12-05T00:00:00.000Z");
   EXPECT_EQ(
-      UsSectionsOf(GppStringToJson(*gpp)),
+      UsSectionsOf(Plain(GppStringToJson(*gpp))),
       nlohmann::json::parse(
           R"json({"usnat":{"Version":2,"SharingNotice":1,"SaleOptOutNotice":1,"SharingOptOutNotice":1,)json"
           R"json("TargetedAdvertisingOptOutNotice":1,"SensitiveDataProcessingOptOutNotice":0,)json"
@@ -505,12 +508,12 @@ TEST(TcfTest, VendorBitfieldsRoundTrip) {
 TEST(SignalJsonTest, DetectsTypeAndRenders) {
   EXPECT_EQ(DetectSignalType("DBABTA~1YNN"), SignalType::kGpp);
   EXPECT_EQ(DetectSignalType("CQd924AQd924A"), SignalType::kTcf);
-  absl::StatusOr<nlohmann::json> gpp = DecodeSignalToJson("DBABTA~1YNN", std::nullopt);
+  absl::StatusOr<Json> gpp = DecodeSignalToJson("DBABTA~1YNN", std::nullopt);
   ASSERT_TRUE(gpp.ok()) << gpp.status();
   EXPECT_EQ((*gpp)["type"], "gpp");
-  EXPECT_EQ((*gpp)["decoded"]["header"]["SectionIds"], nlohmann::json({6}));
+  EXPECT_EQ(Plain((*gpp)["decoded"]["header"]["SectionIds"]), nlohmann::json({6}));
   EXPECT_EQ((*gpp)["decoded"]["sections"]["uspv1"]["OptOutSale"], "N");
-  absl::StatusOr<nlohmann::json> forced = DecodeSignalToJson("DBABTA~1YNN", SignalType::kTcf);
+  absl::StatusOr<Json> forced = DecodeSignalToJson("DBABTA~1YNN", SignalType::kTcf);
   ASSERT_FALSE(forced.ok());
   EXPECT_THAT(Msg(forced.status()), HasSubstr("tcf core segment"));
 }

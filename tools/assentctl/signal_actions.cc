@@ -23,7 +23,7 @@ absl::StatusOr<int> DecodeSignal(Session& session, const Args& args) {
       return absl::InvalidArgumentError(Sv(absl::StrCat("--type: '", *t, "' is not tcf or gpp")));
     }
   }
-  absl::StatusOr<nlohmann::json> decoded = signals::DecodeSignalToJson(args.positional[0], type);
+  absl::StatusOr<signals::Json> decoded = signals::DecodeSignalToJson(args.positional[0], type);
   if (!decoded.ok()) {
     // A malformed signal is not a usage error: exit 2 with the decoder's message (segment, bit).
     session.Warn(absl::StrCat("INVALID_ARGUMENT: ", decoded.status().message()));
