@@ -24,6 +24,8 @@ echo "== subject rights benchmark smoke run (sealed vs plain writes, erasures; f
 tools/bench/rights/run.sh --smoke
 echo "== import benchmark smoke run (assentctl import vs durable writes, 20,000 rows; figures not kept)"
 tools/bench/import/run.sh --smoke
+echo "== web consent signal decoding micro-benchmark smoke run (figures not kept)"
+tools/bench/micro/signals.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke

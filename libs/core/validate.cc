@@ -506,6 +506,15 @@ absl::Status ValidatePurposeFields(std::string_view field, const v1::Purpose& pu
     }
   }
   RETURN_IF_ERROR(ValidateConfirmation(field, purpose));
+  // TCF v2.2 defines purposes 1..11.
+  for (int i = 0; i < purpose.tcf_purpose_ids_size(); ++i) {
+    const uint32_t id = purpose.tcf_purpose_ids(i);
+    const std::string tcf = absl::StrCat(Sub(field, "tcf_purpose_ids"), "[", i, "]");
+    if (id < 1 || id > 11) return InvalidField(tcf, "must be a TCF v2.2 purpose id, 1..11");
+    for (int j = 0; j < i; ++j) {
+      if (purpose.tcf_purpose_ids(j) == id) return InvalidField(tcf, "is a duplicate");
+    }
+  }
   if (purpose.notice_version() < 1) {
     return InvalidField(Sub(field, "notice_version"), "must be at least 1");
   }

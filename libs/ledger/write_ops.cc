@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "contact/normalize.h"
+#include "core/consent_signals.h"
 #include "core/decision.h"
 #include "core/validate.h"
 #include "ledger/change.h"
@@ -363,6 +364,8 @@ absl::StatusOr<PreparedDecisions> Ledger::PrepareDecisions(
   ASSIGN_OR_RETURN(prepared.target, ResolveTarget("target", request.tenant(), request.target()));
   RETURN_IF_ERROR(ValidateCommon(request.actor(), request.source(), request.idempotency_key()));
   RETURN_IF_ERROR(core::ValidateEvidence("evidence", request.evidence()));
+  ASSIGN_OR_RETURN(const core::EvidenceSignals signals,
+                   core::DecodeEvidenceSignals("evidence", request.evidence()));
   RETURN_IF_ERROR(core::ValidateJurisdiction("jurisdiction", request.jurisdiction()));
   if (request.request_reference().size() > kMaxReferenceLength) {
     return InvalidField("request_reference", "must be at most 256 characters");
@@ -391,6 +394,28 @@ absl::StatusOr<PreparedDecisions> Ledger::PrepareDecisions(
                           "and topic");
     }
     prepared.records.push_back(std::move(record));
+  }
+  // The decisions the evidence's TCF / GPP strings imply (core/consent_signals.h), recorded in the
+  // same batch with the same evidence and source. A GPP opt-out of sale, sharing or targeted
+  // advertising becomes a TARGETED_ADS withdrawal so that the ads sync, which enforces that
+  // channel, stops sending the customer to ad platforms.
+  if (signals.tcf || signals.gpp) {
+    std::vector<const v1::Purpose*> purposes;
+    if (const TenantEntry* tenant = catalog.FindTenant(request.tenant()); tenant != nullptr) {
+      for (const auto& [id, purpose] : tenant->purposes) purposes.push_back(&purpose);
+    }
+    for (const core::SignalDecision& derived :
+         core::SignalDecisions(signals, purposes, request.decisions())) {
+      const std::string field =
+          absl::StrCat("evidence.", Sv(derived.from), "[", derived.input.purpose_id(), "]");
+      ASSIGN_OR_RETURN(v1::ConsentRecord record,
+                       PrepareDecision(catalog, request, derived.input, field, effective,
+                                       options_.deadline_rules));
+      if (derived.input.state() == v1::GRANTED && record.state() == v1::PENDING) {
+        prepared.to_confirm.push_back(prepared.records.size());
+      }
+      prepared.records.push_back(std::move(record));
+    }
   }
   return prepared;
 }

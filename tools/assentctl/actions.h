@@ -59,6 +59,9 @@ absl::StatusOr<int> Import(Session& session, const Args& args);
 absl::StatusOr<int> ReceiptGet(Session& session, const Args& args);
 absl::StatusOr<int> ReceiptVerify(Session& session, const Args& args);
 
+// signal_actions.cc
+absl::StatusOr<int> DecodeSignal(Session& session, const Args& args);
+
 // The content of `path` ("-": standard input); NOT_FOUND / DATA_LOSS naming it otherwise.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 

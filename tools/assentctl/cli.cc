@@ -274,6 +274,11 @@ std::vector<Command> MakeCommands() {
        "preference center's /.well-known/jwks.json, or by default consentd's GetReceiptKeys); "
        "print what it verified; exit 0 when it verifies, 1 when it does not.",
        1, Flags({{{"jwks", kValue}}}), &ReceiptVerify},
+      {"decode-signal", "STRING [--type tcf|gpp]",
+       "Decode an IAB TCF v2.2 TC string or GPP string offline and print it as JSON with the IAB "
+       "libraries' field names (type detected unless --type); exit 2 with the segment and bit "
+       "offset when it is malformed.",
+       1, Flags({{{"type", kValue}}}), &DecodeSignal},
       {"events tail",
        "[--brokers HOST:PORT] [--kafka-config FILE] [-X KEY=VALUE]... [--topic-prefix P]"
        " [--state-topic] [--from-beginning] [--count N] [--idle-exit DURATION]",

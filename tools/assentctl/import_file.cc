@@ -15,10 +15,11 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "assentctl/flags.h"
+#include "common/digest.h"
+#include "common/hex.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "nlohmann/json.hpp"
-#include "openssl/evp.h"
 
 namespace assent::ctl {
 namespace {
@@ -447,26 +448,15 @@ absl::Status WriteCheckpoint(const std::string& path, const ImportCheckpoint& c)
 absl::StatusOr<std::string> FileSha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  Sha256Stream digest;
   std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() > 0) {
-      EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
-    }
+    if (in.gcount() > 0)
+      digest.Update(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
   }
   if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
+  return ToHex(digest.Finish());
 }
 
 std::string RejectLine(const RowProblem& problem) {
