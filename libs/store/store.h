@@ -45,8 +45,11 @@ enum class Cf {
   kKeys,
   // Subject rights: legal holds, erasure stubs, tenant offboarding.
   kRights,
+  // Consent report aggregates (store/report_keys.h), kept by merge operands written with each
+  // history record.
+  kReports,
 };
-inline constexpr int kCfCount = 12;
+inline constexpr int kCfCount = 13;
 std::string_view CfName(Cf cf);
 
 // The on-disk format this build reads and writes. Opening a store with a lower version runs the
