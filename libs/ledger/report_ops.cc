@@ -172,7 +172,7 @@ absl::Status ScanDays(const store::Store& store, ReportFamily family, const std:
       return Corrupt("report aggregate");
     }
     if (!filters.Pass(*key, dims.purpose, dims.channel, dims.jurisdiction, dims.source)) continue;
-    fn(*key, counts);
+    fn(*key, counts);  // may move from *key
   }
   if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
   return absl::OkStatus();
@@ -196,6 +196,7 @@ void StageReportCounts(store::Txn& txn, const v1::HistoryRecord& record,
   const ReportSettings settings = GetReportSettings();
   if (!settings.enabled) return;
   const std::string& tenant = record.tenant();
+  std::vector<ReportEvent> events;
   for (const v1::DecisionChange& change : record.decisions()) {
     if (!change.has_after()) continue;
     const v1::ConsentRecord& after = change.after();
@@ -218,16 +219,23 @@ void StageReportCounts(store::Txn& txn, const v1::HistoryRecord& record,
     key.purpose = after.purpose_id();
     key.channel = after.channel();
     key.jurisdiction = after.jurisdiction();
-    key.source = SourceBucket(txn, tenant, key.day,
-                              after.source().empty() ? record.source() : after.source(),
-                              settings.max_sources_per_day);
+    const std::string& source = after.source().empty() ? record.source() : after.source();
+    if (settings.observer != nullptr) {
+      events.push_back({after.purpose_id(), after.channel(), after.state(), source});
+    }
+    key.source = SourceBucket(txn, tenant, key.day, source, settings.max_sources_per_day);
     const std::string delta = store::CountsDelta(index, 1);
-    for (ReportFamily family : {ReportFamily::kPurposeChannel, ReportFamily::kJurisdiction,
-                                ReportFamily::kSource, ReportFamily::kSourceOnly,
-                                ReportFamily::kFull}) {
+    for (ReportFamily family :
+         {ReportFamily::kPurposeChannel, ReportFamily::kJurisdiction, ReportFamily::kSource,
+          ReportFamily::kSourceOnly, ReportFamily::kFull}) {
       key.family = family;
       txn.Merge(store::Cf::kReports, store::EncodeReportKey(key), delta);
     }
+  }
+  if (!events.empty()) {
+    txn.OnCommit([observer = settings.observer, tenant, events = std::move(events)] {
+      observer->OnReportEvents(tenant, events);
+    });
   }
 }
 
@@ -242,7 +250,8 @@ absl::StatusOr<v1::GetConsentReportResponse> BuildConsentReport(
   ASSIGN_OR_RETURN(const int32_t end, ParseDay("end_day", request.end_day()));
   if (end <= start) return InvalidField("end_day", "must be after start_day");
   if (end - start > kMaxReportDays) {
-    return InvalidField("end_day", absl::StrCat("at most ", kMaxReportDays, " days after start_day"));
+    return InvalidField("end_day",
+                        absl::StrCat("at most ", kMaxReportDays, " days after start_day"));
   }
   if (request.top_sources() > 100) return InvalidField("top_sources", "at most 100");
   bool grouped[kDimCount] = {};
@@ -275,26 +284,34 @@ absl::StatusOr<v1::GetConsentReportResponse> BuildConsentReport(
   store::ReportCounts total;
   std::map<std::string, int64_t> withdrawals_by_source;
   const bool main_has_source = DimsOf(family).source;
-  RETURN_IF_ERROR(ScanDays(store, family, request.tenant(), start, end, filters, rows_read,
-                           [&](const ReportKey& k, const store::ReportCounts& c) {
-                             Group g{grouped[v1::REPORT_DIMENSION_DAY] ? k.day : 0,
-                                     grouped[v1::REPORT_DIMENSION_PURPOSE] ? k.purpose : "",
-                                     grouped[v1::REPORT_DIMENSION_CHANNEL] ? k.channel : 0,
-                                     grouped[v1::REPORT_DIMENSION_JURISDICTION] ? k.jurisdiction
-                                                                                : "",
-                                     grouped[v1::REPORT_DIMENSION_SOURCE] ? k.source : ""};
-                             AddCounts(c, groups[g]);
-                             AddCounts(c, total);
-                             if (main_has_source && c.n[2] != 0) {
-                               withdrawals_by_source[k.source] += c.n[2];
-                             }
-                           }));
+  Group last_group;
+  store::ReportCounts* last = nullptr;
+  RETURN_IF_ERROR(ScanDays(
+      store, family, request.tenant(), start, end, filters, rows_read,
+      [&](ReportKey& k, const store::ReportCounts& c) {
+        Group g{grouped[v1::REPORT_DIMENSION_DAY] ? k.day : 0,
+                grouped[v1::REPORT_DIMENSION_PURPOSE] ? std::move(k.purpose) : "",
+                grouped[v1::REPORT_DIMENSION_CHANNEL] ? k.channel : 0,
+                grouped[v1::REPORT_DIMENSION_JURISDICTION] ? std::move(k.jurisdiction) : "",
+                grouped[v1::REPORT_DIMENSION_SOURCE] ? k.source : ""};
+        // Rows arrive in key order, so consecutive rows often share a group:
+        // the map is searched only when the group changes.
+        if (last == nullptr || g != last_group) {
+          last = &groups[g];
+          last_group = std::move(g);
+        }
+        AddCounts(c, *last);
+        AddCounts(c, total);
+        if (main_has_source && c.n[2] != 0) {
+          withdrawals_by_source[k.source] += c.n[2];
+        }
+      }));
   if (!main_has_source) {
     // Top sources under the same filters from the smallest family with a source.
     const ReportFamily source_family =
         ChooseFamily(need_purpose, need_channel, need_jurisdiction, true);
-    RETURN_IF_ERROR(ScanDays(store, source_family, request.tenant(), start, end, filters,
-                             rows_read, [&](const ReportKey& k, const store::ReportCounts& c) {
+    RETURN_IF_ERROR(ScanDays(store, source_family, request.tenant(), start, end, filters, rows_read,
+                             [&](ReportKey& k, const store::ReportCounts& c) {
                                if (c.n[2] != 0) withdrawals_by_source[k.source] += c.n[2];
                              }));
   }

@@ -185,8 +185,7 @@ std::string ReportCurrentPrefix(std::string_view tenant) {
   return out;
 }
 
-std::string ReportSourceAdmittedKey(std::string_view tenant, int32_t day,
-                                    std::string_view source) {
+std::string ReportSourceAdmittedKey(std::string_view tenant, int32_t day, std::string_view source) {
   std::string out = "r";
   out.append(tenant);
   out.push_back('\0');

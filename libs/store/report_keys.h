@@ -59,8 +59,8 @@ enum class ReportFamily : char {
 struct ReportKey {
   ReportFamily family = ReportFamily::kFull;
   std::string tenant;
-  int32_t day = 0;  // unused for kCurrent
-  std::string purpose;  // unused for kSourceOnly
+  int32_t day = 0;           // unused for kCurrent
+  std::string purpose;       // unused for kSourceOnly
   int channel = 0;           // unused for kSource
   std::string jurisdiction;  // kJurisdiction, kFull, kCurrent
   std::string source;        // kSource, kFull, kSourceOnly

@@ -43,6 +43,7 @@ constexpr std::array kRules = {
     RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
     RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},
     RpcRule{"ReceiptService", "GetReceiptKeys", Permission::kCatalogRead},
+    RpcRule{"ReportService", "GetConsentReport", Permission::kReportRead},
 };
 
 }  // namespace

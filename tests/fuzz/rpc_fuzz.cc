@@ -268,6 +268,7 @@ constexpr Rpc kRpcs[] = {
     {"SetLegalHold", [](std::string_view b) { FuzzWrite(b, &Ledger::SetLegalHold); }},
     {"OffboardTenant", [](std::string_view b) { FuzzWrite(b, &Ledger::OffboardTenant); }},
     {"GetOffboarding", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetOffboarding); }},
+    {"GetConsentReport", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetConsentReport); }},
 };
 
 }  // namespace

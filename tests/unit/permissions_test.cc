@@ -11,6 +11,7 @@
 #include "assent/v1/consent.pb.h"
 #include "assent/v1/export.pb.h"
 #include "assent/v1/receipts.pb.h"
+#include "assent/v1/report.pb.h"
 #include "assent/v1/rights.pb.h"
 #include "authz/permission.h"
 #include "gmock/gmock.h"
@@ -29,12 +30,14 @@ std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   (void)v1::CompactStoreRequest::descriptor();
   (void)v1::ExportSubjectRequest::descriptor();
   (void)v1::GetReceiptRequest::descriptor();
+  (void)v1::GetConsentReportRequest::descriptor();
   return {pool->FindServiceByName("assent.v1.CatalogService"),
           pool->FindServiceByName("assent.v1.ConsentService"),
           pool->FindServiceByName("assent.v1.SubjectRightsService"),
           pool->FindServiceByName("assent.v1.AdminService"),
           pool->FindServiceByName("assent.v1.ExportService"),
-          pool->FindServiceByName("assent.v1.ReceiptService")};
+          pool->FindServiceByName("assent.v1.ReceiptService"),
+          pool->FindServiceByName("assent.v1.ReportService")};
 }
 
 TEST(PermissionsTest, EveryRpcHasExactlyOneRule) {

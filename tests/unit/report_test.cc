@@ -2,6 +2,8 @@
 // "other" bucket, group-by and rate arithmetic, and, after a seeded random mix of writes,
 // withdrawals, imports, expiries, pending decisions that lapse and erasures through the ledger,
 // GetConsentReport equal to counts computed independently from the history column family.
+#include "ledger/report.h"
+
 #include <map>
 #include <random>
 #include <string>
@@ -12,7 +14,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/change.h"
-#include "ledger/report.h"
 #include "store/keys.h"
 #include "store/report_keys.h"
 #include "testing/ledger_fixture.h"
@@ -174,8 +175,8 @@ TEST_F(ReportTest, CountsGroupsAndRates) {
   ASSERT_OK(Record("s1", "offers", v1::EMAIL, v1::WITHDRAWN, "US", "unsubscribe-link"));
   ASSERT_OK(Record("s4", "research", v1::SMS, v1::DENIED, "US", "app"));
   // An import counts on its original day.
-  ASSERT_OK(Record("s5", "offers", v1::EMAIL, v1::GRANTED, "US", "crm",
-                   absl::ZeroDuration(), absl::FromUnixSeconds(kStart - 86400 * 10)));
+  ASSERT_OK(Record("s5", "offers", v1::EMAIL, v1::GRANTED, "US", "crm", absl::ZeroDuration(),
+                   absl::FromUnixSeconds(kStart - 86400 * 10)));
 
   auto by_purpose = Report({v1::REPORT_DIMENSION_PURPOSE});
   ASSERT_OK(by_purpose.status());
@@ -368,8 +369,8 @@ TEST_P(ReportRandomTest, EqualsCountsFromHistory) {
       ASSERT_OK(Record(subject, pick(purposes), pick(channels), state, pick(jurisdictions),
                        pick(sources), ttl));
     } else if (op < 70) {
-      ASSERT_OK(Record(subject, pick(purposes), pick(channels), v1::WITHDRAWN,
-                       pick(jurisdictions), pick(sources)));
+      ASSERT_OK(Record(subject, pick(purposes), pick(channels), v1::WITHDRAWN, pick(jurisdictions),
+                       pick(sources)));
     } else if (op < 80) {
       // An import from up to 400 days ago.
       ASSERT_OK(Record(subject, pick(purposes), pick(channels),
@@ -404,10 +405,10 @@ TEST_P(ReportRandomTest, EqualsCountsFromHistory) {
   EXPECT_GT(pending, 0);
   EXPECT_FALSE(erased.empty());
 
-  auto report = Report({v1::REPORT_DIMENSION_DAY, v1::REPORT_DIMENSION_PURPOSE,
-                        v1::REPORT_DIMENSION_CHANNEL, v1::REPORT_DIMENSION_JURISDICTION,
-                        v1::REPORT_DIMENSION_SOURCE},
-                       "2025-06-01", "2027-06-01");
+  auto report =
+      Report({v1::REPORT_DIMENSION_DAY, v1::REPORT_DIMENSION_PURPOSE, v1::REPORT_DIMENSION_CHANNEL,
+              v1::REPORT_DIMENSION_JURISDICTION, v1::REPORT_DIMENSION_SOURCE},
+             "2025-06-01", "2027-06-01");
   ASSERT_OK(report.status());
   std::map<std::tuple<std::string, std::string, int, std::string, std::string>,
            std::array<int64_t, 5>>
@@ -424,8 +425,8 @@ TEST_P(ReportRandomTest, EqualsCountsFromHistory) {
   EXPECT_EQ(current, expected.current);
 
   // Coarser group-bys (other families) agree with the fine rows summed.
-  auto by_day_purpose = Report({v1::REPORT_DIMENSION_DAY, v1::REPORT_DIMENSION_PURPOSE},
-                               "2025-06-01", "2027-06-01");
+  auto by_day_purpose =
+      Report({v1::REPORT_DIMENSION_DAY, v1::REPORT_DIMENSION_PURPOSE}, "2025-06-01", "2027-06-01");
   ASSERT_OK(by_day_purpose.status());
   std::map<std::pair<std::string, std::string>, std::array<int64_t, 5>> coarse, summed;
   for (const auto& r : by_day_purpose->rows()) {

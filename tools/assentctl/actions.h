@@ -56,6 +56,8 @@ absl::StatusOr<int> Export(Session& session, const Args& args);
 // receipt_actions.cc
 absl::StatusOr<int> ReceiptGet(Session& session, const Args& args);
 absl::StatusOr<int> ReceiptVerify(Session& session, const Args& args);
+// report_action.cc
+absl::StatusOr<int> Report(Session& session, const Args& args);
 
 // The content of `path` ("-": standard input); NOT_FOUND / DATA_LOSS naming it otherwise.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

@@ -35,6 +35,7 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
       admin_(v1::AdminService::NewStub(channel)),
       export_(v1::ExportService::NewStub(channel)),
       receipts_(v1::ReceiptService::NewStub(channel)),
+      reports_(v1::ReportService::NewStub(channel)),
       out_(out),
       err_(&std::cerr) {}
 

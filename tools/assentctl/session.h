@@ -15,6 +15,7 @@
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/export.grpc.pb.h"
 #include "assent/v1/receipts.grpc.pb.h"
+#include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "assentctl/requests.h"
 #include "google/protobuf/message.h"
@@ -46,6 +47,7 @@ class Session {
   absl::Status Export(const v1::ExportSubjectRequest& request,
                       absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each);
   v1::ReceiptService::StubInterface& receipts() { return *receipts_; }
+  v1::ReportService::StubInterface& reports() { return *reports_; }
 
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
@@ -78,6 +80,7 @@ class Session {
   std::unique_ptr<v1::AdminService::StubInterface> admin_;
   std::unique_ptr<v1::ExportService::StubInterface> export_;
   std::unique_ptr<v1::ReceiptService::StubInterface> receipts_;
+  std::unique_ptr<v1::ReportService::StubInterface> reports_;
   std::ostream& out_;
   std::ostream* err_;
 };
