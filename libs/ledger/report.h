@@ -2,7 +2,7 @@
 //
 // Every history record appended (change.cc, the one place records are appended) stages, in the
 // same WriteBatch, merge operands that count each decision it writes (DecisionChange.after) on
-// the decision's effective day (UTC) in the 'p', 'j', 's', 'o' and 'f' families, and move the
+// the decision's effective day (UTC) in the 'u', 'p', 'j', 's', 'o' and 'f' families, and move the
 // current counts ('c': +1 for after, -1 for before, when `after` is the decision in force after
 // the change: an imported decision older than the one in force does not move them). An erasure
 // takes the erased subject's decisions out of the current counts; its past decisions stay counted

@@ -104,13 +104,13 @@ v1::ReportCounts ToProto(const store::ReportCounts& c) {
 }
 
 struct Filters {
-  std::set<std::string> purposes;
+  std::set<std::string, std::less<>> purposes;
   std::set<int> channels;
-  std::set<std::string> jurisdictions;
-  std::set<std::string> sources;
+  std::set<std::string, std::less<>> jurisdictions;
+  std::set<std::string, std::less<>> sources;
   // Whether a key passes; dimensions the key's family does not have are not checked.
-  bool Pass(const ReportKey& k, bool has_purpose, bool has_channel, bool has_jurisdiction,
-            bool has_source) const {
+  bool Pass(const store::ReportKeyView& k, bool has_purpose, bool has_channel,
+            bool has_jurisdiction, bool has_source) const {
     if (has_purpose && !purposes.empty() && !purposes.count(k.purpose)) return false;
     if (has_channel && !channels.empty() && !channels.count(k.channel)) return false;
     if (has_jurisdiction && !jurisdictions.empty() && !jurisdictions.count(k.jurisdiction)) {
@@ -134,6 +134,8 @@ FamilyDims DimsOf(ReportFamily f) {
       return {true, false, false, true};
     case ReportFamily::kSourceOnly:
       return {false, false, false, true};
+    case ReportFamily::kPurposeOnly:
+      return {true, false, false, false};
     case ReportFamily::kFull:
     case ReportFamily::kCurrent:
       break;
@@ -147,7 +149,19 @@ ReportFamily ChooseFamily(bool purpose, bool channel, bool jurisdiction, bool so
     if (channel || jurisdiction) return ReportFamily::kFull;
     return purpose ? ReportFamily::kSource : ReportFamily::kSourceOnly;
   }
-  return jurisdiction ? ReportFamily::kJurisdiction : ReportFamily::kPurposeChannel;
+  if (jurisdiction) return ReportFamily::kJurisdiction;
+  return channel ? ReportFamily::kPurposeChannel : ReportFamily::kPurposeOnly;
+}
+
+// The key and counts of the aggregate row `it` is at; INTERNAL when either does not decode.
+absl::StatusOr<store::ReportKeyView> DecodeRow(const rocksdb::Iterator& it,
+                                               store::ReportCounts& counts) {
+  auto key = store::DecodeReportKeyView(std::string_view(it.key().data(), it.key().size()));
+  if (!key.has_value() ||
+      !store::DecodeCounts(std::string_view(it.value().data(), it.value().size()), &counts)) {
+    return Corrupt("report aggregate");
+  }
+  return *key;
 }
 
 // Calls fn(key, counts) for every row of `family` with start <= day < end that passes `filters`.
@@ -165,14 +179,10 @@ absl::Status ScanDays(const store::Store& store, ReportFamily family, const std:
   const FamilyDims dims = DimsOf(family);
   for (it->Seek(lower); it->Valid(); it->Next()) {
     ++rows_read;
-    auto key = store::DecodeReportKey(std::string_view(it->key().data(), it->key().size()));
     store::ReportCounts counts;
-    if (!key.has_value() ||
-        !store::DecodeCounts(std::string_view(it->value().data(), it->value().size()), &counts)) {
-      return Corrupt("report aggregate");
-    }
-    if (!filters.Pass(*key, dims.purpose, dims.channel, dims.jurisdiction, dims.source)) continue;
-    fn(*key, counts);  // may move from *key
+    ASSIGN_OR_RETURN(const store::ReportKeyView key, DecodeRow(*it, counts));
+    if (!filters.Pass(key, dims.purpose, dims.channel, dims.jurisdiction, dims.source)) continue;
+    fn(key, counts);
   }
   if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
   return absl::OkStatus();
@@ -226,8 +236,8 @@ void StageReportCounts(store::Txn& txn, const v1::HistoryRecord& record,
     key.source = SourceBucket(txn, tenant, key.day, source, settings.max_sources_per_day);
     const std::string delta = store::CountsDelta(index, 1);
     for (ReportFamily family :
-         {ReportFamily::kPurposeChannel, ReportFamily::kJurisdiction, ReportFamily::kSource,
-          ReportFamily::kSourceOnly, ReportFamily::kFull}) {
+         {ReportFamily::kPurposeOnly, ReportFamily::kPurposeChannel, ReportFamily::kJurisdiction,
+          ReportFamily::kSource, ReportFamily::kSourceOnly, ReportFamily::kFull}) {
       key.family = family;
       txn.Merge(store::Cf::kReports, store::EncodeReportKey(key), delta);
     }
@@ -282,42 +292,65 @@ absl::StatusOr<v1::GetConsentReportResponse> BuildConsentReport(
   using Group = std::tuple<int32_t, std::string, int, std::string, std::string>;
   std::map<Group, store::ReportCounts> groups;
   store::ReportCounts total;
-  std::map<std::string, int64_t> withdrawals_by_source;
+  std::map<std::string, int64_t, std::less<>> withdrawals_by_source;
+  auto count_withdrawals = [&](std::string_view source, int64_t n) {
+    if (n == 0) return;
+    auto it = withdrawals_by_source.find(source);
+    if (it == withdrawals_by_source.end()) {
+      it = withdrawals_by_source.emplace(std::string(source), 0).first;
+    }
+    it->second += n;
+  };
   const bool main_has_source = DimsOf(family).source;
   Group last_group;
   store::ReportCounts* last = nullptr;
   RETURN_IF_ERROR(ScanDays(
       store, family, request.tenant(), start, end, filters, rows_read,
-      [&](ReportKey& k, const store::ReportCounts& c) {
-        Group g{grouped[v1::REPORT_DIMENSION_DAY] ? k.day : 0,
-                grouped[v1::REPORT_DIMENSION_PURPOSE] ? std::move(k.purpose) : "",
-                grouped[v1::REPORT_DIMENSION_CHANNEL] ? k.channel : 0,
-                grouped[v1::REPORT_DIMENSION_JURISDICTION] ? std::move(k.jurisdiction) : "",
-                grouped[v1::REPORT_DIMENSION_SOURCE] ? k.source : ""};
-        // Rows arrive in key order, so consecutive rows often share a group:
-        // the map is searched only when the group changes.
-        if (last == nullptr || g != last_group) {
+      [&](const store::ReportKeyView& k, const store::ReportCounts& c) {
+        const int32_t day = grouped[v1::REPORT_DIMENSION_DAY] ? k.day : 0;
+        const std::string_view purpose =
+            grouped[v1::REPORT_DIMENSION_PURPOSE] ? k.purpose : std::string_view();
+        const int channel = grouped[v1::REPORT_DIMENSION_CHANNEL] ? k.channel : 0;
+        const std::string_view jurisdiction =
+            grouped[v1::REPORT_DIMENSION_JURISDICTION] ? k.jurisdiction : std::string_view();
+        const std::string_view source =
+            grouped[v1::REPORT_DIMENSION_SOURCE] ? k.source : std::string_view();
+        // Rows arrive in key order, so consecutive rows often share a group: the group is built
+        // and the map searched only when it changes.
+        if (last == nullptr || day != std::get<0>(last_group) ||
+            purpose != std::get<1>(last_group) || channel != std::get<2>(last_group) ||
+            jurisdiction != std::get<3>(last_group) || source != std::get<4>(last_group)) {
+          Group g{day, std::string(purpose), channel, std::string(jurisdiction),
+                  std::string(source)};
           last = &groups[g];
           last_group = std::move(g);
         }
         AddCounts(c, *last);
         AddCounts(c, total);
-        if (main_has_source && c.n[2] != 0) {
-          withdrawals_by_source[k.source] += c.n[2];
-        }
+        if (main_has_source) count_withdrawals(k.source, c.n[2]);
       }));
   if (!main_has_source) {
-    // Top sources under the same filters from the smallest family with a source.
-    const ReportFamily source_family =
-        ChooseFamily(need_purpose, need_channel, need_jurisdiction, true);
+    // Top sources under the same filters (the group-by does not matter) from the smallest family
+    // with a source.
+    const ReportFamily source_family = ChooseFamily(
+        !filters.purposes.empty(), !filters.channels.empty(), !filters.jurisdictions.empty(), true);
     RETURN_IF_ERROR(ScanDays(store, source_family, request.tenant(), start, end, filters, rows_read,
-                             [&](ReportKey& k, const store::ReportCounts& c) {
-                               if (c.n[2] != 0) withdrawals_by_source[k.source] += c.n[2];
+                             [&](const store::ReportKeyView& k, const store::ReportCounts& c) {
+                               count_withdrawals(k.source, c.n[2]);
                              }));
   }
+  response.mutable_rows()->Reserve(static_cast<int>(groups.size()));
+  int32_t formatted_day = 0;
+  std::string day_text;
   for (const auto& [g, c] : groups) {
     v1::ReportRow& row = *response.add_rows();
-    if (grouped[v1::REPORT_DIMENSION_DAY]) row.set_day(FormatDay(std::get<0>(g)));
+    if (grouped[v1::REPORT_DIMENSION_DAY]) {
+      if (day_text.empty() || formatted_day != std::get<0>(g)) {
+        formatted_day = std::get<0>(g);
+        day_text = FormatDay(formatted_day);
+      }
+      row.set_day(day_text);
+    }
     row.set_purpose_id(std::get<1>(g));
     row.set_channel(static_cast<v1::Channel>(std::get<2>(g)));
     row.set_jurisdiction(std::get<3>(g));
@@ -342,18 +375,14 @@ absl::StatusOr<v1::GetConsentReportResponse> BuildConsentReport(
   std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(store::Cf::kReports));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     ++rows_read;
-    auto key = store::DecodeReportKey(std::string_view(it->key().data(), it->key().size()));
     store::ReportCounts counts;
-    if (!key.has_value() ||
-        !store::DecodeCounts(std::string_view(it->value().data(), it->value().size()), &counts)) {
-      return Corrupt("report aggregate");
-    }
-    if (!filters.Pass(*key, true, true, true, false)) continue;
+    ASSIGN_OR_RETURN(const store::ReportKeyView key, DecodeRow(*it, counts));
+    if (!filters.Pass(key, true, true, true, false)) continue;
     if (counts == store::ReportCounts()) continue;
     v1::CurrentCount& c = *response.add_current();
-    c.set_purpose_id(key->purpose);
-    c.set_channel(static_cast<v1::Channel>(key->channel));
-    c.set_jurisdiction(key->jurisdiction);
+    c.set_purpose_id(std::string(key.purpose));
+    c.set_channel(static_cast<v1::Channel>(key.channel));
+    c.set_jurisdiction(std::string(key.jurisdiction));
     *c.mutable_counts() = ToProto(counts);
   }
   if (!it->status().ok()) return StorageUnavailable(it->status().ToString());

@@ -15,10 +15,10 @@ void PutDay(std::string* out, int32_t day) {
 }
 
 // Reads up to the next '\0' (consumed) into `out`; false when there is none.
-bool TakeString(std::string_view& in, std::string* out) {
+bool TakeString(std::string_view& in, std::string_view* out) {
   const size_t end = in.find('\0');
   if (end == std::string_view::npos) return false;
-  out->assign(in.substr(0, end));
+  *out = in.substr(0, end);
   in.remove_prefix(end + 1);
   return true;
 }
@@ -37,20 +37,25 @@ bool TakeChannel(std::string_view& in, int* channel) {
   return true;
 }
 
+// Adds a full value or a compact operand (CountsDelta) to `sum`; anything else counts as zero.
+void Add(std::string_view bytes, ReportCounts& sum) {
+  ReportCounts add;
+  if (DecodeCounts(bytes, &add)) {
+    for (int i = 0; i < kReportStates; ++i) sum.n[i] += add.n[i];
+  } else if (bytes.size() == 2 && static_cast<uint8_t>(bytes[0]) < kReportStates) {
+    sum.n[static_cast<uint8_t>(bytes[0])] += static_cast<int8_t>(bytes[1]);
+  }
+}
+
 class ReportCountsMerge final : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
              const rocksdb::Slice& value, std::string* new_value,
              rocksdb::Logger* /*logger*/) const override {
+    // `existing` is the stored value or, when RocksDB combines operands, another operand.
     ReportCounts sum;
-    if (existing != nullptr) {
-      ReportCounts old;
-      if (DecodeCounts(std::string_view(existing->data(), existing->size()), &old)) sum = old;
-    }
-    ReportCounts add;
-    if (DecodeCounts(std::string_view(value.data(), value.size()), &add)) {
-      for (int i = 0; i < kReportStates; ++i) sum.n[i] += add.n[i];
-    }
+    if (existing != nullptr) Add(std::string_view(existing->data(), existing->size()), sum);
+    Add(std::string_view(value.data(), value.size()), sum);
     *new_value = EncodeCounts(sum);
     return true;
   }
@@ -79,6 +84,9 @@ bool DecodeCounts(std::string_view bytes, ReportCounts* counts) {
 }
 
 std::string CountsDelta(int state_index, int64_t delta) {
+  if (delta >= -128 && delta <= 127) {
+    return std::string{static_cast<char>(state_index), static_cast<char>(delta)};
+  }
   ReportCounts c;
   c.n[state_index] = delta;
   return EncodeCounts(c);
@@ -95,6 +103,7 @@ std::string EncodeReportKey(const ReportKey& key) {
     return out;
   }
   out.append(key.purpose);
+  if (key.family == ReportFamily::kPurposeOnly) return out;
   out.push_back('\0');
   switch (key.family) {
     case ReportFamily::kPurposeChannel:
@@ -115,14 +124,15 @@ std::string EncodeReportKey(const ReportKey& key) {
       out.append(key.source);
       break;
     case ReportFamily::kSourceOnly:
+    case ReportFamily::kPurposeOnly:
       break;
   }
   return out;
 }
 
-std::optional<ReportKey> DecodeReportKey(std::string_view in) {
+std::optional<ReportKeyView> DecodeReportKeyView(std::string_view in) {
   if (in.empty()) return std::nullopt;
-  ReportKey key;
+  ReportKeyView key;
   const char family = in[0];
   in.remove_prefix(1);
   switch (family) {
@@ -132,6 +142,7 @@ std::optional<ReportKey> DecodeReportKey(std::string_view in) {
     case 'f':
     case 'c':
     case 'o':
+    case 'u':
       key.family = static_cast<ReportFamily>(family);
       break;
     default:
@@ -140,7 +151,11 @@ std::optional<ReportKey> DecodeReportKey(std::string_view in) {
   if (!TakeString(in, &key.tenant)) return std::nullopt;
   if (key.family != ReportFamily::kCurrent && !TakeDay(in, &key.day)) return std::nullopt;
   if (key.family == ReportFamily::kSourceOnly) {
-    key.source.assign(in);
+    key.source = in;
+    return key;
+  }
+  if (key.family == ReportFamily::kPurposeOnly) {
+    key.purpose = in;
     return key;
   }
   if (!TakeString(in, &key.purpose)) return std::nullopt;
@@ -151,21 +166,34 @@ std::optional<ReportKey> DecodeReportKey(std::string_view in) {
     case ReportFamily::kJurisdiction:
     case ReportFamily::kCurrent:
       if (!TakeChannel(in, &key.channel)) return std::nullopt;
-      key.jurisdiction.assign(in);
+      key.jurisdiction = in;
       break;
     case ReportFamily::kSource:
-      key.source.assign(in);
+      key.source = in;
       break;
     case ReportFamily::kFull:
       if (!TakeChannel(in, &key.channel) || !TakeString(in, &key.jurisdiction)) {
         return std::nullopt;
       }
-      key.source.assign(in);
+      key.source = in;
       break;
     case ReportFamily::kSourceOnly:
+    case ReportFamily::kPurposeOnly:
       break;
   }
   return key;
+}
+
+std::optional<ReportKey> DecodeReportKey(std::string_view in) {
+  std::optional<ReportKeyView> view = DecodeReportKeyView(in);
+  if (!view.has_value()) return std::nullopt;
+  return ReportKey{view->family,
+                   std::string(view->tenant),
+                   view->day,
+                   std::string(view->purpose),
+                   view->channel,
+                   std::string(view->jurisdiction),
+                   std::string(view->source)};
 }
 
 std::string ReportDayStart(ReportFamily family, std::string_view tenant, int32_t day) {

@@ -2,9 +2,11 @@
 //
 // Every value is a ReportCounts, one signed 64-bit count per consent state (GRANTED, DENIED,
 // WITHDRAWN, PENDING, LAPSED) in little-endian order, 40 bytes; merge operands have the same shape
-// and the column family's merge operator adds them element-wise. Keys ('\0' separates strings,
+// or a compact 2-byte form (CountsDelta), and the column family's merge operator adds them
+// element-wise. Keys ('\0' separates strings,
 // day = days since 1970-01-01 UTC as a big-endian uint32 biased by 2^31, channel one byte):
 //
+//   'u' tenant \0 day purpose                                     decisions per purpose
 //   'p' tenant \0 day purpose \0 channel                             decisions per purpose/channel
 //   'j' tenant \0 day purpose \0 channel jurisdiction                ... and jurisdiction
 //   's' tenant \0 day purpose \0 source                              ... per purpose and source
@@ -44,7 +46,8 @@ inline int ReportStateIndex(int consent_state) {
 std::string EncodeCounts(const ReportCounts& counts);
 // False when `bytes` is not 40 bytes.
 bool DecodeCounts(std::string_view bytes, ReportCounts* counts);
-// A counts value with `delta` at one state index.
+// A merge operand adding `delta` at one state index: 2 bytes (index, signed 8-bit delta) when
+// the delta fits, else a full 40-byte counts value. Stored values are always full.
 std::string CountsDelta(int state_index, int64_t delta);
 
 enum class ReportFamily : char {
@@ -53,6 +56,7 @@ enum class ReportFamily : char {
   kSource = 's',
   kFull = 'f',
   kSourceOnly = 'o',
+  kPurposeOnly = 'u',
   kCurrent = 'c',
 };
 
@@ -65,7 +69,18 @@ struct ReportKey {
   std::string jurisdiction;  // kJurisdiction, kFull, kCurrent
   std::string source;        // kSource, kFull, kSourceOnly
 };
+// The same without copies: views into the key's bytes.
+struct ReportKeyView {
+  ReportFamily family = ReportFamily::kFull;
+  std::string_view tenant;
+  int32_t day = 0;
+  std::string_view purpose;
+  int channel = 0;
+  std::string_view jurisdiction;
+  std::string_view source;
+};
 std::string EncodeReportKey(const ReportKey& key);
+std::optional<ReportKeyView> DecodeReportKeyView(std::string_view bytes);
 // nullopt when `bytes` is not a key of one of the families above.
 std::optional<ReportKey> DecodeReportKey(std::string_view bytes);
 // The first key of `family` for `tenant` at `day` (a scan of [ReportDayStart(d0),

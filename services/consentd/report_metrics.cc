@@ -26,12 +26,12 @@ void ReportMetrics::OnReportEvents(const std::string& tenant,
     const std::string channel = absl::AsciiStrToLower(
         v1::Channel_IsValid(e.channel) ? v1::Channel_Name(static_cast<v1::Channel>(e.channel))
                                        : "unknown");
-    const std::string state = absl::AsciiStrToLower(
-        v1::ConsentState_IsValid(e.state)
-            ? v1::ConsentState_Name(static_cast<v1::ConsentState>(e.state))
-            : "unknown");
-    const std::string key = absl::StrCat("d\x1f", tenant, "\x1f", e.purpose_id, "\x1f", channel,
-                                         "\x1f", state);
+    const std::string state =
+        absl::AsciiStrToLower(v1::ConsentState_IsValid(e.state)
+                                  ? v1::ConsentState_Name(static_cast<v1::ConsentState>(e.state))
+                                  : "unknown");
+    const std::string key =
+        absl::StrCat("d\x1f", tenant, "\x1f", e.purpose_id, "\x1f", channel, "\x1f", state);
     prometheus::Counter*& recorded = series_[key];
     if (recorded == nullptr) {
       recorded = &recorded_.Add(
@@ -48,8 +48,7 @@ void ReportMetrics::OnReportEvents(const std::string& tenant,
         source = "other";
       }
     }
-    const std::string wkey =
-        absl::StrCat("w\x1f", tenant, "\x1f", e.purpose_id, "\x1f", source);
+    const std::string wkey = absl::StrCat("w\x1f", tenant, "\x1f", e.purpose_id, "\x1f", source);
     prometheus::Counter*& withdrawn = series_[wkey];
     if (withdrawn == nullptr) {
       withdrawn =

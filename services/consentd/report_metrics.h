@@ -32,8 +32,7 @@ class ReportMetrics final : public ledger::ReportObserver {
   const size_t top_sources_;
   absl::Mutex mu_;
   // Per tenant, the sources labelled so far.
-  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> sources_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> sources_ ABSL_GUARDED_BY(mu_);
   // Series by their joined labels.
   absl::flat_hash_map<std::string, prometheus::Counter*> series_ ABSL_GUARDED_BY(mu_);
 };

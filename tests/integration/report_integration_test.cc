@@ -83,10 +83,10 @@ class ReportIntegrationTest : public ::testing::Test {
   CtlRun Assentctl(const std::string& args, const std::string& env = "") {
     int status = 0;
     CtlRun run;
-    run.out = testing::RunCommand(absl::StrCat(env, ASSENTCTL_PATH, " --server ",
-                                               server_->address(), " --tenant acme ", args,
-                                               " 2>&1"),
-                                  &status);
+    run.out =
+        testing::RunCommand(absl::StrCat(env, ASSENTCTL_PATH, " --server ", server_->address(),
+                                         " --tenant acme ", args, " 2>&1"),
+                            &status);
     run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return run;
   }
@@ -140,8 +140,8 @@ TEST_F(ReportIntegrationTest, ReportRpcAssentctlChartAndMetrics) {
   EXPECT_EQ(parsed["total"]["withdrawals"], "3");
 
   // CSV.
-  CtlRun csv = Assentctl(absl::StrCat("report --csv --group-by day,purpose --from ", Today(-1),
-                                      " --to ", Today(2)));
+  CtlRun csv = Assentctl(
+      absl::StrCat("report --csv --group-by day,purpose --from ", Today(-1), " --to ", Today(2)));
   ASSERT_EQ(csv.exit_status, 0) << csv.out;
   std::vector<std::string> lines = absl::StrSplit(csv.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u) << csv.out;
@@ -155,8 +155,8 @@ TEST_F(ReportIntegrationTest, ReportRpcAssentctlChartAndMetrics) {
 
   // Chart: an SVG gnuplot made, naming the purposes.
   const std::string chart = dir_.Sub("report.svg");
-  CtlRun charted = Assentctl(
-      absl::StrCat("report --chart ", chart, " --from ", Today(-7), " --to ", Today(2)));
+  CtlRun charted =
+      Assentctl(absl::StrCat("report --chart ", chart, " --from ", Today(-7), " --to ", Today(2)));
   ASSERT_EQ(charted.exit_status, 0) << charted.out;
   std::ifstream in(chart);
   std::stringstream svg;
@@ -180,8 +180,9 @@ TEST_F(ReportIntegrationTest, ReportRpcAssentctlChartAndMetrics) {
   EXPECT_THAT(metrics, HasSubstr("assent_consent_decisions_recorded_total{channel=\"email\","
                                  "purpose=\"marketing.newsletter\",state=\"granted\","
                                  "tenant=\"acme\"} 2"));
-  EXPECT_THAT(metrics, HasSubstr("assent_consent_withdrawals_total{purpose=\"marketing.newsletter\","
-                                 "source=\"unsubscribe-link\",tenant=\"acme\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("assent_consent_withdrawals_total{purpose=\"marketing.newsletter\","
+                        "source=\"unsubscribe-link\",tenant=\"acme\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("assent_consent_withdrawals_total{purpose=\"research.surveys\","
                                  "source=\"other\",tenant=\"acme\"} 1"));
   EXPECT_THAT(metrics, Not(HasSubstr("source=\"sms-stop\"")));

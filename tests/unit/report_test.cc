@@ -25,15 +25,17 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ReportKeysTest, KeysRoundTripAndDaysSortInOrder) {
-  for (auto family : {store::ReportFamily::kPurposeChannel, store::ReportFamily::kJurisdiction,
-                      store::ReportFamily::kSource, store::ReportFamily::kFull,
-                      store::ReportFamily::kSourceOnly, store::ReportFamily::kCurrent}) {
+  for (auto family :
+       {store::ReportFamily::kPurposeChannel, store::ReportFamily::kJurisdiction,
+        store::ReportFamily::kSource, store::ReportFamily::kFull, store::ReportFamily::kSourceOnly,
+        store::ReportFamily::kPurposeOnly, store::ReportFamily::kCurrent}) {
     store::ReportKey key;
     key.family = family;
     key.tenant = "acme";
     key.day = family == store::ReportFamily::kCurrent ? 0 : -3;
     if (family != store::ReportFamily::kSourceOnly) key.purpose = "news";
-    if (family != store::ReportFamily::kSource && family != store::ReportFamily::kSourceOnly) {
+    if (family != store::ReportFamily::kSource && family != store::ReportFamily::kSourceOnly &&
+        family != store::ReportFamily::kPurposeOnly) {
       key.channel = v1::SMS;
     }
     if (family == store::ReportFamily::kJurisdiction || family == store::ReportFamily::kFull ||
@@ -66,6 +68,8 @@ TEST(ReportKeysTest, KeysRoundTripAndDaysSortInOrder) {
 }
 
 TEST(ReportKeysTest, MergeOperatorAddsCountsElementwise) {
+  EXPECT_EQ(store::CountsDelta(3, -1).size(), 2u);
+  EXPECT_EQ(store::CountsDelta(3, 500).size(), 40u);
   testing::TempDir dir;
   testing::FakeClock clock;
   store::StoreOptions options;
@@ -78,6 +82,8 @@ TEST(ReportKeysTest, MergeOperatorAddsCountsElementwise) {
   batch.Merge(store.Handle(store::Cf::kReports), "k", store::CountsDelta(0, 3));
   batch.Merge(store.Handle(store::Cf::kReports), "k", store::CountsDelta(2, 1));
   batch.Merge(store.Handle(store::Cf::kReports), "k", store::CountsDelta(0, -1));
+  batch.Merge(store.Handle(store::Cf::kReports), "k", store::CountsDelta(1, 1000));  // full form
+  batch.Merge(store.Handle(store::Cf::kReports), "k", store::CountsDelta(1, -1000));
   ASSERT_OK(store.Write(&batch));
   rocksdb::WriteBatch more;
   more.Merge(store.Handle(store::Cf::kReports), "k", store::CountsDelta(4, 7));

@@ -42,8 +42,7 @@ const std::map<std::string, v1::ReportDimension>& Dimensions() {
 }
 
 std::string Today(int offset_days) {
-  const absl::CivilDay today =
-      absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) + offset_days;
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) + offset_days;
   return absl::FormatCivilTime(today);
 }
 
@@ -99,8 +98,8 @@ std::vector<std::string> CountValues(const v1::ReportCounts& c) {
 }
 
 const std::vector<std::string>& CountHeaders() {
-  static const auto* headers = new std::vector<std::string>{
-      "grants", "refusals", "withdrawals", "pending", "lapsed", "opt_in_rate"};
+  static const auto* headers = new std::vector<std::string>{"grants",  "refusals", "withdrawals",
+                                                            "pending", "lapsed",   "opt_in_rate"};
   return *headers;
 }
 
@@ -214,8 +213,9 @@ absl::Status RenderChart(const std::string& file, const std::string& tenant,
          << "set xtics rotate by -30 font ',9'\nset grid ytics lc rgb '#dddddd'\n"
          << "set key outside right top vertical\nset border 3\nset xtics nomirror\n"
          << "set ytics nomirror\n"
-         // Both panels over the same days, so that they line up.
-         << "set xrange ['" << from << "':'" << to << "']\n";
+         // Both panels over the same days and the same plot area, so that they line up.
+         << "set xrange ['" << from << "':'" << to << "']\n"
+         << "set lmargin at screen 0.07\nset rmargin at screen 0.78\n";
   script << "set title 'Opt-in rate per purpose: grants / (grants + refusals + withdrawals)'\n"
          << "set ylabel 'opt-in rate (%)'\nset yrange [0:100]\n";
   if (purposes.empty()) {
@@ -226,8 +226,7 @@ absl::Status RenderChart(const std::string& file, const std::string& tenant,
     for (size_t i = 0; i < purposes.size(); ++i) {
       if (i > 0) script << ", ";
       script << GnuplotString(dir + "/rates.dat") << " index " << i
-             << " using 1:2 with linespoints pt 7 ps 0.5 lw 2 title "
-             << GnuplotString(purposes[i]);
+             << " using 1:2 with linespoints pt 7 ps 0.5 lw 2 title " << GnuplotString(purposes[i]);
     }
     script << "\n";
   }
@@ -329,8 +328,8 @@ absl::StatusOr<int> Report(Session& session, const Args& args) {
     v1::GetConsentReportResponse by_source;
     RETURN_IF_ERROR(
         session.Call(session.reports(), &ReportStub::GetConsentReport, sources, &by_source));
-    RETURN_IF_ERROR(RenderChart(*chart, tenant, request.start_day(), request.end_day(),
-                                by_purpose, by_source));
+    RETURN_IF_ERROR(
+        RenderChart(*chart, tenant, request.start_day(), request.end_day(), by_purpose, by_source));
   }
 
   if (session.options().json) {
@@ -377,15 +376,15 @@ absl::StatusOr<int> Report(Session& session, const Args& args) {
   }
   if (response.current_size() > 0) {
     out += "\nCurrent decisions (now):\n";
-    std::vector<std::vector<std::string>> current = {
-        {"purpose", "channel", "jurisdiction", "granted", "denied", "withdrawn", "pending",
-         "lapsed"}};
+    std::vector<std::vector<std::string>> current = {{"purpose", "channel", "jurisdiction",
+                                                      "granted", "denied", "withdrawn", "pending",
+                                                      "lapsed"}};
     for (const auto& c : response.current()) {
       current.push_back({c.purpose_id(), ChannelName(c.channel()),
                          c.jurisdiction().empty() ? "-" : c.jurisdiction(),
                          absl::StrCat(c.counts().grants()), absl::StrCat(c.counts().refusals()),
-                         absl::StrCat(c.counts().withdrawals()),
-                         absl::StrCat(c.counts().pending()), absl::StrCat(c.counts().lapsed())});
+                         absl::StrCat(c.counts().withdrawals()), absl::StrCat(c.counts().pending()),
+                         absl::StrCat(c.counts().lapsed())});
     }
     out += Table(current);
   }

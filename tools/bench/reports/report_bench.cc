@@ -41,9 +41,7 @@ double Percentile(std::vector<double> v, double p) {
   return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
 }
 
-std::string Day(int32_t day) {
-  return absl::FormatCivilTime(absl::CivilDay(1970, 1, 1) + day);
-}
+std::string Day(int32_t day) { return absl::FormatCivilTime(absl::CivilDay(1970, 1, 1) + day); }
 
 }  // namespace
 
@@ -52,14 +50,22 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const char* v = argv[i + 1];
-    if (flag == "--dir") o.dir = v;
-    else if (flag == "--decisions") o.decisions = std::atoll(v);
-    else if (flag == "--days") o.days = std::atoi(v);
-    else if (flag == "--purposes") o.purposes = std::atoi(v);
-    else if (flag == "--channels") o.channels = std::atoi(v);
-    else if (flag == "--jurisdictions") o.jurisdictions = std::atoi(v);
-    else if (flag == "--sources") o.sources = std::atoi(v);
-    else if (flag == "--queries") o.queries = std::atoi(v);
+    if (flag == "--dir")
+      o.dir = v;
+    else if (flag == "--decisions")
+      o.decisions = std::atoll(v);
+    else if (flag == "--days")
+      o.days = std::atoi(v);
+    else if (flag == "--purposes")
+      o.purposes = std::atoi(v);
+    else if (flag == "--channels")
+      o.channels = std::atoi(v);
+    else if (flag == "--jurisdictions")
+      o.jurisdictions = std::atoi(v);
+    else if (flag == "--sources")
+      o.sources = std::atoi(v);
+    else if (flag == "--queries")
+      o.queries = std::atoi(v);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -80,16 +86,16 @@ int main(int argc, char** argv) {
   }
   assent::store::Store& store = **opened;
   const std::string tenant = "bench";
-  const int32_t last_day = static_cast<int32_t>(absl::CivilDay(2026, 12, 1) -
-                                                absl::CivilDay(1970, 1, 1));
+  const int32_t last_day =
+      static_cast<int32_t>(absl::CivilDay(2026, 12, 1) - absl::CivilDay(1970, 1, 1));
   const int32_t first_day = last_day - o.days;
 
   // Decisions are spread evenly over the cells (day x purpose x channel x jurisdiction x source),
   // each cell's state mix drawn around 55 % granted, 20 % denied, 15 % withdrawn, 5 % pending,
   // 5 % lapsed. Every finer cell is summed into the coarser families.
   const auto fill_start = std::chrono::steady_clock::now();
-  const int64_t cells = static_cast<int64_t>(o.days) * o.purposes * o.channels * o.jurisdictions *
-                        o.sources;
+  const int64_t cells =
+      static_cast<int64_t>(o.days) * o.purposes * o.channels * o.jurisdictions * o.sources;
   const double per_cell = static_cast<double>(o.decisions) / static_cast<double>(cells);
   std::mt19937_64 rng(42);
   std::poisson_distribution<int> count(per_cell);
@@ -106,6 +112,7 @@ int main(int argc, char** argv) {
     for (int p = 0; p < o.purposes; ++p) {
       const std::string purpose = absl::StrCat("purpose-", p);
       std::vector<ReportCounts> by_source(o.sources);
+      ReportCounts by_purpose;
       for (int c = 0; c < o.channels; ++c) {
         ReportCounts pc;
         for (int j = 0; j < o.jurisdictions; ++j) {
@@ -116,7 +123,7 @@ int main(int argc, char** argv) {
             for (int k = 0; k < n; ++k) cell.n[state(rng)]++;
             total += n;
             if (n == 0) continue;
-            ReportKey key{ReportFamily::kFull, tenant, day, purpose, c + 1, kJurisdictions[j],
+            ReportKey key{ReportFamily::kFull,       tenant, day, purpose, c + 1, kJurisdictions[j],
                           absl::StrCat("source-", s)};
             put(batch, key, cell);
             for (int i = 0; i < 5; ++i) {
@@ -125,12 +132,15 @@ int main(int argc, char** argv) {
               by_source_only[s].n[i] += cell.n[i];
             }
           }
-          put(batch, {ReportFamily::kJurisdiction, tenant, day, purpose, c + 1, kJurisdictions[j], ""},
+          put(batch,
+              {ReportFamily::kJurisdiction, tenant, day, purpose, c + 1, kJurisdictions[j], ""},
               pcj);
           for (int i = 0; i < 5; ++i) pc.n[i] += pcj.n[i];
         }
         put(batch, {ReportFamily::kPurposeChannel, tenant, day, purpose, c + 1, "", ""}, pc);
+        for (int i = 0; i < 5; ++i) by_purpose.n[i] += pc.n[i];
       }
+      put(batch, {ReportFamily::kPurposeOnly, tenant, day, purpose, 0, "", ""}, by_purpose);
       for (int s = 0; s < o.sources; ++s) {
         put(batch, {ReportFamily::kSource, tenant, day, purpose, 0, "", absl::StrCat("source-", s)},
             by_source[s]);
@@ -150,8 +160,9 @@ int main(int argc, char** argv) {
         for (int j = 0; j < o.jurisdictions; ++j) {
           ReportCounts cur;
           cur.n = {1000, 300, 200, 10, 50};
-          put(batch, {ReportFamily::kCurrent, tenant, 0, absl::StrCat("purpose-", p), c + 1,
-                      kJurisdictions[j], ""},
+          put(batch,
+              {ReportFamily::kCurrent, tenant, 0, absl::StrCat("purpose-", p), c + 1,
+               kJurisdictions[j], ""},
               cur);
         }
       }
@@ -161,54 +172,38 @@ int main(int argc, char** argv) {
   if (!store.CompactAll().ok()) return 1;
   const double fill_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
-  std::printf("{\"kind\":\"fill\",\"decisions\":%lld,\"aggregate_rows\":%lld,\"seconds\":%.1f}\n",
-              static_cast<long long>(total), static_cast<long long>(rows), fill_s);
+  std::printf(
+      "{\"kind\":\"fill\",\"decisions\":%lld,\"aggregate_rows\":%lld,\"seconds\":%.1f,"
+      "\"days\":%d,\"purposes\":%d,\"channels\":%d,\"jurisdictions\":%d,\"sources\":%d}\n",
+      static_cast<long long>(total), static_cast<long long>(rows), fill_s, o.days, o.purposes,
+      o.channels, o.jurisdictions, o.sources);
 
   struct Query {
     std::string name;
     assent::v1::GetConsentReportRequest request;
   };
-  std::vector<Query> queries;
-  {
-    Query q{"year_by_day_and_purpose", {}};
+  using D = assent::v1::ReportDimension;
+  auto query = [&](std::string name, int days, std::vector<D> group_by) {
+    Query q{std::move(name), {}};
     q.request.set_tenant(tenant);
-    q.request.set_start_day(Day(last_day - 365));
+    q.request.set_start_day(Day(last_day - days));
     q.request.set_end_day(Day(last_day));
-    q.request.add_group_by(assent::v1::REPORT_DIMENSION_DAY);
-    q.request.add_group_by(assent::v1::REPORT_DIMENSION_PURPOSE);
-    queries.push_back(q);
-  }
-  {
-    Query q{"month_by_source", {}};
-    q.request.set_tenant(tenant);
-    q.request.set_start_day(Day(last_day - 30));
-    q.request.set_end_day(Day(last_day));
-    q.request.add_group_by(assent::v1::REPORT_DIMENSION_SOURCE);
-    queries.push_back(q);
-  }
-  {
-    Query q{"month_by_day_purpose_channel", {}};
-    q.request.set_tenant(tenant);
-    q.request.set_start_day(Day(last_day - 30));
-    q.request.set_end_day(Day(last_day));
-    q.request.add_group_by(assent::v1::REPORT_DIMENSION_DAY);
-    q.request.add_group_by(assent::v1::REPORT_DIMENSION_PURPOSE);
-    q.request.add_group_by(assent::v1::REPORT_DIMENSION_CHANNEL);
-    queries.push_back(q);
-  }
-  {
-    // The worst case: every dimension (the finest family) over a month.
-    Query q{"month_by_every_dimension", {}};
-    q.request.set_tenant(tenant);
-    q.request.set_start_day(Day(last_day - 30));
-    q.request.set_end_day(Day(last_day));
-    for (auto d : {assent::v1::REPORT_DIMENSION_DAY, assent::v1::REPORT_DIMENSION_PURPOSE,
-                   assent::v1::REPORT_DIMENSION_CHANNEL, assent::v1::REPORT_DIMENSION_JURISDICTION,
-                   assent::v1::REPORT_DIMENSION_SOURCE}) {
-      q.request.add_group_by(d);
-    }
-    queries.push_back(q);
-  }
+    for (D d : group_by) q.request.add_group_by(d);
+    return q;
+  };
+  const std::vector<Query> queries = {
+      query("year_by_day_and_purpose", 365,
+            {assent::v1::REPORT_DIMENSION_DAY, assent::v1::REPORT_DIMENSION_PURPOSE}),
+      query("month_by_source", 30, {assent::v1::REPORT_DIMENSION_SOURCE}),
+      query("month_by_day_purpose_channel", 30,
+            {assent::v1::REPORT_DIMENSION_DAY, assent::v1::REPORT_DIMENSION_PURPOSE,
+             assent::v1::REPORT_DIMENSION_CHANNEL}),
+      // The worst case: every dimension (the finest family) over a month.
+      query("month_by_every_dimension", 30,
+            {assent::v1::REPORT_DIMENSION_DAY, assent::v1::REPORT_DIMENSION_PURPOSE,
+             assent::v1::REPORT_DIMENSION_CHANNEL, assent::v1::REPORT_DIMENSION_JURISDICTION,
+             assent::v1::REPORT_DIMENSION_SOURCE}),
+  };
   for (const Query& q : queries) {
     std::vector<double> us;
     int64_t rows_read = 0, rows_out = 0;

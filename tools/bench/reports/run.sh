@@ -124,8 +124,8 @@ out("**Write path.** Two consentd processes of the same build, each with its own
     "both the same way: 64 callers, 10,000 subjects round-robin, every write durable (fsync'ed, "
     "group-committed); rounds alternate which server goes first.\n")
 out(f"**Queries.** `report_bench` fills a store's reports column family with the aggregate rows "
-    f"that {fill['decisions']:,} decisions over 730 days x 20 purposes x 4 channels x 5 "
-    f"jurisdictions x 10 sources leave ({fill['aggregate_rows']:,} rows, written directly as final "
+    f"that {fill['decisions']:,} decisions over {fill['days']} days x {fill['purposes']} purposes x "
+    f"{fill['channels']} channels x {fill['jurisdictions']} jurisdictions x {fill['sources']} sources leave ({fill['aggregate_rows']:,} rows, written directly as final "
     "counts, not through the write path; then fully compacted), then times "
     "`ledger::BuildConsentReport`, the function GetConsentReport runs, in process (no gRPC), "
     "after 3 warm-up runs (block cache warm).\n")
@@ -144,6 +144,12 @@ if mq:
 r = med(ratios) if ratios else 0
 out(f"| Write-path cost (durable writes/s, reports on vs off) | on/off = {r:.1%} "
     f"(cost {1 - r:.1%}, median of {len(ratios)} pairs) | measured (no target set) |")
+cpu = {s: [x["server_cpu_us_per_req"] for x in writes
+           if x["server"] == s and x.get("server_cpu_us_per_req") is not None] for s in ("on", "off")}
+if cpu["on"] and cpu["off"]:
+    c_on, c_off = med(cpu["on"]), med(cpu["off"])
+    out(f"| Write-path CPU (consentd CPU per durable write, reports on vs off) | {c_on:.1f} vs "
+        f"{c_off:.1f} us/write (+{c_on / c_off - 1:.1%}, medians) | measured (no target set) |")
 out("\n## Queries\n")
 out("| query | aggregate rows read | rows returned | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|")
 for q in queries:
