@@ -19,6 +19,7 @@
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/export.grpc.pb.h"
+#include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "common/digest.h"
 #include "common/hex.h"
