@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # tools (Java and Maven run the local Kafka broker, see tools/kafka)
   kcat maven openjdk-17-jre-headless prometheus curl
+  # assentctl report --chart renders with gnuplot (run as a subprocess)
+  gnuplot-nox
   # the preference center's browser tests (puppeteer-core drives Debian's Chromium) and local PKI
   chromium fonts-dejavu-core openssl
   # deploy checks (tests/deploy: promtool from prometheus above, systemd-analyze, Python YAML, pip)

@@ -26,6 +26,8 @@ echo "== import benchmark smoke run (assentctl import vs durable writes, 20,000 
 tools/bench/import/run.sh --smoke
 echo "== web consent signal decoding micro-benchmark smoke run (figures not kept)"
 tools/bench/micro/signals.sh --smoke
+echo "== consent reports benchmark smoke run (reports on vs off, report queries; figures not kept)"
+tools/bench/reports/run.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke

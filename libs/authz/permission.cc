@@ -8,7 +8,7 @@ namespace {
 constexpr std::array<std::string_view, kPermissionCount> kNames = {
     "consent.write", "consent.check",   "consent.read",   "history.read",    "catalog.read",
     "catalog.admin", "contact.by_hash", "consent.import", "subject.export",  "subject.erase",
-    "subject.link",  "link.create",     "admin",          "cluster.forward",
+    "subject.link",  "link.create",     "admin",          "cluster.forward", "report.read",
 };
 
 }  // namespace

@@ -24,8 +24,9 @@ enum class Permission : uint8_t {
   kLinkCreate,      // sign customer links (preference center, one-click unsubscribe)
   kAdmin,           // create tenants; operations on the service itself
   kClusterForward,  // a peer forwarding a call it accepted on behalf of its caller
+  kReportRead,      // consent reports: aggregate counts, no subject
 };
-inline constexpr int kPermissionCount = static_cast<int>(Permission::kClusterForward) + 1;
+inline constexpr int kPermissionCount = static_cast<int>(Permission::kReportRead) + 1;
 
 // The permission's name in policy files, errors and metrics ("consent.write").
 std::string_view PermissionName(Permission permission);

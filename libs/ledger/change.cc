@@ -11,6 +11,7 @@
 #include "common/wire.h"
 #include "ledger/events.h"
 #include "ledger/history.h"
+#include "ledger/report.h"
 #include "store/keys.h"
 
 namespace assent::ledger {
@@ -66,6 +67,7 @@ void Append(store::Txn& txn, v1::HistoryRecord& record, State& state, store::Cf 
   std::string state_bytes = state.SerializeAsString();
   const std::string snapshot = SnapshotBytes(state, state_bytes);
   const std::string entity = store::EntityName(record.target());
+  StageReportCounts(txn, record, state.decisions());
   txn.PutNew(store::Cf::kHistory, store::HistoryKey(record.tenant(), entity, record.sequence()),
              std::move(history_bytes));
   txn.Put(state_cf, state_key, std::move(state_bytes));
@@ -145,6 +147,7 @@ void AppendErasure(store::Txn& txn, v1::HistoryRecord& record, const v1::Subject
       store::HistoryKey(record.tenant(), store::EntityName(record.target()), record.sequence()),
       std::move(history_bytes));
   txn.Delete(store::Cf::kSubjects, store::SubjectKey(state.tenant(), state.subject_id()));
+  StageErasureCounts(txn, state);
   for (const auto& outbox : BuildErasureRecords(record)) {
     txn.PutNew(store::Cf::kOutbox, store::OutboxKey(txn.NextOutboxId()),
                outbox.SerializeAsString());

@@ -25,6 +25,7 @@
 #include "assent/v1/consent.pb.h"
 #include "assent/v1/export.pb.h"
 #include "assent/v1/import.pb.h"
+#include "assent/v1/report.pb.h"
 #include "assent/v1/rights.pb.h"
 #include "common/clock.h"
 #include "core/deadlines.h"
@@ -253,6 +254,10 @@ class Ledger {
   absl::StatusOr<v1::ContactPointState> GetContactPointState(
       const v1::GetContactPointStateRequest& request) const;
   absl::StatusOr<v1::ListHistoryResponse> ListHistory(const v1::ListHistoryRequest& request) const;
+  // A consent report from the aggregates kept on the write path (ledger/report.h); NOT_FOUND for
+  // an unknown tenant.
+  absl::StatusOr<v1::GetConsentReportResponse> GetConsentReport(
+      const v1::GetConsentReportRequest& request) const;
   // A read's target in its stored form (a contact point hashed), after checking the tenant
   // exists: NOT_FOUND for an unknown tenant, INVALID_ARGUMENT "<field>..." for a bad target.
   absl::StatusOr<v1::TargetRef> ResolveKnownTarget(std::string_view field, std::string_view tenant,

@@ -42,6 +42,10 @@ void Txn::Delete(Cf cf, std::string_view key) {
   ops_.push_back(Op{cf, std::string(key), std::nullopt});
 }
 
+void Txn::Merge(Cf cf, std::string_view key, std::string operand) {
+  ops_.push_back(Op{cf, std::string(key), std::move(operand), true});
+}
+
 uint64_t Txn::NextOutboxId() {
   const uint64_t id = committer_.next_outbox_id_++;
   committer_.last_outbox_id_.store(id, std::memory_order_relaxed);
@@ -182,7 +186,9 @@ std::unique_ptr<Committer::Group> Committer::Prepare(std::vector<Item>& items, u
     absl::Status s = item.mutation(txn);
     if (s.ok()) {
       for (Txn::Op& op : txn.ops_) {
-        if (op.value.has_value()) {
+        if (op.merge) {
+          group->batch.Merge(store_.Handle(op.cf), op.key, *op.value);
+        } else if (op.value.has_value()) {
           group->batch.Put(store_.Handle(op.cf), op.key, *op.value);
         } else {
           group->batch.Delete(store_.Handle(op.cf), op.key);

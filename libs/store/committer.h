@@ -51,6 +51,9 @@ class Txn {
   // batch only, without the copy that Get would otherwise be served from.
   void PutNew(Cf cf, std::string_view key, std::string value);
   void Delete(Cf cf, std::string_view key);
+  // Stages a RocksDB merge operand (the column family's merge operator combines it with the
+  // stored value). Not visible to Get: only for keys no mutation reads back (report aggregates).
+  void Merge(Cf cf, std::string_view key, std::string operand);
   // A new, never reused outbox id (ids increase in commit order).
   uint64_t NextOutboxId();
   // The commit time of this mutation (the committer's clock when the mutation started).
@@ -65,6 +68,7 @@ class Txn {
     Cf cf;
     std::string key;
     std::optional<std::string> value;  // nullopt: delete
+    bool merge = false;                // value is a merge operand
   };
   using Overlay = absl::flat_hash_map<std::string, std::optional<std::string>>;
   // The writes of groups handed to the writer but not yet known to be in the store, oldest

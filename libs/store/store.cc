@@ -19,6 +19,7 @@
 #include "rocksdb/write_batch.h"
 #include "store/keys.h"
 #include "store/migrations.h"
+#include "store/report_keys.h"
 #include "store/retention_filters.h"
 
 namespace assent::store {
@@ -26,7 +27,8 @@ namespace {
 
 constexpr std::string_view kCfNames[kCfCount] = {
     "subjects", "contacts",  "history", "outbox", "idempotency", "catalog", "meta",
-    "due",      "lifecycle", "proof",   "keys",   "rights",      "import"};
+    "due",      "lifecycle", "proof",   "keys",   "rights",      "import",
+    "reports"};
 
 // The first 8 bytes of `key` from `offset` as a big-endian integer, zero-padded: comparing these
 // orders keys as a bytewise comparison of those bytes does, and equal values need the full keys.
@@ -152,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
     if (name == CfName(Cf::kIdempotency)) cf.compaction_filter = idempotency_filter.get();
     if (name == CfName(Cf::kRights)) cf.compaction_filter = stub_filter.get();
     if (name == CfName(Cf::kHistory)) cf.compaction_filter_factory = history_filters;
+    if (name == CfName(Cf::kReports)) cf.merge_operator = NewReportCountsMergeOperator();
     descriptors.emplace_back(std::string(name), cf);
   }
 

@@ -48,8 +48,11 @@ enum class Cf {
   // Bulk import: the SHA-256 of every row key imported, kept without a TTL so that a file
   // imported again, even years later, records nothing twice.
   kImport,
+  // Consent report aggregates (store/report_keys.h), kept by merge operands written with each
+  // history record.
+  kReports,
 };
-inline constexpr int kCfCount = 13;
+inline constexpr int kCfCount = 14;
 std::string_view CfName(Cf cf);
 
 // The on-disk format this build reads and writes. Opening a store with a lower version runs the

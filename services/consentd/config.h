@@ -135,6 +135,17 @@ struct Config {
   // Link/UnlinkContactPoint (docs/RECEIPTS.md). Re-read on SIGHUP (rotation). Default empty: no
   // receipts (responses carry none; ReceiptService is FAILED_PRECONDITION).
   std::string receipts_keyring_file;
+  // Consent reports (README "Consent reports"): aggregates kept on the write path, in the same
+  // batch as each decision. Default true; false writes none (GetConsentReport then counts only
+  // what was written while on).
+  bool reports_enabled = true;
+  // Distinct sources counted per tenant and day in the stored aggregates; later sources of the
+  // day count as "other". Default 50, 1..10000.
+  int64_t reports_max_sources_per_day = 50;
+  // Sources labelled in the metrics assent_consent_withdrawals_total per tenant: the first N
+  // distinct sources seen per tenant since the process started; the rest are "other". Default
+  // 10, 1..100.
+  int64_t reports_top_sources = 10;
   // Proof of enforcement: the registered senders, comma-separated ("email,sms,ads"; the names
   // the senders report under). Default empty: no proof is recorded.
   std::string enforcement_senders;

@@ -47,6 +47,7 @@ constexpr std::array kRules = {
     RpcRule{"ImportService", "ImportDecisions", Permission::kConsentImport},
     RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},
     RpcRule{"ReceiptService", "GetReceiptKeys", Permission::kCatalogRead},
+    RpcRule{"ReportService", "GetConsentReport", Permission::kReportRead},
 };
 
 }  // namespace

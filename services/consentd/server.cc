@@ -174,6 +174,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         "msg=\"no evidence.keyring_file: identifying evidence (IP address, user agent) is stored "
         "in plain text and an erasure can only redact it\"");
   }
+  server->report_metrics_ = std::make_unique<ReportMetrics>(
+      *server->metrics_->registry(), static_cast<int>(config.reports_top_sources));
+  ledger::ReportSettings report_settings;
+  report_settings.enabled = config.reports_enabled;
+  report_settings.max_sources_per_day = static_cast<int>(config.reports_max_sources_per_day);
+  report_settings.observer = server->report_metrics_.get();
+  ledger::SetReportSettings(report_settings);
   ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
                                                            clock, std::move(ledger_options)));
   // Erasures acknowledged since the backup this store may have been restored from are applied
@@ -257,6 +264,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->consent_service_->SetReceipts(server->receipts_.get());
   server->receipt_service_ = std::make_unique<ReceiptService>(
       *server->ledger_, *server->guard_, server->metrics_.get(), server->receipts_.get());
+  server->report_service_ =
+      std::make_unique<ReportService>(*server->ledger_, *server->guard_, server->metrics_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -271,6 +280,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.RegisterService(server->export_service_.get());
   builder.RegisterService(server->import_service_.get());
   builder.RegisterService(server->receipt_service_.get());
+  builder.RegisterService(server->report_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
   server->lifecycle_ =
@@ -372,6 +382,12 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
   if (rights_ != nullptr) rights_->Stop();
   committer_->Stop();
+  // No write reaches the report metrics any more (process-wide settings: keep the others).
+  ledger::ReportSettings report_settings = ledger::GetReportSettings();
+  if (report_settings.observer == report_metrics_.get()) {
+    report_settings.observer = nullptr;
+    ledger::SetReportSettings(report_settings);
+  }
   // Signs what the last writes queued, then stops its thread: nothing reads the store after.
   receipts_.reset();
   if (relay_ != nullptr) {

@@ -16,12 +16,14 @@
 #include "consentd/import_service.h"
 #include "consentd/lifecycle_runner.h"
 #include "consentd/proof.h"
+#include "consentd/report_metrics.h"
 #include "consentd/rights_runner.h"
 #include "consentd/service_metrics.h"
 #include "consentd/services.h"
 #include "events/relay.h"
 #include "grpcpp/server.h"
 #include "ledger/ledger.h"
+#include "ledger/report.h"
 #include "metrics/http_server.h"
 #include "store/committer.h"
 #include "store/store.h"
@@ -85,6 +87,8 @@ class Server {
   std::unique_ptr<ExportService> export_service_;
   std::unique_ptr<ImportService> import_service_;
   std::unique_ptr<ReceiptService> receipt_service_;
+  std::unique_ptr<ReportService> report_service_;
+  std::unique_ptr<ReportMetrics> report_metrics_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   const Clock* clock_ = nullptr;

@@ -725,4 +725,20 @@ grpc::ServerUnaryReactor* ReceiptService::GetReceiptKeys(grpc::CallbackServerCon
               });
 }
 
+ReportService::ReportService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics)
+    : ledger_(ledger), guard_(guard), metrics_(metrics) {
+  RequireRules(kName);
+  GuardParsing("GetConsentReport", &ReportService::GetConsentReport);
+}
+
+grpc::ServerUnaryReactor* ReportService::GetConsentReport(
+    grpc::CallbackServerContext* ctx, const v1::GetConsentReportRequest* request,
+    v1::GetConsentReportResponse* response) {
+  static const RpcRule& rule = Rule(kName, "GetConsentReport");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) -> absl::StatusOr<v1::GetConsentReportResponse> {
+                return ledger_.GetConsentReport(*request);
+              });
+}
+
 }  // namespace assent::consentd

@@ -8,6 +8,7 @@
 #include "assent/v1/catalog.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/receipts.grpc.pb.h"
+#include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "consentd/call_guard.h"
 #include "consentd/proof.h"
@@ -154,6 +155,23 @@ class ReceiptService final : public rpc::ParseGuarded<v1::ReceiptService::Callba
   CallGuard& guard_;
   ServiceMetrics* metrics_;
   const ReceiptIssuer* receipts_;
+};
+
+// Consent reports (report.proto) from the aggregates kept on the write path.
+class ReportService final : public rpc::ParseGuarded<v1::ReportService::CallbackService> {
+ public:
+  static constexpr std::string_view kName = "ReportService";
+  // `ledger` and `guard` must outlive the service; `metrics` may be null.
+  ReportService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics);
+
+  grpc::ServerUnaryReactor* GetConsentReport(grpc::CallbackServerContext* ctx,
+                                             const v1::GetConsentReportRequest* request,
+                                             v1::GetConsentReportResponse* response) override;
+
+ private:
+  ledger::Ledger& ledger_;
+  CallGuard& guard_;
+  ServiceMetrics* metrics_;
 };
 
 class ErasureLog;

@@ -420,6 +420,9 @@ def main():
             assentctl("record", "--subject", "s1", "--purpose", "marketing.news", "--channel",
                       "EMAIL", "--state", "granted")
             assentctl("check", "--subject", "s1", "--purpose", "marketing.news", "--channel", "EMAIL")
+            # A withdrawal makes the consent report's withdrawal metric appear.
+            assentctl("record", "--subject", "s2", "--purpose", "marketing.news", "--channel",
+                      "EMAIL", "--state", "withdrawn")
             refused = subprocess.run([args.assentctl, "check", "--subject", "s1", "--purpose",
                                       "no.such.purpose", "--channel", "EMAIL"], env=env,
                                      capture_output=True, text=True, timeout=30)

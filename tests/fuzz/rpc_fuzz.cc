@@ -304,6 +304,7 @@ constexpr Rpc kRpcs[] = {
     {"OffboardTenant", [](std::string_view b) { FuzzWrite(b, &Ledger::OffboardTenant); }},
     {"GetOffboarding", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetOffboarding); }},
     {"ImportDecisions", FuzzImport},
+    {"GetConsentReport", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetConsentReport); }},
 };
 
 }  // namespace

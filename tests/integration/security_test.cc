@@ -20,6 +20,7 @@
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/export.grpc.pb.h"
 #include "assent/v1/import.pb.h"
+#include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "common/digest.h"
 #include "common/hex.h"
@@ -197,10 +198,11 @@ std::vector<std::pair<std::string, std::string>> EveryRpc() {
   std::vector<std::pair<std::string, std::string>> calls;
   (void)v1::GetReceiptRequest::descriptor();
   (void)v1::ImportDecisionsRequest::descriptor();
+  (void)v1::GetConsentReportRequest::descriptor();
   for (const char* name :
        {"assent.v1.CatalogService", "assent.v1.ConsentService", "assent.v1.SubjectRightsService",
         "assent.v1.AdminService", "assent.v1.ExportService", "assent.v1.ReceiptService",
-        "assent.v1.ImportService"}) {
+        "assent.v1.ImportService", "assent.v1.ReportService"}) {
     const auto* service = pool->FindServiceByName(name);
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* method = service->method(i);
@@ -334,7 +336,7 @@ TEST_F(SecurityTest, EveryRpcIsRefusedWithoutIdentityPermissionOrTenantAndNothin
   auto reader = As("reader");  // consent.check on acme only
   auto globex = As("globex");  // everything, on globex only
   const auto calls = EveryRpc();
-  EXPECT_EQ(calls.size(), 36u);
+  EXPECT_EQ(calls.size(), 37u);
   for (const auto& [method, bytes] : calls) {
     SCOPED_TRACE(method);
     grpc::Status status = RawCall(*anonymous, method, bytes);

@@ -12,6 +12,7 @@
 #include "assent/v1/export.pb.h"
 #include "assent/v1/import.pb.h"
 #include "assent/v1/receipts.pb.h"
+#include "assent/v1/report.pb.h"
 #include "assent/v1/rights.pb.h"
 #include "authz/permission.h"
 #include "gmock/gmock.h"
@@ -31,13 +32,15 @@ std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   (void)v1::ExportSubjectRequest::descriptor();
   (void)v1::GetReceiptRequest::descriptor();
   (void)v1::ImportDecisionsRequest::descriptor();
+  (void)v1::GetConsentReportRequest::descriptor();
   return {pool->FindServiceByName("assent.v1.CatalogService"),
           pool->FindServiceByName("assent.v1.ConsentService"),
           pool->FindServiceByName("assent.v1.SubjectRightsService"),
           pool->FindServiceByName("assent.v1.AdminService"),
           pool->FindServiceByName("assent.v1.ExportService"),
           pool->FindServiceByName("assent.v1.ReceiptService"),
-          pool->FindServiceByName("assent.v1.ImportService")};
+          pool->FindServiceByName("assent.v1.ImportService"),
+          pool->FindServiceByName("assent.v1.ReportService")};
 }
 
 TEST(PermissionsTest, EveryRpcHasExactlyOneRule) {

@@ -58,6 +58,8 @@ absl::StatusOr<int> Import(Session& session, const Args& args);
 // receipt_actions.cc
 absl::StatusOr<int> ReceiptGet(Session& session, const Args& args);
 absl::StatusOr<int> ReceiptVerify(Session& session, const Args& args);
+// report_action.cc
+absl::StatusOr<int> Report(Session& session, const Args& args);
 
 // signal_actions.cc
 absl::StatusOr<int> DecodeSignal(Session& session, const Args& args);

@@ -279,6 +279,28 @@ std::vector<Command> MakeCommands() {
        "libraries' field names (type detected unless --type); exit 2 with the segment and bit "
        "offset when it is malformed.",
        1, Flags({{{"type", kValue}}}), &DecodeSignal},
+      {"report",
+       "[--from DAY] [--to DAY] [--group-by DIMS] [--purpose P,...] [--channel C,...]"
+       " [--jurisdiction J,...] [--source S,...] [--top N] [--csv] [--chart FILE]",
+       "Consent counts and opt-in rates per day (UTC) from GetConsentReport (README \"Consent "
+       "reports\"): decisions recorded from --from (default 30 days ago) to --to (exclusive, "
+       "default tomorrow), grouped by --group-by (day, purpose, channel, jurisdiction, source; "
+       "default day,purpose), with the top sources of withdrawals and the current decisions. A "
+       "table, --json (the response) or --csv (the rows); --chart FILE also renders the opt-in "
+       "rate per purpose and the withdrawals per day by source with gnuplot (SVG, or PNG for "
+       "FILE.png).",
+       0,
+       Flags({{{"from", kValue},
+               {"to", kValue},
+               {"group-by", kValue},
+               {"purpose", kValue},
+               {"channel", kValue},
+               {"jurisdiction", kValue},
+               {"source", kValue},
+               {"top", kValue},
+               {"csv", kSwitch},
+               {"chart", kValue}}}),
+       &Report},
       {"events tail",
        "[--brokers HOST:PORT] [--kafka-config FILE] [-X KEY=VALUE]... [--topic-prefix P]"
        " [--state-topic] [--from-beginning] [--count N] [--idle-exit DURATION]",

@@ -36,6 +36,7 @@ Session::Session(GlobalOptions options, const std::shared_ptr<grpc::ChannelInter
       export_(v1::ExportService::NewStub(channel)),
       receipts_(v1::ReceiptService::NewStub(channel)),
       import_(v1::ImportService::NewStub(channel)),
+      reports_(v1::ReportService::NewStub(channel)),
       out_(out),
       err_(&std::cerr) {}
 

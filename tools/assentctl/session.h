@@ -16,6 +16,7 @@
 #include "assent/v1/export.grpc.pb.h"
 #include "assent/v1/import.grpc.pb.h"
 #include "assent/v1/receipts.grpc.pb.h"
+#include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "assentctl/requests.h"
 #include "google/protobuf/message.h"
@@ -48,6 +49,7 @@ class Session {
                       absl::FunctionRef<absl::Status(const v1::ExportChunk&)> each);
   v1::ReceiptService::StubInterface& receipts() { return *receipts_; }
   v1::ImportService::StubInterface& importer() { return *import_; }
+  v1::ReportService::StubInterface& reports() { return *reports_; }
 
   // Calls `method` on `stub` with the --timeout deadline. OK, or CallFailure(status).
   template <typename Stub, typename Request, typename Response>
@@ -81,6 +83,7 @@ class Session {
   std::unique_ptr<v1::ExportService::StubInterface> export_;
   std::unique_ptr<v1::ReceiptService::StubInterface> receipts_;
   std::unique_ptr<v1::ImportService::StubInterface> import_;
+  std::unique_ptr<v1::ReportService::StubInterface> reports_;
   std::ostream& out_;
   std::ostream* err_;
 };
