@@ -20,11 +20,19 @@ namespace {
 constexpr char kEndpoints[] = "endpoints.";
 // The keys of one endpoint block.
 const std::set<std::string>& EndpointKeys() {
-  static const auto* keys = new std::set<std::string>{
-      "url",           "secret_file",      "tenants",       "purposes",
-      "kinds",         "imported_max_age", "max_in_flight", "retry_max_age",
-      "retry_initial", "retry_max_delay",  "timeout",       "ca_file",
-      "allow_insecure_http"};
+  static const auto* keys = new std::set<std::string>{"url",
+                                                      "secret_file",
+                                                      "tenants",
+                                                      "purposes",
+                                                      "kinds",
+                                                      "imported_max_age",
+                                                      "max_in_flight",
+                                                      "retry_max_age",
+                                                      "retry_initial",
+                                                      "retry_max_delay",
+                                                      "timeout",
+                                                      "ca_file",
+                                                      "allow_insecure_http"};
   return *keys;
 }
 
@@ -89,9 +97,9 @@ absl::StatusOr<EndpointConfig> ReadEndpoint(const std::string& name,
     }
     e.filter.kinds.insert(k);
   }
-  ASSIGN_OR_RETURN(e.filter.imported_max_age, ParseDuration(base + "imported_max_age",
-                                                            get("imported_max_age", "720h"),
-                                                            absl::ZeroDuration()));
+  ASSIGN_OR_RETURN(e.filter.imported_max_age,
+                   ParseDuration(base + "imported_max_age", get("imported_max_age", "720h"),
+                                 absl::ZeroDuration()));
   int64_t in_flight = 0;
   if (!absl::SimpleAtoi(Sv(get("max_in_flight", "4")), &in_flight) || in_flight < 1 ||
       in_flight > 256) {
@@ -100,14 +108,14 @@ absl::StatusOr<EndpointConfig> ReadEndpoint(const std::string& name,
   e.max_in_flight = static_cast<int>(in_flight);
   ASSIGN_OR_RETURN(e.retry_max_age, ParseDuration(base + "retry_max_age",
                                                   get("retry_max_age", "24h"), absl::Seconds(0)));
-  ASSIGN_OR_RETURN(e.retry_initial,
-                   ParseDuration(base + "retry_initial", get("retry_initial", "1s"),
-                                 absl::Milliseconds(1)));
-  ASSIGN_OR_RETURN(e.retry_max_delay,
-                   ParseDuration(base + "retry_max_delay", get("retry_max_delay", "10m"),
-                                 e.retry_initial));
-  ASSIGN_OR_RETURN(e.timeout, ParseDuration(base + "timeout", get("timeout", "10s"),
-                                            absl::Milliseconds(10)));
+  ASSIGN_OR_RETURN(
+      e.retry_initial,
+      ParseDuration(base + "retry_initial", get("retry_initial", "1s"), absl::Milliseconds(1)));
+  ASSIGN_OR_RETURN(
+      e.retry_max_delay,
+      ParseDuration(base + "retry_max_delay", get("retry_max_delay", "10m"), e.retry_initial));
+  ASSIGN_OR_RETURN(e.timeout,
+                   ParseDuration(base + "timeout", get("timeout", "10s"), absl::Milliseconds(10)));
   e.ca_file = get("ca_file", "");
   if (!e.ca_file.empty() && !std::ifstream(e.ca_file)) {
     return InvalidField(base + "ca_file", absl::StrCat("cannot read ", e.ca_file));

@@ -124,8 +124,7 @@ class DeadLetters {
     ASSIGN_OR_RETURN(events::ConfPtr conf, events::ProducerConfig(options));
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &DeadLetters::OnDelivery);
     char errstr[512];
-    events::KafkaPtr producer(
-        rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
+    events::KafkaPtr producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
     if (producer == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("kafka.producer: ", errstr));
     }
@@ -232,7 +231,10 @@ class Endpoint {
   }
   // Abandons what is waiting or being retried (left uncommitted).
   void Stop() {
-    if (!stop_.HasBeenNotified()) stop_.Notify();
+    {
+      std::lock_guard lock(mu_);
+      if (!stop_.HasBeenNotified()) stop_.Notify();
+    }
     cv_.notify_all();
     for (std::thread& t : workers_) t.join();
     workers_.clear();
@@ -329,8 +331,8 @@ class Endpoint {
       const absl::Duration delay =
           BackoffDelay(attempts, config_.retry_initial, config_.retry_max_delay, unit(random));
       if (!Retryable(outcome) || absl::Now() + delay - first > config_.retry_max_age) {
-        spdlog::warn("msg=\"dead-lettering\" endpoint={} last_status={} attempts={}",
-                     config_.name, status, attempts);
+        spdlog::warn("msg=\"dead-lettering\" endpoint={} last_status={} attempts={}", config_.name,
+                     status, attempts);
         if (!dead_letters_.Write(d, config_.name, status, attempts, stop_)) return false;
         metrics_.dead_lettered->Increment();
         return true;
@@ -486,7 +488,7 @@ class Forwarder::Impl {
     }
     for (auto& e : endpoints_) e->Stop();
     Commit();
-    events::CloseConsumer(std::move(consumer_), absl::Seconds(5));
+    Close(absl::Seconds(5));
     return absl::OkStatus();
   }
 
@@ -504,6 +506,27 @@ class Forwarder::Impl {
     }
     spdlog::info("msg=\"resuming\"");
     return rd_kafka_resume_partitions(consumer_.get(), list.get()) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+
+  // Leaves the group within `timeout` (as events::CloseConsumer, but answering the revocation the
+  // close raises: this consumer has its own rebalance callback), then destroys the handle.
+  void Close(absl::Duration timeout) {
+    rd_kafka_t* rk = consumer_.release();
+    events::QueuePtr queue(rd_kafka_queue_new(rk));
+    rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk, queue.get());
+    if (error != nullptr) {
+      rd_kafka_error_destroy(error);
+    } else {
+      const absl::Time deadline = absl::Now() + timeout;
+      while (!rd_kafka_consumer_closed(rk) && absl::Now() < deadline) {
+        events::EventPtr event(rd_kafka_queue_poll(queue.get(), 100));
+        if (event != nullptr && rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
+          rd_kafka_assign(rk, nullptr);
+        }
+      }
+    }
+    queue.reset();
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
 
   void Handle(const rd_kafka_message_t& m) {
@@ -571,7 +594,8 @@ class Forwarder::Impl {
   void Commit() {
     const auto moved = tracker_.Moved();
     if (moved.empty()) return;
-    events::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(moved.size())));
+    events::PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(moved.size())));
     for (const auto& [partition, position] : moved) {
       rd_kafka_topic_partition_list_add(list.get(), config_.changes_topic.c_str(), partition)
           ->offset = position;

@@ -75,11 +75,12 @@ int RunForwarder(int argc, char** argv) {
   webhooks::Forwarder* raw = forwarder->get();
   std::unique_ptr<metrics::HttpServer> http;
   if (!config->metrics_listen.empty()) {
-    auto started = metrics::HttpServer::Start(
-        config->metrics_listen, {registry}, [raw]() -> metrics::Readiness {
-          if (!raw->assigned()) return {false, "no partitions assigned yet"};
-          return {true, ""};
-        });
+    auto started = metrics::HttpServer::Start(config->metrics_listen, {registry},
+                                              [raw]() -> metrics::Readiness {
+                                                if (!raw->assigned())
+                                                  return {false, "no partitions assigned yet"};
+                                                return {true, ""};
+                                              });
     if (!started.ok()) {
       log->critical("msg=\"cannot serve metrics\" error=\"{}\"", started.status().ToString());
       return 1;
