@@ -2,6 +2,10 @@
 """Verifies a webhook request the Assent webhook forwarder sent (Standard Webhooks signatures).
 
 Usage: webhook-verify.py SECRET_FILE REQUEST_JSON [--tolerance SECONDS]
+       webhook-verify.py SECRET_FILE --serve PORT
+
+--serve: a local receiver for trying the forwarder out: listens on 127.0.0.1:PORT, verifies each
+POST, prints its id, verdict and body, and answers 204 (401 when the signature does not verify).
 
 SECRET_FILE holds the endpoint's secret(s), one "whsec_<base64>" per line (as given to the
 forwarder). REQUEST_JSON is a captured request: {"headers": {"webhook-id": ..., "webhook-timestamp":
@@ -41,6 +45,33 @@ def verify(secrets, msg_id, timestamp, body, header):
     return False
 
 
+def serve(secrets, port, tolerance):
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            msg_id = self.headers.get("webhook-id", "")
+            try:
+                timestamp = int(self.headers.get("webhook-timestamp", ""))
+            except ValueError:
+                timestamp = 0
+            ok = verify(secrets, msg_id, timestamp, body, self.headers.get("webhook-signature", ""))
+            ok = ok and (tolerance <= 0 or abs(time.time() - timestamp) <= tolerance)
+            print(f"{msg_id} {'verified' if ok else 'REFUSED'} {body.decode('utf-8', 'replace')}",
+                  flush=True)
+            self.send_response(204 if ok else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
 def main(argv):
     args = [a for a in argv[1:] if not a.startswith("--")]
     tolerance = 300
@@ -49,6 +80,10 @@ def main(argv):
             tolerance = int(a.split("=", 1)[1] if "=" in a else argv[i + 1])
             if "=" not in a:
                 args.remove(argv[i + 1])
+    if "--serve" in argv:
+        port = int(argv[argv.index("--serve") + 1])
+        serve(keys(argv[1]), port, tolerance)
+        return 0
     if len(args) != 2:
         print(__doc__, file=sys.stderr)
         return 2
