@@ -356,18 +356,6 @@ class Endpoint {
   std::vector<std::thread> workers_;
 };
 
-std::string Header(const rd_kafka_message_t& m, const char* name) {
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(&m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return "";
-  const void* value = nullptr;
-  size_t size = 0;
-  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      value == nullptr) {
-    return "";
-  }
-  return std::string(static_cast<const char*>(value), size);
-}
-
 }  // namespace
 
 class Forwarder::Impl {
@@ -488,7 +476,7 @@ class Forwarder::Impl {
     }
     for (auto& e : endpoints_) e->Stop();
     Commit();
-    Close(absl::Seconds(5));
+    events::CloseConsumer(std::move(consumer_), absl::Seconds(5));
     return absl::OkStatus();
   }
 
@@ -508,27 +496,6 @@ class Forwarder::Impl {
     return rd_kafka_resume_partitions(consumer_.get(), list.get()) == RD_KAFKA_RESP_ERR_NO_ERROR;
   }
 
-  // Leaves the group within `timeout` (as events::CloseConsumer, but answering the revocation the
-  // close raises: this consumer has its own rebalance callback), then destroys the handle.
-  void Close(absl::Duration timeout) {
-    rd_kafka_t* rk = consumer_.release();
-    events::QueuePtr queue(rd_kafka_queue_new(rk));
-    rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk, queue.get());
-    if (error != nullptr) {
-      rd_kafka_error_destroy(error);
-    } else {
-      const absl::Time deadline = absl::Now() + timeout;
-      while (!rd_kafka_consumer_closed(rk) && absl::Now() < deadline) {
-        events::EventPtr event(rd_kafka_queue_poll(queue.get(), 100));
-        if (event != nullptr && rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
-          rd_kafka_assign(rk, nullptr);
-        }
-      }
-    }
-    queue.reset();
-    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-  }
-
   void Handle(const rd_kafka_message_t& m) {
     if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
     if (m.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -540,7 +507,7 @@ class Forwarder::Impl {
       }
       return;
     }
-    if (Header(m, "message-type") != kConsentChanged) {
+    if (events::HeaderValue(m, "message-type") != kConsentChanged) {
       unknown_type_->Increment();
       tracker_.Add(m.partition, m.offset, 0);
       return;

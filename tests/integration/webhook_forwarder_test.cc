@@ -47,8 +47,8 @@ struct Received {
   std::string path, id, timestamp, signature, body;
 };
 
-// A local HTTP receiver: answers each POST with status_for(path) (200 by default); after `gate_after`
-// answers it holds further requests until Open().
+// A local HTTP receiver: answers each POST with status_for(path) (200 by default); after
+// `gate_after` answers it holds further requests until Open().
 class Receiver {
  public:
   explicit Receiver(int port = 0) {
@@ -140,7 +140,8 @@ std::vector<DeadLetter> ReadDeadLetters(const std::string& bootstrap, const std:
     rd_kafka_headers_t* h = nullptr;
     const void* v = nullptr;
     size_t n = 0;
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n)) return std::string();
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n))
+      return std::string();
     return std::string(static_cast<const char*>(v), n);
   };
   const absl::Time deadline = absl::Now() + timeout;
@@ -202,10 +203,11 @@ class WebhookForwarderTest : public ::testing::Test {
       ASSERT_TRUE(testing::CreateTopic(broker_->bootstrap(), changes(), 3, &error)) << error;
     }
     const std::string config = work_ + "/webhooks.yaml";
-    std::ofstream(config) << "kafka:\n  brokers: '" << broker_->bootstrap()
-                          << "'\n  topic_prefix: '" << prefix_ << "'\n  group_id: 'webhooks-"
-                          << prefix_ << "'\n  consumer: {session.timeout.ms: 6000}\nlog_level: debug\nendpoints:\n"
-                          << endpoints;
+    std::ofstream(config)
+        << "kafka:\n  brokers: '" << broker_->bootstrap() << "'\n  topic_prefix: '" << prefix_
+        << "'\n  group_id: 'webhooks-" << prefix_
+        << "'\n  consumer: {session.timeout.ms: 6000}\nlog_level: debug\nendpoints:\n"
+        << endpoints;
     std::vector<std::string> args = {"--config", config};
     args.insert(args.end(), extra.begin(), extra.end());
     forwarder_ = std::make_unique<testing::SenderProcess>(WEBHOOK_FORWARDER_PATH, work_,
@@ -301,8 +303,7 @@ void WebhookForwarderTest::DeliversEveryChangeSignedInOrderPerSubject() {
   ASSERT_GT(receiver.port(), 0);
   StartForwarder(Endpoint("crm", receiver.Url(), "    max_in_flight: 4\n"));
   const std::set<std::string> ids = ProduceChanges(/*subjects=*/12, /*per_subject=*/15);
-  ASSERT_TRUE(testing::WaitFor([&] { return Ids(receiver.delivered()) == ids; },
-                               absl::Seconds(60)))
+  ASSERT_TRUE(testing::WaitFor([&] { return Ids(receiver.delivered()) == ids; }, absl::Seconds(60)))
       << Ids(receiver.delivered()).size() << " of " << ids.size() << "\n"
       << forwarder_->log();
   const std::vector<Received> got = receiver.delivered();
@@ -365,15 +366,14 @@ void WebhookForwarderTest::FiltersByTenantPurposeAndKind() {
   ASSERT_TRUE(testing::Produce(broker_->bootstrap(), changes(), {{"acme/d", "other type"}},
                                absl::Seconds(30), &error, "assent.v1.Something"))
       << error;
-  ASSERT_TRUE(testing::WaitFor([&] { return receiver.delivered().size() >= 3; },
-                               absl::Seconds(60)))
+  ASSERT_TRUE(testing::WaitFor([&] { return receiver.delivered().size() >= 3; }, absl::Seconds(60)))
       << forwarder_->log();
   std::multiset<std::string> got;
   for (const Received& r : receiver.delivered()) got.insert(r.path + " " + r.id);
-  EXPECT_EQ(got, (std::multiset<std::string>{"/news acme/a/1", "/news acme/a/2",
-                                             "/erasures acme/a/2"}));
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return Metric("assent_webhook_unknown_records_total") == 2; }, absl::Seconds(10)));
+  EXPECT_EQ(got,
+            (std::multiset<std::string>{"/news acme/a/1", "/news acme/a/2", "/erasures acme/a/2"}));
+  EXPECT_TRUE(testing::WaitFor([&] { return Metric("assent_webhook_unknown_records_total") == 2; },
+                               absl::Seconds(10)));
 }
 
 void WebhookForwarderTest::RetriesUntilTheReceiverComesUp() {
@@ -391,8 +391,7 @@ void WebhookForwarderTest::RetriesUntilTheReceiverComesUp() {
   EXPECT_GE(Metric("assent_webhook_backlog{endpoint=\"crm\"}"), 1);
   Receiver receiver(port);
   ASSERT_EQ(receiver.port(), port);
-  ASSERT_TRUE(testing::WaitFor([&] { return Ids(receiver.delivered()) == ids; },
-                               absl::Seconds(60)))
+  ASSERT_TRUE(testing::WaitFor([&] { return Ids(receiver.delivered()) == ids; }, absl::Seconds(60)))
       << forwarder_->log();
   for (const Received& r : receiver.delivered()) EXPECT_TRUE(Verifies(r));
   EXPECT_TRUE(testing::WaitFor(
@@ -428,8 +427,8 @@ void WebhookForwarderTest::DeadLettersAfterTheRetryAgeOrAtOnceFor4xx() {
   int refused = 0;
   for (const Received& r : receiver.all()) refused += r.path == "/refuse";
   EXPECT_EQ(refused, 2) << "a 400 is not retried";
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return Metric("assent_webhook_dead_lettered_total") == 4; }, absl::Seconds(10)));
+  EXPECT_TRUE(testing::WaitFor([&] { return Metric("assent_webhook_dead_lettered_total") == 4; },
+                               absl::Seconds(10)));
   EXPECT_GE(Metric("assent_webhook_failures_total{class=\"server_error\",endpoint=\"flaky\"}"), 4);
 }
 
@@ -456,8 +455,7 @@ TEST_F(WebhookForwarderTest, KillNineAndRestartLoseNothingAndReplayResends) {
   forwarder_->Kill();
   receiver.Open();
   StartForwarder(Endpoint("crm", receiver.Url(), "    max_in_flight: 4\n"), {}, false);
-  ASSERT_TRUE(testing::WaitFor([&] { return Ids(receiver.delivered()) == ids; },
-                               absl::Seconds(60)))
+  ASSERT_TRUE(testing::WaitFor([&] { return Ids(receiver.delivered()) == ids; }, absl::Seconds(60)))
       << Ids(receiver.delivered()).size() << " of " << ids.size() << "\n"
       << forwarder_->log();
   // Duplicates (sent again after the restart) carry the same id and the same body.
@@ -474,10 +472,9 @@ TEST_F(WebhookForwarderTest, KillNineAndRestartLoseNothingAndReplayResends) {
   // Replay from before the first event: everything once more, same ids.
   ASSERT_EQ(forwarder_->Stop(), 0) << forwarder_->log();
   const size_t delivered = receiver.delivered().size();
-  StartForwarder(Endpoint("crm", receiver.Url(), "    max_in_flight: 4\n"),
-                 {"--replay-from", absl::FormatTime(absl::RFC3339_full, before,
-                                                    absl::UTCTimeZone())},
-                 false);
+  StartForwarder(
+      Endpoint("crm", receiver.Url(), "    max_in_flight: 4\n"),
+      {"--replay-from", absl::FormatTime(absl::RFC3339_full, before, absl::UTCTimeZone())}, false);
   ASSERT_TRUE(testing::WaitFor(
       [&] { return receiver.delivered().size() >= delivered + ids.size(); }, absl::Seconds(60)))
       << forwarder_->log();

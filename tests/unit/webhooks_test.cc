@@ -44,7 +44,8 @@ TEST(SignerTest, ReproducesTheStandardWebhooksTestVector) {
 TEST(SignerTest, VerificationFailsForAnyChangedPart) {
   const std::string key = VectorKey();
   EXPECT_FALSE(VerifySignature(key, "msg_other", kVectorTimestamp, kVectorBody, kVectorSignature));
-  EXPECT_FALSE(VerifySignature(key, kVectorId, kVectorTimestamp + 1, kVectorBody, kVectorSignature));
+  EXPECT_FALSE(
+      VerifySignature(key, kVectorId, kVectorTimestamp + 1, kVectorBody, kVectorSignature));
   EXPECT_FALSE(
       VerifySignature(key, kVectorId, kVectorTimestamp, R"({"test": 1})", kVectorSignature));
   EXPECT_FALSE(VerifySignature("another key of some length", kVectorId, kVectorTimestamp,
@@ -56,8 +57,8 @@ TEST(SignerTest, VerificationFailsForAnyChangedPart) {
 TEST(SignerTest, RotationSignsWithEveryKeyAndEitherVerifies) {
   const std::string old_key = VectorKey();
   const std::string new_key(32, 'k');
-  const std::string header = SignatureHeader({new_key, old_key}, kVectorId, kVectorTimestamp,
-                                             kVectorBody);
+  const std::string header =
+      SignatureHeader({new_key, old_key}, kVectorId, kVectorTimestamp, kVectorBody);
   EXPECT_THAT(header, HasSubstr(std::string(" ") + kVectorSignature));
   EXPECT_TRUE(absl::StartsWith(header, "v1,"));
   EXPECT_TRUE(VerifySignature(new_key, kVectorId, kVectorTimestamp, kVectorBody, header));
@@ -108,8 +109,8 @@ TEST(RetryTest, ClassifiesStatuses) {
   EXPECT_EQ(ClassifyStatus(400), Outcome::kClientError);
   EXPECT_EQ(ClassifyStatus(404), Outcome::kClientError);
   EXPECT_EQ(ClassifyStatus(301), Outcome::kClientError);
-  for (Outcome o : {Outcome::kNetwork, Outcome::kTimeout, Outcome::kThrottled,
-                    Outcome::kServerError}) {
+  for (Outcome o :
+       {Outcome::kNetwork, Outcome::kTimeout, Outcome::kThrottled, Outcome::kServerError}) {
     EXPECT_TRUE(Retryable(o)) << OutcomeName(o);
   }
   EXPECT_FALSE(Retryable(Outcome::kClientError));
@@ -117,8 +118,7 @@ TEST(RetryTest, ClassifiesStatuses) {
 }
 
 assent::v1::ConsentChanged Event(const std::string& tenant, const std::string& purpose,
-                                  assent::v1::ChangeKind kind, bool imported,
-                                  absl::Time effective) {
+                                 assent::v1::ChangeKind kind, bool imported, absl::Time effective) {
   assent::v1::ConsentChanged e;
   e.set_event_id(tenant + "/subject-1/1");
   e.set_tenant(tenant);
@@ -196,8 +196,9 @@ class ConfigTest : public ::testing::Test {
     chmod(secret_.c_str(), 0600);
   }
   absl::StatusOr<WebhookConfig> Read(const std::string& endpoint_yaml) {
-    const std::string yaml = "kafka: {brokers: 'localhost:9092'}\nendpoints:\n  crm:\n    secret_file: " +
-                             secret_ + "\n" + endpoint_yaml;
+    const std::string yaml =
+        "kafka: {brokers: 'localhost:9092'}\nendpoints:\n  crm:\n    secret_file: " + secret_ +
+        "\n" + endpoint_yaml;
     auto settings = sender::Settings::FromYaml("webhook_forwarder", kEnvPrefix, WebhookSpecs(),
                                                WebhookOpenPrefixes(), yaml);
     if (!settings.ok()) return settings.status();
@@ -258,14 +259,16 @@ TEST_F(ConfigTest, ReplayFromMustBeRfc3339) {
   auto settings = sender::Settings::FromYaml(
       "webhook_forwarder", kEnvPrefix, WebhookSpecs(), WebhookOpenPrefixes(),
       "kafka: {brokers: b}\nreplay_from: yesterday\nendpoints: {crm: {url: 'https://x.example', "
-      "secret_file: " + secret_ + "}}\n");
+      "secret_file: " +
+          secret_ + "}}\n");
   ASSERT_TRUE(settings.ok()) << settings.status();
   auto c = ReadWebhookConfig(*settings);
   EXPECT_THAT(c.status().message(), HasSubstr("replay_from"));
   settings = sender::Settings::FromYaml(
       "webhook_forwarder", kEnvPrefix, WebhookSpecs(), WebhookOpenPrefixes(),
       "kafka: {brokers: b}\nreplay_from: '2026-01-31T12:00:00Z'\nendpoints: {crm: {url: "
-      "'https://x.example', secret_file: " + secret_ + "}}\n");
+      "'https://x.example', secret_file: " +
+          secret_ + "}}\n");
   ASSERT_TRUE(settings.ok()) << settings.status();
   c = ReadWebhookConfig(*settings);
   ASSERT_TRUE(c.ok()) << c.status();
