@@ -30,8 +30,7 @@ struct SlistDeleter {
 
 }  // namespace
 
-absl::Status CheckUrl(const std::string& field, const std::string& url,
-                      bool allow_insecure_http) {
+absl::Status CheckUrl(const std::string& field, const std::string& url, bool allow_insecure_http) {
   std::string rest;
   if (absl::StartsWithIgnoreCase(url, "https://")) {
     rest = url.substr(8);
@@ -85,7 +84,8 @@ absl::StatusOr<Response> HttpClient::Post(
 
   Response response;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, options_.allow_insecure_http ? "http,https" : "https");
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+                   options_.allow_insecure_http ? "http,https" : "https");
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
