@@ -22,6 +22,8 @@ echo "== mTLS benchmark smoke run (consentd and noop_server, plaintext and mTLS;
 tools/bench/tls/run.sh --smoke
 echo "== subject rights benchmark smoke run (sealed vs plain writes, erasures; figures not kept)"
 tools/bench/rights/run.sh --smoke
+echo "== webhook benchmark smoke run (Kafka, consentd, webhook_forwarder, a local receiver; figures not kept)"
+tools/bench/webhooks/run.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke
