@@ -9,15 +9,14 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <variant>
 
 #include "metrics/http_server.h"
 #include "sender/settings.h"
-#include "spdlog/sinks/stdout_sinks.h"
+#include "sender/startup.h"
 #include "spdlog/spdlog.h"
 #include "webhook_forwarder/config.h"
 #include "webhook_forwarder/forwarder.h"
-
-extern char** environ;
 
 namespace assent {
 namespace {
@@ -25,26 +24,13 @@ namespace {
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 
 int RunForwarder(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-
-  auto log = spdlog::stderr_logger_mt("webhook_forwarder");
-  spdlog::set_default_logger(log);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l logger=%n %v",
-                      spdlog::pattern_time_type::utc);
-
-  auto settings =
-      sender::Settings::Load("webhook_forwarder", webhooks::kEnvPrefix, webhooks::WebhookSpecs(),
-                             webhooks::WebhookOpenPrefixes(), args, env);
-  if (!settings.ok()) {
-    if (settings.status().code() == absl::StatusCode::kCancelled) {
-      std::cout << settings.status().message();
-      return 0;
-    }
-    std::cerr << "webhook_forwarder: " << settings.status().message() << "\n";
-    return 2;
-  }
+  sender::StartLogging("webhook_forwarder");
+  auto log = spdlog::default_logger();
+  auto loaded = sender::LoadProcessSettings("webhook_forwarder", webhooks::kEnvPrefix,
+                                            webhooks::WebhookSpecs(),
+                                            webhooks::WebhookOpenPrefixes(), argc, argv);
+  if (const int* exit_code = std::get_if<int>(&loaded)) return *exit_code;
+  const sender::Settings* settings = &std::get<sender::Settings>(loaded);
   auto config = webhooks::ReadWebhookConfig(*settings);
   if (!config.ok()) {
     std::cerr << "webhook_forwarder: " << config.status().message() << "\n";
