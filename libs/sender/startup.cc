@@ -1,5 +1,8 @@
 #include "sender/startup.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <iostream>
 
 #include "spdlog/sinks/stdout_sinks.h"
@@ -32,6 +35,37 @@ std::variant<Settings, int> LoadProcessSettings(const std::string& program,
   }
   std::cerr << program << ": " << settings.status().message() << "\n";
   return 2;
+}
+
+namespace {
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+}  // namespace
+
+void BlockStopSignals() {
+  const sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+StopSignalWaiter::StopSignalWaiter(std::function<void(int)> on_signal) {
+  thread_ = std::thread([this, on_signal = std::move(on_signal)] {
+    const sigset_t signals = StopSignals();
+    int signal = 0;
+    sigwait(&signals, &signal);
+    signalled_.store(true);
+    on_signal(signal);
+  });
+}
+
+StopSignalWaiter::~StopSignalWaiter() {
+  // The thread is blocked in sigwait unless a signal came: wake it with one.
+  if (!signalled_.load()) pthread_kill(thread_.native_handle(), SIGTERM);
+  thread_.join();
 }
 
 }  // namespace assent::sender

@@ -2,7 +2,10 @@
 // the command line, the environment and --config (sender/settings.h).
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -20,5 +23,24 @@ std::variant<Settings, int> LoadProcessSettings(const std::string& program,
                                                 std::vector<SettingSpec> specs,
                                                 std::vector<std::string> open_prefixes, int argc,
                                                 char** argv);
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards, so that
+// only a StopSignalWaiter takes them. Call first thing in main, before any thread starts.
+void BlockStopSignals();
+
+// Waits on its own thread for SIGTERM or SIGINT (blocked by BlockStopSignals) and calls `on_signal`
+// once, so shutdown runs in ordinary code. The destructor wakes and joins the thread when no
+// signal came.
+class StopSignalWaiter {
+ public:
+  explicit StopSignalWaiter(std::function<void(int)> on_signal);
+  ~StopSignalWaiter();
+  StopSignalWaiter(const StopSignalWaiter&) = delete;
+  StopSignalWaiter& operator=(const StopSignalWaiter&) = delete;
+
+ private:
+  std::atomic<bool> signalled_{false};
+  std::thread thread_;
+};
 
 }  // namespace assent::sender

@@ -1,13 +1,11 @@
 // webhook_forwarder: consumes <prefix>consent.changes.v1 and POSTs each change, signed in the
 // style of Standard Webhooks, to the configured endpoints (docs/WEBHOOKS.md). Exit status: 0
 // after SIGTERM/SIGINT, 1 for a fatal error at run time, 2 for bad settings.
-#include <pthread.h>
-#include <signal.h>
 
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <variant>
 
@@ -42,11 +40,7 @@ int RunForwarder(int argc, char** argv) {
   for (const auto& e : config->endpoints) names += (names.empty() ? "" : ",") + e.name;
   log->info("msg=\"starting\" endpoints={} group={}", names, config->group_id);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sender::BlockStopSignals();
 
   if (absl::Status s = webhooks::EnsureDeadLetterTopic(*config, kStartTimeout); !s.ok()) {
     log->critical("msg=\"cannot create the dead-letter topic\" error=\"{}\"", s.ToString());
@@ -81,18 +75,14 @@ int RunForwarder(int argc, char** argv) {
     }
   }
 
-  std::atomic<bool> signalled{false};
-  std::thread waiter([&] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    signalled.store(true);
+  std::optional<sender::StopSignalWaiter> waiter;
+  waiter.emplace([&](int signal) {
     log->info("msg=\"signal received\" signal={}", signal);
     raw->Stop();
   });
   log->info("msg=\"running\"");
   const absl::Status run = raw->Run();
-  if (!signalled.load()) pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
+  waiter.reset();
   forwarder->reset();
   if (!run.ok()) {
     log->critical("msg=\"fatal\" error=\"{}\"", run.ToString());
