@@ -11,7 +11,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev prometheus-cpp-dev libabsl-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libphonenumber-dev libssl-dev libidn2-dev nlohmann-json3-dev tzdata
-  libcpp-httplib-dev libkainjow-mustache-dev
+  libcpp-httplib-dev libkainjow-mustache-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # tools (Java and Maven run the local Kafka broker, see tools/kafka)

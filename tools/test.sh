@@ -28,6 +28,8 @@ echo "== web consent signal decoding micro-benchmark smoke run (figures not kept
 tools/bench/micro/signals.sh --smoke
 echo "== consent reports benchmark smoke run (reports on vs off, report queries; figures not kept)"
 tools/bench/reports/run.sh --smoke
+echo "== webhook benchmark smoke run (Kafka, consentd, webhook_forwarder, a local receiver; figures not kept)"
+tools/bench/webhooks/run.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke

@@ -98,10 +98,26 @@ void CloseConsumer(KafkaPtr consumer, absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
     while (!rd_kafka_consumer_closed(rk) && absl::Now() < deadline) {
       EventPtr event(rd_kafka_queue_poll(queue.get(), 100));
+      // A consumer with its own rebalance callback gets the close's revocation here to answer.
+      if (event != nullptr && rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
+        rd_kafka_assign(rk, nullptr);
+      }
     }
   }
   queue.reset();
   rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+std::string HeaderValue(const rd_kafka_message_t& message, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return "";
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr) {
+    return "";
+  }
+  return std::string(static_cast<const char*>(value), size);
 }
 
 std::string EnforcementTopicName(std::string_view topic_prefix) {

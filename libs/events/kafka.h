@@ -88,8 +88,12 @@ absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout);
 
 // Closes a consumer without hanging when the brokers are gone: leaves its group (if any) within
 // `timeout`, then destroys the handle without the blocking close rd_kafka_destroy would do.
-// Offsets are not committed here (Assent's consumers commit in transactions or not at all).
+// Offsets are not committed here (Assent's consumers commit in transactions or not at all). A
+// consumer with its own rebalance callback has the close's revocation answered (unassigned).
 void CloseConsumer(KafkaPtr consumer, absl::Duration timeout);
+
+// The last value of header `name` of a consumed record ("" when absent).
+std::string HeaderValue(const rd_kafka_message_t& message, const char* name);
 
 // A topic to create: name, partitions, replication factor, topic configs.
 struct TopicSpec {

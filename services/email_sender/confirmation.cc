@@ -10,6 +10,7 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "events/kafka.h"
 #include "kainjow/mustache.hpp"
 #include "mail/message.h"
 #include "spdlog/spdlog.h"
@@ -92,18 +93,6 @@ constexpr ConfirmationTemplate kExportSpanish = {
     "{{{url}}}\n\n"
     "El enlace es válido durante 30 minutos{{#expires}} (hasta {{{expires}}}){{/expires}}. Si no "
     "lo ha solicitado, ignore este mensaje: no se comparte nada sin el enlace.\n"};
-
-std::string Header(const rd_kafka_message_t& m, const char* name) {
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(&m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return "";
-  const void* value = nullptr;
-  size_t size = 0;
-  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      value == nullptr) {
-    return "";
-  }
-  return std::string(static_cast<const char*>(value), size);
-}
 
 // The first two letters of a language tag, lower-cased ("de-AT" -> "de").
 std::string Primary(std::string_view tag) {
@@ -274,7 +263,7 @@ bool ConfirmationMailer::HardSuppressed(const std::string& tenant,
 }
 
 sender::HandleResult ConfirmationMailer::Handle(const rd_kafka_message_t& m) {
-  return HandleRecord(Header(m, "message-type"),
+  return HandleRecord(events::HeaderValue(m, "message-type"),
                       m.payload == nullptr
                           ? std::string_view()
                           : std::string_view(static_cast<const char*>(m.payload), m.len));
