@@ -27,8 +27,7 @@ namespace {
 
 constexpr std::string_view kCfNames[kCfCount] = {
     "subjects", "contacts",  "history", "outbox", "idempotency", "catalog", "meta",
-    "due",      "lifecycle", "proof",   "keys",   "rights",      "import",
-    "reports"};
+    "due",      "lifecycle", "proof",   "keys",   "rights",      "import",  "reports"};
 
 // The first 8 bytes of `key` from `offset` as a big-endian integer, zero-padded: comparing these
 // orders keys as a bytewise comparison of those bytes does, and equal values need the full keys.

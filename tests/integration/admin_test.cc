@@ -65,9 +65,9 @@ TEST(AdminTest, AssentctlAdminCompactCompactsEveryColumnFamilyAndConsentdServesO
 
   const CtlRun run = Assentctl(server.address(), "admin compact");
   ASSERT_EQ(run.exit_status, 0) << run.out;
-  for (const char* family : {"subjects", "contacts", "history", "outbox", "idempotency", "catalog",
-                             "meta", "due", "lifecycle", "proof", "keys", "rights", "import",
-                             "reports"}) {
+  for (const char* family :
+       {"subjects", "contacts", "history", "outbox", "idempotency", "catalog", "meta", "due",
+        "lifecycle", "proof", "keys", "rights", "import", "reports"}) {
     EXPECT_THAT(run.out, HasSubstr(absl::StrCat(family, ": "))) << run.out;
   }
   // The write above is in the WAL before; the compaction flushed it and deleted that WAL file.

@@ -22,10 +22,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "assent/v1/types.pb.h"
+#include "common/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "openssl/evp.h"
 #include "rocksdb/db.h"
+#include "store/report_keys.h"
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
 #include "testing/process.h"
@@ -138,20 +139,23 @@ StoreContent ReadStore(const std::string& dir) {
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names);
   EXPECT_TRUE(s.ok()) << s.ToString();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : names)
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const std::string& name : names) {
+    rocksdb::ColumnFamilyOptions options;
+    // The report aggregates are merge operands: reading them needs consentd's merge operator.
+    if (name == "reports") options.merge_operator = store::NewReportCountsMergeOperator();
+    descriptors.emplace_back(name, options);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, descriptors, &handles, &raw);
   EXPECT_TRUE(s.ok()) << s.ToString();
   if (!s.ok()) return content;
   std::unique_ptr<rocksdb::DB> db(raw);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  Sha256Stream digest;
   auto add = [&](std::string_view bytes) {
     const uint64_t size = bytes.size();
-    EVP_DigestUpdate(ctx.get(), &size, sizeof(size));
-    EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
+    digest.Update(std::string_view(reinterpret_cast<const char*>(&size), sizeof(size)));
+    digest.Update(bytes);
   };
   for (size_t i = 0; i < handles.size(); ++i) {
     add(names[i]);
@@ -175,10 +179,7 @@ StoreContent ReadStore(const std::string& dir) {
     EXPECT_TRUE(it->status().ok());
   }
   for (auto* handle : handles) (void)db->DestroyColumnFamilyHandle(handle);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
-  content.digest.assign(reinterpret_cast<char*>(digest), size);
+  content.digest = digest.Finish();
   return content;
 }
 
