@@ -74,7 +74,18 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
     Pump();
   }
 
-  void OnDone() override { delete this; }
+  // The ledger's callbacks run on the committer's thread, outside gRPC's reactions: once one has
+  // counted its row done, another thread may finish the call, so `this` lives until the last of
+  // them has left as well as until gRPC is done with it.
+  void OnDone() override {
+    bool last = false;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = callbacks_running_ == 0;
+    }
+    if (last) delete this;
+  }
 
   void OnCancel() override {
     {
@@ -117,11 +128,24 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
               }
               --batch->pending;
               --pending_rows_;
+              ++callbacks_running_;
             }
             Pump();
+            LeaveCallback();
           },
           *caller);
     }
+  }
+
+  // The end of a ledger callback: deletes the reactor when gRPC was done with it meanwhile.
+  void LeaveCallback() {
+    bool last = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --callbacks_running_;
+      last = done_ && callbacks_running_ == 0;
+    }
+    if (last) delete this;
   }
 
   absl::StatusOr<ledger::Caller> Admit(const Request& request) {
@@ -220,6 +244,8 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;              // OnDone has run
+  int64_t callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;  // ledger callbacks past their count
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
 };
 

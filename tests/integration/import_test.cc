@@ -263,7 +263,7 @@ TEST(ImportTest, KilledAndResumedImportRecordsEveryGoodRowOnceAndDryRunChangesNo
     EXPECT_EQ(seen, expected.bad);
   }
 
-  ASSERT_EQ(server.Stop(), 0);
+  ASSERT_EQ(server.Stop(), 0) << server.log();
   const StoreContent imported = ReadStore(data);
   EXPECT_EQ(imported.import_keys, static_cast<uint64_t>(expected.good_rows));
   uint64_t records = 0;
@@ -291,7 +291,7 @@ TEST(ImportTest, KilledAndResumedImportRecordsEveryGoodRowOnceAndDryRunChangesNo
   EXPECT_THAT(out, HasSubstr("validated"));
   EXPECT_EQ(summary.done, static_cast<uint64_t>(expected.good_rows)) << out;
   EXPECT_EQ(summary.rejected, expected.bad.size()) << out;
-  ASSERT_EQ(server.Stop(), 0);
+  ASSERT_EQ(server.Stop(), 0) << server.log();
   EXPECT_TRUE(ReadStore(data).digest == imported.digest)
       << "the dry run changed the store's content";
 
@@ -301,7 +301,7 @@ TEST(ImportTest, KilledAndResumedImportRecordsEveryGoodRowOnceAndDryRunChangesNo
   summary = ParseSummary(out);
   EXPECT_EQ(summary.done, 0u) << out;
   EXPECT_EQ(summary.already, static_cast<uint64_t>(expected.good_rows)) << out;
-  ASSERT_EQ(server.Stop(), 0);
+  ASSERT_EQ(server.Stop(), 0) << server.log();
   EXPECT_TRUE(ReadStore(data).digest == imported.digest)
       << "importing the file again changed the store's content";
 }
