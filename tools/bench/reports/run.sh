@@ -165,11 +165,14 @@ for x in writes:
 out("""
 ## Notes
 
-- The machine is shared (2 cores, other builds and a fuzzer running during the run): the write
-  rounds swing by up to 2x between rounds of the same server, and the p99 of the smallest query
-  (700 rows, 0.2 ms at p50) reaching 4 ms shows scheduling stalls, not query work. Treat the
-  write-path figures as "about 10-20 % more CPU per durable write" rather than exact; the p50
-  query times are the stable figures.
+- The load generator and both servers share the machine's 2 cores, and durable-write rounds of
+  the same server vary by up to a third between rounds: compare the medians, and rerun with more
+  rounds before reading a few percent into them. The query times are in process and stable.
+- The write-path cost is real and larger than it should be (a third of durable-write throughput
+  on a quiet machine in the run of 2026-12-05 23:02Z; 10-20 % in an earlier run on a loaded
+  machine): the source cap's point read per decision runs on the committer thread, and each
+  decision adds 6-8 merge operands. Moving the source check off the committer (a cache of the
+  day's sources per tenant) and fewer granularities are the next steps.
 - Per decision the write path adds 6 merge operands (2-byte values; families u, p, j, s, o, f),
   1-2 for the current counts, and for the first decision of a source on a day two small Puts;
   the source check is one point read per decision on the committer thread.
