@@ -531,4 +531,15 @@ std::string FormatCompaction(const v1::CompactStoreResponse& response) {
   return out;
 }
 
+std::string CsvQuote(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 }  // namespace assent::ctl

@@ -36,6 +36,9 @@ std::string FormatTarget(const v1::Target& target);
 std::string FormatContactPoint(const v1::ContactPoint& contact);
 // "2026-05-01T12:00:00.000Z", or "-" when unset.
 std::string FormatTimestamp(const google::protobuf::Timestamp& ts, bool set = true);
+// One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, quote or line
+// break; as is otherwise.
+std::string CsvQuote(std::string_view text);
 // "EMAIL,SMS" ("-" when empty).
 std::string FormatChannels(const google::protobuf::RepeatedField<int>& channels);
 // One line: "quiet 22:00-07:00 Europe/Berlin; no marketing on EMAIL; language de; ...", or

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "assentctl/flags.h"
+#include "assentctl/format.h"
 #include "common/digest.h"
 #include "common/hex.h"
 #include "common/strings.h"
@@ -69,17 +70,6 @@ absl::Status Problem(RowProblem& problem, uint64_t line, std::string_view field,
                      std::string reason) {
   problem = RowProblem{line, std::string(field), reason};
   return absl::InvalidArgumentError(absl::StrCat(Sv(field), ": ", reason));
-}
-
-std::string CsvQuote(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "assent/v1/report.grpc.pb.h"
 #include "assentctl/actions.h"
+#include "assentctl/format.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -52,16 +53,6 @@ std::string Rate(const v1::ReportCounts& c) {
 
 std::string ChannelName(v1::Channel channel) {
   return channel == v1::CHANNEL_UNSPECIFIED ? "ALL" : v1::Channel_Name(channel);
-}
-
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // The columns of the grouped dimensions, in group-by order, for one row.
@@ -103,23 +94,11 @@ const std::vector<std::string>& CountHeaders() {
   return *headers;
 }
 
-std::string Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) line += "  ";
-      line += absl::StrFormat("%-*s", static_cast<int>(widths[i]), row[i]);
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
+// The rows (the first is the header) in columns, through assentctl's one table printer.
+std::string RenderRows(const std::vector<std::vector<std::string>>& rows) {
+  ctl::Table table;
+  for (const auto& row : rows) table.AddRow(row);
+  return table.Render();
 }
 
 // Quotes a string for gnuplot ('...' with '' for a quote).
@@ -347,7 +326,7 @@ absl::StatusOr<int> Report(Session& session, const Args& args) {
     std::string out = absl::StrJoin(header, ",") + "\n";
     for (const auto& row : response.rows()) {
       std::vector<std::string> fields = DimensionValues(group_by, row);
-      for (std::string& f : fields) f = CsvField(f);
+      for (std::string& f : fields) f = CsvQuote(f);
       for (const std::string& v : CountValues(row.counts())) fields.push_back(v);
       out += absl::StrJoin(fields, ",") + "\n";
     }
@@ -365,14 +344,14 @@ absl::StatusOr<int> Report(Session& session, const Args& args) {
   for (const std::string& v : CountValues(response.total())) total.push_back(v);
   table.push_back(std::move(total));
   std::string out = absl::StrCat("Decisions recorded, ", request.start_day(), " to ",
-                                 request.end_day(), " (exclusive, UTC):\n", Table(table));
+                                 request.end_day(), " (exclusive, UTC):\n", RenderRows(table));
   if (response.top_withdrawal_sources_size() > 0) {
     out += "\nTop sources of withdrawals:\n";
     std::vector<std::vector<std::string>> sources = {{"source", "withdrawals"}};
     for (const auto& s : response.top_withdrawal_sources()) {
       sources.push_back({s.source().empty() ? "-" : s.source(), absl::StrCat(s.withdrawals())});
     }
-    out += Table(sources);
+    out += RenderRows(sources);
   }
   if (response.current_size() > 0) {
     out += "\nCurrent decisions (now):\n";
@@ -386,7 +365,7 @@ absl::StatusOr<int> Report(Session& session, const Args& args) {
                          absl::StrCat(c.counts().withdrawals()), absl::StrCat(c.counts().pending()),
                          absl::StrCat(c.counts().lapsed())});
     }
-    out += Table(current);
+    out += RenderRows(current);
   }
   if (chart.has_value()) out += absl::StrCat("\nChart written to ", *chart, "\n");
   session.Print(out);
