@@ -10,6 +10,16 @@
 #   kafka.sh stop   [--dir D]                        SIGTERM, SIGKILL after 30 s; idempotent
 #   kafka.sh status [--dir D]                        exit 0 if running and answering metadata
 #
+# Cluster mode: N nodes, each a broker and a KRaft controller (static voters), replication 3,
+# min.insync.replicas 2 (see README.md). Node I listens on P+I-1, its controller on P+N+I-1.
+#   kafka.sh cluster-start  --dir D [--nodes N] [--base-port P] [--owner-pid PID]
+#                                                    start every node, wait until all answer
+#   kafka.sh cluster-stop   --dir D                  stop every node (SIGTERM, in parallel)
+#   kafka.sh cluster-status --dir D                  one line per node; exit 0 if all answer
+#   kafka.sh node-stop|node-kill|node-start --dir D --node I
+#                                                    SIGTERM / SIGKILL one node, or start it
+#                                                    again (keeping its data) and wait for it
+#
 # Defaults: --dir ${ASSENT_KAFKA_DIR:-./data/kafka} --port 9092 --controller-port 9093. stop and
 # status also take the port options, so a caller can pass one set of options to every command.
 # --ssl-port adds a TLS listener (SSL://127.0.0.1:S) beside the plaintext one, from PEM files, no
@@ -38,7 +48,7 @@ die() {
 note() { echo "kafka.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,30s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -228,13 +238,14 @@ check_ssl_options() {
     die "--ssl-keystore $SSL_KEYSTORE holds no unencrypted PKCS#8 key (BEGIN PRIVATE KEY)"
 }
 
-# True once the broker answers a metadata request and lists itself. The cheap TCP probe first
-# keeps kcat from spending its whole timeout on reconnect backoff while the port is still closed.
+# True once the broker (node $2, default 1) answers a metadata request and lists itself, which it
+# does only once the controller has unfenced it. The cheap TCP probe first keeps kcat from spending
+# its whole timeout on reconnect backoff while the port is still closed.
 answers_metadata() {
-  local port="$1" out
+  local port="$1" node="${2:-1}" out
   port_open "$port" || return 1
   out="$(kcat -b "127.0.0.1:$port" -L -m 5 2>/dev/null)" || return 1
-  [[ "$out" == *"broker 1 at 127.0.0.1:$port"* ]]
+  [[ "$out" == *"broker $node at 127.0.0.1:$port"* ]]
 }
 
 show_logs() {
@@ -501,6 +512,10 @@ cmd_status() {
   echo "kafka running on 127.0.0.1:$port (pid $pid, $DIR)"
 }
 
+# Cluster mode lives in its own file; it reuses the helpers above.
+# shellcheck source=cluster.sh
+. "$SCRIPT_DIR/cluster.sh"
+
 [ -n "$KAFKA_VERSION" ] || die "no <kafka.version> in $POM"
 [ $# -ge 1 ] || usage
 command="$1"
@@ -510,6 +525,12 @@ case "$command" in
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
   status) cmd_status "$@" ;;
+  cluster-start) cmd_cluster_start "$@" ;;
+  cluster-stop) cmd_cluster_stop "$@" ;;
+  cluster-status) cmd_cluster_status "$@" ;;
+  node-start) cmd_node_start "$@" ;;
+  node-stop) cmd_node_stop "$@" ;;
+  node-kill) cmd_node_kill "$@" ;;
   -h | --help | help) usage ;;
   *) usage ;;
 esac
