@@ -180,6 +180,13 @@ bool Produce(const std::string& bootstrap, const std::string& topic,
 
 bool CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,
                  std::string* error) {
+  TopicOptions options;
+  options.partitions = partitions;
+  return CreateTopic(bootstrap, topic, options, error);
+}
+
+bool CreateTopic(const std::string& bootstrap, const std::string& topic,
+                 const TopicOptions& options, std::string* error) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
@@ -188,7 +195,22 @@ bool CreateTopic(const std::string& bootstrap, const std::string& topic, int par
     if (error != nullptr) *error = err;
     return false;
   }
-  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof(err));
+  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), options.partitions,
+                                                 options.replication_factor, err, sizeof(err));
+  if (t == nullptr) {
+    if (error != nullptr) *error = err;
+    rd_kafka_destroy(rk);
+    return false;
+  }
+  for (const auto& [name, value] : options.configs) {
+    const rd_kafka_resp_err_t e = rd_kafka_NewTopic_set_config(t, name.c_str(), value.c_str());
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (error != nullptr) *error = absl::StrCat(name, ": ", rd_kafka_err2str(e));
+      rd_kafka_NewTopic_destroy(t);
+      rd_kafka_destroy(rk);
+      return false;
+    }
+  }
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, &t, 1, nullptr, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);

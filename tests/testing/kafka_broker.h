@@ -87,6 +87,21 @@ bool Produce(const std::string& bootstrap, const std::string& topic,
 bool CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,
                  std::string* error = nullptr);
 
+// How CreateTopic makes a topic on a cluster.
+struct TopicOptions {
+  int partitions = 1;
+  // -1: the brokers' default.replication.factor (3 on a KafkaCluster).
+  int replication_factor = 1;
+  // Topic configs, e.g. {"min.insync.replicas", "2"}, {"cleanup.policy", "compact"}.
+  std::map<std::string, std::string> configs;
+};
+
+// Creates `topic` as `options` say unless it exists (an existing topic is left as it is). False,
+// with the broker's reason in `error`, when the request fails, e.g. a replication factor larger
+// than the number of live brokers or an unknown config.
+bool CreateTopic(const std::string& bootstrap, const std::string& topic,
+                 const TopicOptions& options, std::string* error = nullptr);
+
 // Runs a shell command and returns its standard output (and exit status in `status`).
 std::string RunCommand(const std::string& command, int* status);
 

@@ -20,12 +20,14 @@ CLUSTER_DIR=""
 NODES=""
 BASE_PORT=""
 NODE=""
+KILL=false
 
 parse_cluster_options() {
   while [ $# -gt 0 ]; do
     local flag="$1" value
     case "$flag" in
       -h | --help) usage ;;
+      --kill) KILL=true; shift; continue ;;
       --*=*) value="${flag#*=}"; flag="${flag%%=*}"; shift ;;
       --*) [ $# -ge 2 ] || die "$flag needs a value"; value="$2"; shift 2 ;;
       *) usage ;;
@@ -40,6 +42,7 @@ parse_cluster_options() {
     esac
   done
   [ -n "$CLUSTER_DIR" ] || die "--dir is required in cluster mode"
+  [ "$KILL" = false ] || [ "$COMMAND" = cluster-stop ] || die "only cluster-stop takes --kill"
   [[ "$CLUSTER_DIR" != *[,\\$'\n']* ]] ||
     die "--dir must not contain a comma, backslash or newline: $CLUSTER_DIR"
 }
@@ -335,8 +338,13 @@ cmd_cluster_stop() {
     return 0
   fi
   rm -f "$CLUSTER_DIR/owner"
-  # shellcheck disable=SC2046
-  stop_nodes $(all_nodes)
+  if [ "$KILL" = true ]; then
+    local node
+    for node in $(all_nodes); do kill_node "$node"; done
+  else
+    # shellcheck disable=SC2046
+    stop_nodes $(all_nodes)
+  fi
   echo "kafka cluster stopped ($CLUSTER_DIR)"
 }
 
@@ -378,16 +386,22 @@ cmd_node_stop() {
   echo "node $NODE stopped"
 }
 
-cmd_node_kill() {
-  open_node "$@"
+# SIGKILL to node $1 if it is running; returns once the process is gone.
+kill_node() {
   local pid deadline=$((SECONDS + 10))
-  pid="$(running_pid)" || { rm -f "$DIR/broker.pid"; echo "node $NODE not running"; return 0; }
+  select_node "$1"
+  pid="$(running_pid)" || { rm -f "$DIR/broker.pid"; return 0; }
   kill -KILL "$pid"
   while is_broker "$pid"; do
     [ "$SECONDS" -lt "$deadline" ] || die "pid $pid survived SIGKILL"
     sleep 0.05
   done
   rm -f "$DIR/broker.pid"
+}
+
+cmd_node_kill() {
+  open_node "$@"
+  kill_node "$NODE"
   echo "node $NODE killed"
 }
 

@@ -14,7 +14,8 @@
 # min.insync.replicas 2 (see README.md). Node I listens on P+I-1, its controller on P+N+I-1.
 #   kafka.sh cluster-start  --dir D [--nodes N] [--base-port P] [--owner-pid PID]
 #                                                    start every node, wait until all answer
-#   kafka.sh cluster-stop   --dir D                  stop every node (SIGTERM, in parallel)
+#   kafka.sh cluster-stop   --dir D [--kill]         stop every node (SIGTERM, in parallel);
+#                                                    --kill: SIGKILL, for data thrown away
 #   kafka.sh cluster-status --dir D                  one line per node; exit 0 if all answer
 #   kafka.sh node-stop|node-kill|node-start --dir D --node I
 #                                                    SIGTERM / SIGKILL one node, or start it
@@ -48,7 +49,7 @@ die() {
 note() { echo "kafka.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,30s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -519,6 +520,7 @@ cmd_status() {
 [ -n "$KAFKA_VERSION" ] || die "no <kafka.version> in $POM"
 [ $# -ge 1 ] || usage
 command="$1"
+readonly COMMAND="$command"
 shift
 case "$command" in
   fetch) cmd_fetch "$@" ;;

@@ -1,0 +1,473 @@
+// The 3-node KRaft cluster that cluster mode (issue 18) is tested and benchmarked on, held to the
+// guarantees the committer relies on: transactions keep committing while a broker is SIGKILLed
+// (the transaction coordinator, which also leads some of the topic's partitions), a read_committed
+// reader sees every committed record exactly once and nothing of an aborted transaction, the
+// killed node comes back and catches up; and a second producer with the same transactional.id
+// fences the first, whose later writes never become visible.
+#include <librdkafka/rdkafka.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "testing/kafka_broker.h"
+#include "testing/kafka_cluster.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
+
+namespace assent {
+namespace {
+
+struct RdKafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct RdKafkaErrorDeleter {
+  void operator()(rd_kafka_error_t* error) const { rd_kafka_error_destroy(error); }
+};
+using Producer = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using Error = std::unique_ptr<rd_kafka_error_t, RdKafkaErrorDeleter>;
+
+constexpr int kTxnTimeoutMs = 30000;
+constexpr int kCallTimeoutMs = 10000;
+
+std::string Describe(const Error& error) {
+  if (error == nullptr) return "ok";
+  return absl::StrCat(rd_kafka_error_name(error.get()), " (", rd_kafka_error_string(error.get()),
+                      ")", rd_kafka_error_is_fatal(error.get()) ? " fatal" : "",
+                      rd_kafka_error_is_retriable(error.get()) ? " retriable" : "",
+                      rd_kafka_error_txn_requires_abort(error.get()) ? " requires-abort" : "");
+}
+
+// A transactional producer (acks=all and idempotence are implied) that has run init_transactions.
+Producer NewTransactionalProducer(const std::string& bootstrap, const std::string& id,
+                                  const std::map<std::string, std::string>& extra = {}) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::map<std::string, std::string> settings = {
+      {"bootstrap.servers", bootstrap},
+      {"transactional.id", id},
+      {"acks", "all"},
+      {"linger.ms", "1"},
+      {"transaction.timeout.ms", std::to_string(kTxnTimeoutMs)},
+      {"log_level", "3"},
+  };
+  for (const auto& [name, value] : extra) settings[name] = value;
+  for (const auto& [name, value] : settings) {
+    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)),
+              RD_KAFKA_CONF_OK)
+        << name << ": " << err;
+  }
+  Producer producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)));
+  EXPECT_NE(producer, nullptr) << err;
+  if (producer == nullptr) return producer;
+  // init_transactions is retriable (e.g. while the transaction state topic is being created).
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  for (;;) {
+    Error error(rd_kafka_init_transactions(producer.get(), kCallTimeoutMs));
+    if (error == nullptr) break;
+    if (!rd_kafka_error_is_retriable(error.get()) || absl::Now() > deadline) {
+      ADD_FAILURE() << "init_transactions: " << Describe(error);
+      return nullptr;
+    }
+  }
+  return producer;
+}
+
+// Queues `keys` (value = key) for the open transaction; the error of the first that fails.
+Error ProduceKeys(rd_kafka_t* producer, const std::string& topic,
+                  const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    rd_kafka_vu_t fields[4];
+    fields[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    fields[0].u.cstr = topic.c_str();
+    fields[1].vtype = RD_KAFKA_VTYPE_KEY;
+    fields[1].u.mem.ptr = const_cast<char*>(key.data());
+    fields[1].u.mem.size = key.size();
+    fields[2].vtype = RD_KAFKA_VTYPE_VALUE;
+    fields[2].u.mem = fields[1].u.mem;
+    fields[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    fields[3].u.i = RD_KAFKA_MSG_F_COPY;
+    rd_kafka_error_t* error = rd_kafka_produceva(producer, fields, 4);
+    if (error != nullptr) return Error(error);
+  }
+  return nullptr;
+}
+
+// The outcome of one transaction attempt.
+enum class Outcome { kCommitted, kAborted, kFatal };
+
+// Commits, retrying retriable errors (a coordinator or leader that moved) for up to 60 s; aborts
+// when the transaction can only be aborted.
+Outcome CommitOrAbort(rd_kafka_t* producer, std::string* log) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  for (;;) {
+    Error error(rd_kafka_commit_transaction(producer, kCallTimeoutMs));
+    if (error == nullptr) return Outcome::kCommitted;
+    absl::StrAppend(log, " commit: ", Describe(error), ";");
+    if (rd_kafka_error_is_fatal(error.get())) return Outcome::kFatal;
+    if (rd_kafka_error_txn_requires_abort(error.get())) break;
+    if (!rd_kafka_error_is_retriable(error.get()) || absl::Now() > deadline) break;
+  }
+  for (;;) {
+    Error error(rd_kafka_abort_transaction(producer, kCallTimeoutMs));
+    if (error == nullptr) return Outcome::kAborted;
+    absl::StrAppend(log, " abort: ", Describe(error), ";");
+    if (!rd_kafka_error_is_retriable(error.get()) || absl::Now() > deadline) {
+      return Outcome::kFatal;
+    }
+  }
+}
+
+// Every record key of `topic` that a read_committed consumer sees from the beginning, counting
+// repeats: reads until `expected` distinct keys have arrived and every partition is at its end
+// (the last stable offset) with nothing more, or `timeout` passes.
+std::map<std::string, int> ReadCommittedKeys(const std::string& bootstrap, const std::string& topic,
+                                             size_t expected, absl::Duration timeout) {
+  std::map<std::string, int> seen;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "group.id", absl::StrCat("verify-", topic, "-", getpid()).c_str(), err,
+                    sizeof(err));
+  rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof(err));
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+  Producer consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
+  if (consumer == nullptr) {
+    ADD_FAILURE() << err;
+    return seen;
+  }
+  rd_kafka_poll_set_consumer(consumer.get());
+  absl::StatusOr<std::vector<testing::PartitionState>> partitions =
+      testing::DescribeTopic(bootstrap, topic, absl::Seconds(10));
+  if (!partitions.ok()) {
+    ADD_FAILURE() << partitions.status();
+    return seen;
+  }
+  rd_kafka_topic_partition_list_t* assignment =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions->size()));
+  for (const testing::PartitionState& p : *partitions) {
+    rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p.partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(consumer.get(), assignment);
+  rd_kafka_topic_partition_list_destroy(assignment);
+  std::set<int> at_end;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline &&
+         !(seen.size() >= expected && at_end.size() == partitions->size())) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end.insert(m->partition);
+    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      at_end.erase(m->partition);
+      ++seen[std::string(static_cast<const char*>(m->key), m->key_len)];
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(consumer.get());
+  return seen;
+}
+
+std::vector<std::string> Keys(const std::string& prefix, int count) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < count; ++i) keys.push_back(absl::StrCat(prefix, "-", i));
+  return keys;
+}
+
+class KafkaClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    cluster_ = new testing::KafkaCluster(dir_->Sub("cluster"), 3);
+    const absl::Time start = absl::Now();
+    ASSERT_TRUE(cluster_->Start()) << cluster_->error();
+    std::printf("3-node cluster started in %.1f s\n", absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  static void TearDownTestSuite() {
+    // The data goes with dir_: no controlled shutdown needed.
+    if (cluster_ != nullptr) cluster_->Kill();
+    delete cluster_;
+    cluster_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
+
+  static void CreateReplicatedTopic(const std::string& topic, int partitions) {
+    testing::TopicOptions options;
+    options.partitions = partitions;
+    options.replication_factor = 3;
+    options.configs = {{"min.insync.replicas", "2"}};
+    std::string error;
+    ASSERT_TRUE(testing::CreateTopic(cluster_->bootstrap(), topic, options, &error)) << error;
+  }
+
+  // The node leading partition 0 of `topic`, once there is one.
+  static int LeaderOf(const std::string& topic) {
+    int leader = -1;
+    testing::WaitFor(
+        [&] {
+          auto partitions = testing::DescribeTopic(cluster_->bootstrap(), topic, absl::Seconds(5));
+          if (partitions.ok() && !partitions->empty()) leader = (*partitions)[0].leader;
+          return leader > 0;
+        },
+        absl::Seconds(30));
+    return leader;
+  }
+
+  // Waits until every partition of `topic` has `replicas` in-sync replicas.
+  static bool WaitForIsr(const std::string& topic, size_t replicas) {
+    return testing::WaitFor(
+        [&] {
+          auto partitions = testing::DescribeTopic(cluster_->bootstrap(), topic, absl::Seconds(5));
+          if (!partitions.ok() || partitions->empty()) return false;
+          for (const testing::PartitionState& p : *partitions) {
+            if (p.isr.size() != replicas) return false;
+          }
+          return true;
+        },
+        absl::Seconds(30));
+  }
+
+  static testing::TempDir* dir_;
+  static testing::KafkaCluster* cluster_;
+};
+
+testing::TempDir* KafkaClusterTest::dir_ = nullptr;
+testing::KafkaCluster* KafkaClusterTest::cluster_ = nullptr;
+
+TEST_F(KafkaClusterTest, TransactionsKeepCommittingWhileTheCoordinatorIsKilled) {
+  const std::string topic = "orders";
+  CreateReplicatedTopic(topic, 6);
+  // (Each test is a process of its own under ctest, with a cluster of its own: the checks of the
+  // topic's shape are here rather than in a test that would cost a cluster start.)
+  ASSERT_TRUE(WaitForIsr(topic, 3));
+  auto partitions = testing::DescribeTopic(cluster_->bootstrap(), topic, absl::Seconds(5));
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  ASSERT_EQ(partitions->size(), 6u);
+  std::set<int> leaders;
+  for (const testing::PartitionState& p : *partitions) {
+    EXPECT_EQ(p.replicas.size(), 3u) << "partition " << p.partition;
+    leaders.insert(p.leader);
+  }
+  // Leadership is spread, so the node killed below leads some of the partitions written to.
+  EXPECT_EQ(leaders.size(), 3u);
+  testing::TopicOptions four;
+  four.replication_factor = 4;
+  std::string error_text;
+  EXPECT_FALSE(testing::CreateTopic(cluster_->bootstrap(), "four-replicas", four, &error_text));
+  EXPECT_NE(error_text.find("replication factor"), std::string::npos) << error_text;
+
+  Producer producer = NewTransactionalProducer(cluster_->bootstrap(), "kafka-cluster-survivor");
+  ASSERT_NE(producer, nullptr);
+  // One partition of __transaction_state, so its leader coordinates every transaction.
+  const int coordinator = LeaderOf("__transaction_state");
+  ASSERT_GT(coordinator, 0);
+
+  constexpr int kTransactions = 24;
+  constexpr int kRecordsPerTransaction = 20;
+  constexpr int kKillAt = 8;
+  constexpr int kRestartAt = 16;
+  std::set<std::string> committed;
+  std::set<std::string> aborted;
+  std::string log;
+  absl::Duration slowest_commit;
+  for (int t = 0; t < kTransactions; ++t) {
+    // Every fourth transaction is aborted on purpose; any other is retried until one commits.
+    const bool abort_on_purpose = t % 4 == 3;
+    for (int attempt = 0;; ++attempt) {
+      ASSERT_LT(attempt, 5) << "transaction " << t << ":" << log;
+      Error error(rd_kafka_begin_transaction(producer.get()));
+      ASSERT_EQ(error, nullptr) << Describe(error);
+      const std::vector<std::string> keys =
+          Keys(absl::StrCat("t", t, "a", attempt), kRecordsPerTransaction);
+      const std::vector<std::string> first(keys.begin(), keys.begin() + kRecordsPerTransaction / 2);
+      const std::vector<std::string> second(keys.begin() + kRecordsPerTransaction / 2, keys.end());
+      Outcome outcome = Outcome::kAborted;
+      error = ProduceKeys(producer.get(), topic, first);
+      if (error == nullptr && t == kKillAt && attempt == 0) {
+        // Mid-transaction: half of its records queued (and maybe sent), the rest after the kill.
+        rd_kafka_flush(producer.get(), kCallTimeoutMs);
+        ASSERT_TRUE(cluster_->KillNode(coordinator)) << cluster_->error();
+      }
+      if (t == kRestartAt && attempt == 0) {
+        ASSERT_TRUE(cluster_->StartNode(coordinator)) << cluster_->error();
+      }
+      if (error == nullptr) error = ProduceKeys(producer.get(), topic, second);
+      const absl::Time commit_start = absl::Now();
+      if (error != nullptr) {
+        absl::StrAppend(&log, " produce: ", Describe(error), ";");
+        ASSERT_FALSE(rd_kafka_error_is_fatal(error.get())) << log;
+        Error abort(rd_kafka_abort_transaction(producer.get(), 60000));
+        ASSERT_EQ(abort, nullptr) << Describe(abort);
+      } else if (abort_on_purpose) {
+        // Wait for the records first: librdkafka 2.0.2 sends EndTxn as soon as AddPartitionsToTxn
+        // is sent, not answered, so aborting right after producing can reach the coordinator
+        // while the transaction is still Empty: a fatal INVALID_TXN_STATE (librdkafka#4849).
+        ASSERT_EQ(rd_kafka_flush(producer.get(), 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        Error abort(rd_kafka_abort_transaction(producer.get(), 60000));
+        ASSERT_EQ(abort, nullptr) << Describe(abort) << log;
+      } else {
+        outcome = CommitOrAbort(producer.get(), &log);
+        ASSERT_NE(outcome, Outcome::kFatal) << log;
+      }
+      slowest_commit = std::max(slowest_commit, absl::Now() - commit_start);
+      (outcome == Outcome::kCommitted ? committed : aborted).insert(keys.begin(), keys.end());
+      if (outcome == Outcome::kCommitted || abort_on_purpose) break;
+    }
+  }
+  std::printf("killed node %d (coordinator); slowest commit %.1f s; retries:%s\n", coordinator,
+              absl::ToDoubleSeconds(slowest_commit), log.empty() ? " none" : log.c_str());
+  EXPECT_EQ(committed.size(), static_cast<size_t>((kTransactions - kTransactions / 4) *
+                                                  kRecordsPerTransaction));
+
+  const std::map<std::string, int> seen =
+      ReadCommittedKeys(cluster_->bootstrap(), topic, committed.size(), absl::Seconds(30));
+  size_t missing = 0;
+  for (const std::string& key : committed) {
+    auto it = seen.find(key);
+    if (it == seen.end()) {
+      ++missing;
+    } else {
+      EXPECT_EQ(it->second, 1) << key << " read more than once";
+    }
+  }
+  EXPECT_EQ(missing, 0u) << "of " << committed.size() << " committed records";
+  for (const auto& [key, count] : seen) {
+    EXPECT_TRUE(committed.contains(key)) << key << (aborted.contains(key) ? " (aborted)" : "");
+  }
+
+  // The restarted node catches up: every partition, and the transaction log, in sync on 3 again.
+  EXPECT_TRUE(WaitForIsr(topic, 3)) << topic << " did not get back to 3 in-sync replicas";
+  EXPECT_TRUE(WaitForIsr("__transaction_state", 3));
+}
+
+TEST_F(KafkaClusterTest, NoCommitWhileFewerReplicasThanMinInsyncAreInSync) {
+  // Two replicas and min.insync.replicas 2: losing the follower leaves the leader alone in sync.
+  const std::string topic = "two-replicas";
+  testing::TopicOptions options;
+  options.partitions = 1;
+  options.replication_factor = 2;
+  options.configs = {{"min.insync.replicas", "2"}};
+  std::string error_text;
+  ASSERT_TRUE(testing::CreateTopic(cluster_->bootstrap(), topic, options, &error_text))
+      << error_text;
+  ASSERT_TRUE(WaitForIsr(topic, 2));
+  auto partitions = testing::DescribeTopic(cluster_->bootstrap(), topic, absl::Seconds(5));
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  const testing::PartitionState partition = partitions->at(0);
+  const int follower =
+      partition.replicas[0] == partition.leader ? partition.replicas[1] : partition.replicas[0];
+
+  // A record that cannot reach min.insync.replicas fails after message.timeout.ms.
+  Producer producer = NewTransactionalProducer(cluster_->bootstrap(), "kafka-cluster-thin",
+                                               {{"message.timeout.ms", "3000"}});
+  ASSERT_NE(producer, nullptr);
+  auto commit_one = [&](const std::string& key) {
+    Error error(rd_kafka_begin_transaction(producer.get()));
+    if (error == nullptr) error = ProduceKeys(producer.get(), topic, {key});
+    if (error == nullptr) error.reset(rd_kafka_commit_transaction(producer.get(), kCallTimeoutMs));
+    return error;
+  };
+  Error error = commit_one("before");
+  ASSERT_EQ(error, nullptr) << Describe(error);
+
+  ASSERT_TRUE(cluster_->KillNode(follower)) << cluster_->error();
+  ASSERT_TRUE(WaitForIsr(topic, 1)) << "node " << follower << " never left the ISR";
+  error = commit_one("during");
+  std::string log = Describe(error);
+  // A timeout is retriable: commit again until the records have failed.
+  while (error != nullptr && rd_kafka_error_is_retriable(error.get()) &&
+         !rd_kafka_error_txn_requires_abort(error.get())) {
+    error.reset(rd_kafka_commit_transaction(producer.get(), kCallTimeoutMs));
+    absl::StrAppend(&log, "; then ", Describe(error));
+  }
+  ASSERT_NE(error, nullptr) << "committed with one in-sync replica";
+  EXPECT_FALSE(rd_kafka_error_is_fatal(error.get())) << log;
+  EXPECT_TRUE(rd_kafka_error_txn_requires_abort(error.get())) << log;
+
+  // Nor can it be aborted: the abort markers need min.insync.replicas too, so the coordinator
+  // holds the transaction in PrepareAbort and the abort times out (retriable) until the ISR grows.
+  error.reset(rd_kafka_abort_transaction(producer.get(), 2000));
+  absl::StrAppend(&log, "; abort: ", Describe(error));
+  std::printf("with ISR 1 < min.insync.replicas 2: commit %s\n", log.c_str());
+  ASSERT_NE(error, nullptr) << "aborted with one in-sync replica";
+  EXPECT_TRUE(rd_kafka_error_is_retriable(error.get())) << log;
+
+  // Back to two in sync, the abort completes and the same producer commits again.
+  ASSERT_TRUE(cluster_->StartNode(follower)) << cluster_->error();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  do {
+    error.reset(rd_kafka_abort_transaction(producer.get(), kCallTimeoutMs));
+  } while (error != nullptr && rd_kafka_error_is_retriable(error.get()) && absl::Now() < deadline);
+  ASSERT_EQ(error, nullptr) << Describe(error);
+  error = commit_one("after");
+  ASSERT_EQ(error, nullptr) << Describe(error);
+  const std::map<std::string, int> seen =
+      ReadCommittedKeys(cluster_->bootstrap(), topic, 2, absl::Seconds(30));
+  const std::map<std::string, int> expected = {{"after", 1}, {"before", 1}};
+  EXPECT_EQ(seen, expected);
+  // The next test starts from a whole cluster.
+  EXPECT_TRUE(WaitForIsr("__transaction_state", 3));
+}
+
+TEST_F(KafkaClusterTest, ASecondProducerWithTheSameTransactionalIdFencesTheFirst) {
+  const std::string topic = "fencing";
+  CreateReplicatedTopic(topic, 3);
+  const std::string id = "kafka-cluster-fenced";
+  Producer first = NewTransactionalProducer(cluster_->bootstrap(), id);
+  ASSERT_NE(first, nullptr);
+  Error error(rd_kafka_begin_transaction(first.get()));
+  ASSERT_EQ(error, nullptr) << Describe(error);
+  ASSERT_EQ(ProduceKeys(first.get(), topic, {"first-committed"}), nullptr);
+  error.reset(rd_kafka_commit_transaction(first.get(), kCallTimeoutMs));
+  ASSERT_EQ(error, nullptr) << Describe(error);
+
+  // An open transaction, written to the log, when the second producer appears.
+  error.reset(rd_kafka_begin_transaction(first.get()));
+  ASSERT_EQ(error, nullptr) << Describe(error);
+  ASSERT_EQ(ProduceKeys(first.get(), topic, {"first-open"}), nullptr);
+  ASSERT_EQ(rd_kafka_flush(first.get(), kCallTimeoutMs), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+  Producer second = NewTransactionalProducer(cluster_->bootstrap(), id);
+  ASSERT_NE(second, nullptr);
+
+  // The first producer is a zombie now: whatever it sends and its commit fail, fatally.
+  Error produced = ProduceKeys(first.get(), topic, {"first-after-fencing"});
+  error.reset(rd_kafka_commit_transaction(first.get(), kCallTimeoutMs));
+  ASSERT_NE(error, nullptr) << "the fenced producer committed";
+  std::printf("fenced producer: produce %s; commit %s\n", Describe(produced).c_str(),
+              Describe(error).c_str());
+  EXPECT_TRUE(rd_kafka_error_is_fatal(error.get())) << Describe(error);
+  EXPECT_EQ(rd_kafka_error_code(error.get()), RD_KAFKA_RESP_ERR__FENCED) << Describe(error);
+  char reason[256];
+  EXPECT_EQ(rd_kafka_fatal_error(first.get(), reason, sizeof(reason)), RD_KAFKA_RESP_ERR__FENCED)
+      << reason;
+  // A fatal error cannot be aborted away either.
+  Error abort(rd_kafka_abort_transaction(first.get(), kCallTimeoutMs));
+  EXPECT_NE(abort, nullptr);
+
+  error.reset(rd_kafka_begin_transaction(second.get()));
+  ASSERT_EQ(error, nullptr) << Describe(error);
+  ASSERT_EQ(ProduceKeys(second.get(), topic, {"second-committed"}), nullptr);
+  error.reset(rd_kafka_commit_transaction(second.get(), kCallTimeoutMs));
+  ASSERT_EQ(error, nullptr) << Describe(error);
+
+  const std::map<std::string, int> seen =
+      ReadCommittedKeys(cluster_->bootstrap(), topic, 2, absl::Seconds(30));
+  const std::map<std::string, int> expected = {{"first-committed", 1}, {"second-committed", 1}};
+  EXPECT_EQ(seen, expected);
+}
+
+}  // namespace
+}  // namespace assent
