@@ -4,6 +4,8 @@
 // reader sees every committed record exactly once and nothing of an aborted transaction, the
 // killed node comes back and catches up; and a second producer with the same transactional.id
 // fences the first, whose later writes never become visible.
+#include "testing/kafka_cluster.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <cstdio>
@@ -18,7 +20,6 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "testing/kafka_broker.h"
-#include "testing/kafka_cluster.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -125,59 +126,6 @@ Outcome CommitOrAbort(rd_kafka_t* producer, std::string* log) {
   }
 }
 
-// Every record key of `topic` that a read_committed consumer sees from the beginning, counting
-// repeats: reads until `expected` distinct keys have arrived and every partition is at its end
-// (the last stable offset) with nothing more, or `timeout` passes.
-std::map<std::string, int> ReadCommittedKeys(const std::string& bootstrap, const std::string& topic,
-                                             size_t expected, absl::Duration timeout) {
-  std::map<std::string, int> seen;
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
-  rd_kafka_conf_set(conf, "group.id", absl::StrCat("verify-", topic, "-", getpid()).c_str(), err,
-                    sizeof(err));
-  rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof(err));
-  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
-  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
-  Producer consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
-  if (consumer == nullptr) {
-    ADD_FAILURE() << err;
-    return seen;
-  }
-  rd_kafka_poll_set_consumer(consumer.get());
-  absl::StatusOr<std::vector<testing::PartitionState>> partitions =
-      testing::DescribeTopic(bootstrap, topic, absl::Seconds(10));
-  if (!partitions.ok()) {
-    ADD_FAILURE() << partitions.status();
-    return seen;
-  }
-  rd_kafka_topic_partition_list_t* assignment =
-      rd_kafka_topic_partition_list_new(static_cast<int>(partitions->size()));
-  for (const testing::PartitionState& p : *partitions) {
-    rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p.partition)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  }
-  rd_kafka_assign(consumer.get(), assignment);
-  rd_kafka_topic_partition_list_destroy(assignment);
-  std::set<int> at_end;
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline &&
-         !(seen.size() >= expected && at_end.size() == partitions->size())) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
-    if (m == nullptr) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      at_end.insert(m->partition);
-    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      at_end.erase(m->partition);
-      ++seen[std::string(static_cast<const char*>(m->key), m->key_len)];
-    }
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(consumer.get());
-  return seen;
-}
-
 std::vector<std::string> Keys(const std::string& prefix, int count) {
   std::vector<std::string> keys;
   for (int i = 0; i < count; ++i) keys.push_back(absl::StrCat(prefix, "-", i));
@@ -190,7 +138,8 @@ class KafkaClusterTest : public ::testing::Test {
     dir_ = new testing::TempDir();
     cluster_ = new testing::KafkaCluster(dir_->Sub("cluster"), 3);
     const absl::Time start = absl::Now();
-    ASSERT_TRUE(cluster_->Start()) << cluster_->error();
+    // No ASSERT here: gtest would report every test as skipped, which ctest counts as passed.
+    started_ = cluster_->Start();
     std::printf("3-node cluster started in %.1f s\n", absl::ToDoubleSeconds(absl::Now() - start));
   }
   static void TearDownTestSuite() {
@@ -201,7 +150,7 @@ class KafkaClusterTest : public ::testing::Test {
     delete dir_;
     dir_ = nullptr;
   }
-  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
+  void SetUp() override { ASSERT_TRUE(started_) << cluster_->error(); }
 
   static void CreateReplicatedTopic(const std::string& topic, int partitions) {
     testing::TopicOptions options;
@@ -241,10 +190,12 @@ class KafkaClusterTest : public ::testing::Test {
 
   static testing::TempDir* dir_;
   static testing::KafkaCluster* cluster_;
+  static bool started_;
 };
 
 testing::TempDir* KafkaClusterTest::dir_ = nullptr;
 testing::KafkaCluster* KafkaClusterTest::cluster_ = nullptr;
+bool KafkaClusterTest::started_ = false;
 
 TEST_F(KafkaClusterTest, TransactionsKeepCommittingWhileTheCoordinatorIsKilled) {
   const std::string topic = "orders";
@@ -328,11 +279,11 @@ TEST_F(KafkaClusterTest, TransactionsKeepCommittingWhileTheCoordinatorIsKilled) 
   }
   std::printf("killed node %d (coordinator); slowest commit %.1f s; retries:%s\n", coordinator,
               absl::ToDoubleSeconds(slowest_commit), log.empty() ? " none" : log.c_str());
-  EXPECT_EQ(committed.size(), static_cast<size_t>((kTransactions - kTransactions / 4) *
-                                                  kRecordsPerTransaction));
+  EXPECT_EQ(committed.size(),
+            static_cast<size_t>((kTransactions - kTransactions / 4) * kRecordsPerTransaction));
 
   const std::map<std::string, int> seen =
-      ReadCommittedKeys(cluster_->bootstrap(), topic, committed.size(), absl::Seconds(30));
+      testing::ReadCommittedKeys(cluster_->bootstrap(), topic, committed.size(), absl::Seconds(30));
   size_t missing = 0;
   for (const std::string& key : committed) {
     auto it = seen.find(key);
@@ -404,17 +355,28 @@ TEST_F(KafkaClusterTest, NoCommitWhileFewerReplicasThanMinInsyncAreInSync) {
   ASSERT_NE(error, nullptr) << "aborted with one in-sync replica";
   EXPECT_TRUE(rd_kafka_error_is_retriable(error.get())) << log;
 
-  // Back to two in sync, the abort completes and the same producer commits again.
+  // Back to two in sync, the abort completes and the same producer commits again; or, about one
+  // time in five, the resumed abort fails with a fatal INVALID_TXN_STATE (librdkafka 2.0.2: the
+  // epoch bump that follows timed-out records already ended the transaction on the coordinator),
+  // and a new producer with the same transactional.id takes over. Either way "during" is gone.
   ASSERT_TRUE(cluster_->StartNode(follower)) << cluster_->error();
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   do {
     error.reset(rd_kafka_abort_transaction(producer.get(), kCallTimeoutMs));
   } while (error != nullptr && rd_kafka_error_is_retriable(error.get()) && absl::Now() < deadline);
-  ASSERT_EQ(error, nullptr) << Describe(error);
+  if (error != nullptr) {
+    std::printf("resumed abort: %s; rebuilding the producer\n", Describe(error).c_str());
+    ASSERT_TRUE(rd_kafka_error_is_fatal(error.get())) << Describe(error);
+    ASSERT_EQ(rd_kafka_error_code(error.get()), RD_KAFKA_RESP_ERR_INVALID_TXN_STATE)
+        << Describe(error);
+    producer.reset();
+    producer = NewTransactionalProducer(cluster_->bootstrap(), "kafka-cluster-thin");
+    ASSERT_NE(producer, nullptr);
+  }
   error = commit_one("after");
   ASSERT_EQ(error, nullptr) << Describe(error);
   const std::map<std::string, int> seen =
-      ReadCommittedKeys(cluster_->bootstrap(), topic, 2, absl::Seconds(30));
+      testing::ReadCommittedKeys(cluster_->bootstrap(), topic, 2, absl::Seconds(30));
   const std::map<std::string, int> expected = {{"after", 1}, {"before", 1}};
   EXPECT_EQ(seen, expected);
   // The next test starts from a whole cluster.
@@ -464,7 +426,7 @@ TEST_F(KafkaClusterTest, ASecondProducerWithTheSameTransactionalIdFencesTheFirst
   ASSERT_EQ(error, nullptr) << Describe(error);
 
   const std::map<std::string, int> seen =
-      ReadCommittedKeys(cluster_->bootstrap(), topic, 2, absl::Seconds(30));
+      testing::ReadCommittedKeys(cluster_->bootstrap(), topic, 2, absl::Seconds(30));
   const std::map<std::string, int> expected = {{"first-committed", 1}, {"second-committed", 1}};
   EXPECT_EQ(seen, expected);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -142,9 +143,8 @@ absl::StatusOr<std::vector<PartitionState>> DescribeTopic(const std::string& boo
   if (rk == nullptr) return absl::InternalError(err);
   rd_kafka_topic_t* handle = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
   const rd_kafka_metadata_t* metadata = nullptr;
-  const rd_kafka_resp_err_t e =
-      rd_kafka_metadata(rk.get(), 0, handle, &metadata,
-                        static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  const rd_kafka_resp_err_t e = rd_kafka_metadata(
+      rk.get(), 0, handle, &metadata, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   rd_kafka_topic_destroy(handle);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat("metadata: ", rd_kafka_err2str(e)));
@@ -167,11 +167,55 @@ absl::StatusOr<std::vector<PartitionState>> DescribeTopic(const std::string& boo
     state.isr.assign(p.isrs, p.isrs + p.isr_cnt);
     partitions.push_back(std::move(state));
   }
-  std::sort(partitions.begin(), partitions.end(),
-            [](const PartitionState& a, const PartitionState& b) {
-              return a.partition < b.partition;
-            });
+  std::sort(
+      partitions.begin(), partitions.end(),
+      [](const PartitionState& a, const PartitionState& b) { return a.partition < b.partition; });
   return partitions;
+}
+
+std::map<std::string, int> ReadCommittedKeys(const std::string& bootstrap, const std::string& topic,
+                                             size_t expected, absl::Duration timeout) {
+  std::map<std::string, int> seen;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "group.id", absl::StrCat("verify-", topic, "-", getpid()).c_str(), err,
+                    sizeof(err));
+  rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof(err));
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+  std::unique_ptr<rd_kafka_t, RdKafkaDeleter> consumer(
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
+  if (consumer == nullptr) return seen;
+  rd_kafka_poll_set_consumer(consumer.get());
+  absl::StatusOr<std::vector<PartitionState>> partitions =
+      DescribeTopic(bootstrap, topic, absl::Seconds(10));
+  if (!partitions.ok()) return seen;
+  rd_kafka_topic_partition_list_t* assignment =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions->size()));
+  for (const PartitionState& p : *partitions) {
+    rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p.partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(consumer.get(), assignment);
+  rd_kafka_topic_partition_list_destroy(assignment);
+  std::set<int> at_end;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline &&
+         !(seen.size() >= expected && at_end.size() == partitions->size())) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end.insert(m->partition);
+    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      at_end.erase(m->partition);
+      ++seen[std::string(static_cast<const char*>(m->key), m->key_len)];
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(consumer.get());
+  return seen;
 }
 
 }  // namespace assent::testing

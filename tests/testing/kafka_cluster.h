@@ -8,6 +8,7 @@
 // Not thread-safe: one thread drives a cluster. Nodes are numbered 1..nodes(), as Kafka's node.id.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -83,5 +84,13 @@ struct PartitionState {
 absl::StatusOr<std::vector<PartitionState>> DescribeTopic(const std::string& bootstrap,
                                                           const std::string& topic,
                                                           absl::Duration timeout);
+
+// The key of every record of `topic` that a read_committed consumer sees from the beginning, with
+// how often it was seen: reads until `expected` distinct keys have arrived and every partition is
+// at its end (the last stable offset) with nothing after, or until `timeout`. What a test of
+// exactly-once delivery compares with the keys it committed: a key seen twice is a duplicate, a
+// key of an aborted transaction a leak. Empty if the topic cannot be described.
+std::map<std::string, int> ReadCommittedKeys(const std::string& bootstrap, const std::string& topic,
+                                             size_t expected, absl::Duration timeout);
 
 }  // namespace assent::testing

@@ -22,25 +22,24 @@ BASE_PORT=""
 NODE=""
 KILL=false
 
+set_cluster_option() {
+  case "$1" in
+    --dir) CLUSTER_DIR="$2" ;;
+    --nodes) NODES="$2" ;;
+    --base-port) BASE_PORT="$2" ;;
+    --node) NODE="$2" ;;
+    --owner-pid) OWNER_PID="$2" ;;
+    *) die "unknown option $1" ;;
+  esac
+}
+
+# --kill (cluster-stop only) is the one option without a value.
 parse_cluster_options() {
-  while [ $# -gt 0 ]; do
-    local flag="$1" value
-    case "$flag" in
-      -h | --help) usage ;;
-      --kill) KILL=true; shift; continue ;;
-      --*=*) value="${flag#*=}"; flag="${flag%%=*}"; shift ;;
-      --*) [ $# -ge 2 ] || die "$flag needs a value"; value="$2"; shift 2 ;;
-      *) usage ;;
-    esac
-    case "$flag" in
-      --dir) CLUSTER_DIR="$value" ;;
-      --nodes) NODES="$value" ;;
-      --base-port) BASE_PORT="$value" ;;
-      --node) NODE="$value" ;;
-      --owner-pid) OWNER_PID="$value" ;;
-      *) die "unknown option $flag" ;;
-    esac
+  local args=() arg
+  for arg in "$@"; do
+    if [ "$arg" = --kill ]; then KILL=true; else args+=("$arg"); fi
   done
+  for_each_option set_cluster_option "${args[@]+"${args[@]}"}"
   [ -n "$CLUSTER_DIR" ] || die "--dir is required in cluster mode"
   [ "$KILL" = false ] || [ "$COMMAND" = cluster-stop ] || die "only cluster-stop takes --kill"
   [[ "$CLUSTER_DIR" != *[,\\$'\n']* ]] ||

@@ -145,27 +145,39 @@ SSL_KEYSTORE=""
 SSL_TRUSTSTORE=""
 SSL_CLIENT_AUTH=required
 
-parse_options() {
+# Splits the arguments after $1 into "--flag value" or "--flag=value" pairs and calls "$1 FLAG
+# VALUE" for each; anything else prints the usage.
+for_each_option() {
+  local handler="$1" flag value
+  shift
   while [ $# -gt 0 ]; do
-    local flag="$1" value
+    flag="$1"
     case "$flag" in
       -h | --help) usage ;;
       --*=*) value="${flag#*=}"; flag="${flag%%=*}"; shift ;;
       --*) [ $# -ge 2 ] || die "$flag needs a value"; value="$2"; shift 2 ;;
       *) usage ;;
     esac
-    case "$flag" in
-      --dir) DIR="$value" ;;
-      --port) PORT="$value" PORT_GIVEN=true ;;
-      --controller-port) CONTROLLER_PORT="$value" ;;
-      --owner-pid) OWNER_PID="$value" ;;
-      --ssl-port) SSL_PORT="$value" ;;
-      --ssl-keystore) SSL_KEYSTORE="$value" ;;
-      --ssl-truststore) SSL_TRUSTSTORE="$value" ;;
-      --ssl-client-auth) SSL_CLIENT_AUTH="$value" ;;
-      *) die "unknown option $flag" ;;
-    esac
+    "$handler" "$flag" "$value"
   done
+}
+
+set_option() {
+  case "$1" in
+    --dir) DIR="$2" ;;
+    --port) PORT="$2" PORT_GIVEN=true ;;
+    --controller-port) CONTROLLER_PORT="$2" ;;
+    --owner-pid) OWNER_PID="$2" ;;
+    --ssl-port) SSL_PORT="$2" ;;
+    --ssl-keystore) SSL_KEYSTORE="$2" ;;
+    --ssl-truststore) SSL_TRUSTSTORE="$2" ;;
+    --ssl-client-auth) SSL_CLIENT_AUTH="$2" ;;
+    *) die "unknown option $1" ;;
+  esac
+}
+
+parse_options() {
+  for_each_option set_option "$@"
   [ -n "$DIR" ] || die "--dir is empty"
   [[ "$DIR" != *[,\\$'\n']* ]] || die "--dir must not contain a comma, backslash or newline: $DIR"
 }
