@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -124,6 +125,60 @@ Outcome CommitOrAbort(rd_kafka_t* producer, std::string* log) {
       return Outcome::kFatal;
     }
   }
+}
+
+// A consumer in `group` subscribed to `topic`, with the short session cluster mode uses: 3 s,
+// heartbeat 1 s (brokers refuse a session below group.min.session.timeout.ms, 6 s by default).
+Producer NewGroupConsumer(const std::string& bootstrap, const std::string& group,
+                          const std::string& topic) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  const std::map<std::string, std::string> settings = {
+      {"bootstrap.servers", bootstrap},
+      {"group.id", group},
+      {"session.timeout.ms", "3000"},
+      {"heartbeat.interval.ms", "1000"},
+      {"partition.assignment.strategy", "range"},
+      {"enable.auto.commit", "false"},
+      {"log_level", "3"},
+  };
+  for (const auto& [name, value] : settings) {
+    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)),
+              RD_KAFKA_CONF_OK)
+        << name << ": " << err;
+  }
+  Producer consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
+  EXPECT_NE(consumer, nullptr) << err;
+  if (consumer == nullptr) return consumer;
+  rd_kafka_poll_set_consumer(consumer.get());
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  EXPECT_EQ(rd_kafka_subscribe(consumer.get(), topics), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(topics);
+  return consumer;
+}
+
+// How many partitions `consumer` is assigned now.
+int AssignedPartitions(rd_kafka_t* consumer) {
+  rd_kafka_topic_partition_list_t* assignment = nullptr;
+  if (rd_kafka_assignment(consumer, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+  const int count = assignment->cnt;
+  rd_kafka_topic_partition_list_destroy(assignment);
+  return count;
+}
+
+// Serves `consumers` (rebalances happen in poll) until `done` holds or `timeout` passes.
+bool PollUntil(const std::vector<rd_kafka_t*>& consumers, const std::function<bool()>& done,
+               absl::Duration timeout) {
+  return testing::WaitFor(
+      [&] {
+        for (rd_kafka_t* consumer : consumers) {
+          rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 50);
+          if (m != nullptr) rd_kafka_message_destroy(m);
+        }
+        return done();
+      },
+      timeout);
 }
 
 std::vector<std::string> Keys(const std::string& prefix, int count) {
@@ -429,6 +484,31 @@ TEST_F(KafkaClusterTest, ASecondProducerWithTheSameTransactionalIdFencesTheFirst
       testing::ReadCommittedKeys(cluster_->bootstrap(), topic, 2, absl::Seconds(30));
   const std::map<std::string, int> expected = {{"first-committed", 1}, {"second-committed", 1}};
   EXPECT_EQ(seen, expected);
+}
+
+TEST_F(KafkaClusterTest, AConsumerThatDiesLosesItsPartitionsAfterTheShortSession) {
+  const std::string topic = "failover";
+  CreateReplicatedTopic(topic, 6);
+  Producer first = NewGroupConsumer(cluster_->bootstrap(), "failover-group", topic);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(PollUntil(
+      {first.get()}, [&] { return AssignedPartitions(first.get()) == 6; }, absl::Seconds(30)))
+      << "the broker did not take session.timeout.ms=3000";
+  Producer second = NewGroupConsumer(cluster_->bootstrap(), "failover-group", topic);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(PollUntil(
+      {first.get(), second.get()},
+      [&] { return AssignedPartitions(first.get()) == 3 && AssignedPartitions(second.get()) == 3; },
+      absl::Seconds(30)));
+
+  // The first dies without leaving the group: only its missing heartbeats tell the coordinator.
+  rd_kafka_destroy_flags(first.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  const absl::Time died = absl::Now();
+  ASSERT_TRUE(PollUntil(
+      {second.get()}, [&] { return AssignedPartitions(second.get()) == 6; }, absl::Seconds(30)));
+  std::printf("a dead member's partitions moved after %.1f s (session.timeout.ms 3000)\n",
+              absl::ToDoubleSeconds(absl::Now() - died));
+  rd_kafka_consumer_close(second.get());
 }
 
 }  // namespace
