@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs a real single-node Apache Kafka broker (KRaft: broker and controller in one JVM, static voter)
-# from Kafka's own jars on Maven Central, for local development and integration tests. See README.md.
+# Runs a real single-node Apache Kafka broker (KRaft: broker and controller in one JVM, static voter),
+# or a cluster of such nodes, from Kafka's own jars on Maven Central, for local development and
+# integration tests. See README.md.
 #
 #   kafka.sh fetch                                   gather the broker classpath into the cache
 #   kafka.sh start  [--dir D] [--port P] [--controller-port C] [--owner-pid PID]
@@ -27,7 +28,8 @@
 # keytool: --ssl-keystore holds the broker's unencrypted PKCS#8 private key and its certificate
 # chain, --ssl-truststore the CA certificates client certificates must chain to; --ssl-client-auth
 # required (default), requested (optional) or none.
-# Environment: ASSENT_KAFKA_CACHE (jar cache), ASSENT_KAFKA_AUTO_CREATE=true|false (default false).
+# Environment: ASSENT_KAFKA_CACHE (jar cache), ASSENT_KAFKA_AUTO_CREATE=true|false (default false),
+# ASSENT_KAFKA_CLUSTER_JVM_OPTS (cluster nodes' JVM options, replacing the small defaults).
 # The Kafka version is pinned in pom.xml (kafka.version) and nowhere else.
 set -euo pipefail
 
@@ -49,7 +51,7 @@ die() {
 note() { echo "kafka.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
