@@ -33,7 +33,7 @@ struct RdKafkaDeleter {
 struct RdKafkaErrorDeleter {
   void operator()(rd_kafka_error_t* error) const { rd_kafka_error_destroy(error); }
 };
-using Producer = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using Client = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
 using Error = std::unique_ptr<rd_kafka_error_t, RdKafkaErrorDeleter>;
 
 constexpr int kTxnTimeoutMs = 30000;
@@ -47,11 +47,23 @@ std::string Describe(const Error& error) {
                       rd_kafka_error_txn_requires_abort(error.get()) ? " requires-abort" : "");
 }
 
-// A transactional producer (acks=all and idempotence are implied) that has run init_transactions.
-Producer NewTransactionalProducer(const std::string& bootstrap, const std::string& id,
-                                  const std::map<std::string, std::string>& extra = {}) {
+// A client of `type` with `settings` (all of which librdkafka must accept); null on failure.
+Client NewClient(rd_kafka_type_t type, const std::map<std::string, std::string>& settings) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [name, value] : settings) {
+    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)),
+              RD_KAFKA_CONF_OK)
+        << name << ": " << err;
+  }
+  Client client(rd_kafka_new(type, conf, err, sizeof(err)));
+  EXPECT_NE(client, nullptr) << err;
+  return client;
+}
+
+// A transactional producer (acks=all and idempotence are implied) that has run init_transactions.
+Client NewTransactionalProducer(const std::string& bootstrap, const std::string& id,
+                                const std::map<std::string, std::string>& extra = {}) {
   std::map<std::string, std::string> settings = {
       {"bootstrap.servers", bootstrap},
       {"transactional.id", id},
@@ -61,13 +73,7 @@ Producer NewTransactionalProducer(const std::string& bootstrap, const std::strin
       {"log_level", "3"},
   };
   for (const auto& [name, value] : extra) settings[name] = value;
-  for (const auto& [name, value] : settings) {
-    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)),
-              RD_KAFKA_CONF_OK)
-        << name << ": " << err;
-  }
-  Producer producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)));
-  EXPECT_NE(producer, nullptr) << err;
+  Client producer = NewClient(RD_KAFKA_PRODUCER, settings);
   if (producer == nullptr) return producer;
   // init_transactions is retriable (e.g. while the transaction state topic is being created).
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -129,10 +135,8 @@ Outcome CommitOrAbort(rd_kafka_t* producer, std::string* log) {
 
 // A consumer in `group` subscribed to `topic`, with the short session cluster mode uses: 3 s,
 // heartbeat 1 s (brokers refuse a session below group.min.session.timeout.ms, 6 s by default).
-Producer NewGroupConsumer(const std::string& bootstrap, const std::string& group,
-                          const std::string& topic) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+Client NewGroupConsumer(const std::string& bootstrap, const std::string& group,
+                        const std::string& topic) {
   const std::map<std::string, std::string> settings = {
       {"bootstrap.servers", bootstrap},
       {"group.id", group},
@@ -142,13 +146,7 @@ Producer NewGroupConsumer(const std::string& bootstrap, const std::string& group
       {"enable.auto.commit", "false"},
       {"log_level", "3"},
   };
-  for (const auto& [name, value] : settings) {
-    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)),
-              RD_KAFKA_CONF_OK)
-        << name << ": " << err;
-  }
-  Producer consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
-  EXPECT_NE(consumer, nullptr) << err;
+  Client consumer = NewClient(RD_KAFKA_CONSUMER, settings);
   if (consumer == nullptr) return consumer;
   rd_kafka_poll_set_consumer(consumer.get());
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
@@ -274,7 +272,7 @@ TEST_F(KafkaClusterTest, TransactionsKeepCommittingWhileTheCoordinatorIsKilled) 
   EXPECT_FALSE(testing::CreateTopic(cluster_->bootstrap(), "four-replicas", four, &error_text));
   EXPECT_NE(error_text.find("replication factor"), std::string::npos) << error_text;
 
-  Producer producer = NewTransactionalProducer(cluster_->bootstrap(), "kafka-cluster-survivor");
+  Client producer = NewTransactionalProducer(cluster_->bootstrap(), "kafka-cluster-survivor");
   ASSERT_NE(producer, nullptr);
   // One partition of __transaction_state, so its leader coordinates every transaction.
   const int coordinator = LeaderOf("__transaction_state");
@@ -376,8 +374,8 @@ TEST_F(KafkaClusterTest, NoCommitWhileFewerReplicasThanMinInsyncAreInSync) {
       partition.replicas[0] == partition.leader ? partition.replicas[1] : partition.replicas[0];
 
   // A record that cannot reach min.insync.replicas fails after message.timeout.ms.
-  Producer producer = NewTransactionalProducer(cluster_->bootstrap(), "kafka-cluster-thin",
-                                               {{"message.timeout.ms", "3000"}});
+  Client producer = NewTransactionalProducer(cluster_->bootstrap(), "kafka-cluster-thin",
+                                             {{"message.timeout.ms", "3000"}});
   ASSERT_NE(producer, nullptr);
   auto commit_one = [&](const std::string& key) {
     Error error(rd_kafka_begin_transaction(producer.get()));
@@ -442,7 +440,7 @@ TEST_F(KafkaClusterTest, ASecondProducerWithTheSameTransactionalIdFencesTheFirst
   const std::string topic = "fencing";
   CreateReplicatedTopic(topic, 3);
   const std::string id = "kafka-cluster-fenced";
-  Producer first = NewTransactionalProducer(cluster_->bootstrap(), id);
+  Client first = NewTransactionalProducer(cluster_->bootstrap(), id);
   ASSERT_NE(first, nullptr);
   Error error(rd_kafka_begin_transaction(first.get()));
   ASSERT_EQ(error, nullptr) << Describe(error);
@@ -456,7 +454,7 @@ TEST_F(KafkaClusterTest, ASecondProducerWithTheSameTransactionalIdFencesTheFirst
   ASSERT_EQ(ProduceKeys(first.get(), topic, {"first-open"}), nullptr);
   ASSERT_EQ(rd_kafka_flush(first.get(), kCallTimeoutMs), RD_KAFKA_RESP_ERR_NO_ERROR);
 
-  Producer second = NewTransactionalProducer(cluster_->bootstrap(), id);
+  Client second = NewTransactionalProducer(cluster_->bootstrap(), id);
   ASSERT_NE(second, nullptr);
 
   // The first producer is a zombie now: whatever it sends and its commit fail, fatally.
@@ -489,12 +487,12 @@ TEST_F(KafkaClusterTest, ASecondProducerWithTheSameTransactionalIdFencesTheFirst
 TEST_F(KafkaClusterTest, AConsumerThatDiesLosesItsPartitionsAfterTheShortSession) {
   const std::string topic = "failover";
   CreateReplicatedTopic(topic, 6);
-  Producer first = NewGroupConsumer(cluster_->bootstrap(), "failover-group", topic);
+  Client first = NewGroupConsumer(cluster_->bootstrap(), "failover-group", topic);
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(PollUntil(
       {first.get()}, [&] { return AssignedPartitions(first.get()) == 6; }, absl::Seconds(30)))
       << "the broker did not take session.timeout.ms=3000";
-  Producer second = NewGroupConsumer(cluster_->bootstrap(), "failover-group", topic);
+  Client second = NewGroupConsumer(cluster_->bootstrap(), "failover-group", topic);
   ASSERT_NE(second, nullptr);
   ASSERT_TRUE(PollUntil(
       {first.get(), second.get()},
