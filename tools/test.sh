@@ -13,7 +13,9 @@ tools/kafka/kafka.sh fetch
 echo "== build (RelWithDebInfo)"
 tools/build.sh
 echo "== tests (RelWithDebInfo)"
-(cd build && ctest --output-on-failure --timeout 600 -j 2)
+(cd build && ctest --output-on-failure --timeout 600 -j 2 -LE cluster)
+echo "== cluster tests (3-node Kafka cluster, consentd instances killed, frozen and added; one at a time)"
+(cd build && ctest --output-on-failure --timeout 900 -L cluster)
 echo "== load harness smoke run (consentd and noop_server, a few seconds each; figures not kept)"
 tools/bench/load/run.sh --smoke
 echo "== preference center benchmark smoke run (prefcenter, consentd; figures not kept)"
@@ -37,6 +39,8 @@ tools/fuzz.sh smoke
 echo "== build (ASan+UBSan)"
 ASSENT_BUILD_DIR=build-asan tools/build.sh -DASSENT_SANITIZE=address
 echo "== tests (ASan+UBSan)"
-# The browser tests (label browser) run once, above: they check pages, not memory safety.
+# The browser tests (label browser) and the cluster tests (label cluster: real processes killed
+# and frozen on a 3-node Kafka cluster) run once, above: they check pages and distributed
+# behaviour, not memory safety.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure --timeout 900 -j 2 -LE browser)
+  ctest --output-on-failure --timeout 900 -j 2 -LE 'browser|cluster')

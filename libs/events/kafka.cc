@@ -146,9 +146,15 @@ absl::Status EnsureTopics(const KafkaOptions& options, absl::Duration timeout) {
        {{"cleanup.policy", "delete"},
         {"retention.ms", absl::StrCat(absl::ToInt64Milliseconds(kEnforcementRetention))}}},
   };
+  std::vector<TopicSpec> with_isr = specs;
+  if (options.min_insync_replicas > 0) {
+    for (TopicSpec& spec : with_isr) {
+      spec.configs.emplace_back("min.insync.replicas", absl::StrCat(options.min_insync_replicas));
+    }
+  }
   return CreateTopics(
-      {options.brokers, ConnectionSettings(options.producer_overrides), "kafka.producer."}, specs,
-      timeout);
+      {options.brokers, ConnectionSettings(options.producer_overrides), "kafka.producer."},
+      with_isr, timeout);
 }
 
 absl::Status CreateTopics(const ClientOptions& client, const std::vector<TopicSpec>& specs,

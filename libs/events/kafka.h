@@ -51,6 +51,9 @@ struct KafkaOptions {
   // A confirmation request carries a sealed address, so this should not exceed the longest
   // pending_ttl of the purposes that require confirmation. Default 7 days (the default TTL).
   absl::Duration lifecycle_retention = absl::Hours(24 * 7);
+  // min.insync.replicas of the topics Assent creates (cluster mode: 2 with replication 3, so an
+  // acknowledged write survives the loss of a broker). 0 (default): the brokers' default.
+  int min_insync_replicas = 0;
   // Create missing topics at start-up with the Admin API. Default true; turn off where topics are
   // managed elsewhere (the relay then waits until they exist).
   bool create_topics = true;

@@ -5,6 +5,8 @@
 #include "contact/normalize.h"
 #include "core/validate.h"
 #include "ledger/change.h"
+#include "ledger/route.h"
+#include "links/token.h"
 
 namespace assent::ledger {
 
@@ -24,6 +26,30 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Create(store::Store& store,
 std::string Ledger::TenantContactKey(std::string_view tenant) const {
   return contact::DeriveTenantKey(options_.contact_key_secret, tenant);
 }
+
+absl::StatusOr<std::string> Ledger::RouteKeyOf(std::string_view field, std::string_view tenant,
+                                               const v1::Target& target) const {
+  ASSIGN_OR_RETURN(v1::TargetRef ref, ResolveTarget(field, tenant, target));
+  return RouteKey(tenant, ref);
+}
+
+absl::StatusOr<std::string> Ledger::RouteKeyOf(std::string_view field, std::string_view tenant,
+                                               const v1::ContactPoint& contact_point) const {
+  v1::TargetRef ref;
+  ASSIGN_OR_RETURN(*ref.mutable_contact(),
+                   contact::ToRef(field, TenantContactKey(tenant), contact_point));
+  return RouteKey(tenant, ref);
+}
+
+absl::StatusOr<std::string> Ledger::RouteKeyOfConfirmation(std::string_view tenant,
+                                                           std::string_view token) const {
+  if (options_.link_keyring == nullptr) return FailedPrecondition("links: no link keyring");
+  ASSIGN_OR_RETURN(links::LinkClaims claims,
+                   links::VerifyLink(*options_.link_keyring, "", token, clock_.Now()));
+  return RouteKey(tenant, claims.target);
+}
+
+absl::Status Ledger::ReloadCatalog() { return catalog_.Load(store_); }
 
 absl::StatusOr<v1::TargetRef> Ledger::ResolveTarget(std::string_view field, std::string_view tenant,
                                                     const v1::Target& target) const {

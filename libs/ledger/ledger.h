@@ -161,6 +161,19 @@ class Ledger {
                                                         store::Committer& committer,
                                                         const Clock& clock, LedgerOptions options);
 
+  // Cluster mode: the route key (ledger/route.h) of a request's target, hashing a contact point
+  // given by address; INVALID_ARGUMENT naming `field` as the write itself would.
+  absl::StatusOr<std::string> RouteKeyOf(std::string_view field, std::string_view tenant,
+                                         const v1::Target& target) const;
+  absl::StatusOr<std::string> RouteKeyOf(std::string_view field, std::string_view tenant,
+                                         const v1::ContactPoint& contact_point) const;
+  // ... and of the target of a confirmation link (ConfirmDecision's token), once verified.
+  absl::StatusOr<std::string> RouteKeyOfConfirmation(std::string_view tenant,
+                                                     std::string_view token) const;
+  // Reloads the catalog cache from the store (cluster mode: after the replica applied another
+  // instance's catalog writes).
+  absl::Status ReloadCatalog();
+
   // Catalog. Writes complete through `done` (on the committer thread, or at once on a
   // validation error); `deadline` bounds the time spent queued.
   void CreateTenant(const v1::CreateTenantRequest& request, absl::Time deadline,

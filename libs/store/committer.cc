@@ -5,11 +5,25 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/synchronization/notification.h"
 #include "common/errors.h"
 #include "store/keys.h"
 
 namespace assent::store {
+
+namespace {
+constexpr char kNotAppliedPayload[] = "assent.dev/not-applied";
+}  // namespace
+
+absl::Status NotApplied(absl::Status status) {
+  status.SetPayload(kNotAppliedPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsNotApplied(const absl::Status& status) {
+  return status.GetPayload(kNotAppliedPayload).has_value();
+}
 
 std::string Txn::OverlayKey(Cf cf, std::string_view key) {
   std::string out(1, static_cast<char>(cf));
@@ -184,7 +198,23 @@ std::unique_ptr<Committer::Group> Committer::Prepare(std::vector<Item>& items, u
     }
     Txn txn(store_, *this, overlay, in_flight, now);
     absl::Status s = item.mutation(txn);
-    if (s.ok()) {
+    uint64_t stamp = 0;
+    if (s.ok() && options_.sink != nullptr && !txn.ops_.empty()) {
+      absl::StatusOr<uint64_t> admitted = options_.sink->Admit(txn.ops_);
+      if (admitted.ok()) {
+        stamp = *admitted;
+      } else {
+        s = admitted.status();
+      }
+    }
+    if (s.ok() && options_.sink != nullptr) {
+      for (const Txn::Op& op : txn.ops_) {
+        group->write_bytes += op.key.size() + (op.value.has_value() ? op.value->size() : 0);
+      }
+      if (!txn.ops_.empty()) group->writes.push_back({std::move(txn.ops_), stamp});
+      for (auto& [k, v] : txn.local_) overlay[k] = std::move(v);
+      for (auto& fn : txn.on_commit_) group->on_commit.push_back(std::move(fn));
+    } else if (s.ok()) {
       for (Txn::Op& op : txn.ops_) {
         if (op.merge) {
           group->batch.Merge(store_.Handle(op.cf), op.key, *op.value);
@@ -224,7 +254,12 @@ void Committer::Finish(Group& group) {
   absl::Duration write_latency;
   if (group.base <= last_failed_) {
     // Its mutations read the writes of a group that never reached the store.
-    written = absl::UnavailableError("an earlier write failed; nothing of this one was applied");
+    written = NotApplied(
+        absl::UnavailableError("an earlier write failed; nothing of this one was applied"));
+  } else if (!group.writes.empty()) {
+    const absl::Time start = clock_.Now();
+    written = options_.sink->Commit(group.writes);
+    write_latency = clock_.Now() - start;
   } else if (group.batch.Count() > 0) {
     const absl::Time start = clock_.Now();
     written = store_.Write(&group.batch);
@@ -247,9 +282,9 @@ void Committer::Finish(Group& group) {
     stats_.groups++;
     stats_.mutations += group.results.size();
     if (write_failed) stats_.failed_writes++;
-    if (!write_failed && group.batch.Count() > 0) {
-      for (CommitObserver* o : observers_)
-        o->OnGroupCommitted(succeeded, group.batch.GetDataSize(), write_latency);
+    if (!write_failed && (group.batch.Count() > 0 || !group.writes.empty())) {
+      const size_t bytes = group.writes.empty() ? group.batch.GetDataSize() : group.write_bytes;
+      for (CommitObserver* o : observers_) o->OnGroupCommitted(succeeded, bytes, write_latency);
     }
   }
   for (size_t i = 0; i < group.done.size(); ++i) group.done[i](std::move(group.results[i]));

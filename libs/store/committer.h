@@ -41,6 +41,41 @@ namespace assent::store {
 
 class Committer;
 
+// Marks a failure after which nothing of the write was applied anywhere, so that repeating it
+// cannot write twice (cluster mode: the partition's ownership moved before the transaction
+// committed). consentd then sends the write to the partition's current owner.
+absl::Status NotApplied(absl::Status status);
+bool IsNotApplied(const absl::Status& status);
+
+// One write a mutation staged, in staging order.
+struct StagedOp {
+  Cf cf;
+  std::string key;
+  std::optional<std::string> value;  // nullopt: delete
+  bool merge = false;                // value is a merge operand
+};
+
+// Where groups become durable instead of the store's fsync'ed WAL: cluster mode appends each
+// group to Kafka in a transaction (libs/cluster). A sink applies what it made durable to the store
+// itself, before Commit returns.
+class DurableSink {
+ public:
+  // One admitted mutation's writes, with the stamp Admit gave them.
+  struct Write {
+    std::vector<StagedOp> ops;
+    uint64_t stamp = 0;
+  };
+  virtual ~DurableSink() = default;
+  // On the committer thread, after a mutation ran: whether its writes may join the group, with a
+  // stamp Commit gets back (cluster mode: the ownership epoch the mutation read its state in). An
+  // error fails the mutation (its writes are dropped), e.g. UNAVAILABLE when this instance does
+  // not own a partition the writes fall in.
+  virtual absl::StatusOr<uint64_t> Admit(const std::vector<StagedOp>& ops) = 0;
+  // On the writer thread: makes the group's writes durable and applies them to the store, or
+  // fails with nothing of them applied anywhere.
+  virtual absl::Status Commit(std::vector<Write>& writes) = 0;
+};
+
 // What a mutation sees: reads return the latest value, including writes staged earlier in the
 // same group and by this mutation. Only valid during the mutation call.
 class Txn {
@@ -64,12 +99,7 @@ class Txn {
 
  private:
   friend class Committer;
-  struct Op {
-    Cf cf;
-    std::string key;
-    std::optional<std::string> value;  // nullopt: delete
-    bool merge = false;                // value is a merge operand
-  };
+  using Op = StagedOp;
   using Overlay = absl::flat_hash_map<std::string, std::optional<std::string>>;
   // The writes of groups handed to the writer but not yet known to be in the store, oldest
   // first, each with its group number.
@@ -104,6 +134,9 @@ struct CommitterOptions {
   size_t max_queue = 20000;
   // At most this many mutations share one WriteBatch. Default 512.
   size_t max_group = 512;
+  // Null (default): groups are written to the store's WAL. Otherwise the sink makes them durable
+  // (not owned; must outlive the committer).
+  DurableSink* sink = nullptr;
 };
 
 struct CommitterStats {
@@ -159,6 +192,9 @@ class Committer {
     // fails its write, this one fails too.
     uint64_t base = 0;
     rocksdb::WriteBatch batch;
+    // With a sink: each admitted mutation's writes, instead of `batch`.
+    std::vector<DurableSink::Write> writes;
+    size_t write_bytes = 0;
     std::vector<Done> done;
     std::vector<absl::Status> results;
     std::vector<absl::AnyInvocable<void()>> on_commit;

@@ -12,6 +12,9 @@
 namespace assent::consentd {
 namespace {
 
+// What a forwarding peer needs.
+constexpr RpcRule kForwardRule{"cluster", "forward", authz::Permission::kClusterForward};
+
 // Longest principal accepted from a certificate or policy (SPIFFE IDs are at most 2048 bytes; a
 // longer name than this is not one anybody writes into a policy).
 constexpr size_t kMaxPrincipalLength = 512;
@@ -87,6 +90,13 @@ absl::StatusOr<std::string> CallGuard::Identify(grpc::CallbackServerContext* ctx
   return principal;
 }
 
+std::optional<std::string> ForwardedPrincipal(const grpc::ServerContextBase* ctx) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(kForwardedPrincipalHeader);
+  if (it == metadata.end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
 absl::Status CallGuard::Authorize(const std::string& principal, const RpcRule& rule,
                                   std::string_view tenant,
                                   std::optional<authz::Permission> extra) const {
@@ -142,6 +152,18 @@ absl::StatusOr<ledger::Caller> CallGuard::Admit(grpc::CallbackServerContext* ctx
   if (!principal.ok()) {
     Denied("", rule, "unauthenticated");
     return principal.status();
+  }
+  if (std::optional<std::string> forwarded = ForwardedPrincipal(ctx); forwarded.has_value()) {
+    // A peer forwards a call it admitted (authenticated, authorized, rate-limited) for its
+    // caller: the peer must hold cluster.forward; the caller stays the history's actor.
+    if (absl::Status allowed = Authorize(*principal, kForwardRule, tenant, std::nullopt);
+        !allowed.ok()) {
+      Denied(*principal, rule,
+             allowed.code() == absl::StatusCode::kUnauthenticated ? "unauthenticated"
+                                                                  : "permission_denied");
+      return allowed;
+    }
+    return ledger::Caller{*std::move(forwarded)};
   }
   if (absl::Status allowed = Authorize(*principal, rule, tenant, extra); !allowed.ok()) {
     Denied(*principal, rule,

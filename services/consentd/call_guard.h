@@ -15,6 +15,7 @@
 // Thread safety: Admit() from any thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,15 @@
 #include "ledger/ledger.h"
 
 namespace assent::consentd {
+
+// The metadata a peer instance (cluster mode) puts on a call it forwards to the partition's
+// owner: the principal it admitted the call for ("" for an unauthenticated caller where no
+// policy is configured). Accepted only from peers holding cluster.forward.
+inline constexpr char kForwardedPrincipalHeader[] = "assent-forwarded-principal";
+// The forwarded principal of a call, nullopt when the call was not forwarded.
+std::optional<std::string> ForwardedPrincipal(const grpc::ServerContextBase* ctx);
+
+class ClusterRouter;
 
 struct RateLimit {
   // Requests per second refilled; 0 turns the limit off. Default 0.
@@ -65,6 +75,11 @@ class CallGuard {
                                        std::string_view tenant,
                                        std::optional<authz::Permission> extra = std::nullopt);
 
+  // Cluster mode: the router that forwards writes to their partition's owner (services.cc's
+  // Write helper reaches it here). Null in single-node mode. Set before serving; not owned.
+  void SetRouter(ClusterRouter* router) { router_.store(router); }
+  ClusterRouter* router() const { return router_.load(); }
+
   // True when `caller` may use `permission` on `tenant` (for filtering lists).
   bool Allows(const ledger::Caller& caller, std::string_view tenant,
               authz::Permission permission) const;
@@ -84,6 +99,7 @@ class CallGuard {
   ServiceMetrics* metrics_;
   std::unique_ptr<RateLimiter> tenant_limiter_;     // null when off
   std::unique_ptr<RateLimiter> principal_limiter_;  // null when off
+  std::atomic<ClusterRouter*> router_{nullptr};
 };
 
 }  // namespace assent::consentd

@@ -326,6 +326,29 @@ const std::vector<Option>& Options() {
                &Config::shutdown_delay, absl::ZeroDuration()),
       Duration("shutdown_grace", "time in-flight calls get on SIGTERM", &Config::shutdown_grace,
                absl::ZeroDuration()),
+      Bool("cluster.enabled",
+           "cluster mode: partitions shared through Kafka, writes acknowledged once Kafka holds "
+           "them",
+           &Config::cluster_enabled),
+      String("cluster.node_id", "this instance's unique, stable name (default: host name)",
+             &Config::cluster_node_id),
+      String("cluster.advertise_address",
+             "host:port other instances forward to (default: host name and listen port)",
+             &Config::cluster_advertise_address),
+      Duration("cluster.session_timeout", "an instance silent this long loses its partitions",
+               &Config::cluster_session_timeout, absl::Seconds(1)),
+      Duration("cluster.heartbeat_interval", "group heartbeat interval",
+               &Config::cluster_heartbeat_interval, absl::Milliseconds(100)),
+      Duration("cluster.transaction_timeout",
+               "a transaction left open by a frozen instance is aborted after this",
+               &Config::cluster_transaction_timeout, absl::Seconds(1)),
+      Duration("cluster.commit_timeout", "time limit of one group commit",
+               &Config::cluster_commit_timeout, absl::Seconds(1)),
+      Duration("cluster.forward_timeout",
+               "how long a call waits for its partition's owner while ownership moves",
+               &Config::cluster_forward_timeout, absl::Milliseconds(100)),
+      Int("cluster.min_insync_replicas", "min.insync.replicas of the changelog topic",
+          &Config::cluster_min_insync_replicas, 1, 100),
   };
   return *options;
 }
@@ -437,6 +460,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       arg = arg.substr(0, eq);
     } else if (arg == "insecure") {
       value = "true";  // a switch: --insecure alone turns it on
+    } else if (arg == "cluster") {
+      arg = "cluster-enabled";  // a switch: --cluster alone is cluster mode
+      value = "true";
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
@@ -547,6 +573,31 @@ absl::Status ValidateConfig(const Config& config) {
     }
   }
   RETURN_IF_ERROR(store::ValidateRetention(config.retention));
+  if (config.cluster_enabled) {
+    if (config.kafka_brokers.empty()) {
+      return InvalidField("cluster.enabled", "needs kafka.brokers");
+    }
+    if (config.cluster_min_insync_replicas > config.kafka_replication_factor) {
+      return InvalidField("cluster.min_insync_replicas",
+                          "must not exceed kafka.replication_factor (writes would always fail)");
+    }
+    if (config.cluster_heartbeat_interval >= config.cluster_session_timeout) {
+      return InvalidField("cluster.heartbeat_interval", "must be shorter than the session timeout");
+    }
+    if (!config.cluster_advertise_address.empty() &&
+        config.cluster_advertise_address.find(':') == std::string::npos) {
+      return InvalidField("cluster.advertise_address", "must be host:port");
+    }
+    if (!config.enforcement_senders.empty()) {
+      return InvalidField("enforcement.senders",
+                          "proof of enforcement is not available in cluster mode yet");
+    }
+    if (config.contact_key_secret_file.empty()) {
+      return InvalidField("contact_key_secret_file",
+                          "required in cluster mode: every instance must hash contact points "
+                          "with the same secret");
+    }
+  }
   if (!config.tls.enabled() && !config.insecure) {
     return InvalidField("tls.cert",
                         "required: give --tls-cert and --tls-key (and --tls-ca for client "

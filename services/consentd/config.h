@@ -161,6 +161,29 @@ struct Config {
   absl::Duration shutdown_delay = absl::ZeroDuration();
   // On SIGTERM, in-flight calls get this long to finish. Default 10s.
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Cluster mode (docs/SCALING.md, libs/cluster/node.h): instances share the partitions through
+  // a Kafka consumer group, a write is acknowledged once a Kafka transaction holds it (acks=all),
+  // any instance forwards a write to its partition's owner, and every instance keeps a replica.
+  // Default false: one instance, durable in its own fsync'ed WAL.
+  bool cluster_enabled = false;
+  // This instance's name, unique and stable (a StatefulSet pod name). Default: the host name.
+  std::string cluster_node_id;
+  // host:port the other instances forward requests to. Default: the host name and the port of
+  // `listen`.
+  std::string cluster_advertise_address;
+  // The group evicts an instance silent this long (failover time); the brokers'
+  // group.min.session.timeout.ms must allow it. Default 10s, heartbeat 3s.
+  absl::Duration cluster_session_timeout = absl::Seconds(10);
+  absl::Duration cluster_heartbeat_interval = absl::Seconds(3);
+  // A transaction a frozen instance left open is aborted after this. Default 10s.
+  absl::Duration cluster_transaction_timeout = absl::Seconds(10);
+  // One group commit's time limit. Default 10s.
+  absl::Duration cluster_commit_timeout = absl::Seconds(10);
+  // How long a call waits for its partition's owner (while ownership moves) before it fails
+  // UNAVAILABLE; the call's own deadline wins when shorter. Default 15s.
+  absl::Duration cluster_forward_timeout = absl::Seconds(15);
+  // min.insync.replicas of the changelog topic when created. Default 2.
+  int64_t cluster_min_insync_replicas = 2;
 };
 
 // Loads the configuration. `argv` are the process arguments (flags "--key value" or

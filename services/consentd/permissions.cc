@@ -43,6 +43,7 @@ constexpr std::array kRules = {
     RpcRule{"SubjectRightsService", "OffboardTenant", Permission::kAdmin},
     RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
     RpcRule{"AdminService", "CompactStore", Permission::kAdmin},
+    RpcRule{"AdminService", "GetClusterStatus", Permission::kAdmin},
     RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
     RpcRule{"ImportService", "ImportDecisions", Permission::kConsentImport},
     RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},

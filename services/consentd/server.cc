@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "ledger/route.h"
 #include "rpc/server.h"
 #include "rpc/tls.h"
 #include "spdlog/spdlog.h"
@@ -55,6 +57,49 @@ absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool cre
   return secret;
 }
 
+namespace {
+
+// The cluster node's options from the configuration (the advertised address comes at Join).
+absl::StatusOr<cluster::NodeOptions> ClusterNodeOptions(const Config& config) {
+  cluster::NodeOptions options;
+  options.node_id = config.cluster_node_id;
+  if (options.node_id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+      return absl::InvalidArgumentError("cluster.node_id: required (no host name to default to)");
+    }
+    options.node_id = host;
+  }
+  options.version = ASSENT_VERSION;
+  options.brokers = config.kafka_brokers;
+  options.connection = events::ConnectionSettings(config.kafka_producer);
+  options.topic_prefix = config.kafka_topic_prefix;
+  options.partitions = static_cast<int>(config.kafka_partitions);
+  options.replication_factor = static_cast<int>(config.kafka_replication_factor);
+  options.min_insync_replicas = static_cast<int>(config.cluster_min_insync_replicas);
+  options.create_topics = config.kafka_create_topics;
+  options.session_timeout = config.cluster_session_timeout;
+  options.heartbeat_interval = config.cluster_heartbeat_interval;
+  options.transaction_timeout = config.cluster_transaction_timeout;
+  options.commit_timeout = config.cluster_commit_timeout;
+  options.route_of_write = &ledger::RouteOfWrite;
+  return options;
+}
+
+// host:port other instances reach this one at: cluster.advertise_address, else the bound address
+// with a wildcard host replaced by the host name.
+std::string AdvertiseAddress(const Config& config, const std::string& bound) {
+  if (!config.cluster_advertise_address.empty()) return config.cluster_advertise_address;
+  const size_t colon = bound.rfind(':');
+  const std::string host = bound.substr(0, colon);
+  if (host != "0.0.0.0" && host != "[::]" && host != "::" && !host.empty()) return bound;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return bound;
+  return absl::StrCat(name, bound.substr(colon));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, const Clock& clock) {
   auto log = spdlog::get("consentd");
   std::unique_ptr<Server> server(new Server());
@@ -76,7 +121,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   store_options.path = config.data_dir;
   store_options.block_cache_bytes = static_cast<size_t>(config.store_block_cache_mb) << 20;
   store_options.write_buffer_bytes = static_cast<size_t>(config.store_write_buffer_mb) << 20;
-  store_options.sync_writes = config.store_sync_writes;
+  // Cluster mode: Kafka holds every acknowledged write (acks=all, replicated); the local store is
+  // a replica that a restart completes from the changelog.
+  store_options.sync_writes = config.store_sync_writes && !config.cluster_enabled;
   store_options.retention = config.retention;
   events::RelayOptions relay_options;
   relay_options.kafka.brokers = config.kafka_brokers;
@@ -127,10 +174,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   store::CommitterOptions committer_options;
   committer_options.max_queue = static_cast<size_t>(config.limits_write_queue);
   committer_options.max_group = static_cast<size_t>(config.limits_commit_group);
+  if (config.cluster_enabled) {
+    relay_options.kafka.min_insync_replicas = static_cast<int>(config.cluster_min_insync_replicas);
+    if (config.kafka_create_topics) {
+      RETURN_IF_ERROR(events::EnsureTopics(relay_options.kafka, absl::Seconds(30)));
+    }
+    ASSIGN_OR_RETURN(cluster::NodeOptions node_options, ClusterNodeOptions(config));
+    node_options.topic_name = [kafka = relay_options.kafka](storage::v1::Topic topic) {
+      return events::TopicName(kafka, topic);
+    };
+    node_options.on_replicated = [self](const std::vector<store::Cf>& families) {
+      ledger::Ledger* ledger = self->ledger_ptr_.load();
+      if (ledger == nullptr) return;
+      if (std::find(families.begin(), families.end(), store::Cf::kCatalog) != families.end()) {
+        if (absl::Status s = ledger->ReloadCatalog(); !s.ok()) {
+          spdlog::get("consentd")
+              ->error("msg=\"catalog reload failed\" error=\"{}\"", s.ToString());
+        }
+      }
+    };
+    log->info("msg=\"cluster mode\" node_id={} partitions={}", node_options.node_id,
+              node_options.partitions);
+    ASSIGN_OR_RETURN(server->cluster_,
+                     cluster::Node::Start(std::move(node_options), *server->store_, clock));
+    committer_options.sink = server->cluster_.get();
+  }
   server->committer_ =
       std::make_unique<store::Committer>(*server->store_, clock, committer_options);
 
-  if (!config.kafka_brokers.empty()) {
+  if (config.cluster_enabled) {
+    log->info("msg=\"events published in each write's Kafka transaction (no outbox relay)\"");
+  } else if (!config.kafka_brokers.empty()) {
     server->relay_ =
         std::make_unique<events::OutboxRelay>(*server->store_, clock, std::move(relay_options));
     RETURN_IF_ERROR(server->relay_->Start());
@@ -183,6 +257,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   ledger::SetReportSettings(report_settings);
   ASSIGN_OR_RETURN(server->ledger_, ledger::Ledger::Create(*server->store_, *server->committer_,
                                                            clock, std::move(ledger_options)));
+  server->ledger_ptr_.store(server->ledger_.get());
+  if (server->cluster_ != nullptr) {
+    // Catalog writes the replica applied between the ledger's load and the line above.
+    RETURN_IF_ERROR(server->ledger_->ReloadCatalog());
+  }
   // Erasures acknowledged since the backup this store may have been restored from are applied
   // again before anything is served.
   if (!config.erasure_log_file.empty()) {
@@ -238,6 +317,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   guard_options.per_principal = {config.rate_limits_principal_rate,
                                  config.rate_limits_principal_burst};
   ASSIGN_OR_RETURN(server->guard_, CallGuard::Create(guard_options, clock, server->metrics_.get()));
+  if (server->cluster_ != nullptr) {
+    ClusterRouterOptions router_options;
+    router_options.forward_timeout = config.cluster_forward_timeout;
+    if (config.tls.enabled()) {
+      // Peers are called with this instance's own certificate (mTLS) and trust the same CA.
+      router_options.peer_tls.ca_file = config.tls.ca_file;
+      router_options.peer_tls.cert_file = config.tls.cert_file;
+      router_options.peer_tls.key_file = config.tls.key_file;
+    }
+    server->router_ =
+        std::make_unique<ClusterRouter>(*server->cluster_, *server->ledger_,
+                                        std::move(router_options), *server->metrics_->registry());
+    server->guard_->SetRouter(server->router_.get());
+  }
 
   server->catalog_service_ =
       std::make_unique<CatalogService>(*server->ledger_, *server->guard_, server->metrics_.get());
@@ -248,6 +341,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
       *server->ledger_, *server->guard_, server->metrics_.get(), server->erasure_log_.get());
   server->admin_service_ =
       std::make_unique<AdminService>(*server->store_, *server->guard_, server->metrics_.get());
+  server->admin_service_->SetCluster(server->cluster_.get());
   server->export_service_ =
       std::make_unique<ExportService>(*server->ledger_, *server->guard_, server->metrics_.get());
   server->import_service_ =
@@ -283,13 +377,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   builder.RegisterService(server->report_service_.get());
   ASSIGN_OR_RETURN(server->server_, rpc::BuildAndStart(builder, config.listen, port));
   server->address_ = rpc::BoundAddress(config.listen, port);
-  server->lifecycle_ =
-      std::make_unique<LifecycleRunner>(config.sweeper, clock, *server->ledger_, *server->store_,
-                                        *server->committer_, *server->metrics_->registry());
-  server->lifecycle_->Start();
-  server->rights_ = std::make_unique<RightsRunner>(
-      clock, *server->ledger_, server->erasure_log_.get(), *server->metrics_->registry());
-  server->rights_->Start();
+  if (server->cluster_ != nullptr) {
+    const std::string advertised = AdvertiseAddress(config, server->address_);
+    RETURN_IF_ERROR(server->cluster_->Join(advertised));
+    log->info("msg=\"cluster group joined\" advertise_address={}", advertised);
+  }
+  if (server->cluster_ == nullptr) {
+    server->lifecycle_ =
+        std::make_unique<LifecycleRunner>(config.sweeper, clock, *server->ledger_, *server->store_,
+                                          *server->committer_, *server->metrics_->registry());
+    server->lifecycle_->Start();
+    server->rights_ = std::make_unique<RightsRunner>(
+        clock, *server->ledger_, server->erasure_log_.get(), *server->metrics_->registry());
+    server->rights_->Start();
+  } else {
+    log->warn(
+        "msg=\"cluster mode: the sweeper (expiry, reminders, re-permission) and tenant "
+        "offboarding do not run yet (docs/SCALING.md)\"");
+  }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->phase_ = Phase::kServing;
   return server;
@@ -349,6 +454,7 @@ metrics::Readiness Server::Ready() const {
       break;
   }
   if (relay_ != nullptr && !relay_->stats().kafka_up) return {false, "kafka unreachable"};
+  if (cluster_ != nullptr && !cluster_->CaughtUp()) return {false, "replica catching up"};
   return {true, ""};
 }
 
@@ -382,6 +488,10 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
   if (rights_ != nullptr) rights_->Stop();
   committer_->Stop();
+  // Calls still waiting for an owner fail; then the partitions move to the other instances.
+  guard_->SetRouter(nullptr);
+  router_.reset();
+  if (cluster_ != nullptr) cluster_->Stop();
   // No write reaches the report metrics any more (process-wide settings: keep the others).
   ledger::ReportSettings report_settings = ledger::GetReportSettings();
   if (report_settings.observer == report_metrics_.get()) {

@@ -8,8 +8,10 @@
 
 #include "absl/status/statusor.h"
 #include "authz/policy.h"
+#include "cluster/node.h"
 #include "common/clock.h"
 #include "consentd/call_guard.h"
+#include "consentd/cluster_router.h"
 #include "consentd/config.h"
 #include "consentd/erasure_log.h"
 #include "consentd/export_service.h"
@@ -66,9 +68,12 @@ class Server {
 
   enum class Phase { kStarting, kServing, kStopping };
   std::atomic<Phase> phase_{Phase::kStarting};
+  // The ledger once created, for the cluster replica's catalog reloads.
+  std::atomic<ledger::Ledger*> ledger_ptr_{nullptr};
   std::unique_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<metrics::HttpServer> http_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<cluster::Node> cluster_;  // null in single-node mode; outlives the committer
   std::unique_ptr<store::Committer> committer_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<ReceiptIssuer> receipts_;     // null without receipts.keyring_file
@@ -79,6 +84,7 @@ class Server {
   std::unique_ptr<EnforcementProof> proof_;    // null without enforcement.senders
   std::unique_ptr<authz::PolicyFile> policy_;  // null without a policy
   std::unique_ptr<CallGuard> guard_;
+  std::unique_ptr<ClusterRouter> router_;  // null in single-node mode
   std::thread policy_watcher_;
   std::unique_ptr<CatalogService> catalog_service_;
   std::unique_ptr<ConsentService> consent_service_;

@@ -8,7 +8,9 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/time_util.h"
+#include "consentd/cluster_router.h"
 #include "consentd/erasure_log.h"
+#include "ledger/route.h"
 #include "rpc/parse_guard.h"
 #include "rpc/status.h"
 #include "spdlog/spdlog.h"
@@ -59,6 +61,7 @@ std::string_view TenantOf(const v1::GetReceiptKeysRequest&) { return authz::Poli
 std::string_view TenantOf(const v1::GetDefaultPolicyRequest& r) { return TenantOfName(r.name()); }
 // The store is every tenant's: only a grant on every tenant admits store maintenance.
 std::string_view TenantOf(const v1::CompactStoreRequest&) { return {}; }
+std::string_view TenantOf(const v1::GetClusterStatusRequest&) { return {}; }
 
 // The second permission a request needs for what it carries (permissions.h), if any.
 template <typename Request>
@@ -168,6 +171,87 @@ void SetReceipts(v1::UnlinkContactPointResponse& response, std::vector<v1::Recei
   *response.mutable_contact_receipt() = std::move(receipts[1]);
 }
 
+// Cluster mode: the route key (ledger/route.h) of a write's target, which picks the partition
+// whose owner runs it. nullopt: no single target; the write runs where it entered (and fails
+// UNAVAILABLE there unless this instance owns every partition it touches). An error (a contact
+// point that does not parse) runs it locally too, where validation names the field.
+template <typename Request>
+std::optional<std::string> RouteOf(const ledger::Ledger&, const Request&) {
+  return std::nullopt;
+}
+std::optional<std::string> SubjectRoute(std::string_view tenant, const std::string& subject_id) {
+  v1::TargetRef ref;
+  ref.set_subject_id(subject_id);
+  return ledger::RouteKey(tenant, ref);
+}
+std::optional<std::string> Ok(absl::StatusOr<std::string> route) {
+  if (!route.ok()) return std::nullopt;
+  return *std::move(route);
+}
+std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::RecordDecisionsRequest& r) {
+  return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::LinkContactPointRequest& r) {
+  return SubjectRoute(r.tenant(), r.subject_id());
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::UnlinkContactPointRequest& r) {
+  return SubjectRoute(r.tenant(), r.subject_id());
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::SetPreferencesRequest& r) {
+  return SubjectRoute(r.tenant(), r.subject_id());
+}
+std::optional<std::string> RouteOf(const ledger::Ledger& l,
+                                   const v1::SuppressContactPointRequest& r) {
+  return Ok(l.RouteKeyOf("contact_point", r.tenant(), r.contact_point()));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger& l,
+                                   const v1::ResendConfirmationRequest& r) {
+  return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::RequestExportLinkRequest& r) {
+  return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::ConfirmDecisionRequest& r) {
+  return Ok(l.RouteKeyOfConfirmation(r.tenant(), r.token()));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::EraseSubjectRequest& r) {
+  return SubjectRoute(r.tenant(), r.subject_id());
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::SetLegalHoldRequest& r) {
+  return SubjectRoute(r.tenant(), r.subject_id());
+}
+std::optional<std::string> CatalogRoute(std::string_view tenant) {
+  if (tenant.empty()) return std::nullopt;
+  return ledger::TenantRouteKey(tenant);
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::CreateTenantRequest& r) {
+  return CatalogRoute(TenantOf(r));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::CreatePurposeRequest& r) {
+  return CatalogRoute(TenantOf(r));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::UpdatePurposeRequest& r) {
+  return CatalogRoute(TenantOf(r));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::SetDefaultPolicyRequest& r) {
+  return CatalogRoute(TenantOf(r));
+}
+
+grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
+  const std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+bool ParseBuffer(grpc::ByteBuffer* buffer, google::protobuf::Message* message) {
+  if (buffer == nullptr) return false;
+  std::vector<grpc::Slice> slices;
+  if (!buffer->Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return message->ParseFromString(bytes);
+}
+
 // One call: its rule, the guard that admits it, and its metrics.
 struct Call {
   CallGuard& guard;
@@ -195,22 +279,53 @@ struct Call {
   }
 };
 
-// A write: the ledger completes it on the committer thread once durable. With `receipts`, the
-// history records the response reports are signed before it is sent (a replayed idempotent
-// response too): the committer thread only queues them for the signer thread.
+// Where a write goes in cluster mode.
+struct Routing {
+  ClusterRouter* router = nullptr;   // null: single-node mode
+  std::optional<int32_t> partition;  // the write's partition, when it has one target
+  bool forwarded = false;            // the call came from a peer
+  std::string principal;             // the caller, for a forward
+};
+
+// Sends a write to its partition's owner (which may be this instance by then) and answers with
+// the owner's answer.
+template <typename Request, typename Response>
+void Forward(const Routing& routing, grpc::CallbackServerContext* ctx, const Request& request,
+             Response* response, const Call& call, grpc::ServerUnaryReactor* reactor) {
+  routing.router->Route(
+      *routing.partition,
+      absl::StrCat("/assent.v1.", Sv(call.rule.service), "/", Sv(call.rule.method)),
+      Serialize(request), routing.principal, Deadline(ctx),
+      [reactor, response, call](const grpc::Status& status, grpc::ByteBuffer* bytes) {
+        if (!status.ok()) {
+          call.Finish(reactor, rpc::FromGrpcStatus(status));
+        } else if (!ParseBuffer(bytes, response)) {
+          call.Finish(reactor, absl::InternalError("the owner's response does not parse"));
+        } else {
+          call.Finish(reactor, absl::OkStatus());
+        }
+      });
+}
+
+// The local part of a write: the ledger runs it and completes it once durable. A write refused
+// because its partition's ownership moved before anything was applied (store::IsNotApplied) goes
+// to the new owner: a peer's forward is told to retry (kNotOwnerTrailer), a call that entered
+// here is forwarded.
 template <typename Request, typename Response, typename Start>
-grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const Request& request,
-                                Response* response, Call call, Start start,
-                                ReceiptIssuer* receipts = nullptr) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<ledger::Caller> caller = call.Admit(ctx, request);
-  if (!caller.ok()) {
-    call.Finish(reactor, caller.status());
-    return reactor;
-  }
-  start(Deadline(ctx), *std::move(caller),
-        [reactor, response, call, receipts, &request](absl::StatusOr<Response> result) {
+void RunWrite(grpc::CallbackServerContext* ctx, const Request& request, Response* response,
+              Call call, Start& start, ReceiptIssuer* receipts, ledger::Caller caller,
+              grpc::ServerUnaryReactor* reactor, Routing routing) {
+  start(Deadline(ctx), std::move(caller),
+        [ctx, reactor, response, call, receipts, &request,
+         routing = std::move(routing)](absl::StatusOr<Response> result) {
           if (!result.ok()) {
+            if (routing.partition.has_value() && store::IsNotApplied(result.status())) {
+              if (!routing.forwarded) {
+                Forward(routing, ctx, request, response, call, reactor);
+                return;
+              }
+              ctx->AddTrailingMetadata(kNotOwnerTrailer, "1");
+            }
             call.Finish(reactor, result.status());
             return;
           }
@@ -237,6 +352,49 @@ grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const Request&
                 call.Finish(reactor, absl::OkStatus());
               });
         });
+}
+
+// A write: the ledger completes it on the committer thread once durable. With `receipts`, the
+// history records the response reports are signed before it is sent (a replayed idempotent
+// response too): the committer thread only queues them for the signer thread.
+//
+// Cluster mode: a write whose partition another instance owns is forwarded there (routed by
+// ClusterRouter); the owner's answer is the answer.
+template <typename Request, typename Response, typename Start>
+grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const Request& request,
+                                Response* response, Call call, Start start,
+                                ReceiptIssuer* receipts = nullptr) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Routing routing;
+  routing.router = call.guard.router();
+  routing.forwarded = routing.router != nullptr && ForwardedPrincipal(ctx).has_value();
+  if (routing.forwarded) {
+    ctx->AddTrailingMetadata(kServedByTrailer, routing.router->node().node_id());
+  }
+  absl::StatusOr<ledger::Caller> caller = call.Admit(ctx, request);
+  if (!caller.ok()) {
+    call.Finish(reactor, caller.status());
+    return reactor;
+  }
+  if (routing.router != nullptr) {
+    if (std::optional<std::string> route = RouteOf(routing.router->ledger(), request)) {
+      routing.partition = routing.router->node().PartitionOf(*route);
+    }
+    routing.principal = caller->principal;
+  }
+  if (routing.partition.has_value() && !routing.router->node().Owns(*routing.partition)) {
+    if (routing.forwarded) {
+      ctx->AddTrailingMetadata(kNotOwnerTrailer, "1");
+      call.Finish(reactor,
+                  absl::UnavailableError(absl::StrCat("this instance does not own partition ",
+                                                      *routing.partition, "; retry")));
+      return reactor;
+    }
+    Forward(routing, ctx, request, response, call, reactor);
+    return reactor;
+  }
+  RunWrite(ctx, request, response, call, start, receipts, *std::move(caller), reactor,
+           std::move(routing));
   return reactor;
 }
 
@@ -654,6 +812,38 @@ AdminService::AdminService(store::Store& store, CallGuard& guard, ServiceMetrics
     : store_(store), guard_(guard), metrics_(metrics) {
   RequireRules(kName);
   GuardParsing("CompactStore", &AdminService::CompactStore);
+  GuardParsing("GetClusterStatus", &AdminService::GetClusterStatus);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetClusterStatus(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetClusterStatusRequest* request,
+                                                         v1::ClusterStatus* response) {
+  static const RpcRule& rule = Rule(kName, "GetClusterStatus");
+  return Read(ctx, *request, response, Call{guard_, metrics_, rule},
+              [&](const ledger::Caller&) -> absl::StatusOr<v1::ClusterStatus> {
+                v1::ClusterStatus out;
+                out.set_version(ASSENT_VERSION);
+                if (cluster_ == nullptr) return out;
+                out.set_cluster_mode(true);
+                out.set_node_id(cluster_->node_id());
+                for (const cluster::Node::PartitionStatus& p : cluster_->Status()) {
+                  v1::ClusterPartition* partition = out.add_partitions();
+                  partition->set_partition(p.partition);
+                  if (p.owner.has_value()) {
+                    partition->set_owner(p.owner->node_id);
+                    partition->set_owner_address(p.owner->address);
+                    *partition->mutable_owned_since() = ToProto(p.owner->since);
+                    partition->set_owner_version(p.owner->version);
+                  }
+                  partition->set_owned_here(p.owned_here);
+                  partition->set_applied_offset(p.applied);
+                  partition->set_end_offset(p.end);
+                }
+                out.set_replica_lag_records(cluster_->ReplicaLag());
+                out.set_caught_up(cluster_->CaughtUp());
+                out.set_replay_ratio(cluster_->ReplayProgress());
+                return out;
+              });
 }
 
 grpc::ServerUnaryReactor* AdminService::CompactStore(grpc::CallbackServerContext* ctx,

@@ -10,6 +10,7 @@
 #include "assent/v1/receipts.grpc.pb.h"
 #include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
+#include "cluster/node.h"
 #include "consentd/call_guard.h"
 #include "consentd/proof.h"
 #include "consentd/receipt_issuer.h"
@@ -219,8 +220,15 @@ class AdminService final : public rpc::ParseGuarded<v1::AdminService::CallbackSe
   grpc::ServerUnaryReactor* CompactStore(grpc::CallbackServerContext* ctx,
                                          const v1::CompactStoreRequest* request,
                                          v1::CompactStoreResponse* response) override;
+  grpc::ServerUnaryReactor* GetClusterStatus(grpc::CallbackServerContext* ctx,
+                                             const v1::GetClusterStatusRequest* request,
+                                             v1::ClusterStatus* response) override;
+  // Cluster mode: the node whose status GetClusterStatus reports (null: single-node mode). Set
+  // before serving; must outlive the service.
+  void SetCluster(const cluster::Node* node) { cluster_ = node; }
 
  private:
+  const cluster::Node* cluster_ = nullptr;
   store::Store& store_;
   CallGuard& guard_;
   ServiceMetrics* metrics_;

@@ -86,7 +86,7 @@ def check_alerts(args):
 
 # ---- dashboard ------------------------------------------------------------------------------------
 REQUIRED_ROWS = ["Service traffic", "Decisions and checks", "Store", "Outbox and Kafka", "Senders",
-                 "Readiness", "Preference center"]
+                 "Readiness", "Preference center", "Cluster"]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
@@ -176,6 +176,135 @@ def memory_mib(quantity):
     return int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1)
 
 
+# Kafka's default group.min.session.timeout.ms: brokers refuse a consumer asking for less.
+KAFKA_MIN_SESSION_TIMEOUT_S = 6
+
+
+def check_cluster(sts, config, container, services, issued, principals, pdbs):
+    """Cluster mode (cluster.enabled in consentd's ConfigMap): enough instances, one per node,
+    each named by its pod and reachable by the others at a name its certificate carries, the peers
+    allowed to forward, Kafka settings consentd and the brokers accept, a disruption budget and a
+    grace period that let partitions move."""
+    def name(obj):
+        return obj["metadata"]["name"]
+
+    cluster = config.get("cluster") or {}
+    kafka = config.get("kafka") or {}
+    spec = sts["spec"]["template"]["spec"]
+    replicas = sts["spec"].get("replicas", 1)
+    if replicas < 3:
+        fail(f"cluster mode with {replicas} replicas: run 3 or more, so that losing one instance "
+             "leaves its partitions two candidates")
+    if int(kafka.get("partitions", 6)) < replicas:
+        fail(f"kafka.partitions {kafka.get('partitions', 6)} < {replicas} replicas: some instances "
+             "would own no partition")
+    if not str(kafka.get("brokers", "")).strip():
+        fail("cluster mode needs kafka.brokers (consentd refuses to start without)")
+    min_isr = int(cluster.get("min_insync_replicas", 2))
+    replication = int(kafka.get("replication_factor", 3))
+    if min_isr < 2 or replication < min_isr + 1:
+        fail(f"kafka.replication_factor {replication} and cluster.min_insync_replicas {min_isr}: "
+             "acknowledged writes must be on 2 brokers or more (min ISR >= 2) and writes must "
+             "survive one broker down (replication >= min ISR + 1)")
+    if ((config.get("enforcement") or {}).get("senders") or "").strip():
+        fail("enforcement.senders is set: consentd refuses proof of enforcement in cluster mode")
+    if not config.get("contact_key_secret_file"):
+        fail("cluster mode needs contact_key_secret_file (the same secret on every instance)")
+    session = assets.duration_seconds(cluster.get("session_timeout", "10s"))
+    heartbeat = assets.duration_seconds(cluster.get("heartbeat_interval", "3s"))
+    if session < KAFKA_MIN_SESSION_TIMEOUT_S:
+        fail(f"cluster.session_timeout {session:g}s is below Kafka's default "
+             f"group.min.session.timeout.ms ({KAFKA_MIN_SESSION_TIMEOUT_S}s): the group would "
+             "refuse every instance unless the brokers are changed")
+    if heartbeat * 3 > session:
+        fail(f"cluster.heartbeat_interval {heartbeat:g}s: keep it at most a third of "
+             f"cluster.session_timeout ({session:g}s), or one late heartbeat evicts an instance")
+
+    # Each instance's name and address: the pod's, from the downward API, at the headless Service.
+    if cluster.get("node_id") or cluster.get("advertise_address"):
+        fail("consentd's ConfigMap sets cluster.node_id or cluster.advertise_address, which every "
+             "instance would share: set them per pod from POD_NAME (environment)")
+    node_id = assets.env_value(container, "ASSENT_CLUSTER_NODE_ID")
+    if node_id != "$(fieldRef:metadata.name)":
+        fail(f"ASSENT_CLUSTER_NODE_ID is {node_id!r}, not the pod's name (downward API "
+             "metadata.name through POD_NAME)")
+    advertised = assets.env_value(container, "ASSENT_CLUSTER_ADVERTISE_ADDRESS") or ""
+    governing = next((s for s in services if name(s) == sts["spec"]["serviceName"]), None)
+    m = re.fullmatch(r"\$\(fieldRef:metadata\.name\)\.([^.]+)\.\$\(fieldRef:metadata\.namespace\)"
+                     r"\.svc(?:\.cluster\.local)?:(\d+)", advertised)
+    grpc_port = {p["name"]: p["containerPort"] for p in container.get("ports", [])}.get("grpc")
+    if not m:
+        fail(f"ASSENT_CLUSTER_ADVERTISE_ADDRESS is {advertised!r}, not "
+             "$(POD_NAME).<headless Service>.$(POD_NAMESPACE).svc:<gRPC port>")
+    elif governing is None or m.group(1) != name(governing):
+        fail(f"ASSENT_CLUSTER_ADVERTISE_ADDRESS names Service {m.group(1)}, not the StatefulSet's "
+             f"governing Service {sts['spec']['serviceName']} (the pods' stable DNS names)")
+    else:
+        if not governing["spec"].get("publishNotReadyAddresses"):
+            fail(f"Service {name(governing)} must publish not-ready addresses: a pod draining on "
+                 "SIGTERM is not ready but still owns its partitions and receives forwarded writes")
+        if not any(p["port"] == int(m.group(2)) and p["targetPort"] in ("grpc", grpc_port)
+                   for p in governing["spec"]["ports"]):
+            fail(f"the advertised port {m.group(2)} is not the gRPC port of Service "
+                 f"{name(governing)}")
+
+    # Peers call each other with consentd's own certificate (tls.*): a client certificate too, with
+    # a SPIFFE ID the policy grants cluster.forward, valid for every pod's stable name.
+    cert_volume = assets.volume_of_file(sts, (config.get("tls") or {}).get("cert", ""))[0]
+    secret = (cert_volume or {}).get("secret", {}).get("secretName")
+    cert = issued.get(secret)
+    if cert is None:
+        fail("cluster mode: consentd's tls.cert is not from a cert-manager Certificate")
+        return
+    usages, uris = cert["spec"].get("usages", []), cert["spec"].get("uris", [])
+    if "client auth" not in usages:
+        fail(f"Certificate {name(cert)}: peers present it as a client certificate, add the usage "
+             "client auth")
+    if len(uris) != 1:
+        fail(f"Certificate {name(cert)} needs one URI SAN (the SPIFFE ID peers are known by), has "
+             f"{uris}")
+    else:
+        grant = principals.get(uris[0]) or {}
+        if "*" not in grant.get("tenants", []) or \
+                not {"*", "cluster.forward"} & set(grant.get("permissions", [])):
+            fail(f"the policy does not grant {uris[0]} (consentd's peers) cluster.forward on every "
+                 "tenant: forwarded writes would be refused")
+        account = assets.spiffe_service_account(uris[0])
+        if governing is not None and account is not None:
+            pod_host = f"{sts['metadata']['name']}-0.{name(governing)}.{account[0]}.svc"
+            dns = cert["spec"].get("dnsNames", [])
+            if not any(d == pod_host or (d.startswith("*.") and pod_host.split(".", 1)[1] == d[2:])
+                       for d in dns):
+                fail(f"Certificate {name(cert)} does not name the pods' stable names ({pod_host}, "
+                     f"or *.{pod_host.split('.', 1)[1]}): peers would refuse it")
+
+    # One instance per node; disruptions one at a time; a grace period for the handover.
+    anti = ((spec.get("affinity") or {}).get("podAntiAffinity") or {})
+    terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution", []) + [
+        t.get("podAffinityTerm", {})
+        for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    if not any(t.get("topologyKey") == "kubernetes.io/hostname"
+               and assets.selects((t.get("labelSelector") or {}).get("matchLabels"), labels)
+               for t in terms):
+        fail("no podAntiAffinity on kubernetes.io/hostname selecting the consentd pods: one node "
+             "could take several instances down")
+    for pdb in pdbs:
+        max_unavailable = pdb["spec"].get("maxUnavailable")
+        if max_unavailable != 1 or pdb["spec"].get("minAvailable") is not None:
+            fail(f"PodDisruptionBudget {name(pdb)}: use maxUnavailable 1 (drains take one instance "
+                 "at a time, the others take over its partitions)")
+    delay = assets.duration_seconds(config.get("shutdown_delay", "0"))
+    grace = assets.duration_seconds(config.get("shutdown_grace", "10s"))
+    commit = assets.duration_seconds(cluster.get("commit_timeout", "10s"))
+    period = spec.get("terminationGracePeriodSeconds", 30)
+    if period < delay + grace + commit + 10:
+        fail(f"terminationGracePeriodSeconds {period} must cover shutdown_delay + shutdown_grace + "
+             f"cluster.commit_timeout ({delay + grace + commit:g}s) and 10s to leave the group: "
+             "killed earlier, its partitions wait for cluster.session_timeout")
+    print(f"cluster mode: {replicas} instances, {kafka.get('partitions', 6)} partitions")
+
+
 def check_kubernetes(args):
     directory = os.path.join(assets.DEPLOY, "kubernetes")
     kustomization = yaml.safe_load(assets.read("deploy", "kubernetes", "kustomization.yaml"))
@@ -186,7 +315,23 @@ def check_kubernetes(args):
         fail(f"{f} is not listed in kustomization.yaml")
     for f in sorted(listed & examples):
         fail(f"kustomization.yaml must not apply {f} (an example with a placeholder secret)")
-    objects = assets.kubernetes_objects()
+    rendered = None
+    if args.overlay:
+        # An overlay of the base (deploy/kubernetes-cluster): every file of it is used, and the
+        # objects are what kustomize renders from it.
+        overlay = os.path.join(assets.REPO, args.overlay)
+        with open(os.path.join(overlay, "kustomization.yaml")) as f:
+            layer = yaml.safe_load(f)
+        used = {r for r in layer.get("resources", []) if r.endswith(".yaml")}
+        used |= {p["path"] for p in layer.get("patches", []) if "path" in p}
+        for f in sorted({f for f in os.listdir(overlay) if f.endswith(".yaml")
+                         and not f.endswith(".example.yaml")} - used - {"kustomization.yaml"}):
+            fail(f"{args.overlay}/{f} is neither a resource nor a patch of its kustomization.yaml")
+        result = subprocess.run([args.kustomize, "build", overlay], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"kustomize build {args.overlay}:\n{result.stderr}")
+        rendered = result.stdout
+    objects = assets.kubernetes_objects(rendered)
 
     def of_kind(kind):
         return [o for (k, _), o in objects.items() if k == kind]
@@ -219,8 +364,6 @@ def check_kubernetes(args):
         others = [x for x in selected(obj["spec"]["selector"]["matchLabels"]) if x != w]
         if others:
             fail(f"{obj['kind']} {name(obj)} selector also selects the pods of {others}")
-    if sts["spec"].get("replicas") != 1:
-        fail("StatefulSet replicas must be 1 (each replica would be a separate store)")
     if deploy["spec"].get("replicas", 1) < 2:
         fail(f"Deployment {name(deploy)} replicas must be at least 2: with one, every rollout, node "
              "drain or crash takes preference and unsubscribe links down")
@@ -508,6 +651,10 @@ def check_kubernetes(args):
     for key in ("listen", "metrics_listen", "data_dir"):
         if key in config:
             fail(f"consentd's ConfigMap sets {key}, which the image's entrypoint flags override")
+    cluster = (config.get("cluster") or {}).get("enabled") is True
+    if not cluster and sts["spec"].get("replicas") != 1:
+        fail("StatefulSet replicas must be 1 without cluster mode (each replica would be a "
+             "separate store)")
     secret_file("consentd", "contact_key_secret_file", config.get("contact_key_secret_file", ""))
     links = config.get("links") or {}
     if not links.get("keyring_file"):
@@ -613,6 +760,12 @@ def check_kubernetes(args):
              f"{memtables}Mi + 256Mi")
     if memory_mib(resources["requests"]["memory"]) < cache + 256:
         fail(f"memory request {resources['requests']['memory']} < block cache {cache}Mi + 256Mi")
+
+    if cluster:
+        check_cluster(sts, config, container, services, issued, principals,
+                      [p for p in of_kind("PodDisruptionBudget")
+                       if assets.selects(p["spec"]["selector"].get("matchLabels"),
+                                         pod_labels["consentd"])])
 
     # ---- the preference center: config, keyring, consentd's address, public URL, shutdown.
     container, spec = containers["prefcenter"], specs["prefcenter"]
@@ -884,7 +1037,10 @@ def main():
     sub.add_parser("alerts")
     p = sub.add_parser("dashboard")
     p.add_argument("--promtool", required=True)
-    sub.add_parser("kubernetes")
+    p = sub.add_parser("kubernetes")
+    p.add_argument("--overlay", help="check what kustomize renders from this overlay directory "
+                   "(relative to the repository: deploy/kubernetes-cluster) instead of the base")
+    p.add_argument("--kustomize", default="kustomize", help="the kustomize binary (with --overlay)")
     p = sub.add_parser("container")
     p.add_argument("binaries", nargs="*", help="built binaries whose libraries the image must hold")
     p = sub.add_parser("systemd")

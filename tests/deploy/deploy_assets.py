@@ -167,13 +167,21 @@ def kubernetes_examples():
                   if f.endswith(".example.yaml"))
 
 
-def kubernetes_objects():
-    """{(kind, name): object} of the manifests kustomization.yaml lists, plus the examples."""
-    kustomization = yaml.safe_load(read("deploy", "kubernetes", "kustomization.yaml"))
+def kubernetes_objects(rendered=None):
+    """{(kind, name): object} of the manifests kustomization.yaml lists, plus the examples; with
+    `rendered` (the YAML text `kustomize build` printed for an overlay such as
+    deploy/kubernetes-cluster), that overlay's objects plus the base's examples."""
     objects = {}
-    for resource in kustomization["resources"] + kubernetes_examples():
-        for doc in load_yaml_all("deploy", "kubernetes", resource):
-            objects[(doc["kind"], doc["metadata"]["name"])] = doc
+    if rendered is None:
+        kustomization = yaml.safe_load(read("deploy", "kubernetes", "kustomization.yaml"))
+        docs = [d for resource in kustomization["resources"]
+                for d in load_yaml_all("deploy", "kubernetes", resource)]
+    else:
+        docs = [d for d in yaml.safe_load_all(rendered) if d is not None]
+    for example in kubernetes_examples():
+        docs += load_yaml_all("deploy", "kubernetes", example)
+    for doc in docs:
+        objects[(doc["kind"], doc["metadata"]["name"])] = doc
     return objects
 
 
@@ -210,6 +218,27 @@ def mounted_config(objects, workload):
     volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
     cm = objects[("ConfigMap", volume["configMap"]["name"])]
     return mount["subPath"], cm["data"][mount["subPath"]]
+
+
+def container_env(container, fields=None):
+    """{name: value} of a container's environment with $(VAR) references to earlier variables
+    expanded as the kubelet does. A downward-API field is fields[path] when `fields` has it (the
+    pod's name, say), else "$(fieldRef:<path>)"."""
+    values = {}
+    for entry in container.get("env", []):
+        field = (entry.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
+        if field:
+            values[entry["name"]] = (fields or {}).get(field, f"$(fieldRef:{field})")
+        elif "value" in entry:
+            values[entry["name"]] = re.sub(r"\$\((\w+)\)",
+                                           lambda m: values.get(m.group(1), m.group(0)),
+                                           str(entry["value"]))
+    return values
+
+
+def env_value(container, variable):
+    """One variable of container_env(container), None when not set."""
+    return container_env(container).get(variable)
 
 
 def consentd_options(help_text):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Validates deploy/kubernetes offline: renders kustomization.yaml with kustomize, then checks every
-# object it produces, and the examples (*.example.yaml: the Secrets), with kubeconform -strict
+# Validates deploy/kubernetes and its cluster-mode overlay deploy/kubernetes-cluster offline:
+# renders each kustomization.yaml with kustomize, then checks every object they produce, and the
+# examples (*.example.yaml: the Secrets, the cluster-status Pod), with kubeconform -strict
 # against the Kubernetes API schemas install-kubeconform.sh prepared (one run per Kubernetes version
 # there), and the ServiceMonitors against tests/deploy/schemas. A kind without a schema is an error.
 #
@@ -10,8 +11,10 @@ TOOLS="$(cd "${1:?usage: validate-kubernetes.sh TOOLS_DIR}" && pwd)"
 cd "$(dirname "$0")/../.."
 
 rendered="$(mktemp --suffix=.yaml)"
-trap 'rm -f "$rendered"' EXIT
+cluster="$(mktemp --suffix=.yaml)"
+trap 'rm -f "$rendered" "$cluster"' EXIT
 "$TOOLS/kustomize" build deploy/kubernetes >"$rendered"
+"$TOOLS/kustomize" build deploy/kubernetes-cluster >"$cluster"
 
 versions=()
 for dir in "$TOOLS"/kubernetes-json-schema/v*-strict; do
@@ -26,5 +29,5 @@ for version in "${versions[@]}"; do
   "$TOOLS/kubeconform" -strict -summary -output text -kubernetes-version "$version" \
     -schema-location "$TOOLS/kubernetes-json-schema/{{ .NormalizedKubernetesVersion }}{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
     -schema-location "tests/deploy/schemas/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
-    "$rendered" deploy/kubernetes/*.example.yaml
+    "$rendered" "$cluster" deploy/kubernetes/*.example.yaml deploy/kubernetes-cluster/*.example.yaml
 done

@@ -51,6 +51,7 @@ absl::StatusOr<int> OffboardStart(Session& session, const Args& args);
 absl::StatusOr<int> OffboardStatus(Session& session, const Args& args);
 absl::StatusOr<int> Verify(Session& session, const Args& args);
 absl::StatusOr<int> AdminCompact(Session& session, const Args& args);
+absl::StatusOr<int> ClusterStatus(Session& session, const Args& args);
 // export_action.cc
 absl::StatusOr<int> Export(Session& session, const Args& args);
 // import_action.cc

@@ -238,6 +238,15 @@ std::vector<Command> MakeCommands() {
        0,
        {},
        &AdminCompact},
+      {"cluster status",
+       "",
+       "Cluster mode: each partition's owner (the instance that takes its writes), since when, and "
+       "every other instance's replica lag behind it; then each instance's version, partitions "
+       "owned and whether its replica has caught up. Asks --server, then every owner it names. "
+       "Needs admin; exit 2 when an instance does not answer.",
+       0,
+       {},
+       &ClusterStatus},
       {"export", "--subject ID [--format proto|json|iso27560] [--output FILE]",
        "Export everything held about a subject (GDPR Art. 15/20): its state, linked contact "
        "points, whole history and whether its chain verified. proto: length-delimited "

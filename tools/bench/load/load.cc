@@ -3,7 +3,8 @@
 // issues the next) or open loop (--rate R: calls issued on a fixed schedule, at most 10000
 // outstanding; latency then runs from the scheduled send time, so a stalled server is not hidden).
 // Only calls completing inside the measured window (after --warmup) are counted.
-//   assent_load --target HOST:PORT [--method check|record|erase] [--concurrency 64 | --rate R]
+//   assent_load --target HOST:PORT[,HOST:PORT...] [--method check|record|erase] [--concurrency 64 |
+//   --rate R]
 //               [--duration 10s] [--warmup 2s] [--connections 4] [--tenant bench]
 //               [--subjects 10000] [--random-subjects] [--count N] [--server-pid PID]
 //               [--evidence]
@@ -32,6 +33,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
@@ -128,14 +130,17 @@ std::optional<int64_t> ProcessCpuMicros(int pid) {
 class Load {
  public:
   explicit Load(const Options& o) : o_(o) {
-    for (int i = 0; i < o.connections; ++i) {
+    // --target a,b,c: connections go to the targets in turn (cluster mode: calls enter every
+    // instance, as clients behind a load balancer would).
+    const std::vector<std::string> targets = absl::StrSplit(o.target, ',');
+    for (int i = 0; i < std::max<int>(o.connections, static_cast<int>(targets.size())); ++i) {
       // A distinct channel argument gives each channel its own subchannel, hence its own HTTP/2
       // connection; identical arguments would share one.
       grpc::ChannelArguments args;
       args.SetInt("grpc.channel_id", i);
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 8 << 20);
-      auto channel = assent::rpc::Dial(o.target, o.tls, args);
+      auto channel = assent::rpc::Dial(targets[i % targets.size()], o.tls, args);
       if (!channel.ok()) {
         std::fprintf(stderr, "assent_load: %s\n", channel.status().ToString().c_str());
         std::exit(2);

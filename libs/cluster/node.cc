@@ -1,0 +1,1126 @@
+#include "cluster/node.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "assent/storage/v1/changelog.pb.h"
+#include "cluster/partition.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+#include "events/kafka.h"
+#include "spdlog/spdlog.h"
+#include "store/keys.h"
+
+namespace assent::cluster {
+namespace {
+
+using storage::v1::ChangelogRecord;
+using storage::v1::StoreOp;
+
+constexpr int kReplicaBatch = 512;
+
+// Meta key of a partition's next changelog offset to apply: "cluster/applied/" + be32 partition.
+std::string AppliedKey(int32_t partition) {
+  std::string key = "cluster/applied/";
+  store::PutBigEndian32(&key, static_cast<uint32_t>(partition));
+  return key;
+}
+std::string OffsetValue(int64_t offset) {
+  std::string v;
+  store::PutBigEndian64(&v, static_cast<uint64_t>(offset));
+  return v;
+}
+
+std::optional<store::Cf> CfByName(std::string_view name) {
+  for (int i = 0; i < store::kCfCount; ++i) {
+    if (store::CfName(static_cast<store::Cf>(i)) == name) return static_cast<store::Cf>(i);
+  }
+  return std::nullopt;
+}
+
+// librdkafka error objects, destroyed on scope exit.
+struct ErrorDeleter {
+  void operator()(rd_kafka_error_t* e) const { rd_kafka_error_destroy(e); }
+};
+using ErrorPtr = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
+struct MetadataDeleter {
+  void operator()(rd_kafka_consumer_group_metadata_t* m) const {
+    rd_kafka_consumer_group_metadata_destroy(m);
+  }
+};
+using GroupMetadataPtr = std::shared_ptr<rd_kafka_consumer_group_metadata_t>;
+
+std::string ErrorText(const rd_kafka_error_t* e) {
+  return absl::StrCat(rd_kafka_error_name(e), ": ", rd_kafka_error_string(e));
+}
+
+// Where a produced changelog record landed (set by the delivery report).
+struct Delivery {
+  bool changelog = true;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
+void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  if (m->_private == nullptr) return;
+  auto* d = static_cast<Delivery*>(m->_private);
+  d->err = m->err;
+  d->partition = m->partition;
+  d->offset = m->offset;
+}
+
+}  // namespace
+
+std::string ChangelogTopic(std::string_view topic_prefix) {
+  return absl::StrCat(Sv(topic_prefix), "consentd.changelog.v1");
+}
+
+class Node::Impl {
+ public:
+  Impl(NodeOptions options, store::Store& store, const Clock& clock)
+      : options_(std::move(options)),
+        store_(store),
+        clock_(clock),
+        topic_(ChangelogTopic(options_.topic_prefix)),
+        active_(options_.partitions, false),
+        owners_(options_.partitions),
+        applied_(options_.partitions, 0),
+        end_(options_.partitions, -1),
+        start_end_(options_.partitions, -1) {}
+
+  ~Impl() { Stop(); }
+
+  absl::Status Init() {
+    if (options_.create_topics) {
+      events::TopicSpec spec{topic_,
+                             options_.partitions,
+                             options_.replication_factor,
+                             {{"cleanup.policy", "delete"},
+                              {"retention.ms", "-1"},
+                              {"retention.bytes", "-1"},
+                              {"min.insync.replicas", absl::StrCat(options_.min_insync_replicas)}}};
+      RETURN_IF_ERROR(events::CreateTopics(
+          {options_.brokers, options_.connection, "kafka.producer."}, {spec}, absl::Seconds(30)));
+    }
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                       store_.Get(store::Cf::kMeta, AppliedKey(p)));
+      if (stored.has_value() && stored->size() == 8) {
+        applied_[p] = static_cast<int64_t>(store::ReadBigEndian64(*stored));
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      start_applied_ = applied_;
+      last_progress_log_ = clock_.Now();
+      started_ = clock_.Now();
+    }
+    RETURN_IF_ERROR(NewProducer());
+    RETURN_IF_ERROR(NewReplicaConsumer());
+    RETURN_IF_ERROR(QueryStartEnds());
+    replica_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "cluster-replica");
+      ReplicaLoop();
+    });
+    return absl::OkStatus();
+  }
+
+  absl::Status Join(std::string advertise_address) {
+    if (group_thread_.joinable()) return absl::FailedPreconditionError("cluster: joined already");
+    advertise_address_ = std::move(advertise_address);
+    RETURN_IF_ERROR(NewGroupConsumer());
+    group_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "cluster-group");
+      // A new or wiped instance takes partitions only once its replica has replayed the
+      // changelog: until then the partitions stay with instances that can serve them.
+      while (!stopping_.load() && !CaughtUp()) absl::SleepFor(absl::Milliseconds(50));
+      if (stopping_.load()) return;
+      if (absl::Status s = Subscribe(); !s.ok()) {
+        spdlog::error("msg=\"cluster group not joined\" error=\"{}\"", s.ToString());
+        return;
+      }
+      GroupLoop();
+    });
+    return absl::OkStatus();
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    if (group_thread_.joinable()) group_thread_.join();
+    if (replica_thread_.joinable()) replica_thread_.join();
+    {
+      absl::MutexLock lock(&producer_mu_);
+      producer_.reset();
+    }
+  }
+
+  int32_t partitions() const { return options_.partitions; }
+  const std::string& node_id() const { return options_.node_id; }
+
+  bool Owns(int32_t p) const {
+    absl::MutexLock lock(&mu_);
+    return p >= 0 && p < options_.partitions && active_[p];
+  }
+
+  std::optional<Owner> OwnerOf(int32_t p) const {
+    absl::MutexLock lock(&mu_);
+    if (p < 0 || p >= options_.partitions) return std::nullopt;
+    return owners_[p];
+  }
+
+  std::vector<PartitionStatus> Status() const {
+    absl::MutexLock lock(&mu_);
+    std::vector<PartitionStatus> out;
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      out.push_back({p, owners_[p], active_[p], applied_[p], end_[p]});
+    }
+    return out;
+  }
+
+  Stats stats() const {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
+
+  bool CaughtUp() const {
+    absl::MutexLock lock(&mu_);
+    return caught_up_logged_;
+  }
+
+  // Notes (and logs, once) that the replica has replayed the changelog as it stood at start.
+  void CheckCaughtUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (caught_up_logged_) return;
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      if (start_end_[p] < 0 || applied_[p] < start_end_[p]) return;
+    }
+    caught_up_logged_ = true;
+    spdlog::info("msg=\"cluster replica caught up\" percent=100 replay_ms={}",
+                 absl::ToInt64Milliseconds(clock_.Now() - started_));
+  }
+
+  double ReplayProgress() const {
+    absl::MutexLock lock(&mu_);
+    return ReplayProgressLocked();
+  }
+
+  double ReplayProgressLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    int64_t total = 0;
+    int64_t done = 0;
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      if (start_end_[p] < 0) return 0;
+      total += std::max<int64_t>(0, start_end_[p] - start_applied_[p]);
+      done += std::max<int64_t>(0, std::min(applied_[p], start_end_[p]) - start_applied_[p]);
+    }
+    return total <= 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+  }
+
+  int64_t ReplicaLag() const {
+    absl::MutexLock lock(&mu_);
+    int64_t lag = 0;
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      if (end_[p] > applied_[p]) lag += end_[p] - applied_[p];
+    }
+    return lag;
+  }
+
+  // The partitions a mutation's writes fall in, each write's partition in `of` (the mutation's
+  // first routed partition for writes tied to no target; when none is routed, the lowest
+  // partition owned here, -1 when none).
+  std::vector<int32_t> Route(const std::vector<store::StagedOp>& ops,
+                             std::vector<int32_t>* of) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    std::vector<int32_t> parts(ops.size(), -1);
+    int32_t first = -1;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      std::optional<std::string> route = options_.route_of_write(ops[i].cf, ops[i].key);
+      if (route.has_value()) {
+        parts[i] = cluster::PartitionOf(*route, options_.partitions);
+        if (first < 0) first = parts[i];
+      }
+    }
+    if (first < 0) {
+      for (int32_t p = 0; p < options_.partitions && first < 0; ++p) {
+        if (active_[p]) first = p;
+      }
+    }
+    std::set<int32_t> touched;
+    for (int32_t& p : parts) {
+      if (p < 0) p = first;
+      touched.insert(p);
+    }
+    if (of != nullptr) *of = std::move(parts);
+    return {touched.begin(), touched.end()};
+  }
+
+  absl::StatusOr<uint64_t> Admit(const std::vector<store::StagedOp>& ops) const {
+    absl::MutexLock lock(&mu_);
+    const std::vector<int32_t> touched = Route(ops, nullptr);
+    std::vector<int32_t> owned;
+    std::vector<int32_t> missing;
+    for (int32_t p : touched) (p >= 0 && active_[p] ? owned : missing).push_back(p);
+    if (missing.empty()) return epoch_;
+    if (!owned.empty()) {
+      // Two targets (a subject and a contact point) whose partitions have different owners.
+      return store::NotApplied(absl::UnavailableError(absl::StrCat(
+          "the write spans partitions ", absl::StrJoin(touched, ", "),
+          " and this instance owns only ", absl::StrJoin(owned, ", "),
+          ": a write over partitions of different instances is not supported in cluster mode "
+          "yet (docs/SCALING.md)")));
+    }
+    return store::NotApplied(absl::UnavailableError(
+        absl::StrCat("partition ", missing[0] < 0 ? "(none)" : absl::StrCat(missing[0]),
+                     " is not owned by this instance (ownership moved); retry")));
+  }
+
+  absl::Status Commit(std::vector<store::DurableSink::Write>& writes) {
+    absl::MutexLock producer_lock(&producer_mu_);
+    GroupMetadataPtr metadata;
+    // Per write, per op: its partition.
+    std::vector<std::vector<int32_t>> routes(writes.size());
+    std::set<int32_t> touched;
+    {
+      absl::MutexLock lock(&mu_);
+      for (size_t w = 0; w < writes.size(); ++w) {
+        if (writes[w].stamp != epoch_) {
+          return store::NotApplied(
+              absl::UnavailableError("partition ownership moved since the write ran; retry"));
+        }
+        for (int32_t p : Route(writes[w].ops, &routes[w])) {
+          if (p < 0 || !active_[p]) {
+            return store::NotApplied(absl::UnavailableError("partition ownership moved; retry"));
+          }
+          touched.insert(p);
+        }
+      }
+      metadata = metadata_;
+    }
+    if (producer_ == nullptr || metadata == nullptr) {
+      return store::NotApplied(absl::UnavailableError("cluster producer not ready; retry"));
+    }
+    absl::Status committed = Transact(writes, routes, touched, *metadata);
+    absl::MutexLock lock(&mu_);
+    stats_.transactions++;
+    if (!committed.ok()) {
+      stats_.transaction_failures++;
+      Reclaim();
+    }
+    return committed;
+  }
+
+  // After a failed transaction whose outcome may be unknown (a commit that timed out may still
+  // have committed, and the local apply may have failed after it), the partitions owned here are
+  // claimed again: writes resume only once the replica has applied everything in them, whatever
+  // that transaction's outcome was.
+  void Reclaim() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::fill(active_.begin(), active_.end(), false);
+    epoch_++;
+    awaiting_.clear();
+    awaiting_metadata_.reset();
+    metadata_.reset();
+    // The whole current assignment (a claim in progress is overtaken by this epoch).
+    pending_claim_ = assigned_;
+    claim_epoch_ = epoch_;
+  }
+
+  // One transaction: the writes' changelog records and events, the touched partitions' offsets,
+  // commit; then the local apply.
+  absl::Status Transact(std::vector<store::DurableSink::Write>& writes,
+                        const std::vector<std::vector<int32_t>>& routes,
+                        const std::set<int32_t>& touched,
+                        rd_kafka_consumer_group_metadata_t& metadata)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    rd_kafka_t* rk = producer_.get();
+    if (ErrorPtr e(rd_kafka_begin_transaction(rk)); e != nullptr) {
+      return Failed("begin transaction", e.get());
+    }
+    std::vector<std::unique_ptr<Delivery>> deliveries;
+    // Each changelog record's ops (non-outbox), for the local apply once committed.
+    std::vector<std::pair<const Delivery*, std::vector<const store::StagedOp*>>> records_ops;
+    std::string buffer;
+    for (size_t w = 0; w < writes.size(); ++w) {
+      std::map<int32_t, ChangelogRecord> records;
+      std::map<int32_t, std::vector<const store::StagedOp*>> ops_of;
+      for (size_t i = 0; i < writes[w].ops.size(); ++i) {
+        const store::StagedOp& op = writes[w].ops[i];
+        if (op.cf == store::Cf::kOutbox) {
+          RETURN_IF_ERROR(ProduceEvent(rk, op, deliveries));
+          continue;
+        }
+        const int32_t partition = routes[w][i];
+        ops_of[partition].push_back(&op);
+        StoreOp* out = records[partition].mutable_writes()->add_ops();
+        out->set_column_family(std::string(store::CfName(op.cf)));
+        out->set_key(op.key);
+        if (!op.value.has_value()) {
+          out->set_kind(StoreOp::DELETE);
+        } else {
+          out->set_kind(op.merge ? StoreOp::MERGE : StoreOp::PUT);
+          out->set_value(*op.value);
+        }
+      }
+      for (auto& [partition, record] : records) {
+        record.SerializeToString(&buffer);
+        RETURN_IF_ERROR(ProduceChangelog(rk, partition, buffer, deliveries));
+        records_ops.emplace_back(deliveries.back().get(), std::move(ops_of[partition]));
+      }
+    }
+    // Every record is in the log before the offsets are sent: a rebalance that happened before
+    // the offsets reach the group makes them (and the whole transaction) refused.
+    if (rd_kafka_resp_err_t err = rd_kafka_flush(rk, TimeoutMs()); err) {
+      return Abort(absl::StrCat("flush: ", rd_kafka_err2str(err)));
+    }
+    for (const auto& d : deliveries) {
+      if (d->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return Abort(absl::StrCat("produce: ", rd_kafka_err2str(d->err)));
+      }
+    }
+    RETURN_IF_ERROR(SendOffsets(rk, touched, metadata));
+    RETURN_IF_ERROR(CommitTransaction("commit transaction"));
+    return ApplyOwn(records_ops);
+  }
+
+ private:
+  // Applies this instance's committed records to the store, each unless the replica has applied
+  // it already (it may read them first), with the partitions' new applied offsets, in one batch.
+  absl::Status ApplyOwn(
+      std::vector<std::pair<const Delivery*, std::vector<const store::StagedOp*>>>& records) {
+    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.first->partition, a.first->offset) <
+             std::tie(b.first->partition, b.first->offset);
+    });
+    absl::MutexLock apply_lock(&apply_mu_);
+    std::vector<int64_t> applied;
+    {
+      absl::MutexLock lock(&mu_);
+      applied = applied_;
+    }
+    rocksdb::WriteBatch local;
+    std::map<int32_t, int64_t> next;
+    for (const auto& [d, ops] : records) {
+      auto done = next.find(d->partition);
+      if (d->offset < applied[d->partition] || (done != next.end() && d->offset < done->second)) {
+        continue;  // the replica applied it first
+      }
+      next[d->partition] = d->offset + 1;
+      for (const store::StagedOp* op : ops) {
+        if (!op->value.has_value()) {
+          local.Delete(store_.Handle(op->cf), op->key);
+        } else if (op->merge) {
+          local.Merge(store_.Handle(op->cf), op->key, *op->value);
+        } else {
+          local.Put(store_.Handle(op->cf), op->key, *op->value);
+        }
+      }
+    }
+    if (next.empty()) return absl::OkStatus();
+    for (const auto& [partition, offset] : next) {
+      local.Put(store_.Handle(store::Cf::kMeta), AppliedKey(partition), OffsetValue(offset));
+    }
+    absl::Status written = store_.WriteUnsynced(&local);
+    if (!written.ok()) {
+      // Durable in Kafka, not here: the replica applies it when it reads it (its offset did not
+      // move); the write is answered as failed and the partitions are claimed again (Reclaim).
+      spdlog::error("msg=\"local apply of a committed transaction failed\" error=\"{}\"",
+                    written.ToString());
+      return written;
+    }
+    absl::MutexLock lock(&mu_);
+    for (const auto& [partition, offset] : next) {
+      applied_[partition] = std::max(applied_[partition], offset);
+    }
+    return absl::OkStatus();
+  }
+
+  // Commits the open transaction. A commit that times out (a broker failing over) is resumed, as
+  // librdkafka requires: until it is resolved no other transactional call is allowed. One that
+  // still fails leaves a producer that is rebuilt (its successor's init_transactions completes or
+  // aborts it).
+  absl::Status CommitTransaction(std::string_view step)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    constexpr int kAttempts = 4;
+    for (int attempt = 1;; ++attempt) {
+      ErrorPtr e(rd_kafka_commit_transaction(producer_.get(), TimeoutMs()));
+      if (e == nullptr) return absl::OkStatus();
+      if (rd_kafka_error_is_retriable(e.get()) && attempt < kAttempts) {
+        spdlog::warn(
+            "msg=\"cluster transaction commit not finished; resuming it\" step=\"{}\" "
+            "attempt={} error=\"{}\"",
+            step, attempt, ErrorText(e.get()));
+        continue;
+      }
+      if (rd_kafka_error_is_retriable(e.get())) {
+        spdlog::error(
+            "msg=\"cluster transaction commit unresolved; rebuilding the producer\" "
+            "step=\"{}\" error=\"{}\"",
+            step, ErrorText(e.get()));
+        const std::string text = ErrorText(e.get());
+        RebuildProducer();
+        return absl::UnavailableError(
+            absl::StrCat("cluster write: ", Sv(step), ": ", text,
+                         "; the write may not have been applied: retry with its idempotency key"));
+      }
+      return Failed(step, e.get(), /*committing=*/true);
+    }
+  }
+
+  int TimeoutMs() const {
+    return static_cast<int>(absl::ToInt64Milliseconds(options_.commit_timeout));
+  }
+
+  absl::Status ProduceChangelog(rd_kafka_t* rk, int32_t partition, const std::string& value,
+                                std::vector<std::unique_ptr<Delivery>>& deliveries) {
+    deliveries.push_back(std::make_unique<Delivery>());
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_OPAQUE(deliveries.back().get()), RD_KAFKA_V_END);
+    if (err) return Abort(absl::StrCat("produce changelog: ", rd_kafka_err2str(err)));
+    return absl::OkStatus();
+  }
+
+  absl::Status ProduceEvent(rd_kafka_t* rk, const store::StagedOp& op,
+                            std::vector<std::unique_ptr<Delivery>>& deliveries) {
+    storage::v1::OutboxRecord record;
+    if (!op.value.has_value() || !record.ParseFromString(*op.value)) {
+      return Abort("an outbox record does not parse");
+    }
+    const std::string topic = options_.topic_name(record.topic());
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(record.headers_size());
+    for (const auto& h : record.headers()) {
+      rd_kafka_header_add(headers, h.key().data(), static_cast<ssize_t>(h.key().size()),
+                          h.value().data(), static_cast<ssize_t>(h.value().size()));
+    }
+    deliveries.push_back(std::make_unique<Delivery>());
+    deliveries.back()->changelog = false;
+    void* value = record.tombstone() ? nullptr : const_cast<char*>(record.value().data());
+    const size_t size = record.tombstone() ? 0 : record.value().size();
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(record.key().data()), record.key().size()),
+        RD_KAFKA_V_VALUE(value, size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(deliveries.back().get()), RD_KAFKA_V_END);
+    if (err) {
+      rd_kafka_headers_destroy(headers);
+      return Abort(absl::StrCat("produce event: ", rd_kafka_err2str(err)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status SendOffsets(rd_kafka_t* rk, const std::set<int32_t>& partitions,
+                           rd_kafka_consumer_group_metadata_t& metadata) {
+    events::PartitionListPtr offsets(
+        rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+    {
+      absl::MutexLock lock(&mu_);
+      for (int32_t p : partitions) {
+        rd_kafka_topic_partition_list_add(offsets.get(), topic_.c_str(), p)->offset = applied_[p];
+      }
+    }
+    ErrorPtr e(rd_kafka_send_offsets_to_transaction(rk, offsets.get(), &metadata, TimeoutMs()));
+    if (e != nullptr) return Failed("send offsets (fenced by the group generation?)", e.get());
+    return absl::OkStatus();
+  }
+
+  // Aborts the open transaction after a failure of ours (not librdkafka's).
+  absl::Status Abort(std::string what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    // Aborting with records still in flight can fail fatally (librdkafka#4849): flush first.
+    (void)rd_kafka_flush(producer_.get(), TimeoutMs());
+    ErrorPtr e(rd_kafka_abort_transaction(producer_.get(), TimeoutMs()));
+    if (e != nullptr && rd_kafka_error_is_fatal(e.get())) RebuildProducer();
+    return store::NotApplied(
+        absl::UnavailableError(absl::StrCat("cluster write: ", what, "; nothing was written")));
+  }
+
+  // A transactional call failed: abort what can be aborted, rebuild a producer that is fenced or
+  // otherwise fatally failed. Nothing of the transaction is visible either way.
+  absl::Status Failed(std::string_view what, rd_kafka_error_t* e, bool committing = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    const std::string text = ErrorText(e);
+    if (rd_kafka_error_is_fatal(e)) {
+      spdlog::error("msg=\"cluster producer failed fatally; rebuilding\" step=\"{}\" error=\"{}\"",
+                    what, text);
+      RebuildProducer();
+    } else {
+      // Abortable (or retriable: a retry is the client's, with its idempotency key). Flushed
+      // first: aborting with records in flight can fail fatally (librdkafka#4849).
+      (void)rd_kafka_flush(producer_.get(), TimeoutMs());
+      ErrorPtr aborted(rd_kafka_abort_transaction(producer_.get(), TimeoutMs()));
+      if (aborted != nullptr && rd_kafka_error_is_fatal(aborted.get())) RebuildProducer();
+    }
+    spdlog::warn("msg=\"cluster transaction failed; aborted\" step=\"{}\" error=\"{}\"", what,
+                 text);
+    if (!committing) {
+      // Failed before the commit was asked for: the transaction is aborted, nothing is visible.
+      return store::NotApplied(absl::UnavailableError(
+          absl::StrCat("cluster write: ", Sv(what), ": ", text, "; nothing was written")));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cluster write: ", Sv(what), ": ", text,
+                     "; the write may not have been applied: retry with its idempotency key"));
+  }
+
+  void RebuildProducer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    producer_.reset();
+    if (absl::Status s = NewProducerLocked(); !s.ok()) {
+      spdlog::error("msg=\"cluster producer not rebuilt\" error=\"{}\"", s.ToString());
+    }
+  }
+
+  absl::Status NewProducer() {
+    absl::MutexLock lock(&producer_mu_);
+    return NewProducerLocked();
+  }
+
+  absl::Status Configure(rd_kafka_conf_t* conf,
+                         const std::vector<std::pair<std::string, std::string>>& settings) {
+    RETURN_IF_ERROR(events::SetConf(conf, "bootstrap.servers", options_.brokers, "kafka.brokers"));
+    for (const auto& [key, value] : options_.connection) {
+      RETURN_IF_ERROR(events::SetConf(conf, key, value, absl::StrCat("kafka.producer.", key)));
+    }
+    for (const auto& [key, value] : settings) {
+      RETURN_IF_ERROR(events::SetConf(conf, key, value, absl::StrCat("cluster.", key)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status NewProducerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    events::ConfPtr conf(rd_kafka_conf_new());
+    RETURN_IF_ERROR(Configure(
+        conf.get(), {{"transactional.id", absl::StrCat(options_.group_id, ".", options_.node_id)},
+                     {"transaction.timeout.ms",
+                      absl::StrCat(absl::ToInt64Milliseconds(options_.transaction_timeout))},
+                     {"enable.idempotence", "true"},
+                     {"acks", "all"},
+                     {"linger.ms", "0"},
+                     {"partitioner", "murmur2_random"},
+                     {"log_level", "4"}}));
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), &OnDelivery);
+    char errstr[512];
+    events::KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
+    if (rk == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("cluster producer: ", errstr));
+    conf.release();
+    // Fences this node's previous incarnation and aborts a transaction it left open.
+    ErrorPtr e(rd_kafka_init_transactions(rk.get(), TimeoutMs()));
+    if (e != nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("cluster producer: init transactions: ", ErrorText(e.get())));
+    }
+    producer_ = std::move(rk);
+    return absl::OkStatus();
+  }
+
+  absl::Status NewReplicaConsumer() {
+    events::ConfPtr conf(rd_kafka_conf_new());
+    RETURN_IF_ERROR(Configure(
+        conf.get(), {{"group.id", absl::StrCat(options_.group_id, ".replica.", options_.node_id)},
+                     {"enable.auto.commit", "false"},
+                     {"enable.auto.offset.store", "false"},
+                     {"auto.offset.reset", "earliest"},
+                     {"isolation.level", "read_committed"},
+                     {"enable.partition.eof", "true"},
+                     {"fetch.wait.max.ms", "5"},
+                     {"log_level", "4"}}));
+    char errstr[512];
+    replica_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr)));
+    if (replica_ == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("cluster replica: ", errstr));
+    }
+    conf.release();
+    rd_kafka_poll_set_consumer(replica_.get());
+    events::PartitionListPtr list(rd_kafka_topic_partition_list_new(options_.partitions));
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = applied_[p];
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(replica_.get(), list.get()); err) {
+      return absl::UnavailableError(absl::StrCat("cluster replica: ", rd_kafka_err2str(err)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status NewGroupConsumer() {
+    events::ConfPtr conf(rd_kafka_conf_new());
+    RETURN_IF_ERROR(Configure(
+        conf.get(),
+        {{"group.id", options_.group_id},
+         {"client.id", absl::StrCat("consentd-", options_.node_id)},
+         {"partition.assignment.strategy", "range"},
+         {"session.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(options_.session_timeout))},
+         {"heartbeat.interval.ms",
+          absl::StrCat(absl::ToInt64Milliseconds(options_.heartbeat_interval))},
+         {"enable.auto.commit", "false"},
+         {"enable.auto.offset.store", "false"},
+         {"isolation.level", "read_committed"},
+         {"log_level", "4"}}));
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::OnRebalance);
+    char errstr[512];
+    group_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr)));
+    if (group_ == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("cluster group: ", errstr));
+    }
+    conf.release();
+    rd_kafka_poll_set_consumer(group_.get());
+    return absl::OkStatus();
+  }
+
+  absl::Status Subscribe() {
+    events::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(topics.get(), topic_.c_str(), RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(group_.get(), topics.get()); err) {
+      return absl::UnavailableError(
+          absl::StrCat("cluster group: subscribe: ", rd_kafka_err2str(err)));
+    }
+    return absl::OkStatus();
+  }
+
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      rd_kafka_assign(rk, partitions);
+      // The group consumer only holds the assignment; the replica reads the records.
+      rd_kafka_pause_partitions(rk, partitions);
+      std::vector<int32_t> assigned;
+      for (int i = 0; i < partitions->cnt; ++i) assigned.push_back(partitions->elems[i].partition);
+      self->OnAssigned(std::move(assigned));
+    } else {
+      self->OnRevoked();
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+
+  void OnRevoked() {
+    absl::MutexLock lock(&mu_);
+    epoch_++;
+    int lost = 0;
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      if (active_[p]) ++lost;
+      active_[p] = false;
+    }
+    stats_.ownership_changes += lost;
+    assigned_.clear();
+    pending_claim_.clear();
+    awaiting_.clear();
+    awaiting_metadata_.reset();
+    metadata_.reset();
+    if (lost > 0) spdlog::info("msg=\"cluster partitions revoked\" partitions={}", lost);
+  }
+
+  void OnAssigned(std::vector<int32_t> partitions) {
+    absl::MutexLock lock(&mu_);
+    epoch_++;
+    awaiting_.clear();
+    awaiting_metadata_.reset();
+    assigned_ = partitions;
+    pending_claim_ = std::move(partitions);
+    claim_epoch_ = epoch_;
+  }
+
+  void GroupLoop() {
+    while (!stopping_.load()) {
+      events::MessagePtr m(rd_kafka_consumer_poll(group_.get(), 100));
+      std::vector<int32_t> claim;
+      uint64_t epoch = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!pending_claim_.empty()) {
+          claim.swap(pending_claim_);
+          epoch = claim_epoch_;
+        }
+      }
+      if (!claim.empty() && !Claim(claim, epoch)) {
+        // Retried while the assignment stands (a broker may be failing over).
+        absl::SleepFor(absl::Milliseconds(500));
+        absl::MutexLock lock(&mu_);
+        if (epoch_ == epoch && pending_claim_.empty()) pending_claim_ = claim;
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      epoch_++;
+      std::fill(active_.begin(), active_.end(), false);
+      metadata_.reset();
+    }
+    events::CloseConsumer(std::move(group_), absl::Seconds(5));
+  }
+
+  // Claims `partitions` (assigned in ownership epoch `epoch`): a claim record in each, in one
+  // transaction fenced by the group generation; then waits until the replica has applied the
+  // claims (so everything before them) and activates the partitions, unless a rebalance came
+  // first.
+  bool Claim(const std::vector<int32_t>& partitions, uint64_t epoch) {
+    GroupMetadataPtr metadata(rd_kafka_consumer_group_metadata(group_.get()), MetadataDeleter());
+    std::map<int32_t, int64_t> claim_offsets;
+    const absl::Time started = clock_.Now();
+    {
+      absl::MutexLock producer_lock(&producer_mu_);
+      if (producer_ == nullptr) {
+        spdlog::error("msg=\"cannot claim partitions: no producer\"");
+        return false;
+      }
+      rd_kafka_t* rk = producer_.get();
+      if (ErrorPtr e(rd_kafka_begin_transaction(rk)); e != nullptr) {
+        (void)Failed("claim: begin transaction", e.get());
+        return false;
+      }
+      std::vector<std::unique_ptr<Delivery>> deliveries;
+      std::string buffer;
+      for (int32_t p : partitions) {
+        ChangelogRecord record;
+        storage::v1::PartitionClaim* claim = record.mutable_claim();
+        claim->set_node_id(options_.node_id);
+        claim->set_address(advertise_address_);
+        claim->set_epoch(epoch);
+        *claim->mutable_claim_time() = ToProto(clock_.Now());
+        claim->set_version(options_.version);
+        record.SerializeToString(&buffer);
+        if (!ProduceChangelog(rk, p, buffer, deliveries).ok()) return false;
+      }
+      if (rd_kafka_resp_err_t err = rd_kafka_flush(rk, TimeoutMs()); err) {
+        (void)Abort(absl::StrCat("claim flush: ", rd_kafka_err2str(err)));
+        return false;
+      }
+      for (const auto& d : deliveries) {
+        if (d->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          (void)Abort(absl::StrCat("claim produce: ", rd_kafka_err2str(d->err)));
+          return false;
+        }
+        claim_offsets[d->partition] = d->offset;
+      }
+      std::set<int32_t> set(partitions.begin(), partitions.end());
+      if (!SendOffsets(rk, set, *metadata).ok()) return false;
+      if (!CommitTransaction("claim: commit transaction").ok()) return false;
+    }
+    // Replay: the partitions become active when the replica has applied the claims.
+    absl::MutexLock lock(&mu_);
+    if (epoch_ != epoch) return true;  // overtaken (a rebalance or a re-claim); the next follows
+    for (const auto& [p, offset] : claim_offsets) awaiting_[p] = offset;
+    awaiting_metadata_ = std::move(metadata);
+    awaiting_since_ = started;
+    ActivateReplayed();
+    return true;
+  }
+
+  // Activates the claimed partitions whose claim the replica has applied (so everything before
+  // it), once all of this epoch's claims are.
+  void ActivateReplayed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (awaiting_.empty()) return;
+    for (const auto& [p, offset] : awaiting_) {
+      if (applied_[p] <= offset) return;
+    }
+    std::vector<int32_t> owned;
+    for (const auto& [p, offset] : awaiting_) {
+      active_[p] = true;
+      owned.push_back(p);
+    }
+    awaiting_.clear();
+    metadata_ = std::move(awaiting_metadata_);
+    stats_.ownership_changes += owned.size();
+    spdlog::info("msg=\"cluster partitions owned\" partitions=\"{}\" claim_and_replay_ms={}",
+                 absl::StrJoin(owned, ","),
+                 absl::ToInt64Milliseconds(clock_.Now() - awaiting_since_));
+  }
+
+  void ReplicaLoop() {
+    std::vector<events::MessagePtr> batch;
+    absl::Time last_ends = absl::InfinitePast();
+    while (!stopping_.load()) {
+      events::MessagePtr m(rd_kafka_consumer_poll(replica_.get(), 100));
+      while (m != nullptr) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          // The records before the end are applied first: only then does the end count.
+          if (!batch.empty()) {
+            Apply(batch);
+            batch.clear();
+          }
+          absl::MutexLock lock(&mu_);
+          if (m->partition >= 0 && m->partition < options_.partitions) {
+            end_[m->partition] = std::max(end_[m->partition], m->offset);
+            if (start_end_[m->partition] < 0) start_end_[m->partition] = m->offset;
+            // Records skipped at the end (commit markers) count as applied.
+            applied_[m->partition] = std::max(applied_[m->partition], m->offset);
+            CheckCaughtUp();
+          }
+        } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          spdlog::warn("msg=\"cluster replica: consumer error\" error=\"{}\"",
+                       rd_kafka_err2str(m->err));
+        } else {
+          batch.push_back(std::move(m));
+        }
+        if (batch.size() >= static_cast<size_t>(kReplicaBatch)) break;
+        m.reset(rd_kafka_consumer_poll(replica_.get(), 0));
+      }
+      if (!batch.empty()) {
+        Apply(batch);
+        batch.clear();
+      }
+      if (clock_.Now() - last_ends > absl::Seconds(1)) {
+        RefreshEnds();
+        last_ends = clock_.Now();
+      }
+    }
+    events::CloseConsumer(std::move(replica_), absl::Seconds(2));
+  }
+
+  // Where the changelog ends at start: the replay's goal (readiness waits for it; the progress
+  // ratio counts toward it).
+  absl::Status QueryStartEnds() {
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      int64_t low = 0;
+      int64_t high = -1;
+      rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+      // A topic another instance has just created may not be in every broker's metadata yet.
+      const absl::Time give_up = clock_.Now() + options_.commit_timeout;
+      do {
+        err = rd_kafka_query_watermark_offsets(replica_.get(), topic_.c_str(), p, &low, &high,
+                                               TimeoutMs());
+        if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+            err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+            err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+            err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION) {
+          absl::SleepFor(absl::Milliseconds(200));
+          continue;
+        }
+        break;
+      } while (clock_.Now() < give_up);
+      if (err) {
+        return absl::UnavailableError(
+            absl::StrCat("cluster: end of changelog partition ", p, ": ", rd_kafka_err2str(err)));
+      }
+      absl::MutexLock lock(&mu_);
+      start_end_[p] = high;
+      end_[p] = std::max(end_[p], high);
+    }
+    absl::MutexLock lock(&mu_);
+    CheckCaughtUp();
+    return absl::OkStatus();
+  }
+
+  // The partitions' end offsets as the replica's fetches last saw them (for lag).
+  void RefreshEnds() {
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      int64_t low = 0;
+      int64_t high = -1;
+      if (rd_kafka_get_watermark_offsets(replica_.get(), topic_.c_str(), p, &low, &high) ==
+              RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high >= 0) {
+        absl::MutexLock lock(&mu_);
+        end_[p] = std::max(end_[p], high);
+      }
+    }
+  }
+
+  void Apply(const std::vector<events::MessagePtr>& batch) {
+    absl::MutexLock apply_lock(&apply_mu_);
+    rocksdb::WriteBatch local;
+    std::map<int32_t, int64_t> next;
+    std::vector<std::pair<int32_t, storage::v1::PartitionClaim>> claims;
+    std::set<store::Cf> touched;
+    std::vector<int64_t> applied;
+    {
+      absl::MutexLock lock(&mu_);
+      applied = applied_;
+    }
+    uint64_t records = 0;
+    std::optional<std::pair<int32_t, int64_t>> blocked_at;
+    for (const events::MessagePtr& m : batch) {
+      const int32_t p = m->partition;
+      if (p < 0 || p >= options_.partitions) continue;
+      auto done = next.find(p);
+      if (m->offset < applied[p] || (done != next.end() && m->offset < done->second)) {
+        continue;  // applied already
+      }
+      next[p] = m->offset + 1;
+      ChangelogRecord record;
+      if (!record.ParseFromArray(m->payload, static_cast<int>(m->len))) {
+        spdlog::error(
+            "msg=\"cluster replica: changelog record does not parse; skipped\" "
+            "partition={} offset={}",
+            p, m->offset);
+        continue;
+      }
+      if (record.has_claim()) {
+        claims.emplace_back(p, record.claim());
+        continue;
+      }
+      // A record this build cannot apply (a column family a newer version added) stops the
+      // replica at it, so that an upgraded build applies it: nothing is skipped.
+      bool known = true;
+      for (const StoreOp& op : record.writes().ops()) known = known && CfByName(op.column_family());
+      if (!known) {
+        next[p] = m->offset;
+        blocked_at = {p, m->offset};
+        break;
+      }
+      ++records;
+      for (const StoreOp& op : record.writes().ops()) {
+        std::optional<store::Cf> cf = CfByName(op.column_family());
+        touched.insert(*cf);
+        switch (op.kind()) {
+          case StoreOp::PUT:
+            local.Put(store_.Handle(*cf), op.key(), op.value());
+            break;
+          case StoreOp::DELETE:
+            local.Delete(store_.Handle(*cf), op.key());
+            break;
+          case StoreOp::MERGE:
+            local.Merge(store_.Handle(*cf), op.key(), op.value());
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    for (const auto& [p, offset] : next) {
+      local.Put(store_.Handle(store::Cf::kMeta), AppliedKey(p), OffsetValue(offset));
+    }
+    if (absl::Status s = store_.WriteUnsynced(&local); !s.ok()) {
+      // Not applied: the consumer moved on, so start again from the stored offsets.
+      spdlog::error("msg=\"cluster replica: apply failed; re-reading\" error=\"{}\"", s.ToString());
+      RestartReplicaAssignment();
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [p, offset] : next) applied_[p] = std::max(applied_[p], offset);
+      for (auto& [p, claim] : claims) {
+        Owner owner{claim.node_id(), claim.address(), claim.epoch(), FromProto(claim.claim_time()),
+                    claim.version()};
+        owners_[p] = std::move(owner);
+      }
+      stats_.replicated_records += records;
+      ActivateReplayed();
+      CheckCaughtUp();
+      if (!caught_up_logged_ && clock_.Now() - last_progress_log_ >= absl::Seconds(5)) {
+        last_progress_log_ = clock_.Now();
+        spdlog::info("msg=\"cluster replica replaying the changelog\" percent={:.1f}",
+                     100 * ReplayProgressLocked());
+      }
+    }
+    if (!touched.empty() && options_.on_replicated) {
+      options_.on_replicated(std::vector<store::Cf>(touched.begin(), touched.end()));
+    }
+    if (blocked_at.has_value()) {
+      spdlog::error(
+          "msg=\"cluster replica stopped at a changelog record naming a column family this "
+          "version does not know (written by a newer version?); upgrade this instance\" "
+          "partition={} offset={}",
+          blocked_at->first, blocked_at->second);
+      absl::SleepFor(absl::Seconds(5));
+      RestartReplicaAssignment();
+    }
+  }
+
+  void RestartReplicaAssignment() {
+    events::PartitionListPtr list(rd_kafka_topic_partition_list_new(options_.partitions));
+    {
+      absl::MutexLock lock(&mu_);
+      for (int32_t p = 0; p < options_.partitions; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = applied_[p];
+      }
+    }
+    rd_kafka_assign(replica_.get(), list.get());
+  }
+
+  const NodeOptions options_;
+  store::Store& store_;
+  const Clock& clock_;
+  const std::string topic_;
+  std::string advertise_address_;  // set by Join, before the group thread starts
+
+  mutable absl::Mutex mu_;
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<bool> active_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::optional<Owner>> owners_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> applied_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> end_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> start_end_ ABSL_GUARDED_BY(mu_);
+  // The applied offsets when the node started (the replay's starting point).
+  std::vector<int64_t> start_applied_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_progress_log_ ABSL_GUARDED_BY(mu_);
+  absl::Time started_ ABSL_GUARDED_BY(mu_);
+  // The group's current assignment, and what of it is still to be claimed.
+  std::vector<int32_t> assigned_ ABSL_GUARDED_BY(mu_);
+  std::vector<int32_t> pending_claim_ ABSL_GUARDED_BY(mu_);
+  uint64_t claim_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  GroupMetadataPtr metadata_ ABSL_GUARDED_BY(mu_);
+  // Claims committed and not yet applied by the replica: partition -> claim offset.
+  std::map<int32_t, int64_t> awaiting_ ABSL_GUARDED_BY(mu_);
+  GroupMetadataPtr awaiting_metadata_ ABSL_GUARDED_BY(mu_);
+  absl::Time awaiting_since_ ABSL_GUARDED_BY(mu_);
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  bool caught_up_logged_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Serialises transactions (group commits and claims) on the one producer.
+  absl::Mutex producer_mu_;
+  events::KafkaPtr producer_ ABSL_GUARDED_BY(producer_mu_);
+  // Serialises applies to the store (the owner's commits and the replica).
+  absl::Mutex apply_mu_;
+
+  events::KafkaPtr replica_;
+  events::KafkaPtr group_;
+  std::atomic<bool> stopping_{false};
+  std::thread replica_thread_;
+  std::thread group_thread_;
+};
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options, store::Store& store,
+                                                  const Clock& clock) {
+  if (options.node_id.empty()) return absl::InvalidArgumentError("cluster.node_id: required");
+  if (options.brokers.empty()) {
+    return absl::InvalidArgumentError("kafka.brokers: required in cluster mode");
+  }
+  if (options.partitions < 1) {
+    return absl::InvalidArgumentError("kafka.partitions: must be at least 1");
+  }
+  if (!options.route_of_write || !options.topic_name) {
+    return absl::InvalidArgumentError("cluster: route_of_write and topic_name are required");
+  }
+  if (options.group_id.empty()) options.group_id = absl::StrCat(options.topic_prefix, "consentd");
+  auto impl = std::make_unique<Impl>(std::move(options), store, clock);
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() { Stop(); }
+void Node::Stop() { impl_->Stop(); }
+absl::Status Node::Join(std::string advertise_address) {
+  return impl_->Join(std::move(advertise_address));
+}
+int32_t Node::partitions() const { return impl_->partitions(); }
+const std::string& Node::node_id() const { return impl_->node_id(); }
+int32_t Node::PartitionOf(std::string_view route_key) const {
+  return cluster::PartitionOf(route_key, impl_->partitions());
+}
+bool Node::Owns(int32_t partition) const { return impl_->Owns(partition); }
+std::optional<Node::Owner> Node::OwnerOf(int32_t partition) const {
+  return impl_->OwnerOf(partition);
+}
+std::vector<Node::PartitionStatus> Node::Status() const { return impl_->Status(); }
+Node::Stats Node::stats() const { return impl_->stats(); }
+bool Node::CaughtUp() const { return impl_->CaughtUp(); }
+int64_t Node::ReplicaLag() const { return impl_->ReplicaLag(); }
+double Node::ReplayProgress() const { return impl_->ReplayProgress(); }
+absl::StatusOr<uint64_t> Node::Admit(const std::vector<store::StagedOp>& ops) {
+  return impl_->Admit(ops);
+}
+absl::Status Node::Commit(std::vector<store::DurableSink::Write>& writes) {
+  return impl_->Commit(writes);
+}
+
+}  // namespace assent::cluster

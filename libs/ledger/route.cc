@@ -1,0 +1,83 @@
+#include "ledger/route.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+#include "ledger/due.h"
+#include "ledger/events.h"
+
+namespace assent::ledger {
+namespace {
+
+// The first `n` '\0'-separated parts of `key` (fewer when it has fewer).
+std::vector<std::string_view> Parts(std::string_view key, size_t n) {
+  std::vector<std::string_view> out;
+  while (out.size() < n) {
+    const size_t end = key.find('\0');
+    out.push_back(key.substr(0, end));
+    if (end == std::string_view::npos) break;
+    key.remove_prefix(end + 1);
+  }
+  return out;
+}
+
+// tenant \0 entity ... -> the entity's route key.
+std::optional<std::string> EntityRoute(std::string_view tenant, std::string_view entity) {
+  if (tenant.empty() || entity.size() < 3) return std::nullopt;
+  if (entity.substr(0, 2) == "s:") return absl::StrCat(Sv(tenant), "/", Sv(entity.substr(2)));
+  if (entity.substr(0, 2) == "c:") return absl::StrCat(Sv(tenant), "/", Sv(entity));
+  return std::nullopt;
+}
+
+std::optional<std::string> TenantEntityRoute(std::string_view key) {
+  std::vector<std::string_view> parts = Parts(key, 2);
+  if (parts.size() < 2) return std::nullopt;
+  return EntityRoute(parts[0], parts[1]);
+}
+
+}  // namespace
+
+std::string RouteKey(std::string_view tenant, const v1::TargetRef& target) {
+  return EventKey(tenant, target);
+}
+
+std::string TenantRouteKey(std::string_view tenant) { return std::string(tenant); }
+
+std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
+  switch (cf) {
+    case store::Cf::kSubjects: {
+      std::vector<std::string_view> parts = Parts(key, 2);
+      if (parts.size() < 2 || parts[0].empty()) return std::nullopt;
+      return absl::StrCat(Sv(parts[0]), "/", Sv(parts[1]));
+    }
+    case store::Cf::kContacts:
+    case store::Cf::kHistory:
+    case store::Cf::kKeys:
+      return TenantEntityRoute(key);
+    case store::Cf::kDue: {
+      std::optional<DueKey> due = DecodeDueKey(key);
+      if (!due.has_value()) return std::nullopt;
+      return EntityRoute(due->tenant, due->entity);
+    }
+    case store::Cf::kRights: {
+      // "h" \0 tenant \0 subject | "e" \0 tenant \0 subject | "o" \0 tenant
+      std::vector<std::string_view> parts = Parts(key, 3);
+      if (parts.size() < 3 || (parts[0] != "h" && parts[0] != "e")) return std::nullopt;
+      return absl::StrCat(Sv(parts[1]), "/", Sv(parts[2]));
+    }
+    case store::Cf::kProof:
+      // "w" + history key; "p" + partition + offset (pending) travels with its mutation.
+      if (key.empty() || key[0] != 'w') return std::nullopt;
+      return TenantEntityRoute(key.substr(1));
+    case store::Cf::kCatalog: {
+      std::vector<std::string_view> parts = Parts(key, 2);
+      if (parts.size() < 2 || parts[1].empty()) return std::nullopt;
+      return TenantRouteKey(parts[1]);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace assent::ledger

@@ -1,0 +1,29 @@
+// Which target a write belongs to, for cluster mode: every target (a subject or a contact point)
+// has a route key, the Kafka key of its events ("tenant/subject_id" or "tenant/c:<type>:<hash>"),
+// whose murmur2 hash picks its partition (cluster/partition.h), so a target's writes, its changelog
+// records and its events share one partition and one owner. A tenant's catalog routes by the
+// tenant id alone.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "assent/v1/types.pb.h"
+#include "store/store.h"
+
+namespace assent::ledger {
+
+// The route key of a target (events.h's EventKey): "tenant/subject_id" or "tenant/c:<type>:<hash>".
+std::string RouteKey(std::string_view tenant, const v1::TargetRef& target);
+// The route key of a tenant's catalog (tenant, purposes, default policy).
+std::string TenantRouteKey(std::string_view tenant);
+
+// The route key of the target a staged write belongs to, from its column family and key (store
+// keys.h): subjects, contacts, history, keys, due entries, legal holds, erasure stubs and
+// enforcement proofs belong to their target, catalog entries to their tenant. nullopt for writes
+// tied to no single target (idempotency, imports, reports, lifecycle, outbox, meta, pending
+// proofs, offboarding jobs): they travel with the mutation's other writes.
+std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key);
+
+}  // namespace assent::ledger

@@ -1,0 +1,216 @@
+#include "consentd/cluster_router.h"
+
+#include <pthread.h>
+
+#include <utility>
+
+#include "consentd/call_guard.h"
+#include "grpcpp/client_context.h"
+#include "spdlog/spdlog.h"
+
+namespace assent::consentd {
+
+namespace {
+constexpr absl::Duration kRetryInterval = absl::Milliseconds(100);
+}  // namespace
+
+struct ClusterRouter::Attempt {
+  int32_t partition = 0;
+  std::string method;
+  grpc::ByteBuffer request;
+  std::string principal;
+  absl::Time deadline;
+  absl::Time give_up;
+  absl::AnyInvocable<void(const grpc::Status&, grpc::ByteBuffer*)> done;
+  // The call in flight.
+  std::unique_ptr<grpc::ClientContext> context;
+  grpc::ByteBuffer response;
+  int attempts = 0;
+};
+
+ClusterRouter::ClusterRouter(cluster::Node& node, const ledger::Ledger& ledger,
+                             ClusterRouterOptions options, prometheus::Registry& registry)
+    : node_(node), ledger_(ledger), options_(std::move(options)) {
+  forwarded_ = &prometheus::BuildCounter()
+                    .Name("assent_cluster_forwarded_total")
+                    .Help("Writes this instance forwarded to their partition's owner.")
+                    .Register(registry)
+                    .Add({});
+  auto& retries = prometheus::BuildCounter()
+                      .Name("assent_cluster_forward_retries_total")
+                      .Help("Forwarding attempts repeated while a partition's ownership moved.")
+                      .Register(registry);
+  forward_retries_ = &retries.Add({});
+  forward_failures_ = &prometheus::BuildCounter()
+                           .Name("assent_cluster_forward_failures_total")
+                           .Help("Writes that found no owner of their partition in time.")
+                           .Register(registry)
+                           .Add({});
+  partition_owned_ = &prometheus::BuildGauge()
+                          .Name("assent_cluster_partition_owned")
+                          .Help("1 for each partition this instance owns (accepts writes for).")
+                          .Register(registry);
+  auto gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+  };
+  owned_ = gauge("assent_cluster_partitions_owned", "Partitions this instance owns.");
+  replica_lag_ = gauge("assent_cluster_replica_lag_records",
+                       "Changelog records not yet applied to this instance's replica.");
+  replay_ratio_ = gauge("assent_cluster_replay_ratio",
+                        "Share of the changelog (as it stood at start) the replica has applied.");
+  ownership_changes_ = gauge("assent_cluster_ownership_changes",
+                             "Partitions gained or lost by this instance since it started.");
+  transactions_ = gauge("assent_cluster_transactions", "Kafka transactions (group commits).");
+  transaction_failures_ = gauge("assent_cluster_transaction_failures",
+                                "Kafka transactions that failed (writes answered UNAVAILABLE).");
+  replicated_ = gauge("assent_cluster_replicated_records",
+                      "Changelog records of other instances applied to this replica.");
+  UpdateGauges();
+  timer_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "cluster-router");
+    TimerLoop();
+  });
+}
+
+ClusterRouter::~ClusterRouter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (timer_thread_.joinable()) timer_thread_.join();
+}
+
+void ClusterRouter::Route(int32_t partition, std::string method, grpc::ByteBuffer request,
+                          std::string principal, absl::Time deadline,
+                          absl::AnyInvocable<void(const grpc::Status&, grpc::ByteBuffer*)> done) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->partition = partition;
+  attempt->method = std::move(method);
+  attempt->request = std::move(request);
+  attempt->principal = std::move(principal);
+  attempt->deadline = deadline;
+  attempt->give_up = std::min(deadline, absl::Now() + options_.forward_timeout);
+  attempt->done = std::move(done);
+  Try(std::move(attempt));
+}
+
+void ClusterRouter::Try(std::shared_ptr<Attempt> attempt) {
+  std::optional<cluster::Node::Owner> owner = node_.OwnerOf(attempt->partition);
+  if (!owner.has_value() ||
+      (owner->node_id == node_.node_id() && !node_.Owns(attempt->partition))) {
+    // No owner yet, or this instance is claiming it (replaying): wait. When the partition has
+    // become this instance's meanwhile, the call goes to this instance's own address like to any
+    // owner (the service's handler frame that admitted it is gone).
+    RetryLater(std::move(attempt));
+    return;
+  }
+  std::shared_ptr<grpc::GenericStub> stub = Stub(owner->address);
+  if (stub == nullptr) {
+    attempt->done(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "cannot dial the partition's owner (see the log)"),
+                  nullptr);
+    return;
+  }
+  attempt->context = std::make_unique<grpc::ClientContext>();
+  if (attempt->deadline < absl::InfiniteFuture()) {
+    attempt->context->set_deadline(absl::ToChronoTime(attempt->deadline));
+  }
+  attempt->context->AddMetadata(kForwardedPrincipalHeader, attempt->principal);
+  attempt->attempts++;
+  if (attempt->attempts == 1) forwarded_->Increment();
+  Attempt* raw = attempt.get();
+  stub->UnaryCall(raw->context.get(), raw->method, grpc::StubOptions(), &raw->request,
+                  &raw->response, [this, attempt = std::move(attempt)](grpc::Status status) {
+                    const auto& trailers = attempt->context->GetServerTrailingMetadata();
+                    const bool not_owner = trailers.find(kNotOwnerTrailer) != trailers.end();
+                    // UNAVAILABLE without an answer from the owner's service: the owner is gone
+                    // (connection refused); safe to try again only then.
+                    const bool unreached = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                                           trailers.find(kServedByTrailer) == trailers.end();
+                    if (not_owner || unreached) {
+                      RetryLater(attempt);
+                      return;
+                    }
+                    attempt->done(status, &attempt->response);
+                  });
+}
+
+void ClusterRouter::RetryLater(std::shared_ptr<Attempt> attempt) {
+  const absl::Time at = absl::Now() + kRetryInterval;
+  if (at >= attempt->give_up) {
+    forward_failures_->Increment();
+    attempt->done(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               absl::StrCat("no instance owns partition ", attempt->partition,
+                                            " yet (ownership is moving); retry")),
+                  nullptr);
+    return;
+  }
+  forward_retries_->Increment();
+  absl::MutexLock lock(&mu_);
+  timers_.emplace(at, std::move(attempt));
+}
+
+std::shared_ptr<grpc::GenericStub> ClusterRouter::Stub(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto it = stubs_.find(address);
+  if (it != stubs_.end()) return it->second;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::Dial(address, options_.peer_tls);
+  if (!channel.ok()) {
+    spdlog::get("consentd")
+        ->error("msg=\"cannot dial a peer\" address={} error=\"{}\"", address,
+                channel.status().ToString());
+    return nullptr;
+  }
+  auto stub = std::make_shared<grpc::GenericStub>(*channel);
+  stubs_[address] = stub;
+  return stub;
+}
+
+void ClusterRouter::UpdateGauges() {
+  last_gauges_ = absl::Now();
+  int owned = 0;
+  for (const cluster::Node::PartitionStatus& p : node_.Status()) {
+    partition_owned_->Add({{"partition", absl::StrCat(p.partition)}}).Set(p.owned_here ? 1 : 0);
+    owned += p.owned_here ? 1 : 0;
+  }
+  owned_->Set(owned);
+  replica_lag_->Set(static_cast<double>(node_.ReplicaLag()));
+  replay_ratio_->Set(node_.ReplayProgress());
+  const cluster::Node::Stats stats = node_.stats();
+  ownership_changes_->Set(static_cast<double>(stats.ownership_changes));
+  transactions_->Set(static_cast<double>(stats.transactions));
+  transaction_failures_->Set(static_cast<double>(stats.transaction_failures));
+  replicated_->Set(static_cast<double>(stats.replicated_records));
+}
+
+void ClusterRouter::TimerLoop() {
+  while (true) {
+    std::vector<std::shared_ptr<Attempt>> due;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_ || (!timers_.empty() && timers_.begin()->first <= absl::Now());
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), kRetryInterval / 2);
+      if (stopping_) break;
+      const absl::Time now = absl::Now();
+      while (!timers_.empty() && timers_.begin()->first <= now) {
+        due.push_back(std::move(timers_.begin()->second));
+        timers_.erase(timers_.begin());
+      }
+    }
+    for (auto& attempt : due) Try(std::move(attempt));
+    if (absl::Now() - last_gauges_ >= absl::Seconds(1)) UpdateGauges();
+  }
+  // Stopping: whatever still waits fails.
+  std::multimap<absl::Time, std::shared_ptr<Attempt>> left;
+  {
+    absl::MutexLock lock(&mu_);
+    left.swap(timers_);
+  }
+  for (auto& [at, attempt] : left) {
+    attempt->done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"), nullptr);
+  }
+}
+
+}  // namespace assent::consentd

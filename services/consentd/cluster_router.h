@@ -1,0 +1,100 @@
+// Cluster mode's front door: any instance accepts any call. The instance a write enters admits
+// it (identity, permission, rate limits) and, when another instance owns the write's partition,
+// forwards it there over gRPC with the caller's principal in `assent-forwarded-principal`
+// (call_guard.h); the owner accepts that only from peers holding cluster.forward and never
+// forwards again (it answers UNAVAILABLE with `assent-not-owner` when it no longer owns the
+// partition). While ownership moves (an owner died and the group has not reassigned its
+// partitions yet, or the new owner is replaying) the entry retries until the partition's owner
+// answers, the call's deadline or cluster.forward_timeout, whichever comes first; when the
+// partition becomes its own meanwhile it runs the write locally. Reads are answered from the
+// local replica (current within the replica lag, assent_cluster_replica_lag_records).
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cluster/node.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "ledger/ledger.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "rpc/tls.h"
+
+namespace assent::consentd {
+
+// Trailing metadata of a forwarded call's UNAVAILABLE when the callee does not own the partition.
+inline constexpr char kNotOwnerTrailer[] = "assent-not-owner";
+// Trailing metadata of every answer to a forwarded call: the instance that answered. A failure
+// without it never reached the owner's service (connection refused, peer gone), so retrying
+// cannot write twice.
+inline constexpr char kServedByTrailer[] = "assent-served-by";
+
+struct ClusterRouterOptions {
+  // Credentials for calls to peers: the instance's own certificate and CA (mTLS) when TLS is on.
+  rpc::TlsOptions peer_tls;
+  absl::Duration forward_timeout = absl::Seconds(15);
+};
+
+class ClusterRouter {
+ public:
+  // `node` and `ledger` must outlive the router.
+  ClusterRouter(cluster::Node& node, const ledger::Ledger& ledger, ClusterRouterOptions options,
+                prometheus::Registry& registry);
+  ~ClusterRouter();
+  ClusterRouter(const ClusterRouter&) = delete;
+  ClusterRouter& operator=(const ClusterRouter&) = delete;
+
+  cluster::Node& node() { return node_; }
+  const ledger::Ledger& ledger() const { return ledger_; }
+
+  // Sends a write of `partition` that this instance does not own, the call `method`
+  // ("/assent.v1.ConsentService/RecordDecisions") with `request`, to the partition's owner for
+  // `principal`; `done` gets the owner's status and response bytes (null on failure). Retries as
+  // the header says.
+  void Route(int32_t partition, std::string method, grpc::ByteBuffer request, std::string principal,
+             absl::Time deadline,
+             absl::AnyInvocable<void(const grpc::Status&, grpc::ByteBuffer*)> done);
+
+ private:
+  struct Attempt;
+  void Try(std::shared_ptr<Attempt> attempt);
+  void RetryLater(std::shared_ptr<Attempt> attempt);
+  std::shared_ptr<grpc::GenericStub> Stub(const std::string& address);
+  void TimerLoop();
+  // Copies the node's ownership, lag and counters into the gauges (once a second).
+  void UpdateGauges();
+
+  cluster::Node& node_;
+  const ledger::Ledger& ledger_;
+  const ClusterRouterOptions options_;
+  prometheus::Counter* forwarded_;
+  prometheus::Counter* forward_retries_;
+  prometheus::Counter* forward_failures_;
+  prometheus::Family<prometheus::Gauge>* partition_owned_;
+  prometheus::Gauge* owned_;
+  prometheus::Gauge* replica_lag_;
+  prometheus::Gauge* replay_ratio_;
+  prometheus::Gauge* ownership_changes_;
+  prometheus::Gauge* transactions_;
+  prometheus::Gauge* transaction_failures_;
+  prometheus::Gauge* replicated_;
+  absl::Time last_gauges_ = absl::InfinitePast();  // timer thread only
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
+  // Retries waiting for their time.
+  std::multimap<absl::Time, std::shared_ptr<Attempt>> timers_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread timer_thread_;
+};
+
+}  // namespace assent::consentd

@@ -1,0 +1,624 @@
+// Cluster mode with real processes: a 3-node KRaft Kafka cluster on this machine and three (then
+// four) consentd instances in --cluster mode. Under a steady write load from many callers spread
+// over every instance: killing the owner of partitions with SIGKILL, freezing one with SIGSTOP
+// until its partitions move (a zombie), killing a broker, and adding an instance. Afterwards
+// every acknowledged write is in every surviving instance's state and history, each subject's
+// sequence is gapless and its chain verifies, every instance holds the same history, and the
+// events on the changes topic are exactly the history's records.
+//
+// ASSENT_CLUSTER_KILLS=N makes KillOwnerUnderLoad kill N owners one after the other (the
+// failover benchmark, tools/bench/cluster/run.sh); it prints each failover time.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "assent/v1/admin.grpc.pb.h"
+#include "assent/v1/consent.grpc.pb.h"
+#include "assent/v1/events.pb.h"
+#include "cluster/partition.h"
+#include "gtest/gtest.h"
+#include "testing/consentd_process.h"
+#include "testing/kafka_broker.h"
+#include "testing/kafka_cluster.h"
+#include "testing/temp_dir.h"
+
+namespace assent {
+namespace {
+
+using testing::ConsentdProcess;
+using testing::KafkaCluster;
+using testing::TempDir;
+
+constexpr int kPartitions = 6;
+constexpr char kTenant[] = "acme";
+constexpr char kPurpose[] = "marketing.news";
+
+int32_t PartitionOfSubject(const std::string& subject) {
+  return cluster::PartitionOf(absl::StrCat(kTenant, "/", subject), kPartitions);
+}
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10)) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+// One consentd instance of the cluster.
+struct Instance {
+  std::string node_id;
+  std::unique_ptr<TempDir> dir;
+  std::unique_ptr<ConsentdProcess> process;
+  std::unique_ptr<v1::AdminService::Stub> admin;
+  bool alive = false;
+};
+
+// What the load saw: every acknowledged write and when writes failed and succeeded.
+struct LoadLog {
+  std::mutex mu;
+  std::map<std::string, uint64_t> acked;  // subject -> highest acknowledged sequence
+  uint64_t acknowledged = 0;
+  uint64_t failed = 0;
+  // Per partition: the times of successful writes and of failures.
+  std::map<int32_t, std::vector<absl::Time>> successes;
+  std::map<int32_t, std::vector<absl::Time>> failures;
+  std::map<std::string, int> errors;  // failure messages (start) -> count
+};
+
+class ClusterModeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    kafka_dir_ = new TempDir();
+    kafka_ = new KafkaCluster(kafka_dir_->path(), 3);
+    const absl::Time start = absl::Now();
+    // Checked in SetUp: a failed ASSERT here would only mark the tests skipped.
+    kafka_started_ = kafka_->Start();
+    std::printf("[cluster] 3-node Kafka cluster up in %.1f s\n",
+                absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  static void TearDownTestSuite() {
+    if (kafka_ != nullptr) kafka_->Kill();
+    delete kafka_;
+    delete kafka_dir_;
+    kafka_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(kafka_started_) << kafka_->error();
+    static int run = 0;
+    prefix_ = absl::StrCat("cm", ++run, ".");
+    secret_ = std::make_unique<TempDir>();
+    testing::WriteSecretFile(secret_->Sub("contact.secret"),
+                             "cluster-test-contact-secret-0123456789abcdef\n");
+  }
+
+  void TearDown() override {
+    StopLoad();
+    for (auto& i : instances_) {
+      if (i->alive) {
+        i->process->Signal(SIGCONT);
+        i->process->Kill();
+      }
+      if (HasFailure()) {
+        std::printf("---- %s log (tail) ----\n%s\n", i->node_id.c_str(),
+                    Tail(i->process->log(), 4000).c_str());
+      }
+    }
+  }
+
+  static std::string Tail(const std::string& text, size_t n) {
+    return text.size() <= n ? text : text.substr(text.size() - n);
+  }
+
+  // Starts instance n<index>.
+  Instance& StartInstance(int index) {
+    auto instance = std::make_unique<Instance>();
+    instance->node_id = absl::StrCat("n", index);
+    instance->dir = std::make_unique<TempDir>();
+    instance->process = std::make_unique<ConsentdProcess>(
+        CONSENTD_PATH, instance->dir->Sub("data"), instance->dir->path());
+    instance->process->Start({"--kafka-brokers", kafka_->bootstrap(), "--kafka-topic-prefix",
+                              prefix_, "--kafka-partitions", absl::StrCat(kPartitions),
+                              "--kafka-replication-factor", "3", "--cluster",
+                              "--cluster-node-id", instance->node_id,
+                              "--cluster-min-insync-replicas", "2",
+                              "--cluster-session-timeout", "3s", "--cluster-heartbeat-interval",
+                              "1s", "--cluster-transaction-timeout", "5s",
+                              "--contact-key-secret-file", secret_->Sub("contact.secret")});
+    instance->admin = v1::AdminService::NewStub(instance->process->channel());
+    instance->alive = true;
+    std::lock_guard<std::mutex> lock(instances_mu_);  // the load threads read the list
+    instances_.push_back(std::move(instance));
+    return *instances_.back();
+  }
+
+  std::vector<Instance*> Alive() {
+    std::vector<Instance*> out;
+    for (auto& i : instances_) {
+      if (i->alive) out.push_back(i.get());
+    }
+    return out;
+  }
+
+  absl::StatusOr<v1::ClusterStatus> Status(Instance& i) {
+    v1::ClusterStatus status;
+    grpc::Status s = i.admin->GetClusterStatus(Context(absl::Seconds(5)).get(),
+                                               v1::GetClusterStatusRequest(), &status);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    return status;
+  }
+
+  // Waits until every partition is owned by exactly one live instance and every live instance
+  // agrees who. Returns partition -> owner node id (empty on timeout).
+  std::map<int32_t, std::string> AwaitOwnership(absl::Duration timeout = absl::Seconds(60)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      std::map<int32_t, std::string> owned_here;
+      std::map<int32_t, std::set<std::string>> claimed;
+      bool ok = true;
+      for (Instance* i : Alive()) {
+        absl::StatusOr<v1::ClusterStatus> status = Status(*i);
+        if (!status.ok() || status->partitions_size() != kPartitions) {
+          ok = false;
+          break;
+        }
+        for (const v1::ClusterPartition& p : status->partitions()) {
+          claimed[p.partition()].insert(p.owner());
+          if (p.owned_here()) {
+            if (owned_here.contains(p.partition())) ok = false;
+            owned_here[p.partition()] = i->node_id;
+          }
+        }
+      }
+      if (ok && owned_here.size() == kPartitions) {
+        for (const auto& [p, owners] : claimed) {
+          if (owners.size() != 1 || *owners.begin() != owned_here[p]) ok = false;
+        }
+        if (ok) return owned_here;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return {};
+  }
+
+  // The tenant and purpose, created through the first instance, then awaited on every instance's
+  // replica (catalog changes reach the others within the replica lag).
+  void SeedCatalog() {
+    Instance& first = *Alive().front();
+    ASSERT_TRUE(first.process->SeedCatalog(kPurpose, {v1::EMAIL}));
+    for (Instance* i : Alive()) {
+      const absl::Time deadline = absl::Now() + absl::Seconds(20);
+      bool found = false;
+      while (!found && absl::Now() < deadline) {
+        v1::GetPurposeRequest request;
+        request.set_name(absl::StrCat("tenants/", kTenant, "/purposes/", kPurpose));
+        v1::Purpose purpose;
+        found = i->process->catalog().GetPurpose(Context().get(), request, &purpose).ok();
+        if (!found) absl::SleepFor(absl::Milliseconds(50));
+      }
+      ASSERT_TRUE(found) << "the purpose did not reach " << i->node_id;
+    }
+  }
+
+  // Subjects spread so that every partition has some.
+  static std::vector<std::string> Subjects(int count) {
+    std::vector<std::string> out;
+    for (int k = 0; k < count; ++k) out.push_back(absl::StrCat("cust-", k));
+    return out;
+  }
+
+  // Writes to `subjects` from `callers` threads, each call to the next live instance in turn,
+  // until StopLoad().
+  void StartLoad(const std::vector<std::string>& subjects, int callers) {
+    stop_load_ = false;
+    for (int c = 0; c < callers; ++c) {
+      load_threads_.emplace_back([this, subjects, c, callers] {
+        uint64_t n = 0;
+        while (!stop_load_.load()) {
+          std::vector<std::shared_ptr<grpc::Channel>> channels;
+          {
+            std::lock_guard<std::mutex> lock(instances_mu_);
+            for (Instance* i : Alive()) channels.push_back(i->process->channel());
+          }
+          if (channels.empty()) return;
+          const std::string& subject = subjects[(c + n * callers) % subjects.size()];
+          auto stub = v1::ConsentService::NewStub(channels[(c + n) % channels.size()]);
+          ++n;
+          v1::RecordDecisionsRequest request;
+          request.set_tenant(kTenant);
+          request.mutable_target()->set_subject_id(subject);
+          request.set_source("cluster-test");
+          request.set_actor("load");
+          v1::DecisionInput* d = request.add_decisions();
+          d->set_purpose_id(kPurpose);
+          d->set_channel(v1::EMAIL);
+          d->set_state(n % 2 == 0 ? v1::GRANTED : v1::WITHDRAWN);
+          v1::RecordDecisionsResponse response;
+          grpc::Status s = stub->RecordDecisions(Context(absl::Seconds(20)).get(), request,
+                                                 &response);
+          const absl::Time now = absl::Now();
+          const int32_t partition = PartitionOfSubject(subject);
+          std::lock_guard<std::mutex> lock(log_.mu);
+          if (s.ok()) {
+            log_.acknowledged++;
+            log_.acked[subject] = std::max(log_.acked[subject], response.sequence());
+            log_.successes[partition].push_back(now);
+          } else {
+            log_.failed++;
+            log_.failures[partition].push_back(now);
+            log_.errors[absl::StrCat(s.error_code(), " ", s.error_message().substr(0, 90))]++;
+          }
+        }
+      });
+    }
+  }
+
+  void StopLoad() {
+    stop_load_ = true;
+    for (auto& t : load_threads_) t.join();
+    load_threads_.clear();
+    std::lock_guard<std::mutex> lock(log_.mu);
+    for (const auto& [error, count] : log_.errors) {
+      std::printf("[cluster]   %d x %s\n", count, error.c_str());
+    }
+    log_.errors.clear();
+  }
+
+  // Kills instance `i` with SIGKILL.
+  void KillInstance(Instance& i) {
+    std::lock_guard<std::mutex> lock(instances_mu_);
+    i.process->Kill();
+    i.alive = false;
+  }
+
+  // For each partition: the time from `since` to its first successful write after `since`.
+  std::map<int32_t, absl::Duration> RecoveryTimes(absl::Time since,
+                                                  const std::set<int32_t>& partitions) {
+    std::lock_guard<std::mutex> lock(log_.mu);
+    std::map<int32_t, absl::Duration> out;
+    for (int32_t p : partitions) {
+      for (absl::Time t : log_.successes[p]) {
+        if (t > since) {
+          out[p] = t - since;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  // The history of `subject` on instance `i`: sequence -> hash.
+  std::map<uint64_t, std::string> History(Instance& i, const std::string& subject) {
+    std::map<uint64_t, std::string> out;
+    auto stub = v1::ConsentService::NewStub(i.process->channel());
+    std::string page_token;
+    do {
+      v1::ListHistoryRequest request;
+      request.set_tenant(kTenant);
+      request.mutable_target()->set_subject_id(subject);
+      request.set_page_size(1000);
+      request.set_page_token(page_token);
+      v1::ListHistoryResponse response;
+      grpc::Status s = stub->ListHistory(Context().get(), request, &response);
+      if (!s.ok()) {
+        std::printf("[cluster] ListHistory on %s: %s\n", i.node_id.c_str(),
+                    s.error_message().c_str());
+        return {};
+      }
+      for (const v1::HistoryRecord& r : response.records()) out[r.sequence()] = r.hash();
+      page_token = response.next_page_token();
+    } while (!page_token.empty());
+    return out;
+  }
+
+  // Checks every subject on every live instance: its history is gapless from 1, covers the
+  // highest acknowledged sequence, verifies, equals every other instance's, and the changes
+  // topic holds exactly its records (once each). Waits for the replicas to converge first.
+  void VerifyConsistent(const std::vector<std::string>& subjects) {
+    std::map<std::string, uint64_t> acked;
+    {
+      std::lock_guard<std::mutex> lock(log_.mu);
+      acked = log_.acked;
+    }
+    std::map<std::string, std::map<uint64_t, std::string>> reference;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    for (const std::string& subject : subjects) {
+      bool converged = false;
+      std::string why;
+      while (!converged && absl::Now() < deadline) {
+        converged = true;
+        std::optional<std::map<uint64_t, std::string>> first;
+        for (Instance* i : Alive()) {
+          std::map<uint64_t, std::string> h = History(*i, subject);
+          if (!first.has_value()) first = h;
+          if (h != *first) {
+            converged = false;
+            why = absl::StrCat(i->node_id, " differs: ", h.size(), " vs ", first->size(),
+                               " records");
+          }
+          if (!h.empty() && h.rbegin()->first < acked[subject]) {
+            converged = false;
+            why = absl::StrCat(i->node_id, " lacks acknowledged sequence ", acked[subject]);
+          }
+        }
+        if (converged) reference[subject] = *first;
+        if (!converged) absl::SleepFor(absl::Milliseconds(200));
+      }
+      ASSERT_TRUE(converged) << subject << ": " << why;
+      const auto& h = reference[subject];
+      ASSERT_GE(h.size(), acked[subject]) << subject;
+      uint64_t expect = 1;
+      for (const auto& [sequence, hash] : h) {
+        ASSERT_EQ(sequence, expect++) << subject << ": the sequence has a gap";
+      }
+      for (Instance* i : Alive()) {
+        auto stub = v1::ConsentService::NewStub(i->process->channel());
+        v1::VerifyHistoryRequest request;
+        request.set_tenant(kTenant);
+        request.mutable_target()->set_subject_id(subject);
+        v1::VerifyHistoryResponse response;
+        grpc::Status verified = stub->VerifyHistory(Context().get(), request, &response);
+        ASSERT_TRUE(verified.ok()) << i->node_id << ": " << verified.error_message();
+        ASSERT_TRUE(response.valid()) << subject << " on " << i->node_id << ": "
+                                      << response.problem();
+        v1::GetSubjectStateRequest state_request;
+        state_request.set_tenant(kTenant);
+        state_request.set_subject_id(subject);
+        v1::SubjectState state;
+        grpc::Status read = stub->GetSubjectState(Context().get(), state_request, &state);
+        ASSERT_TRUE(read.ok()) << i->node_id << ": " << read.error_message();
+        ASSERT_EQ(state.sequence(), h.rbegin()->first) << subject << " on " << i->node_id;
+      }
+    }
+    // The events: exactly the history's records, each once.
+    size_t expected = 0;
+    for (const auto& [subject, h] : reference) expected += h.size();
+    std::vector<testing::KafkaRecord> records = testing::ConsumeAll(
+        kafka_->bootstrap(), prefix_ + "consent.changes.v1", absl::Seconds(60),
+        [&](const std::vector<testing::KafkaRecord>& r) { return r.size() >= expected; });
+    std::map<std::pair<std::string, uint64_t>, int> seen;
+    for (const testing::KafkaRecord& r : records) {
+      v1::ConsentChanged event;
+      ASSERT_TRUE(event.ParseFromString(r.value));
+      seen[{event.target().subject_id(), event.sequence()}]++;
+    }
+    for (const auto& [subject, h] : reference) {
+      for (const auto& [sequence, hash] : h) {
+        EXPECT_EQ((seen[{subject, sequence}]), 1) << subject << " #" << sequence;
+      }
+    }
+    EXPECT_EQ(records.size(), expected) << "events not in any history";
+  }
+
+  static TempDir* kafka_dir_;
+  static KafkaCluster* kafka_;
+  static bool kafka_started_;
+  std::string prefix_;
+  std::unique_ptr<TempDir> secret_;
+  std::vector<std::unique_ptr<Instance>> instances_;
+  std::mutex instances_mu_;
+  std::atomic<bool> stop_load_{false};
+  std::vector<std::thread> load_threads_;
+  LoadLog log_;
+};
+
+TempDir* ClusterModeTest::kafka_dir_ = nullptr;
+KafkaCluster* ClusterModeTest::kafka_ = nullptr;
+bool ClusterModeTest::kafka_started_ = false;
+
+TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {
+  const char* env = std::getenv("ASSENT_CLUSTER_KILLS");
+  const int kills = env != nullptr ? std::max(1, std::atoi(env)) : 2;
+  for (int i = 1; i <= 3; ++i) StartInstance(i);
+  ASSERT_FALSE(AwaitOwnership().empty());
+  SeedCatalog();
+  const std::vector<std::string> subjects = Subjects(48);
+  StartLoad(subjects, 12);
+  absl::SleepFor(absl::Seconds(2));
+  std::vector<double> failovers;
+  int next_index = 4;
+  for (int k = 0; k < kills; ++k) {
+    std::map<int32_t, std::string> owners = AwaitOwnership();
+    ASSERT_FALSE(owners.empty()) << "no stable ownership before kill " << k;
+    // The owner of the most partitions (the busiest: load is spread evenly over subjects).
+    std::map<std::string, std::set<int32_t>> by_owner;
+    for (const auto& [p, owner] : owners) by_owner[owner].insert(p);
+    auto busiest = std::max_element(by_owner.begin(), by_owner.end(), [](auto& a, auto& b) {
+      return a.second.size() < b.second.size();
+    });
+    Instance* victim = nullptr;
+    for (Instance* i : Alive()) {
+      if (i->node_id == busiest->first) victim = i;
+    }
+    ASSERT_NE(victim, nullptr);
+    const uint64_t acked_before = [&] {
+      std::lock_guard<std::mutex> lock(log_.mu);
+      return log_.acknowledged;
+    }();
+    const absl::Time killed = absl::Now();
+    KillInstance(*victim);
+    // Writes to the moved partitions fail (or wait) only until a survivor owns them.
+    const absl::Time deadline = killed + absl::Seconds(30);
+    std::map<int32_t, absl::Duration> recovered;
+    while (absl::Now() < deadline) {
+      recovered = RecoveryTimes(killed, busiest->second);
+      if (recovered.size() == busiest->second.size()) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_EQ(recovered.size(), busiest->second.size()) << "writes did not resume within 30 s";
+    absl::Duration worst;
+    for (const auto& [p, d] : recovered) worst = std::max(worst, d);
+    failovers.push_back(absl::ToDoubleSeconds(worst));
+    std::printf("[cluster] kill %d of %s (%zu partitions): writes to them resumed after %.2f s\n",
+                k + 1, victim->node_id.c_str(), busiest->second.size(),
+                absl::ToDoubleSeconds(worst));
+    {
+      std::lock_guard<std::mutex> lock(log_.mu);
+      EXPECT_GT(log_.acknowledged, acked_before);
+    }
+    // Back to three instances for the next kill.
+    if (k + 1 < kills) StartInstance(next_index++);
+  }
+  absl::SleepFor(absl::Seconds(1));
+  StopLoad();
+  std::sort(failovers.begin(), failovers.end());
+  std::printf("[cluster] failover over %zu kills: p50 %.2f s, max %.2f s; %llu writes "
+              "acknowledged, %llu failed\n",
+              failovers.size(), failovers[failovers.size() / 2], failovers.back(),
+              static_cast<unsigned long long>(log_.acknowledged),
+              static_cast<unsigned long long>(log_.failed));
+  VerifyConsistent(subjects);
+}
+
+TEST_F(ClusterModeTest, FencedFormerOwnerWritesNothing) {
+  for (int i = 1; i <= 3; ++i) StartInstance(i);
+  std::map<int32_t, std::string> owners = AwaitOwnership();
+  ASSERT_FALSE(owners.empty());
+  SeedCatalog();
+  // A subject of a partition owned by n1.
+  Instance& zombie = *instances_[0];
+  std::string subject;
+  for (int k = 0; subject.empty(); ++k) {
+    const std::string s = absl::StrCat("zombie-", k);
+    if (owners[PartitionOfSubject(s)] == zombie.node_id) subject = s;
+  }
+  const int32_t partition = PartitionOfSubject(subject);
+  auto record = [&](Instance& at, v1::ConsentState state, absl::Duration timeout) {
+    v1::RecordDecisionsRequest request;
+    request.set_tenant(kTenant);
+    request.mutable_target()->set_subject_id(subject);
+    request.set_source("cluster-test");
+    request.set_actor("fence");
+    v1::DecisionInput* d = request.add_decisions();
+    d->set_purpose_id(kPurpose);
+    d->set_channel(v1::EMAIL);
+    d->set_state(state);
+    v1::RecordDecisionsResponse response;
+    auto stub = v1::ConsentService::NewStub(at.process->channel());
+    return stub->RecordDecisions(Context(timeout).get(), request, &response);
+  };
+  ASSERT_TRUE(record(zombie, v1::GRANTED, absl::Seconds(10)).ok());
+
+  // Freeze the owner with writes on their way to it.
+  zombie.process->Signal(SIGSTOP);
+  std::vector<std::thread> pending;
+  std::atomic<int> pending_ok{0};
+  std::atomic<int> pending_failed{0};
+  for (int k = 0; k < 4; ++k) {
+    pending.emplace_back([&] {
+      if (record(zombie, v1::WITHDRAWN, absl::Seconds(40)).ok()) {
+        pending_ok++;
+      } else {
+        pending_failed++;
+      }
+    });
+  }
+  // The survivors take its partitions.
+  Instance& survivor = *instances_[1];
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  bool moved = false;
+  while (!moved && absl::Now() < deadline) {
+    for (Instance* i : {instances_[1].get(), instances_[2].get()}) {
+      absl::StatusOr<v1::ClusterStatus> status = Status(*i);
+      if (status.ok() && status->partitions(partition).owned_here()) moved = true;
+    }
+    if (!moved) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(moved) << "the frozen owner's partition did not move";
+  // The new owner extends the history.
+  ASSERT_TRUE(record(survivor, v1::GRANTED, absl::Seconds(20)).ok());
+  const auto before_resume = History(survivor, subject);
+  zombie.process->Signal(SIGCONT);
+  for (auto& t : pending) t.join();
+  std::printf("[cluster] writes pending at the frozen owner: %d failed, %d succeeded through the "
+              "new owner\n",
+              pending_failed.load(), pending_ok.load());
+  // Whatever the former owner did after it resumed, the history is one chain on every instance,
+  // holding the new owner's record at the sequence it was given, and the events match it.
+  VerifyConsistent({subject});
+  const auto after = History(survivor, subject);
+  for (const auto& [sequence, hash] : before_resume) {
+    EXPECT_EQ(after.at(sequence), hash) << "record " << sequence << " was rewritten";
+  }
+  EXPECT_EQ(after.size(), before_resume.size() + pending_ok.load());
+}
+
+TEST_F(ClusterModeTest, BrokerKilledDuringLoadLosesNothing) {
+  for (int i = 1; i <= 3; ++i) StartInstance(i);
+  ASSERT_FALSE(AwaitOwnership().empty());
+  SeedCatalog();
+  const std::vector<std::string> subjects = Subjects(24);
+  StartLoad(subjects, 8);
+  absl::SleepFor(absl::Seconds(2));
+  ASSERT_TRUE(kafka_->KillNode(2)) << kafka_->error();
+  const absl::Time killed = absl::Now();
+  // Writes stall while the broker's partition leaderships (and coordinators, if it held them)
+  // move, then go on with two brokers.
+  std::set<int32_t> all;
+  for (int32_t p = 0; p < kPartitions; ++p) all.insert(p);
+  std::map<int32_t, absl::Duration> resumed;
+  while (absl::Now() < killed + absl::Seconds(40)) {
+    resumed = RecoveryTimes(killed + absl::Seconds(1), all);
+    if (resumed.size() == all.size()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(resumed.size(), all.size()) << "writes to some partitions did not resume";
+  absl::Duration worst;
+  for (const auto& [p, d] : resumed) worst = std::max(worst, d + absl::Seconds(1));
+  std::printf("[cluster] broker 2 killed: writes to every partition again after %.2f s\n",
+              absl::ToDoubleSeconds(worst));
+  absl::SleepFor(absl::Seconds(2));
+  StopLoad();
+  ASSERT_TRUE(kafka_->StartNode(2)) << kafka_->error();
+  VerifyConsistent(subjects);
+}
+
+TEST_F(ClusterModeTest, FourthInstanceTakesPartitions) {
+  for (int i = 1; i <= 3; ++i) StartInstance(i);
+  ASSERT_FALSE(AwaitOwnership().empty());
+  SeedCatalog();
+  const std::vector<std::string> subjects = Subjects(24);
+  StartLoad(subjects, 8);
+  absl::SleepFor(absl::Seconds(2));
+  uint64_t failed_before = 0;
+  {
+    std::lock_guard<std::mutex> lock(log_.mu);
+    failed_before = log_.failed;
+  }
+  StartInstance(4);
+  // n4 joins the group once its replica has caught up; then the partitions are spread anew.
+  const absl::Time deadline = absl::Now() + absl::Seconds(40);
+  bool joined = false;
+  while (!joined && absl::Now() < deadline) {
+    absl::StatusOr<v1::ClusterStatus> status = Status(*instances_.back());
+    if (status.ok()) {
+      for (const v1::ClusterPartition& p : status->partitions()) joined |= p.owned_here();
+    }
+    if (!joined) absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::map<int32_t, std::string> owners = AwaitOwnership();
+  ASSERT_FALSE(owners.empty());
+  int owned_by_fourth = 0;
+  for (const auto& [p, owner] : owners) owned_by_fourth += owner == "n4" ? 1 : 0;
+  EXPECT_GT(owned_by_fourth, 0) << "the fourth instance owns nothing";
+  absl::SleepFor(absl::Seconds(2));
+  StopLoad();
+  std::printf("[cluster] adding n4 (%d partitions moved to it): %llu writes failed during the "
+              "handover\n",
+              owned_by_fourth, static_cast<unsigned long long>(log_.failed - failed_before));
+  // A handover answers UNAVAILABLE only when a call waited longer than cluster.forward_timeout.
+  EXPECT_EQ(log_.failed, failed_before);
+  VerifyConsistent(subjects);
+}
+
+}  // namespace
+}  // namespace assent

@@ -1,0 +1,186 @@
+// Cluster mode's pure parts: the partitioner agrees with librdkafka's murmur2 (so consentd's
+// owners, the events topics and the senders agree on a target's partition), every store key of
+// a target routes to that target's route key, and the committer hands its groups to a durable
+// sink (cluster/node.h's Commit) with the stamps Admit gave, failing what Admit refuses.
+#include <librdkafka/rdkafka.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "cluster/partition.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ledger/due.h"
+#include "ledger/events.h"
+#include "ledger/route.h"
+#include "store/committer.h"
+#include "store/keys.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+
+namespace assent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Optional;
+
+TEST(PartitionTest, AgreesWithLibrdkafkaMurmur2) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<int> length(0, 70);
+  for (int i = 0; i < 5000; ++i) {
+    std::string key(length(rng), '\0');
+    for (char& c : key) c = static_cast<char>(byte(rng));
+    for (int32_t partitions : {1, 6, 12, 64, 97}) {
+      if (key.empty()) continue;  // librdkafka picks a random partition for empty keys
+      const int32_t theirs = rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(),
+                                                              partitions, nullptr, nullptr);
+      ASSERT_EQ(cluster::PartitionOf(key, partitions), theirs)
+          << "key of " << key.size() << " bytes, " << partitions << " partitions";
+    }
+  }
+  // The route keys Assent uses.
+  for (const char* key : {"acme/alice", "acme/c:email:0f3a", "acme", "t/s"}) {
+    EXPECT_EQ(cluster::PartitionOf(key, 6),
+              rd_kafka_msg_partitioner_murmur2(nullptr, key, strlen(key), 6, nullptr, nullptr));
+  }
+}
+
+TEST(RouteTest, EveryKeyOfATargetRoutesToItsEventKey) {
+  v1::TargetRef subject;
+  subject.set_subject_id("alice");
+  v1::TargetRef contact;
+  contact.mutable_contact()->set_type(v1::CONTACT_EMAIL);
+  contact.mutable_contact()->set_hash(std::string(64, 'a'));
+  for (const v1::TargetRef& target : {subject, contact}) {
+    const std::string route = ledger::RouteKey("acme", target);
+    EXPECT_EQ(route, ledger::EventKey("acme", target));
+    const std::string entity = store::EntityName(target);
+    std::vector<std::pair<store::Cf, std::string>> keys = {
+        {store::Cf::kHistory, store::HistoryKey("acme", entity, 42)},
+        {store::Cf::kKeys, store::DataKeyKey("acme", entity)},
+        {store::Cf::kProof, store::ProofKey("acme", entity, 7)},
+        {store::Cf::kDue, ledger::EncodeDueKey({absl::FromUnixSeconds(1'800'000'000),
+                                                ledger::DueKind::kExpire, "acme", entity, "r-1"})},
+    };
+    if (target.has_contact()) {
+      keys.emplace_back(store::Cf::kContacts, store::ContactKey("acme", target.contact()));
+    } else {
+      keys.emplace_back(store::Cf::kSubjects, store::SubjectKey("acme", "alice"));
+      keys.emplace_back(store::Cf::kRights, store::LegalHoldKey("acme", "alice"));
+      keys.emplace_back(store::Cf::kRights, store::ErasureStubKey("acme", "alice"));
+    }
+    for (const auto& [cf, key] : keys) {
+      EXPECT_THAT(ledger::RouteOfWrite(cf, key), Optional(route))
+          << store::CfName(cf) << " of " << entity;
+    }
+  }
+  // A tenant's catalog routes by the tenant.
+  for (const std::string& key :
+       {store::TenantKey("acme"), store::PurposeKey("acme", "news", 3), store::PolicyKey("acme"),
+        store::PurposeCurrentKey("acme", "news")}) {
+    EXPECT_THAT(ledger::RouteOfWrite(store::Cf::kCatalog, key), Optional(std::string("acme")));
+  }
+  // Writes tied to no single target travel with the mutation.
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kIdempotency, store::IdempotencyKey("acme", "k")),
+            std::nullopt);
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kOutbox, store::OutboxKey(9)), std::nullopt);
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kRights, store::OffboardingKey("acme")), std::nullopt);
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kProof, store::ProofPendingKey(1, 2)), std::nullopt);
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kSubjects, "garbage"), std::nullopt);
+}
+
+// A sink that keeps what it is given and applies it like cluster::Node does, refusing the writes
+// Admit is told to refuse.
+class RecordingSink final : public store::DurableSink {
+ public:
+  explicit RecordingSink(store::Store& store) : store_(store) {}
+  absl::StatusOr<uint64_t> Admit(const std::vector<store::StagedOp>& ops) override {
+    absl::MutexLock lock(&mu_);
+    for (const store::StagedOp& op : ops) {
+      if (op.key == refuse_key_) return absl::UnavailableError("not owned here");
+    }
+    return ++stamp_;
+  }
+  absl::Status Commit(std::vector<store::DurableSink::Write>& writes) override {
+    absl::MutexLock lock(&mu_);
+    if (!fail_.ok()) return fail_;
+    rocksdb::WriteBatch batch;
+    for (const auto& w : writes) {
+      stamps_.push_back(w.stamp);
+      for (const store::StagedOp& op : w.ops) {
+        if (op.value.has_value()) {
+          batch.Put(store_.Handle(op.cf), op.key, *op.value);
+        } else {
+          batch.Delete(store_.Handle(op.cf), op.key);
+        }
+      }
+    }
+    return store_.WriteUnsynced(&batch);
+  }
+  void Refuse(std::string key) {
+    absl::MutexLock lock(&mu_);
+    refuse_key_ = std::move(key);
+  }
+  void Fail(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    fail_ = std::move(s);
+  }
+  std::vector<uint64_t> stamps() {
+    absl::MutexLock lock(&mu_);
+    return stamps_;
+  }
+
+ private:
+  store::Store& store_;
+  absl::Mutex mu_;
+  std::string refuse_key_ ABSL_GUARDED_BY(mu_);
+  absl::Status fail_ ABSL_GUARDED_BY(mu_);
+  uint64_t stamp_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint64_t> stamps_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(CommitterSinkTest, GroupsGoToTheSinkWithTheirStamps) {
+  testing::TempDir dir;
+  testing::FakeClock clock(absl::FromUnixSeconds(1'700'000'000));
+  store::StoreOptions options;
+  options.path = dir.path();
+  auto store = store::Store::Open(options, clock);
+  ASSERT_TRUE(store.ok()) << store.status();
+  RecordingSink sink(**store);
+  store::CommitterOptions committer_options;
+  committer_options.sink = &sink;
+  store::Committer committer(**store, clock, committer_options);
+  auto put = [&](std::string key) {
+    return committer.Run([key](store::Txn& txn) {
+      txn.Put(store::Cf::kSubjects, key, "v-" + key);
+      return absl::OkStatus();
+    });
+  };
+  auto get = [&](const std::string& key) -> std::optional<std::string> {
+    auto v = (*store)->Get(store::Cf::kSubjects, key);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : std::nullopt;
+  };
+  ASSERT_TRUE(put("a").ok());
+  ASSERT_TRUE(put("b").ok());
+  EXPECT_THAT(get("a"), Optional(std::string("v-a")));
+  EXPECT_THAT(sink.stamps(), ElementsAre(1, 2));
+
+  // Refused by Admit: the mutation fails with its status, nothing of it is written.
+  sink.Refuse("c");
+  absl::Status refused = put("c");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(get("c"), std::nullopt);
+
+  // A failed commit fails the group.
+  sink.Fail(absl::UnavailableError("transaction aborted"));
+  EXPECT_EQ(put("d").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(get("d"), std::nullopt);
+  committer.Stop();
+}
+
+}  // namespace
+}  // namespace assent
