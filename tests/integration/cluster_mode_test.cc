@@ -124,16 +124,29 @@ class ClusterModeTest : public ::testing::Test {
     auto instance = std::make_unique<Instance>();
     instance->node_id = absl::StrCat("n", index);
     instance->dir = std::make_unique<TempDir>();
-    instance->process = std::make_unique<ConsentdProcess>(
-        CONSENTD_PATH, instance->dir->Sub("data"), instance->dir->path());
-    instance->process->Start({"--kafka-brokers", kafka_->bootstrap(), "--kafka-topic-prefix",
-                              prefix_, "--kafka-partitions", absl::StrCat(kPartitions),
-                              "--kafka-replication-factor", "3", "--cluster",
-                              "--cluster-node-id", instance->node_id,
-                              "--cluster-min-insync-replicas", "2",
-                              "--cluster-session-timeout", "3s", "--cluster-heartbeat-interval",
-                              "1s", "--cluster-transaction-timeout", "5s",
-                              "--contact-key-secret-file", secret_->Sub("contact.secret")});
+    instance->process = std::make_unique<ConsentdProcess>(CONSENTD_PATH, instance->dir->Sub("data"),
+                                                          instance->dir->path());
+    instance->process->Start({"--kafka-brokers",
+                              kafka_->bootstrap(),
+                              "--kafka-topic-prefix",
+                              prefix_,
+                              "--kafka-partitions",
+                              absl::StrCat(kPartitions),
+                              "--kafka-replication-factor",
+                              "3",
+                              "--cluster",
+                              "--cluster-node-id",
+                              instance->node_id,
+                              "--cluster-min-insync-replicas",
+                              "2",
+                              "--cluster-session-timeout",
+                              "3s",
+                              "--cluster-heartbeat-interval",
+                              "1s",
+                              "--cluster-transaction-timeout",
+                              "5s",
+                              "--contact-key-secret-file",
+                              secret_->Sub("contact.secret")});
     instance->admin = v1::AdminService::NewStub(instance->process->channel());
     instance->alive = true;
     std::lock_guard<std::mutex> lock(instances_mu_);  // the load threads read the list
@@ -243,8 +256,8 @@ class ClusterModeTest : public ::testing::Test {
           d->set_channel(v1::EMAIL);
           d->set_state(n % 2 == 0 ? v1::GRANTED : v1::WITHDRAWN);
           v1::RecordDecisionsResponse response;
-          grpc::Status s = stub->RecordDecisions(Context(absl::Seconds(20)).get(), request,
-                                                 &response);
+          grpc::Status s =
+              stub->RecordDecisions(Context(absl::Seconds(20)).get(), request, &response);
           const absl::Time now = absl::Now();
           const int32_t partition = PartitionOfSubject(subject);
           std::lock_guard<std::mutex> lock(log_.mu);
@@ -342,8 +355,8 @@ class ClusterModeTest : public ::testing::Test {
           if (!first.has_value()) first = h;
           if (h != *first) {
             converged = false;
-            why = absl::StrCat(i->node_id, " differs: ", h.size(), " vs ", first->size(),
-                               " records");
+            why =
+                absl::StrCat(i->node_id, " differs: ", h.size(), " vs ", first->size(), " records");
           }
           if (!h.empty() && h.rbegin()->first < acked[subject]) {
             converged = false;
@@ -368,8 +381,8 @@ class ClusterModeTest : public ::testing::Test {
         v1::VerifyHistoryResponse response;
         grpc::Status verified = stub->VerifyHistory(Context().get(), request, &response);
         ASSERT_TRUE(verified.ok()) << i->node_id << ": " << verified.error_message();
-        ASSERT_TRUE(response.valid()) << subject << " on " << i->node_id << ": "
-                                      << response.problem();
+        ASSERT_TRUE(response.valid())
+            << subject << " on " << i->node_id << ": " << response.problem();
         v1::GetSubjectStateRequest state_request;
         state_request.set_tenant(kTenant);
         state_request.set_subject_id(subject);
@@ -471,11 +484,12 @@ TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {
   absl::SleepFor(absl::Seconds(1));
   StopLoad();
   std::sort(failovers.begin(), failovers.end());
-  std::printf("[cluster] failover over %zu kills: p50 %.2f s, max %.2f s; %llu writes "
-              "acknowledged, %llu failed\n",
-              failovers.size(), failovers[failovers.size() / 2], failovers.back(),
-              static_cast<unsigned long long>(log_.acknowledged),
-              static_cast<unsigned long long>(log_.failed));
+  std::printf(
+      "[cluster] failover over %zu kills: p50 %.2f s, max %.2f s; %llu writes "
+      "acknowledged, %llu failed\n",
+      failovers.size(), failovers[failovers.size() / 2], failovers.back(),
+      static_cast<unsigned long long>(log_.acknowledged),
+      static_cast<unsigned long long>(log_.failed));
   VerifyConsistent(subjects);
 }
 
@@ -539,9 +553,10 @@ TEST_F(ClusterModeTest, FencedFormerOwnerWritesNothing) {
   const auto before_resume = History(survivor, subject);
   zombie.process->Signal(SIGCONT);
   for (auto& t : pending) t.join();
-  std::printf("[cluster] writes pending at the frozen owner: %d failed, %d succeeded through the "
-              "new owner\n",
-              pending_failed.load(), pending_ok.load());
+  std::printf(
+      "[cluster] writes pending at the frozen owner: %d failed, %d succeeded through the "
+      "new owner\n",
+      pending_failed.load(), pending_ok.load());
   // Whatever the former owner did after it resumed, the history is one chain on every instance,
   // holding the new owner's record at the sequence it was given, and the events match it.
   VerifyConsistent({subject});
@@ -612,9 +627,10 @@ TEST_F(ClusterModeTest, FourthInstanceTakesPartitions) {
   EXPECT_GT(owned_by_fourth, 0) << "the fourth instance owns nothing";
   absl::SleepFor(absl::Seconds(2));
   StopLoad();
-  std::printf("[cluster] adding n4 (%d partitions moved to it): %llu writes failed during the "
-              "handover\n",
-              owned_by_fourth, static_cast<unsigned long long>(log_.failed - failed_before));
+  std::printf(
+      "[cluster] adding n4 (%d partitions moved to it): %llu writes failed during the "
+      "handover\n",
+      owned_by_fourth, static_cast<unsigned long long>(log_.failed - failed_before));
   // A handover answers UNAVAILABLE only when a call waited longer than cluster.forward_timeout.
   EXPECT_EQ(log_.failed, failed_before);
   VerifyConsistent(subjects);
