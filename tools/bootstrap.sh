@@ -7,6 +7,9 @@ PACKAGES=(
   # toolchain (clang-14 and its runtime libraries, libFuzzer among them, build tests/fuzz)
   build-essential cmake ninja-build pkg-config git clang-format clang-tidy clang-14
   libclang-rt-14-dev
+  # compiler cache (tools/build.sh uses it when present: a rebuild on the same machine, or a clean
+  # clone of the same sources, compiles only what changed)
+  ccache
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev prometheus-cpp-dev libabsl-dev libspdlog-dev libfmt-dev
