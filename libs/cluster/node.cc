@@ -306,7 +306,7 @@ class Node::Impl {
       }
       metadata = metadata_;
     }
-    if (producer_ == nullptr || metadata == nullptr) {
+    if (metadata == nullptr || !EnsureProducer()) {
       return store::NotApplied(absl::UnavailableError("cluster producer not ready; retry"));
     }
     absl::Status committed = Transact(writes, routes, touched, *metadata);
@@ -572,6 +572,17 @@ class Node::Impl {
                      "; the write may not have been applied: retry with its idempotency key"));
   }
 
+  // True when there is a producer, making one when a rebuild failed earlier (the brokers were
+  // unreachable when the previous one had to go).
+  bool EnsureProducer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    if (producer_ != nullptr) return true;
+    if (absl::Status s = NewProducerLocked(); !s.ok()) {
+      spdlog::error("msg=\"cluster producer not ready\" error=\"{}\"", s.ToString());
+      return false;
+    }
+    return true;
+  }
+
   void RebuildProducer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
     producer_.reset();
     if (absl::Status s = NewProducerLocked(); !s.ok()) {
@@ -768,10 +779,7 @@ class Node::Impl {
     const absl::Time started = clock_.Now();
     {
       absl::MutexLock producer_lock(&producer_mu_);
-      if (producer_ == nullptr) {
-        spdlog::error("msg=\"cannot claim partitions: no producer\"");
-        return false;
-      }
+      if (!EnsureProducer()) return false;  // retried by the group loop
       rd_kafka_t* rk = producer_.get();
       if (ErrorPtr e(rd_kafka_begin_transaction(rk)); e != nullptr) {
         (void)Failed("claim: begin transaction", e.get());
