@@ -31,6 +31,7 @@
 #include "testing/kafka_broker.h"
 #include "testing/kafka_cluster.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace assent {
 namespace {
@@ -209,15 +210,14 @@ class ClusterModeTest : public ::testing::Test {
     Instance& first = *Alive().front();
     ASSERT_TRUE(first.process->SeedCatalog(kPurpose, {v1::EMAIL}));
     for (Instance* i : Alive()) {
-      const absl::Time deadline = absl::Now() + absl::Seconds(20);
-      bool found = false;
-      while (!found && absl::Now() < deadline) {
-        v1::GetPurposeRequest request;
-        request.set_name(absl::StrCat("tenants/", kTenant, "/purposes/", kPurpose));
-        v1::Purpose purpose;
-        found = i->process->catalog().GetPurpose(Context().get(), request, &purpose).ok();
-        if (!found) absl::SleepFor(absl::Milliseconds(50));
-      }
+      const bool found = testing::WaitFor(
+          [&] {
+            v1::GetPurposeRequest request;
+            request.set_name(absl::StrCat("tenants/", kTenant, "/purposes/", kPurpose));
+            v1::Purpose purpose;
+            return i->process->catalog().GetPurpose(Context().get(), request, &purpose).ok();
+          },
+          absl::Seconds(20));
       ASSERT_TRUE(found) << "the purpose did not reach " << i->node_id;
     }
   }
@@ -460,13 +460,13 @@ TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {
     const absl::Time killed = absl::Now();
     KillInstance(*victim);
     // Writes to the moved partitions fail (or wait) only until a survivor owns them.
-    const absl::Time deadline = killed + absl::Seconds(30);
     std::map<int32_t, absl::Duration> recovered;
-    while (absl::Now() < deadline) {
-      recovered = RecoveryTimes(killed, busiest->second);
-      if (recovered.size() == busiest->second.size()) break;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
+    testing::WaitFor(
+        [&] {
+          recovered = RecoveryTimes(killed, busiest->second);
+          return recovered.size() == busiest->second.size();
+        },
+        absl::Seconds(30));
     ASSERT_EQ(recovered.size(), busiest->second.size()) << "writes did not resume within 30 s";
     absl::Duration worst;
     for (const auto& [p, d] : recovered) worst = std::max(worst, d);
@@ -538,15 +538,15 @@ TEST_F(ClusterModeTest, FencedFormerOwnerWritesNothing) {
   }
   // The survivors take its partitions.
   Instance& survivor = *instances_[1];
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  bool moved = false;
-  while (!moved && absl::Now() < deadline) {
-    for (Instance* i : {instances_[1].get(), instances_[2].get()}) {
-      absl::StatusOr<v1::ClusterStatus> status = Status(*i);
-      if (status.ok() && status->partitions(partition).owned_here()) moved = true;
-    }
-    if (!moved) absl::SleepFor(absl::Milliseconds(100));
-  }
+  const bool moved = testing::WaitFor(
+      [&] {
+        for (Instance* i : {instances_[1].get(), instances_[2].get()}) {
+          absl::StatusOr<v1::ClusterStatus> status = Status(*i);
+          if (status.ok() && status->partitions(partition).owned_here()) return true;
+        }
+        return false;
+      },
+      absl::Seconds(30));
   ASSERT_TRUE(moved) << "the frozen owner's partition did not move";
   // The new owner extends the history.
   ASSERT_TRUE(record(survivor, v1::GRANTED, absl::Seconds(20)).ok());
@@ -581,11 +581,12 @@ TEST_F(ClusterModeTest, BrokerKilledDuringLoadLosesNothing) {
   std::set<int32_t> all;
   for (int32_t p = 0; p < kPartitions; ++p) all.insert(p);
   std::map<int32_t, absl::Duration> resumed;
-  while (absl::Now() < killed + absl::Seconds(40)) {
-    resumed = RecoveryTimes(killed + absl::Seconds(1), all);
-    if (resumed.size() == all.size()) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  testing::WaitFor(
+      [&] {
+        resumed = RecoveryTimes(killed + absl::Seconds(1), all);
+        return resumed.size() == all.size();
+      },
+      absl::Seconds(40));
   EXPECT_EQ(resumed.size(), all.size()) << "writes to some partitions did not resume";
   absl::Duration worst;
   for (const auto& [p, d] : resumed) worst = std::max(worst, d + absl::Seconds(1));
@@ -611,15 +612,16 @@ TEST_F(ClusterModeTest, FourthInstanceTakesPartitions) {
   }
   StartInstance(4);
   // n4 joins the group once its replica has caught up; then the partitions are spread anew.
-  const absl::Time deadline = absl::Now() + absl::Seconds(40);
-  bool joined = false;
-  while (!joined && absl::Now() < deadline) {
-    absl::StatusOr<v1::ClusterStatus> status = Status(*instances_.back());
-    if (status.ok()) {
-      for (const v1::ClusterPartition& p : status->partitions()) joined |= p.owned_here();
-    }
-    if (!joined) absl::SleepFor(absl::Milliseconds(100));
-  }
+  testing::WaitFor(
+      [&] {
+        absl::StatusOr<v1::ClusterStatus> status = Status(*instances_.back());
+        if (!status.ok()) return false;
+        for (const v1::ClusterPartition& p : status->partitions()) {
+          if (p.owned_here()) return true;
+        }
+        return false;
+      },
+      absl::Seconds(40));
   std::map<int32_t, std::string> owners = AwaitOwnership();
   ASSERT_FALSE(owners.empty());
   int owned_by_fourth = 0;
