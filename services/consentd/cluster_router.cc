@@ -58,13 +58,19 @@ ClusterRouter::ClusterRouter(cluster::Node& node, const ledger::Ledger& ledger,
                        "Changelog records not yet applied to this instance's replica.");
   replay_ratio_ = gauge("assent_cluster_replay_ratio",
                         "Share of the changelog (as it stood at start) the replica has applied.");
-  ownership_changes_ = gauge("assent_cluster_ownership_changes",
-                             "Partitions gained or lost by this instance since it started.");
-  transactions_ = gauge("assent_cluster_transactions", "Kafka transactions (group commits).");
-  transaction_failures_ = gauge("assent_cluster_transaction_failures",
-                                "Kafka transactions that failed (writes answered UNAVAILABLE).");
-  replicated_ = gauge("assent_cluster_replicated_records",
-                      "Changelog records of other instances applied to this replica.");
+  // The node's statistics only grow: exported as counters, advanced by the difference at each
+  // refresh.
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  };
+  ownership_changes_ = counter("assent_cluster_ownership_changes_total",
+                               "Partitions gained or lost by this instance.");
+  transactions_ =
+      counter("assent_cluster_transactions_total", "Kafka transactions (group commits).");
+  transaction_failures_ = counter("assent_cluster_transaction_failures_total",
+                                  "Kafka transactions that failed (writes answered UNAVAILABLE).");
+  replicated_ = counter("assent_cluster_replicated_records_total",
+                        "Changelog records of other instances applied to this replica.");
   UpdateGauges();
   timer_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "cluster-router");
@@ -177,10 +183,14 @@ void ClusterRouter::UpdateGauges() {
   replica_lag_->Set(static_cast<double>(node_.ReplicaLag()));
   replay_ratio_->Set(node_.ReplayProgress());
   const cluster::Node::Stats stats = node_.stats();
-  ownership_changes_->Set(static_cast<double>(stats.ownership_changes));
-  transactions_->Set(static_cast<double>(stats.transactions));
-  transaction_failures_->Set(static_cast<double>(stats.transaction_failures));
-  replicated_->Set(static_cast<double>(stats.replicated_records));
+  auto advance = [](prometheus::Counter* c, uint64_t total) {
+    const double delta = static_cast<double>(total) - c->Value();
+    if (delta > 0) c->Increment(delta);
+  };
+  advance(ownership_changes_, stats.ownership_changes);
+  advance(transactions_, stats.transactions);
+  advance(transaction_failures_, stats.transaction_failures);
+  advance(replicated_, stats.replicated_records);
 }
 
 void ClusterRouter::TimerLoop() {

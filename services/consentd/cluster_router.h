@@ -84,10 +84,10 @@ class ClusterRouter {
   prometheus::Gauge* owned_;
   prometheus::Gauge* replica_lag_;
   prometheus::Gauge* replay_ratio_;
-  prometheus::Gauge* ownership_changes_;
-  prometheus::Gauge* transactions_;
-  prometheus::Gauge* transaction_failures_;
-  prometheus::Gauge* replicated_;
+  prometheus::Counter* ownership_changes_;
+  prometheus::Counter* transactions_;
+  prometheus::Counter* transaction_failures_;
+  prometheus::Counter* replicated_;
   absl::Time last_gauges_ = absl::InfinitePast();  // timer thread only
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
