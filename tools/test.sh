@@ -10,10 +10,15 @@ tools/check-format.sh
 # fetch the broker's jars once up front.
 tools/kafka/kafka.sh fetch
 
+# Free space where the three build trees go, printed before each: a full disk shows up here
+# rather than as a failed link.
+disk() { echo "== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free in $PWD"; }
+disk
 echo "== build (RelWithDebInfo)"
 tools/build.sh
 echo "== tests (RelWithDebInfo)"
 (cd build && ctest --output-on-failure --timeout 600 -j 2 -LE cluster)
+disk
 echo "== cluster tests (3-node Kafka cluster, consentd instances killed, frozen and added; one at a time)"
 (cd build && ctest --output-on-failure --timeout 900 -L cluster)
 echo "== load harness smoke run (consentd and noop_server, a few seconds each; figures not kept)"
@@ -32,9 +37,15 @@ echo "== consent reports benchmark smoke run (reports on vs off, report queries;
 tools/bench/reports/run.sh --smoke
 echo "== webhook benchmark smoke run (Kafka, consentd, webhook_forwarder, a local receiver; figures not kept)"
 tools/bench/webhooks/run.sh --smoke
+echo "== cluster benchmark smoke run (3-node Kafka cluster, single-node vs cluster writes, rebuild, one failover; figures not kept)"
+tools/bench/cluster/run.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke
+# The fuzz build is only for that smoke run (tools/fuzz.sh builds it again when run): its space
+# goes to the ASan build.
+rm -rf "${ASSENT_FUZZ_BUILD_DIR:-build-fuzz}"
+disk
 
 echo "== build (ASan+UBSan)"
 ASSENT_BUILD_DIR=build-asan tools/build.sh -DASSENT_SANITIZE=address
