@@ -166,7 +166,7 @@ log "write acknowledged -> visible to a sender ($latency_count withdrawals)"
 
 log "filling the cluster to $rebuild_subjects subjects"
 fill_start="$(now)"
-fill="$("$BIN/assent_load" --target "$cluster_targets" --method record --concurrency 256 \
+fill="$("$BIN/assent_load" --target "$cluster_targets" --method record --concurrency 512 \
   --subjects "$rebuild_subjects" --count "$rebuild_subjects")"
 fill_seconds="$(python3 -c "print(round($(now) - $fill_start, 1))")"
 log "fill: $fill in $fill_seconds s"
@@ -240,7 +240,7 @@ print("reaching a bare consumer of the changes topic (read_committed).\n")
 print(open(latency_md).read().strip() + "\n")
 print("## Rebuild of a node from Kafka\n")
 f = json.loads(fill)
-print(f"The cluster filled with {subjects:,} subjects (one RecordDecisions each, 256 callers over")
+print(f"The cluster filled with {subjects:,} subjects (one RecordDecisions each, 512 callers over")
 print(f"the three instances: {f['rps']:,.0f} writes/s, {fill_seconds} s). Then a fourth instance")
 print("started on an empty volume: time from its start until its replica applied the changelog as")
 print("it stood at start (`/readyz` 200; it then joins the group and takes partitions).\n")
