@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <set>
@@ -128,7 +129,7 @@ class Node::Impl {
       last_progress_log_ = clock_.Now();
       started_ = clock_.Now();
     }
-    RETURN_IF_ERROR(NewProducer());
+    RETURN_IF_ERROR(NewProducers());
     RETURN_IF_ERROR(NewReplicaConsumer());
     RETURN_IF_ERROR(QueryStartEnds());
     replica_thread_ = std::thread([this] {
@@ -163,7 +164,7 @@ class Node::Impl {
     if (replica_thread_.joinable()) replica_thread_.join();
     {
       absl::MutexLock lock(&producer_mu_);
-      producer_.reset();
+      for (events::KafkaPtr& p : producers_) p.reset();
     }
   }
 
@@ -306,6 +307,7 @@ class Node::Impl {
       }
       metadata = metadata_;
     }
+    NextProducer();
     if (metadata == nullptr || !EnsureProducer()) {
       return store::NotApplied(absl::UnavailableError("cluster producer not ready; retry"));
     }
@@ -341,7 +343,7 @@ class Node::Impl {
                         const std::set<int32_t>& touched,
                         rd_kafka_consumer_group_metadata_t& metadata)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
-    rd_kafka_t* rk = producer_.get();
+    rd_kafka_t* rk = producer();
     if (ErrorPtr e(rd_kafka_begin_transaction(rk)); e != nullptr) {
       return Failed("begin transaction", e.get());
     }
@@ -451,7 +453,7 @@ class Node::Impl {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
     constexpr int kAttempts = 4;
     for (int attempt = 1;; ++attempt) {
-      ErrorPtr e(rd_kafka_commit_transaction(producer_.get(), TimeoutMs()));
+      ErrorPtr e(rd_kafka_commit_transaction(producer(), TimeoutMs()));
       if (e == nullptr) return absl::OkStatus();
       if (rd_kafka_error_is_retriable(e.get()) && attempt < kAttempts) {
         spdlog::warn(
@@ -537,8 +539,8 @@ class Node::Impl {
   // Aborts the open transaction after a failure of ours (not librdkafka's).
   absl::Status Abort(std::string what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
     // Aborting with records still in flight can fail fatally (librdkafka#4849): flush first.
-    (void)rd_kafka_flush(producer_.get(), TimeoutMs());
-    ErrorPtr e(rd_kafka_abort_transaction(producer_.get(), TimeoutMs()));
+    (void)rd_kafka_flush(producer(), TimeoutMs());
+    ErrorPtr e(rd_kafka_abort_transaction(producer(), TimeoutMs()));
     if (e != nullptr && rd_kafka_error_is_fatal(e.get())) RebuildProducer();
     return store::NotApplied(
         absl::UnavailableError(absl::StrCat("cluster write: ", what, "; nothing was written")));
@@ -556,8 +558,8 @@ class Node::Impl {
     } else {
       // Abortable (or retriable: a retry is the client's, with its idempotency key). Flushed
       // first: aborting with records in flight can fail fatally (librdkafka#4849).
-      (void)rd_kafka_flush(producer_.get(), TimeoutMs());
-      ErrorPtr aborted(rd_kafka_abort_transaction(producer_.get(), TimeoutMs()));
+      (void)rd_kafka_flush(producer(), TimeoutMs());
+      ErrorPtr aborted(rd_kafka_abort_transaction(producer(), TimeoutMs()));
       if (aborted != nullptr && rd_kafka_error_is_fatal(aborted.get())) RebuildProducer();
     }
     spdlog::warn("msg=\"cluster transaction failed; aborted\" step=\"{}\" error=\"{}\"", what,
@@ -575,24 +577,35 @@ class Node::Impl {
   // True when there is a producer, making one when a rebuild failed earlier (the brokers were
   // unreachable when the previous one had to go).
   bool EnsureProducer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
-    if (producer_ != nullptr) return true;
-    if (absl::Status s = NewProducerLocked(); !s.ok()) {
+    if (producers_[current_] != nullptr) return true;
+    if (absl::Status s = NewProducerLocked(current_); !s.ok()) {
       spdlog::error("msg=\"cluster producer not ready\" error=\"{}\"", s.ToString());
       return false;
     }
     return true;
   }
 
+  // The producer of the transaction being run.
+  rd_kafka_t* producer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    return producers_[current_].get();
+  }
+
+  // Each transaction takes the producer that did not run the previous one.
+  void NextProducer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+    current_ = (current_ + 1) % kProducers;
+  }
+
   void RebuildProducer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
-    producer_.reset();
-    if (absl::Status s = NewProducerLocked(); !s.ok()) {
+    producers_[current_].reset();
+    if (absl::Status s = NewProducerLocked(current_); !s.ok()) {
       spdlog::error("msg=\"cluster producer not rebuilt\" error=\"{}\"", s.ToString());
     }
   }
 
-  absl::Status NewProducer() {
+  absl::Status NewProducers() {
     absl::MutexLock lock(&producer_mu_);
-    return NewProducerLocked();
+    for (int i = 0; i < kProducers; ++i) RETURN_IF_ERROR(NewProducerLocked(i));
+    return absl::OkStatus();
   }
 
   absl::Status Configure(rd_kafka_conf_t* conf,
@@ -607,10 +620,13 @@ class Node::Impl {
     return absl::OkStatus();
   }
 
-  absl::Status NewProducerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
+  // Producer `index`: transactional id <group>.<node> for the first (the id of versions with one
+  // producer), <group>.<node>.<index> for the others.
+  absl::Status NewProducerLocked(int index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
     events::ConfPtr conf(rd_kafka_conf_new());
     RETURN_IF_ERROR(Configure(
-        conf.get(), {{"transactional.id", absl::StrCat(options_.group_id, ".", options_.node_id)},
+        conf.get(), {{"transactional.id", absl::StrCat(options_.group_id, ".", options_.node_id,
+                                                       index == 0 ? "" : absl::StrCat(".", index))},
                      {"transaction.timeout.ms",
                       absl::StrCat(absl::ToInt64Milliseconds(options_.transaction_timeout))},
                      {"enable.idempotence", "true"},
@@ -630,7 +646,7 @@ class Node::Impl {
       return absl::UnavailableError(
           absl::StrCat("cluster producer: init transactions: ", ErrorText(e.get())));
     }
-    producer_ = std::move(rk);
+    producers_[index] = std::move(rk);
     return absl::OkStatus();
   }
 
@@ -779,8 +795,9 @@ class Node::Impl {
     const absl::Time started = clock_.Now();
     {
       absl::MutexLock producer_lock(&producer_mu_);
+      NextProducer();
       if (!EnsureProducer()) return false;  // retried by the group loop
-      rd_kafka_t* rk = producer_.get();
+      rd_kafka_t* rk = producer();
       if (ErrorPtr e(rd_kafka_begin_transaction(rk)); e != nullptr) {
         (void)Failed("claim: begin transaction", e.get());
         return false;
@@ -1073,9 +1090,15 @@ class Node::Impl {
   Stats stats_ ABSL_GUARDED_BY(mu_);
   bool caught_up_logged_ ABSL_GUARDED_BY(mu_) = false;
 
-  // Serialises transactions (group commits and claims) on the one producer.
+  // Serialises transactions (group commits and claims). They alternate between two transactional
+  // producers: once a commit returns, the coordinator still writes its markers, and a new
+  // transaction of the same transactional id is refused (CONCURRENT_TRANSACTIONS) until it has;
+  // librdkafka retries after 20 ms, a third of a transaction's time on local brokers. The other
+  // id's previous transaction finished long before.
+  static constexpr int kProducers = 2;
   absl::Mutex producer_mu_;
-  events::KafkaPtr producer_ ABSL_GUARDED_BY(producer_mu_);
+  std::array<events::KafkaPtr, kProducers> producers_ ABSL_GUARDED_BY(producer_mu_);
+  int current_ ABSL_GUARDED_BY(producer_mu_) = 0;
   // Serialises applies to the store (the owner's commits and the replica).
   absl::Mutex apply_mu_;
 

@@ -156,7 +156,8 @@ void Committer::Loop() {
       // Waits for work and for room in the pipeline; mutations that arrive meanwhile join the
       // next group.
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return (stopping_ || !queue_.empty()) && prepared_.empty();
+        return (stopping_ || !queue_.empty()) && prepared_.empty() &&
+               (options_.sink == nullptr || !writing_);
       };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) {  // stopping and drained; the writer finishes what it holds
@@ -244,6 +245,7 @@ void Committer::WriterLoop() {
       if (prepared_.empty()) return;  // the committer stopped and everything is written
       group = std::move(prepared_.front());
       prepared_.pop_front();
+      writing_ = true;
     }
     Finish(*group);
   }
@@ -279,6 +281,7 @@ void Committer::Finish(Group& group) {
   {
     absl::MutexLock lock(&mu_);
     finished_through_ = group.number;
+    writing_ = false;
     stats_.groups++;
     stats_.mutations += group.results.size();
     if (write_failed) stats_.failed_writes++;
