@@ -271,9 +271,12 @@ Server& Server::Add(std::string_view method, std::string route_name, const std::
 
 void Server::InstallHooks() {
   // Not httplib's default, SO_REUSEPORT, which lets a second server bind the same port unnoticed.
-  server_->set_socket_options([](socket_t sock) {
+  // The hook sees each socket httplib creates to bind (one per address tried); the last one is
+  // the one that bound, whose listen backlog Start() raises.
+  server_->set_socket_options([this](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
   });
   server_->set_payload_max_length(options_.max_body_bytes);
   const auto set_timeout = [](absl::Duration d, auto set) {
@@ -375,6 +378,14 @@ absl::Status Server::Start() {
     return absl::UnavailableError(absl::StrCat("listen: cannot listen on ", options_.listen,
                                                error != 0 ? ": " : "",
                                                error != 0 ? std::strerror(error) : ""));
+  }
+  // httplib 0.11.4 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed when Debian
+  // built the library): a burst of more new connections than that (a load balancer opening its
+  // pool, a page's assets) overflowed the accept queue, and the kernel dropped the extra SYNs,
+  // which the clients resent a second later. listen() again on the listening socket raises it.
+  if (::listen(listen_socket_, SOMAXCONN) != 0) {
+    Log()->warn("msg=\"cannot raise the listen backlog\" server={} error=\"{}\"",
+                options_.server_name, std::strerror(errno));
   }
   port_ = port;
   state_ = State::kServing;

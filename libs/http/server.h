@@ -143,6 +143,7 @@ class Server {
   std::unique_ptr<Metrics> metrics_;            // null without a registry
   std::vector<std::unique_ptr<Route>> routes_;  // fixed once serving
   std::unique_ptr<httplib::Server> server_;
+  int listen_socket_ = -1;  // the socket httplib last created to bind, before Start() returns
   std::thread thread_;
 
   mutable absl::Mutex mu_;

@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -339,6 +340,38 @@ TEST(ServerTest, StartFailsNamingTheAddressWhenThePortIsTaken) {
   EXPECT_THAT(second->Start(),
               StatusIs(absl::StatusCode::kUnavailable,
                        AllOf(HasSubstr(first->address()), HasSubstr("Address already in use"))));
+}
+
+// The listening socket's accept-queue limit, found among this process's descriptors by its port
+// (TCP_INFO reports a listener's limit in tcpi_sacked); -1 when no listener has that port.
+int ListenBacklog(int port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) {
+      continue;
+    }
+    sockaddr_in addr{};
+    len = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+        addr.sin_family != AF_INET || ntohs(addr.sin_port) != port) {
+      continue;
+    }
+    tcp_info info{};
+    len = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return -1;
+    return static_cast<int>(info.tcpi_sacked);
+  }
+  return -1;
+}
+
+// httplib's own backlog of 5 dropped the SYNs of a burst of new connections whenever the accept
+// thread was a moment late, and each dropped client waited a second to resend.
+TEST(ServerTest, ListensWithTheSystemsBacklogNotHttplibsFive) {
+  auto server = Serve(LocalOptions(), [](Server& s) { DemoRoutes(s); });
+  ASSERT_NE(server, nullptr);
+  EXPECT_GE(ListenBacklog(server->port()), 128);
+  EXPECT_TRUE(httplib::Client("127.0.0.1", server->port()).Get("/hello/bob"));
 }
 
 TEST(ServerTest, StopIsIdempotentAndFinal) {
