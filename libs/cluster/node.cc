@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "assent/storage/v1/changelog.pb.h"
 #include "cluster/partition.h"
@@ -31,6 +32,9 @@ using storage::v1::ChangelogRecord;
 using storage::v1::StoreOp;
 
 constexpr int kReplicaBatch = 512;
+// The group consumer's client.id: this prefix and the node id (how the group's member list,
+// which the group describes by client id, names instances).
+constexpr char kClientIdPrefix[] = "consentd-";
 
 // Meta key of a partition's next changelog offset to apply: "cluster/applied/" + be32 partition.
 std::string AppliedKey(int32_t partition) {
@@ -622,11 +626,15 @@ class Node::Impl {
 
   // Producer `index`: transactional id <group>.<node> for the first (the id of versions with one
   // producer), <group>.<node>.<index> for the others.
+  std::string TransactionalId(std::string_view node_id, int index) const {
+    return absl::StrCat(options_.group_id, ".", Sv(node_id),
+                        index == 0 ? "" : absl::StrCat(".", index));
+  }
+
   absl::Status NewProducerLocked(int index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_) {
     events::ConfPtr conf(rd_kafka_conf_new());
     RETURN_IF_ERROR(Configure(
-        conf.get(), {{"transactional.id", absl::StrCat(options_.group_id, ".", options_.node_id,
-                                                       index == 0 ? "" : absl::StrCat(".", index))},
+        conf.get(), {{"transactional.id", TransactionalId(options_.node_id, index)},
                      {"transaction.timeout.ms",
                       absl::StrCat(absl::ToInt64Milliseconds(options_.transaction_timeout))},
                      {"enable.idempotence", "true"},
@@ -683,7 +691,7 @@ class Node::Impl {
     RETURN_IF_ERROR(Configure(
         conf.get(),
         {{"group.id", options_.group_id},
-         {"client.id", absl::StrCat("consentd-", options_.node_id)},
+         {"client.id", absl::StrCat(kClientIdPrefix, options_.node_id)},
          {"partition.assignment.strategy", "range"},
          {"session.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(options_.session_timeout))},
          {"heartbeat.interval.ms",
@@ -830,6 +838,7 @@ class Node::Impl {
       if (!SendOffsets(rk, set, *metadata).ok()) return false;
       if (!CommitTransaction("claim: commit transaction").ok()) return false;
     }
+    EndDepartedOwnersTransactions(partitions);
     // Replay: the partitions become active when the replica has applied the claims.
     absl::MutexLock lock(&mu_);
     if (epoch_ != epoch) return true;  // overtaken (a rebalance or a re-claim); the next follows
@@ -838,6 +847,124 @@ class Node::Impl {
     awaiting_since_ = started;
     ActivateReplayed();
     return true;
+  }
+
+  // An owner killed (or frozen) inside a transaction leaves it open, and an open transaction
+  // holds its partitions' last stable offset: the replica (read_committed) cannot read past it,
+  // so the new owner's claim stays unapplied until the coordinator aborts the transaction at
+  // transaction.timeout.ms. The previous owners of `partitions` that are no longer in the group
+  // have their transactions ended now instead: a producer initialised under each of their
+  // transactional ids bumps the id's epoch, which makes the coordinator abort the open
+  // transaction and fences the old producer (should the instance only have been frozen). Owners
+  // still in the group are left alone: a revoked owner's transaction fails by itself at
+  // send_offsets (its group generation is stale), and fencing it would fail the writes of the
+  // partitions it still owns.
+  void EndDepartedOwnersTransactions(const std::vector<int32_t>& partitions) {
+    std::set<std::string> previous;
+    {
+      absl::MutexLock lock(&mu_);
+      for (int32_t p : partitions) {
+        if (owners_[p].has_value() && owners_[p]->node_id != options_.node_id) {
+          previous.insert(owners_[p]->node_id);
+        }
+      }
+    }
+    if (previous.empty()) return;
+    const absl::Time started = clock_.Now();
+    absl::StatusOr<std::set<std::string>> members = GroupMembers();
+    if (!members.ok()) {
+      spdlog::warn(
+          "msg=\"cluster group not described; a departed owner's open transaction ends at the "
+          "transaction timeout\" error=\"{}\"",
+          members.status().ToString());
+      return;
+    }
+    for (const std::string& node : previous) {
+      if (members->contains(node)) continue;
+      absl::Status fenced = FenceTransactionalIds(node);
+      {
+        absl::MutexLock lock(&mu_);
+        (fenced.ok() ? stats_.departed_owners_fenced : stats_.departed_owner_fence_failures)++;
+      }
+      if (fenced.ok()) {
+        spdlog::info("msg=\"cluster: ended the transactions of a departed owner\" node_id={} ms={}",
+                     node, absl::ToInt64Milliseconds(clock_.Now() - started));
+      } else {
+        spdlog::warn(
+            "msg=\"cluster: a departed owner's transactions not ended; its open transaction ends "
+            "at the transaction timeout\" node_id={} error=\"{}\"",
+            node, fenced.ToString());
+      }
+    }
+  }
+
+  // The node ids of the group's members (their client ids less kClientIdPrefix).
+  absl::StatusOr<std::set<std::string>> GroupMembers() {
+    rd_kafka_t* rk = group_.get();
+    char errstr[512];
+    std::unique_ptr<rd_kafka_AdminOptions_t, events::KafkaDeleter> admin_options(
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS));
+    rd_kafka_AdminOptions_set_request_timeout(admin_options.get(), TimeoutMs(), errstr,
+                                              sizeof(errstr));
+    events::QueuePtr queue(rd_kafka_queue_new(rk));
+    const char* groups[] = {options_.group_id.c_str()};
+    rd_kafka_DescribeConsumerGroups(rk, groups, 1, admin_options.get(), queue.get());
+    events::EventPtr event(rd_kafka_queue_poll(queue.get(), TimeoutMs() + 1000));
+    if (event == nullptr) return absl::UnavailableError("no answer to DescribeConsumerGroups");
+    if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::UnavailableError(rd_kafka_event_error_string(event.get()));
+    }
+    const rd_kafka_DescribeConsumerGroups_result_t* result =
+        rd_kafka_event_DescribeConsumerGroups_result(event.get());
+    size_t count = 0;
+    const rd_kafka_ConsumerGroupDescription_t** described =
+        rd_kafka_DescribeConsumerGroups_result_groups(result, &count);
+    if (count != 1) return absl::UnavailableError("DescribeConsumerGroups: no group described");
+    if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(described[0]);
+        e != nullptr) {
+      return absl::UnavailableError(ErrorText(e));
+    }
+    std::set<std::string> members;
+    const size_t n = rd_kafka_ConsumerGroupDescription_member_count(described[0]);
+    for (size_t i = 0; i < n; ++i) {
+      absl::string_view client_id = rd_kafka_MemberDescription_client_id(
+          rd_kafka_ConsumerGroupDescription_member(described[0], i));
+      if (absl::ConsumePrefix(&client_id, kClientIdPrefix)) members.emplace(client_id);
+    }
+    // This instance got its assignment from the group, so the group knows it: a description
+    // without it is not of the current generation.
+    if (!members.contains(options_.node_id)) {
+      return absl::UnavailableError("DescribeConsumerGroups: this instance is not listed");
+    }
+    return members;
+  }
+
+  // Initialises a producer under each transactional id `node` uses, and lets it go.
+  absl::Status FenceTransactionalIds(const std::string& node) {
+    std::array<events::KafkaPtr, kProducers> fencers;
+    for (int i = 0; i < kProducers; ++i) {
+      events::ConfPtr conf(rd_kafka_conf_new());
+      RETURN_IF_ERROR(Configure(
+          conf.get(), {{"transactional.id", TransactionalId(node, i)},
+                       {"transaction.timeout.ms",
+                        absl::StrCat(absl::ToInt64Milliseconds(options_.transaction_timeout))},
+                       {"log_level", "4"}}));
+      char errstr[512];
+      fencers[i].reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
+      if (fencers[i] == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat("cluster fencing producer: ", errstr));
+      }
+      conf.release();
+    }
+    // Created together so that their coordinators are looked up at once.
+    for (int i = 0; i < kProducers; ++i) {
+      ErrorPtr e(rd_kafka_init_transactions(fencers[i].get(), TimeoutMs()));
+      if (e != nullptr) {
+        return absl::UnavailableError(absl::StrCat(
+            "init transactions of ", TransactionalId(node, i), ": ", ErrorText(e.get())));
+      }
+    }
+    return absl::OkStatus();
   }
 
   // Activates the claimed partitions whose claim the replica has applied (so everything before

@@ -108,6 +108,10 @@ class Node final : public store::DurableSink {
     uint64_t transactions = 0;       // group commits
     uint64_t transaction_failures = 0;
     uint64_t replicated_records = 0;  // changelog records of others applied here
+    // Departed previous owners whose open transactions a claim here ended at once, and those it
+    // could not (they end at the transaction timeout).
+    uint64_t departed_owners_fenced = 0;
+    uint64_t departed_owner_fence_failures = 0;
   };
 
   // Creates the changelog topic when missing, opens the clients and starts the replica (from the

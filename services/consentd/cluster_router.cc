@@ -71,6 +71,15 @@ ClusterRouter::ClusterRouter(cluster::Node& node, const ledger::Ledger& ledger,
                                   "Kafka transactions that failed (writes answered UNAVAILABLE).");
   replicated_ = counter("assent_cluster_replicated_records_total",
                         "Changelog records of other instances applied to this replica.");
+  auto& fences = prometheus::BuildCounter()
+                     .Name("assent_cluster_departed_owner_fences_total")
+                     .Help(
+                         "Previous owners no longer in the group whose open transactions a "
+                         "claim here ended at once (result=ended), or could not (result=failed: "
+                         "they end at cluster.transaction_timeout).")
+                     .Register(registry);
+  departed_fenced_ = &fences.Add({{"result", "ended"}});
+  departed_fence_failures_ = &fences.Add({{"result", "failed"}});
   UpdateGauges();
   timer_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "cluster-router");
@@ -191,6 +200,8 @@ void ClusterRouter::UpdateGauges() {
   advance(transactions_, stats.transactions);
   advance(transaction_failures_, stats.transaction_failures);
   advance(replicated_, stats.replicated_records);
+  advance(departed_fenced_, stats.departed_owners_fenced);
+  advance(departed_fence_failures_, stats.departed_owner_fence_failures);
 }
 
 void ClusterRouter::TimerLoop() {

@@ -88,6 +88,8 @@ class ClusterRouter {
   prometheus::Counter* transactions_;
   prometheus::Counter* transaction_failures_;
   prometheus::Counter* replicated_;
+  prometheus::Counter* departed_fenced_;
+  prometheus::Counter* departed_fence_failures_;
   absl::Time last_gauges_ = absl::InfinitePast();  // timer thread only
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "assent/v1/admin.grpc.pb.h"
@@ -548,6 +549,19 @@ TEST_F(ClusterModeTest, FencedFormerOwnerWritesNothing) {
       },
       absl::Seconds(30));
   ASSERT_TRUE(moved) << "the frozen owner's partition did not move";
+  // The instance that claimed it, finding the former owner gone from the group, ended its
+  // transactions (fenced its transactional ids) instead of waiting for the transaction timeout.
+  const std::string fenced =
+      absl::StrCat("ended the transactions of a departed owner\" node_id=", zombie.node_id);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        for (Instance* i : {instances_[1].get(), instances_[2].get()}) {
+          if (absl::StrContains(i->process->log(), fenced)) return true;
+        }
+        return false;
+      },
+      absl::Seconds(10)))
+      << "no survivor logged: " << fenced;
   // The new owner extends the history.
   ASSERT_TRUE(record(survivor, v1::GRANTED, absl::Seconds(20)).ok());
   const auto before_resume = History(survivor, subject);
