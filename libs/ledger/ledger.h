@@ -12,6 +12,7 @@
 // thread and must not block.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,6 +100,10 @@ struct PreparedDecisions {
 struct Caller {
   std::string principal;
 };
+
+// Whether this instance sweeps a due-index entry (cluster mode: its target's partition is owned
+// here; every instance sweeps the partitions it owns). Given the entry's key in Cf::kDue.
+using DueFilter = std::function<bool(std::string_view due_key)>;
 
 // What one sweep did (Ledger::SweepDue).
 struct SweepStats {
@@ -296,8 +301,12 @@ class Ledger {
   // PENDING decisions past their expire_time LAPSED (DECISIONS_EXPIRED / PENDING_EXPIRED changes
   // by actor "assent"), one committer mutation per target, and waits for them to be durable.
   // Each entry is deleted in the batch that does its work, so a crash repeats work with the same
-  // event ids, never new ones. Call from one thread at a time (not the committer's).
-  absl::StatusOr<SweepStats> SweepDue(absl::Time now, int max_entries);
+  // event ids, never new ones. Call from one thread at a time (not the committer's). With
+  // `handled_here`, entries it refuses are passed over (another instance sweeps them), at most
+  // kMaxPassedOverPerEntry * max_entries of them per round.
+  static constexpr int kMaxPassedOverPerEntry = 8;
+  absl::StatusOr<SweepStats> SweepDue(absl::Time now, int max_entries,
+                                      const DueFilter& handled_here = nullptr);
   // Indexes the due work of up to `max_targets` targets stored before the due index existed
   // (a store migrated from format 1), resuming from its cursor; done once every target is.
   absl::StatusOr<BackfillProgress> BackfillDue(int max_targets);

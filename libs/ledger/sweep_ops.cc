@@ -149,7 +149,8 @@ void SweepTarget(store::Txn& txn, const v1::TargetRef& target, const std::vector
 
 }  // namespace
 
-absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries) {
+absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries,
+                                            const DueFilter& handled_here) {
   SweepStats stats;
   // What is due, grouped by target (one mutation each), read from the store: entries deleted by
   // a mutation still in flight may be read again, and the mutation skips them (txn.Get sees them
@@ -160,6 +161,7 @@ absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries) {
     const std::string end = DueKeyAfter(now);
     std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(store::Cf::kDue);
     int taken = 0;
+    int passed_over = 0;
     // Through a backlog, each round resumes after the previous round's last entry instead of
     // stepping again over the deletions the previous rounds left at the start of the index.
     // Once caught up, the next round starts from the beginning, so an entry written meanwhile
@@ -174,6 +176,14 @@ absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries) {
     for (; it->Valid(); it->Next()) {
       const std::string_view key(it->key().data(), it->key().size());
       if (key >= end) break;
+      if (handled_here && !handled_here(key)) {
+        // Another instance's: a round that meets many resumes after them next time.
+        if (++passed_over >= kMaxPassedOverPerEntry * max_entries) {
+          sweep_cursor_ = std::string(key);
+          break;
+        }
+        continue;
+      }
       if (taken == max_entries) {
         stats.more = true;
         sweep_cursor_ = std::string(key);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "spdlog/spdlog.h"
 
@@ -22,8 +23,9 @@ prometheus::Family<prometheus::Counter>& WorkFamily(prometheus::Registry& regist
 
 LifecycleRunner::LifecycleRunner(SweeperOptions options, const Clock& clock, ledger::Ledger& ledger,
                                  const store::Store& store, const store::Committer& committer,
-                                 prometheus::Registry& registry)
+                                 prometheus::Registry& registry, ledger::DueFilter handled_here)
     : options_(options),
+      handled_here_(std::move(handled_here)),
       clock_(clock),
       ledger_(ledger),
       store_(store),
@@ -68,9 +70,19 @@ void LifecycleRunner::Start() {
         ->warn("msg=\"sweeper disabled: nothing expires or is reminded by time\"");
     return;
   }
+  sweeper_ = std::make_unique<PeriodicRunner>("sweeper", clock_, [this] { return SweepRound(); });
+  if (handled_here_ != nullptr) {
+    backfilled_.store(true, std::memory_order_release);
+    backfill_ratio_.Set(1);
+    sweeper_->Start();
+    spdlog::get("consentd")
+        ->warn(
+            "msg=\"cluster mode: the sweeper runs over the partitions owned here; re-permission "
+            "campaigns do not run yet (docs/SCALING.md)\"");
+    return;
+  }
   backfill_ =
       std::make_unique<PeriodicRunner>("due-backfill", clock_, [this] { return BackfillRound(); });
-  sweeper_ = std::make_unique<PeriodicRunner>("sweeper", clock_, [this] { return SweepRound(); });
   repermission_ = std::make_unique<PeriodicRunner>("repermission", clock_,
                                                    [this] { return RepermissionRound(); });
   backfill_->Start();
@@ -111,7 +123,7 @@ absl::Duration LifecycleRunner::SweepRound() {
     return options_.interval;
   }
   const absl::Time now = clock_.Now();
-  absl::StatusOr<ledger::SweepStats> stats = ledger_.SweepDue(now, options_.batch);
+  absl::StatusOr<ledger::SweepStats> stats = ledger_.SweepDue(now, options_.batch, handled_here_);
   if (!stats.ok()) {
     errors_.Increment();
     spdlog::get("consentd")

@@ -7,6 +7,11 @@
 // slows down the writes callers wait for. Its progress is the due index itself (entries are
 // deleted with the work they cause), so a restart resumes where it stopped.
 //
+// In cluster mode every instance runs the sweeper over the partitions it owns (`handled_here`);
+// an entry whose partition moves mid-round fails to commit on the old owner and stays due for the
+// new one. Neither the backfill (cluster stores start empty, in the current format) nor
+// re-permission campaigns (a campaign walks a whole tenant, across owners) run there yet.
+//
 // Thread safety: Start and Stop from one thread.
 #pragma once
 
@@ -31,7 +36,7 @@ class LifecycleRunner {
   // Everything must outlive the runner.
   LifecycleRunner(SweeperOptions options, const Clock& clock, ledger::Ledger& ledger,
                   const store::Store& store, const store::Committer& committer,
-                  prometheus::Registry& registry);
+                  prometheus::Registry& registry, ledger::DueFilter handled_here = nullptr);
   ~LifecycleRunner();
 
   void Start();
@@ -45,6 +50,7 @@ class LifecycleRunner {
   double StoredTargets() const;
 
   const SweeperOptions options_;
+  const ledger::DueFilter handled_here_;  // cluster mode; null: every entry
   const Clock& clock_;
   ledger::Ledger& ledger_;
   const store::Store& store_;

@@ -391,9 +391,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         clock, *server->ledger_, server->erasure_log_.get(), *server->metrics_->registry());
     server->rights_->Start();
   } else {
-    log->warn(
-        "msg=\"cluster mode: the sweeper (expiry, reminders, re-permission) and tenant "
-        "offboarding do not run yet (docs/SCALING.md)\"");
+    // Each instance sweeps the due entries of the partitions it owns.
+    cluster::Node* node = server->cluster_.get();
+    server->lifecycle_ = std::make_unique<LifecycleRunner>(
+        config.sweeper, clock, *server->ledger_, *server->store_, *server->committer_,
+        *server->metrics_->registry(), [node](std::string_view due_key) {
+          std::optional<std::string> route = ledger::RouteOfWrite(store::Cf::kDue, due_key);
+          return route.has_value() && node->Owns(node->PartitionOf(*route));
+        });
+    server->lifecycle_->Start();
+    log->warn("msg=\"cluster mode: tenant offboarding does not run yet (docs/SCALING.md)\"");
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->phase_ = Phase::kServing;

@@ -10,6 +10,7 @@
 // failover benchmark, tools/bench/cluster/run.sh); it prints each failover time.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -27,6 +28,7 @@
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/events.pb.h"
 #include "cluster/partition.h"
+#include "common/time_util.h"
 #include "gtest/gtest.h"
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
@@ -147,6 +149,8 @@ class ClusterModeTest : public ::testing::Test {
                               "1s",
                               "--cluster-transaction-timeout",
                               "5s",
+                              "--sweeper-interval",
+                              "100ms",
                               "--contact-key-secret-file",
                               secret_->Sub("contact.secret")});
     instance->admin = v1::AdminService::NewStub(instance->process->channel());
@@ -650,6 +654,71 @@ TEST_F(ClusterModeTest, FourthInstanceTakesPartitions) {
   // A handover answers UNAVAILABLE only when a call waited longer than cluster.forward_timeout.
   EXPECT_EQ(log_.failed, failed_before);
   VerifyConsistent(subjects);
+}
+
+// The sweeper runs on every instance over the partitions it owns: grants expire once each, on the
+// owner of their subject's partition, also for the partitions of an owner killed before they
+// were due.
+TEST_F(ClusterModeTest, GrantsExpireOnceEachOnTheirPartitionsOwner) {
+  for (int i = 1; i <= 3; ++i) StartInstance(i);
+  std::map<int32_t, std::string> owners = AwaitOwnership();
+  ASSERT_FALSE(owners.empty());
+  SeedCatalog();
+  const std::vector<std::string> subjects = Subjects(18);
+  // Each subject's first write (the first transaction over a partition and topic is slow) is a
+  // grant without expiry, the second one expiring a few seconds later.
+  absl::Time first_due = absl::InfiniteFuture();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t k = 0; k < subjects.size(); ++k) {
+      Instance& entry = *instances_[k % instances_.size()];
+      v1::RecordDecisionsRequest request;
+      request.set_tenant(kTenant);
+      request.mutable_target()->set_subject_id(subjects[k]);
+      request.set_source("cluster-test");
+      request.set_actor("sweep");
+      v1::DecisionInput* d = request.add_decisions();
+      d->set_purpose_id(kPurpose);
+      d->set_channel(v1::EMAIL);
+      d->set_state(v1::GRANTED);
+      if (pass == 1) {
+        const absl::Time due = absl::Now() + absl::Seconds(4);
+        first_due = std::min(first_due, due);
+        *d->mutable_expire_time() = ToProto(due);
+      }
+      v1::RecordDecisionsResponse response;
+      auto stub = v1::ConsentService::NewStub(entry.process->channel());
+      grpc::Status s = stub->RecordDecisions(Context(absl::Seconds(20)).get(), request, &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      std::lock_guard<std::mutex> lock(log_.mu);
+      log_.acked[subjects[k]] = 3;  // two grants, then the expiry of the second
+    }
+  }
+  // The owner of the most partitions dies before anything is due: its entries are swept by the
+  // instances that take its partitions.
+  std::map<std::string, int> owned;
+  for (const auto& [p, owner] : owners) owned[owner]++;
+  std::string victim = owned.begin()->first;
+  for (const auto& [node, n] : owned) {
+    if (n > owned[victim]) victim = node;
+  }
+  for (auto& i : instances_) {
+    if (i->node_id == victim) KillInstance(*i);
+  }
+  ASSERT_LT(absl::Now(), first_due) << "a grant was due before the owner was killed";
+  // Every history on every survivor: the grants and one DECISIONS_EXPIRED by the sweeper; the
+  // events match the histories, once each.
+  VerifyConsistent(subjects);
+  for (const std::string& subject : subjects) {
+    auto stub = v1::ConsentService::NewStub(Alive().front()->process->channel());
+    v1::ListHistoryRequest request;
+    request.set_tenant(kTenant);
+    request.mutable_target()->set_subject_id(subject);
+    v1::ListHistoryResponse response;
+    ASSERT_TRUE(stub->ListHistory(Context().get(), request, &response).ok());
+    ASSERT_EQ(response.records_size(), 3) << subject;
+    EXPECT_EQ(response.records(2).kind(), v1::DECISIONS_EXPIRED) << subject;
+    EXPECT_EQ(response.records(2).actor(), "assent") << subject;
+  }
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 // decisions, PENDING decisions whose window closes, and the backfill of a store written before the
 // due index existed.
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/events.pb.h"
 #include "assent/v1/lifecycle.pb.h"
@@ -303,6 +305,40 @@ TEST_F(SweeperTest, ManyDueEntriesAreSweptInBatchesWithoutLoss) {
   EXPECT_EQ(DueEntries(), 0);
   EXPECT_THAT(Changes(v1::DECISIONS_EXPIRED), SizeIs(kSubjects));
   EXPECT_EQ(reminders, kSubjects);
+}
+
+// Cluster mode: an instance sweeps only the entries of the partitions it owns; the others stay
+// due for their owners, including past a round's limit of entries passed over.
+TEST_F(SweeperTest, AFilterLeavesOtherInstancesEntriesDue) {
+  constexpr int kSubjects = 100;
+  for (int i = 0; i < kSubjects; ++i) {
+    ASSERT_OK(Record(absl::StrCat("s", i), v1::GRANTED, absl::Seconds(3), "offers").status());
+  }
+  clock_.Advance(absl::Seconds(4));
+  // "Owned here": the subjects whose number ends in 7 (s7, s17, ..., s97).
+  const DueFilter mine = [](std::string_view key) {
+    std::optional<DueKey> due = DecodeDueKey(key);
+    return due.has_value() && absl::EndsWith(due->entity, "7");
+  };
+  int expired = 0;
+  for (int round = 0; round < 20; ++round) {  // 4 per round: 32 passed over hit the limit
+    auto stats = ledger_->SweepDue(clock_.Now(), 4, mine);
+    ASSERT_OK(stats.status());
+    expired += stats->expired;
+  }
+  EXPECT_EQ(expired, 10);
+  std::set<std::string> lapsed;
+  for (const v1::ConsentChanged& c : Changes(v1::DECISIONS_EXPIRED)) {
+    lapsed.insert(c.target().subject_id());
+  }
+  EXPECT_THAT(lapsed,
+              ElementsAre("s17", "s27", "s37", "s47", "s57", "s67", "s7", "s77", "s87", "s97"));
+  EXPECT_EQ(DueEntries(), kSubjects - 10);
+  // The owner of the rest sweeps them (a round resumes where the previous one stopped, the next
+  // one starts over).
+  const int first = Sweep().expired;
+  EXPECT_EQ(first + Sweep().expired, kSubjects - 10);
+  EXPECT_EQ(DueEntries(), 0);
 }
 
 TEST_F(SweeperTest, WorkSurvivesAReopenAndIsNotRepeated) {
