@@ -101,9 +101,10 @@ struct Caller {
   std::string principal;
 };
 
-// Whether this instance sweeps a due-index entry (cluster mode: its target's partition is owned
-// here; every instance sweeps the partitions it owns). Given the entry's key in Cf::kDue.
-using DueFilter = std::function<bool(std::string_view due_key)>;
+// Whether this instance does the background work of a stored key (cluster mode: the key's
+// partition is owned here; each instance works on the partitions it owns). Given the key in the
+// column family the walk reads (Cf::kDue for SweepDue, Cf::kKeys for RewrapDataKeys).
+using KeyFilter = std::function<bool(std::string_view key)>;
 
 // What one sweep did (Ledger::SweepDue).
 struct SweepStats {
@@ -264,8 +265,10 @@ class Ledger {
 
   // Master-key rotation: re-wraps, with the evidence keyring's newest key, the data keys after
   // `cursor` (up to `max_keys` looked at) that an older key wraps. Call from one thread at a
-  // time (not the committer's); a no-op without an evidence keyring.
-  absl::StatusOr<RewrapProgress> RewrapDataKeys(const std::string& cursor, int max_keys);
+  // time (not the committer's); a no-op without an evidence keyring. With `handled_here`, keys it
+  // refuses are left (their partition's owner re-wraps them).
+  absl::StatusOr<RewrapProgress> RewrapDataKeys(const std::string& cursor, int max_keys,
+                                                const KeyFilter& handled_here = nullptr);
 
   // Reads.
   absl::StatusOr<v1::SubjectState> GetSubjectState(const v1::GetSubjectStateRequest& request) const;
@@ -306,7 +309,7 @@ class Ledger {
   // kMaxPassedOverPerEntry * max_entries of them per round.
   static constexpr int kMaxPassedOverPerEntry = 8;
   absl::StatusOr<SweepStats> SweepDue(absl::Time now, int max_entries,
-                                      const DueFilter& handled_here = nullptr);
+                                      const KeyFilter& handled_here = nullptr);
   // Indexes the due work of up to `max_targets` targets stored before the due index existed
   // (a store migrated from format 1), resuming from its cursor; done once every target is.
   absl::StatusOr<BackfillProgress> BackfillDue(int max_targets);

@@ -163,7 +163,8 @@ absl::StatusOr<OffboardProgress> Ledger::RunOffboarding(int max_subjects) {
   return progress;
 }
 
-absl::StatusOr<RewrapProgress> Ledger::RewrapDataKeys(const std::string& cursor, int max_keys) {
+absl::StatusOr<RewrapProgress> Ledger::RewrapDataKeys(const std::string& cursor, int max_keys,
+                                                      const KeyFilter& handled_here) {
   RewrapProgress progress;
   if (vault_ == nullptr) return progress;
   // Scanned outside the committer; Rewrap reads each key again inside the mutation.
@@ -178,7 +179,10 @@ absl::StatusOr<RewrapProgress> Ledger::RewrapDataKeys(const std::string& cursor,
   int seen = 0;
   for (; it->Valid() && seen < max_keys; it->Next(), ++seen) {
     progress.cursor = it->key().ToString();
-    if (vault_->NeedsRewrap(it->value().ToStringView())) names.push_back(progress.cursor);
+    if (vault_->NeedsRewrap(it->value().ToStringView()) &&
+        (!handled_here || handled_here(progress.cursor))) {
+      names.push_back(progress.cursor);
+    }
   }
   if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
   if (!it->Valid()) progress.cursor.clear();

@@ -150,7 +150,7 @@ void SweepTarget(store::Txn& txn, const v1::TargetRef& target, const std::vector
 }  // namespace
 
 absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries,
-                                            const DueFilter& handled_here) {
+                                            const KeyFilter& handled_here) {
   SweepStats stats;
   // What is due, grouped by target (one mutation each), read from the store: entries deleted by
   // a mutation still in flight may be read again, and the mutation skips them (txn.Get sees them

@@ -23,7 +23,7 @@ prometheus::Family<prometheus::Counter>& WorkFamily(prometheus::Registry& regist
 
 LifecycleRunner::LifecycleRunner(SweeperOptions options, const Clock& clock, ledger::Ledger& ledger,
                                  const store::Store& store, const store::Committer& committer,
-                                 prometheus::Registry& registry, ledger::DueFilter handled_here)
+                                 prometheus::Registry& registry, ledger::KeyFilter handled_here)
     : options_(options),
       handled_here_(std::move(handled_here)),
       clock_(clock),

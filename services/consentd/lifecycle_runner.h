@@ -36,7 +36,7 @@ class LifecycleRunner {
   // Everything must outlive the runner.
   LifecycleRunner(SweeperOptions options, const Clock& clock, ledger::Ledger& ledger,
                   const store::Store& store, const store::Committer& committer,
-                  prometheus::Registry& registry, ledger::DueFilter handled_here = nullptr);
+                  prometheus::Registry& registry, ledger::KeyFilter handled_here = nullptr);
   ~LifecycleRunner();
 
   void Start();
@@ -50,7 +50,7 @@ class LifecycleRunner {
   double StoredTargets() const;
 
   const SweeperOptions options_;
-  const ledger::DueFilter handled_here_;  // cluster mode; null: every entry
+  const ledger::KeyFilter handled_here_;  // cluster mode; null: every entry
   const Clock& clock_;
   ledger::Ledger& ledger_;
   const store::Store& store_;

@@ -1,5 +1,7 @@
 #include "consentd/rights_runner.h"
 
+#include <utility>
+
 #include "absl/synchronization/blocking_counter.h"
 #include "spdlog/spdlog.h"
 
@@ -14,10 +16,11 @@ constexpr absl::Duration kRewrapIdle = absl::Minutes(10);
 }  // namespace
 
 RightsRunner::RightsRunner(const Clock& clock, ledger::Ledger& ledger, ErasureLog* erasure_log,
-                           prometheus::Registry& registry)
+                           prometheus::Registry& registry, ledger::KeyFilter rewrap_here)
     : clock_(clock),
       ledger_(ledger),
       erasure_log_(erasure_log),
+      rewrap_here_(std::move(rewrap_here)),
       offboard_erased_(prometheus::BuildCounter()
                            .Name("assent_offboarding_erased_subjects_total")
                            .Help("Subjects erased by tenant offboarding")
@@ -41,7 +44,7 @@ RightsRunner::RightsRunner(const Clock& clock, ledger::Ledger& ledger, ErasureLo
 RightsRunner::~RightsRunner() { Stop(); }
 
 void RightsRunner::Start() {
-  offboarding_->Start();
+  if (rewrap_here_ == nullptr) offboarding_->Start();
   rewrap_->Start();
 }
 
@@ -80,7 +83,7 @@ absl::Duration RightsRunner::OffboardRound() {
 
 absl::Duration RightsRunner::RewrapRound() {
   absl::StatusOr<ledger::RewrapProgress> progress =
-      ledger_.RewrapDataKeys(rewrap_cursor_, kRewrapBatch);
+      ledger_.RewrapDataKeys(rewrap_cursor_, kRewrapBatch, rewrap_here_);
   if (!progress.ok()) {
     errors_.Increment();
     spdlog::get("consentd")

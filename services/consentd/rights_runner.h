@@ -19,9 +19,11 @@ namespace assent::consentd {
 
 class RightsRunner {
  public:
-  // Everything must outlive the runner; `erasure_log` may be null.
+  // Everything must outlive the runner; `erasure_log` may be null. With `rewrap_here` (cluster
+  // mode) only the re-wrapping runs, over the keys it accepts (those of the partitions owned
+  // here); offboarding does not run in cluster mode yet.
   RightsRunner(const Clock& clock, ledger::Ledger& ledger, ErasureLog* erasure_log,
-               prometheus::Registry& registry);
+               prometheus::Registry& registry, ledger::KeyFilter rewrap_here = nullptr);
   ~RightsRunner();
 
   void Start();
@@ -35,6 +37,7 @@ class RightsRunner {
   const Clock& clock_;
   ledger::Ledger& ledger_;
   ErasureLog* erasure_log_;
+  const ledger::KeyFilter rewrap_here_;
   prometheus::Counter& offboard_erased_;
   prometheus::Counter& rewrapped_;
   prometheus::Counter& errors_;

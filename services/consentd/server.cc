@@ -391,15 +391,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         clock, *server->ledger_, server->erasure_log_.get(), *server->metrics_->registry());
     server->rights_->Start();
   } else {
-    // Each instance sweeps the due entries of the partitions it owns.
+    // Each instance sweeps the due entries, and re-wraps the data keys, of the partitions it owns.
     cluster::Node* node = server->cluster_.get();
+    auto owned_here = [node](store::Cf cf) -> ledger::KeyFilter {
+      return [node, cf](std::string_view key) {
+        std::optional<std::string> route = ledger::RouteOfWrite(cf, key);
+        return route.has_value() && node->Owns(node->PartitionOf(*route));
+      };
+    };
     server->lifecycle_ = std::make_unique<LifecycleRunner>(
         config.sweeper, clock, *server->ledger_, *server->store_, *server->committer_,
-        *server->metrics_->registry(), [node](std::string_view due_key) {
-          std::optional<std::string> route = ledger::RouteOfWrite(store::Cf::kDue, due_key);
-          return route.has_value() && node->Owns(node->PartitionOf(*route));
-        });
+        *server->metrics_->registry(), owned_here(store::Cf::kDue));
     server->lifecycle_->Start();
+    server->rights_ =
+        std::make_unique<RightsRunner>(clock, *server->ledger_, server->erasure_log_.get(),
+                                       *server->metrics_->registry(), owned_here(store::Cf::kKeys));
+    server->rights_->Start();
     log->warn("msg=\"cluster mode: tenant offboarding does not run yet (docs/SCALING.md)\"");
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);

@@ -373,6 +373,29 @@ TEST_F(ErasureTest, StoreWrittenBeforeSealingMigratesAndErasureRedactsOldRecords
   EXPECT_THAT(FilesContaining("198.51.100.20"), ::testing::IsEmpty());
 }
 
+// Cluster mode: each instance re-wraps the data keys of the partitions it owns; the others are
+// left for their owners.
+TEST_F(ErasureTest, AFilterLeavesOtherInstancesDataKeysWrappedAsTheyWere) {
+  keyring_ = std::make_shared<const links::KeyRing>(
+      std::vector<links::KeyRing::Key>{{"m1", std::string(32, 'a'), ""}});
+  Reopen();
+  ASSERT_OK(Record("s-1", v1::GRANTED).status());
+  ASSERT_OK(Record("s-2", v1::GRANTED).status());
+  keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
+      {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), ""}});
+  Reopen();
+  const KeyFilter only_s1 = [](std::string_view key) {
+    return key.find("s-1") != std::string_view::npos;
+  };
+  ASSERT_OK_AND_ASSIGN(auto mine, ledger_->RewrapDataKeys("", 10, only_s1));
+  EXPECT_EQ(mine.rewrapped, 1);
+  EXPECT_TRUE(mine.cursor.empty());
+  ASSERT_OK_AND_ASSIGN(auto again, ledger_->RewrapDataKeys("", 10, only_s1));
+  EXPECT_EQ(again.rewrapped, 0);
+  ASSERT_OK_AND_ASSIGN(auto rest, ledger_->RewrapDataKeys("", 10));
+  EXPECT_EQ(rest.rewrapped, 1);
+}
+
 TEST_F(ErasureTest, MasterKeyRotationRewrapsDataKeys) {
   keyring_ = std::make_shared<const links::KeyRing>(
       std::vector<links::KeyRing::Key>{{"m1", std::string(32, 'a'), ""}});

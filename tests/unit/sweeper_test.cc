@@ -316,7 +316,7 @@ TEST_F(SweeperTest, AFilterLeavesOtherInstancesEntriesDue) {
   }
   clock_.Advance(absl::Seconds(4));
   // "Owned here": the subjects whose number ends in 7 (s7, s17, ..., s97).
-  const DueFilter mine = [](std::string_view key) {
+  const KeyFilter mine = [](std::string_view key) {
     std::optional<DueKey> due = DecodeDueKey(key);
     return due.has_value() && absl::EndsWith(due->entity, "7");
   };
