@@ -66,6 +66,18 @@ class ErasureTest : public testing::LedgerFixture {
     ASSERT_OK(Sync<v1::DefaultPolicy>(&Ledger::SetDefaultPolicy, policy).status());
   }
 
+  // Two subjects sealed under master key m1, then the keyring with m2 appended (the newest).
+  void TwoSubjectsThenRotate() {
+    keyring_ = std::make_shared<const links::KeyRing>(
+        std::vector<links::KeyRing::Key>{{"m1", std::string(32, 'a'), ""}});
+    Reopen();
+    ASSERT_OK(Record("s-1", v1::GRANTED).status());
+    ASSERT_OK(Record("s-2", v1::GRANTED).status());
+    keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
+        {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), ""}});
+    Reopen();
+  }
+
   absl::StatusOr<v1::RecordDecisionsResponse> Record(const std::string& subject,
                                                      v1::ConsentState state,
                                                      const std::string& ip = kIp) {
@@ -376,14 +388,7 @@ TEST_F(ErasureTest, StoreWrittenBeforeSealingMigratesAndErasureRedactsOldRecords
 // Cluster mode: each instance re-wraps the data keys of the partitions it owns; the others are
 // left for their owners.
 TEST_F(ErasureTest, AFilterLeavesOtherInstancesDataKeysWrappedAsTheyWere) {
-  keyring_ = std::make_shared<const links::KeyRing>(
-      std::vector<links::KeyRing::Key>{{"m1", std::string(32, 'a'), ""}});
-  Reopen();
-  ASSERT_OK(Record("s-1", v1::GRANTED).status());
-  ASSERT_OK(Record("s-2", v1::GRANTED).status());
-  keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
-      {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), ""}});
-  Reopen();
+  ASSERT_NO_FATAL_FAILURE(TwoSubjectsThenRotate());
   const KeyFilter only_s1 = [](std::string_view key) {
     return key.find("s-1") != std::string_view::npos;
   };
@@ -397,14 +402,7 @@ TEST_F(ErasureTest, AFilterLeavesOtherInstancesDataKeysWrappedAsTheyWere) {
 }
 
 TEST_F(ErasureTest, MasterKeyRotationRewrapsDataKeys) {
-  keyring_ = std::make_shared<const links::KeyRing>(
-      std::vector<links::KeyRing::Key>{{"m1", std::string(32, 'a'), ""}});
-  Reopen();
-  ASSERT_OK(Record("s-1", v1::GRANTED).status());
-  ASSERT_OK(Record("s-2", v1::GRANTED).status());
-  keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
-      {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), ""}});
-  Reopen();
+  ASSERT_NO_FATAL_FAILURE(TwoSubjectsThenRotate());
   ASSERT_OK_AND_ASSIGN(auto first, ledger_->RewrapDataKeys("", 1));
   EXPECT_EQ(first.rewrapped, 1);
   EXPECT_FALSE(first.cursor.empty());
