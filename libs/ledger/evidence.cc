@@ -53,7 +53,7 @@ bool HasPersonalEvidence(const v1::Evidence& evidence) {
 EvidenceVault::EvidenceVault(std::shared_ptr<const links::KeyRing> master, size_t cache_entries)
     : master_(std::move(master)), cache_entries_(cache_entries) {}
 
-std::string_view EvidenceVault::current_master_key_id() const { return master_->keys().back().id; }
+std::string_view EvidenceVault::current_master_key_id() const { return master_->Current().id; }
 
 absl::StatusOr<EvidenceVault::Unwrapped> EvidenceVault::Unwrap(std::string_view tenant,
                                                                std::string_view entity,
@@ -81,7 +81,7 @@ absl::StatusOr<EvidenceVault::Unwrapped> EvidenceVault::Unwrap(std::string_view 
 
 absl::StatusOr<std::string> EvidenceVault::Wrap(std::string_view tenant, std::string_view entity,
                                                 const Unwrapped& key, absl::Time now) const {
-  const links::KeyRing::Key& master = master_->keys().back();
+  const links::KeyRing::Key& master = master_->Current();
   storage::v1::DataKey stored;
   stored.set_key_id(key.key_id);
   stored.set_master_key_id(master.id);
@@ -207,7 +207,7 @@ void EvidenceVault::Destroy(store::Txn& txn, std::string_view tenant,
 absl::StatusOr<int> EvidenceVault::Rewrap(store::Txn& txn,
                                           const std::vector<std::string>& key_names) const {
   int rewrapped = 0;
-  const std::string& current = master_->keys().back().id;
+  const std::string& current = master_->Current().id;
   for (const std::string& name : key_names) {
     // Read again inside the mutation: a key destroyed since the scan stays destroyed.
     ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kKeys, name));
@@ -231,7 +231,7 @@ absl::StatusOr<int> EvidenceVault::Rewrap(store::Txn& txn,
 bool EvidenceVault::NeedsRewrap(std::string_view raw) const {
   storage::v1::DataKey stored;
   return stored.ParseFromArray(raw.data(), static_cast<int>(raw.size())) &&
-         stored.master_key_id() != master_->keys().back().id;
+         stored.master_key_id() != master_->Current().id;
 }
 
 }  // namespace assent::ledger

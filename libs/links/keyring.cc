@@ -1,5 +1,6 @@
 #include "links/keyring.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -60,6 +61,12 @@ absl::StatusOr<KeyRing::Key> ParseKey(const YAML::Node& node, const std::string&
   }
   ASSIGN_OR_RETURN(key.tenant, Scalar(node["tenant"], field + ".tenant", false));
   if (!key.tenant.empty()) RETURN_IF_ERROR(core::ValidateTenantId(field + ".tenant", key.tenant));
+  ASSIGN_OR_RETURN(std::string staged, Scalar(node["staged"], field + ".staged", false));
+  if (staged == "true") {
+    key.staged = true;
+  } else if (!staged.empty() && staged != "false") {
+    return InvalidField(field + ".staged", "must be true or false");
+  }
   return key;
 }
 
@@ -91,6 +98,9 @@ absl::StatusOr<KeyRing> KeyRing::Parse(std::string_view yaml) {
     keys.push_back(std::move(key));
   }
   if (keys.empty()) return InvalidField("keys", "must hold at least one key");
+  if (std::all_of(keys.begin(), keys.end(), [](const Key& k) { return k.staged; })) {
+    return InvalidField("keys", "must hold at least one key that is not staged");
+  }
   return KeyRing(std::move(keys));
 }
 
@@ -107,8 +117,16 @@ absl::StatusOr<KeyRing> KeyRing::Load(const std::string& path) {
   return ring;
 }
 
+const KeyRing::Key& KeyRing::Current() const {
+  for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
+    if (!it->staged) return *it;
+  }
+  return keys_.back();  // only for a hand-built keyring of staged keys, which Parse refuses
+}
+
 absl::StatusOr<KeyRing::TenantKey> KeyRing::SigningKey(std::string_view tenant) const {
   for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
+    if (it->staged) continue;
     if (it->tenant.empty() || it->tenant == tenant) {
       return TenantKey{it->id, DeriveLinkKey(it->secret, tenant)};
     }

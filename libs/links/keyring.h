@@ -11,11 +11,17 @@
 //     - id: "acme-2027-01"
 //       secret: "..."
 //       tenant: "acme"                # optional: this key serves only tenant acme
+//     - id: "2027-02"
+//       secret: "..."
+//       staged: true                  # optional: verifies and opens, signs and seals nothing yet
 //
 // A tenant's signing key is the last listed key that serves it (its own, or one without a
-// tenant). Keys are per tenant either way: the HMAC key for tenant T under key K is
-// HMAC-SHA256(K.secret, "assent/link-key/v2/" + T), so a link made for one tenant never verifies
-// for another, and a key restricted to one tenant never verifies another tenant's links.
+// tenant) and is not staged. A staged key is how a new key reaches every process that reads
+// what it will sign before any process signs with it (several prefcenter or consentd instances,
+// a cluster): list it staged everywhere, then drop `staged` everywhere. Keys are per tenant either
+// way: the HMAC key for tenant T under key K is HMAC-SHA256(K.secret, "assent/link-key/v2/" + T),
+// so a link made for one tenant never verifies for another, and a key restricted to one tenant
+// never verifies another tenant's links.
 //
 // Thread safety: immutable after Load/Parse; share it freely.
 #pragma once
@@ -36,8 +42,9 @@ class KeyRing {
  public:
   struct Key {
     std::string id;
-    std::string secret;  // raw bytes
-    std::string tenant;  // empty: every tenant
+    std::string secret;   // raw bytes
+    std::string tenant;   // empty: every tenant
+    bool staged = false;  // verifies and opens only
   };
 
   KeyRing() = default;
@@ -45,7 +52,8 @@ class KeyRing {
 
   // Parses the YAML text. INVALID_ARGUMENT naming the field ("keys[1].secret: ...") for a missing
   // or malformed id, a secret that is not base64 of at least 32 bytes, a bad tenant id, a
-  // duplicate id, or no keys at all. The message never contains a secret.
+  // `staged` that is not true or false, a duplicate id, or no key that is not staged. The message
+  // never contains a secret.
   static absl::StatusOr<KeyRing> Parse(std::string_view yaml);
   // Reads and parses the file; NOT_FOUND / UNAVAILABLE naming the path when it cannot be read.
   static absl::StatusOr<KeyRing> Load(const std::string& path);
@@ -62,6 +70,9 @@ class KeyRing {
   std::optional<std::string> VerifyingKey(std::string_view id, std::string_view tenant) const;
 
   size_t size() const { return keys_.size(); }
+  // The newest key that is not staged: what seals and wraps new values (links/sealed.h, evidence
+  // data keys). Parse guarantees there is one; a keyring built from a list must hold one too.
+  const Key& Current() const;
   // Every key, in file order (the last is the newest).
   const std::vector<Key>& keys() const { return keys_; }
 

@@ -18,7 +18,7 @@ std::string SealKey(const KeyRing::Key& key) { return HmacSha256(key.secret, kSe
 absl::StatusOr<v1::SealedValue> Seal(const KeyRing& keyring, std::string_view plaintext,
                                      std::string_view aad) {
   if (keyring.keys().empty()) return FailedPrecondition("seal: the keyring holds no key");
-  const KeyRing::Key& key = keyring.keys().back();
+  const KeyRing::Key& key = keyring.Current();
   v1::SealedValue out;
   out.set_key_id(key.id);
   out.set_nonce(RandomBytes(kSealNonceBytes));

@@ -241,7 +241,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
     RETURN_IF_ERROR(CheckSecretFileMode("evidence.keyring_file", config.evidence_keyring_file));
     ASSIGN_OR_RETURN(links::KeyRing keyring, links::KeyRing::Load(config.evidence_keyring_file));
     log->info("msg=\"evidence keyring loaded\" keys={} current={}", keyring.size(),
-              keyring.keys().back().id);
+              keyring.Current().id);
     ledger_options.evidence_keyring = std::make_shared<const links::KeyRing>(std::move(keyring));
   } else {
     log->warn(

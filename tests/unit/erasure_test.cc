@@ -401,6 +401,35 @@ TEST_F(ErasureTest, AFilterLeavesOtherInstancesDataKeysWrappedAsTheyWere) {
   EXPECT_EQ(rest.rewrapped, 1);
 }
 
+// The rotation of a cluster: the new master key listed staged on every instance opens data keys
+// wrapped with it but wraps nothing, so nothing needs re-wrapping until it is made current.
+TEST_F(ErasureTest, AStagedMasterKeyOpensButWrapsNothing) {
+  keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
+      {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), "", /*staged=*/true}});
+  Reopen();
+  ASSERT_OK(Record("s-1", v1::GRANTED).status());
+  ASSERT_OK_AND_ASSIGN(auto nothing, ledger_->RewrapDataKeys("", 10));
+  EXPECT_EQ(nothing.rewrapped, 0);
+  // m2 made current (by another instance, say): it wraps s-2's new key and re-wraps s-1's.
+  keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
+      {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), ""}});
+  Reopen();
+  ASSERT_OK(Record("s-2", v1::GRANTED).status());
+  ASSERT_OK_AND_ASSIGN(auto rewrapped, ledger_->RewrapDataKeys("", 10));
+  EXPECT_EQ(rewrapped.rewrapped, 1);
+  // An instance that still lists m2 staged opens both.
+  keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
+      {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), "", /*staged=*/true}});
+  Reopen();
+  for (const char* subject : {"s-1", "s-2"}) {
+    v1::GetSubjectStateRequest get;
+    get.set_tenant("acme");
+    get.set_subject_id(subject);
+    ASSERT_OK_AND_ASSIGN(auto state, ledger_->GetSubjectState(get));
+    EXPECT_EQ(state.decisions(0).evidence().ip_address(), kIp) << subject;
+  }
+}
+
 TEST_F(ErasureTest, MasterKeyRotationRewrapsDataKeys) {
   ASSERT_NO_FATAL_FAILURE(TwoSubjectsThenRotate());
   ASSERT_OK_AND_ASSIGN(auto first, ledger_->RewrapDataKeys("", 1));

@@ -404,6 +404,19 @@ TEST(LinkTokenTest, RotationSignsWithTheLastKeyAndStillVerifiesOlderOnes) {
             "PERMISSION_DENIED token: signed with a key this keyring does not hold");
 }
 
+// A new key listed staged everywhere first: links it would sign verify on every process before
+// any process signs with it.
+TEST(LinkTokenTest, AStagedKeyVerifiesButSignsNothing) {
+  const KeyRing staged = Ring(absl::StrCat("keys:\n  - id: k1\n    secret: \"", kSecretK1,
+                                           "\"\n  - id: k2\n    secret: \"", std::string(44, 'Q'),
+                                           "\"\n    staged: true\n"));
+  EXPECT_EQ(staged.Current().id, "k1");
+  EXPECT_THAT(Mint(staged, PageClaims()), StartsWith("v2.k1."));
+  const std::string new_token = Mint(RingK1K2(), PageClaims());
+  EXPECT_EQ(Outcome(VerifyLink(staged, "", new_token, absl::UnixEpoch())), "OK");
+  EXPECT_EQ(RingK1K2().Current().id, "k2");
+}
+
 TEST(LinkTokenTest, KeysArePerTenant) {
   KeyRing ring = Ring(absl::StrCat("keys:\n  - id: shared\n    secret: \"", kSecretK1,
                                    "\"\n  - id: acme-own\n    secret: \"", std::string(44, 'Q'),
@@ -554,6 +567,10 @@ TEST(KeyRingTest, RefusesBadFilesNamingTheFieldAndNeverTheSecret) {
             "keys[1].id: duplicates key id \"k1\"");
   EXPECT_EQ(error(absl::StrCat("keys:\n  - id: k1\n    secret: ", kSecretK1, "\n    tenant: ACME")),
             "keys[0].tenant: must match [a-z0-9][a-z0-9-]{0,62} ('A' at offset 0)");
+  EXPECT_EQ(error(absl::StrCat("keys:\n  - id: k1\n    secret: ", kSecretK1, "\n    staged: yes")),
+            "keys[0].staged: must be true or false");
+  EXPECT_EQ(error(absl::StrCat("keys:\n  - id: k1\n    secret: ", kSecretK1, "\n    staged: true")),
+            "keys: must hold at least one key that is not staged");
   const std::string broken = "keys: [ {id: k1, secret: \"sekrit-value\" ";
   EXPECT_THAT(error(broken), StartsWith("keyring: is not valid YAML"));
   EXPECT_EQ(error(broken).find("sekrit"), std::string::npos);
