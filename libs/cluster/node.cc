@@ -858,7 +858,9 @@ class Node::Impl {
   // transaction and fences the old producer (should the instance only have been frozen). Owners
   // still in the group are left alone: a revoked owner's transaction fails by itself at
   // send_offsets (its group generation is stale), and fencing it would fail the writes of the
-  // partitions it still owns.
+  // partitions it still owns. An owner restarting under the same node id between the group's
+  // description and the fencing has its first transaction fenced; it rebuilds its producer, as
+  // after any fencing, and the writes of that transaction fail UNAVAILABLE (retried by clients).
   void EndDepartedOwnersTransactions(const std::vector<int32_t>& partitions) {
     std::set<std::string> previous;
     {
