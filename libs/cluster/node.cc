@@ -801,6 +801,8 @@ class Node::Impl {
     GroupMetadataPtr metadata(rd_kafka_consumer_group_metadata(group_.get()), MetadataDeleter());
     std::map<int32_t, int64_t> claim_offsets;
     const absl::Time started = clock_.Now();
+    // Read before the claim: once the replica applies this claim, it names this instance.
+    const std::set<std::string> previous_owners = PreviousOwners(partitions);
     {
       absl::MutexLock producer_lock(&producer_mu_);
       NextProducer();
@@ -838,7 +840,7 @@ class Node::Impl {
       if (!SendOffsets(rk, set, *metadata).ok()) return false;
       if (!CommitTransaction("claim: commit transaction").ok()) return false;
     }
-    EndDepartedOwnersTransactions(partitions);
+    EndDepartedOwnersTransactions(previous_owners);
     // Replay: the partitions become active when the replica has applied the claims.
     absl::MutexLock lock(&mu_);
     if (epoch_ != epoch) return true;  // overtaken (a rebalance or a re-claim); the next follows
@@ -861,19 +863,14 @@ class Node::Impl {
   // partitions it still owns. An owner restarting under the same node id between the group's
   // description and the fencing has its first transaction fenced; it rebuilds its producer, as
   // after any fencing, and the writes of that transaction fail UNAVAILABLE (retried by clients).
-  void EndDepartedOwnersTransactions(const std::vector<int32_t>& partitions) {
-    std::set<std::string> previous;
-    {
-      absl::MutexLock lock(&mu_);
-      for (int32_t p : partitions) {
-        if (owners_[p].has_value() && owners_[p]->node_id != options_.node_id) {
-          previous.insert(owners_[p]->node_id);
-        }
-      }
-    }
+  //
+  // It holds up the group thread (nothing else is claimed meanwhile), so it gives up after
+  // cluster.transaction_timeout, when the brokers abort the transaction anyway.
+  void EndDepartedOwnersTransactions(const std::set<std::string>& previous) {
     if (previous.empty()) return;
     const absl::Time started = clock_.Now();
-    absl::StatusOr<std::set<std::string>> members = GroupMembers();
+    const absl::Time give_up = started + options_.transaction_timeout;
+    absl::StatusOr<std::set<std::string>> members = GroupMembers(give_up);
     if (!members.ok()) {
       spdlog::warn(
           "msg=\"cluster group not described; a departed owner's open transaction ends at the "
@@ -882,8 +879,8 @@ class Node::Impl {
       return;
     }
     for (const std::string& node : previous) {
-      if (members->contains(node)) continue;
-      absl::Status fenced = FenceTransactionalIds(node);
+      if (members->contains(node) || stopping_.load()) continue;
+      absl::Status fenced = FenceTransactionalIds(node, give_up);
       {
         absl::MutexLock lock(&mu_);
         (fenced.ok() ? stats_.departed_owners_fenced : stats_.departed_owner_fence_failures)++;
@@ -900,18 +897,36 @@ class Node::Impl {
     }
   }
 
+  // The other owners than this instance of `partitions` as this replica knows them.
+  std::set<std::string> PreviousOwners(const std::vector<int32_t>& partitions) const {
+    absl::MutexLock lock(&mu_);
+    std::set<std::string> out;
+    for (int32_t p : partitions) {
+      if (owners_[p].has_value() && owners_[p]->node_id != options_.node_id) {
+        out.insert(owners_[p]->node_id);
+      }
+    }
+    return out;
+  }
+
+  // Milliseconds from now until `deadline`, at least 1.
+  int MillisUntil(absl::Time deadline) const {
+    return static_cast<int>(
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - clock_.Now())));
+  }
+
   // The node ids of the group's members (their client ids less kClientIdPrefix).
-  absl::StatusOr<std::set<std::string>> GroupMembers() {
+  absl::StatusOr<std::set<std::string>> GroupMembers(absl::Time deadline) {
     rd_kafka_t* rk = group_.get();
     char errstr[512];
     std::unique_ptr<rd_kafka_AdminOptions_t, events::KafkaDeleter> admin_options(
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS));
-    rd_kafka_AdminOptions_set_request_timeout(admin_options.get(), TimeoutMs(), errstr,
+    rd_kafka_AdminOptions_set_request_timeout(admin_options.get(), MillisUntil(deadline), errstr,
                                               sizeof(errstr));
     events::QueuePtr queue(rd_kafka_queue_new(rk));
     const char* groups[] = {options_.group_id.c_str()};
     rd_kafka_DescribeConsumerGroups(rk, groups, 1, admin_options.get(), queue.get());
-    events::EventPtr event(rd_kafka_queue_poll(queue.get(), TimeoutMs() + 1000));
+    events::EventPtr event(rd_kafka_queue_poll(queue.get(), MillisUntil(deadline) + 1000));
     if (event == nullptr) return absl::UnavailableError("no answer to DescribeConsumerGroups");
     if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return absl::UnavailableError(rd_kafka_event_error_string(event.get()));
@@ -942,7 +957,7 @@ class Node::Impl {
   }
 
   // Initialises a producer under each transactional id `node` uses, and lets it go.
-  absl::Status FenceTransactionalIds(const std::string& node) {
+  absl::Status FenceTransactionalIds(const std::string& node, absl::Time deadline) {
     std::array<events::KafkaPtr, kProducers> fencers;
     for (int i = 0; i < kProducers; ++i) {
       events::ConfPtr conf(rd_kafka_conf_new());
@@ -960,7 +975,7 @@ class Node::Impl {
     }
     // Created together so that their coordinators are looked up at once.
     for (int i = 0; i < kProducers; ++i) {
-      ErrorPtr e(rd_kafka_init_transactions(fencers[i].get(), TimeoutMs()));
+      ErrorPtr e(rd_kafka_init_transactions(fencers[i].get(), MillisUntil(deadline)));
       if (e != nullptr) {
         return absl::UnavailableError(absl::StrCat(
             "init transactions of ", TransactionalId(node, i), ": ", ErrorText(e.get())));

@@ -207,14 +207,13 @@ void EvidenceVault::Destroy(store::Txn& txn, std::string_view tenant,
 absl::StatusOr<int> EvidenceVault::Rewrap(store::Txn& txn,
                                           const std::vector<std::string>& key_names) const {
   int rewrapped = 0;
-  const std::string& current = master_->Current().id;
   for (const std::string& name : key_names) {
     // Read again inside the mutation: a key destroyed since the scan stays destroyed.
     ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kKeys, name));
     if (!raw.has_value()) continue;
     storage::v1::DataKey stored;
     if (!stored.ParseFromString(*raw)) return Corrupt("data key");
-    if (stored.master_key_id() == current) continue;
+    if (!Stale(stored.master_key_id())) continue;
     const size_t split = name.find('\0');
     if (split == std::string::npos) return Corrupt("data key name");
     const std::string_view tenant = std::string_view(name).substr(0, split);
@@ -228,10 +227,18 @@ absl::StatusOr<int> EvidenceVault::Rewrap(store::Txn& txn,
   return rewrapped;
 }
 
+bool EvidenceVault::Stale(std::string_view master_key_id) const {
+  if (master_key_id == master_->Current().id) return false;
+  for (const links::KeyRing::Key& k : master_->keys()) {
+    if (k.id == master_key_id && k.staged) return false;
+  }
+  return true;
+}
+
 bool EvidenceVault::NeedsRewrap(std::string_view raw) const {
   storage::v1::DataKey stored;
   return stored.ParseFromArray(raw.data(), static_cast<int>(raw.size())) &&
-         stored.master_key_id() != master_->Current().id;
+         Stale(stored.master_key_id());
 }
 
 }  // namespace assent::ledger

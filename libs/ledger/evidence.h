@@ -81,12 +81,15 @@ class EvidenceVault {
   // (Cf::kKeys key names, found by a scan outside the committer) still wrapped by an older one;
   // a key destroyed since the scan stays destroyed. Returns how many were re-wrapped.
   absl::StatusOr<int> Rewrap(store::Txn& txn, const std::vector<std::string>& key_names) const;
-  // True when the stored DataKey `raw` is wrapped by an older master key.
+  // True when the stored DataKey `raw` is wrapped by an older master key: neither the current one
+  // nor a staged one (which other instances of a cluster may already wrap with, mid-rotation:
+  // re-wrapping back to the current key would only be undone).
   bool NeedsRewrap(std::string_view raw) const;
 
   std::string_view current_master_key_id() const;
 
  private:
+  bool Stale(std::string_view master_key_id) const;
   struct Unwrapped {
     std::string key_id;
     std::string key;

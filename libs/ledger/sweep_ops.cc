@@ -180,6 +180,9 @@ absl::StatusOr<SweepStats> Ledger::SweepDue(absl::Time now, int max_entries,
         // Another instance's: a round that meets many resumes after them next time.
         if (++passed_over >= kMaxPassedOverPerEntry * max_entries) {
           sweep_cursor_ = std::string(key);
+          // Go on at once if this round found work of ours among them (a small share of the
+          // partitions owned here); a round of others' entries only waits for the interval.
+          stats.more = taken > 0;
           break;
         }
         continue;

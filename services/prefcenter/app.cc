@@ -329,10 +329,21 @@ bool App::CsrfValid(const std::string& tenant, const std::string& scope, const s
   }
   const absl::Time at = absl::FromUnixSeconds(issued);
   if (clock_.Now() - at > config_.form_ttl || at > clock_.Now() + absl::Minutes(5)) return false;
-  const std::string secret = CsrfKey(tenant);
-  const std::string expected =
-      links::Base64Url(HmacSha256(secret, absl::StrCat(scope, "\n", nonce, "\n", issued)));
-  return links::ConstantTimeEquals(expected, csrf.substr(dot + 1));
+  // A form rendered by a replica that signs with another key of the keyring (a rotation rolling
+  // out, a staged key) is as good as one of ours: every key that serves the tenant is tried.
+  const std::string given = csrf.substr(dot + 1);
+  const std::string message = absl::StrCat(scope, "\n", nonce, "\n", issued);
+  const std::string subject = tenant.empty() ? "prefcenter" : tenant;
+  bool valid =
+      links::ConstantTimeEquals(links::Base64Url(HmacSha256(CsrfKey(tenant), message)), given);
+  for (const links::KeyRing::Key& key : config_.keyring->keys()) {
+    if (!key.tenant.empty() && key.tenant != subject) continue;
+    const std::string secret =
+        HmacSha256(links::DeriveLinkKey(key.secret, subject), "assent/prefcenter-csrf/v1");
+    valid =
+        links::ConstantTimeEquals(links::Base64Url(HmacSha256(secret, message)), given) || valid;
+  }
+  return valid;
 }
 
 bool App::CrossSite(const httplib::Request& req) const {

@@ -417,10 +417,12 @@ TEST_F(ErasureTest, AStagedMasterKeyOpensButWrapsNothing) {
   ASSERT_OK(Record("s-2", v1::GRANTED).status());
   ASSERT_OK_AND_ASSIGN(auto rewrapped, ledger_->RewrapDataKeys("", 10));
   EXPECT_EQ(rewrapped.rewrapped, 1);
-  // An instance that still lists m2 staged opens both.
+  // An instance that still lists m2 staged opens both, and does not wrap them back with m1.
   keyring_ = std::make_shared<const links::KeyRing>(std::vector<links::KeyRing::Key>{
       {"m1", std::string(32, 'a'), ""}, {"m2", std::string(32, 'b'), "", /*staged=*/true}});
   Reopen();
+  ASSERT_OK_AND_ASSIGN(auto back, ledger_->RewrapDataKeys("", 10));
+  EXPECT_EQ(back.rewrapped, 0);
   for (const char* subject : {"s-1", "s-2"}) {
     v1::GetSubjectStateRequest get;
     get.set_tenant("acme");
