@@ -127,7 +127,7 @@ const KeyRing::Key& KeyRing::Current() const {
 absl::StatusOr<KeyRing::TenantKey> KeyRing::SigningKey(std::string_view tenant) const {
   for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
     if (it->staged) continue;
-    if (it->tenant.empty() || it->tenant == tenant) {
+    if (Serves(*it, tenant)) {
       return TenantKey{it->id, DeriveLinkKey(it->secret, tenant)};
     }
   }
@@ -138,11 +138,17 @@ absl::StatusOr<KeyRing::TenantKey> KeyRing::SigningKey(std::string_view tenant) 
 std::optional<std::string> KeyRing::VerifyingKey(std::string_view id,
                                                  std::string_view tenant) const {
   for (const Key& key : keys_) {
-    if (key.id == id && (key.tenant.empty() || key.tenant == tenant)) {
-      return DeriveLinkKey(key.secret, tenant);
-    }
+    if (key.id == id && Serves(key, tenant)) return DeriveLinkKey(key.secret, tenant);
   }
   return std::nullopt;
+}
+
+std::vector<std::string> KeyRing::VerifyingKeys(std::string_view tenant) const {
+  std::vector<std::string> out;
+  for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
+    if (Serves(*it, tenant)) out.push_back(DeriveLinkKey(it->secret, tenant));
+  }
+  return out;
 }
 
 }  // namespace assent::links

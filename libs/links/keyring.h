@@ -68,6 +68,9 @@ class KeyRing {
   // The per-tenant HMAC key of key `id`, or nullopt when there is no such key or it does not
   // serve `tenant`.
   std::optional<std::string> VerifyingKey(std::string_view id, std::string_view tenant) const;
+  // The per-tenant HMAC keys of every key that serves `tenant`, staged ones included, newest
+  // first (for values that carry no key id: any of them may have made it).
+  std::vector<std::string> VerifyingKeys(std::string_view tenant) const;
 
   size_t size() const { return keys_.size(); }
   // The newest key that is not staged: what seals and wraps new values (links/sealed.h, evidence
@@ -77,6 +80,11 @@ class KeyRing {
   const std::vector<Key>& keys() const { return keys_; }
 
  private:
+  // Key `key` serves `tenant`: it is for every tenant or for that one.
+  static bool Serves(const Key& key, std::string_view tenant) {
+    return key.tenant.empty() || key.tenant == tenant;
+  }
+
   std::vector<Key> keys_;
 };
 

@@ -23,6 +23,13 @@ namespace assent::prefcenter {
 namespace {
 
 constexpr int kHistoryPage = 20;
+constexpr std::string_view kCsrfLabel = "assent/prefcenter-csrf/v1";
+
+// A CSRF token's MAC (after "<issued>.") under `secret`.
+std::string CsrfMac(const std::string& secret, const std::string& scope, const std::string& nonce,
+                    int64_t issued) {
+  return links::Base64Url(HmacSha256(secret, absl::StrCat(scope, "\n", nonce, "\n", issued)));
+}
 
 std::string Csp(const std::string& nonce) {
   return absl::StrCat("default-src 'none'; style-src 'self' 'nonce-", nonce,
@@ -306,17 +313,14 @@ std::string App::DisplayName(const std::string& tenant) {
 std::string App::CsrfKey(const std::string& tenant) const {
   // From the link keyring, so every replica derives the same key; a process-random one only when
   // no key serves the tenant (forms then work on this replica alone).
-  auto key = config_.keyring->SigningKey(tenant.empty() ? "prefcenter" : tenant);
-  return HmacSha256(key.ok() ? key->hmac_key : fallback_csrf_key_, "assent/prefcenter-csrf/v1");
+  auto key = config_.keyring->SigningKey(CsrfSubject(tenant));
+  return HmacSha256(key.ok() ? key->hmac_key : fallback_csrf_key_, kCsrfLabel);
 }
 
 std::string App::CsrfToken(const std::string& tenant, const std::string& scope,
                            const std::string& nonce) const {
   const int64_t issued = absl::ToUnixSeconds(clock_.Now());
-  const std::string secret = CsrfKey(tenant);
-  return absl::StrCat(
-      issued, ".",
-      links::Base64Url(HmacSha256(secret, absl::StrCat(scope, "\n", nonce, "\n", issued))));
+  return absl::StrCat(issued, ".", CsrfMac(CsrfKey(tenant), scope, nonce, issued));
 }
 
 bool App::CsrfValid(const std::string& tenant, const std::string& scope, const std::string& nonce,
@@ -330,18 +334,14 @@ bool App::CsrfValid(const std::string& tenant, const std::string& scope, const s
   const absl::Time at = absl::FromUnixSeconds(issued);
   if (clock_.Now() - at > config_.form_ttl || at > clock_.Now() + absl::Minutes(5)) return false;
   // A form rendered by a replica that signs with another key of the keyring (a rotation rolling
-  // out, a staged key) is as good as one of ours: every key that serves the tenant is tried.
+  // out, a staged key) is as good as one of ours: every key that serves the tenant is tried, and
+  // ours (CsrfKey: this process's random one when no key signs for the tenant).
   const std::string given = csrf.substr(dot + 1);
-  const std::string message = absl::StrCat(scope, "\n", nonce, "\n", issued);
-  const std::string subject = tenant.empty() ? "prefcenter" : tenant;
-  bool valid =
-      links::ConstantTimeEquals(links::Base64Url(HmacSha256(CsrfKey(tenant), message)), given);
-  for (const links::KeyRing::Key& key : config_.keyring->keys()) {
-    if (!key.tenant.empty() && key.tenant != subject) continue;
-    const std::string secret =
-        HmacSha256(links::DeriveLinkKey(key.secret, subject), "assent/prefcenter-csrf/v1");
-    valid =
-        links::ConstantTimeEquals(links::Base64Url(HmacSha256(secret, message)), given) || valid;
+  bool valid = links::ConstantTimeEquals(CsrfMac(CsrfKey(tenant), scope, nonce, issued), given);
+  for (const std::string& link_key : config_.keyring->VerifyingKeys(CsrfSubject(tenant))) {
+    valid = links::ConstantTimeEquals(
+                CsrfMac(HmacSha256(link_key, kCsrfLabel), scope, nonce, issued), given) ||
+            valid;
   }
   return valid;
 }

@@ -113,6 +113,10 @@ class App {
 
   // CSRF tokens bound to a scope (the link) and the form's nonce, signed with a key derived from
   // the link keyring (shared by every replica), valid for form_ttl.
+  // The tenant whose link keys make the CSRF keys ("prefcenter" for pages of no tenant).
+  static std::string CsrfSubject(const std::string& tenant) {
+    return tenant.empty() ? "prefcenter" : tenant;
+  }
   std::string CsrfKey(const std::string& tenant) const;
   std::string CsrfToken(const std::string& tenant, const std::string& scope,
                         const std::string& nonce) const;

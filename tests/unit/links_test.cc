@@ -19,6 +19,7 @@
 namespace assent::links {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -415,6 +416,9 @@ TEST(LinkTokenTest, AStagedKeyVerifiesButSignsNothing) {
   const std::string new_token = Mint(RingK1K2(), PageClaims());
   EXPECT_EQ(Outcome(VerifyLink(staged, "", new_token, absl::UnixEpoch())), "OK");
   EXPECT_EQ(RingK1K2().Current().id, "k2");
+  // Values that name no key (prefcenter's CSRF tokens) are checked against all of them.
+  EXPECT_THAT(staged.VerifyingKeys("acme"),
+              ElementsAre(*staged.VerifyingKey("k2", "acme"), *staged.VerifyingKey("k1", "acme")));
 }
 
 TEST(LinkTokenTest, KeysArePerTenant) {
