@@ -22,6 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "assent/storage/v1/storage.pb.h"
+#include "assent/v1/admin.pb.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/consent.pb.h"
 #include "assent/v1/export.pb.h"
@@ -141,6 +143,14 @@ struct OffboardProgress {
   std::vector<std::string> erased_subjects;
 };
 
+// The first step of a link change over two owners' partitions (Ledger::BeginLinkIntent).
+struct LinkIntentStart {
+  // A request finished before (same idempotency key and request): its serialized response,
+  // marked replayed. Otherwise the intent to drive (a new one, or the same request's pending one).
+  std::optional<std::string> replayed;
+  storage::v1::LinkIntent intent;
+};
+
 // One round of re-wrapping data keys after a master-key rotation (Ledger::RewrapDataKeys).
 struct RewrapProgress {
   std::string cursor;  // where the next round starts; empty: the walk is complete
@@ -218,6 +228,31 @@ class Ledger {
   void UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
                           Callback<v1::UnlinkContactPointResponse> done,
                           const Caller& caller = Caller());
+  // Cluster mode: a link or unlink whose subject and contact point are in partitions of
+  // different owners runs in three committer mutations, each within one partition
+  // (docs/SCALING.md, "Operations over two targets"; consentd's LinkCoordinator drives them):
+  // 1. on the subject's owner, BeginLinkIntent / BeginUnlinkIntent: the idempotency check, the
+  //    subject's side of the checks, and the intent (one per subject: another link change of the
+  //    subject while one is pending is UNAVAILABLE; the same request from the same caller, with or
+  //    without an idempotency key, resumes it);
+  // 2. on the contact point's owner, ApplyContactLink: the contact point's record and history
+  //    record (idempotent: a half already applied answers the contact point's sequence);
+  // 3. on the subject's owner, CompleteLinkIntent with the half's answer: the subject's record and
+  //    history record, the idempotency record and the intent's deletion; a refused half (the
+  //    contact point linked to another subject) deletes the intent and returns the refusal.
+  //    Answers the request's serialized response.
+  void BeginLinkIntent(const v1::LinkContactPointRequest& request, absl::Time deadline,
+                       Callback<LinkIntentStart> done, const Caller& caller = Caller());
+  void BeginUnlinkIntent(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
+                         Callback<LinkIntentStart> done, const Caller& caller = Caller());
+  void ApplyContactLink(const v1::ApplyContactLinkRequest& request, absl::Time deadline,
+                        Callback<v1::ApplyContactLinkResponse> done);
+  void CompleteLinkIntent(const storage::v1::LinkIntent& intent,
+                          absl::StatusOr<uint64_t> contact_sequence, absl::Time deadline,
+                          Callback<std::string> done);
+  // The pending link intents whose key (Cf::kRights) `handled_here` accepts (every one: null).
+  absl::StatusOr<std::vector<storage::v1::LinkIntent>> PendingLinkIntents(
+      const KeyFilter& handled_here = nullptr) const;
   void SetPreferences(const v1::SetPreferencesRequest& request, absl::Time deadline,
                       Callback<v1::SetPreferencesResponse> done, const Caller& caller = Caller());
   void SuppressContactPoint(const v1::SuppressContactPointRequest& request, absl::Time deadline,
@@ -369,6 +404,9 @@ class Ledger {
                                               const v1::ContactPoint& contact_point,
                                               std::string_view actor, std::string_view source,
                                               std::string_view idempotency_key) const;
+  // BeginLinkIntent and BeginUnlinkIntent: `half` is filled in but for its intent id.
+  void BeginLinkChange(v1::ApplyContactLinkRequest half, std::string digest, std::string principal,
+                       absl::Time deadline, Callback<LinkIntentStart> done);
   // Resolves a target to its stored form (hashing a contact point).
   absl::StatusOr<v1::TargetRef> ResolveTarget(std::string_view field, std::string_view tenant,
                                               const v1::Target& target) const;

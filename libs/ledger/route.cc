@@ -61,9 +61,11 @@ std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
       return EntityRoute(due->tenant, due->entity);
     }
     case store::Cf::kRights: {
-      // "h" \0 tenant \0 subject | "e" \0 tenant \0 subject | "o" \0 tenant
+      // "h" | "e" | "i" \0 tenant \0 subject (hold, erasure stub, link intent) | "o" \0 tenant
       std::vector<std::string_view> parts = Parts(key, 3);
-      if (parts.size() < 3 || (parts[0] != "h" && parts[0] != "e")) return std::nullopt;
+      if (parts.size() < 3 || (parts[0] != "h" && parts[0] != "e" && parts[0] != "i")) {
+        return std::nullopt;
+      }
       return absl::StrCat(Sv(parts[1]), "/", Sv(parts[2]));
     }
     case store::Cf::kProof:

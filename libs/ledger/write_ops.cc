@@ -6,7 +6,9 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -140,28 +142,48 @@ absl::Status ValidateCommon(std::string_view actor, std::string_view source,
   return core::ValidateIdempotencyKey("idempotency_key", idempotency_key);
 }
 
+// One side of a link or unlink: the change in `state`'s history naming the other side.
+template <typename State>
+void AppendLinkSide(store::Txn& txn, v1::ChangeKind kind, std::string_view tenant,
+                    std::string_view source, std::string_view idempotency_key,
+                    const Attribution& who, v1::TargetRef target, v1::TargetRef counterpart,
+                    State& state) {
+  v1::HistoryRecord history;
+  history.set_tenant(std::string(tenant));
+  history.set_kind(kind);
+  SetAttribution(history, who);
+  history.set_source(std::string(source));
+  history.set_idempotency_key(std::string(idempotency_key));
+  *history.mutable_target() = std::move(target);
+  *history.mutable_counterpart() = std::move(counterpart);
+  AppendChange(txn, history, state);
+}
+
 // A link or unlink changes both sides, so it is one change in each target's history.
 template <typename Request>
 void AppendLinkChange(store::Txn& txn, v1::ChangeKind kind, const Request& request,
                       const Attribution& who, const v1::ContactRef& contact,
                       v1::SubjectState& subject, v1::ContactPointState& contact_state) {
-  for (bool on_subject : {true, false}) {
-    v1::HistoryRecord history;
-    history.set_tenant(request.tenant());
-    history.set_kind(kind);
-    SetAttribution(history, who);
-    history.set_source(request.source());
-    history.set_idempotency_key(request.idempotency_key());
-    if (on_subject) {
-      *history.mutable_target() = SubjectRef(request.subject_id());
-      *history.mutable_counterpart() = ContactTargetRef(contact);
-      AppendChange(txn, history, subject);
-    } else {
-      *history.mutable_target() = ContactTargetRef(contact);
-      *history.mutable_counterpart() = SubjectRef(request.subject_id());
-      AppendChange(txn, history, contact_state);
-    }
-  }
+  AppendLinkSide(txn, kind, request.tenant(), request.source(), request.idempotency_key(), who,
+                 SubjectRef(request.subject_id()), ContactTargetRef(contact), subject);
+  AppendLinkSide(txn, kind, request.tenant(), request.source(), request.idempotency_key(), who,
+                 ContactTargetRef(contact), SubjectRef(request.subject_id()), contact_state);
+}
+
+void Unlist(v1::SubjectState& subject, const v1::ContactRef& contact) {
+  auto* contacts = subject.mutable_contacts();
+  contacts->erase(std::remove_if(contacts->begin(), contacts->end(),
+                                 [&](const v1::ContactRef& c) {
+                                   return c.type() == contact.type() && c.hash() == contact.hash();
+                                 }),
+                  contacts->end());
+}
+
+bool Lists(const v1::SubjectState& subject, const v1::ContactRef& contact) {
+  return std::any_of(subject.contacts().begin(), subject.contacts().end(),
+                     [&](const v1::ContactRef& c) {
+                       return c.type() == contact.type() && c.hash() == contact.hash();
+                     });
 }
 
 // The optimistic-concurrency precondition of a write: the target is still at the sequence the
@@ -656,13 +678,7 @@ void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, ab
         }
         ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, request.tenant(), request.subject_id()));
         contact_state.clear_linked_subject_id();
-        auto* contacts = subject.mutable_contacts();
-        contacts->erase(std::remove_if(contacts->begin(), contacts->end(),
-                                       [&](const v1::ContactRef& c) {
-                                         return c.type() == contact.type() &&
-                                                c.hash() == contact.hash();
-                                       }),
-                        contacts->end());
+        Unlist(subject, contact);
         AppendLinkChange(txn, v1::CONTACT_UNLINKED, request, who, contact, subject, contact_state);
         v1::UnlinkContactPointResponse response;
         response.set_subject_sequence(subject.sequence());
@@ -671,6 +687,241 @@ void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, ab
                             response, options_.idempotency_ttl);
         return response;
       });
+}
+
+// Links over two owners' partitions (cluster mode): the three steps ledger.h describes.
+
+namespace {
+
+constexpr std::string_view kLinkMethod = "LinkContactPoint";
+constexpr std::string_view kUnlinkMethod = "UnlinkContactPoint";
+
+template <typename Request>
+v1::ApplyContactLinkRequest LinkHalf(const Request& request, const v1::ContactRef& contact,
+                                     const Attribution& who, bool unlink) {
+  v1::ApplyContactLinkRequest half;
+  half.set_tenant(request.tenant());
+  half.set_subject_id(request.subject_id());
+  *half.mutable_contact() = contact;
+  half.set_unlink(unlink);
+  half.set_actor(who.actor);
+  half.set_on_behalf_of(who.on_behalf_of);
+  half.set_source(request.source());
+  half.set_idempotency_key(request.idempotency_key());
+  return half;
+}
+
+// The stored response of a finished link or unlink, marked replayed, serialized again.
+absl::StatusOr<std::string> ReplayLinkResponse(bool unlink, const std::string& stored) {
+  if (unlink) {
+    ASSIGN_OR_RETURN(auto response, Replay<v1::UnlinkContactPointResponse>(stored));
+    return response.SerializeAsString();
+  }
+  ASSIGN_OR_RETURN(auto response, Replay<v1::LinkContactPointResponse>(stored));
+  return response.SerializeAsString();
+}
+
+absl::StatusOr<std::optional<storage::v1::LinkIntent>> LoadLinkIntent(store::Txn& txn,
+                                                                      std::string_view tenant,
+                                                                      std::string_view subject) {
+  ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kRights, store::LinkIntentKey(tenant, subject)));
+  if (!raw.has_value()) return std::nullopt;
+  storage::v1::LinkIntent intent;
+  if (!intent.ParseFromString(*raw)) return Corrupt("link intent");
+  return intent;
+}
+
+}  // namespace
+
+void Ledger::BeginLinkIntent(const v1::LinkContactPointRequest& request, absl::Time deadline,
+                             Callback<LinkIntentStart> done, const Caller& caller) {
+  auto contact = ValidateLink(request.tenant(), request.subject_id(), request.contact_point(),
+                              request.actor(), request.source(), request.idempotency_key());
+  if (!contact.ok()) return done(contact.status());
+  BeginLinkChange(LinkHalf(request, *contact, Attribute(caller, request.actor()), false),
+                  RequestDigest(request), caller.principal, deadline, std::move(done));
+}
+
+void Ledger::BeginUnlinkIntent(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
+                               Callback<LinkIntentStart> done, const Caller& caller) {
+  auto contact = ValidateLink(request.tenant(), request.subject_id(), request.contact_point(),
+                              request.actor(), request.source(), request.idempotency_key());
+  if (!contact.ok()) return done(contact.status());
+  BeginLinkChange(LinkHalf(request, *contact, Attribute(caller, request.actor()), true),
+                  RequestDigest(request), caller.principal, deadline, std::move(done));
+}
+
+void Ledger::BeginLinkChange(v1::ApplyContactLinkRequest half, std::string digest,
+                             std::string principal, absl::Time deadline,
+                             Callback<LinkIntentStart> done) {
+  SubmitWrite<LinkIntentStart>(
+      committer_, deadline, std::move(done),
+      [half = std::move(half), digest = std::move(digest),
+       principal = std::move(principal)](store::Txn& txn) -> absl::StatusOr<LinkIntentStart> {
+        const bool unlink = half.unlink();
+        const std::string& tenant = half.tenant();
+        LinkIntentStart start;
+        ASSIGN_OR_RETURN(auto replay,
+                         CheckIdempotency(txn, tenant, half.idempotency_key(),
+                                          unlink ? kUnlinkMethod : kLinkMethod, digest));
+        if (replay.has_value()) {
+          ASSIGN_OR_RETURN(start.replayed, ReplayLinkResponse(unlink, *replay));
+          return start;
+        }
+        ASSIGN_OR_RETURN(auto pending, LoadLinkIntent(txn, tenant, half.subject_id()));
+        if (pending.has_value()) {
+          // The same request again from the same caller (a retry after a timeout, or a call
+          // forwarded anew after the subject's partition moved mid-way) resumes its intent.
+          const v1::ApplyContactLinkRequest& p = pending->half();
+          if (pending->request_digest() == digest && pending->principal() == principal &&
+              p.unlink() == unlink) {
+            start.intent = *std::move(pending);
+            return start;
+          }
+          return absl::UnavailableError(
+              "subject_id: another link change of this subject is in progress; retry");
+        }
+        ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, tenant, half.subject_id()));
+        const bool listed = Lists(subject, half.contact());
+        if (unlink && !listed) {
+          return FailedPrecondition("contact_point: is not linked to this subject");
+        }
+        if (!unlink && !listed && subject.contacts_size() >= kMaxContactsPerSubject) {
+          return FailedPrecondition("subject_id: already has 100 contact points linked");
+        }
+        storage::v1::LinkIntent& intent = start.intent;
+        *intent.mutable_half() = half;
+        intent.mutable_half()->set_intent_id(absl::BytesToHexString(RandomBytes(12)));
+        intent.set_request_digest(digest);
+        intent.set_principal(principal);
+        *intent.mutable_create_time() = ToProto(txn.now());
+        txn.Put(store::Cf::kRights, store::LinkIntentKey(tenant, half.subject_id()),
+                intent.SerializeAsString());
+        return start;
+      });
+}
+
+void Ledger::ApplyContactLink(const v1::ApplyContactLinkRequest& request, absl::Time deadline,
+                              Callback<v1::ApplyContactLinkResponse> done) {
+  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
+  if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
+  if (valid.ok())
+    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  if (valid.ok() && (request.contact().type() == v1::CONTACT_TYPE_UNSPECIFIED ||
+                     request.contact().hash().empty())) {
+    valid = InvalidField("contact", "a contact point reference (type and hash) is required");
+  }
+  if (valid.ok() && request.intent_id().empty()) {
+    valid = InvalidField("intent_id", "is required");
+  }
+  if (!valid.ok()) return done(valid);
+  SubmitWrite<v1::ApplyContactLinkResponse>(
+      committer_, deadline, std::move(done),
+      [request](store::Txn& txn) -> absl::StatusOr<v1::ApplyContactLinkResponse> {
+        ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, request.tenant(), request.contact()));
+        v1::ApplyContactLinkResponse response;
+        const bool linked_here = contact_state.linked_subject_id() == request.subject_id();
+        // Done already (by an earlier attempt of the same intent), or for an unlink nothing to
+        // undo: the contact point does not name the subject.
+        if (request.unlink() != linked_here) {
+          response.set_contact_sequence(contact_state.sequence());
+          return response;
+        }
+        if (!request.unlink() && !contact_state.linked_subject_id().empty()) {
+          return FailedPrecondition(
+              "contact_point: is linked to another subject; unlink it from that subject first");
+        }
+        if (request.unlink()) {
+          contact_state.clear_linked_subject_id();
+        } else {
+          contact_state.set_linked_subject_id(request.subject_id());
+        }
+        AppendLinkSide(txn, request.unlink() ? v1::CONTACT_UNLINKED : v1::CONTACT_LINKED,
+                       request.tenant(), request.source(), request.idempotency_key(),
+                       Attribution{request.actor(), request.on_behalf_of()},
+                       ContactTargetRef(request.contact()), SubjectRef(request.subject_id()),
+                       contact_state);
+        response.set_contact_sequence(contact_state.sequence());
+        return response;
+      });
+}
+
+void Ledger::CompleteLinkIntent(const storage::v1::LinkIntent& intent,
+                                absl::StatusOr<uint64_t> contact_sequence, absl::Time deadline,
+                                Callback<std::string> done) {
+  // A refused half still deletes the intent: the mutation succeeds, carrying the refusal.
+  struct Outcome {
+    absl::Status refused;
+    std::string response;
+  };
+  SubmitWrite<Outcome>(
+      committer_, deadline,
+      [done = std::move(done)](absl::StatusOr<Outcome> outcome) mutable {
+        if (!outcome.ok()) return done(outcome.status());
+        if (!outcome->refused.ok()) return done(std::move(outcome->refused));
+        done(std::move(outcome->response));
+      },
+      [this, intent,
+       contact_sequence = std::move(contact_sequence)](store::Txn& txn) -> absl::StatusOr<Outcome> {
+        const v1::ApplyContactLinkRequest& half = intent.half();
+        const bool unlink = half.unlink();
+        const std::string_view method = unlink ? kUnlinkMethod : kLinkMethod;
+        ASSIGN_OR_RETURN(auto pending, LoadLinkIntent(txn, half.tenant(), half.subject_id()));
+        if (!pending.has_value() || pending->half().intent_id() != half.intent_id()) {
+          // Another attempt (a recovery, or the request retried) finished it first.
+          ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, half.tenant(), half.idempotency_key(),
+                                                         method, intent.request_digest()));
+          if (!replay.has_value()) {
+            return absl::UnavailableError(
+                "the link change was finished by another attempt; retry to read its outcome");
+          }
+          ASSIGN_OR_RETURN(std::string replayed, ReplayLinkResponse(unlink, *replay));
+          return Outcome{absl::OkStatus(), std::move(replayed)};
+        }
+        txn.Delete(store::Cf::kRights, store::LinkIntentKey(half.tenant(), half.subject_id()));
+        if (!contact_sequence.ok()) return Outcome{contact_sequence.status(), ""};
+        ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, half.tenant(), half.subject_id()));
+        const bool listed = Lists(subject, half.contact());
+        if (unlink ? listed : !listed) {
+          if (unlink) {
+            Unlist(subject, half.contact());
+          } else {
+            *subject.add_contacts() = half.contact();
+          }
+          AppendLinkSide(txn, unlink ? v1::CONTACT_UNLINKED : v1::CONTACT_LINKED, half.tenant(),
+                         half.source(), half.idempotency_key(),
+                         Attribution{half.actor(), half.on_behalf_of()},
+                         SubjectRef(half.subject_id()), ContactTargetRef(half.contact()), subject);
+        }
+        auto finish = [&](auto response) -> Outcome {
+          response.set_subject_sequence(subject.sequence());
+          response.set_contact_sequence(*contact_sequence);
+          RememberIdempotency(txn, half.tenant(), half.idempotency_key(), method,
+                              intent.request_digest(), response, options_.idempotency_ttl);
+          return Outcome{absl::OkStatus(), response.SerializeAsString()};
+        };
+        if (unlink) return finish(v1::UnlinkContactPointResponse());
+        v1::LinkContactPointResponse response;
+        *response.mutable_contact() = half.contact();
+        return finish(std::move(response));
+      });
+}
+
+absl::StatusOr<std::vector<storage::v1::LinkIntent>> Ledger::PendingLinkIntents(
+    const KeyFilter& handled_here) const {
+  std::vector<storage::v1::LinkIntent> out;
+  const std::string prefix = store::LinkIntentPrefix();
+  auto it = store_.NewIterator(store::Cf::kRights);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (handled_here != nullptr && !handled_here(it->key().ToStringView())) continue;
+    storage::v1::LinkIntent intent;
+    if (!intent.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Corrupt("link intent");
+    }
+    out.push_back(std::move(intent));
+  }
+  if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  return out;
 }
 
 void Ledger::SetPreferences(const v1::SetPreferencesRequest& request, absl::Time deadline,

@@ -87,6 +87,12 @@ std::string ErasureStubPrefix() { return Join("e", std::string_view()); }
 
 std::string OffboardingKey(std::string_view tenant) { return Join("o", tenant); }
 
+std::string LinkIntentKey(std::string_view tenant, std::string_view subject_id) {
+  return Join("i", tenant, subject_id);
+}
+
+std::string LinkIntentPrefix() { return Join("i", std::string_view()); }
+
 std::string ProofPendingKey(int32_t partition, int64_t offset) {
   std::string out(kProofPendingPrefix);
   PutBigEndian32(&out, static_cast<uint32_t>(partition));

@@ -62,6 +62,10 @@ std::string ErasureStubKey(std::string_view tenant, std::string_view subject_id)
 // "e" \0 : prefix of every erasure stub.
 std::string ErasureStubPrefix();
 std::string OffboardingKey(std::string_view tenant);
+// A link change in progress over two owners' partitions (cluster mode; storage LinkIntent).
+std::string LinkIntentKey(std::string_view tenant, std::string_view subject_id);
+// "i" \0 : prefix of every link intent.
+std::string LinkIntentPrefix();
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 // An imported row (Cf::kImport): tenant \0 and the raw SHA-256 of the row key.
 std::string ImportRowKey(std::string_view tenant, std::string_view row_key);

@@ -14,6 +14,22 @@ namespace {
 constexpr absl::Duration kRetryInterval = absl::Milliseconds(100);
 }  // namespace
 
+grpc::ByteBuffer ToByteBuffer(const google::protobuf::Message& message) {
+  const std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool FromByteBuffer(grpc::ByteBuffer* buffer, google::protobuf::Message* message) {
+  if (buffer == nullptr) return false;
+  std::vector<grpc::Slice> slices;
+  if (!buffer->Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return message->ParseFromString(bytes);
+}
+
 struct ClusterRouter::Attempt {
   int32_t partition = 0;
   std::string method;

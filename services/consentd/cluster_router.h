@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cluster/node.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "ledger/ledger.h"
@@ -38,6 +39,10 @@ inline constexpr char kNotOwnerTrailer[] = "assent-not-owner";
 // without it never reached the owner's service (connection refused, peer gone), so retrying
 // cannot write twice.
 inline constexpr char kServedByTrailer[] = "assent-served-by";
+
+// A message as the bytes a routed call carries, and back (false: no bytes, or they do not parse).
+grpc::ByteBuffer ToByteBuffer(const google::protobuf::Message& message);
+bool FromByteBuffer(grpc::ByteBuffer* buffer, google::protobuf::Message* message);
 
 struct ClusterRouterOptions {
   // Credentials for calls to peers: the instance's own certificate and CA (mTLS) when TLS is on.

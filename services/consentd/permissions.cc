@@ -44,6 +44,7 @@ constexpr std::array kRules = {
     RpcRule{"SubjectRightsService", "GetOffboarding", Permission::kAdmin},
     RpcRule{"AdminService", "CompactStore", Permission::kAdmin},
     RpcRule{"AdminService", "GetClusterStatus", Permission::kAdmin},
+    RpcRule{"AdminService", "ApplyContactLink", Permission::kClusterForward},
     RpcRule{"ExportService", "ExportSubject", Permission::kSubjectExport},
     RpcRule{"ImportService", "ImportDecisions", Permission::kConsentImport},
     RpcRule{"ReceiptService", "GetReceipt", Permission::kHistoryRead},

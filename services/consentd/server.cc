@@ -317,6 +317,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   guard_options.per_principal = {config.rate_limits_principal_rate,
                                  config.rate_limits_principal_burst};
   ASSIGN_OR_RETURN(server->guard_, CallGuard::Create(guard_options, clock, server->metrics_.get()));
+  // Cluster mode: whether this instance does the background work of a stored key of `cf` (its
+  // partition is owned here).
+  cluster::Node* node = server->cluster_.get();
+  auto owned_here = [node](store::Cf cf) -> ledger::KeyFilter {
+    return [node, cf](std::string_view key) {
+      std::optional<std::string> route = ledger::RouteOfWrite(cf, key);
+      return route.has_value() && node->Owns(node->PartitionOf(*route));
+    };
+  };
   if (server->cluster_ != nullptr) {
     ClusterRouterOptions router_options;
     router_options.forward_timeout = config.cluster_forward_timeout;
@@ -330,6 +339,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         std::make_unique<ClusterRouter>(*server->cluster_, *server->ledger_,
                                         std::move(router_options), *server->metrics_->registry());
     server->guard_->SetRouter(server->router_.get());
+    server->links_ = std::make_unique<LinkCoordinator>(*server->ledger_, *server->router_,
+                                                       *server->metrics_->registry(),
+                                                       owned_here(store::Cf::kRights));
   }
 
   server->catalog_service_ =
@@ -337,11 +349,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->consent_service_ =
       std::make_unique<ConsentService>(*server->ledger_, *server->guard_, server->metrics_.get());
   server->consent_service_->SetProof(server->proof_.get(), server->store_.get());
+  server->consent_service_->SetLinkCoordinator(server->links_.get());
   server->rights_service_ = std::make_unique<SubjectRightsService>(
       *server->ledger_, *server->guard_, server->metrics_.get(), server->erasure_log_.get());
   server->admin_service_ =
       std::make_unique<AdminService>(*server->store_, *server->guard_, server->metrics_.get());
-  server->admin_service_->SetCluster(server->cluster_.get());
+  server->admin_service_->SetCluster(server->cluster_.get(),
+                                     node != nullptr ? server->ledger_.get() : nullptr);
   server->export_service_ =
       std::make_unique<ExportService>(*server->ledger_, *server->guard_, server->metrics_.get());
   server->import_service_ =
@@ -392,13 +406,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
     server->rights_->Start();
   } else {
     // Each instance sweeps the due entries, and re-wraps the data keys, of the partitions it owns.
-    cluster::Node* node = server->cluster_.get();
-    auto owned_here = [node](store::Cf cf) -> ledger::KeyFilter {
-      return [node, cf](std::string_view key) {
-        std::optional<std::string> route = ledger::RouteOfWrite(cf, key);
-        return route.has_value() && node->Owns(node->PartitionOf(*route));
-      };
-    };
     server->lifecycle_ = std::make_unique<LifecycleRunner>(
         config.sweeper, clock, *server->ledger_, *server->store_, *server->committer_,
         *server->metrics_->registry(), owned_here(store::Cf::kDue));
@@ -407,6 +414,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         std::make_unique<RightsRunner>(clock, *server->ledger_, server->erasure_log_.get(),
                                        *server->metrics_->registry(), owned_here(store::Cf::kKeys));
     server->rights_->Start();
+    server->links_->Start();
     log->warn("msg=\"cluster mode: tenant offboarding does not run yet (docs/SCALING.md)\"");
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
@@ -501,10 +509,12 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   server_->Shutdown(absl::ToChronoTime(clock_->Now() + grace));
   if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
   if (rights_ != nullptr) rights_->Stop();
+  if (links_ != nullptr) links_->Stop();  // no new recovery drives; those under way end below
   committer_->Stop();
   // Calls still waiting for an owner fail; then the partitions move to the other instances.
   guard_->SetRouter(nullptr);
   router_.reset();
+  links_.reset();  // after the committer and the router: their last callbacks reach it
   if (cluster_ != nullptr) cluster_->Stop();
   // No write reaches the report metrics any more (process-wide settings: keep the others).
   ledger::ReportSettings report_settings = ledger::GetReportSettings();

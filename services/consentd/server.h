@@ -17,6 +17,7 @@
 #include "consentd/export_service.h"
 #include "consentd/import_service.h"
 #include "consentd/lifecycle_runner.h"
+#include "consentd/link_coordinator.h"
 #include "consentd/proof.h"
 #include "consentd/report_metrics.h"
 #include "consentd/rights_runner.h"
@@ -84,7 +85,8 @@ class Server {
   std::unique_ptr<EnforcementProof> proof_;    // null without enforcement.senders
   std::unique_ptr<authz::PolicyFile> policy_;  // null without a policy
   std::unique_ptr<CallGuard> guard_;
-  std::unique_ptr<ClusterRouter> router_;  // null in single-node mode
+  std::unique_ptr<ClusterRouter> router_;   // null in single-node mode
+  std::unique_ptr<LinkCoordinator> links_;  // null in single-node mode
   std::thread policy_watcher_;
   std::unique_ptr<CatalogService> catalog_service_;
   std::unique_ptr<ConsentService> consent_service_;

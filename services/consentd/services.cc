@@ -62,6 +62,7 @@ std::string_view TenantOf(const v1::GetDefaultPolicyRequest& r) { return TenantO
 // The store is every tenant's: only a grant on every tenant admits store maintenance.
 std::string_view TenantOf(const v1::CompactStoreRequest&) { return {}; }
 std::string_view TenantOf(const v1::GetClusterStatusRequest&) { return {}; }
+std::string_view TenantOf(const v1::ApplyContactLinkRequest& r) { return r.tenant(); }
 
 // The second permission a request needs for what it carries (permissions.h), if any.
 template <typename Request>
@@ -197,6 +198,13 @@ std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::LinkContactP
 std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::UnlinkContactPointRequest& r) {
   return SubjectRoute(r.tenant(), r.subject_id());
 }
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::ApplyContactLinkRequest& r) {
+  // Where the contact point's half runs: the contact point's partition.
+  if (r.tenant().empty() || r.contact().hash().empty()) return std::nullopt;
+  v1::TargetRef ref;
+  *ref.mutable_contact() = r.contact();
+  return ledger::RouteKey(r.tenant(), ref);
+}
 std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::SetPreferencesRequest& r) {
   return SubjectRoute(r.tenant(), r.subject_id());
 }
@@ -235,21 +243,6 @@ std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::UpdatePurpos
 }
 std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::SetDefaultPolicyRequest& r) {
   return CatalogRoute(TenantOf(r));
-}
-
-grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
-  const std::string bytes = message.SerializeAsString();
-  grpc::Slice slice(bytes);
-  return grpc::ByteBuffer(&slice, 1);
-}
-bool ParseBuffer(grpc::ByteBuffer* buffer, google::protobuf::Message* message) {
-  if (buffer == nullptr) return false;
-  std::vector<grpc::Slice> slices;
-  if (!buffer->Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const grpc::Slice& s : slices)
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return message->ParseFromString(bytes);
 }
 
 // One call: its rule, the guard that admits it, and its metrics.
@@ -295,11 +288,11 @@ void Forward(const Routing& routing, grpc::CallbackServerContext* ctx, const Req
   routing.router->Route(
       *routing.partition,
       absl::StrCat("/assent.v1.", Sv(call.rule.service), "/", Sv(call.rule.method)),
-      Serialize(request), routing.principal, Deadline(ctx),
+      ToByteBuffer(request), routing.principal, Deadline(ctx),
       [reactor, response, call](const grpc::Status& status, grpc::ByteBuffer* bytes) {
         if (!status.ok()) {
           call.Finish(reactor, rpc::FromGrpcStatus(status));
-        } else if (!ParseBuffer(bytes, response)) {
+        } else if (!FromByteBuffer(bytes, response)) {
           call.Finish(reactor, absl::InternalError("the owner's response does not parse"));
         } else {
           call.Finish(reactor, absl::OkStatus());
@@ -608,7 +601,11 @@ grpc::ServerUnaryReactor* ConsentService::LinkContactPoint(
       ctx, *request, response, Call{guard_, metrics_, rule},
       [&](absl::Time deadline, ledger::Caller caller,
           ledger::Callback<v1::LinkContactPointResponse> done) {
-        ledger_.LinkContactPoint(*request, deadline, std::move(done), caller);
+        if (links_ != nullptr && links_->Spans(*request)) {
+          links_->Link(*request, deadline, caller, std::move(done));
+        } else {
+          ledger_.LinkContactPoint(*request, deadline, std::move(done), caller);
+        }
       },
       receipts_);
 }
@@ -621,7 +618,11 @@ grpc::ServerUnaryReactor* ConsentService::UnlinkContactPoint(
       ctx, *request, response, Call{guard_, metrics_, rule},
       [&](absl::Time deadline, ledger::Caller caller,
           ledger::Callback<v1::UnlinkContactPointResponse> done) {
-        ledger_.UnlinkContactPoint(*request, deadline, std::move(done), caller);
+        if (links_ != nullptr && links_->Spans(*request)) {
+          links_->Unlink(*request, deadline, caller, std::move(done));
+        } else {
+          ledger_.UnlinkContactPoint(*request, deadline, std::move(done), caller);
+        }
       },
       receipts_);
 }
@@ -813,6 +814,7 @@ AdminService::AdminService(store::Store& store, CallGuard& guard, ServiceMetrics
   RequireRules(kName);
   GuardParsing("CompactStore", &AdminService::CompactStore);
   GuardParsing("GetClusterStatus", &AdminService::GetClusterStatus);
+  GuardParsing("ApplyContactLink", &AdminService::ApplyContactLink);
 }
 
 grpc::ServerUnaryReactor* AdminService::GetClusterStatus(grpc::CallbackServerContext* ctx,
@@ -844,6 +846,22 @@ grpc::ServerUnaryReactor* AdminService::GetClusterStatus(grpc::CallbackServerCon
                 out.set_replay_ratio(cluster_->ReplayProgress());
                 return out;
               });
+}
+
+grpc::ServerUnaryReactor* AdminService::ApplyContactLink(grpc::CallbackServerContext* ctx,
+                                                         const v1::ApplyContactLinkRequest* request,
+                                                         v1::ApplyContactLinkResponse* response) {
+  static const RpcRule& rule = Rule(kName, "ApplyContactLink");
+  return Write(ctx, *request, response, Call{guard_, metrics_, rule},
+               [&](absl::Time deadline, ledger::Caller,
+                   ledger::Callback<v1::ApplyContactLinkResponse> done) {
+                 if (ledger_ == nullptr) {
+                   return done(absl::FailedPreconditionError(
+                       "ApplyContactLink is a call between the instances of a cluster; this "
+                       "instance runs in single-node mode"));
+                 }
+                 ledger_->ApplyContactLink(*request, deadline, std::move(done));
+               });
 }
 
 grpc::ServerUnaryReactor* AdminService::CompactStore(grpc::CallbackServerContext* ctx,

@@ -12,6 +12,7 @@
 #include "assent/v1/rights.grpc.pb.h"
 #include "cluster/node.h"
 #include "consentd/call_guard.h"
+#include "consentd/link_coordinator.h"
 #include "consentd/proof.h"
 #include "consentd/receipt_issuer.h"
 #include "consentd/service_metrics.h"
@@ -105,6 +106,9 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   // Attaches signed receipts to the responses of the writes that change consent (may be null: no
   // receipts); call before serving. It must outlive the service.
   void SetReceipts(ReceiptIssuer* receipts) { receipts_ = receipts; }
+  // Cluster mode: runs the links and unlinks whose subject and contact point are in different
+  // partitions (null: single-node mode). Call before serving; it must outlive the service.
+  void SetLinkCoordinator(LinkCoordinator* links) { links_ = links; }
   grpc::ServerUnaryReactor* VerifyHistory(grpc::CallbackServerContext* ctx,
                                           const v1::VerifyHistoryRequest* request,
                                           v1::VerifyHistoryResponse* response) override;
@@ -133,6 +137,7 @@ class ConsentService final : public rpc::ParseGuarded<v1::ConsentService::Callba
   const EnforcementProof* proof_ = nullptr;
   const store::Store* store_ptr_ = nullptr;
   ReceiptIssuer* receipts_ = nullptr;
+  LinkCoordinator* links_ = nullptr;
 };
 
 // Consent receipts (receipts.proto): re-signing a stored history record, and the JWKS.
@@ -223,12 +228,20 @@ class AdminService final : public rpc::ParseGuarded<v1::AdminService::CallbackSe
   grpc::ServerUnaryReactor* GetClusterStatus(grpc::CallbackServerContext* ctx,
                                              const v1::GetClusterStatusRequest* request,
                                              v1::ClusterStatus* response) override;
-  // Cluster mode: the node whose status GetClusterStatus reports (null: single-node mode). Set
-  // before serving; must outlive the service.
-  void SetCluster(const cluster::Node* node) { cluster_ = node; }
+  grpc::ServerUnaryReactor* ApplyContactLink(grpc::CallbackServerContext* ctx,
+                                             const v1::ApplyContactLinkRequest* request,
+                                             v1::ApplyContactLinkResponse* response) override;
+  // Cluster mode: the node whose status GetClusterStatus reports, and the ledger ApplyContactLink
+  // writes to (null: single-node mode, where ApplyContactLink is refused). Set before serving;
+  // both must outlive the service.
+  void SetCluster(const cluster::Node* node, ledger::Ledger* ledger) {
+    cluster_ = node;
+    ledger_ = ledger;
+  }
 
  private:
   const cluster::Node* cluster_ = nullptr;
+  ledger::Ledger* ledger_ = nullptr;
   store::Store& store_;
   CallGuard& guard_;
   ServiceMetrics* metrics_;

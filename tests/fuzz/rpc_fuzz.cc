@@ -305,6 +305,7 @@ constexpr Rpc kRpcs[] = {
     {"GetOffboarding", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetOffboarding); }},
     {"ImportDecisions", FuzzImport},
     {"GetConsentReport", [](std::string_view b) { (void)FuzzRead(b, &Ledger::GetConsentReport); }},
+    {"ApplyContactLink", [](std::string_view b) { FuzzWrite(b, &Ledger::ApplyContactLink); }},
 };
 
 }  // namespace

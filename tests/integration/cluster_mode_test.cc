@@ -30,6 +30,7 @@
 #include "cluster/partition.h"
 #include "common/time_util.h"
 #include "gtest/gtest.h"
+#include "ledger/events.h"
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
 #include "testing/kafka_cluster.h"
@@ -49,6 +50,19 @@ constexpr char kPurpose[] = "marketing.news";
 
 int32_t PartitionOfSubject(const std::string& subject) {
   return cluster::PartitionOf(absl::StrCat(kTenant, "/", subject), kPartitions);
+}
+
+int32_t PartitionOfContact(const v1::ContactRef& contact) {
+  v1::TargetRef target;
+  *target.mutable_contact() = contact;
+  return cluster::PartitionOf(ledger::EventKey(kTenant, target), kPartitions);
+}
+
+v1::ContactPoint Email(const std::string& address) {
+  v1::ContactPoint email;
+  email.set_type(v1::CONTACT_EMAIL);
+  email.set_value(address);
+  return email;
 }
 
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10)) {
@@ -209,6 +223,20 @@ class ClusterModeTest : public ::testing::Test {
     return {};
   }
 
+  // AwaitOwnership once every live instance owns partitions (an instance still joining is not
+  // seen by AwaitOwnership, and its join moves partitions again).
+  std::map<int32_t, std::string> AwaitOwnershipByAll() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      std::map<int32_t, std::string> owners = AwaitOwnership(deadline - absl::Now());
+      std::set<std::string> owning;
+      for (const auto& [p, owner] : owners) owning.insert(owner);
+      if (owning.size() == Alive().size()) return owners;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return {};
+  }
+
   // The tenant and purpose, created through the first instance, then awaited on every instance's
   // replica (catalog changes reach the others within the replica lag).
   void SeedCatalog() {
@@ -319,13 +347,18 @@ class ClusterModeTest : public ::testing::Test {
 
   // The history of `subject` on instance `i`: sequence -> hash.
   std::map<uint64_t, std::string> History(Instance& i, const std::string& subject) {
+    v1::Target target;
+    target.set_subject_id(subject);
+    return History(i, target);
+  }
+  std::map<uint64_t, std::string> History(Instance& i, const v1::Target& target) {
     std::map<uint64_t, std::string> out;
     auto stub = v1::ConsentService::NewStub(i.process->channel());
     std::string page_token;
     do {
       v1::ListHistoryRequest request;
       request.set_tenant(kTenant);
-      request.mutable_target()->set_subject_id(subject);
+      *request.mutable_target() = target;
       request.set_page_size(1000);
       request.set_page_token(page_token);
       v1::ListHistoryResponse response;
@@ -738,6 +771,272 @@ TEST_F(ClusterModeTest, GrantsExpireOnceEachOnTheirPartitionsOwner) {
     EXPECT_EQ(response.records(2).kind(), v1::DECISIONS_EXPIRED) << subject;
     EXPECT_EQ(response.records(2).actor(), "assent") << subject;
   }
+}
+
+// Links whose subject and contact point are in partitions of different owners run as an intent
+// on the subject's owner, the contact point's half on its owner, and the subject's half
+// (docs/SCALING.md). Through every instance, concurrently: each link and unlink is whole on every
+// instance (both records, both histories verify and agree, the events match them), two subjects
+// racing for one address cannot both have it, and a link whose contact point's owner froze
+// mid-call is finished by the subject partition's owner once the partition has moved.
+TEST_F(ClusterModeTest, LinksOverTwoOwnersAreWholeOnEveryInstanceAndRecover) {
+  for (int i = 1; i <= 3; ++i) StartInstance(i);
+  std::map<int32_t, std::string> owners = AwaitOwnershipByAll();
+  ASSERT_FALSE(owners.empty());
+  SeedCatalog();
+
+  constexpr int kPairs = 12;
+  struct Pair {
+    std::string subject;
+    std::string address;
+    v1::ContactRef contact;
+    bool linked = false;
+  };
+  std::vector<Pair> pairs(kPairs);
+  for (int k = 0; k < kPairs; ++k) {
+    pairs[k].subject = absl::StrCat("linker-", k);
+    pairs[k].address = absl::StrCat("linker-", k, "@example.com");
+  }
+  auto consent = [&](int n) { return v1::ConsentService::NewStub(Alive()[n]->process->channel()); };
+  auto link_request = [](const Pair& pair, const std::string& key) {
+    v1::LinkContactPointRequest request;
+    request.set_tenant(kTenant);
+    request.set_subject_id(pair.subject);
+    *request.mutable_contact_point() = Email(pair.address);
+    request.set_actor("crm");
+    request.set_source("cluster-test");
+    request.set_idempotency_key(key);
+    return request;
+  };
+  // Each pair through another instance, all at once.
+  auto run_all = [&](auto call) {
+    std::vector<std::thread> threads;
+    std::vector<grpc::Status> statuses(kPairs);
+    for (int k = 0; k < kPairs; ++k) {
+      threads.emplace_back([&, k] { statuses[k] = call(k, consent(k % 3)); });
+    }
+    for (auto& t : threads) t.join();
+    for (int k = 0; k < kPairs; ++k) {
+      EXPECT_TRUE(statuses[k].ok()) << pairs[k].subject << ": " << statuses[k].error_message();
+    }
+  };
+  run_all([&](int k, auto stub) {
+    v1::LinkContactPointResponse response;
+    grpc::Status s = stub->LinkContactPoint(Context(absl::Seconds(20)).get(),
+                                            link_request(pairs[k], ""), &response);
+    pairs[k].contact = response.contact();
+    pairs[k].linked = s.ok();
+    return s;
+  });
+  int over_two_owners = 0;
+  for (const Pair& pair : pairs) {
+    over_two_owners +=
+        owners[PartitionOfSubject(pair.subject)] != owners[PartitionOfContact(pair.contact)];
+  }
+  std::printf("[cluster] %d of %d links had subject and contact point on different owners\n",
+              over_two_owners, kPairs);
+  ASSERT_GT(over_two_owners, 0) << "no pair spans two owners: the test proves nothing";
+
+  // Two subjects racing for one address: one gets it, the other is refused, nothing half-done.
+  {
+    Pair a{"racer-a", "contested@example.com", {}, false};
+    Pair b{"racer-b", "contested@example.com", {}, false};
+    grpc::Status sa;
+    grpc::Status sb;
+    std::thread ta([&] {
+      v1::LinkContactPointResponse r;
+      sa = consent(0)->LinkContactPoint(Context(absl::Seconds(20)).get(), link_request(a, ""), &r);
+    });
+    std::thread tb([&] {
+      v1::LinkContactPointResponse r;
+      sb = consent(1)->LinkContactPoint(Context(absl::Seconds(20)).get(), link_request(b, ""), &r);
+    });
+    ta.join();
+    tb.join();
+    EXPECT_NE(sa.ok(), sb.ok()) << sa.error_message() << " / " << sb.error_message();
+    const grpc::Status& refused = sa.ok() ? sb : sa;
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << refused.error_message();
+    const std::string winner = sa.ok() ? "racer-a" : "racer-b";
+    const std::string loser = sa.ok() ? "racer-b" : "racer-a";
+    for (Instance* i : Alive()) {
+      auto stub = v1::ConsentService::NewStub(i->process->channel());
+      EXPECT_TRUE(testing::WaitFor(
+          [&] {
+            v1::GetContactPointStateRequest request;
+            request.set_tenant(kTenant);
+            *request.mutable_contact_point() = Email("contested@example.com");
+            v1::ContactPointState state;
+            return stub->GetContactPointState(Context().get(), request, &state).ok() &&
+                   state.linked_subject_id() == winner;
+          },
+          absl::Seconds(20)))
+          << i->node_id;
+      v1::GetSubjectStateRequest request;
+      request.set_tenant(kTenant);
+      request.set_subject_id(loser);
+      v1::SubjectState state;
+      grpc::Status read = stub->GetSubjectState(Context().get(), request, &state);
+      EXPECT_TRUE(!read.ok() || state.contacts_size() == 0) << loser << " on " << i->node_id;
+    }
+  }
+
+  // Every instance: both sides of every pair agree with what was acknowledged, both histories
+  // verify, are gapless and the same everywhere, and the changes topic holds each record once.
+  auto verify = [&] {
+    std::map<std::string, std::map<uint64_t, std::string>> histories;  // by target
+    for (const Pair& pair : pairs) {
+      for (Instance* i : Alive()) {
+        auto stub = v1::ConsentService::NewStub(i->process->channel());
+        const bool agrees = testing::WaitFor(
+            [&] {
+              v1::GetSubjectStateRequest sr;
+              sr.set_tenant(kTenant);
+              sr.set_subject_id(pair.subject);
+              v1::SubjectState subject;
+              v1::GetContactPointStateRequest cr;
+              cr.set_tenant(kTenant);
+              *cr.mutable_contact_point() = Email(pair.address);
+              v1::ContactPointState contact;
+              if (!stub->GetSubjectState(Context().get(), sr, &subject).ok() ||
+                  !stub->GetContactPointState(Context().get(), cr, &contact).ok()) {
+                return false;
+              }
+              const bool listed =
+                  subject.contacts_size() == 1 && subject.contacts(0).hash() == pair.contact.hash();
+              return listed == pair.linked && subject.contacts_size() == (pair.linked ? 1 : 0) &&
+                     (contact.linked_subject_id() == pair.subject) == pair.linked &&
+                     (pair.linked || contact.linked_subject_id().empty());
+            },
+            absl::Seconds(20));
+        ASSERT_TRUE(agrees) << pair.subject << " on " << i->node_id << " (linked " << pair.linked
+                            << ")";
+        for (bool on_contact : {false, true}) {
+          v1::Target target;
+          if (on_contact) {
+            *target.mutable_contact_point() = Email(pair.address);
+          } else {
+            target.set_subject_id(pair.subject);
+          }
+          v1::VerifyHistoryRequest request;
+          request.set_tenant(kTenant);
+          *request.mutable_target() = target;
+          v1::VerifyHistoryResponse response;
+          ASSERT_TRUE(stub->VerifyHistory(Context().get(), request, &response).ok());
+          ASSERT_TRUE(response.valid())
+              << pair.subject << " on " << i->node_id << ": " << response.problem();
+          const std::string name = on_contact ? pair.contact.hash() : pair.subject;
+          std::map<uint64_t, std::string> h = History(*i, target);
+          uint64_t expect = 1;
+          for (const auto& [sequence, hash] : h) ASSERT_EQ(sequence, expect++) << name;
+          if (histories.contains(name)) {
+            ASSERT_EQ(h, histories[name]) << name << " differs on " << i->node_id;
+          }
+          histories[name] = h;
+        }
+      }
+    }
+    size_t expected = 0;
+    for (const auto& [name, h] : histories) expected += h.size();
+    // The topic holds other targets' events too (the racers'): read until every record's is in.
+    std::map<std::pair<std::string, uint64_t>, int> seen;
+    auto count = [&](const std::vector<testing::KafkaRecord>& records) {
+      seen.clear();
+      for (const testing::KafkaRecord& r : records) {
+        v1::ConsentChanged event;
+        if (!event.ParseFromString(r.value)) continue;
+        const std::string name = event.target().has_contact() ? event.target().contact().hash()
+                                                              : event.target().subject_id();
+        if (histories.contains(name)) seen[{name, event.sequence()}]++;
+      }
+      return seen.size();
+    };
+    count(testing::ConsumeAll(
+        kafka_->bootstrap(), prefix_ + "consent.changes.v1", absl::Seconds(60),
+        [&](const std::vector<testing::KafkaRecord>& r) { return count(r) >= expected; }));
+    for (const auto& [name, h] : histories) {
+      for (const auto& [sequence, hash] : h) {
+        EXPECT_EQ((seen[{name, sequence}]), 1) << name << " #" << sequence;
+      }
+    }
+  };
+  verify();
+
+  // Every other pair unlinked, again through every instance at once.
+  run_all([&](int k, auto stub) {
+    if (k % 2 == 1) return grpc::Status::OK;
+    v1::UnlinkContactPointRequest request;
+    request.set_tenant(kTenant);
+    request.set_subject_id(pairs[k].subject);
+    *request.mutable_contact_point() = Email(pairs[k].address);
+    request.set_actor("crm");
+    request.set_source("cluster-test");
+    v1::UnlinkContactPointResponse response;
+    grpc::Status s = stub->UnlinkContactPoint(Context(absl::Seconds(20)).get(), request, &response);
+    if (s.ok()) pairs[k].linked = false;
+    return s;
+  });
+  verify();
+
+  // The contact point's owner freezes while a link waits for it: the call fails at its deadline
+  // leaving the intent; once the frozen owner's partitions move, the subject partition's owner
+  // finishes it, and the caller's retry with its key reads the outcome.
+  owners = AwaitOwnershipByAll();
+  ASSERT_FALSE(owners.empty());
+  Pair* frozen_pair = nullptr;
+  for (Pair& pair : pairs) {
+    if (!pair.linked &&
+        owners[PartitionOfSubject(pair.subject)] != owners[PartitionOfContact(pair.contact)]) {
+      frozen_pair = &pair;
+      break;
+    }
+  }
+  ASSERT_NE(frozen_pair, nullptr) << "no unlinked pair over two owners";
+  Instance* contact_owner = nullptr;
+  Instance* subject_owner = nullptr;
+  for (Instance* i : Alive()) {
+    if (i->node_id == owners[PartitionOfContact(frozen_pair->contact)]) contact_owner = i;
+    if (i->node_id == owners[PartitionOfSubject(frozen_pair->subject)]) subject_owner = i;
+  }
+  ASSERT_NE(contact_owner, nullptr);
+  ASSERT_NE(subject_owner, nullptr);
+  contact_owner->process->Signal(SIGSTOP);
+  const v1::LinkContactPointRequest request = link_request(*frozen_pair, "frozen-owner-link");
+  {
+    v1::LinkContactPointResponse response;
+    grpc::Status s =
+        v1::ConsentService::NewStub(subject_owner->process->channel())
+            ->LinkContactPoint(Context(absl::Milliseconds(1500)).get(), request, &response);
+    EXPECT_FALSE(s.ok()) << "answered although the contact point's owner is frozen";
+  }
+  frozen_pair->linked = true;
+  const absl::Time frozen_at = absl::Now();
+  std::vector<Instance*> survivors;
+  for (Instance* i : Alive()) {
+    if (i != contact_owner) survivors.push_back(i);
+  }
+  const bool finished = testing::WaitFor(
+      [&] {
+        for (Instance* i : survivors) {
+          if (absl::StrContains(i->process->log(), "finished a pending link intent")) return true;
+        }
+        return false;
+      },
+      absl::Seconds(45));
+  std::printf("[cluster] pending link intent finished %.1f s after the call failed\n",
+              absl::ToDoubleSeconds(absl::Now() - frozen_at));
+  contact_owner->process->Signal(SIGCONT);
+  ASSERT_TRUE(finished) << "no survivor finished the pending link intent";
+  {
+    v1::LinkContactPointResponse response;
+    grpc::Status s = v1::ConsentService::NewStub(survivors[0]->process->channel())
+                         ->LinkContactPoint(Context(absl::Seconds(20)).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(response.replayed());
+  }
+  // The resumed former owner was fenced; whatever it does, every instance agrees.
+  AwaitOwnership();
+  verify();
 }
 
 }  // namespace

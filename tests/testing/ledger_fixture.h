@@ -62,6 +62,27 @@ class LedgerFixture : public ::testing::Test {
     Open();
   }
 
+  // Creates tenant `id` (display name `id`).
+  absl::Status CreateTenant(const std::string& id) {
+    v1::CreateTenantRequest tenant;
+    tenant.mutable_tenant()->set_tenant_id(id);
+    tenant.mutable_tenant()->set_display_name(id);
+    return Sync<v1::Tenant>(&ledger::Ledger::CreateTenant, tenant).status();
+  }
+
+  // Every key and value in every column family, to prove that nothing changed.
+  std::string DumpStore() {
+    std::string out;
+    for (int cf = 0; cf < store::kCfCount; ++cf) {
+      auto it = store_->NewIterator(static_cast<store::Cf>(cf));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        out +=
+            std::to_string(cf) + "|" + it->key().ToString() + "|" + it->value().ToString() + "\n";
+      }
+    }
+    return out;
+  }
+
   // Runs an asynchronous ledger write and waits for it; consent writes are made by `caller`
   // (default: unauthenticated, the request's actor stands).
   template <typename Response, typename Request, typename Method>

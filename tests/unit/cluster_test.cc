@@ -71,6 +71,7 @@ TEST(RouteTest, EveryKeyOfATargetRoutesToItsEventKey) {
       keys.emplace_back(store::Cf::kSubjects, store::SubjectKey("acme", "alice"));
       keys.emplace_back(store::Cf::kRights, store::LegalHoldKey("acme", "alice"));
       keys.emplace_back(store::Cf::kRights, store::ErasureStubKey("acme", "alice"));
+      keys.emplace_back(store::Cf::kRights, store::LinkIntentKey("acme", "alice"));
     }
     for (const auto& [cf, key] : keys) {
       EXPECT_THAT(ledger::RouteOfWrite(cf, key), Optional(route))

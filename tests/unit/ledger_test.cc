@@ -90,19 +90,6 @@ class LedgerTest : public testing::LedgerFixture {
     return response.ok() ? *response : v1::CheckResponse();
   }
 
-  // Every key and value in every column family, to prove that nothing changed.
-  std::string DumpStore() {
-    std::string out;
-    for (int cf = 0; cf < store::kCfCount; ++cf) {
-      auto it = store_->NewIterator(static_cast<store::Cf>(cf));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        out +=
-            std::to_string(cf) + "|" + it->key().ToString() + "|" + it->value().ToString() + "\n";
-      }
-    }
-    return out;
-  }
-
   std::vector<v1::HistoryRecord> History(const std::string& subject, bool newest_first = false) {
     v1::ListHistoryRequest request;
     request.set_tenant("acme");

@@ -22,7 +22,7 @@ RPCS=(CreateTenant GetTenant ListTenants CreatePurpose UpdatePurpose GetPurpose 
   SetPreferences SuppressContactPoint GetSubjectState GetContactPointState ListHistory
   VerifyHistory Check BatchCheck CreateLink ConfirmDecision ResendConfirmation RequestExportLink
   ListRepermissionRequired EraseSubject GetErasure SetLegalHold OffboardTenant GetOffboarding
-  ImportDecisions)
+  ImportDecisions GetConsentReport ApplyContactLink)
 out=tests/fuzz/corpus/rpc
 mkdir -p "$out"
 rm -f "$out"/seed_*
@@ -36,6 +36,8 @@ for f in "$seeds"/rpc/*.txtpb; do
     CreateTenant | GetTenant | ListTenants | CreatePurpose | UpdatePurpose | GetPurpose | \
       ListPurposes | SetDefaultPolicy | GetDefaultPolicy) proto=assent/v1/catalog.proto ;;
     ImportDecisions) proto=assent/v1/import.proto ;;
+    GetConsentReport) proto=assent/v1/report.proto ;;
+    ApplyContactLink) proto=assent/v1/admin.proto ;;
     *) proto=assent/v1/consent.proto ;;
   esac
   { byte "$index"; encode "assent.v1.${rpc}Request" "$proto" < "$f"; } > "$out/seed_$name"

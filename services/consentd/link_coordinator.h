@@ -1,0 +1,91 @@
+// Cluster mode: LinkContactPoint and UnlinkContactPoint whose subject and contact point are in
+// partitions of different owners. No single Kafka transaction can be fenced by two owners'
+// generations, and two live owners must never both extend the contact point's chain, so the
+// change runs as an intent on the subject's owner (this instance: the call was forwarded here),
+// the contact point's half on its owner (AdminService/ApplyContactLink through the router, retried
+// while ownership moves), and the subject's half that deletes the intent (ledger.h;
+// docs/SCALING.md, "Operations over two targets").
+//
+// An intent left pending (this instance died between the steps, or the contact point's owner
+// could not be reached before the call's deadline) is finished by the subject partition's owner:
+// once a second every instance drives the pending intents of the partitions it owns that no call
+// here is driving. The contact point's half is idempotent, so asking again is safe.
+//
+// Thread safety: every method from any thread. Callbacks run on the committer thread or a gRPC
+// thread and must not block.
+#pragma once
+
+#include <condition_variable>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "consentd/cluster_router.h"
+#include "ledger/ledger.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace assent::consentd {
+
+class LinkCoordinator {
+ public:
+  // `ledger` and `router` must outlive the coordinator, and so must the coordinator every call
+  // it was given: destroy it after the router and the committer have stopped.
+  // `owned_here`: whether a link intent's key (Cf::kRights) is in a partition owned here.
+  LinkCoordinator(ledger::Ledger& ledger, ClusterRouter& router, prometheus::Registry& registry,
+                  ledger::KeyFilter owned_here);
+  ~LinkCoordinator();
+  LinkCoordinator(const LinkCoordinator&) = delete;
+  LinkCoordinator& operator=(const LinkCoordinator&) = delete;
+
+  // Starts the recovery of pending intents (once a second). Once.
+  void Start();
+  // Stops the recovery (drives already started still complete). Idempotent.
+  void Stop();
+
+  // True when the contact point and the subject are in different partitions: the change must go
+  // through Link or Unlink below (false for a request that does not validate: the ledger's own
+  // path reports its error).
+  template <typename Request>
+  bool Spans(const Request& request) const {
+    return SpansPartitions(request.tenant(), request.subject_id(), request.contact_point());
+  }
+
+  void Link(const v1::LinkContactPointRequest& request, absl::Time deadline,
+            const ledger::Caller& caller, ledger::Callback<v1::LinkContactPointResponse> done);
+  void Unlink(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
+              const ledger::Caller& caller, ledger::Callback<v1::UnlinkContactPointResponse> done);
+
+ private:
+  bool SpansPartitions(const std::string& tenant, const std::string& subject_id,
+                       const v1::ContactPoint& contact_point) const;
+  // What Link and Unlink do after the intent's mutation: its replayed answer, or drive it.
+  template <typename Response>
+  void Continue(absl::StatusOr<ledger::LinkIntentStart> start, absl::Time deadline,
+                ledger::Callback<Response> done);
+  // Steps 2 and 3 of one intent; `done` gets the request's serialized response.
+  void Drive(storage::v1::LinkIntent intent, absl::Time deadline,
+             ledger::Callback<std::string> done);
+  void RecoveryLoop();
+  void RecoverOnce();
+
+  ledger::Ledger& ledger_;
+  ClusterRouter& router_;
+  const ledger::KeyFilter owned_here_;
+  prometheus::Counter* completed_;
+  prometheus::Counter* refused_;
+  prometheus::Counter* left_pending_;
+  prometheus::Counter* recovered_;
+  prometheus::Gauge* pending_;
+  prometheus::Gauge* oldest_;
+  absl::Mutex mu_;
+  // Intents a drive is under way for (by id).
+  std::set<std::string> driving_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace assent::consentd

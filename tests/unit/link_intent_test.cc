@@ -1,0 +1,310 @@
+// Links over two owners' partitions (cluster mode), step by step on one real store: the three
+// steps write what one LinkContactPoint writes, one intent per subject, the contact point's half
+// is idempotent and refuses another subject's contact point, a refused half leaves nothing, and
+// an intent finished by a recovery answers its stale driver with the replayed response.
+#include "absl/synchronization/notification.h"
+#include "common/status_macros.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ledger/history.h"
+#include "store/keys.h"
+#include "testing/ledger_fixture.h"
+#include "testing/status_matchers.h"
+
+namespace assent::ledger {
+namespace {
+
+using ::testing::HasSubstr;
+
+class LinkIntentTest : public testing::LedgerFixture {
+ protected:
+  void SetUp() override {
+    LedgerFixture::SetUp();
+    ASSERT_OK(CreateTenant("acme"));
+  }
+
+  static v1::LinkContactPointRequest Link(const std::string& subject, const std::string& email,
+                                          const std::string& key = "") {
+    v1::LinkContactPointRequest link;
+    link.set_tenant("acme");
+    link.set_subject_id(subject);
+    link.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+    link.mutable_contact_point()->set_value(email);
+    link.set_actor("crm-sync");
+    link.set_source("crm");
+    link.set_idempotency_key(key);
+    return link;
+  }
+
+  static v1::UnlinkContactPointRequest Unlink(const std::string& subject, const std::string& email,
+                                              const std::string& key = "") {
+    v1::UnlinkContactPointRequest unlink;
+    unlink.set_tenant("acme");
+    unlink.set_subject_id(subject);
+    unlink.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+    unlink.mutable_contact_point()->set_value(email);
+    unlink.set_actor("crm-sync");
+    unlink.set_source("crm");
+    unlink.set_idempotency_key(key);
+    return unlink;
+  }
+
+  absl::StatusOr<std::string> Complete(const storage::v1::LinkIntent& intent,
+                                       absl::StatusOr<uint64_t> contact_sequence) {
+    absl::Notification done;
+    absl::StatusOr<std::string> result = absl::UnknownError("not run");
+    ledger_->CompleteLinkIntent(intent, std::move(contact_sequence), absl::InfiniteFuture(),
+                                [&](absl::StatusOr<std::string> r) {
+                                  result = std::move(r);
+                                  done.Notify();
+                                });
+    done.WaitForNotification();
+    return result;
+  }
+
+  // All three steps, as LinkCoordinator runs them with the contact point's owner reached.
+  absl::StatusOr<v1::LinkContactPointResponse> LinkInSteps(const v1::LinkContactPointRequest& r,
+                                                           const Caller& caller = Caller()) {
+    ASSIGN_OR_RETURN(LinkIntentStart start,
+                     Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, r, caller));
+    v1::LinkContactPointResponse response;
+    if (start.replayed.has_value()) {
+      EXPECT_TRUE(response.ParseFromString(*start.replayed));
+      return response;
+    }
+    absl::StatusOr<v1::ApplyContactLinkResponse> half =
+        Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, start.intent.half());
+    absl::StatusOr<uint64_t> sequence =
+        half.ok() ? absl::StatusOr<uint64_t>(half->contact_sequence()) : half.status();
+    ASSIGN_OR_RETURN(std::string bytes, Complete(start.intent, sequence));
+    EXPECT_TRUE(response.ParseFromString(bytes));
+    return response;
+  }
+
+  v1::SubjectState Subject(const std::string& id) {
+    v1::GetSubjectStateRequest request;
+    request.set_tenant("acme");
+    request.set_subject_id(id);
+    absl::StatusOr<v1::SubjectState> state = ledger_->GetSubjectState(request);
+    EXPECT_OK(state.status());
+    return state.value_or(v1::SubjectState());
+  }
+
+  v1::ContactPointState Contact(const std::string& email) {
+    v1::GetContactPointStateRequest request;
+    request.set_tenant("acme");
+    request.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+    request.mutable_contact_point()->set_value(email);
+    absl::StatusOr<v1::ContactPointState> state = ledger_->GetContactPointState(request);
+    EXPECT_OK(state.status());
+    return state.value_or(v1::ContactPointState());
+  }
+
+  std::vector<v1::HistoryRecord> History(const v1::Target& target) {
+    v1::ListHistoryRequest request;
+    request.set_tenant("acme");
+    *request.mutable_target() = target;
+    request.set_page_size(100);
+    absl::StatusOr<v1::ListHistoryResponse> page = ledger_->ListHistory(request);
+    EXPECT_OK(page.status());
+    if (!page.ok()) return {};
+    return {page->records().begin(), page->records().end()};
+  }
+
+  static v1::Target SubjectTarget(const std::string& id) {
+    v1::Target t;
+    t.set_subject_id(id);
+    return t;
+  }
+  static v1::Target ContactTarget(const std::string& email) {
+    v1::Target t;
+    t.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+    t.mutable_contact_point()->set_value(email);
+    return t;
+  }
+
+  size_t PendingIntents() {
+    absl::StatusOr<std::vector<storage::v1::LinkIntent>> pending = ledger_->PendingLinkIntents();
+    EXPECT_OK(pending.status());
+    return pending.ok() ? pending->size() : 0;
+  }
+};
+
+TEST_F(LinkIntentTest, ThreeStepsWriteWhatOneLinkWrites) {
+  const Caller caller{"crm"};
+  ASSERT_OK_AND_ASSIGN(
+      auto one, Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint,
+                                                   Link("u1", "a@example.com", "k1"), caller));
+  ASSERT_OK_AND_ASSIGN(auto steps, LinkInSteps(Link("u2", "b@example.com", "k2"), caller));
+  EXPECT_EQ(steps.subject_sequence(), one.subject_sequence());
+  EXPECT_EQ(steps.contact_sequence(), one.contact_sequence());
+  EXPECT_EQ(steps.contact().hash().size(), 64u);
+  EXPECT_FALSE(steps.replayed());
+  EXPECT_EQ(PendingIntents(), 0u);
+
+  EXPECT_EQ(Contact("b@example.com").linked_subject_id(), "u2");
+  ASSERT_EQ(Subject("u2").contacts_size(), 1);
+  EXPECT_EQ(Subject("u2").contacts(0).hash(), steps.contact().hash());
+  // The same history records, but for their targets and hashes.
+  for (const auto& [a, b] :
+       {std::pair{SubjectTarget("u1"), SubjectTarget("u2")},
+        std::pair{ContactTarget("a@example.com"), ContactTarget("b@example.com")}}) {
+    std::vector<v1::HistoryRecord> h1 = History(a);
+    std::vector<v1::HistoryRecord> h2 = History(b);
+    ASSERT_EQ(h1.size(), 1u);
+    ASSERT_EQ(h2.size(), 1u);
+    EXPECT_EQ(h2[0].kind(), v1::CONTACT_LINKED);
+    EXPECT_EQ(h2[0].actor(), h1[0].actor());
+    EXPECT_EQ(h2[0].actor(), "crm");
+    EXPECT_EQ(h2[0].on_behalf_of(), "crm-sync");
+    EXPECT_EQ(h2[0].source(), h1[0].source());
+    EXPECT_EQ(h2[0].idempotency_key(), "k2");
+    EXPECT_EQ(h2[0].counterpart().has_contact(), h1[0].counterpart().has_contact());
+  }
+  v1::VerifyHistoryRequest verify;
+  verify.set_tenant("acme");
+  *verify.mutable_target() = ContactTarget("b@example.com");
+  ASSERT_OK_AND_ASSIGN(auto verified, ledger_->VerifyHistory(verify));
+  EXPECT_TRUE(verified.valid()) << verified.problem();
+
+  // Retried with its key: replayed, nothing written (by either path).
+  ASSERT_OK_AND_ASSIGN(auto again, LinkInSteps(Link("u2", "b@example.com", "k2"), caller));
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.subject_sequence(), steps.subject_sequence());
+  ASSERT_OK_AND_ASSIGN(
+      auto single, Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint,
+                                                      Link("u2", "b@example.com", "k2"), caller));
+  EXPECT_TRUE(single.replayed());
+  EXPECT_EQ(History(SubjectTarget("u2")).size(), 1u);
+
+  // Unlinked in steps: both sides, one record each.
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart start, Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent,
+                                                                    Unlink("u2", "b@example.com")));
+  ASSERT_OK_AND_ASSIGN(auto half, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                     start.intent.half()));
+  ASSERT_OK_AND_ASSIGN(std::string bytes, Complete(start.intent, half.contact_sequence()));
+  v1::UnlinkContactPointResponse unlinked;
+  ASSERT_TRUE(unlinked.ParseFromString(bytes));
+  EXPECT_EQ(unlinked.subject_sequence(), 2u);
+  EXPECT_EQ(unlinked.contact_sequence(), 2u);
+  EXPECT_EQ(Subject("u2").contacts_size(), 0);
+  EXPECT_EQ(Contact("b@example.com").linked_subject_id(), "");
+  EXPECT_EQ(History(ContactTarget("b@example.com")).back().kind(), v1::CONTACT_UNLINKED);
+}
+
+TEST_F(LinkIntentTest, OneIntentPerSubjectAndTheSameRequestResumesIt) {
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart first,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com", "k")));
+  EXPECT_FALSE(first.replayed.has_value());
+  EXPECT_FALSE(first.intent.half().intent_id().empty());
+  EXPECT_EQ(PendingIntents(), 1u);
+  // Another change of the subject waits for it.
+  const std::string before = DumpStore();
+  absl::StatusOr<LinkIntentStart> other =
+      Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "b@x.com", "k2"));
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(other.status().message()), HasSubstr("in progress"));
+  absl::StatusOr<LinkIntentStart> unlink =
+      Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent, Unlink("u1", "a@x.com", "k"));
+  EXPECT_FALSE(unlink.ok());
+  EXPECT_EQ(DumpStore(), before);
+  // The same request (a retry) resumes the pending intent.
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart resumed,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com", "k")));
+  EXPECT_EQ(resumed.intent.half().intent_id(), first.intent.half().intent_id());
+  // So does the same request without a key, from the same caller only.
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart keyless,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u3", "c@x.com")));
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart retried,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u3", "c@x.com")));
+  EXPECT_EQ(retried.intent.half().intent_id(), keyless.intent.half().intent_id());
+  EXPECT_EQ(Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u3", "c@x.com"), Caller{"other"})
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+  // Another subject is not held up.
+  ASSERT_OK(LinkInSteps(Link("u2", "b@x.com")).status());
+}
+
+TEST_F(LinkIntentTest, ContactHalfIsIdempotentAndRefusesAnotherSubjectsContactPoint) {
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart start,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com")));
+  ASSERT_OK_AND_ASSIGN(auto half, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                     start.intent.half()));
+  EXPECT_EQ(half.contact_sequence(), 1u);
+  // Asked again (a retry or a recovery): the same answer, nothing more written.
+  ASSERT_OK_AND_ASSIGN(auto again, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                      start.intent.half()));
+  EXPECT_EQ(again.contact_sequence(), 1u);
+  EXPECT_EQ(History(ContactTarget("a@x.com")).size(), 1u);
+
+  // Another subject's link of the same contact point meanwhile: its half is refused, and the
+  // refusal ends that intent leaving that subject as it was.
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart rival,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u2", "a@x.com")));
+  absl::StatusOr<v1::ApplyContactLinkResponse> refused =
+      Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, rival.intent.half());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("linked to another subject"));
+  absl::StatusOr<std::string> ended = Complete(rival.intent, refused.status());
+  EXPECT_EQ(ended.status().code(), absl::StatusCode::kFailedPrecondition);
+  v1::GetSubjectStateRequest u2;
+  u2.set_tenant("acme");
+  u2.set_subject_id("u2");
+  EXPECT_EQ(ledger_->GetSubjectState(u2).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(PendingIntents(), 1u);  // u1's, still to complete
+
+  ASSERT_OK(Complete(start.intent, half.contact_sequence()).status());
+  EXPECT_EQ(PendingIntents(), 0u);
+  EXPECT_EQ(Subject("u1").contacts_size(), 1);
+  EXPECT_EQ(Contact("a@x.com").linked_subject_id(), "u1");
+}
+
+TEST_F(LinkIntentTest, AnIntentFinishedByRecoveryAnswersItsStaleDriverWithTheReplay) {
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart start,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com", "k")));
+  ASSERT_OK_AND_ASSIGN(auto half, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                     start.intent.half()));
+  // The instance that began it is gone; the partition's next owner reads the intent back.
+  ASSERT_OK_AND_ASSIGN(auto pending, ledger_->PendingLinkIntents());
+  ASSERT_EQ(pending.size(), 1u);
+  ASSERT_OK(Complete(pending[0], half.contact_sequence()).status());
+  // A late completion of the same intent (the first driver) writes nothing more.
+  const std::string before = DumpStore();
+  ASSERT_OK_AND_ASSIGN(std::string bytes, Complete(start.intent, half.contact_sequence()));
+  v1::LinkContactPointResponse response;
+  ASSERT_TRUE(response.ParseFromString(bytes));
+  EXPECT_TRUE(response.replayed());
+  EXPECT_EQ(response.subject_sequence(), 1u);
+  EXPECT_EQ(DumpStore(), before);
+  EXPECT_EQ(History(SubjectTarget("u1")).size(), 1u);
+}
+
+TEST_F(LinkIntentTest, SubjectSideRefusalsWriteNoIntent) {
+  const std::string before = DumpStore();
+  absl::StatusOr<LinkIntentStart> unlink =
+      Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent, Unlink("u1", "a@x.com"));
+  EXPECT_EQ(unlink.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(unlink.status().message()), HasSubstr("contact_point: is not linked"));
+  v1::LinkContactPointRequest bad = Link("u1", "not an address");
+  EXPECT_EQ(Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A half without an intent or a contact reference.
+  v1::ApplyContactLinkRequest half;
+  half.set_tenant("acme");
+  half.set_subject_id("u1");
+  half.set_actor("a");
+  half.set_source("s");
+  absl::StatusOr<v1::ApplyContactLinkResponse> no_contact =
+      Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, half);
+  EXPECT_THAT(std::string(no_contact.status().message()), HasSubstr("contact"));
+  half.mutable_contact()->set_type(v1::CONTACT_EMAIL);
+  half.mutable_contact()->set_hash(std::string(64, 'a'));
+  absl::StatusOr<v1::ApplyContactLinkResponse> no_intent =
+      Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, half);
+  EXPECT_THAT(std::string(no_intent.status().message()), HasSubstr("intent_id"));
+  EXPECT_EQ(DumpStore(), before);
+}
+
+}  // namespace
+}  // namespace assent::ledger
