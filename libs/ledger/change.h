@@ -8,6 +8,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/catalog.pb.h"
 #include "assent/v1/types.pb.h"
 #include "google/protobuf/message.h"
@@ -36,6 +37,27 @@ void SubmitWrite(store::Committer& committer, absl::Time deadline,
         }
       },
       deadline);
+}
+
+// A write that may be refused while still writing (a record of the refusal, a deletion): its
+// writes commit either way, and the callback gets `refused` when set, else `value`.
+template <typename T>
+struct Refusable {
+  absl::Status refused;
+  T value;
+};
+template <typename T>
+void SubmitRefusableWrite(store::Committer& committer, absl::Time deadline,
+                          absl::AnyInvocable<void(absl::StatusOr<T>)> done,
+                          absl::AnyInvocable<absl::StatusOr<Refusable<T>>(store::Txn&)> fn) {
+  SubmitWrite<Refusable<T>>(
+      committer, deadline,
+      [done = std::move(done)](absl::StatusOr<Refusable<T>> outcome) mutable {
+        if (!outcome.ok()) return done(outcome.status());
+        if (!outcome->refused.ok()) return done(std::move(outcome->refused));
+        done(std::move(outcome->value));
+      },
+      std::move(fn));
 }
 
 // The stored state, or a new empty one for a target never written (sequence 0; for a subject
@@ -71,6 +93,14 @@ void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointSt
 // head, deletes the stored state, and stages the change event (without a state) and a tombstone
 // for the compacted state topic.
 void AppendErasure(store::Txn& txn, v1::HistoryRecord& record, const v1::SubjectState& state);
+
+// The next number of the subject's link intents (1, 2, ...), staged in `txn`.
+absl::StatusOr<uint64_t> NextLinkIntentNumber(store::Txn& txn, std::string_view tenant,
+                                              std::string_view subject);
+// The subject's pending link intent (cluster mode, ledger.h: BeginLinkIntent), if any.
+absl::StatusOr<std::optional<storage::v1::LinkIntent>> LoadLinkIntent(store::Txn& txn,
+                                                                      std::string_view tenant,
+                                                                      std::string_view subject);
 
 // Stages a re-permission campaign when `updated` raises the purpose's minimum notice version
 // above `previous`'s (repermission_ops.cc).

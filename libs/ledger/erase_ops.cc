@@ -9,10 +9,16 @@
 // identifying evidence is ciphertext under a key that no longer exists, so the chain still
 // verifies. Records written before evidence was sealed (store format < 3) have their
 // identifying fields removed here and are marked redacted (ledger/history.h).
+//
+// Cluster mode: linked contact points in other partitions are another owner's, so there an
+// erasure runs as an intent, each such contact point's part on its owner, then the rest in one
+// mutation (BeginErasureIntent, ledger.h); a crash in between delays it, never half-does it.
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "assent/v1/rights.pb.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -98,6 +104,53 @@ absl::Status Ledger::RedactLegacyEvidence(store::Txn& txn, std::string_view tena
   return absl::OkStatus();
 }
 
+absl::Status Ledger::ValidateErasure(const Catalog& catalog,
+                                     const v1::EraseSubjectRequest& request) const {
+  RETURN_IF_ERROR(RequireTenant(catalog, "tenant", request.tenant()));
+  RETURN_IF_ERROR(core::ValidateSubjectId("subject_id", request.subject_id()));
+  if (!request.actor().empty()) RETURN_IF_ERROR(core::ValidateActor("actor", request.actor()));
+  return ValidateReason("reason", request.reason(), false);
+}
+
+absl::StatusOr<uint64_t> Ledger::EraseContactInTxn(store::Txn& txn, const ErasureOrder& order,
+                                                   const v1::ContactRef& contact) const {
+  ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, order.tenant, contact));
+  const absl::Time now = txn.now();
+  v1::HistoryRecord history;
+  history.set_tenant(order.tenant);
+  *history.mutable_target()->mutable_contact() = contact;
+  history.set_kind(v1::SUPPRESSION_ADDED);
+  history.set_actor(order.actor);
+  history.set_on_behalf_of(order.on_behalf_of);
+  history.set_source(std::string(kErasureSource));
+  v1::Suppression s;
+  s.set_channel(v1::CHANNEL_UNSPECIFIED);
+  s.set_kind(v1::Suppression::ERASED);
+  *s.mutable_effective_time() = ToProto(now);
+  s.set_source(std::string(kErasureSource));
+  s.set_sequence(contact_state.sequence() + 1);
+  s.set_record_id(absl::StrCat(s.sequence(), "-0"));
+  auto* suppressions = contact_state.mutable_suppressions();
+  auto existing =
+      std::find_if(suppressions->begin(), suppressions->end(), [](const v1::Suppression& x) {
+        return x.kind() == v1::Suppression::ERASED && x.channel() == v1::CHANNEL_UNSPECIFIED;
+      });
+  if (existing != suppressions->end()) {
+    *existing = s;
+  } else {
+    *suppressions->Add() = s;
+  }
+  *history.mutable_suppression() = s;
+  if (contact_state.linked_subject_id() == order.subject_id) {
+    contact_state.clear_linked_subject_id();
+  }
+  AppendChange(txn, history, contact_state);
+  const std::string entity = store::ContactEntity(contact);
+  if (vault_ != nullptr) vault_->Destroy(txn, order.tenant, entity);
+  RETURN_IF_ERROR(RedactLegacyEvidence(txn, order.tenant, entity));
+  return contact_state.sequence();
+}
+
 absl::StatusOr<v1::EraseSubjectResponse> Ledger::EraseInTxn(store::Txn& txn,
                                                             const ErasureOrder& order) const {
   v1::EraseSubjectResponse response;
@@ -137,39 +190,11 @@ absl::StatusOr<v1::EraseSubjectResponse> Ledger::EraseInTxn(store::Txn& txn,
   // one change on its own chain; its decisions and suppressions stay (keyed hashes and a legal
   // duty); its evidence key goes with the subject's.
   for (const v1::ContactRef& contact : state.contacts()) {
-    ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, order.tenant, contact));
-    v1::HistoryRecord history;
-    history.set_tenant(order.tenant);
-    *history.mutable_target()->mutable_contact() = contact;
-    history.set_kind(v1::SUPPRESSION_ADDED);
-    history.set_actor(order.actor);
-    history.set_on_behalf_of(order.on_behalf_of);
-    history.set_source(std::string(kErasureSource));
-    v1::Suppression s;
-    s.set_channel(v1::CHANNEL_UNSPECIFIED);
-    s.set_kind(v1::Suppression::ERASED);
-    *s.mutable_effective_time() = ToProto(now);
-    s.set_source(std::string(kErasureSource));
-    s.set_sequence(contact_state.sequence() + 1);
-    s.set_record_id(absl::StrCat(s.sequence(), "-0"));
-    auto* suppressions = contact_state.mutable_suppressions();
-    auto existing =
-        std::find_if(suppressions->begin(), suppressions->end(), [](const v1::Suppression& x) {
-          return x.kind() == v1::Suppression::ERASED && x.channel() == v1::CHANNEL_UNSPECIFIED;
+    const bool elsewhere = std::any_of(
+        order.done_elsewhere.begin(), order.done_elsewhere.end(), [&](const v1::ContactRef& c) {
+          return c.type() == contact.type() && c.hash() == contact.hash();
         });
-    if (existing != suppressions->end()) {
-      *existing = s;
-    } else {
-      *suppressions->Add() = s;
-    }
-    *history.mutable_suppression() = s;
-    if (contact_state.linked_subject_id() == order.subject_id) {
-      contact_state.clear_linked_subject_id();
-    }
-    AppendChange(txn, history, contact_state);
-    const std::string entity = store::ContactEntity(contact);
-    if (vault_ != nullptr) vault_->Destroy(txn, order.tenant, entity);
-    RETURN_IF_ERROR(RedactLegacyEvidence(txn, order.tenant, entity));
+    if (!elsewhere) RETURN_IF_ERROR(EraseContactInTxn(txn, order, contact).status());
     *stub.add_suppressed_contacts() = contact;
   }
 
@@ -196,10 +221,7 @@ absl::StatusOr<v1::EraseSubjectResponse> Ledger::EraseInTxn(store::Txn& txn,
 
 void Ledger::EraseSubject(const v1::EraseSubjectRequest& request, absl::Time deadline,
                           Callback<v1::EraseSubjectResponse> done, const Caller& caller) {
-  absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
-  if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
-  if (valid.ok() && !request.actor().empty()) valid = core::ValidateActor("actor", request.actor());
-  if (valid.ok()) valid = ValidateReason("reason", request.reason(), false);
+  absl::Status valid = ValidateErasure(*catalog_.Snapshot(), request);
   if (!valid.ok()) return done(valid);
   ErasureOrder order;
   order.tenant = request.tenant();
@@ -210,6 +232,108 @@ void Ledger::EraseSubject(const v1::EraseSubjectRequest& request, absl::Time dea
   SubmitWrite<v1::EraseSubjectResponse>(
       committer_, deadline, std::move(done),
       [this, order = std::move(order)](store::Txn& txn) { return EraseInTxn(txn, order); });
+}
+
+void Ledger::BeginErasureIntent(const v1::EraseSubjectRequest& request, absl::Time deadline,
+                                Callback<LinkIntentStart> done, const Caller& caller) {
+  absl::Status valid = ValidateErasure(*catalog_.Snapshot(), request);
+  if (!valid.ok()) return done(valid);
+  v1::ApplyContactLinkRequest half;
+  half.set_tenant(request.tenant());
+  half.set_subject_id(request.subject_id());
+  half.set_unlink(true);
+  half.set_erase(true);
+  half.set_actor(caller.principal.empty() ? request.actor() : caller.principal);
+  half.set_on_behalf_of(caller.principal.empty() ? "" : request.actor());
+  half.set_source(std::string(kErasureSource));
+  SubmitWrite<LinkIntentStart>(
+      committer_, deadline, std::move(done),
+      [half = std::move(half), reason = request.reason(), digest = RequestDigest(request),
+       principal = caller.principal](store::Txn& txn) -> absl::StatusOr<LinkIntentStart> {
+        const std::string& tenant = half.tenant();
+        const std::string& subject_id = half.subject_id();
+        LinkIntentStart start;
+        ASSIGN_OR_RETURN(auto pending, LoadLinkIntent(txn, tenant, subject_id));
+        if (pending.has_value()) {
+          if (pending->half().erase() && pending->request_digest() == digest &&
+              pending->principal() == principal) {
+            start.intent = *std::move(pending);
+            return start;
+          }
+          return absl::UnavailableError(
+              "subject_id: a link change of this subject is in progress; retry");
+        }
+        ASSIGN_OR_RETURN(auto raw_state,
+                         txn.Get(store::Cf::kSubjects, store::SubjectKey(tenant, subject_id)));
+        if (!raw_state.has_value()) {
+          ASSIGN_OR_RETURN(auto raw_stub,
+                           txn.Get(store::Cf::kRights, store::ErasureStubKey(tenant, subject_id)));
+          if (!raw_stub.has_value()) return NotFound("subject", subject_id);
+          v1::EraseSubjectResponse response;
+          if (!response.mutable_erasure()->ParseFromString(*raw_stub)) {
+            return Corrupt("erasure stub");
+          }
+          response.set_already_erased(true);
+          start.replayed = response.SerializeAsString();
+          return start;
+        }
+        ASSIGN_OR_RETURN(auto hold,
+                         txn.Get(store::Cf::kRights, store::LegalHoldKey(tenant, subject_id)));
+        if (hold.has_value()) {
+          return FailedPrecondition(
+              "subject_id: is under a legal hold; lift it (SetLegalHold hold=false) before "
+              "erasing");
+        }
+        v1::SubjectState state;
+        if (!state.ParseFromString(*raw_state)) return Corrupt("subject state");
+        storage::v1::LinkIntent& intent = start.intent;
+        *intent.mutable_half() = half;
+        intent.mutable_half()->set_intent_id(absl::BytesToHexString(RandomBytes(12)));
+        ASSIGN_OR_RETURN(const uint64_t number, NextLinkIntentNumber(txn, tenant, subject_id));
+        intent.mutable_half()->set_intent_number(number);
+        intent.set_request_digest(digest);
+        intent.set_principal(principal);
+        *intent.mutable_create_time() = ToProto(txn.now());
+        *intent.mutable_erase_contacts() = state.contacts();
+        intent.set_erase_reason(reason);
+        txn.Put(store::Cf::kRights, store::LinkIntentKey(tenant, subject_id),
+                intent.SerializeAsString());
+        return start;
+      });
+}
+
+void Ledger::CompleteErasureIntent(const storage::v1::LinkIntent& intent,
+                                   std::vector<v1::ContactRef> done_elsewhere, absl::Time deadline,
+                                   Callback<std::string> done) {
+  ErasureOrder order{intent.half().tenant(), intent.half().subject_id(), intent.half().actor(),
+                     intent.half().on_behalf_of(), intent.erase_reason(),
+                     // Begin checked the hold; the contact points' halves are done.
+                     true, std::move(done_elsewhere)};
+  SubmitWrite<std::string>(
+      committer_, deadline, std::move(done),
+      [this, id = intent.half().intent_id(),
+       order = std::move(order)](store::Txn& txn) -> absl::StatusOr<std::string> {
+        ASSIGN_OR_RETURN(auto pending, LoadLinkIntent(txn, order.tenant, order.subject_id));
+        if (!pending.has_value() || pending->half().intent_id() != id) {
+          // Another attempt finished it first: its stub is the answer.
+          ASSIGN_OR_RETURN(
+              auto raw_stub,
+              txn.Get(store::Cf::kRights, store::ErasureStubKey(order.tenant, order.subject_id)));
+          if (!raw_stub.has_value()) {
+            return absl::UnavailableError(
+                "the erasure was finished by another attempt; retry to read its outcome");
+          }
+          v1::EraseSubjectResponse response;
+          if (!response.mutable_erasure()->ParseFromString(*raw_stub)) {
+            return Corrupt("erasure stub");
+          }
+          response.set_already_erased(true);
+          return response.SerializeAsString();
+        }
+        txn.Delete(store::Cf::kRights, store::LinkIntentKey(order.tenant, order.subject_id));
+        ASSIGN_OR_RETURN(v1::EraseSubjectResponse response, EraseInTxn(txn, order));
+        return response.SerializeAsString();
+      });
 }
 
 absl::StatusOr<v1::ErasureStub> Ledger::GetErasure(const v1::GetErasureRequest& request) const {

@@ -250,6 +250,18 @@ class Ledger {
   void CompleteLinkIntent(const storage::v1::LinkIntent& intent,
                           absl::StatusOr<uint64_t> contact_sequence, absl::Time deadline,
                           Callback<std::string> done);
+  // An erasure whose subject has linked contact points runs the same way: BeginErasureIntent
+  // (the checks of EraseSubject; an erased subject answers `replayed` with already_erased; the
+  // intent lists the linked contact points), an erase half (ApplyContactLink with erase) on the
+  // owner of each contact point in another partition, then CompleteErasureIntent with those
+  // contact points, which erases the subject and the others as EraseSubject does (a legal hold
+  // set after the erasure started does not stop it: the halves are done). Answers the serialized
+  // EraseSubjectResponse.
+  void BeginErasureIntent(const v1::EraseSubjectRequest& request, absl::Time deadline,
+                          Callback<LinkIntentStart> done, const Caller& caller = Caller());
+  void CompleteErasureIntent(const storage::v1::LinkIntent& intent,
+                             std::vector<v1::ContactRef> done_elsewhere, absl::Time deadline,
+                             Callback<std::string> done);
   // The pending link intents whose key (Cf::kRights) `handled_here` accepts (every one: null).
   absl::StatusOr<std::vector<storage::v1::LinkIntent>> PendingLinkIntents(
       const KeyFilter& handled_here = nullptr) const;
@@ -433,6 +445,9 @@ class Ledger {
                                               uint64_t sequence) const;
   // FAILED_PRECONDITION unless the keyrings that a notice for `contact_point` needs are set.
   absl::Status RequireConfirmationKeys(bool contact_point) const;
+  // What EraseSubject checks before anything is written.
+  absl::Status ValidateErasure(const Catalog& catalog,
+                               const v1::EraseSubjectRequest& request) const;
   // What one erasure does (erase_ops.cc).
   struct ErasureOrder {
     std::string tenant;
@@ -441,9 +456,15 @@ class Ledger {
     std::string on_behalf_of;
     std::string reason;
     bool despite_hold = false;
+    // Linked contact points whose part (EraseContactInTxn) a peer did already (cluster mode).
+    std::vector<v1::ContactRef> done_elsewhere;
   };
   absl::StatusOr<v1::EraseSubjectResponse> EraseInTxn(store::Txn& txn,
                                                       const ErasureOrder& order) const;
+  // A linked contact point's part of an erasure: suppressed for every channel (reason ERASED)
+  // and unlinked in one change on its chain, its data key destroyed. Returns its new sequence.
+  absl::StatusOr<uint64_t> EraseContactInTxn(store::Txn& txn, const ErasureOrder& order,
+                                             const v1::ContactRef& contact) const;
   // Removes the identifying evidence of the target's history records written before evidence
   // was sealed (a store migrated from format 2), marking them redacted.
   absl::Status RedactLegacyEvidence(store::Txn& txn, std::string_view tenant,

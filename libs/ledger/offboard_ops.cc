@@ -133,7 +133,8 @@ absl::StatusOr<OffboardProgress> Ledger::RunOffboarding(int max_subjects) {
                          std::string(kOffboardActor),
                          status.actor(),
                          absl::StrCat("tenant offboarding: ", status.reason()),
-                         false};
+                         false,
+                         {}};
       absl::StatusOr<v1::EraseSubjectResponse> erased = EraseInTxn(txn, order);
       if (absl::IsFailedPrecondition(erased.status())) {
         status.set_subjects_held(status.subjects_held() + 1);

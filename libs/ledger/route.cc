@@ -61,9 +61,12 @@ std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
       return EntityRoute(due->tenant, due->entity);
     }
     case store::Cf::kRights: {
-      // "h" | "e" | "i" \0 tenant \0 subject (hold, erasure stub, link intent) | "o" \0 tenant
+      // "h" | "e" | "i" | "n" \0 tenant \0 subject (hold, erasure stub, link intent and its
+      // counter) | "j" \0 tenant \0 contact entity \0 subject (link half) | "o" \0 tenant
       std::vector<std::string_view> parts = Parts(key, 3);
-      if (parts.size() < 3 || (parts[0] != "h" && parts[0] != "e" && parts[0] != "i")) {
+      if (parts.size() < 3) return std::nullopt;
+      if (parts[0] == "j") return EntityRoute(parts[1], parts[2]);
+      if (parts[0] != "h" && parts[0] != "e" && parts[0] != "i" && parts[0] != "n") {
         return std::nullopt;
       }
       return absl::StrCat(Sv(parts[1]), "/", Sv(parts[2]));

@@ -179,6 +179,16 @@ void Unlist(v1::SubjectState& subject, const v1::ContactRef& contact) {
                   contacts->end());
 }
 
+// Cluster mode: a link change of a subject waits for its pending intent (one at a time, so that
+// the subject's side checked when the intent began, the 100 contact points, stays true).
+absl::Status RequireNoLinkIntent(store::Txn& txn, std::string_view tenant,
+                                 std::string_view subject_id) {
+  ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kRights, store::LinkIntentKey(tenant, subject_id)));
+  if (!raw.has_value()) return absl::OkStatus();
+  return absl::UnavailableError(
+      "subject_id: another link change of this subject is in progress; retry");
+}
+
 bool Lists(const v1::SubjectState& subject, const v1::ContactRef& contact) {
   return std::any_of(subject.contacts().begin(), subject.contacts().end(),
                      [&](const v1::ContactRef& c) {
@@ -626,6 +636,7 @@ void Ledger::LinkContactPoint(const v1::LinkContactPointRequest& request, absl::
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
                                                        request.idempotency_key(), kMethod, digest));
         if (replay.has_value()) return Replay<v1::LinkContactPointResponse>(*replay);
+        RETURN_IF_ERROR(RequireNoLinkIntent(txn, request.tenant(), request.subject_id()));
         ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, request.tenant(), contact));
         ASSIGN_OR_RETURN(auto subject, LoadSubject(txn, request.tenant(), request.subject_id()));
         v1::LinkContactPointResponse response;
@@ -672,6 +683,7 @@ void Ledger::UnlinkContactPoint(const v1::UnlinkContactPointRequest& request, ab
         ASSIGN_OR_RETURN(auto replay, CheckIdempotency(txn, request.tenant(),
                                                        request.idempotency_key(), kMethod, digest));
         if (replay.has_value()) return Replay<v1::UnlinkContactPointResponse>(*replay);
+        RETURN_IF_ERROR(RequireNoLinkIntent(txn, request.tenant(), request.subject_id()));
         ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, request.tenant(), contact));
         if (contact_state.linked_subject_id() != request.subject_id()) {
           return FailedPrecondition("contact_point: is not linked to this subject");
@@ -721,6 +733,20 @@ absl::StatusOr<std::string> ReplayLinkResponse(bool unlink, const std::string& s
   return response.SerializeAsString();
 }
 
+}  // namespace
+
+absl::StatusOr<uint64_t> NextLinkIntentNumber(store::Txn& txn, std::string_view tenant,
+                                              std::string_view subject) {
+  const std::string key = store::LinkIntentCounterKey(tenant, subject);
+  ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kRights, key));
+  const uint64_t next =
+      (raw.has_value() && raw->size() == 8 ? store::ReadBigEndian64(*raw) : 0) + 1;
+  std::string value;
+  store::PutBigEndian64(&value, next);
+  txn.Put(store::Cf::kRights, key, std::move(value));
+  return next;
+}
+
 absl::StatusOr<std::optional<storage::v1::LinkIntent>> LoadLinkIntent(store::Txn& txn,
                                                                       std::string_view tenant,
                                                                       std::string_view subject) {
@@ -730,8 +756,6 @@ absl::StatusOr<std::optional<storage::v1::LinkIntent>> LoadLinkIntent(store::Txn
   if (!intent.ParseFromString(*raw)) return Corrupt("link intent");
   return intent;
 }
-
-}  // namespace
 
 void Ledger::BeginLinkIntent(const v1::LinkContactPointRequest& request, absl::Time deadline,
                              Callback<LinkIntentStart> done, const Caller& caller) {
@@ -774,7 +798,7 @@ void Ledger::BeginLinkChange(v1::ApplyContactLinkRequest half, std::string diges
           // forwarded anew after the subject's partition moved mid-way) resumes its intent.
           const v1::ApplyContactLinkRequest& p = pending->half();
           if (pending->request_digest() == digest && pending->principal() == principal &&
-              p.unlink() == unlink) {
+              p.unlink() == unlink && !p.erase()) {
             start.intent = *std::move(pending);
             return start;
           }
@@ -792,6 +816,9 @@ void Ledger::BeginLinkChange(v1::ApplyContactLinkRequest half, std::string diges
         storage::v1::LinkIntent& intent = start.intent;
         *intent.mutable_half() = half;
         intent.mutable_half()->set_intent_id(absl::BytesToHexString(RandomBytes(12)));
+        ASSIGN_OR_RETURN(const uint64_t number,
+                         NextLinkIntentNumber(txn, tenant, half.subject_id()));
+        intent.mutable_half()->set_intent_number(number);
         intent.set_request_digest(digest);
         intent.set_principal(principal);
         *intent.mutable_create_time() = ToProto(txn.now());
@@ -805,8 +832,12 @@ void Ledger::ApplyContactLink(const v1::ApplyContactLinkRequest& request, absl::
                               Callback<v1::ApplyContactLinkResponse> done) {
   absl::Status valid = RequireTenant(*catalog_.Snapshot(), "tenant", request.tenant());
   if (valid.ok()) valid = core::ValidateSubjectId("subject_id", request.subject_id());
-  if (valid.ok())
-    valid = ValidateCommon(request.actor(), request.source(), request.idempotency_key());
+  // The attribution is the entry instance's: the caller's principal (checked as an identity, not
+  // by the actor rules) and the request's actor, both validated there.
+  if (valid.ok()) valid = core::ValidateSource("source", request.source());
+  if (valid.ok()) {
+    valid = core::ValidateIdempotencyKey("idempotency_key", request.idempotency_key());
+  }
   if (valid.ok() && (request.contact().type() == v1::CONTACT_TYPE_UNSPECIFIED ||
                      request.contact().hash().empty())) {
     valid = InvalidField("contact", "a contact point reference (type and hash) is required");
@@ -814,53 +845,97 @@ void Ledger::ApplyContactLink(const v1::ApplyContactLinkRequest& request, absl::
   if (valid.ok() && request.intent_id().empty()) {
     valid = InvalidField("intent_id", "is required");
   }
+  if (valid.ok() && request.intent_number() == 0) {
+    valid = InvalidField("intent_number", "is required");
+  }
+  if (valid.ok() && request.erase() && !request.unlink()) {
+    valid = InvalidField("erase", "an erasure's half also unlinks (set unlink)");
+  }
   if (!valid.ok()) return done(valid);
-  SubmitWrite<v1::ApplyContactLinkResponse>(
+  // A refusal is recorded too, so that a retry is refused again.
+  using Outcome = Refusable<v1::ApplyContactLinkResponse>;
+  SubmitRefusableWrite<v1::ApplyContactLinkResponse>(
       committer_, deadline, std::move(done),
-      [request](store::Txn& txn) -> absl::StatusOr<v1::ApplyContactLinkResponse> {
+      [this, request](store::Txn& txn) -> absl::StatusOr<Outcome> {
+        const std::string record_key = store::LinkHalfKey(
+            request.tenant(), store::ContactEntity(request.contact()), request.subject_id());
+        ASSIGN_OR_RETURN(auto raw_record, txn.Get(store::Cf::kRights, record_key));
+        Outcome outcome;
+        if (raw_record.has_value()) {
+          storage::v1::LinkHalfRecord last;
+          if (!last.ParseFromString(*raw_record)) return Corrupt("link half record");
+          if (last.intent_id() == request.intent_id()) {
+            // The same intent's half again: what it was answered the first time.
+            outcome.value.set_contact_sequence(last.contact_sequence());
+            if (last.refused_code() != 0) {
+              outcome.refused = absl::Status(static_cast<absl::StatusCode>(last.refused_code()),
+                                             last.refused_message());
+            }
+            return outcome;
+          }
+          if (last.intent_number() > request.intent_number()) {
+            // A late copy of an intent that was finished before a later one of the subject.
+            return FailedPrecondition(
+                "intent_number: a later link change of this subject was applied; this one is "
+                "finished");
+          }
+        }
         ASSIGN_OR_RETURN(auto contact_state, LoadContact(txn, request.tenant(), request.contact()));
-        v1::ApplyContactLinkResponse response;
         const bool linked_here = contact_state.linked_subject_id() == request.subject_id();
-        // Done already (by an earlier attempt of the same intent), or for an unlink nothing to
-        // undo: the contact point does not name the subject.
-        if (request.unlink() != linked_here) {
-          response.set_contact_sequence(contact_state.sequence());
-          return response;
-        }
-        if (!request.unlink() && !contact_state.linked_subject_id().empty()) {
-          return FailedPrecondition(
+        uint64_t sequence = contact_state.sequence();
+        if (request.erase()) {
+          // Nothing to do when the contact point no longer names the subject (the subject's
+          // pending intent keeps its other link changes away until it is finished).
+          if (linked_here) {
+            ErasureOrder order{request.tenant(),
+                               request.subject_id(),
+                               request.actor(),
+                               request.on_behalf_of(),
+                               "",
+                               false,
+                               {}};
+            ASSIGN_OR_RETURN(sequence, EraseContactInTxn(txn, order, request.contact()));
+          }
+        } else if (!request.unlink() && !linked_here &&
+                   !contact_state.linked_subject_id().empty()) {
+          outcome.refused = FailedPrecondition(
               "contact_point: is linked to another subject; unlink it from that subject first");
+        } else if (request.unlink() == linked_here) {
+          // A link of a free contact point, or an unlink of one naming the subject (otherwise
+          // there is nothing to do).
+          if (request.unlink()) {
+            contact_state.clear_linked_subject_id();
+          } else {
+            contact_state.set_linked_subject_id(request.subject_id());
+          }
+          AppendLinkSide(txn, request.unlink() ? v1::CONTACT_UNLINKED : v1::CONTACT_LINKED,
+                         request.tenant(), request.source(), request.idempotency_key(),
+                         Attribution{request.actor(), request.on_behalf_of()},
+                         ContactTargetRef(request.contact()), SubjectRef(request.subject_id()),
+                         contact_state);
+          sequence = contact_state.sequence();
         }
-        if (request.unlink()) {
-          contact_state.clear_linked_subject_id();
-        } else {
-          contact_state.set_linked_subject_id(request.subject_id());
+        storage::v1::LinkHalfRecord record;
+        record.set_intent_number(request.intent_number());
+        record.set_intent_id(request.intent_id());
+        record.set_contact_sequence(sequence);
+        if (!outcome.refused.ok()) {
+          record.set_refused_code(static_cast<int32_t>(outcome.refused.code()));
+          record.set_refused_message(std::string(outcome.refused.message()));
         }
-        AppendLinkSide(txn, request.unlink() ? v1::CONTACT_UNLINKED : v1::CONTACT_LINKED,
-                       request.tenant(), request.source(), request.idempotency_key(),
-                       Attribution{request.actor(), request.on_behalf_of()},
-                       ContactTargetRef(request.contact()), SubjectRef(request.subject_id()),
-                       contact_state);
-        response.set_contact_sequence(contact_state.sequence());
-        return response;
+        txn.Put(store::Cf::kRights, record_key, record.SerializeAsString());
+        outcome.value.set_contact_sequence(sequence);
+        return outcome;
       });
 }
 
 void Ledger::CompleteLinkIntent(const storage::v1::LinkIntent& intent,
                                 absl::StatusOr<uint64_t> contact_sequence, absl::Time deadline,
                                 Callback<std::string> done) {
-  // A refused half still deletes the intent: the mutation succeeds, carrying the refusal.
-  struct Outcome {
-    absl::Status refused;
-    std::string response;
-  };
-  SubmitWrite<Outcome>(
-      committer_, deadline,
-      [done = std::move(done)](absl::StatusOr<Outcome> outcome) mutable {
-        if (!outcome.ok()) return done(outcome.status());
-        if (!outcome->refused.ok()) return done(std::move(outcome->refused));
-        done(std::move(outcome->response));
-      },
+  // A refused half still deletes the intent.
+  using Outcome = Refusable<std::string>;
+  SubmitRefusableWrite<std::string>(
+      committer_, deadline, std::move(done),
       [this, intent,
        contact_sequence = std::move(contact_sequence)](store::Txn& txn) -> absl::StatusOr<Outcome> {
         const v1::ApplyContactLinkRequest& half = intent.half();

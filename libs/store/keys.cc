@@ -93,6 +93,15 @@ std::string LinkIntentKey(std::string_view tenant, std::string_view subject_id) 
 
 std::string LinkIntentPrefix() { return Join("i", std::string_view()); }
 
+std::string LinkIntentCounterKey(std::string_view tenant, std::string_view subject_id) {
+  return Join("n", tenant, subject_id);
+}
+
+std::string LinkHalfKey(std::string_view tenant, std::string_view contact_entity,
+                        std::string_view subject_id) {
+  return Join("j", tenant, contact_entity, subject_id);
+}
+
 std::string ProofPendingKey(int32_t partition, int64_t offset) {
   std::string out(kProofPendingPrefix);
   PutBigEndian32(&out, static_cast<uint32_t>(partition));

@@ -66,6 +66,11 @@ std::string OffboardingKey(std::string_view tenant);
 std::string LinkIntentKey(std::string_view tenant, std::string_view subject_id);
 // "i" \0 : prefix of every link intent.
 std::string LinkIntentPrefix();
+// The number of the subject's last link intent (big-endian 64 bits).
+std::string LinkIntentCounterKey(std::string_view tenant, std::string_view subject_id);
+// The last link half applied to a contact point (its entity) for a subject (LinkHalfRecord).
+std::string LinkHalfKey(std::string_view tenant, std::string_view contact_entity,
+                        std::string_view subject_id);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 // An imported row (Cf::kImport): tenant \0 and the raw SHA-256 of the row key.
 std::string ImportRowKey(std::string_view tenant, std::string_view row_key);

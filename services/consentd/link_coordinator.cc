@@ -20,6 +20,8 @@ constexpr absl::Duration kRecoveryInterval = absl::Seconds(1);
 constexpr absl::Duration kRecoveryAge = absl::Seconds(2);
 // How long one recovery drive may take.
 constexpr absl::Duration kRecoveryDeadline = absl::Seconds(5);
+// How long Stop waits for the drives under way.
+constexpr absl::Duration kStopWait = absl::Seconds(15);
 
 // Whether the contact point's owner answered the half for good: a refusal the intent ends with
 // (linked to another subject, the tenant gone). Anything else (unreachable, timed out, shutting
@@ -91,6 +93,21 @@ void LinkCoordinator::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  // Drives under way end by their deadline (a call's, or kRecoveryDeadline): wait for them, so
+  // that none reaches the router, the committer or this object after they are gone.
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return driving_.empty(); };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&idle), kStopWait)) {
+    spdlog::get("consentd")
+        ->warn("msg=\"cluster: link intents still being driven at shutdown\" count={}",
+               driving_.size());
+  }
+}
+
+void LinkCoordinator::Driven(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = driving_.find(id);
+  if (it != driving_.end()) driving_.erase(it);
 }
 
 bool LinkCoordinator::SpansPartitions(const std::string& tenant, const std::string& subject_id,
@@ -127,6 +144,25 @@ void LinkCoordinator::Unlink(const v1::UnlinkContactPointRequest& request, absl:
       caller);
 }
 
+void LinkCoordinator::Erase(const v1::EraseSubjectRequest& request, absl::Time deadline,
+                            const ledger::Caller& caller,
+                            ledger::Callback<v1::EraseSubjectResponse> done) {
+  ledger_.BeginErasureIntent(
+      request, deadline,
+      [this, deadline,
+       done = std::move(done)](absl::StatusOr<ledger::LinkIntentStart> start) mutable {
+        Continue(std::move(start), deadline, std::move(done));
+      },
+      caller);
+}
+
+int32_t LinkCoordinator::PartitionOfContact(const std::string& tenant,
+                                            const v1::ContactRef& contact) const {
+  v1::TargetRef target;
+  *target.mutable_contact() = contact;
+  return router_.node().PartitionOf(ledger::RouteKey(tenant, target));
+}
+
 template <typename Response>
 void LinkCoordinator::Continue(absl::StatusOr<ledger::LinkIntentStart> start, absl::Time deadline,
                                ledger::Callback<Response> done) {
@@ -140,10 +176,14 @@ void LinkCoordinator::Continue(absl::StatusOr<ledger::LinkIntentStart> start, ab
   };
   if (!start.ok()) return done(start.status());
   if (start->replayed.has_value()) return answer(done, *std::move(start->replayed));
-  Drive(std::move(start->intent), deadline,
-        [answer, done = std::move(done)](absl::StatusOr<std::string> bytes) mutable {
-          answer(done, std::move(bytes));
-        });
+  auto then = [answer, done = std::move(done)](absl::StatusOr<std::string> bytes) mutable {
+    answer(done, std::move(bytes));
+  };
+  if (start->intent.half().erase()) {
+    DriveErasure(std::move(start->intent), deadline, std::move(then));
+  } else {
+    Drive(std::move(start->intent), deadline, std::move(then));
+  }
 }
 
 void LinkCoordinator::Drive(storage::v1::LinkIntent intent, absl::Time deadline,
@@ -153,17 +193,10 @@ void LinkCoordinator::Drive(storage::v1::LinkIntent intent, absl::Time deadline,
     absl::MutexLock lock(&mu_);
     driving_.insert(id);
   }
-  v1::TargetRef contact;
-  *contact.mutable_contact() = intent.half().contact();
-  const int32_t partition =
-      router_.node().PartitionOf(ledger::RouteKey(intent.half().tenant(), contact));
+  const int32_t partition = PartitionOfContact(intent.half().tenant(), intent.half().contact());
   grpc::ByteBuffer half = ToByteBuffer(intent.half());
   const std::string principal = intent.principal();
   auto finish = [this, id, done = std::move(done)](absl::StatusOr<std::string> result) mutable {
-    {
-      absl::MutexLock lock(&mu_);
-      driving_.erase(id);
-    }
     if (result.ok()) {
       completed_->Increment();
     } else if (Definitive(result.status())) {
@@ -172,6 +205,7 @@ void LinkCoordinator::Drive(storage::v1::LinkIntent intent, absl::Time deadline,
       left_pending_->Increment();
     }
     done(std::move(result));
+    Driven(id);  // last: Stop() may return once it is done
   };
   router_.Route(partition, kApplyContactLink, std::move(half), principal, deadline,
                 [this, intent = std::move(intent), deadline, finish = std::move(finish)](
@@ -194,6 +228,64 @@ void LinkCoordinator::Drive(storage::v1::LinkIntent intent, absl::Time deadline,
                   ledger_.CompleteLinkIntent(intent, std::move(contact_sequence), deadline,
                                              std::move(finish));
                 });
+}
+
+void LinkCoordinator::DriveErasure(storage::v1::LinkIntent intent, absl::Time deadline,
+                                   ledger::Callback<std::string> done) {
+  const std::string id = intent.half().intent_id();
+  {
+    absl::MutexLock lock(&mu_);
+    driving_.insert(id);
+  }
+  // The contact points of other partitions: their owners' halves first.
+  const std::string& tenant = intent.half().tenant();
+  v1::TargetRef subject;
+  subject.set_subject_id(intent.half().subject_id());
+  const int32_t subject_partition = router_.node().PartitionOf(ledger::RouteKey(tenant, subject));
+  std::vector<v1::ContactRef> elsewhere;
+  for (const v1::ContactRef& contact : intent.erase_contacts()) {
+    if (PartitionOfContact(tenant, contact) != subject_partition) elsewhere.push_back(contact);
+  }
+  struct Fanout {
+    absl::Mutex mu;
+    size_t left = 0;
+    absl::Status failed;  // the first failure: the intent stays for the next attempt
+  };
+  auto fanout = std::make_shared<Fanout>();
+  fanout->left = elsewhere.size();
+  auto complete = [this, id, intent, elsewhere, deadline,
+                   done = std::move(done)](absl::Status halves) mutable {
+    auto finish = [this, id, done = std::move(done)](absl::StatusOr<std::string> result) mutable {
+      (result.ok() ? completed_ : left_pending_)->Increment();
+      done(std::move(result));
+      Driven(id);  // last: Stop() may return once it is done
+    };
+    // An erasure's half is never refused for good (a contact point no longer linked is done), so
+    // any failure leaves the intent pending.
+    if (!halves.ok()) return finish(halves);
+    ledger_.CompleteErasureIntent(intent, std::move(elsewhere), deadline, std::move(finish));
+  };
+  if (elsewhere.empty()) return complete(absl::OkStatus());
+  auto shared_complete = std::make_shared<decltype(complete)>(std::move(complete));
+  for (const v1::ContactRef& contact : elsewhere) {
+    v1::ApplyContactLinkRequest half = intent.half();
+    *half.mutable_contact() = contact;
+    router_.Route(PartitionOfContact(tenant, contact), kApplyContactLink, ToByteBuffer(half),
+                  intent.principal(), deadline,
+                  [fanout, shared_complete](const grpc::Status& status, grpc::ByteBuffer*) {
+                    bool last = false;
+                    absl::Status failed;
+                    {
+                      absl::MutexLock lock(&fanout->mu);
+                      if (!status.ok() && fanout->failed.ok()) {
+                        fanout->failed = rpc::FromGrpcStatus(status);
+                      }
+                      last = --fanout->left == 0;
+                      failed = fanout->failed;
+                    }
+                    if (last) (*shared_complete)(failed);
+                  });
+  }
 }
 
 void LinkCoordinator::RecoveryLoop() {
@@ -228,18 +320,28 @@ void LinkCoordinator::RecoverOnce() {
       if (stopping_ || driving_.contains(intent.half().intent_id())) continue;
     }
     if (now - absl::FromUnixSeconds(intent.create_time().seconds()) < kRecoveryAge) continue;
-    Drive(std::move(intent), now + kRecoveryDeadline, [this](absl::StatusOr<std::string> result) {
+    const bool erase = intent.half().erase();
+    auto report = [this, erase](absl::StatusOr<std::string> result) {
       if (result.ok() || Definitive(result.status())) {
         recovered_->Increment();
         spdlog::get("consentd")
-            ->info("msg=\"cluster: finished a pending link intent\" outcome={}",
-                   result.ok() ? "completed" : "refused");
+            ->info("msg=\"cluster: finished a pending link intent\" kind={} outcome={}",
+                   erase ? "erasure" : "link", result.ok() ? "completed" : "refused");
+        v1::EraseSubjectResponse erased;
+        if (erase && result.ok() && erased.ParseFromString(*result) && on_recovered_erasure_) {
+          on_recovered_erasure_(erased);
+        }
       } else {
         spdlog::get("consentd")
-            ->warn("msg=\"cluster: a pending link intent is still pending\" error=\"{}\"",
-                   result.status().ToString());
+            ->warn("msg=\"cluster: a pending link intent is still pending\" kind={} error=\"{}\"",
+                   erase ? "erasure" : "link", result.status().ToString());
       }
-    });
+    };
+    if (erase) {
+      DriveErasure(std::move(intent), now + kRecoveryDeadline, std::move(report));
+    } else {
+      Drive(std::move(intent), now + kRecoveryDeadline, std::move(report));
+    }
   }
 }
 

@@ -1,10 +1,11 @@
 // Cluster mode: LinkContactPoint and UnlinkContactPoint whose subject and contact point are in
-// partitions of different owners. No single Kafka transaction can be fenced by two owners'
-// generations, and two live owners must never both extend the contact point's chain, so the
-// change runs as an intent on the subject's owner (this instance: the call was forwarded here),
-// the contact point's half on its owner (AdminService/ApplyContactLink through the router, retried
-// while ownership moves), and the subject's half that deletes the intent (ledger.h;
-// docs/SCALING.md, "Operations over two targets").
+// different partitions, and EraseSubject (its linked contact points may be in any partition). No
+// single Kafka transaction can be fenced by two owners' generations, and two live owners must
+// never both extend a contact point's chain, so the change runs as an intent on the subject's
+// owner (this instance: the call was forwarded here), each contact point's half on its owner
+// (AdminService/ApplyContactLink through the router, retried while ownership moves), and the
+// subject's half that deletes the intent (ledger.h; docs/SCALING.md, "Operations over two
+// targets").
 //
 // An intent left pending (this instance died between the steps, or the contact point's owner
 // could not be reached before the call's deadline) is finished by the subject partition's owner:
@@ -16,6 +17,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -43,7 +45,8 @@ class LinkCoordinator {
 
   // Starts the recovery of pending intents (once a second). Once.
   void Start();
-  // Stops the recovery (drives already started still complete). Idempotent.
+  // Stops the recovery and waits (a bounded time) for the drives under way to end: call it
+  // while the committer and the router still run. Idempotent.
   void Stop();
 
   // True when the contact point and the subject are in different partitions: the change must go
@@ -58,6 +61,16 @@ class LinkCoordinator {
             const ledger::Caller& caller, ledger::Callback<v1::LinkContactPointResponse> done);
   void Unlink(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
               const ledger::Caller& caller, ledger::Callback<v1::UnlinkContactPointResponse> done);
+  // An erasure: the subject's linked contact points in other partitions get their part from
+  // their owners first (every erasure goes this way in cluster mode; one without such contact
+  // points is the intent and one mutation).
+  void Erase(const v1::EraseSubjectRequest& request, absl::Time deadline,
+             const ledger::Caller& caller, ledger::Callback<v1::EraseSubjectResponse> done);
+  // Called with each erasure a recovery round finished (no call is waiting for it), so that it
+  // reaches the erasure log like any other. Set before Start.
+  void OnRecoveredErasure(std::function<void(const v1::EraseSubjectResponse&)> hook) {
+    on_recovered_erasure_ = std::move(hook);
+  }
 
  private:
   bool SpansPartitions(const std::string& tenant, const std::string& subject_id,
@@ -69,12 +82,19 @@ class LinkCoordinator {
   // Steps 2 and 3 of one intent; `done` gets the request's serialized response.
   void Drive(storage::v1::LinkIntent intent, absl::Time deadline,
              ledger::Callback<std::string> done);
+  // The same for an erasure's intent: a half per contact point in another partition, at once.
+  void DriveErasure(storage::v1::LinkIntent intent, absl::Time deadline,
+                    ledger::Callback<std::string> done);
+  int32_t PartitionOfContact(const std::string& tenant, const v1::ContactRef& contact) const;
+  // A drive of `id` has ended.
+  void Driven(const std::string& id);
   void RecoveryLoop();
   void RecoverOnce();
 
   ledger::Ledger& ledger_;
   ClusterRouter& router_;
   const ledger::KeyFilter owned_here_;
+  std::function<void(const v1::EraseSubjectResponse&)> on_recovered_erasure_;
   prometheus::Counter* completed_;
   prometheus::Counter* refused_;
   prometheus::Counter* left_pending_;
@@ -82,8 +102,8 @@ class LinkCoordinator {
   prometheus::Gauge* pending_;
   prometheus::Gauge* oldest_;
   absl::Mutex mu_;
-  // Intents a drive is under way for (by id).
-  std::set<std::string> driving_ ABSL_GUARDED_BY(mu_);
+  // Intents a drive is under way for (by id; a call and a recovery may drive one at once).
+  std::multiset<std::string> driving_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

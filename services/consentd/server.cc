@@ -15,6 +15,7 @@
 #include "common/hex.h"
 #include "common/secret_file.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -352,6 +353,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   server->consent_service_->SetLinkCoordinator(server->links_.get());
   server->rights_service_ = std::make_unique<SubjectRightsService>(
       *server->ledger_, *server->guard_, server->metrics_.get(), server->erasure_log_.get());
+  server->rights_service_->SetLinkCoordinator(server->links_.get());
+  if (server->links_ != nullptr && server->erasure_log_ != nullptr) {
+    // An erasure a recovery round finished was acknowledged to no one: it is logged all the same.
+    ErasureLog* erasure_log = server->erasure_log_.get();
+    server->links_->OnRecoveredErasure([erasure_log](const v1::EraseSubjectResponse& erased) {
+      ErasureLog::Entry entry{erased.erasure().tenant(), erased.erasure().subject_id(),
+                              FromProto(erased.erasure().erase_time())};
+      erasure_log->Append(std::move(entry), [](absl::Status logged) {
+        if (!logged.ok()) {
+          spdlog::get("consentd")
+              ->error("msg=\"erasure not logged\" error=\"{}\"", logged.ToString());
+        }
+      });
+    });
+  }
   server->admin_service_ =
       std::make_unique<AdminService>(*server->store_, *server->guard_, server->metrics_.get());
   server->admin_service_->SetCluster(server->cluster_.get(),
@@ -509,7 +525,7 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   server_->Shutdown(absl::ToChronoTime(clock_->Now() + grace));
   if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
   if (rights_ != nullptr) rights_->Stop();
-  if (links_ != nullptr) links_->Stop();  // no new recovery drives; those under way end below
+  if (links_ != nullptr) links_->Stop();  // waits for the link intents being driven
   committer_->Stop();
   // Calls still waiting for an owner fail; then the partitions move to the other instances.
   guard_->SetRouter(nullptr);

@@ -62,7 +62,8 @@ std::string_view TenantOf(const v1::GetDefaultPolicyRequest& r) { return TenantO
 // The store is every tenant's: only a grant on every tenant admits store maintenance.
 std::string_view TenantOf(const v1::CompactStoreRequest&) { return {}; }
 std::string_view TenantOf(const v1::GetClusterStatusRequest&) { return {}; }
-std::string_view TenantOf(const v1::ApplyContactLinkRequest& r) { return r.tenant(); }
+// A call between instances: cluster.forward on every tenant (what peers hold).
+std::string_view TenantOf(const v1::ApplyContactLinkRequest&) { return {}; }
 
 // The second permission a request needs for what it carries (permissions.h), if any.
 template <typename Request>
@@ -752,8 +753,7 @@ grpc::ServerUnaryReactor* SubjectRightsService::EraseSubject(grpc::CallbackServe
       ctx, *request, response, Call{guard_, metrics_, rule},
       [&](absl::Time deadline, ledger::Caller caller,
           ledger::Callback<v1::EraseSubjectResponse> done) {
-        ledger_.EraseSubject(
-            *request, deadline,
+        ledger::Callback<v1::EraseSubjectResponse> then_log =
             [log = erasure_log_,
              done = std::move(done)](absl::StatusOr<v1::EraseSubjectResponse> result) mutable {
               if (!result.ok() || log == nullptr) return done(std::move(result));
@@ -766,8 +766,12 @@ grpc::ServerUnaryReactor* SubjectRightsService::EraseSubject(grpc::CallbackServe
                 if (!logged.ok()) return done(logged);
                 done(std::move(result));
               });
-            },
-            caller);
+            };
+        if (links_ != nullptr) {
+          links_->Erase(*request, deadline, caller, std::move(then_log));
+        } else {
+          ledger_.EraseSubject(*request, deadline, std::move(then_log), caller);
+        }
       });
 }
 
@@ -859,6 +863,11 @@ grpc::ServerUnaryReactor* AdminService::ApplyContactLink(grpc::CallbackServerCon
                    return done(absl::FailedPreconditionError(
                        "ApplyContactLink is a call between the instances of a cluster; this "
                        "instance runs in single-node mode"));
+                 }
+                 if (!ForwardedPrincipal(ctx).has_value()) {
+                   return done(absl::PermissionDeniedError(
+                       "ApplyContactLink is a call between the instances of a cluster: only a "
+                       "peer sends it"));
                  }
                  ledger_->ApplyContactLink(*request, deadline, std::move(done));
                });

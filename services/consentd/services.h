@@ -192,6 +192,9 @@ class SubjectRightsService final
   SubjectRightsService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics,
                        ErasureLog* erasure_log);
 
+  // Cluster mode: runs erasures (their linked contact points may be other instances'); null:
+  // single-node mode. Call before serving; it must outlive the service.
+  void SetLinkCoordinator(LinkCoordinator* links) { links_ = links; }
   grpc::ServerUnaryReactor* EraseSubject(grpc::CallbackServerContext* ctx,
                                          const v1::EraseSubjectRequest* request,
                                          v1::EraseSubjectResponse* response) override;
@@ -213,6 +216,7 @@ class SubjectRightsService final
   CallGuard& guard_;
   ServiceMetrics* metrics_;
   ErasureLog* erasure_log_;
+  LinkCoordinator* links_ = nullptr;
 };
 
 // Store maintenance for operators.

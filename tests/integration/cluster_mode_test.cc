@@ -27,6 +27,7 @@
 #include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/events.pb.h"
+#include "assent/v1/rights.grpc.pb.h"
 #include "cluster/partition.h"
 #include "common/time_util.h"
 #include "gtest/gtest.h"
@@ -837,50 +838,6 @@ TEST_F(ClusterModeTest, LinksOverTwoOwnersAreWholeOnEveryInstanceAndRecover) {
               over_two_owners, kPairs);
   ASSERT_GT(over_two_owners, 0) << "no pair spans two owners: the test proves nothing";
 
-  // Two subjects racing for one address: one gets it, the other is refused, nothing half-done.
-  {
-    Pair a{"racer-a", "contested@example.com", {}, false};
-    Pair b{"racer-b", "contested@example.com", {}, false};
-    grpc::Status sa;
-    grpc::Status sb;
-    std::thread ta([&] {
-      v1::LinkContactPointResponse r;
-      sa = consent(0)->LinkContactPoint(Context(absl::Seconds(20)).get(), link_request(a, ""), &r);
-    });
-    std::thread tb([&] {
-      v1::LinkContactPointResponse r;
-      sb = consent(1)->LinkContactPoint(Context(absl::Seconds(20)).get(), link_request(b, ""), &r);
-    });
-    ta.join();
-    tb.join();
-    EXPECT_NE(sa.ok(), sb.ok()) << sa.error_message() << " / " << sb.error_message();
-    const grpc::Status& refused = sa.ok() ? sb : sa;
-    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
-        << refused.error_message();
-    const std::string winner = sa.ok() ? "racer-a" : "racer-b";
-    const std::string loser = sa.ok() ? "racer-b" : "racer-a";
-    for (Instance* i : Alive()) {
-      auto stub = v1::ConsentService::NewStub(i->process->channel());
-      EXPECT_TRUE(testing::WaitFor(
-          [&] {
-            v1::GetContactPointStateRequest request;
-            request.set_tenant(kTenant);
-            *request.mutable_contact_point() = Email("contested@example.com");
-            v1::ContactPointState state;
-            return stub->GetContactPointState(Context().get(), request, &state).ok() &&
-                   state.linked_subject_id() == winner;
-          },
-          absl::Seconds(20)))
-          << i->node_id;
-      v1::GetSubjectStateRequest request;
-      request.set_tenant(kTenant);
-      request.set_subject_id(loser);
-      v1::SubjectState state;
-      grpc::Status read = stub->GetSubjectState(Context().get(), request, &state);
-      EXPECT_TRUE(!read.ok() || state.contacts_size() == 0) << loser << " on " << i->node_id;
-    }
-  }
-
   // Every instance: both sides of every pair agree with what was acknowledged, both histories
   // verify, are gapless and the same everywhere, and the changes topic holds each record once.
   auto verify = [&] {
@@ -978,6 +935,132 @@ TEST_F(ClusterModeTest, LinksOverTwoOwnersAreWholeOnEveryInstanceAndRecover) {
   });
   verify();
 
+  // Two subjects racing for one address: one gets it, the other is refused, nothing half-done.
+  {
+    // An address of an unlinked pair, and two subjects of other partitions than its own.
+    const Pair& free_pair = pairs[0];
+    const int32_t contested = PartitionOfContact(free_pair.contact);
+    std::vector<std::string> racers;
+    for (int k = 0; racers.size() < 2; ++k) {
+      const std::string racer = absl::StrCat("racer-", k);
+      if (PartitionOfSubject(racer) != contested) racers.push_back(racer);
+    }
+    Pair a{racers[0], free_pair.address, {}, false};
+    Pair b{racers[1], free_pair.address, {}, false};
+    grpc::Status sa;
+    grpc::Status sb;
+    std::thread ta([&] {
+      v1::LinkContactPointResponse r;
+      sa = consent(0)->LinkContactPoint(Context(absl::Seconds(20)).get(), link_request(a, ""), &r);
+    });
+    std::thread tb([&] {
+      v1::LinkContactPointResponse r;
+      sb = consent(1)->LinkContactPoint(Context(absl::Seconds(20)).get(), link_request(b, ""), &r);
+    });
+    ta.join();
+    tb.join();
+    EXPECT_NE(sa.ok(), sb.ok()) << sa.error_message() << " / " << sb.error_message();
+    const grpc::Status& refused = sa.ok() ? sb : sa;
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << refused.error_message();
+    const std::string winner = sa.ok() ? a.subject : b.subject;
+    const std::string loser = sa.ok() ? b.subject : a.subject;
+    for (Instance* i : Alive()) {
+      auto stub = v1::ConsentService::NewStub(i->process->channel());
+      EXPECT_TRUE(testing::WaitFor(
+          [&] {
+            v1::GetContactPointStateRequest request;
+            request.set_tenant(kTenant);
+            *request.mutable_contact_point() = Email(free_pair.address);
+            v1::ContactPointState state;
+            return stub->GetContactPointState(Context().get(), request, &state).ok() &&
+                   state.linked_subject_id() == winner;
+          },
+          absl::Seconds(20)))
+          << i->node_id;
+      v1::GetSubjectStateRequest request;
+      request.set_tenant(kTenant);
+      request.set_subject_id(loser);
+      v1::SubjectState state;
+      grpc::Status read = stub->GetSubjectState(Context().get(), request, &state);
+      EXPECT_TRUE(!read.ok() || state.contacts_size() == 0) << loser << " on " << i->node_id;
+    }
+    // The winner lets go of it again (the pair's checks below expect it free).
+    v1::UnlinkContactPointRequest unlink;
+    unlink.set_tenant(kTenant);
+    unlink.set_subject_id(winner);
+    *unlink.mutable_contact_point() = Email(free_pair.address);
+    unlink.set_actor("crm");
+    unlink.set_source("cluster-test");
+    v1::UnlinkContactPointResponse unlinked;
+    grpc::Status s =
+        consent(2)->UnlinkContactPoint(Context(absl::Seconds(20)).get(), unlink, &unlinked);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // An erasure of a subject whose addresses are in other partitions: every address's part on its
+  // owner, then the subject's; on every instance the stub lists them all, each is unlinked and
+  // suppressed (ERASED), and every chain verifies.
+  {
+    const std::string eraser = "eraser-1";
+    std::vector<std::string> addresses;
+    int elsewhere = 0;
+    for (int k = 0; k < 3; ++k) {
+      addresses.push_back(absl::StrCat("eraser-1-", k, "@example.com"));
+      Pair pair{eraser, addresses.back(), {}, false};
+      v1::LinkContactPointResponse response;
+      grpc::Status s = consent(k % 3)->LinkContactPoint(Context(absl::Seconds(20)).get(),
+                                                        link_request(pair, ""), &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      elsewhere += PartitionOfContact(response.contact()) != PartitionOfSubject(eraser);
+    }
+    ASSERT_GT(elsewhere, 0) << "no address in another partition: the test proves nothing";
+    v1::EraseSubjectRequest request;
+    request.set_tenant(kTenant);
+    request.set_subject_id(eraser);
+    request.set_reason("cluster test");
+    v1::EraseSubjectResponse erased;
+    grpc::Status s = v1::SubjectRightsService::NewStub(Alive()[1]->process->channel())
+                         ->EraseSubject(Context(absl::Seconds(20)).get(), request, &erased);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(erased.erasure().suppressed_contacts_size(), 3);
+    for (Instance* i : Alive()) {
+      auto rights = v1::SubjectRightsService::NewStub(i->process->channel());
+      auto stub = v1::ConsentService::NewStub(i->process->channel());
+      for (const std::string& address : addresses) {
+        EXPECT_TRUE(testing::WaitFor(
+            [&] {
+              v1::GetContactPointStateRequest cr;
+              cr.set_tenant(kTenant);
+              *cr.mutable_contact_point() = Email(address);
+              v1::ContactPointState contact;
+              return stub->GetContactPointState(Context().get(), cr, &contact).ok() &&
+                     contact.linked_subject_id().empty() && contact.suppressions_size() == 1 &&
+                     contact.suppressions(0).kind() == v1::Suppression::ERASED;
+            },
+            absl::Seconds(20)))
+            << address << " on " << i->node_id;
+        v1::VerifyHistoryRequest chain;
+        chain.set_tenant(kTenant);
+        *chain.mutable_target()->mutable_contact_point() = Email(address);
+        v1::VerifyHistoryResponse verified;
+        ASSERT_TRUE(stub->VerifyHistory(Context().get(), chain, &verified).ok());
+        EXPECT_TRUE(verified.valid()) << address << " on " << i->node_id;
+      }
+      EXPECT_TRUE(testing::WaitFor(
+          [&] {
+            v1::GetErasureRequest get;
+            get.set_tenant(kTenant);
+            get.set_subject_id(eraser);
+            v1::ErasureStub stub_;
+            return rights->GetErasure(Context().get(), get, &stub_).ok() &&
+                   stub_.suppressed_contacts_size() == 3;
+          },
+          absl::Seconds(20)))
+          << i->node_id;
+    }
+  }
+
   // The contact point's owner freezes while a link waits for it: the call fails at its deadline
   // leaving the intent; once the frozen owner's partitions move, the subject partition's owner
   // finishes it, and the caller's retry with its key reads the outcome.
@@ -1018,7 +1101,10 @@ TEST_F(ClusterModeTest, LinksOverTwoOwnersAreWholeOnEveryInstanceAndRecover) {
   const bool finished = testing::WaitFor(
       [&] {
         for (Instance* i : survivors) {
-          if (absl::StrContains(i->process->log(), "finished a pending link intent")) return true;
+          if (absl::StrContains(i->process->log(),
+                                "finished a pending link intent\" kind=link outcome=completed")) {
+            return true;
+          }
         }
         return false;
       },

@@ -67,11 +67,13 @@ TEST(RouteTest, EveryKeyOfATargetRoutesToItsEventKey) {
     };
     if (target.has_contact()) {
       keys.emplace_back(store::Cf::kContacts, store::ContactKey("acme", target.contact()));
+      keys.emplace_back(store::Cf::kRights, store::LinkHalfKey("acme", entity, "alice"));
     } else {
       keys.emplace_back(store::Cf::kSubjects, store::SubjectKey("acme", "alice"));
       keys.emplace_back(store::Cf::kRights, store::LegalHoldKey("acme", "alice"));
       keys.emplace_back(store::Cf::kRights, store::ErasureStubKey("acme", "alice"));
       keys.emplace_back(store::Cf::kRights, store::LinkIntentKey("acme", "alice"));
+      keys.emplace_back(store::Cf::kRights, store::LinkIntentCounterKey("acme", "alice"));
     }
     for (const auto& [cf, key] : keys) {
       EXPECT_THAT(ledger::RouteOfWrite(cf, key), Optional(route))

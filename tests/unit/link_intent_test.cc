@@ -2,6 +2,7 @@
 // steps write what one LinkContactPoint writes, one intent per subject, the contact point's half
 // is idempotent and refuses another subject's contact point, a refused half leaves nothing, and
 // an intent finished by a recovery answers its stale driver with the replayed response.
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
 #include "gmock/gmock.h"
@@ -205,8 +206,12 @@ TEST_F(LinkIntentTest, OneIntentPerSubjectAndTheSameRequestResumesIt) {
   EXPECT_EQ(other.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(other.status().message()), HasSubstr("in progress"));
   absl::StatusOr<LinkIntentStart> unlink =
-      Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent, Unlink("u1", "a@x.com", "k"));
-  EXPECT_FALSE(unlink.ok());
+      Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent, Unlink("u1", "b@x.com", "k3"));
+  EXPECT_EQ(unlink.status().code(), absl::StatusCode::kUnavailable);
+  // So does a link of the subject in one partition (LinkContactPoint in one mutation).
+  absl::StatusOr<v1::LinkContactPointResponse> single =
+      Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, Link("u1", "c@x.com"));
+  EXPECT_EQ(single.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(DumpStore(), before);
   // The same request (a retry) resumes the pending intent.
   ASSERT_OK_AND_ASSIGN(LinkIntentStart resumed,
@@ -260,6 +265,49 @@ TEST_F(LinkIntentTest, ContactHalfIsIdempotentAndRefusesAnotherSubjectsContactPo
   EXPECT_EQ(Contact("a@x.com").linked_subject_id(), "u1");
 }
 
+// Two drivers of one intent (a call and a recovery, or an old and a new owner): the late one's
+// half, arriving after a later intent of the subject, changes nothing; a retried half is answered
+// the sequence its first attempt wrote, whatever the contact point recorded since.
+TEST_F(LinkIntentTest, ALateHalfOfAFinishedIntentChangesNothing) {
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart link,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com")));
+  ASSERT_OK_AND_ASSIGN(
+      auto half, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, link.intent.half()));
+  ASSERT_OK(Complete(link.intent, half.contact_sequence()).status());
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart unlink,
+                       Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent, Unlink("u1", "a@x.com")));
+  EXPECT_GT(unlink.intent.half().intent_number(), link.intent.half().intent_number());
+  ASSERT_OK_AND_ASSIGN(auto unlinked, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                         unlink.intent.half()));
+  ASSERT_OK(Complete(unlink.intent, unlinked.contact_sequence()).status());
+  // The contact point records something else meanwhile.
+  ASSERT_OK(Sync<v1::SuppressContactPointResponse>(
+                &Ledger::SuppressContactPoint,
+                [] {
+                  v1::SuppressContactPointRequest r;
+                  r.set_tenant("acme");
+                  r.mutable_contact_point()->set_type(v1::CONTACT_EMAIL);
+                  r.mutable_contact_point()->set_value("a@x.com");
+                  r.set_channel(v1::EMAIL);
+                  r.set_kind(v1::Suppression::HARD_BOUNCE);
+                  r.set_source("mta");
+                  r.set_actor("mta");
+                  return r;
+                }())
+                .status());
+  const std::string before = DumpStore();
+  // The unlink's half again: its first answer.
+  ASSERT_OK_AND_ASSIGN(auto again, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                      unlink.intent.half()));
+  EXPECT_EQ(again.contact_sequence(), unlinked.contact_sequence());
+  // The link's half, late: refused, the contact point stays free.
+  absl::StatusOr<v1::ApplyContactLinkResponse> late =
+      Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, link.intent.half());
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DumpStore(), before);
+  EXPECT_EQ(Contact("a@x.com").linked_subject_id(), "");
+}
+
 TEST_F(LinkIntentTest, AnIntentFinishedByRecoveryAnswersItsStaleDriverWithTheReplay) {
   ASSERT_OK_AND_ASSIGN(LinkIntentStart start,
                        Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com", "k")));
@@ -295,6 +343,7 @@ TEST_F(LinkIntentTest, SubjectSideRefusalsWriteNoIntent) {
   half.set_subject_id("u1");
   half.set_actor("a");
   half.set_source("s");
+  half.set_intent_number(1);
   absl::StatusOr<v1::ApplyContactLinkResponse> no_contact =
       Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, half);
   EXPECT_THAT(std::string(no_contact.status().message()), HasSubstr("contact"));
@@ -303,6 +352,117 @@ TEST_F(LinkIntentTest, SubjectSideRefusalsWriteNoIntent) {
   absl::StatusOr<v1::ApplyContactLinkResponse> no_intent =
       Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, half);
   EXPECT_THAT(std::string(no_intent.status().message()), HasSubstr("intent_id"));
+  EXPECT_EQ(DumpStore(), before);
+}
+
+// An erasure whose subject has contact points in two other partitions: each one's half on its
+// owner (here: the same store), then the rest; the outcome is that of one EraseSubject mutation.
+TEST_F(LinkIntentTest, ErasureInStepsErasesWhatOneMutationErases) {
+  v1::CreatePurposeRequest purpose;
+  purpose.set_parent("tenants/acme");
+  purpose.mutable_purpose()->set_purpose_id("news");
+  purpose.mutable_purpose()->set_display_name("News");
+  purpose.mutable_purpose()->set_kind(v1::MARKETING);
+  purpose.mutable_purpose()->set_legal_basis(v1::CONSENT);
+  purpose.mutable_purpose()->add_channels(v1::EMAIL);
+  purpose.mutable_purpose()->set_notice_version(1);
+  ASSERT_OK(Sync<v1::Purpose>(&Ledger::CreatePurpose, purpose).status());
+  // Two subjects alike, each with two addresses, each address with sealed evidence of its own.
+  for (const char* subject : {"u1", "u2"}) {
+    for (const char* n : {"a", "b"}) {
+      const std::string address = absl::StrCat(subject, n, "@x.com");
+      ASSERT_OK(
+          Sync<v1::LinkContactPointResponse>(&Ledger::LinkContactPoint, Link(subject, address))
+              .status());
+      v1::RecordDecisionsRequest record;
+      record.set_tenant("acme");
+      *record.mutable_target() = ContactTarget(address);
+      record.set_source("web");
+      record.set_actor("form");
+      record.mutable_evidence()->set_ip_address("198.51.100.7");
+      v1::DecisionInput* d = record.add_decisions();
+      d->set_purpose_id("news");
+      d->set_channel(v1::EMAIL);
+      d->set_state(v1::GRANTED);
+      ASSERT_OK(Sync<v1::RecordDecisionsResponse>(&Ledger::RecordDecisions, record).status());
+    }
+  }
+  v1::EraseSubjectRequest erase;
+  erase.set_tenant("acme");
+  erase.set_reason("GDPR art. 17 request 42");
+  erase.set_subject_id("u2");
+  ASSERT_OK_AND_ASSIGN(auto one, Sync<v1::EraseSubjectResponse>(&Ledger::EraseSubject, erase));
+
+  erase.set_subject_id("u1");
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart start,
+                       Sync<LinkIntentStart>(&Ledger::BeginErasureIntent, erase));
+  ASSERT_EQ(start.intent.erase_contacts_size(), 2);
+  EXPECT_TRUE(start.intent.half().erase());
+  // Another link change waits for it.
+  EXPECT_EQ(
+      Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "late@x.com")).status().code(),
+      absl::StatusCode::kUnavailable);
+  // The first address's half, on "its owner", twice (a retry).
+  v1::ApplyContactLinkRequest half = start.intent.half();
+  *half.mutable_contact() = start.intent.erase_contacts(0);
+  ASSERT_OK(Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, half).status());
+  ASSERT_OK_AND_ASSIGN(auto again,
+                       Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, half));
+  EXPECT_EQ(again.contact_sequence(), 3u);  // linked, granted, erased: once
+  absl::Notification finished;
+  absl::StatusOr<std::string> bytes;
+  ledger_->CompleteErasureIntent(start.intent, {start.intent.erase_contacts(0)},
+                                 absl::InfiniteFuture(), [&](absl::StatusOr<std::string> r) {
+                                   bytes = std::move(r);
+                                   finished.Notify();
+                                 });
+  finished.WaitForNotification();
+  ASSERT_OK(bytes.status());
+  v1::EraseSubjectResponse steps;
+  ASSERT_TRUE(steps.ParseFromString(*bytes));
+  EXPECT_EQ(PendingIntents(), 0u);
+
+  // The same outcome as the one-mutation erasure, for the subject and both addresses.
+  EXPECT_EQ(steps.erasure().suppressed_contacts_size(), 2);
+  EXPECT_EQ(steps.erasure().sequence(), one.erasure().sequence());
+  EXPECT_EQ(steps.erasure().reason(), one.erasure().reason());
+  for (const char* subject : {"u1", "u2"}) {
+    v1::GetSubjectStateRequest state;
+    state.set_tenant("acme");
+    state.set_subject_id(subject);
+    EXPECT_EQ(ledger_->GetSubjectState(state).status().code(), absl::StatusCode::kNotFound);
+    for (const char* n : {"a", "b"}) {
+      const std::string address = absl::StrCat(subject, n, "@x.com");
+      v1::ContactPointState contact = Contact(address);
+      EXPECT_EQ(contact.linked_subject_id(), "") << address;
+      ASSERT_EQ(contact.suppressions_size(), 1) << address;
+      EXPECT_EQ(contact.suppressions(0).kind(), v1::Suppression::ERASED);
+      std::vector<v1::HistoryRecord> h = History(ContactTarget(address));
+      ASSERT_EQ(h.size(), 3u) << address;
+      EXPECT_EQ(h[2].kind(), v1::SUPPRESSION_ADDED);
+      EXPECT_EQ(h[2].source(), "erasure");
+      // The sealed evidence's data key is gone with the erasure.
+      EXPECT_EQ(store_
+                    ->Get(store::Cf::kKeys,
+                          store::DataKeyKey("acme", store::ContactEntity(h[2].target().contact())))
+                    ->has_value(),
+                false)
+          << address;
+      v1::VerifyHistoryRequest verify;
+      verify.set_tenant("acme");
+      *verify.mutable_target() = ContactTarget(address);
+      ASSERT_OK_AND_ASSIGN(auto verified, ledger_->VerifyHistory(verify));
+      EXPECT_TRUE(verified.valid()) << address << ": " << verified.problem();
+    }
+  }
+  // Asked again: already erased, nothing written.
+  const std::string before = DumpStore();
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart repeat,
+                       Sync<LinkIntentStart>(&Ledger::BeginErasureIntent, erase));
+  ASSERT_TRUE(repeat.replayed.has_value());
+  v1::EraseSubjectResponse replayed;
+  ASSERT_TRUE(replayed.ParseFromString(*repeat.replayed));
+  EXPECT_TRUE(replayed.already_erased());
   EXPECT_EQ(DumpStore(), before);
 }
 
