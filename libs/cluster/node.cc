@@ -277,12 +277,13 @@ class Node::Impl {
     for (int32_t p : touched) (p >= 0 && active_[p] ? owned : missing).push_back(p);
     if (missing.empty()) return epoch_;
     if (!owned.empty()) {
-      // Two targets (a subject and a contact point) whose partitions have different owners.
+      // A mutation over partitions of different owners. Links, unlinks and erasures over two
+      // partitions run as intents (one partition per mutation, consentd/link_coordinator.h), so
+      // only a mutation kind that does not yet would get here: refused, nothing written.
       return store::NotApplied(absl::UnavailableError(absl::StrCat(
           "the write spans partitions ", absl::StrJoin(touched, ", "),
           " and this instance owns only ", absl::StrJoin(owned, ", "),
-          ": a write over partitions of different instances is not supported in cluster mode "
-          "yet (docs/SCALING.md)")));
+          ": one write cannot span partitions of different instances (docs/SCALING.md)")));
     }
     return store::NotApplied(absl::UnavailableError(
         absl::StrCat("partition ", missing[0] < 0 ? "(none)" : absl::StrCat(missing[0]),
