@@ -360,6 +360,13 @@ void Ledger::SetLegalHold(const v1::SetLegalHoldRequest& request, absl::Time dea
        actor = caller.principal](store::Txn& txn) -> absl::StatusOr<v1::SetLegalHoldResponse> {
         const std::string key = store::LegalHoldKey(request.tenant(), request.subject_id());
         v1::SetLegalHoldResponse response;
+        // Cluster mode: an erasure whose contact points' parts may already be done cannot be
+        // held any more (it would erase the subject all the same and drop the hold).
+        ASSIGN_OR_RETURN(auto pending, LoadLinkIntent(txn, request.tenant(), request.subject_id()));
+        if (request.hold() && pending.has_value() && pending->half().erase()) {
+          return FailedPrecondition(
+              "subject_id: an erasure of this subject is in progress; it cannot be held");
+        }
         if (!request.hold()) {
           txn.Delete(store::Cf::kRights, key);
           return response;

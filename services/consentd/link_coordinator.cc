@@ -20,17 +20,19 @@ constexpr absl::Duration kRecoveryInterval = absl::Seconds(1);
 constexpr absl::Duration kRecoveryAge = absl::Seconds(2);
 // How long one recovery drive may take.
 constexpr absl::Duration kRecoveryDeadline = absl::Seconds(5);
+// The longest a drive for a call may take (the call's deadline when sooner).
+constexpr absl::Duration kMaxDriveTime = absl::Seconds(10);
 // How long Stop waits for the drives under way.
 constexpr absl::Duration kStopWait = absl::Seconds(15);
 
 // Whether the contact point's owner answered the half for good: a refusal the intent ends with
-// (linked to another subject, the tenant gone). Anything else (unreachable, timed out, shutting
-// down, not authorized as a peer) leaves the intent pending for the next attempt.
+// (linked to another subject; a request it cannot take). Anything else (unreachable, timed out,
+// shutting down, not authorized as a peer, a tenant its replica has not read yet) leaves the
+// intent pending for the next attempt.
 bool Definitive(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kOutOfRange:
       return true;
@@ -38,6 +40,9 @@ bool Definitive(const absl::Status& status) {
       return false;
   }
 }
+
+// A drive for a call without a deadline still ends: the halves' calls are bounded by this.
+absl::Time Bounded(absl::Time deadline) { return std::min(deadline, absl::Now() + kMaxDriveTime); }
 
 }  // namespace
 
@@ -123,6 +128,7 @@ bool LinkCoordinator::SpansPartitions(const std::string& tenant, const std::stri
 void LinkCoordinator::Link(const v1::LinkContactPointRequest& request, absl::Time deadline,
                            const ledger::Caller& caller,
                            ledger::Callback<v1::LinkContactPointResponse> done) {
+  deadline = Bounded(deadline);
   ledger_.BeginLinkIntent(
       request, deadline,
       [this, deadline,
@@ -135,6 +141,7 @@ void LinkCoordinator::Link(const v1::LinkContactPointRequest& request, absl::Tim
 void LinkCoordinator::Unlink(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
                              const ledger::Caller& caller,
                              ledger::Callback<v1::UnlinkContactPointResponse> done) {
+  deadline = Bounded(deadline);
   ledger_.BeginUnlinkIntent(
       request, deadline,
       [this, deadline,
@@ -147,6 +154,7 @@ void LinkCoordinator::Unlink(const v1::UnlinkContactPointRequest& request, absl:
 void LinkCoordinator::Erase(const v1::EraseSubjectRequest& request, absl::Time deadline,
                             const ledger::Caller& caller,
                             ledger::Callback<v1::EraseSubjectResponse> done) {
+  deadline = Bounded(deadline);
   ledger_.BeginErasureIntent(
       request, deadline,
       [this, deadline,
@@ -260,9 +268,14 @@ void LinkCoordinator::DriveErasure(storage::v1::LinkIntent intent, absl::Time de
       done(std::move(result));
       Driven(id);  // last: Stop() may return once it is done
     };
-    // An erasure's half is never refused for good (a contact point no longer linked is done), so
-    // any failure leaves the intent pending.
-    if (!halves.ok()) return finish(halves);
+    // An erasure's half is never refused for good (a contact point no longer naming the subject
+    // is done), so any failure leaves the intent pending: the caller is told to retry, whatever
+    // the half answered.
+    if (!halves.ok()) {
+      return finish(absl::UnavailableError(absl::StrCat(
+          "the erasure is in progress (a contact point's owner did not complete its part: ",
+          halves.message(), "); retry")));
+    }
     ledger_.CompleteErasureIntent(intent, std::move(elsewhere), deadline, std::move(finish));
   };
   if (elsewhere.empty()) return complete(absl::OkStatus());
@@ -322,7 +335,8 @@ void LinkCoordinator::RecoverOnce() {
     if (now - absl::FromUnixSeconds(intent.create_time().seconds()) < kRecoveryAge) continue;
     const bool erase = intent.half().erase();
     auto report = [this, erase](absl::StatusOr<std::string> result) {
-      if (result.ok() || Definitive(result.status())) {
+      // An erasure ends only by completing (its failures leave it pending).
+      if (result.ok() || (!erase && Definitive(result.status()))) {
         recovered_->Increment();
         spdlog::get("consentd")
             ->info("msg=\"cluster: finished a pending link intent\" kind={} outcome={}",

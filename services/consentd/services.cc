@@ -856,6 +856,17 @@ grpc::ServerUnaryReactor* AdminService::ApplyContactLink(grpc::CallbackServerCon
                                                          const v1::ApplyContactLinkRequest* request,
                                                          v1::ApplyContactLinkResponse* response) {
   static const RpcRule& rule = Rule(kName, "ApplyContactLink");
+  if (!ForwardedPrincipal(ctx).has_value()) {
+    // Refused before Write, which would forward a call entering a non-owner, header and all.
+    const Call call{guard_, metrics_, rule};
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::StatusOr<ledger::Caller> caller = call.Admit(ctx, *request);
+    call.Finish(reactor, !caller.ok() ? caller.status()
+                                      : absl::PermissionDeniedError(
+                                            "ApplyContactLink is a call between the instances "
+                                            "of a cluster: only a peer sends it"));
+    return reactor;
+  }
   return Write(ctx, *request, response, Call{guard_, metrics_, rule},
                [&](absl::Time deadline, ledger::Caller,
                    ledger::Callback<v1::ApplyContactLinkResponse> done) {
@@ -863,11 +874,6 @@ grpc::ServerUnaryReactor* AdminService::ApplyContactLink(grpc::CallbackServerCon
                    return done(absl::FailedPreconditionError(
                        "ApplyContactLink is a call between the instances of a cluster; this "
                        "instance runs in single-node mode"));
-                 }
-                 if (!ForwardedPrincipal(ctx).has_value()) {
-                   return done(absl::PermissionDeniedError(
-                       "ApplyContactLink is a call between the instances of a cluster: only a "
-                       "peer sends it"));
                  }
                  ledger_->ApplyContactLink(*request, deadline, std::move(done));
                });

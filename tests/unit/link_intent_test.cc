@@ -402,6 +402,16 @@ TEST_F(LinkIntentTest, ErasureInStepsErasesWhatOneMutationErases) {
   EXPECT_EQ(
       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "late@x.com")).status().code(),
       absl::StatusCode::kUnavailable);
+  // A legal hold cannot stop it any more (its parts may be done): refused, not silently dropped.
+  v1::SetLegalHoldRequest hold;
+  hold.set_tenant("acme");
+  hold.set_subject_id("u1");
+  hold.set_hold(true);
+  hold.set_reason("litigation");
+  absl::StatusOr<v1::SetLegalHoldResponse> held =
+      Sync<v1::SetLegalHoldResponse>(&Ledger::SetLegalHold, hold);
+  EXPECT_EQ(held.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(held.status().message()), HasSubstr("erasure of this subject"));
   // The first address's half, on "its owner", twice (a retry).
   v1::ApplyContactLinkRequest half = start.intent.half();
   *half.mutable_contact() = start.intent.erase_contacts(0);
