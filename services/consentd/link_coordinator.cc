@@ -125,43 +125,38 @@ bool LinkCoordinator::SpansPartitions(const std::string& tenant, const std::stri
   return node.PartitionOf(ledger::RouteKey(tenant, subject)) != node.PartitionOf(*contact);
 }
 
-void LinkCoordinator::Link(const v1::LinkContactPointRequest& request, absl::Time deadline,
-                           const ledger::Caller& caller,
-                           ledger::Callback<v1::LinkContactPointResponse> done) {
+template <typename Request, typename Response>
+void LinkCoordinator::Begin(void (ledger::Ledger::*begin)(const Request&, absl::Time,
+                                                          ledger::Callback<ledger::LinkIntentStart>,
+                                                          const ledger::Caller&),
+                            const Request& request, absl::Time deadline,
+                            const ledger::Caller& caller, ledger::Callback<Response> done) {
   deadline = Bounded(deadline);
-  ledger_.BeginLinkIntent(
+  (ledger_.*begin)(
       request, deadline,
       [this, deadline,
        done = std::move(done)](absl::StatusOr<ledger::LinkIntentStart> start) mutable {
         Continue(std::move(start), deadline, std::move(done));
       },
       caller);
+}
+
+void LinkCoordinator::Link(const v1::LinkContactPointRequest& request, absl::Time deadline,
+                           const ledger::Caller& caller,
+                           ledger::Callback<v1::LinkContactPointResponse> done) {
+  Begin(&ledger::Ledger::BeginLinkIntent, request, deadline, caller, std::move(done));
 }
 
 void LinkCoordinator::Unlink(const v1::UnlinkContactPointRequest& request, absl::Time deadline,
                              const ledger::Caller& caller,
                              ledger::Callback<v1::UnlinkContactPointResponse> done) {
-  deadline = Bounded(deadline);
-  ledger_.BeginUnlinkIntent(
-      request, deadline,
-      [this, deadline,
-       done = std::move(done)](absl::StatusOr<ledger::LinkIntentStart> start) mutable {
-        Continue(std::move(start), deadline, std::move(done));
-      },
-      caller);
+  Begin(&ledger::Ledger::BeginUnlinkIntent, request, deadline, caller, std::move(done));
 }
 
 void LinkCoordinator::Erase(const v1::EraseSubjectRequest& request, absl::Time deadline,
                             const ledger::Caller& caller,
                             ledger::Callback<v1::EraseSubjectResponse> done) {
-  deadline = Bounded(deadline);
-  ledger_.BeginErasureIntent(
-      request, deadline,
-      [this, deadline,
-       done = std::move(done)](absl::StatusOr<ledger::LinkIntentStart> start) mutable {
-        Continue(std::move(start), deadline, std::move(done));
-      },
-      caller);
+  Begin(&ledger::Ledger::BeginErasureIntent, request, deadline, caller, std::move(done));
 }
 
 int32_t LinkCoordinator::PartitionOfContact(const std::string& tenant,

@@ -75,7 +75,14 @@ class LinkCoordinator {
  private:
   bool SpansPartitions(const std::string& tenant, const std::string& subject_id,
                        const v1::ContactPoint& contact_point) const;
-  // What Link and Unlink do after the intent's mutation: its replayed answer, or drive it.
+  // Link, Unlink and Erase: the intent's mutation (`begin`), then Continue.
+  template <typename Request, typename Response>
+  void Begin(void (ledger::Ledger::*begin)(const Request&, absl::Time,
+                                           ledger::Callback<ledger::LinkIntentStart>,
+                                           const ledger::Caller&),
+             const Request& request, absl::Time deadline, const ledger::Caller& caller,
+             ledger::Callback<Response> done);
+  // What Link, Unlink and Erase do after the intent's mutation: its replayed answer, or drive it.
   template <typename Response>
   void Continue(absl::StatusOr<ledger::LinkIntentStart> start, absl::Time deadline,
                 ledger::Callback<Response> done);
