@@ -94,7 +94,8 @@ void AppendChange(store::Txn& txn, v1::HistoryRecord& record, v1::ContactPointSt
 // for the compacted state topic.
 void AppendErasure(store::Txn& txn, v1::HistoryRecord& record, const v1::SubjectState& state);
 
-// The next number of the subject's link intents (1, 2, ...), staged in `txn`.
+// The next number of the subject's link intents, staged in `txn`: rising, the intent's start in
+// microseconds since the epoch unless the last number was later.
 absl::StatusOr<uint64_t> NextLinkIntentNumber(store::Txn& txn, std::string_view tenant,
                                               std::string_view subject);
 // The subject's pending link intent (cluster mode, ledger.h: BeginLinkIntent), if any.

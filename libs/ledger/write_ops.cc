@@ -739,8 +739,12 @@ absl::StatusOr<uint64_t> NextLinkIntentNumber(store::Txn& txn, std::string_view 
                                               std::string_view subject) {
   const std::string key = store::LinkIntentCounterKey(tenant, subject);
   ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kRights, key));
-  const uint64_t next =
-      (raw.has_value() && raw->size() == 8 ? store::ReadBigEndian64(*raw) : 0) + 1;
+  // The intent's start in microseconds since the epoch, or one more than the last number when
+  // that is later (a clock behind another owner's): numbers keep rising after retention dropped
+  // the counter and the half records (store ErasureStubRetentionFilter).
+  const uint64_t last = raw.has_value() && raw->size() == 8 ? store::ReadBigEndian64(*raw) : 0;
+  const uint64_t next = std::max(
+      last + 1, static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixMicros(txn.now()))));
   std::string value;
   store::PutBigEndian64(&value, next);
   txn.Put(store::Cf::kRights, key, std::move(value));

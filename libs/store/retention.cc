@@ -1,11 +1,13 @@
 #include "store/retention.h"
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/rights.pb.h"
 #include "assent/v1/types.pb.h"
 #include "common/errors.h"
@@ -184,18 +186,39 @@ bool ErasureStubRetentionFilter::Filter(int /*level*/, const rocksdb::Slice& key
                                         const rocksdb::Slice& value, std::string* /*new_value*/,
                                         bool* /*value_changed*/) const {
   const std::string_view k = View(key);
-  const std::string prefix = ErasureStubPrefix();
-  if (!k.starts_with(prefix)) return false;
-  const std::string_view rest = k.substr(prefix.size());
+  // Every key this filter judges is a one-letter kind, \0, the tenant, \0, the rest.
+  if (k.size() < 3 || k[1] != '\0') return false;
+  const std::string_view rest = k.substr(2);
   const size_t sep = rest.find('\0');
   if (sep == std::string_view::npos) return false;
+  const std::string_view tenant = rest.substr(0, sep);
+  const absl::Time now = clock_.Now();
+  if (k[0] == 'n' || k[0] == 'j') {
+    // Link intents' fencing records (a subject's last intent number, the last half a contact
+    // point applied for a subject): an intent's number is its start time in microseconds since
+    // the epoch (ledger NextLinkIntentNumber), and a record is needed only while its intent
+    // and late copies of its calls can still arrive (seconds). They go with the erasure stubs'
+    // period (at least a day), so that nothing naming an erased subject outlives its stub.
+    uint64_t number = 0;
+    if (k[0] == 'n') {
+      if (value.size() != 8) return false;
+      number = ReadBigEndian64(View(value));
+    } else {
+      storage::v1::LinkHalfRecord record;
+      if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
+      number = record.intent_number();
+    }
+    if (number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    return PastRetention(absl::FromUnixMicros(static_cast<int64_t>(number)),
+                         options_.ErasureStubsFor(tenant), now);
+  }
+  if (k[0] != 'e') return false;
   v1::ErasureStub stub;
   if (!stub.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
       !stub.has_erase_time()) {
     return false;
   }
-  return PastRetention(FromProto(stub.erase_time()), options_.ErasureStubsFor(rest.substr(0, sep)),
-                       clock_.Now());
+  return PastRetention(FromProto(stub.erase_time()), options_.ErasureStubsFor(tenant), now);
 }
 
 }  // namespace assent::store

@@ -52,7 +52,9 @@ class HistoryRetentionFilterFactory final : public rocksdb::CompactionFilterFact
 };
 
 // Drops erasure stubs (Cf::kRights, keys "e" \0 tenant \0 subject) whose erase_time plus the
-// tenant's erasure_stubs retention has passed; every other key of the family is kept.
+// tenant's erasure_stubs retention has passed, and with the same period the fencing records of
+// link intents (cluster mode: "n" subject counters and "j" half records), whose intent numbers
+// are start times; every other key of the family is kept.
 class ErasureStubRetentionFilter final : public rocksdb::CompactionFilter {
  public:
   // `options` and `clock` must outlive the filter.

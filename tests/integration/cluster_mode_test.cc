@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -167,13 +169,18 @@ class ClusterModeTest : public ::testing::Test {
                               "--sweeper-interval",
                               "100ms",
                               "--contact-key-secret-file",
-                              secret_->Sub("contact.secret")});
+                              secret_->Sub("contact.secret"),
+                              "--erasure-log-file",
+                              ErasureLogPath(*instance)});
     instance->admin = v1::AdminService::NewStub(instance->process->channel());
     instance->alive = true;
     std::lock_guard<std::mutex> lock(instances_mu_);  // the load threads read the list
     instances_.push_back(std::move(instance));
     return *instances_.back();
   }
+
+  // Outside the instance's data directory, as consentd requires.
+  static std::string ErasureLogPath(const Instance& i) { return i.dir->path() + "/erasure.log"; }
 
   std::vector<Instance*> Alive() {
     std::vector<Instance*> out;
@@ -998,6 +1005,46 @@ TEST_F(ClusterModeTest, LinksOverTwoOwnersAreWholeOnEveryInstanceAndRecover) {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
+  // On every instance: the erased subject's stub lists every one of `addresses`, each is unlinked
+  // and suppressed (ERASED), and each one's chain verifies.
+  auto expect_erased = [&](const std::string& subject, const std::vector<std::string>& addresses) {
+    for (Instance* i : Alive()) {
+      auto rights = v1::SubjectRightsService::NewStub(i->process->channel());
+      auto stub = v1::ConsentService::NewStub(i->process->channel());
+      EXPECT_TRUE(testing::WaitFor(
+          [&] {
+            v1::GetErasureRequest get;
+            get.set_tenant(kTenant);
+            get.set_subject_id(subject);
+            v1::ErasureStub erasure;
+            return rights->GetErasure(Context().get(), get, &erasure).ok() &&
+                   erasure.suppressed_contacts_size() == static_cast<int>(addresses.size());
+          },
+          absl::Seconds(20)))
+          << subject << " on " << i->node_id;
+      for (const std::string& address : addresses) {
+        EXPECT_TRUE(testing::WaitFor(
+            [&] {
+              v1::GetContactPointStateRequest cr;
+              cr.set_tenant(kTenant);
+              *cr.mutable_contact_point() = Email(address);
+              v1::ContactPointState contact;
+              return stub->GetContactPointState(Context().get(), cr, &contact).ok() &&
+                     contact.linked_subject_id().empty() && contact.suppressions_size() == 1 &&
+                     contact.suppressions(0).kind() == v1::Suppression::ERASED;
+            },
+            absl::Seconds(20)))
+            << address << " on " << i->node_id;
+        v1::VerifyHistoryRequest chain;
+        chain.set_tenant(kTenant);
+        *chain.mutable_target()->mutable_contact_point() = Email(address);
+        v1::VerifyHistoryResponse verified;
+        ASSERT_TRUE(stub->VerifyHistory(Context().get(), chain, &verified).ok());
+        EXPECT_TRUE(verified.valid()) << address << " on " << i->node_id;
+      }
+    }
+  };
+
   // An erasure of a subject whose addresses are in other partitions: every address's part on its
   // owner, then the subject's; on every instance the stub lists them all, each is unlinked and
   // suppressed (ERASED), and every chain verifies.
@@ -1024,41 +1071,7 @@ TEST_F(ClusterModeTest, LinksOverTwoOwnersAreWholeOnEveryInstanceAndRecover) {
                          ->EraseSubject(Context(absl::Seconds(20)).get(), request, &erased);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(erased.erasure().suppressed_contacts_size(), 3);
-    for (Instance* i : Alive()) {
-      auto rights = v1::SubjectRightsService::NewStub(i->process->channel());
-      auto stub = v1::ConsentService::NewStub(i->process->channel());
-      for (const std::string& address : addresses) {
-        EXPECT_TRUE(testing::WaitFor(
-            [&] {
-              v1::GetContactPointStateRequest cr;
-              cr.set_tenant(kTenant);
-              *cr.mutable_contact_point() = Email(address);
-              v1::ContactPointState contact;
-              return stub->GetContactPointState(Context().get(), cr, &contact).ok() &&
-                     contact.linked_subject_id().empty() && contact.suppressions_size() == 1 &&
-                     contact.suppressions(0).kind() == v1::Suppression::ERASED;
-            },
-            absl::Seconds(20)))
-            << address << " on " << i->node_id;
-        v1::VerifyHistoryRequest chain;
-        chain.set_tenant(kTenant);
-        *chain.mutable_target()->mutable_contact_point() = Email(address);
-        v1::VerifyHistoryResponse verified;
-        ASSERT_TRUE(stub->VerifyHistory(Context().get(), chain, &verified).ok());
-        EXPECT_TRUE(verified.valid()) << address << " on " << i->node_id;
-      }
-      EXPECT_TRUE(testing::WaitFor(
-          [&] {
-            v1::GetErasureRequest get;
-            get.set_tenant(kTenant);
-            get.set_subject_id(eraser);
-            v1::ErasureStub stub_;
-            return rights->GetErasure(Context().get(), get, &stub_).ok() &&
-                   stub_.suppressed_contacts_size() == 3;
-          },
-          absl::Seconds(20)))
-          << i->node_id;
-    }
+    expect_erased(eraser, addresses);
   }
 
   // The contact point's owner freezes while a link waits for it: the call fails at its deadline
@@ -1123,6 +1136,80 @@ TEST_F(ClusterModeTest, LinksOverTwoOwnersAreWholeOnEveryInstanceAndRecover) {
   // The resumed former owner was fenced; whatever it does, every instance agrees.
   AwaitOwnership();
   verify();
+
+  // An erasure while the owner of one of the subject's addresses is frozen: the call fails at
+  // its deadline leaving the erasure intent; once the frozen owner's partitions moved, the
+  // subject partition's owner finishes it and appends it to its erasure log (so that a restore
+  // re-applies it although no caller was told it was done); every instance then shows it whole.
+  {
+    owners = AwaitOwnershipByAll();
+    ASSERT_FALSE(owners.empty());
+    const std::string subject = "eraser-2";
+    const std::string subject_owner_id = owners[PartitionOfSubject(subject)];
+    std::string frozen_id;
+    std::vector<std::string> addresses;
+    for (int k = 0; k < 12 && frozen_id.empty(); ++k) {
+      addresses.push_back(absl::StrCat(subject, "-", k, "@example.com"));
+      Pair pair{subject, addresses.back(), {}, false};
+      v1::LinkContactPointResponse response;
+      grpc::Status s = consent(k % 3)->LinkContactPoint(Context(absl::Seconds(20)).get(),
+                                                        link_request(pair, ""), &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      const std::string& owner = owners[PartitionOfContact(response.contact())];
+      if (owner != subject_owner_id) frozen_id = owner;
+    }
+    ASSERT_FALSE(frozen_id.empty()) << "no address of the subject on another owner";
+    Instance* frozen = nullptr;
+    Instance* eraser = nullptr;
+    for (Instance* i : Alive()) {
+      if (i->node_id == frozen_id) frozen = i;
+      if (i->node_id == subject_owner_id) eraser = i;
+    }
+    ASSERT_NE(frozen, nullptr);
+    ASSERT_NE(eraser, nullptr);
+    frozen->process->Signal(SIGSTOP);
+    v1::EraseSubjectRequest erase;
+    erase.set_tenant(kTenant);
+    erase.set_subject_id(subject);
+    erase.set_reason("cluster test, owner frozen");
+    v1::EraseSubjectResponse erased;
+    grpc::Status s = v1::SubjectRightsService::NewStub(eraser->process->channel())
+                         ->EraseSubject(Context(absl::Milliseconds(1500)).get(), erase, &erased);
+    EXPECT_FALSE(s.ok()) << "answered although a contact point's owner is frozen";
+    const absl::Time failed_at = absl::Now();
+    // The subject's partition may have moved in the rebalance too: any survivor may finish it.
+    Instance* finisher = nullptr;
+    const bool erasure_finished = testing::WaitFor(
+        [&] {
+          for (Instance* i : Alive()) {
+            if (i != frozen &&
+                absl::StrContains(
+                    i->process->log(),
+                    "finished a pending link intent\" kind=erasure outcome=completed")) {
+              finisher = i;
+              return true;
+            }
+          }
+          return false;
+        },
+        absl::Seconds(45));
+    std::printf("[cluster] pending erasure finished %.1f s after the call failed\n",
+                absl::ToDoubleSeconds(absl::Now() - failed_at));
+    frozen->process->Signal(SIGCONT);
+    ASSERT_TRUE(erasure_finished) << "no survivor finished the pending erasure";
+    // In the erasure log of the instance that finished it (appended after the intent completed).
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          std::ifstream in(ErasureLogPath(*finisher));
+          const std::string log((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+          return absl::StrContains(log, absl::StrCat("\"subject_id\":\"", subject, "\""));
+        },
+        absl::Seconds(10)))
+        << "the recovered erasure is not in " << ErasureLogPath(*finisher);
+    AwaitOwnership();
+    expect_erased(subject, addresses);
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "ledger/history.h"
 #include "store/keys.h"
+#include "store/retention.h"
 #include "testing/ledger_fixture.h"
 #include "testing/status_matchers.h"
 
@@ -306,6 +307,61 @@ TEST_F(LinkIntentTest, ALateHalfOfAFinishedIntentChangesNothing) {
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(DumpStore(), before);
   EXPECT_EQ(Contact("a@x.com").linked_subject_id(), "");
+}
+
+TEST_F(LinkIntentTest, FencingRecordsGoWithTheErasureStubRetention) {
+  const absl::Time begun = clock_.Now();
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart link,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com")));
+  // The number is the intent's start in microseconds; a second intent in the same microsecond
+  // still gets a higher one.
+  EXPECT_EQ(link.intent.half().intent_number(), static_cast<uint64_t>(absl::ToUnixMicros(begun)));
+  ASSERT_OK_AND_ASSIGN(
+      auto half, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink, link.intent.half()));
+  ASSERT_OK(Complete(link.intent, half.contact_sequence()).status());
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart unlink,
+                       Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent, Unlink("u1", "a@x.com")));
+  EXPECT_EQ(unlink.intent.half().intent_number(), link.intent.half().intent_number() + 1);
+  ASSERT_OK_AND_ASSIGN(auto unlinked, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                         unlink.intent.half()));
+  ASSERT_OK(Complete(unlink.intent, unlinked.contact_sequence()).status());
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart relink,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com")));
+  ASSERT_OK_AND_ASSIGN(auto relinked, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                         relink.intent.half()));
+  ASSERT_OK(Complete(relink.intent, relinked.contact_sequence()).status());
+
+  const std::string counter = store::LinkIntentCounterKey("acme", "u1");
+  const std::string record =
+      store::LinkHalfKey("acme", store::ContactEntity(relink.intent.half().contact()), "u1");
+  auto present = [&](const std::string& key) {
+    absl::StatusOr<std::optional<std::string>> got = store_->Get(store::Cf::kRights, key);
+    EXPECT_OK(got.status());
+    return got.ok() && got->has_value();
+  };
+  ASSERT_TRUE(present(counter));
+  ASSERT_TRUE(present(record));
+  // Kept for the erasure stubs' period (the default, six years) after the intent began...
+  clock_.Advance(store::kDefaultRetention - absl::Hours(1));
+  ASSERT_OK(store_->CompactAll().status());
+  EXPECT_TRUE(present(counter));
+  EXPECT_TRUE(present(record));
+  // ...then dropped by compaction; the link itself stays.
+  clock_.Advance(absl::Hours(2));
+  ASSERT_OK(store_->CompactAll().status());
+  EXPECT_FALSE(present(counter));
+  EXPECT_FALSE(present(record));
+  EXPECT_EQ(Contact("a@x.com").linked_subject_id(), "u1");
+  ASSERT_EQ(Subject("u1").contacts_size(), 1);
+  // Numbers keep rising without them: the next intent is not taken for a late copy of an old one.
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart later,
+                       Sync<LinkIntentStart>(&Ledger::BeginUnlinkIntent, Unlink("u1", "a@x.com")));
+  EXPECT_GT(later.intent.half().intent_number(), relink.intent.half().intent_number());
+  ASSERT_OK_AND_ASSIGN(auto done, Sync<v1::ApplyContactLinkResponse>(&Ledger::ApplyContactLink,
+                                                                     later.intent.half()));
+  ASSERT_OK(Complete(later.intent, done.contact_sequence()).status());
+  EXPECT_EQ(Contact("a@x.com").linked_subject_id(), "");
+  EXPECT_EQ(History(ContactTarget("a@x.com")).back().kind(), v1::CONTACT_UNLINKED);
 }
 
 TEST_F(LinkIntentTest, AnIntentFinishedByRecoveryAnswersItsStaleDriverWithTheReplay) {
