@@ -107,6 +107,10 @@ ClusterRouter::~ClusterRouter() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    for (Attempt* attempt : in_flight_) attempt->context->TryCancel();
+    // Their callbacks answer "shutting down" and leave; none is sent after stopping_.
+    auto answered = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return in_flight_.empty(); };
+    mu_.Await(absl::Condition(&answered));
   }
   if (timer_thread_.joinable()) timer_thread_.join();
 }
@@ -147,23 +151,58 @@ void ClusterRouter::Try(std::shared_ptr<Attempt> attempt) {
     attempt->context->set_deadline(absl::ToChronoTime(attempt->deadline));
   }
   attempt->context->AddMetadata(kForwardedPrincipalHeader, attempt->principal);
+  Attempt* raw = attempt.get();
+  bool stopping = false;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+    if (!stopping) in_flight_.insert(raw);
+  }
+  if (stopping) {
+    // The destructor is waiting for the calls in flight: send no new one.
+    ShuttingDown(*attempt);
+    return;
+  }
   attempt->attempts++;
   if (attempt->attempts == 1) forwarded_->Increment();
+  stub->UnaryCall(
+      raw->context.get(), raw->method, grpc::StubOptions(), &raw->request, &raw->response,
+      [this, attempt = std::move(attempt)](grpc::Status status) { Answered(attempt, status); });
+}
+
+void ClusterRouter::Answered(std::shared_ptr<Attempt> attempt, const grpc::Status& status) {
+  bool stopping = false;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+  }
+  const auto& trailers = attempt->context->GetServerTrailingMetadata();
+  const bool not_owner = trailers.find(kNotOwnerTrailer) != trailers.end();
+  // UNAVAILABLE without an answer from the owner's service: the owner is gone (connection
+  // refused); safe to try again only then.
+  const bool unreached = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                         trailers.find(kServedByTrailer) == trailers.end();
   Attempt* raw = attempt.get();
-  stub->UnaryCall(raw->context.get(), raw->method, grpc::StubOptions(), &raw->request,
-                  &raw->response, [this, attempt = std::move(attempt)](grpc::Status status) {
-                    const auto& trailers = attempt->context->GetServerTrailingMetadata();
-                    const bool not_owner = trailers.find(kNotOwnerTrailer) != trailers.end();
-                    // UNAVAILABLE without an answer from the owner's service: the owner is gone
-                    // (connection refused); safe to try again only then.
-                    const bool unreached = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-                                           trailers.find(kServedByTrailer) == trailers.end();
-                    if (not_owner || unreached) {
-                      RetryLater(attempt);
-                      return;
-                    }
-                    attempt->done(status, &attempt->response);
-                  });
+  if (stopping && status.error_code() == grpc::StatusCode::CANCELLED) {
+    // Cancelled by the destructor: the owner may or may not have run it.
+    attempt->done(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "shutting down; the write may have been applied: retry with its "
+                               "idempotency key"),
+                  nullptr);
+  } else if ((not_owner || unreached) && !stopping) {
+    RetryLater(attempt);
+  } else if (not_owner || unreached) {
+    ShuttingDown(*attempt);
+  } else {
+    attempt->done(status, &attempt->response);
+  }
+  // Last: once the set is empty the destructor may go on and destroy the router.
+  absl::MutexLock lock(&mu_);
+  in_flight_.erase(raw);
+}
+
+void ClusterRouter::ShuttingDown(Attempt& attempt) {
+  attempt.done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"), nullptr);
 }
 
 void ClusterRouter::RetryLater(std::shared_ptr<Attempt> attempt) {
@@ -177,8 +216,15 @@ void ClusterRouter::RetryLater(std::shared_ptr<Attempt> attempt) {
     return;
   }
   forward_retries_->Increment();
-  absl::MutexLock lock(&mu_);
-  timers_.emplace(at, std::move(attempt));
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      timers_.emplace(at, std::move(attempt));
+      return;
+    }
+  }
+  // Stopping: the timer thread may have answered its waiting retries already.
+  ShuttingDown(*attempt);
 }
 
 std::shared_ptr<grpc::GenericStub> ClusterRouter::Stub(const std::string& address) {
@@ -245,9 +291,7 @@ void ClusterRouter::TimerLoop() {
     absl::MutexLock lock(&mu_);
     left.swap(timers_);
   }
-  for (auto& [at, attempt] : left) {
-    attempt->done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"), nullptr);
-  }
+  for (auto& [at, attempt] : left) ShuttingDown(*attempt);
 }
 
 }  // namespace assent::consentd

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -55,6 +56,8 @@ class ClusterRouter {
   // `node` and `ledger` must outlive the router.
   ClusterRouter(cluster::Node& node, const ledger::Ledger& ledger, ClusterRouterOptions options,
                 prometheus::Registry& registry);
+  // Cancels the calls in flight and waits for their callbacks; every call not yet answered gets
+  // UNAVAILABLE "shutting down" (calls waiting to be retried too).
   ~ClusterRouter();
   ClusterRouter(const ClusterRouter&) = delete;
   ClusterRouter& operator=(const ClusterRouter&) = delete;
@@ -73,7 +76,10 @@ class ClusterRouter {
  private:
   struct Attempt;
   void Try(std::shared_ptr<Attempt> attempt);
+  // A call's answer (on a gRPC thread): retried, or handed to its caller.
+  void Answered(std::shared_ptr<Attempt> attempt, const grpc::Status& status);
   void RetryLater(std::shared_ptr<Attempt> attempt);
+  static void ShuttingDown(Attempt& attempt);
   std::shared_ptr<grpc::GenericStub> Stub(const std::string& address);
   void TimerLoop();
   // Copies the node's ownership, lag and counters into the gauges (once a second).
@@ -100,6 +106,9 @@ class ClusterRouter {
   std::map<std::string, std::shared_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
   // Retries waiting for their time.
   std::multimap<absl::Time, std::shared_ptr<Attempt>> timers_ ABSL_GUARDED_BY(mu_);
+  // Calls sent and not yet answered: cancelled at destruction, which waits for their callbacks
+  // (they use the router).
+  std::set<Attempt*> in_flight_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread timer_thread_;
 };
