@@ -208,6 +208,10 @@ bool ErasureStubRetentionFilter::Filter(int /*level*/, const rocksdb::Slice& key
       if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
       number = record.intent_number();
     }
+    // Numbers before 2001 are counters of the builds that counted 1, 2, ...: their age is
+    // unknown, so they stay (a handful per subject that had a link change over two owners).
+    constexpr uint64_t kFirstTimeNumber = 1'000'000'000'000'000;  // 2001-09-09, in microseconds
+    if (number < kFirstTimeNumber) return false;
     if (number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
     return PastRetention(absl::FromUnixMicros(static_cast<int64_t>(number)),
                          options_.ErasureStubsFor(tenant), now);

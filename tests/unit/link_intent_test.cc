@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/history.h"
+#include "rocksdb/write_batch.h"
 #include "store/keys.h"
 #include "store/retention.h"
 #include "testing/ledger_fixture.h"
@@ -341,6 +342,24 @@ TEST_F(LinkIntentTest, FencingRecordsGoWithTheErasureStubRetention) {
   };
   ASSERT_TRUE(present(counter));
   ASSERT_TRUE(present(record));
+  // Records of builds that counted 1, 2, ... have no known age: they stay. So does a pending
+  // intent, whatever its age.
+  const std::string old_counter = store::LinkIntentCounterKey("acme", "u9");
+  const std::string old_record =
+      store::LinkHalfKey("acme", store::ContactEntity(relink.intent.half().contact()), "u9");
+  {
+    std::string three;
+    store::PutBigEndian64(&three, 3);
+    storage::v1::LinkHalfRecord two;
+    two.set_intent_number(2);
+    two.set_intent_id("old");
+    rocksdb::WriteBatch batch;
+    batch.Put(store_->Handle(store::Cf::kRights), old_counter, three);
+    batch.Put(store_->Handle(store::Cf::kRights), old_record, two.SerializeAsString());
+    ASSERT_OK(store_->Write(&batch));
+  }
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart pending,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u2", "b@x.com")));
   // Kept for the erasure stubs' period (the default, six years) after the intent began...
   clock_.Advance(store::kDefaultRetention - absl::Hours(1));
   ASSERT_OK(store_->CompactAll().status());
@@ -351,6 +370,10 @@ TEST_F(LinkIntentTest, FencingRecordsGoWithTheErasureStubRetention) {
   ASSERT_OK(store_->CompactAll().status());
   EXPECT_FALSE(present(counter));
   EXPECT_FALSE(present(record));
+  EXPECT_TRUE(present(old_counter));
+  EXPECT_TRUE(present(old_record));
+  EXPECT_TRUE(present(store::LinkIntentKey("acme", "u2")));
+  EXPECT_EQ(PendingIntents(), 1u);
   EXPECT_EQ(Contact("a@x.com").linked_subject_id(), "u1");
   ASSERT_EQ(Subject("u1").contacts_size(), 1);
   // Numbers keep rising without them: the next intent is not taken for a late copy of an old one.
