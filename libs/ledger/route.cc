@@ -1,5 +1,6 @@
 #include "ledger/route.h"
 
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -83,6 +84,14 @@ std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
     default:
       return std::nullopt;
   }
+}
+
+std::function<bool(std::string_view key)> OwnedKeys(
+    store::Cf cf, std::function<bool(std::string_view route)> owns) {
+  return [cf, owns = std::move(owns)](std::string_view key) {
+    std::optional<std::string> route = RouteOfWrite(cf, key);
+    return !route.has_value() || owns(*route);
+  };
 }
 
 }  // namespace assent::ledger

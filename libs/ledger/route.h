@@ -5,6 +5,7 @@
 // tenant id alone.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,5 +26,12 @@ std::string TenantRouteKey(std::string_view tenant);
 // tied to no single target (idempotency, imports, reports, lifecycle, outbox, meta, pending
 // proofs, offboarding jobs): they travel with the mutation's other writes.
 std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key);
+
+// Cluster mode's filter for background work over the stored keys of `cf` (ledger.h KeyFilter:
+// the sweeper, key re-wrapping, link intent recovery): a key whose route key `owns` says is in a
+// partition owned here. A key that routes nowhere (corrupt) passes too, so that the work reports
+// it, as single-node mode does, instead of every instance passing over it in silence.
+std::function<bool(std::string_view key)> OwnedKeys(
+    store::Cf cf, std::function<bool(std::string_view route)> owns);
 
 }  // namespace assent::ledger

@@ -322,10 +322,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   // partition is owned here).
   cluster::Node* node = server->cluster_.get();
   auto owned_here = [node](store::Cf cf) -> ledger::KeyFilter {
-    return [node, cf](std::string_view key) {
-      std::optional<std::string> route = ledger::RouteOfWrite(cf, key);
-      return route.has_value() && node->Owns(node->PartitionOf(*route));
-    };
+    return ledger::OwnedKeys(
+        cf, [node](std::string_view route) { return node->Owns(node->PartitionOf(route)); });
   };
   if (server->cluster_ != nullptr) {
     ClusterRouterOptions router_options;

@@ -95,6 +95,25 @@ TEST(RouteTest, EveryKeyOfATargetRoutesToItsEventKey) {
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kSubjects, "garbage"), std::nullopt);
 }
 
+TEST(OwnedKeysTest, AKeyPassesWhenItsRouteIsOwnedOrWhenItRoutesNowhere) {
+  v1::TargetRef subject;
+  subject.set_subject_id("alice");
+  const std::string entity = store::EntityName(subject);
+  const std::string due = ledger::EncodeDueKey(
+      {absl::FromUnixSeconds(1'800'000'000), ledger::DueKind::kExpire, "acme", entity, "r-1"});
+  std::vector<std::string> asked;
+  auto owned = ledger::OwnedKeys(store::Cf::kDue, [&](std::string_view route) {
+    asked.emplace_back(route);
+    return route == "acme/alice";
+  });
+  EXPECT_TRUE(owned(due));
+  EXPECT_THAT(asked, ElementsAre("acme/alice"));
+  auto elsewhere = ledger::OwnedKeys(store::Cf::kDue, [](std::string_view) { return false; });
+  EXPECT_FALSE(elsewhere(due));
+  // A corrupt key is left to the walk, which reports it (as in single-node mode).
+  EXPECT_TRUE(elsewhere("garbage"));
+}
+
 // A sink that keeps what it is given and applies it like cluster::Node does, refusing the writes
 // Admit is told to refuse.
 class RecordingSink final : public store::DurableSink {

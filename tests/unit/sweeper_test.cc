@@ -15,6 +15,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/due.h"
+#include "ledger/route.h"
+#include "rocksdb/write_batch.h"
 #include "store/keys.h"
 #include "testing/ledger_fixture.h"
 #include "testing/status_matchers.h"
@@ -339,6 +341,22 @@ TEST_F(SweeperTest, AFilterLeavesOtherInstancesEntriesDue) {
   const int first = Sweep().expired;
   EXPECT_EQ(first + Sweep().expired, kSubjects - 10);
   EXPECT_EQ(DueEntries(), 0);
+}
+
+// Cluster mode: a due entry whose key is corrupt fails the round as in single-node mode, although
+// it belongs to no partition (the filter lets it through), instead of being passed over.
+TEST_F(SweeperTest, ACorruptDueKeyIsReportedWithAFilterToo) {
+  // Sorts before every due time to come, and decodes to nothing.
+  const std::string corrupt("\0\0\x01", 3);
+  ASSERT_FALSE(DecodeDueKey(corrupt).has_value());
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->Handle(store::Cf::kDue), corrupt, "");
+  ASSERT_OK(store_->Write(&batch));
+  const KeyFilter nothing_owned =
+      OwnedKeys(store::Cf::kDue, [](std::string_view) { return false; });
+  absl::StatusOr<SweepStats> stats = ledger_->SweepDue(clock_.Now(), 4, nothing_owned);
+  EXPECT_FALSE(stats.ok());
+  EXPECT_THAT(std::string(stats.status().message()), HasSubstr("due index key"));
 }
 
 TEST_F(SweeperTest, WorkSurvivesAReopenAndIsNotRepeated) {
