@@ -28,9 +28,9 @@ std::string TenantRouteKey(std::string_view tenant);
 std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key);
 
 // Cluster mode's filter for background work over the stored keys of `cf` (ledger.h KeyFilter:
-// the sweeper, key re-wrapping, link intent recovery): a key whose route key `owns` says is in a
-// partition owned here. A key that routes nowhere (corrupt) passes too, so that the work reports
-// it, as single-node mode does, instead of every instance passing over it in silence.
+// the sweeper, link intent recovery): a key whose route key `owns` says is in a partition owned
+// here. A key that routes nowhere (corrupt) passes too, so that a walk that decodes its keys
+// reports it, as single-node mode does, instead of every instance passing over it in silence.
 std::function<bool(std::string_view key)> OwnedKeys(
     store::Cf cf, std::function<bool(std::string_view route)> owns);
 

@@ -994,7 +994,10 @@ absl::StatusOr<std::vector<storage::v1::LinkIntent>> Ledger::PendingLinkIntents(
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (handled_here != nullptr && !handled_here(it->key().ToStringView())) continue;
     storage::v1::LinkIntent intent;
-    if (!intent.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    if (!intent.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        it->key().ToStringView() !=
+            store::LinkIntentKey(intent.half().tenant(), intent.half().subject_id())) {
+      // Under a key it does not name, no subject half could ever delete it: never driven.
       return Corrupt("link intent");
     }
     out.push_back(std::move(intent));

@@ -109,7 +109,9 @@ ClusterRouter::~ClusterRouter() {
     stopping_ = true;
     for (Attempt* attempt : in_flight_) attempt->context->TryCancel();
     // Their callbacks answer "shutting down" and leave; none is sent after stopping_.
-    auto answered = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return in_flight_.empty(); };
+    auto answered = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return in_flight_.empty() && callbacks_running_ == 0;
+    };
     mu_.Await(absl::Condition(&answered));
   }
   if (timer_thread_.joinable()) timer_thread_.join();
@@ -147,9 +149,11 @@ void ClusterRouter::Try(std::shared_ptr<Attempt> attempt) {
     return;
   }
   attempt->context = std::make_unique<grpc::ClientContext>();
-  if (attempt->deadline < absl::InfiniteFuture()) {
-    attempt->context->set_deadline(absl::ToChronoTime(attempt->deadline));
-  }
+  // One call waits at most cluster.forward_timeout, whatever the caller's deadline: a peer that
+  // stopped answering (its connection black-holed) holds neither the caller nor a shutdown,
+  // which waits for the calls being forwarded, for longer.
+  attempt->context->set_deadline(
+      absl::ToChronoTime(std::min(attempt->deadline, absl::Now() + options_.forward_timeout)));
   attempt->context->AddMetadata(kForwardedPrincipalHeader, attempt->principal);
   Attempt* raw = attempt.get();
   bool stopping = false;
@@ -171,9 +175,14 @@ void ClusterRouter::Try(std::shared_ptr<Attempt> attempt) {
 }
 
 void ClusterRouter::Answered(std::shared_ptr<Attempt> attempt, const grpc::Status& status) {
+  Attempt* raw = attempt.get();
   bool stopping = false;
   {
+    // No longer in flight (a retry may send the same attempt again before this callback ends),
+    // but counted until it ends: the destructor waits for both.
     absl::MutexLock lock(&mu_);
+    in_flight_.erase(raw);
+    ++callbacks_running_;
     stopping = stopping_;
   }
   const auto& trailers = attempt->context->GetServerTrailingMetadata();
@@ -182,7 +191,6 @@ void ClusterRouter::Answered(std::shared_ptr<Attempt> attempt, const grpc::Statu
   // refused); safe to try again only then.
   const bool unreached = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
                          trailers.find(kServedByTrailer) == trailers.end();
-  Attempt* raw = attempt.get();
   if (stopping && status.error_code() == grpc::StatusCode::CANCELLED) {
     // Cancelled by the destructor: the owner may or may not have run it.
     attempt->done(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -196,9 +204,9 @@ void ClusterRouter::Answered(std::shared_ptr<Attempt> attempt, const grpc::Statu
   } else {
     attempt->done(status, &attempt->response);
   }
-  // Last: once the set is empty the destructor may go on and destroy the router.
+  // Last: once no call is in flight and no callback runs, the destructor may destroy the router.
   absl::MutexLock lock(&mu_);
-  in_flight_.erase(raw);
+  --callbacks_running_;
 }
 
 void ClusterRouter::ShuttingDown(Attempt& attempt) {

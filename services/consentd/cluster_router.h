@@ -5,7 +5,8 @@
 // forwards again (it answers UNAVAILABLE with `assent-not-owner` when it no longer owns the
 // partition). While ownership moves (an owner died and the group has not reassigned its
 // partitions yet, or the new owner is replaying) the entry retries until the partition's owner
-// answers, the call's deadline or cluster.forward_timeout, whichever comes first; when the
+// answers, the call's deadline or cluster.forward_timeout, whichever comes first (one forwarded
+// call, too, lasts at most cluster.forward_timeout); when the
 // partition becomes its own meanwhile it runs the write locally. Reads are answered from the
 // local replica (current within the replica lag, assent_cluster_replica_lag_records).
 #pragma once
@@ -109,6 +110,8 @@ class ClusterRouter {
   // Calls sent and not yet answered: cancelled at destruction, which waits for their callbacks
   // (they use the router).
   std::set<Attempt*> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Answered callbacks under way (their call already left in_flight_).
+  int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread timer_thread_;
 };

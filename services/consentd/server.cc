@@ -321,6 +321,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
   // Cluster mode: whether this instance does the background work of a stored key of `cf` (its
   // partition is owned here).
   cluster::Node* node = server->cluster_.get();
+  // A key that routes nowhere passes (ledger::OwnedKeys), so that the sweeper and the link
+  // intent recovery report it corrupt.
   auto owned_here = [node](store::Cf cf) -> ledger::KeyFilter {
     return ledger::OwnedKeys(
         cf, [node](std::string_view route) { return node->Owns(node->PartitionOf(route)); });
@@ -424,9 +426,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         config.sweeper, clock, *server->ledger_, *server->store_, *server->committer_,
         *server->metrics_->registry(), owned_here(store::Cf::kDue));
     server->lifecycle_->Start();
+    // Re-wrapping reports no corrupt key (it re-wraps what it finds): one that routes nowhere
+    // would be re-wrapped by every instance at once, so it is nobody's.
+    ledger::KeyFilter keys_here = [owned = owned_here(store::Cf::kKeys)](std::string_view key) {
+      return ledger::RouteOfWrite(store::Cf::kKeys, key).has_value() && owned(key);
+    };
     server->rights_ =
         std::make_unique<RightsRunner>(clock, *server->ledger_, server->erasure_log_.get(),
-                                       *server->metrics_->registry(), owned_here(store::Cf::kKeys));
+                                       *server->metrics_->registry(), std::move(keys_here));
     server->rights_->Start();
     server->links_->Start();
     log->warn("msg=\"cluster mode: tenant offboarding does not run yet (docs/SCALING.md)\"");

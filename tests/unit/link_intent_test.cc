@@ -407,6 +407,20 @@ TEST_F(LinkIntentTest, AnIntentFinishedByRecoveryAnswersItsStaleDriverWithTheRep
   EXPECT_EQ(History(SubjectTarget("u1")).size(), 1u);
 }
 
+TEST_F(LinkIntentTest, AnIntentUnderAKeyItDoesNotNameIsReportedNotDriven) {
+  ASSERT_OK_AND_ASSIGN(LinkIntentStart start,
+                       Sync<LinkIntentStart>(&Ledger::BeginLinkIntent, Link("u1", "a@x.com")));
+  EXPECT_EQ(PendingIntents(), 1u);
+  // The same intent copied under another subject's key: no subject half could delete it.
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->Handle(store::Cf::kRights), store::LinkIntentKey("acme", "u0"),
+            start.intent.SerializeAsString());
+  ASSERT_OK(store_->Write(&batch));
+  absl::StatusOr<std::vector<storage::v1::LinkIntent>> pending = ledger_->PendingLinkIntents();
+  EXPECT_FALSE(pending.ok());
+  EXPECT_THAT(std::string(pending.status().message()), HasSubstr("link intent"));
+}
+
 TEST_F(LinkIntentTest, SubjectSideRefusalsWriteNoIntent) {
   const std::string before = DumpStore();
   absl::StatusOr<LinkIntentStart> unlink =
