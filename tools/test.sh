@@ -39,6 +39,8 @@ echo "== webhook benchmark smoke run (Kafka, consentd, webhook_forwarder, a loca
 tools/bench/webhooks/run.sh --smoke
 echo "== cluster benchmark smoke run (3-node Kafka cluster, single-node vs cluster writes, rebuild, one failover; figures not kept)"
 tools/bench/cluster/run.sh --smoke
+echo "== cluster standbys benchmark smoke run (3-node Kafka cluster, one standby vs a full replica; figures not kept)"
+tools/bench/cluster/standbys.sh --smoke
 
 echo "== fuzz smoke (clang-14 libFuzzer+ASan+UBSan build in build-fuzz, each harness 5 s over its corpus)"
 tools/fuzz.sh smoke

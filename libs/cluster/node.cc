@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "assent/storage/v1/changelog.pb.h"
 #include "cluster/partition.h"
+#include "cluster/placement.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -39,6 +40,14 @@ constexpr char kClientIdPrefix[] = "consentd-";
 // Meta key of a partition's next changelog offset to apply: "cluster/applied/" + be32 partition.
 std::string AppliedKey(int32_t partition) {
   std::string key = "cluster/applied/";
+  store::PutBigEndian32(&key, static_cast<uint32_t>(partition));
+  return key;
+}
+// Meta key of the next offset whose shared writes (NodeOptions::shared_write) and claims are
+// applied: "cluster/shared/" + be32 partition. At least the applied offset; ahead of it for a
+// partition this instance does not keep in full.
+std::string SharedKey(int32_t partition) {
+  std::string key = "cluster/shared/";
   store::PutBigEndian32(&key, static_cast<uint32_t>(partition));
   return key;
 }
@@ -103,6 +112,11 @@ class Node::Impl {
         active_(options_.partitions, false),
         owners_(options_.partitions),
         applied_(options_.partitions, 0),
+        shared_(options_.partitions, 0),
+        full_(options_.partitions, options_.standbys < 0),
+        want_full_(options_.partitions, options_.standbys < 0),
+        serving_from_(options_.partitions, 0),
+        placement_(options_.partitions),
         end_(options_.partitions, -1),
         start_end_(options_.partitions, -1) {}
 
@@ -126,10 +140,15 @@ class Node::Impl {
       if (stored.has_value() && stored->size() == 8) {
         applied_[p] = static_cast<int64_t>(store::ReadBigEndian64(*stored));
       }
+      ASSIGN_OR_RETURN(stored, store_.Get(store::Cf::kMeta, SharedKey(p)));
+      shared_[p] = applied_[p];
+      if (stored.has_value() && stored->size() == 8) {
+        shared_[p] = std::max(applied_[p], static_cast<int64_t>(store::ReadBigEndian64(*stored)));
+      }
     }
     {
       absl::MutexLock lock(&mu_);
-      start_applied_ = applied_;
+      for (int32_t p = 0; p < options_.partitions; ++p) start_applied_.push_back(Position(p));
       last_progress_log_ = clock_.Now();
       started_ = clock_.Now();
     }
@@ -150,8 +169,11 @@ class Node::Impl {
     group_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "cluster-group");
       // A new or wiped instance takes partitions only once its replica has replayed the
-      // changelog: until then the partitions stay with instances that can serve them.
+      // changelog: until then the partitions stay with instances that can serve them. With
+      // standbys, that is the shared records of every partition, and everything of the
+      // partitions it will own once it joins.
       while (!stopping_.load() && !CaughtUp()) absl::SleepFor(absl::Milliseconds(50));
+      WarmUpBeforeJoining();
       if (stopping_.load()) return;
       if (absl::Status s = Subscribe(); !s.ok()) {
         spdlog::error("msg=\"cluster group not joined\" error=\"{}\"", s.ToString());
@@ -174,6 +196,7 @@ class Node::Impl {
 
   int32_t partitions() const { return options_.partitions; }
   const std::string& node_id() const { return options_.node_id; }
+  int standbys() const { return options_.standbys; }
 
   bool Owns(int32_t p) const {
     absl::MutexLock lock(&mu_);
@@ -186,11 +209,24 @@ class Node::Impl {
     return owners_[p];
   }
 
+  bool Replicates(int32_t p) const {
+    absl::MutexLock lock(&mu_);
+    return p >= 0 && p < options_.partitions && ServesLocked(p);
+  }
+
   std::vector<PartitionStatus> Status() const {
     absl::MutexLock lock(&mu_);
     std::vector<PartitionStatus> out;
     for (int32_t p = 0; p < options_.partitions; ++p) {
-      out.push_back({p, owners_[p], active_[p], applied_[p], end_[p]});
+      PartitionStatus status;
+      status.partition = p;
+      status.owner = owners_[p];
+      status.owned_here = active_[p];
+      status.applied = Position(p);
+      status.end = end_[p];
+      status.replicated_here = ServesLocked(p);
+      status.standbys = placement_[p].standbys;
+      out.push_back(std::move(status));
     }
     return out;
   }
@@ -209,7 +245,7 @@ class Node::Impl {
   void CheckCaughtUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (caught_up_logged_) return;
     for (int32_t p = 0; p < options_.partitions; ++p) {
-      if (start_end_[p] < 0 || applied_[p] < start_end_[p]) return;
+      if (start_end_[p] < 0 || Position(p) < start_end_[p]) return;
     }
     caught_up_logged_ = true;
     spdlog::info("msg=\"cluster replica caught up\" percent=100 replay_ms={}",
@@ -227,7 +263,7 @@ class Node::Impl {
     for (int32_t p = 0; p < options_.partitions; ++p) {
       if (start_end_[p] < 0) return 0;
       total += std::max<int64_t>(0, start_end_[p] - start_applied_[p]);
-      done += std::max<int64_t>(0, std::min(applied_[p], start_end_[p]) - start_applied_[p]);
+      done += std::max<int64_t>(0, std::min(Position(p), start_end_[p]) - start_applied_[p]);
     }
     return total <= 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
   }
@@ -236,9 +272,31 @@ class Node::Impl {
     absl::MutexLock lock(&mu_);
     int64_t lag = 0;
     for (int32_t p = 0; p < options_.partitions; ++p) {
-      if (end_[p] > applied_[p]) lag += end_[p] - applied_[p];
+      if (end_[p] > Position(p)) lag += end_[p] - Position(p);
     }
     return lag;
+  }
+
+  // True when every partition of `partitions` is kept in full and serves reads here.
+  bool ServesAll(const std::vector<int32_t>& partitions) const {
+    absl::MutexLock lock(&mu_);
+    if (full_changed_) return false;
+    for (int32_t p : partitions) {
+      if (!ServesLocked(p)) return false;
+    }
+    return true;
+  }
+
+  // The next offset the replica reads in `p`: everything of a partition kept in full is applied
+  // below it, only the shared writes and claims of any other.
+  int64_t Position(int32_t p) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return full_[p] ? applied_[p] : shared_[p];
+  }
+
+  // True when `p` is kept in full here and has been replayed up to where the changelog ended
+  // when it became so: reads of its history are answered here.
+  bool ServesLocked(int32_t p) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return full_[p] && applied_[p] >= serving_from_[p];
   }
 
   // The partitions a mutation's writes fall in, each write's partition in `of` (the mutation's
@@ -409,9 +467,11 @@ class Node::Impl {
     });
     absl::MutexLock apply_lock(&apply_mu_);
     std::vector<int64_t> applied;
+    std::vector<int64_t> shared;
     {
       absl::MutexLock lock(&mu_);
       applied = applied_;
+      shared = shared_;
     }
     rocksdb::WriteBatch local;
     std::map<int32_t, int64_t> next;
@@ -421,7 +481,11 @@ class Node::Impl {
         continue;  // the replica applied it first
       }
       next[d->partition] = d->offset + 1;
+      // An owned partition is kept in full, so its shared writes are never ahead; checked all the
+      // same, as the replica does, so that no write is applied twice.
+      const bool shared_applied = d->offset < shared[d->partition];
       for (const store::StagedOp* op : ops) {
+        if (shared_applied && IsShared(op->cf, op->key)) continue;
         if (!op->value.has_value()) {
           local.Delete(store_.Handle(op->cf), op->key);
         } else if (op->merge) {
@@ -434,6 +498,8 @@ class Node::Impl {
     if (next.empty()) return absl::OkStatus();
     for (const auto& [partition, offset] : next) {
       local.Put(store_.Handle(store::Cf::kMeta), AppliedKey(partition), OffsetValue(offset));
+      local.Put(store_.Handle(store::Cf::kMeta), SharedKey(partition),
+                OffsetValue(std::max(offset, shared[partition])));
     }
     absl::Status written = store_.WriteUnsynced(&local);
     if (!written.ok()) {
@@ -446,6 +512,7 @@ class Node::Impl {
     absl::MutexLock lock(&mu_);
     for (const auto& [partition, offset] : next) {
       applied_[partition] = std::max(applied_[partition], offset);
+      shared_[partition] = std::max(shared_[partition], offset);
     }
     return absl::OkStatus();
   }
@@ -685,8 +752,11 @@ class Node::Impl {
     conf.release();
     rd_kafka_poll_set_consumer(replica_.get());
     events::PartitionListPtr list(rd_kafka_topic_partition_list_new(options_.partitions));
-    for (int32_t p = 0; p < options_.partitions; ++p) {
-      rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = applied_[p];
+    {
+      absl::MutexLock lock(&mu_);
+      for (int32_t p = 0; p < options_.partitions; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = Position(p);
+      }
     }
     if (rd_kafka_resp_err_t err = rd_kafka_assign(replica_.get(), list.get()); err) {
       return absl::UnavailableError(absl::StrCat("cluster replica: ", rd_kafka_err2str(err)));
@@ -769,6 +839,13 @@ class Node::Impl {
     awaiting_.clear();
     awaiting_metadata_.reset();
     assigned_ = partitions;
+    // An owned partition is kept in full (it becomes active once the replica has replayed it);
+    // the standbys are placed again once the group has settled.
+    for (int32_t p : partitions) {
+      if (p >= 0 && p < options_.partitions) want_full_[p] = true;
+    }
+    full_changed_ = true;
+    placement_due_ = options_.standbys >= 0;
     pending_claim_ = std::move(partitions);
     claim_epoch_ = epoch_;
   }
@@ -791,6 +868,7 @@ class Node::Impl {
         absl::MutexLock lock(&mu_);
         if (epoch_ == epoch && pending_claim_.empty()) pending_claim_ = claim;
       }
+      PlaceStandbysIfDue();
     }
     {
       absl::MutexLock lock(&mu_);
@@ -923,8 +1001,14 @@ class Node::Impl {
         std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - clock_.Now())));
   }
 
-  // The node ids of the group's members (their client ids less kClientIdPrefix).
-  absl::StatusOr<std::set<std::string>> GroupMembers(absl::Time deadline) {
+  // The group as the coordinator describes it: its members (member id and node id, from the
+  // client id less kClientIdPrefix) and the owner of each changelog partition by its
+  // assignment. A group that does not exist yet has no members.
+  struct GroupDescription {
+    std::vector<GroupMember> members;
+    std::map<int32_t, std::string> owner_of;
+  };
+  absl::StatusOr<GroupDescription> DescribeGroup(absl::Time deadline) {
     rd_kafka_t* rk = group_.get();
     char errstr[512];
     std::unique_ptr<rd_kafka_AdminOptions_t, events::KafkaDeleter> admin_options(
@@ -947,21 +1031,117 @@ class Node::Impl {
     if (count != 1) return absl::UnavailableError("DescribeConsumerGroups: no group described");
     if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(described[0]);
         e != nullptr) {
+      if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) return GroupDescription{};
       return absl::UnavailableError(ErrorText(e));
     }
-    std::set<std::string> members;
+    GroupDescription out;
     const size_t n = rd_kafka_ConsumerGroupDescription_member_count(described[0]);
     for (size_t i = 0; i < n; ++i) {
-      absl::string_view client_id = rd_kafka_MemberDescription_client_id(
-          rd_kafka_ConsumerGroupDescription_member(described[0], i));
-      if (absl::ConsumePrefix(&client_id, kClientIdPrefix)) members.emplace(client_id);
+      const rd_kafka_MemberDescription_t* member =
+          rd_kafka_ConsumerGroupDescription_member(described[0], i);
+      absl::string_view client_id = rd_kafka_MemberDescription_client_id(member);
+      if (!absl::ConsumePrefix(&client_id, kClientIdPrefix)) continue;
+      out.members.push_back(
+          GroupMember{rd_kafka_MemberDescription_consumer_id(member), std::string(client_id)});
+      const rd_kafka_topic_partition_list_t* assigned =
+          rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(member));
+      for (int j = 0; assigned != nullptr && j < assigned->cnt; ++j) {
+        if (topic_ == assigned->elems[j].topic) {
+          out.owner_of[assigned->elems[j].partition] = std::string(client_id);
+        }
+      }
     }
+    return out;
+  }
+
+  // The node ids of the group's members, of a description that lists this instance.
+  absl::StatusOr<std::set<std::string>> GroupMembers(absl::Time deadline) {
+    ASSIGN_OR_RETURN(GroupDescription group, DescribeGroup(deadline));
+    std::set<std::string> members;
+    for (const GroupMember& m : group.members) members.insert(m.node_id);
     // This instance got its assignment from the group, so the group knows it: a description
     // without it is not of the current generation.
     if (!members.contains(options_.node_id)) {
       return absl::UnavailableError("DescribeConsumerGroups: this instance is not listed");
     }
     return members;
+  }
+
+  // cluster.standbys: once the group has settled after an assignment, which partitions this
+  // instance keeps in full: those it owns and those it is a standby of (placement.h), the
+  // assignor's likeliest next owners. A description taken mid-rebalance (a partition
+  // unassigned, or owners other than the range assignor's for these members) is asked again a
+  // second later; until then the partitions kept stay as they were, plus the owned ones.
+  void PlaceStandbysIfDue() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!placement_due_ || clock_.Now() < next_placement_) return;
+      next_placement_ = clock_.Now() + absl::Seconds(1);
+    }
+    absl::StatusOr<GroupDescription> group = DescribeGroup(clock_.Now() + absl::Seconds(5));
+    if (!group.ok()) {
+      spdlog::debug("msg=\"cluster standbys: group not described\" error=\"{}\"",
+                    group.status().ToString());
+      return;
+    }
+    std::vector<PartitionPlacement> placement =
+        PlaceStandbys(group->members, options_.partitions, options_.standbys);
+    if (placement.empty()) return;
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      auto owner = group->owner_of.find(p);
+      if (owner == group->owner_of.end() || owner->second != placement[p].owner) return;
+    }
+    std::vector<int32_t> kept;
+    absl::MutexLock lock(&mu_);
+    for (int32_t p = 0; p < options_.partitions; ++p) {
+      const std::vector<std::string>& standbys = placement[p].standbys;
+      want_full_[p] =
+          std::find(assigned_.begin(), assigned_.end(), p) != assigned_.end() ||
+          std::find(standbys.begin(), standbys.end(), options_.node_id) != standbys.end();
+      if (want_full_[p]) kept.push_back(p);
+    }
+    placement_ = std::move(placement);
+    full_changed_ = true;
+    placement_due_ = false;
+    spdlog::info("msg=\"cluster standbys placed\" members={} kept_in_full=\"{}\"",
+                 group->members.size(), absl::StrJoin(kept, ","));
+  }
+
+  // cluster.standbys: before a new or restarted instance joins, it replays in full the
+  // partitions the range assignor will give it once it joins the group as it stands, so that
+  // they are current when they move to it (the eager assignor takes them from their owners at
+  // once; a partition it did not foresee is replayed after its claim instead, from wherever this
+  // instance last kept it). A group that cannot be described (or none yet) foresees nothing.
+  void WarmUpBeforeJoining() {
+    if (options_.standbys < 0 || stopping_.load()) return;
+    absl::StatusOr<GroupDescription> group = DescribeGroup(clock_.Now() + absl::Seconds(10));
+    if (!group.ok()) {
+      spdlog::warn(
+          "msg=\"cluster: group not described before joining; nothing replayed ahead\" "
+          "error=\"{}\"",
+          group.status().ToString());
+      return;
+    }
+    // A previous incarnation of this instance still listed is about to be replaced.
+    std::erase_if(group->members,
+                  [&](const GroupMember& m) { return m.node_id == options_.node_id; });
+    if (group->members.empty()) return;
+    const std::vector<int32_t> mine = PartitionsAfterJoin(
+        group->members, absl::StrCat(kClientIdPrefix, options_.node_id, "-"), options_.partitions);
+    if (mine.empty()) return;
+    {
+      absl::MutexLock lock(&mu_);
+      for (int32_t p : mine) want_full_[p] = true;
+      full_changed_ = true;
+    }
+    spdlog::info(
+        "msg=\"cluster: replaying the partitions this instance will own before joining\" "
+        "partitions=\"{}\"",
+        absl::StrJoin(mine, ","));
+    const absl::Time started = clock_.Now();
+    while (!stopping_.load() && !ServesAll(mine)) absl::SleepFor(absl::Milliseconds(50));
+    spdlog::info("msg=\"cluster: partitions replayed before joining\" ms={}",
+                 absl::ToInt64Milliseconds(clock_.Now() - started));
   }
 
   // Initialises a producer under each transactional id `node` uses, and lets it go.
@@ -1016,6 +1196,7 @@ class Node::Impl {
     std::vector<events::MessagePtr> batch;
     absl::Time last_ends = absl::InfinitePast();
     while (!stopping_.load()) {
+      UpdateFullSet();
       events::MessagePtr m(rd_kafka_consumer_poll(replica_.get(), 100));
       while (m != nullptr) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -1029,7 +1210,10 @@ class Node::Impl {
             end_[m->partition] = std::max(end_[m->partition], m->offset);
             if (start_end_[m->partition] < 0) start_end_[m->partition] = m->offset;
             // Records skipped at the end (commit markers) count as applied.
-            applied_[m->partition] = std::max(applied_[m->partition], m->offset);
+            if (full_[m->partition]) {
+              applied_[m->partition] = std::max(applied_[m->partition], m->offset);
+            }
+            shared_[m->partition] = std::max(shared_[m->partition], m->offset);
             CheckCaughtUp();
           }
         } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -1051,6 +1235,35 @@ class Node::Impl {
       }
     }
     events::CloseConsumer(std::move(replica_), absl::Seconds(2));
+  }
+
+  // Takes on the partitions to keep in full that the group thread last chose (replica thread).
+  // One newly kept is read again from its applied offset: the records after it were applied in
+  // part (their shared writes), and now get the rest; it serves reads once it has caught up with
+  // where the changelog ended then.
+  void UpdateFullSet() {
+    std::vector<int32_t> gained;
+    std::vector<int32_t> dropped;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!full_changed_) return;
+      full_changed_ = false;
+      for (int32_t p = 0; p < options_.partitions; ++p) {
+        if (full_[p] == want_full_[p]) continue;
+        full_[p] = want_full_[p];
+        if (full_[p]) {
+          serving_from_[p] = std::max(end_[p], shared_[p]);
+          gained.push_back(p);
+        } else {
+          dropped.push_back(p);
+        }
+      }
+    }
+    if (gained.empty() && dropped.empty()) return;
+    spdlog::info(
+        "msg=\"cluster replica: partitions kept in full changed\" gained=\"{}\" dropped=\"{}\"",
+        absl::StrJoin(gained, ","), absl::StrJoin(dropped, ","));
+    RestartReplicaAssignment();
   }
 
   // Where the changelog ends at start: the replay's goal (readiness waits for it; the progress
@@ -1104,34 +1317,40 @@ class Node::Impl {
   void Apply(const std::vector<events::MessagePtr>& batch) {
     absl::MutexLock apply_lock(&apply_mu_);
     rocksdb::WriteBatch local;
-    std::map<int32_t, int64_t> next;
     std::vector<std::pair<int32_t, storage::v1::PartitionClaim>> claims;
     std::set<store::Cf> touched;
     std::vector<int64_t> applied;
+    std::vector<int64_t> shared;
+    std::vector<bool> full;
     {
       absl::MutexLock lock(&mu_);
       applied = applied_;
+      shared = shared_;
+      full = full_;
     }
+    std::set<int32_t> moved;  // partitions whose offsets this batch advances
     uint64_t records = 0;
     std::optional<std::pair<int32_t, int64_t>> blocked_at;
     for (const events::MessagePtr& m : batch) {
       const int32_t p = m->partition;
       if (p < 0 || p >= options_.partitions) continue;
-      auto done = next.find(p);
-      if (m->offset < applied[p] || (done != next.end() && m->offset < done->second)) {
-        continue;  // applied already
-      }
-      next[p] = m->offset + 1;
+      if (m->offset < (full[p] ? applied[p] : shared[p])) continue;  // applied already
+      // A partition kept in full gets everything, the others only their shared writes and
+      // claims; a record whose shared part is applied already (the partition was not kept in
+      // full when it was read) gets the rest.
+      const bool shared_new = m->offset >= shared[p];
       ChangelogRecord record;
       if (!record.ParseFromArray(m->payload, static_cast<int>(m->len))) {
         spdlog::error(
             "msg=\"cluster replica: changelog record does not parse; skipped\" "
             "partition={} offset={}",
             p, m->offset);
+        Advance(p, m->offset, full[p], applied, shared, moved);
         continue;
       }
       if (record.has_claim()) {
-        claims.emplace_back(p, record.claim());
+        if (shared_new) claims.emplace_back(p, record.claim());
+        Advance(p, m->offset, full[p], applied, shared, moved);
         continue;
       }
       // A record this build cannot apply (a column family a newer version added) stops the
@@ -1139,13 +1358,13 @@ class Node::Impl {
       bool known = true;
       for (const StoreOp& op : record.writes().ops()) known = known && CfByName(op.column_family());
       if (!known) {
-        next[p] = m->offset;
         blocked_at = {p, m->offset};
         break;
       }
       ++records;
       for (const StoreOp& op : record.writes().ops()) {
         std::optional<store::Cf> cf = CfByName(op.column_family());
+        if (IsShared(*cf, op.key()) ? !shared_new : !full[p]) continue;
         touched.insert(*cf);
         switch (op.kind()) {
           case StoreOp::PUT:
@@ -1161,9 +1380,11 @@ class Node::Impl {
             break;
         }
       }
+      Advance(p, m->offset, full[p], applied, shared, moved);
     }
-    for (const auto& [p, offset] : next) {
-      local.Put(store_.Handle(store::Cf::kMeta), AppliedKey(p), OffsetValue(offset));
+    for (int32_t p : moved) {
+      local.Put(store_.Handle(store::Cf::kMeta), AppliedKey(p), OffsetValue(applied[p]));
+      local.Put(store_.Handle(store::Cf::kMeta), SharedKey(p), OffsetValue(shared[p]));
     }
     if (absl::Status s = store_.WriteUnsynced(&local); !s.ok()) {
       // Not applied: the consumer moved on, so start again from the stored offsets.
@@ -1173,7 +1394,10 @@ class Node::Impl {
     }
     {
       absl::MutexLock lock(&mu_);
-      for (const auto& [p, offset] : next) applied_[p] = std::max(applied_[p], offset);
+      for (int32_t p : moved) {
+        applied_[p] = std::max(applied_[p], applied[p]);
+        shared_[p] = std::max(shared_[p], shared[p]);
+      }
       for (auto& [p, claim] : claims) {
         Owner owner{claim.node_id(), claim.address(), claim.epoch(), FromProto(claim.claim_time()),
                     claim.version()};
@@ -1202,12 +1426,26 @@ class Node::Impl {
     }
   }
 
+  // Past the record at `offset` of `p`: everything of it applied when the partition is kept in
+  // full, its shared part otherwise.
+  static void Advance(int32_t p, int64_t offset, bool full, std::vector<int64_t>& applied,
+                      std::vector<int64_t>& shared, std::set<int32_t>& moved) {
+    if (full) applied[p] = std::max(applied[p], offset + 1);
+    shared[p] = std::max(shared[p], offset + 1);
+    moved.insert(p);
+  }
+
+  // True for a write every instance applies from every partition, kept in full or not.
+  bool IsShared(store::Cf cf, std::string_view key) const {
+    return options_.shared_write != nullptr && options_.shared_write(cf, key);
+  }
+
   void RestartReplicaAssignment() {
     events::PartitionListPtr list(rd_kafka_topic_partition_list_new(options_.partitions));
     {
       absl::MutexLock lock(&mu_);
       for (int32_t p = 0; p < options_.partitions; ++p) {
-        rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = applied_[p];
+        rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = Position(p);
       }
     }
     rd_kafka_assign(replica_.get(), list.get());
@@ -1224,6 +1462,18 @@ class Node::Impl {
   std::vector<bool> active_ ABSL_GUARDED_BY(mu_);
   std::vector<std::optional<Owner>> owners_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> applied_ ABSL_GUARDED_BY(mu_);
+  // cluster.standbys: the next offset whose shared writes and claims are applied (>= applied_),
+  // the partitions kept in full (replica thread's), those to keep (the group thread's choice,
+  // taken on by the replica thread when full_changed_), the applied offset from which a
+  // partition newly kept in full serves reads, and each partition's placement last computed.
+  std::vector<int64_t> shared_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> full_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> want_full_ ABSL_GUARDED_BY(mu_);
+  bool full_changed_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<int64_t> serving_from_ ABSL_GUARDED_BY(mu_);
+  std::vector<PartitionPlacement> placement_ ABSL_GUARDED_BY(mu_);
+  bool placement_due_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time next_placement_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::vector<int64_t> end_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> start_end_ ABSL_GUARDED_BY(mu_);
   // The applied offsets when the node started (the replay's starting point).
@@ -1273,6 +1523,13 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options, store::St
   if (!options.route_of_write || !options.topic_name) {
     return absl::InvalidArgumentError("cluster: route_of_write and topic_name are required");
   }
+  if (options.standbys < -1) {
+    return absl::InvalidArgumentError(
+        "cluster.standbys: must be -1 (every instance) or at least 0");
+  }
+  if (options.standbys >= 0 && !options.shared_write) {
+    return absl::InvalidArgumentError("cluster: shared_write is required with standbys");
+  }
   if (options.group_id.empty()) options.group_id = absl::StrCat(options.topic_prefix, "consentd");
   auto impl = std::make_unique<Impl>(std::move(options), store, clock);
   RETURN_IF_ERROR(impl->Init());
@@ -1298,6 +1555,8 @@ std::vector<Node::PartitionStatus> Node::Status() const { return impl_->Status()
 Node::Stats Node::stats() const { return impl_->stats(); }
 bool Node::CaughtUp() const { return impl_->CaughtUp(); }
 int64_t Node::ReplicaLag() const { return impl_->ReplicaLag(); }
+int Node::standbys() const { return impl_->standbys(); }
+bool Node::Replicates(int32_t partition) const { return impl_->Replicates(partition); }
 double Node::ReplayProgress() const { return impl_->ReplayProgress(); }
 absl::StatusOr<uint64_t> Node::Admit(const std::vector<store::StagedOp>& ops) {
   return impl_->Admit(ops);

@@ -79,6 +79,17 @@ struct NodeOptions {
   std::function<std::optional<std::string>(store::Cf, std::string_view)> route_of_write;
   // The events topic of an outbox record ("<prefix>consent.changes.v1", ...). Required.
   std::function<std::string(storage::v1::Topic)> topic_name;
+  // How many instances besides its owner keep each partition in full (its standbys), chosen as
+  // the instances the range assignor would give it to next (placement.h). -1 (the default):
+  // every instance keeps every partition. With a count, every instance still applies the
+  // `shared_write`s of every partition (what Check, the catalog and reports read), and the
+  // history and the rest only of the partitions it keeps in full; reads of the others' history
+  // are forwarded (Replicates). An owner that was not a standby replays the partition from where
+  // it last kept it before it takes writes.
+  int standbys = -1;
+  // True for a staged write every instance applies (cluster.standbys): ledger::IsSharedWrite.
+  // Required when standbys >= 0.
+  std::function<bool(store::Cf, std::string_view key)> shared_write;
   // Called on the replica thread after writes of other instances were applied, with the column
   // families they touched (the ledger reloads its catalog cache).
   std::function<void(const std::vector<store::Cf>&)> on_replicated;
@@ -102,6 +113,10 @@ class Node final : public store::DurableSink {
     bool owned_here = false;     // claimed and replayed: writes accepted here
     int64_t applied = 0;         // next changelog offset this replica applies
     int64_t end = -1;            // the partition's end offset last seen (-1: not yet)
+    // Kept in full here and replayed: its history is read here (Replicates).
+    bool replicated_here = false;
+    // Its standbys as last placed (empty when every instance keeps every partition).
+    std::vector<std::string> standbys;
   };
   struct Stats {
     uint64_t ownership_changes = 0;  // partitions this instance gained or lost
@@ -127,12 +142,19 @@ class Node final : public store::DurableSink {
 
   int32_t partitions() const;
   const std::string& node_id() const;
+  // NodeOptions::standbys (-1: every instance keeps every partition).
+  int standbys() const;
   // The partition of a route key.
   int32_t PartitionOf(std::string_view route_key) const;
   // True when this instance has claimed `partition` and replayed it: it accepts its writes.
   bool Owns(int32_t partition) const;
   // The latest owner of `partition` known here (nullopt before any claim was read).
   std::optional<Owner> OwnerOf(int32_t partition) const;
+  // True when this instance keeps `partition` in full and has replayed it (always with
+  // standbys -1, once caught up at start): reads of its targets' history are answered here;
+  // otherwise they go to its owner. The shared writes (states) of every partition are here
+  // either way.
+  bool Replicates(int32_t partition) const;
   std::vector<PartitionStatus> Status() const;
   Stats stats() const;
   // True once the replica has read every partition to the end it had when the node started.

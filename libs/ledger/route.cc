@@ -45,6 +45,21 @@ std::string RouteKey(std::string_view tenant, const v1::TargetRef& target) {
 
 std::string TenantRouteKey(std::string_view tenant) { return std::string(tenant); }
 
+bool IsSharedWrite(store::Cf cf, std::string_view key) {
+  switch (cf) {
+    case store::Cf::kSubjects:
+    case store::Cf::kContacts:
+    case store::Cf::kCatalog:
+    case store::Cf::kReports:
+      return true;
+    case store::Cf::kRights:
+      // "e" \0 tenant \0 subject: an erasure stub.
+      return key.size() > 1 && key[0] == 'e' && key[1] == '\0';
+    default:
+      return false;
+  }
+}
+
 std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
   switch (cf) {
     case store::Cf::kSubjects: {

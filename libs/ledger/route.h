@@ -27,6 +27,13 @@ std::string TenantRouteKey(std::string_view tenant);
 // proofs, offboarding jobs): they travel with the mutation's other writes.
 std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key);
 
+// Cluster mode with standbys (cluster.standbys): true for a staged write every instance applies
+// from every partition, kept in full or not: the states (subjects, contact points) and erasure
+// stubs that Check, GetSubjectState, GetContactPointState and GetErasure read, the catalog, and
+// the report aggregates (tenant-wide). Everything else (history, idempotency, due entries, keys,
+// intents, ...) is applied only where its partition is kept in full.
+bool IsSharedWrite(store::Cf cf, std::string_view key);
+
 // Cluster mode's filter for background work over the stored keys of `cf` (ledger.h KeyFilter:
 // the sweeper, link intent recovery): a key whose route key `owns` says is in a partition owned
 // here. A key that routes nowhere (corrupt) passes too, so that a walk that decodes its keys

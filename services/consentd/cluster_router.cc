@@ -49,7 +49,9 @@ ClusterRouter::ClusterRouter(cluster::Node& node, const ledger::Ledger& ledger,
     : node_(node), ledger_(ledger), options_(std::move(options)) {
   forwarded_ = &prometheus::BuildCounter()
                     .Name("assent_cluster_forwarded_total")
-                    .Help("Writes this instance forwarded to their partition's owner.")
+                    .Help(
+                        "Calls this instance forwarded to their partition's owner (writes, and "
+                        "reads of history it does not keep with cluster.standbys).")
                     .Register(registry)
                     .Add({});
   auto& retries = prometheus::BuildCounter()
@@ -70,6 +72,9 @@ ClusterRouter::ClusterRouter(cluster::Node& node, const ledger::Ledger& ledger,
     return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
   };
   owned_ = gauge("assent_cluster_partitions_owned", "Partitions this instance owns.");
+  kept_ = gauge("assent_cluster_partitions_kept",
+                "Partitions this instance keeps in full and has replayed (owned or standby); all "
+                "of them with cluster.standbys -1.");
   replica_lag_ = gauge("assent_cluster_replica_lag_records",
                        "Changelog records not yet applied to this instance's replica.");
   replay_ratio_ = gauge("assent_cluster_replay_ratio",
@@ -235,6 +240,21 @@ void ClusterRouter::RetryLater(std::shared_ptr<Attempt> attempt) {
   ShuttingDown(*attempt);
 }
 
+absl::StatusOr<std::shared_ptr<grpc::GenericStub>> ClusterRouter::OwnerStub(int32_t partition) {
+  std::optional<cluster::Node::Owner> owner = node_.OwnerOf(partition);
+  if (!owner.has_value() || owner->node_id == node_.node_id()) {
+    // No owner yet, or this instance is claiming it and replaying.
+    return absl::UnavailableError(absl::StrCat("no instance serves partition ", partition,
+                                               " yet (ownership is moving); retry"));
+  }
+  std::shared_ptr<grpc::GenericStub> stub = Stub(owner->address);
+  if (stub == nullptr) {
+    return absl::UnavailableError("cannot dial the partition's owner (see the log)");
+  }
+  forwarded_->Increment();
+  return stub;
+}
+
 std::shared_ptr<grpc::GenericStub> ClusterRouter::Stub(const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto it = stubs_.find(address);
@@ -254,11 +274,14 @@ std::shared_ptr<grpc::GenericStub> ClusterRouter::Stub(const std::string& addres
 void ClusterRouter::UpdateGauges() {
   last_gauges_ = absl::Now();
   int owned = 0;
+  int kept = 0;
   for (const cluster::Node::PartitionStatus& p : node_.Status()) {
     partition_owned_->Add({{"partition", absl::StrCat(p.partition)}}).Set(p.owned_here ? 1 : 0);
     owned += p.owned_here ? 1 : 0;
+    kept += p.replicated_here ? 1 : 0;
   }
   owned_->Set(owned);
+  kept_->Set(kept);
   replica_lag_->Set(static_cast<double>(node_.ReplicaLag()));
   replay_ratio_->Set(node_.ReplayProgress());
   const cluster::Node::Stats stats = node_.stats();

@@ -74,6 +74,11 @@ class ClusterRouter {
              absl::Time deadline,
              absl::AnyInvocable<void(const grpc::Status&, grpc::ByteBuffer*)> done);
 
+  // For a streamed call (ExportSubject) forwarded to `partition`'s owner: the owner's stub, counted
+  // as a forwarded request. UNAVAILABLE while the partition has no owner that answers (ownership
+  // moving: the caller retries); no retries here.
+  absl::StatusOr<std::shared_ptr<grpc::GenericStub>> OwnerStub(int32_t partition);
+
  private:
   struct Attempt;
   void Try(std::shared_ptr<Attempt> attempt);
@@ -94,6 +99,7 @@ class ClusterRouter {
   prometheus::Counter* forward_failures_;
   prometheus::Family<prometheus::Gauge>* partition_owned_;
   prometheus::Gauge* owned_;
+  prometheus::Gauge* kept_;
   prometheus::Gauge* replica_lag_;
   prometheus::Gauge* replay_ratio_;
   prometheus::Counter* ownership_changes_;

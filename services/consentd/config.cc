@@ -349,6 +349,9 @@ const std::vector<Option>& Options() {
                &Config::cluster_forward_timeout, absl::Milliseconds(100)),
       Int("cluster.min_insync_replicas", "min.insync.replicas of the changelog topic",
           &Config::cluster_min_insync_replicas, 1, 100),
+      Int("cluster.standbys",
+          "instances besides its owner that keep each partition in full (-1: every instance)",
+          &Config::cluster_standbys, -1, 100),
   };
   return *options;
 }

@@ -184,6 +184,11 @@ struct Config {
   absl::Duration cluster_forward_timeout = absl::Seconds(15);
   // min.insync.replicas of the changelog topic when created. Default 2.
   int64_t cluster_min_insync_replicas = 2;
+  // How many instances besides its owner keep each partition's history in full (its standbys,
+  // the instances the range assignor gives it to next); every instance still keeps every
+  // partition's states, so Check is answered anywhere, and forwards reads of history it does not
+  // keep. Default -1: every instance keeps everything (docs/SCALING.md, "Standbys").
+  int64_t cluster_standbys = -1;
 };
 
 // Loads the configuration. `argv` are the process arguments (flags "--key value" or

@@ -4,8 +4,12 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "consentd/cluster_router.h"
 #include "ledger/export.h"
+#include "ledger/route.h"
 #include "rpc/status.h"
 #include "spdlog/spdlog.h"
 
@@ -90,6 +94,130 @@ class ExportReactor final : public grpc::ServerWriteReactor<v1::ExportChunk> {
   bool trailer_sent_ = false;
 };
 
+// Cluster mode with standbys (cluster.standbys): the export of a subject whose partition this
+// instance does not keep in full, streamed from the partition's owner (the same call, with the
+// caller's principal forwarded) under the same flow control: the owner's next chunk is read only
+// once the previous one was taken by this call's transport. The owner's status is the answer;
+// an owner that does not keep the partition any more answers UNAVAILABLE (retry).
+class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportChunk> {
+ public:
+  ForwardedExportReactor(Finisher finisher, std::shared_ptr<grpc::GenericStub> stub,
+                         const v1::ExportSubjectRequest& request, const std::string& principal,
+                         std::chrono::system_clock::time_point deadline)
+      : finisher_(std::move(finisher)), stub_(std::move(stub)), client_(*this) {
+    context_.AddMetadata(kForwardedPrincipalHeader, principal);
+    context_.set_deadline(deadline);
+    request_ = ToByteBuffer(request);
+    stub_->PrepareBidiStreamingCall(&context_, "/assent.v1.ExportService/ExportSubject",
+                                    grpc::StubOptions(), &client_);
+    client_.StartWriteLast(&request_, grpc::WriteOptions());
+    client_.StartRead(&incoming_);
+    client_.StartCall();
+  }
+
+  // The call's transport took a chunk: read the owner's next one.
+  void OnWriteDone(bool ok) override {
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      finish = std::move(owner_status_);
+    }
+    if (finish.has_value()) {
+      FinishOnce(*finish);
+    } else if (ok) {
+      client_.StartRead(&incoming_);
+    } else {
+      context_.TryCancel();  // the caller went away; the owner's call ends, then this one
+    }
+  }
+  void OnCancel() override { context_.TryCancel(); }
+  void OnDone() override { Done(/*server=*/true); }
+
+ private:
+  class Client final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    explicit Client(ForwardedExportReactor& outer) : outer_(outer) {}
+    void OnReadDone(bool ok) override { outer_.OnOwnerChunk(ok); }
+    void OnDone(const grpc::Status& status) override { outer_.OnOwnerDone(status); }
+
+   private:
+    ForwardedExportReactor& outer_;
+  };
+
+  void OnOwnerChunk(bool ok) {
+    if (!ok) return;  // the owner's stream ended: its status follows (OnOwnerDone)
+    chunk_.Clear();
+    if (!FromByteBuffer(&incoming_, &chunk_)) {
+      {
+        absl::MutexLock lock(&mu_);
+        unparsable_ = true;
+      }
+      context_.TryCancel();
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = true;
+    }
+    StartWrite(&chunk_);
+  }
+
+  void OnOwnerDone(const grpc::Status& status) {
+    grpc::Status answer = status;
+    bool now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (unparsable_) {
+        answer = grpc::Status(grpc::StatusCode::INTERNAL, "the owner's export does not parse");
+      }
+      // A chunk still being written is sent first; the status goes after it.
+      if (writing_) {
+        owner_status_ = answer;
+      } else {
+        now = true;
+      }
+    }
+    if (now) FinishOnce(answer);
+    Done(/*server=*/false);
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(finisher_.Record(rpc::FromGrpcStatus(status)));
+  }
+
+  // Deletes the reactor once both calls are over (the owner's call uses its members).
+  void Done(bool server) {
+    bool both = false;
+    {
+      absl::MutexLock lock(&mu_);
+      (server ? server_done_ : owner_done_) = true;
+      both = server_done_ && owner_done_;
+    }
+    if (both) delete this;
+  }
+
+  Finisher finisher_;
+  std::shared_ptr<grpc::GenericStub> stub_;
+  grpc::ClientContext context_;
+  Client client_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer incoming_;
+  v1::ExportChunk chunk_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool unparsable_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool server_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool owner_done_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> owner_status_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 ExportService::ExportService(ledger::Ledger& ledger, CallGuard& guard, ServiceMetrics* metrics)
@@ -105,8 +233,29 @@ grpc::ServerWriteReactor<v1::ExportChunk>* ExportService::ExportSubject(
   if (std::optional<absl::Status> bad = rpc::ParseError(*request)) [[unlikely]] {
     return new RefusedReactor(finisher, *bad);
   }
+  ClusterRouter* router = guard_.router();
+  const bool forwarded = router != nullptr && ForwardedPrincipal(ctx).has_value();
+  if (forwarded) ctx->AddTrailingMetadata(kServedByTrailer, router->node().node_id());
   absl::StatusOr<ledger::Caller> caller = guard_.Admit(ctx, rule, request->tenant());
   if (!caller.ok()) return new RefusedReactor(finisher, caller.status());
+  if (router != nullptr && !request->tenant().empty() && !request->subject_id().empty()) {
+    v1::TargetRef target;
+    target.set_subject_id(request->subject_id());
+    const int32_t partition =
+        router->node().PartitionOf(ledger::RouteKey(request->tenant(), target));
+    if (!router->node().Replicates(partition)) {
+      if (forwarded) {
+        ctx->AddTrailingMetadata(kNotOwnerTrailer, "1");
+        return new RefusedReactor(
+            finisher, absl::UnavailableError(absl::StrCat("this instance does not keep partition ",
+                                                          partition, "; retry")));
+      }
+      absl::StatusOr<std::shared_ptr<grpc::GenericStub>> owner = router->OwnerStub(partition);
+      if (!owner.ok()) return new RefusedReactor(finisher, owner.status());
+      return new ForwardedExportReactor(finisher, *std::move(owner), *request, caller->principal,
+                                        ctx->deadline());
+    }
+  }
   absl::StatusOr<std::unique_ptr<ledger::SubjectExport>> exporter = ledger_.ExportSubject(*request);
   if (!exporter.ok()) return new RefusedReactor(finisher, exporter.status());
   spdlog::debug("msg=\"subject export\" tenant={} subject={} records={}", request->tenant(),

@@ -84,6 +84,8 @@ absl::StatusOr<cluster::NodeOptions> ClusterNodeOptions(const Config& config) {
   options.transaction_timeout = config.cluster_transaction_timeout;
   options.commit_timeout = config.cluster_commit_timeout;
   options.route_of_write = &ledger::RouteOfWrite;
+  options.standbys = static_cast<int>(config.cluster_standbys);
+  options.shared_write = &ledger::IsSharedWrite;
   return options;
 }
 

@@ -229,6 +229,17 @@ std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::EraseSubject
 std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::SetLegalHoldRequest& r) {
   return SubjectRoute(r.tenant(), r.subject_id());
 }
+// Reads of a target's history, which an instance keeps only for the partitions it keeps in full
+// (cluster.standbys): where they are answered.
+std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::ListHistoryRequest& r) {
+  return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::VerifyHistoryRequest& r) {
+  return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
+}
+std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::GetReceiptRequest& r) {
+  return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
+}
 std::optional<std::string> CatalogRoute(std::string_view tenant) {
   if (tenant.empty()) return std::nullopt;
   return ledger::TenantRouteKey(tenant);
@@ -392,15 +403,39 @@ grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const Request&
   return reactor;
 }
 
-// A read: answered on the calling thread.
+// A read: answered on the calling thread, from the local replica.
+//
+// Cluster mode with standbys (cluster.standbys): a read with a route (a target's history) whose
+// partition this instance does not keep in full is forwarded to the partition's owner, like a
+// write; an owner that no longer keeps it tells the entry to retry (kNotOwnerTrailer).
 template <typename Request, typename Response, typename Run>
 grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, const Request& request,
                                Response* response, Call call, Run run) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  ClusterRouter* router = call.guard.router();
+  const bool forwarded = router != nullptr && ForwardedPrincipal(ctx).has_value();
+  if (forwarded) ctx->AddTrailingMetadata(kServedByTrailer, router->node().node_id());
   absl::StatusOr<ledger::Caller> caller = call.Admit(ctx, request);
   if (!caller.ok()) {
     call.Finish(reactor, caller.status());
     return reactor;
+  }
+  if (router != nullptr) {
+    if (std::optional<std::string> route = RouteOf(router->ledger(), request)) {
+      const int32_t partition = router->node().PartitionOf(*route);
+      if (!router->node().Replicates(partition)) {
+        if (forwarded) {
+          ctx->AddTrailingMetadata(kNotOwnerTrailer, "1");
+          call.Finish(reactor,
+                      absl::UnavailableError(absl::StrCat("this instance does not keep partition ",
+                                                          partition, "; retry")));
+          return reactor;
+        }
+        Forward(Routing{router, partition, false, caller->principal}, ctx, request, response, call,
+                reactor);
+        return reactor;
+      }
+    }
   }
   absl::StatusOr<Response> result = run(*caller);
   if (result.ok()) *response = *std::move(result);
@@ -844,7 +879,10 @@ grpc::ServerUnaryReactor* AdminService::GetClusterStatus(grpc::CallbackServerCon
                   partition->set_owned_here(p.owned_here);
                   partition->set_applied_offset(p.applied);
                   partition->set_end_offset(p.end);
+                  partition->set_replicated_here(p.replicated_here);
+                  for (const std::string& node : p.standbys) partition->add_standbys(node);
                 }
+                out.set_standbys(cluster_->standbys());
                 out.set_replica_lag_records(cluster_->ReplicaLag());
                 out.set_caught_up(cluster_->CaughtUp());
                 out.set_replay_ratio(cluster_->ReplayProgress());

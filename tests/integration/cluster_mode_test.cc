@@ -29,6 +29,7 @@
 #include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/events.pb.h"
+#include "assent/v1/export.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "cluster/partition.h"
 #include "common/time_util.h"
@@ -171,7 +172,9 @@ class ClusterModeTest : public ::testing::Test {
                               "--contact-key-secret-file",
                               secret_->Sub("contact.secret"),
                               "--erasure-log-file",
-                              ErasureLogPath(*instance)});
+                              ErasureLogPath(*instance),
+                              "--cluster-standbys",
+                              absl::StrCat(standbys_)});
     instance->admin = v1::AdminService::NewStub(instance->process->channel());
     instance->alive = true;
     std::lock_guard<std::mutex> lock(instances_mu_);  // the load threads read the list
@@ -335,6 +338,55 @@ class ClusterModeTest : public ::testing::Test {
     i.alive = false;
   }
 
+  // The live instance that owns the most of `owners`' partitions (the busiest: load is spread
+  // evenly over subjects), and those partitions.
+  Instance* BusiestOwner(const std::map<int32_t, std::string>& owners, std::set<int32_t>& owned) {
+    std::map<std::string, std::set<int32_t>> by_owner;
+    for (const auto& [p, owner] : owners) by_owner[owner].insert(p);
+    auto busiest = std::max_element(by_owner.begin(), by_owner.end(), [](auto& a, auto& b) {
+      return a.second.size() < b.second.size();
+    });
+    if (busiest == by_owner.end()) return nullptr;
+    for (Instance* i : Alive()) {
+      if (i->node_id == busiest->first) {
+        owned = busiest->second;
+        return i;
+      }
+    }
+    return nullptr;
+  }
+
+  // The time from `killed` until writes to every one of `partitions` succeeded again (nullopt
+  // when some did not within 30 s).
+  std::optional<absl::Duration> AwaitRecovery(absl::Time killed,
+                                              const std::set<int32_t>& partitions) {
+    std::map<int32_t, absl::Duration> recovered;
+    testing::WaitFor(
+        [&] {
+          recovered = RecoveryTimes(killed, partitions);
+          return recovered.size() == partitions.size();
+        },
+        absl::Seconds(30));
+    if (recovered.size() != partitions.size()) return std::nullopt;
+    absl::Duration worst;
+    for (const auto& [p, d] : recovered) worst = std::max(worst, d);
+    return worst;
+  }
+
+  // Waits until instance `i` owns a partition (it has joined the group and claimed).
+  bool AwaitOwnsAPartition(Instance& i, absl::Duration timeout) {
+    return testing::WaitFor(
+        [&] {
+          absl::StatusOr<v1::ClusterStatus> status = Status(i);
+          if (!status.ok()) return false;
+          for (const v1::ClusterPartition& p : status->partitions()) {
+            if (p.owned_here()) return true;
+          }
+          return false;
+        },
+        timeout);
+  }
+
   // For each partition: the time from `since` until a write sent after `since` first succeeded
   // (a write the killed owner committed just before it died, answered after `since`, does not
   // count).
@@ -465,6 +517,8 @@ class ClusterModeTest : public ::testing::Test {
   static KafkaCluster* kafka_;
   static bool kafka_started_;
   std::string prefix_;
+  // cluster.standbys of the instances started (-1: every instance keeps every partition).
+  int standbys_ = -1;
   std::unique_ptr<TempDir> secret_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::mutex instances_mu_;
@@ -491,16 +545,8 @@ TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {
   for (int k = 0; k < kills; ++k) {
     std::map<int32_t, std::string> owners = AwaitOwnership();
     ASSERT_FALSE(owners.empty()) << "no stable ownership before kill " << k;
-    // The owner of the most partitions (the busiest: load is spread evenly over subjects).
-    std::map<std::string, std::set<int32_t>> by_owner;
-    for (const auto& [p, owner] : owners) by_owner[owner].insert(p);
-    auto busiest = std::max_element(by_owner.begin(), by_owner.end(), [](auto& a, auto& b) {
-      return a.second.size() < b.second.size();
-    });
-    Instance* victim = nullptr;
-    for (Instance* i : Alive()) {
-      if (i->node_id == busiest->first) victim = i;
-    }
+    std::set<int32_t> moved;
+    Instance* victim = BusiestOwner(owners, moved);
     ASSERT_NE(victim, nullptr);
     const uint64_t acked_before = [&] {
       std::lock_guard<std::mutex> lock(log_.mu);
@@ -509,20 +555,11 @@ TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {
     const absl::Time killed = absl::Now();
     KillInstance(*victim);
     // Writes to the moved partitions fail (or wait) only until a survivor owns them.
-    std::map<int32_t, absl::Duration> recovered;
-    testing::WaitFor(
-        [&] {
-          recovered = RecoveryTimes(killed, busiest->second);
-          return recovered.size() == busiest->second.size();
-        },
-        absl::Seconds(30));
-    ASSERT_EQ(recovered.size(), busiest->second.size()) << "writes did not resume within 30 s";
-    absl::Duration worst;
-    for (const auto& [p, d] : recovered) worst = std::max(worst, d);
-    failovers.push_back(absl::ToDoubleSeconds(worst));
+    std::optional<absl::Duration> worst = AwaitRecovery(killed, moved);
+    ASSERT_TRUE(worst.has_value()) << "writes did not resume within 30 s";
+    failovers.push_back(absl::ToDoubleSeconds(*worst));
     std::printf("[cluster] kill %d of %s (%zu partitions): writes to them resumed after %.2f s\n",
-                k + 1, victim->node_id.c_str(), busiest->second.size(),
-                absl::ToDoubleSeconds(worst));
+                k + 1, victim->node_id.c_str(), moved.size(), absl::ToDoubleSeconds(*worst));
     {
       std::lock_guard<std::mutex> lock(log_.mu);
       EXPECT_GT(log_.acknowledged, acked_before);
@@ -532,16 +569,7 @@ TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {
     // rebalance to it).
     if (k + 1 < kills) {
       Instance& added = StartInstance(next_index++);
-      ASSERT_TRUE(testing::WaitFor(
-          [&] {
-            absl::StatusOr<v1::ClusterStatus> status = Status(added);
-            if (!status.ok()) return false;
-            for (const v1::ClusterPartition& p : status->partitions()) {
-              if (p.owned_here()) return true;
-            }
-            return false;
-          },
-          absl::Seconds(60)))
+      ASSERT_TRUE(AwaitOwnsAPartition(added, absl::Seconds(60)))
           << added.node_id << " took no partition";
     }
   }
@@ -687,18 +715,9 @@ TEST_F(ClusterModeTest, FourthInstanceTakesPartitions) {
     std::lock_guard<std::mutex> lock(log_.mu);
     failed_before = log_.failed;
   }
-  StartInstance(4);
+  Instance& fourth = StartInstance(4);
   // n4 joins the group once its replica has caught up; then the partitions are spread anew.
-  testing::WaitFor(
-      [&] {
-        absl::StatusOr<v1::ClusterStatus> status = Status(*instances_.back());
-        if (!status.ok()) return false;
-        for (const v1::ClusterPartition& p : status->partitions()) {
-          if (p.owned_here()) return true;
-        }
-        return false;
-      },
-      absl::Seconds(40));
+  (void)AwaitOwnsAPartition(fourth, absl::Seconds(40));
   std::map<int32_t, std::string> owners = AwaitOwnership();
   ASSERT_FALSE(owners.empty());
   int owned_by_fourth = 0;
@@ -712,6 +731,159 @@ TEST_F(ClusterModeTest, FourthInstanceTakesPartitions) {
       owned_by_fourth, static_cast<unsigned long long>(log_.failed - failed_before));
   // A handover answers UNAVAILABLE only when a call waited longer than cluster.forward_timeout.
   EXPECT_EQ(log_.failed, failed_before);
+  VerifyConsistent(subjects);
+}
+
+// cluster.standbys 1: each partition is kept in full by its owner and one standby, the instance
+// the range assignor gives it to next; the others keep only its states. Reads of a subject's
+// history (ListHistory, VerifyHistory, ExportSubject) through an instance that does not keep it
+// are answered by the owner. Killing the busiest owner under load moves each of its partitions to
+// its standby (no replay from the changelog's start), and a fourth instance replays the
+// partitions it will own before it joins; afterwards every acknowledged write is there, through
+// every instance.
+TEST_F(ClusterModeTest, StandbysKeepThePartitionsTheAssignorMovesAndServeTheirHistory) {
+  standbys_ = 1;
+  for (int i = 1; i <= 3; ++i) StartInstance(i);
+  ASSERT_FALSE(AwaitOwnership().empty());
+  // Placed once the group settles: every partition kept in full by its owner and one standby
+  // (the range assignor makes a middle instance the standby of both its neighbours' partitions,
+  // so the copies are not spread evenly), every instance agreeing on the placement.
+  std::map<std::string, v1::ClusterStatus> placed;
+  auto await_placed = [&](size_t instances) {
+    return testing::WaitFor(
+        [&] {
+          placed.clear();
+          int copies = 0;
+          std::optional<std::vector<std::string>> agreed;
+          for (Instance* i : Alive()) {
+            absl::StatusOr<v1::ClusterStatus> status = Status(*i);
+            if (!status.ok() || status->standbys() != 1) return false;
+            std::vector<std::string> placement;
+            for (const v1::ClusterPartition& p : status->partitions()) {
+              if (p.standbys_size() != 1 || p.standbys(0) == p.owner()) return false;
+              const bool keeps = p.owner() == i->node_id || p.standbys(0) == i->node_id;
+              if (p.replicated_here() != keeps) return false;
+              copies += keeps ? 1 : 0;
+              placement.push_back(p.owner() + "+" + p.standbys(0));
+            }
+            if (agreed.has_value() && placement != *agreed) return false;
+            agreed = placement;
+            placed[i->node_id] = *status;
+          }
+          return placed.size() == instances && copies == 2 * kPartitions;
+        },
+        absl::Seconds(60));
+  };
+  ASSERT_TRUE(await_placed(3)) << "standbys not placed";
+  SeedCatalog();
+  const std::vector<std::string> subjects = Subjects(48);
+  StartLoad(subjects, 12);
+  absl::SleepFor(absl::Seconds(3));
+
+  // A subject whose partition the entry instance does not keep: its history comes from the owner.
+  Instance* outsider = nullptr;
+  std::string subject;
+  for (const std::string& s : subjects) {
+    for (Instance* i : Alive()) {
+      if (!placed[i->node_id].partitions(PartitionOfSubject(s)).replicated_here()) {
+        outsider = i;
+        subject = s;
+      }
+    }
+  }
+  ASSERT_NE(outsider, nullptr);
+  const std::string owner =
+      placed[outsider->node_id].partitions(PartitionOfSubject(subject)).owner();
+  Instance* owner_instance = nullptr;
+  for (Instance* i : Alive()) {
+    if (i->node_id == owner) owner_instance = i;
+  }
+  ASSERT_NE(owner_instance, nullptr);
+  StopLoad();
+  // More history for it, written through the outsider (forwarded to the owner).
+  auto outsider_stub = v1::ConsentService::NewStub(outsider->process->channel());
+  for (int k = 0; k < 6; ++k) {
+    v1::RecordDecisionsRequest request;
+    request.set_tenant(kTenant);
+    request.mutable_target()->set_subject_id(subject);
+    request.set_source("cluster-test");
+    request.set_actor("standbys");
+    v1::DecisionInput* d = request.add_decisions();
+    d->set_purpose_id(kPurpose);
+    d->set_channel(v1::EMAIL);
+    d->set_state(k % 2 == 0 ? v1::GRANTED : v1::WITHDRAWN);
+    v1::RecordDecisionsResponse response;
+    grpc::Status s = outsider_stub->RecordDecisions(Context().get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    std::lock_guard<std::mutex> lock(log_.mu);
+    log_.acked[subject] = std::max(log_.acked[subject], response.sequence());
+  }
+  std::map<uint64_t, std::string> through_outsider = History(*outsider, subject);
+  ASSERT_FALSE(through_outsider.empty()) << subject << " through " << outsider->node_id;
+  EXPECT_EQ(through_outsider, History(*owner_instance, subject));
+  auto export_through = [&](Instance& i, std::vector<v1::ExportChunk>& chunks) {
+    auto stub = v1::ExportService::NewStub(i.process->channel());
+    v1::ExportSubjectRequest request;
+    request.set_tenant(kTenant);
+    request.set_subject_id(subject);
+    request.set_page_size(2);  // several chunks, each read from the owner under flow control
+    auto ctx = Context();
+    auto reader = stub->ExportSubject(ctx.get(), request);
+    v1::ExportChunk chunk;
+    while (reader->Read(&chunk)) chunks.push_back(chunk);
+    return reader->Finish();
+  };
+  std::vector<v1::ExportChunk> exported;
+  grpc::Status export_status = export_through(*outsider, exported);
+  ASSERT_TRUE(export_status.ok()) << export_status.error_message();
+  ASSERT_GE(exported.size(), 5u);
+  EXPECT_TRUE(exported.front().has_header());
+  EXPECT_TRUE(exported.back().has_trailer());
+  size_t exported_records = 0;
+  for (const v1::ExportChunk& c : exported) exported_records += c.history().records_size();
+  EXPECT_EQ(exported_records, through_outsider.size());
+  std::printf("[cluster] %s through %s (not kept there): %zu history records, %zu export chunks\n",
+              subject.c_str(), outsider->node_id.c_str(), through_outsider.size(), exported.size());
+
+  // Kill the owner of the most partitions: each goes to the instance placed as its standby.
+  StartLoad(subjects, 12);
+  absl::SleepFor(absl::Seconds(1));
+  std::map<int32_t, std::string> owners = AwaitOwnership();
+  ASSERT_FALSE(owners.empty());
+  std::set<int32_t> moved;
+  Instance* victim = BusiestOwner(owners, moved);
+  ASSERT_NE(victim, nullptr);
+  std::map<int32_t, std::string> standby_of;
+  for (int32_t p : moved) standby_of[p] = placed[victim->node_id].partitions(p).standbys(0);
+  const absl::Time killed = absl::Now();
+  KillInstance(*victim);
+  std::optional<absl::Duration> worst = AwaitRecovery(killed, moved);
+  ASSERT_TRUE(worst.has_value()) << "writes did not resume within 30 s";
+  std::printf(
+      "[cluster] kill of %s with standbys 1: writes to its %zu partitions resumed after "
+      "%.2f s\n",
+      victim->node_id.c_str(), moved.size(), absl::ToDoubleSeconds(*worst));
+  owners = AwaitOwnership();
+  ASSERT_FALSE(owners.empty());
+  for (const auto& [p, standby] : standby_of) {
+    EXPECT_EQ(owners[p], standby) << "partition " << p << " went to an instance that was not its "
+                                  << "standby";
+  }
+  // Two instances left: each keeps everything.
+  ASSERT_TRUE(await_placed(2)) << "standbys not placed again";
+
+  // A fourth instance replays the partitions it will own, then joins.
+  Instance& added = StartInstance(4);
+  ASSERT_TRUE(AwaitOwnsAPartition(added, absl::Seconds(60))) << "n4 took no partition";
+  ASSERT_TRUE(await_placed(3)) << "standbys not placed with n4";
+  EXPECT_TRUE(absl::StrContains(added.process->log(),
+                                "replaying the partitions this instance will own before joining"));
+  absl::SleepFor(absl::Seconds(1));
+  StopLoad();
+  std::printf("[cluster] standbys 1: %llu writes acknowledged, %llu failed\n",
+              static_cast<unsigned long long>(log_.acknowledged),
+              static_cast<unsigned long long>(log_.failed));
+  // Through every instance, the history of every subject (forwarded where not kept).
   VerifyConsistent(subjects);
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "cluster/partition.h"
+#include "cluster/placement.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/due.h"
@@ -46,6 +47,129 @@ TEST(PartitionTest, AgreesWithLibrdkafkaMurmur2) {
     EXPECT_EQ(cluster::PartitionOf(key, 6),
               rd_kafka_msg_partitioner_murmur2(nullptr, key, strlen(key), 6, nullptr, nullptr));
   }
+}
+
+// The range assignor's layout (librdkafka's rd_kafka_range_assignor_assign_cb): contiguous
+// ranges, the first partitions % members members one partition more; members beyond the
+// partitions get none.
+TEST(PlacementTest, RangeOwnerLaysPartitionsOutAsTheRangeAssignorDoes) {
+  auto layout = [](int32_t partitions, int members) {
+    std::vector<int> out;
+    for (int32_t p = 0; p < partitions; ++p)
+      out.push_back(cluster::RangeOwner(p, partitions, members));
+    return out;
+  };
+  EXPECT_THAT(layout(3, 2), ElementsAre(0, 0, 1));
+  EXPECT_THAT(layout(6, 3), ElementsAre(0, 0, 1, 1, 2, 2));
+  EXPECT_THAT(layout(6, 4), ElementsAre(0, 0, 1, 1, 2, 3));
+  EXPECT_THAT(layout(7, 3), ElementsAre(0, 0, 0, 1, 1, 2, 2));
+  EXPECT_THAT(layout(2, 3), ElementsAre(0, 1));
+  EXPECT_THAT(layout(5, 1), ElementsAre(0, 0, 0, 0, 0));
+}
+
+std::vector<cluster::GroupMember> Members(const std::vector<std::string>& nodes) {
+  std::vector<cluster::GroupMember> out;
+  // Listed in another order than the member ids sort: the assignor's order is the ids'.
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    out.push_back({"consentd-" + *it + "-5b1f", *it});
+  }
+  return out;
+}
+
+// The owner of `partition` once the nodes in `gone` left (the range assignor over the rest).
+std::string OwnerWithout(std::vector<std::string> nodes, const std::vector<std::string>& gone,
+                         int32_t partition, int32_t partitions) {
+  std::erase_if(nodes, [&](const std::string& n) {
+    return std::find(gone.begin(), gone.end(), n) != gone.end();
+  });
+  std::sort(nodes.begin(), nodes.end());
+  return nodes[cluster::RangeOwner(partition, partitions, static_cast<int>(nodes.size()))];
+}
+
+TEST(PlacementTest, AnOwnersFirstStandbyIsWhoTheAssignorGivesThePartitionToWhenTheOwnerLeaves) {
+  const std::vector<std::string> nodes{"a", "b", "c"};
+  std::vector<cluster::PartitionPlacement> placed = cluster::PlaceStandbys(Members(nodes), 6, 1);
+  ASSERT_EQ(placed.size(), 6u);
+  EXPECT_EQ(placed[0].owner, "a");
+  EXPECT_EQ(placed[2].owner, "b");
+  EXPECT_EQ(placed[5].owner, "c");
+  for (int32_t p = 0; p < 6; ++p) {
+    ASSERT_EQ(placed[p].standbys.size(), 1u) << p;
+    EXPECT_EQ(placed[p].standbys[0], OwnerWithout(nodes, {placed[p].owner}, p, 6)) << p;
+    // With three instances and six partitions one standby also covers every other departure:
+    // no partition moves to an instance that does not keep it.
+    for (const std::string& gone : nodes) {
+      const std::string next = OwnerWithout(nodes, {gone}, p, 6);
+      EXPECT_TRUE(next == placed[p].owner || next == placed[p].standbys[0])
+          << "partition " << p << " after " << gone << " left goes to " << next;
+    }
+  }
+}
+
+// Two standbys: whichever single instance leaves, every partition goes to an instance that keeps
+// it; up to five instances, a join moves none to one that does not either (beyond that a join
+// can shift a partition between two others; docs/SCALING.md).
+TEST(PlacementTest, TwoStandbysCoverAnySingleDepartureAndUpToFiveInstancesAJoin) {
+  for (int members = 2; members <= 9; ++members) {
+    for (int32_t partitions : {members, 6, 12, 24, 31}) {
+      std::vector<std::string> nodes;
+      for (int i = 0; i < members; ++i) nodes.push_back(std::string(1, static_cast<char>('a' + i)));
+      const std::vector<cluster::PartitionPlacement> placed =
+          cluster::PlaceStandbys(Members(nodes), partitions, 2);
+      for (int32_t p = 0; p < partitions; ++p) {
+        const cluster::PartitionPlacement& at = placed[p];
+        ASSERT_EQ(at.standbys.size(), static_cast<size_t>(std::min(2, members - 1)));
+        EXPECT_EQ(at.standbys[0], OwnerWithout(nodes, {at.owner}, p, partitions));
+        auto kept = [&](const std::string& node) {
+          return node == at.owner ||
+                 std::find(at.standbys.begin(), at.standbys.end(), node) != at.standbys.end();
+        };
+        for (const std::string& gone : nodes) {
+          if (members == 1) continue;
+          EXPECT_TRUE(kept(OwnerWithout(nodes, {gone}, p, partitions)))
+              << members << " members, " << partitions << " partitions: partition " << p
+              << " after " << gone << " left";
+        }
+        // A newcomer joins at any place of the order: a partition it does not take stays with
+        // an instance that keeps it.
+        for (int place = 0; members <= 5 && place <= members; ++place) {
+          const int owner = cluster::RangeOwner(p, partitions, members + 1);
+          if (owner == place) continue;
+          const std::string next = nodes[owner < place ? owner : owner - 1];
+          EXPECT_TRUE(kept(next)) << members << " members, " << partitions
+                                  << " partitions: partition " << p << " after a join at " << place;
+        }
+      }
+    }
+  }
+}
+
+TEST(PlacementTest, EveryOtherInstanceIsAStandbyWhenTheCountAllowsAndNoneWithZero) {
+  const std::vector<cluster::PartitionPlacement> all =
+      cluster::PlaceStandbys(Members({"a", "b", "c", "d"}), 8, 5);
+  for (const cluster::PartitionPlacement& at : all) {
+    EXPECT_EQ(at.standbys.size(), 3u);
+    EXPECT_EQ(std::count(at.standbys.begin(), at.standbys.end(), at.owner), 0);
+  }
+  for (const cluster::PartitionPlacement& at :
+       cluster::PlaceStandbys(Members({"a", "b", "c"}), 6, 0)) {
+    EXPECT_TRUE(at.standbys.empty());
+  }
+  EXPECT_TRUE(cluster::PlaceStandbys({}, 6, 1).empty());
+}
+
+TEST(PlacementTest, ANewcomerForeseesThePartitionsItWillOwn) {
+  // b sorts between a and c: the second range of three.
+  EXPECT_THAT(cluster::PartitionsAfterJoin(Members({"a", "c"}), "consentd-b-", 6),
+              ElementsAre(2, 3));
+  EXPECT_THAT(cluster::PartitionsAfterJoin(Members({"a", "c"}), "consentd-d-", 6),
+              ElementsAre(4, 5));
+  EXPECT_THAT(cluster::PartitionsAfterJoin(Members({"b", "c"}), "consentd-a-", 6),
+              ElementsAre(0, 1));
+  EXPECT_THAT(cluster::PartitionsAfterJoin({}, "consentd-a-", 4), ElementsAre(0, 1, 2, 3));
+  // More members than partitions: a newcomer last in the order gets none.
+  EXPECT_THAT(cluster::PartitionsAfterJoin(Members({"a", "b"}), "consentd-c-", 2),
+              ::testing::IsEmpty());
 }
 
 TEST(RouteTest, EveryKeyOfATargetRoutesToItsEventKey) {

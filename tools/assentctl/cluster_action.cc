@@ -1,7 +1,9 @@
-// assentctl cluster status: each partition's owner and the standbys' lag. The instance --server
-// names answers who owns what (the claims its replica has read); every owner it names is then
-// asked too, so that each instance's lag behind each partition shows (every instance is a standby
-// of the partitions it does not own).
+// assentctl cluster status: each partition's owner and its standbys' lag. The instance --server
+// names answers who owns what (the claims its replica has read) and who the standbys are; every
+// owner it names is then asked too, so that each instance's lag behind each partition shows. With
+// cluster.standbys -1 every instance is a standby of the partitions it does not own; otherwise
+// the standbys are those the answering instance placed (a standby that owns nothing has no
+// address known here: its lag shows "?").
 #include <map>
 #include <set>
 
@@ -69,27 +71,42 @@ absl::StatusOr<int> ClusterStatus(Session& session, const Args& /*args*/) {
   Table partitions({"PARTITION", "OWNER", "ADDRESS", "SINCE", "STANDBYS (LAG IN RECORDS)"});
   for (const v1::ClusterPartition& p : first.partitions()) {
     std::vector<std::string> standbys;
-    for (const auto& [node, view] : views) {
-      if (node == p.owner() || p.partition() >= view.partitions_size()) continue;
-      standbys.push_back(absl::StrCat(node, " ", Lag(view.partitions(p.partition()))));
+    auto lag_on = [&](const std::string& node) -> std::string {
+      auto view = views.find(node);
+      if (view == views.end() || p.partition() >= view->second.partitions_size()) return "?";
+      return Lag(view->second.partitions(p.partition()));
+    };
+    if (first.standbys() >= 0) {
+      for (const std::string& node : p.standbys()) {
+        standbys.push_back(absl::StrCat(node, " ", lag_on(node)));
+      }
+    } else {
+      for (const auto& [node, view] : views) {
+        if (node != p.owner()) standbys.push_back(absl::StrCat(node, " ", lag_on(node)));
+      }
     }
     partitions.AddRow({absl::StrCat(p.partition()), p.owner().empty() ? "-" : p.owner(),
                        p.owner_address().empty() ? "-" : p.owner_address(),
                        FormatTimestamp(p.owned_since(), p.has_owned_since()),
                        standbys.empty() ? "-" : absl::StrJoin(standbys, ", ")});
   }
-  Table instances({"INSTANCE", "VERSION", "OWNS", "REPLICA LAG", "CAUGHT UP"});
+  Table instances({"INSTANCE", "VERSION", "OWNS", "KEEPS IN FULL", "REPLICA LAG", "CAUGHT UP"});
   for (const auto& [node, view] : views) {
     int owns = 0;
-    for (const v1::ClusterPartition& p : view.partitions()) owns += p.owned_here() ? 1 : 0;
+    int keeps = 0;
+    for (const v1::ClusterPartition& p : view.partitions()) {
+      owns += p.owned_here() ? 1 : 0;
+      keeps += p.replicated_here() ? 1 : 0;
+    }
     instances.AddRow(
-        {node, view.version(), absl::StrCat(owns), absl::StrCat(view.replica_lag_records()),
+        {node, view.version(), absl::StrCat(owns), absl::StrCat(keeps),
+         absl::StrCat(view.replica_lag_records()),
          view.caught_up()
              ? "yes"
              : absl::StrCat("no (", static_cast<int>(100 * view.replay_ratio()), "%)")});
   }
   for (const auto& [node, error] : unreachable) {
-    instances.AddRow({node, "?", "?", "unreachable: " + error, "?"});
+    instances.AddRow({node, "?", "?", "?", "unreachable: " + error, "?"});
   }
   session.Print(partitions.Render());
   session.Print("\n");
