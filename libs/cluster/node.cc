@@ -1078,7 +1078,8 @@ class Node::Impl {
       if (!placement_due_ || clock_.Now() < next_placement_) return;
       next_placement_ = clock_.Now() + absl::Seconds(1);
     }
-    absl::StatusOr<GroupDescription> group = DescribeGroup(clock_.Now() + absl::Seconds(5));
+    // Bounded short: the group thread handles rebalances and claims too.
+    absl::StatusOr<GroupDescription> group = DescribeGroup(clock_.Now() + absl::Seconds(2));
     if (!group.ok()) {
       spdlog::debug("msg=\"cluster standbys: group not described\" error=\"{}\"",
                     group.status().ToString());

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Where the CPU goes in cluster mode: a 3-node KRaft Kafka cluster and three --cluster consentd
 # instances started here (own ports, temporary data); per-process CPU (utime + stime from
-# /proc/PID/stat) over 8 s idle, then over 8 s of RecordDecisions load from assent_load at each
-# caller count, spread over the three instances. Prints a markdown table (docs/SCALING.md,
-# "Capacity", quotes it).
+# /proc/PID/stat) over 8 s idle, then (after 60 s of load that warms up the brokers' JIT: they run
+# the full JIT, common.sh) over 8 s of RecordDecisions load from assent_load at each caller count,
+# spread over the three instances. Prints a markdown table (docs/SCALING.md, "Capacity", quotes
+# it).
 #
 #   tools/bench/cluster/cpu_split.sh [--callers "64 256"]
 set -euo pipefail
@@ -21,11 +22,7 @@ BIN=build/bin
 work="$(mktemp -d)"
 # shellcheck source=tools/bench/cluster/common.sh
 . tools/bench/cluster/common.sh
-base="$(free_range)"
-tools/kafka/kafka.sh cluster-start --dir "$work/kafka" --nodes 3 --base-port "$base" \
-  --owner-pid $$ >/dev/null
-brokers="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
-(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret")
+start_kafka "$FULL_JIT_JVM_OPTS"
 addrs=() metrics=()
 for n in 1 2 3; do
   mport="$(free_port)"
@@ -73,6 +70,7 @@ echo "| load | writes/s | kafka-1 | kafka-2 | kafka-3 | consentd-1 | consentd-2 
 echo "|---|---|---|---|---|---|---|---|---|"
 echo "| idle | 0 | $(measure 8) |"
 targets="$(IFS=,; echo "${addrs[*]}")"
+warm_up_brokers 60 "$targets"
 for c in $callers_list; do
   "$BIN/assent_load" --target "$targets" --method record --concurrency "$c" --subjects 10000 \
     --duration 12s --warmup 2s >"$work/load.json" &

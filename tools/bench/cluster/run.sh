@@ -18,6 +18,8 @@
 #   tools/bench/cluster/run.sh [--duration 10s] [--rounds 3] [--latency-count 2000]
 #                              [--rebuild-subjects 1000000] [--kills 10] [--output FILE] [--smoke]
 # --smoke: one short round of each into a temporary file, printed; fails if anything failed.
+# The brokers of (t), (l) and (r) run the full JIT, as production brokers do, warmed up by 60 s of
+# writes before the first round (common.sh); the failover test's cluster keeps the test default.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 command_line="tools/bench/cluster/run.sh${*:+ $*}"
@@ -48,11 +50,7 @@ work="$(mktemp -d)"
 now() { date +%s.%N; }
 log() { echo "[cluster-bench] $*" >&2; }
 
-base="$(free_range)"
-tools/kafka/kafka.sh cluster-start --dir "$work/kafka" --nodes 3 --base-port "$base" \
-  --owner-pid $$ >/dev/null
-brokers="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
-(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret")
+start_kafka "$FULL_JIT_JVM_OPTS"
 
 # start NAME EXTRA-ARGS...: a consentd with its own data, gRPC and metrics ports; sets
 # addr_NAME, metrics_NAME and pid_NAME.
@@ -112,6 +110,13 @@ for m in "$metrics_single" "$metrics_n1" "$metrics_n2" "$metrics_n3"; do wait_re
 seed_catalog "$addr_single"
 seed_catalog "$addr_n1"
 cluster_targets="$addr_n1,$addr_n2,$addr_n3"
+
+# The brokers run the full JIT (common.sh); the measured rounds start once it has warmed up.
+warm_seconds=60
+[ "$smoke" = 1 ] && warm_seconds=2
+log "warming up the brokers: ${warm_seconds} s of cluster writes, 10 s of single-node writes"
+warm_up_brokers "$warm_seconds" "$cluster_targets"
+warm_up_brokers "$(( warm_seconds < 10 ? warm_seconds : 10 ))" "$addr_single"
 
 runs="$work/runs.jsonl"
 : >"$runs"
@@ -181,7 +186,9 @@ subjects = int(subjects)
 print("# Cluster mode: durable writes, event latency, rebuild and failover\n")
 print(f"Command: `{command}` (regenerates this file). Machine: {sh('nproc')} cores, {cpu}; commit {commit}.")
 print("Everything shares the machine: three Kafka JVMs (a 3-node KRaft cluster, replication 3,")
-print("min.insync.replicas 2), the consentd processes and the load generator.\n")
+print("min.insync.replicas 2), the consentd processes and the load generator. The brokers run the")
+print("full JIT (`-XX:+UseSerialGC`, not the test clusters' C1-only default) and took 60 s of cluster")
+print("writes and 10 s of single-node writes to warm up before the first round.\n")
 print("## Durable writes: cluster mode against single-node mode in the same run\n")
 print("RecordDecisions at 64 and at 256 callers, 10,000 subjects. Single-node: one consentd, RocksDB fsync per")
 print("group commit, events through the outbox to the same Kafka cluster. Cluster: three instances,")

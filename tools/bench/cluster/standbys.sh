@@ -44,11 +44,7 @@ now() { date +%s.%N; }
 since() { python3 -c "print(round($(now) - $1, 1))"; }
 log() { echo "[standbys-bench] $*" >&2; }
 
-base="$(free_range)"
-tools/kafka/kafka.sh cluster-start --dir "$work/kafka" --nodes 3 --base-port "$base" \
-  --owner-pid $$ >/dev/null
-brokers="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
-(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret")
+start_kafka
 
 # start NAME STANDBYS: a cluster-mode consentd with its own data, gRPC and metrics ports; sets
 # addr_NAME, metrics_NAME and pid_NAME.
@@ -119,8 +115,11 @@ for n in n1 n2 n3; do until_true 120 placed placed "$n"; done
 rows="$work/rows.tsv"
 : >"$rows"
 row() {  # NAME STANDBYS METRICS READY-S OWNS-S
-  local kept bytes
+  local kept bytes addr="addr_$1"
   kept="$(metric "$3" assent_cluster_partitions_kept)"
+  # Compacted first (memtables flushed, the WAL gone, merge operands folded): what the instance
+  # keeps, not what it has still to compact.
+  "$BIN/assentctl" --server "${!addr}" --timeout 600s admin compact >/dev/null
   bytes="$(du -sb "$work/$1" | cut -f1)"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$kept" "$bytes" "$4" "$5" >>"$rows"
   log "$1 (standbys $2): keeps $kept partitions in full, $bytes bytes"
@@ -171,7 +170,8 @@ print(f"Filled through three instances with `cluster.standbys: 1`: {subjects:,} 
       f"decisions ({subjects * decisions:,} RecordDecisions, {fill['rps']:,.0f} writes/s, "
       f"{fill_seconds} s). Then a full replica (n4, `cluster.standbys: -1`) started on an empty volume "
       "and was stopped, then an instance with one standby (n5) on an empty volume. Bytes: the data "
-      "directory (SSTs, WAL, manifest) once the replicas had no lag; ready: `/readyz` 200 (the "
+      "directory once the replicas had no lag, after `assentctl admin compact` (memtables flushed, "
+      "WAL deleted, every column family fully compacted); ready: `/readyz` 200 (the "
       "changelog as it stood at start replayed: all of it for n4, every partition's states for n5); "
       "owns: the instance owns a partition (n5 first replays in full the partitions it will own, "
       "then joins).\n")
