@@ -468,24 +468,24 @@ class Node::Impl {
     absl::MutexLock apply_lock(&apply_mu_);
     std::vector<int64_t> applied;
     std::vector<int64_t> shared;
+    std::vector<bool> full;
     {
       absl::MutexLock lock(&mu_);
       applied = applied_;
       shared = shared_;
+      full = full_;
     }
     rocksdb::WriteBatch local;
-    std::map<int32_t, int64_t> next;
+    std::set<int32_t> moved;
     for (const auto& [d, ops] : records) {
-      auto done = next.find(d->partition);
-      if (d->offset < applied[d->partition] || (done != next.end() && d->offset < done->second)) {
-        continue;  // the replica applied it first
-      }
-      next[d->partition] = d->offset + 1;
-      // An owned partition is kept in full, so its shared writes are never ahead; checked all the
-      // same, as the replica does, so that no write is applied twice.
-      const bool shared_applied = d->offset < shared[d->partition];
+      const int32_t p = d->partition;
+      if (d->offset < (full[p] ? applied[p] : shared[p])) continue;  // the replica applied it
+      // The partition stopped being kept in full while this transaction ran (ownership moved and
+      // this instance is no standby): only its shared part, as the replica would, so that the
+      // applied offset never passes records whose other writes were not applied.
+      const bool shared_new = d->offset >= shared[p];
       for (const store::StagedOp* op : ops) {
-        if (shared_applied && IsShared(op->cf, op->key)) continue;
+        if (IsShared(op->cf, op->key) ? !shared_new : !full[p]) continue;
         if (!op->value.has_value()) {
           local.Delete(store_.Handle(op->cf), op->key);
         } else if (op->merge) {
@@ -494,12 +494,12 @@ class Node::Impl {
           local.Put(store_.Handle(op->cf), op->key, *op->value);
         }
       }
+      Advance(p, d->offset, full[p], applied, shared, moved);
     }
-    if (next.empty()) return absl::OkStatus();
-    for (const auto& [partition, offset] : next) {
-      local.Put(store_.Handle(store::Cf::kMeta), AppliedKey(partition), OffsetValue(offset));
-      local.Put(store_.Handle(store::Cf::kMeta), SharedKey(partition),
-                OffsetValue(std::max(offset, shared[partition])));
+    if (moved.empty()) return absl::OkStatus();
+    for (int32_t p : moved) {
+      local.Put(store_.Handle(store::Cf::kMeta), AppliedKey(p), OffsetValue(applied[p]));
+      local.Put(store_.Handle(store::Cf::kMeta), SharedKey(p), OffsetValue(shared[p]));
     }
     absl::Status written = store_.WriteUnsynced(&local);
     if (!written.ok()) {
@@ -510,9 +510,9 @@ class Node::Impl {
       return written;
     }
     absl::MutexLock lock(&mu_);
-    for (const auto& [partition, offset] : next) {
-      applied_[partition] = std::max(applied_[partition], offset);
-      shared_[partition] = std::max(shared_[partition], offset);
+    for (int32_t p : moved) {
+      applied_[p] = std::max(applied_[p], applied[p]);
+      shared_[p] = std::max(shared_[p], shared[p]);
     }
     return absl::OkStatus();
   }
@@ -826,6 +826,9 @@ class Node::Impl {
     }
     stats_.ownership_changes += lost;
     assigned_.clear();
+    // Placed again after the next assignment: placing now, with nothing assigned, would stop
+    // keeping the partitions this instance is about to get back.
+    placement_due_ = false;
     pending_claim_.clear();
     awaiting_.clear();
     awaiting_metadata_.reset();
@@ -1329,7 +1332,8 @@ class Node::Impl {
       shared = shared_;
       full = full_;
     }
-    std::set<int32_t> moved;  // partitions whose offsets this batch advances
+    std::set<int32_t> moved;           // partitions whose offsets this batch advances
+    std::vector<std::string> watched;  // keys written to options_.watched_family
     uint64_t records = 0;
     std::optional<std::pair<int32_t, int64_t>> blocked_at;
     for (const events::MessagePtr& m : batch) {
@@ -1367,6 +1371,7 @@ class Node::Impl {
         std::optional<store::Cf> cf = CfByName(op.column_family());
         if (IsShared(*cf, op.key()) ? !shared_new : !full[p]) continue;
         touched.insert(*cf);
+        if (cf == options_.watched_family) watched.push_back(op.key());
         switch (op.kind()) {
           case StoreOp::PUT:
             local.Put(store_.Handle(*cf), op.key(), op.value());
@@ -1416,6 +1421,7 @@ class Node::Impl {
     if (!touched.empty() && options_.on_replicated) {
       options_.on_replicated(std::vector<store::Cf>(touched.begin(), touched.end()));
     }
+    if (!watched.empty() && options_.on_watched_writes) options_.on_watched_writes(watched);
     if (blocked_at.has_value()) {
       spdlog::error(
           "msg=\"cluster replica stopped at a changelog record naming a column family this "

@@ -90,6 +90,10 @@ struct NodeOptions {
   // True for a staged write every instance applies (cluster.standbys): ledger::IsSharedWrite.
   // Required when standbys >= 0.
   std::function<bool(store::Cf, std::string_view key)> shared_write;
+  // Called on the replica thread after writes of other instances to `watched_family` were
+  // applied, with their keys (consentd drops the evidence data keys it cached).
+  std::optional<store::Cf> watched_family;
+  std::function<void(const std::vector<std::string>& keys)> on_watched_writes;
   // Called on the replica thread after writes of other instances were applied, with the column
   // families they touched (the ledger reloads its catalog cache).
   std::function<void(const std::vector<store::Cf>&)> on_replicated;

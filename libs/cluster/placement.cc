@@ -65,25 +65,22 @@ std::vector<PartitionPlacement> PlaceStandbys(std::vector<GroupMember> members, 
         placement.standbys.push_back(*node);
       }
     };
-    // The owner leaves, then its successor too, and so on: the chain a series of failovers takes.
-    std::vector<int> gone{owner};
-    for (size_t depth = 0; depth < wanted; ++depth) {
-      const std::string* next = OwnerWithout(members, gone, p, partitions);
-      if (next == nullptr) break;
-      add(next);
-      for (int i = 0; i < n; ++i) {
-        if (members[i].node_id == *next) gone.push_back(i);
-      }
-    }
-    // Any other single member leaves.
+    // 1. The owner leaves (a crash: the failover).
+    add(OwnerWithout(members, {owner}, p, partitions));
+    // 2. Any other single member leaves (the ranges shift among the survivors).
     for (int i = 0; i < n; ++i) {
       if (i != owner) add(OwnerWithout(members, {i}, p, partitions));
     }
-    // A member joins between two others.
+    // 3. A member joins between two others.
     for (size_t at = 0; at <= members.size(); ++at) {
       add(OwnerWithNewcomerAt(members, at, p, partitions));
     }
-    // Two members leave.
+    // 4. Two members leave, the owner among them first (a second failure during a failover).
+    for (int i = 0; i < n; ++i) {
+      for (int j = i + 1; j < n; ++j) {
+        if (i == owner || j == owner) add(OwnerWithout(members, {i, j}, p, partitions));
+      }
+    }
     for (int i = 0; i < n; ++i) {
       for (int j = i + 1; j < n; ++j) add(OwnerWithout(members, {i, j}, p, partitions));
     }

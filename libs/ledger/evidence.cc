@@ -92,8 +92,12 @@ absl::StatusOr<std::string> EvidenceVault::Wrap(std::string_view tenant, std::st
   return stored.SerializeAsString();
 }
 
-void EvidenceVault::Remember(const std::string& cache_key, const Unwrapped& key) const {
+void EvidenceVault::Remember(const std::string& cache_key, const Unwrapped& key,
+                             std::optional<uint64_t> read_at) const {
   absl::MutexLock lock(&mu_);
+  // A key forgotten since it was read (destroyed or replaced meanwhile) is not cached: the value
+  // read may be the one just deleted.
+  if (read_at.has_value() && forgets_ != *read_at) return;
   if (cache_.size() >= cache_entries_) cache_.erase(cache_.begin());
   cache_.insert_or_assign(cache_key, key);
 }
@@ -101,20 +105,23 @@ void EvidenceVault::Remember(const std::string& cache_key, const Unwrapped& key)
 void EvidenceVault::Forget(const std::string& cache_key) const {
   absl::MutexLock lock(&mu_);
   cache_.erase(cache_key);
+  ++forgets_;
 }
 
 absl::StatusOr<std::optional<EvidenceVault::Unwrapped>> EvidenceVault::Load(
     const store::Store& store, std::string_view tenant, std::string_view entity) const {
   const std::string cache_key = CacheKey(tenant, entity);
+  uint64_t read_at = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(cache_key);
     if (it != cache_.end()) return it->second;
+    read_at = forgets_;
   }
   ASSIGN_OR_RETURN(auto raw, store.Get(store::Cf::kKeys, cache_key));
   if (!raw.has_value()) return std::nullopt;
   ASSIGN_OR_RETURN(Unwrapped key, Unwrap(tenant, entity, *raw));
-  Remember(cache_key, key);
+  Remember(cache_key, key, read_at);
   return key;
 }
 
@@ -163,7 +170,7 @@ absl::StatusOr<v1::SealedEvidence> EvidenceVault::Commit(store::Txn& txn, Sealin
     Unwrapped key{s.key_id, s.key};
     ASSIGN_OR_RETURN(std::string wrapped, Wrap(s.tenant, s.entity, key, txn.now()));
     txn.Put(store::Cf::kKeys, key_name, std::move(wrapped));
-    txn.OnCommit([this, key_name, key] { Remember(key_name, key); });
+    txn.OnCommit([this, key_name, key] { Remember(key_name, key, std::nullopt); });
   }
   ASSIGN_OR_RETURN(s.sealed, SealWith(s.tenant, s.entity, s.key_id, s.key, s.plain));
   return s.sealed;

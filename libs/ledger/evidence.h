@@ -88,6 +88,10 @@ class EvidenceVault {
 
   std::string_view current_master_key_id() const;
 
+  // Drops the cached unwrapped copy of the data key stored under `key_name` (Cf::kKeys), written
+  // or deleted by another instance of a cluster.
+  void ForgetStored(const std::string& key_name) const { Forget(key_name); }
+
  private:
   bool Stale(std::string_view master_key_id) const;
   struct Unwrapped {
@@ -100,13 +104,18 @@ class EvidenceVault {
                                    std::string_view raw) const;
   absl::StatusOr<std::string> Wrap(std::string_view tenant, std::string_view entity,
                                    const Unwrapped& key, absl::Time now) const;
-  void Remember(const std::string& cache_key, const Unwrapped& key) const;
+  // Caches `key`, read from the store when forgets_ was `read_at` (nullopt: just stored by this
+  // instance's own committed mutation).
+  void Remember(const std::string& cache_key, const Unwrapped& key,
+                std::optional<uint64_t> read_at) const;
   void Forget(const std::string& cache_key) const;
 
   std::shared_ptr<const links::KeyRing> master_;
   const size_t cache_entries_;
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, Unwrapped> cache_ ABSL_GUARDED_BY(mu_);
+  // Forget calls so far: a key read before one of them is not cached.
+  mutable uint64_t forgets_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace assent::ledger

@@ -51,6 +51,11 @@ absl::StatusOr<std::string> Ledger::RouteKeyOfConfirmation(std::string_view tena
 
 absl::Status Ledger::ReloadCatalog() { return catalog_.Load(store_); }
 
+void Ledger::ForgetDataKeys(const std::vector<std::string>& key_names) const {
+  if (vault_ == nullptr) return;
+  for (const std::string& name : key_names) vault_->ForgetStored(name);
+}
+
 absl::StatusOr<v1::TargetRef> Ledger::ResolveTarget(std::string_view field, std::string_view tenant,
                                                     const v1::Target& target) const {
   v1::TargetRef ref;

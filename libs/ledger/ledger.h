@@ -189,6 +189,10 @@ class Ledger {
   // Reloads the catalog cache from the store (cluster mode: after the replica applied another
   // instance's catalog writes).
   absl::Status ReloadCatalog();
+  // Cluster mode: evidence data keys (Cf::kKeys key names) another instance wrote or deleted,
+  // applied here by the replica: their cached unwrapped copies are dropped, so that the next read
+  // loads what is stored (a key an erasure destroyed must not keep opening evidence here).
+  void ForgetDataKeys(const std::vector<std::string>& key_names) const;
 
   // Catalog. Writes complete through `done` (on the committer thread, or at once on a
   // validation error); `deadline` bounds the time spent queued.

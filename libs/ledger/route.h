@@ -28,10 +28,11 @@ std::string TenantRouteKey(std::string_view tenant);
 std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key);
 
 // Cluster mode with standbys (cluster.standbys): true for a staged write every instance applies
-// from every partition, kept in full or not: the states (subjects, contact points) and erasure
-// stubs that Check, GetSubjectState, GetContactPointState and GetErasure read, the catalog, and
-// the report aggregates (tenant-wide). Everything else (history, idempotency, due entries, keys,
-// intents, ...) is applied only where its partition is kept in full.
+// from every partition, kept in full or not: the states (subjects, contact points), the evidence
+// data keys that reveal the evidence in them, and the erasure stubs that Check, GetSubjectState,
+// GetContactPointState and GetErasure read; the catalog; and what is tenant-wide (report
+// aggregates, re-permission campaigns, offboarding). Everything else (history, idempotency, due
+// entries, intents, ...) is applied only where its partition is kept in full.
 bool IsSharedWrite(store::Cf cf, std::string_view key);
 
 // Cluster mode's filter for background work over the stored keys of `cf` (ledger.h KeyFilter:

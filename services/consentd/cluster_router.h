@@ -64,6 +64,7 @@ class ClusterRouter {
   ClusterRouter& operator=(const ClusterRouter&) = delete;
 
   cluster::Node& node() { return node_; }
+  absl::Duration forward_timeout() const { return options_.forward_timeout; }
   const ledger::Ledger& ledger() const { return ledger_; }
 
   // Sends a write of `partition` that this instance does not own, the call `method`
@@ -76,7 +77,7 @@ class ClusterRouter {
 
   // For a streamed call (ExportSubject) forwarded to `partition`'s owner: the owner's stub, counted
   // as a forwarded request. UNAVAILABLE while the partition has no owner that answers (ownership
-  // moving: the caller retries); no retries here.
+  // moving); the streamed call retries it itself.
   absl::StatusOr<std::shared_ptr<grpc::GenericStub>> OwnerStub(int32_t partition);
 
  private:

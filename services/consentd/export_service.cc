@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "consentd/cluster_router.h"
+#include "grpcpp/alarm.h"
 #include "ledger/export.h"
 #include "ledger/route.h"
 #include "rpc/status.h"
@@ -97,121 +98,224 @@ class ExportReactor final : public grpc::ServerWriteReactor<v1::ExportChunk> {
 // Cluster mode with standbys (cluster.standbys): the export of a subject whose partition this
 // instance does not keep in full, streamed from the partition's owner (the same call, with the
 // caller's principal forwarded) under the same flow control: the owner's next chunk is read only
-// once the previous one was taken by this call's transport. The owner's status is the answer;
-// an owner that does not keep the partition any more answers UNAVAILABLE (retry).
+// once the previous one was taken by this call's transport. Until the first chunk arrives, an
+// owner that cannot be reached or no longer keeps the partition (ownership moving) is tried
+// again every 100 ms, up to cluster.forward_timeout or the call's deadline; after it, the owner's
+// status is the answer.
 class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportChunk> {
  public:
-  ForwardedExportReactor(Finisher finisher, std::shared_ptr<grpc::GenericStub> stub,
-                         const v1::ExportSubjectRequest& request, const std::string& principal,
+  ForwardedExportReactor(Finisher finisher, ClusterRouter& router, int32_t partition,
+                         const v1::ExportSubjectRequest& request, std::string principal,
                          std::chrono::system_clock::time_point deadline)
-      : finisher_(std::move(finisher)), stub_(std::move(stub)), client_(*this) {
-    context_.AddMetadata(kForwardedPrincipalHeader, principal);
-    context_.set_deadline(deadline);
-    request_ = ToByteBuffer(request);
-    stub_->PrepareBidiStreamingCall(&context_, "/assent.v1.ExportService/ExportSubject",
-                                    grpc::StubOptions(), &client_);
-    client_.StartWriteLast(&request_, grpc::WriteOptions());
-    client_.StartRead(&incoming_);
-    client_.StartCall();
+      : finisher_(std::move(finisher)),
+        router_(router),
+        partition_(partition),
+        request_(ToByteBuffer(request)),
+        principal_(std::move(principal)),
+        deadline_(deadline),
+        give_up_(std::min(absl::FromChrono(deadline), absl::Now() + router.forward_timeout())) {
+    Attempt();
   }
 
-  // The call's transport took a chunk: read the owner's next one.
+  // The call's transport took a chunk: read the owner's next one. (gRPC callbacks and calls that
+  // may run them are made outside mu_ throughout: some may run inline.)
   void OnWriteDone(bool ok) override {
     std::optional<grpc::Status> finish;
+    Owner* owner = nullptr;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
       finish = std::move(owner_status_);
+      owner_status_.reset();
+      owner = owner_.get();
     }
     if (finish.has_value()) {
       FinishOnce(*finish);
     } else if (ok) {
-      client_.StartRead(&incoming_);
+      owner->StartRead(&incoming_);
     } else {
-      context_.TryCancel();  // the caller went away; the owner's call ends, then this one
+      owner->context.TryCancel();  // the caller went away; the owner's call ends, then this one
     }
   }
-  void OnCancel() override { context_.TryCancel(); }
+  void OnCancel() override {
+    Owner* owner = nullptr;
+    grpc::Alarm* alarm = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      owner = owner_.get();
+      alarm = alarm_.get();
+    }
+    if (owner != nullptr) owner->context.TryCancel();
+    if (alarm != nullptr) alarm->Cancel();
+  }
   void OnDone() override { Done(/*server=*/true); }
 
  private:
-  class Client final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+  // One call to the owner.
+  class Owner final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
    public:
-    explicit Client(ForwardedExportReactor& outer) : outer_(outer) {}
+    explicit Owner(ForwardedExportReactor& outer) : outer_(outer) {}
     void OnReadDone(bool ok) override { outer_.OnOwnerChunk(ok); }
     void OnDone(const grpc::Status& status) override { outer_.OnOwnerDone(status); }
+    grpc::ClientContext context;
 
    private:
     ForwardedExportReactor& outer_;
   };
 
+  // Starts a call to the partition's current owner, or schedules the next try.
+  void Attempt() {
+    absl::StatusOr<std::shared_ptr<grpc::GenericStub>> stub = router_.OwnerStub(partition_);
+    Owner* owner = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) {
+        owner_done_ = true;  // no call to wait for
+      } else if (!stub.ok()) {
+        if (RetryLocked()) return;
+        owner_done_ = true;
+      } else {
+        stub_ = *stub;
+        if (owner_ != nullptr) spent_.push_back(std::move(owner_));  // its OnDone has run
+        owner_ = std::make_unique<Owner>(*this);
+        owner = owner_.get();
+      }
+    }
+    if (owner == nullptr) {
+      FinishOnce(cancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled")
+                             : rpc::ToGrpcStatus(stub.status()));
+      Done(/*server=*/false);
+      return;
+    }
+    owner->context.AddMetadata(kForwardedPrincipalHeader, principal_);
+    owner->context.set_deadline(deadline_);
+    (*stub)->PrepareBidiStreamingCall(&owner->context, "/assent.v1.ExportService/ExportSubject",
+                                      grpc::StubOptions(), owner);
+    owner->StartWriteLast(&request_, grpc::WriteOptions());
+    owner->StartRead(&incoming_);
+    owner->StartCall();
+  }
+
+  bool cancelled() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
+  }
+
   void OnOwnerChunk(bool ok) {
     if (!ok) return;  // the owner's stream ended: its status follows (OnOwnerDone)
     chunk_.Clear();
-    if (!FromByteBuffer(&incoming_, &chunk_)) {
-      {
-        absl::MutexLock lock(&mu_);
-        unparsable_ = true;
-      }
-      context_.TryCancel();
-      return;
-    }
+    Owner* owner = nullptr;
     {
       absl::MutexLock lock(&mu_);
-      writing_ = true;
+      owner = owner_.get();
+      if (!FromByteBuffer(&incoming_, &chunk_)) {
+        unparsable_ = true;
+      } else {
+        first_chunk_ = true;
+        writing_ = true;
+      }
+    }
+    if (unparsable()) {
+      owner->context.TryCancel();
+      return;
     }
     StartWrite(&chunk_);
   }
 
+  bool unparsable() {
+    absl::MutexLock lock(&mu_);
+    return unparsable_;
+  }
+
   void OnOwnerDone(const grpc::Status& status) {
     grpc::Status answer = status;
-    bool now = false;
     {
       absl::MutexLock lock(&mu_);
+      const auto& trailers = owner_->context.GetServerTrailingMetadata();
+      const bool not_owner = trailers.find(kNotOwnerTrailer) != trailers.end();
+      const bool unreached = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                             trailers.find(kServedByTrailer) == trailers.end();
       if (unparsable_) {
         answer = grpc::Status(grpc::StatusCode::INTERNAL, "the owner's export does not parse");
+      } else if (!first_chunk_ && !cancelled_ && (not_owner || unreached) && RetryLocked()) {
+        return;
       }
-      // A chunk still being written is sent first; the status goes after it.
-      if (writing_) {
-        owner_status_ = answer;
-      } else {
-        now = true;
-      }
+      owner_done_ = true;
     }
-    if (now) FinishOnce(answer);
+    FinishOnce(answer);
     Done(/*server=*/false);
   }
 
+  // Schedules the next try in 100 ms; false when that would pass give_up_ (or the call was
+  // cancelled): the caller then finishes with the last status.
+  bool RetryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time at = absl::Now() + absl::Milliseconds(100);
+    if (at >= give_up_ || cancelled_) return false;
+    if (alarm_ != nullptr) spent_alarms_.push_back(std::move(alarm_));
+    alarm_ = std::make_unique<grpc::Alarm>();
+    // Run by gRPC once the alarm fires (true) or is cancelled by OnCancel (false), never inline.
+    alarm_->Set(absl::ToChronoTime(at), [this](bool fired) {
+      if (fired) {
+        Attempt();
+        return;
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        owner_done_ = true;
+      }
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled"));
+      Done(/*server=*/false);
+    });
+    return true;
+  }
+
+  // Finishes the call with `status`, once; while a chunk is being written, after it.
   void FinishOnce(const grpc::Status& status) {
     {
       absl::MutexLock lock(&mu_);
+      if (writing_) {
+        owner_status_ = status;
+        return;
+      }
       if (finished_) return;
       finished_ = true;
     }
     Finish(finisher_.Record(rpc::FromGrpcStatus(status)));
   }
 
-  // Deletes the reactor once both calls are over (the owner's call uses its members).
+  // Deletes the reactor once both calls are over (the owner's calls use its members).
   void Done(bool server) {
     bool both = false;
     {
       absl::MutexLock lock(&mu_);
-      (server ? server_done_ : owner_done_) = true;
+      if (server) server_done_ = true;
       both = server_done_ && owner_done_;
     }
     if (both) delete this;
   }
 
   Finisher finisher_;
-  std::shared_ptr<grpc::GenericStub> stub_;
-  grpc::ClientContext context_;
-  Client client_;
+  ClusterRouter& router_;
+  const int32_t partition_;
   grpc::ByteBuffer request_;
+  const std::string principal_;
+  const std::chrono::system_clock::time_point deadline_;
+  const absl::Time give_up_;
   grpc::ByteBuffer incoming_;
   v1::ExportChunk chunk_;
   absl::Mutex mu_;
+  std::shared_ptr<grpc::GenericStub> stub_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Owner> owner_ ABSL_GUARDED_BY(mu_);
+  // Calls and alarms of earlier tries, kept until the reactor goes (a reactor is not destroyed
+  // from its own callback).
+  std::vector<std::unique_ptr<Owner>> spent_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<grpc::Alarm>> spent_alarms_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool first_chunk_ ABSL_GUARDED_BY(mu_) = false;
   bool unparsable_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool server_done_ ABSL_GUARDED_BY(mu_) = false;
   bool owner_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -250,9 +354,7 @@ grpc::ServerWriteReactor<v1::ExportChunk>* ExportService::ExportSubject(
             finisher, absl::UnavailableError(absl::StrCat("this instance does not keep partition ",
                                                           partition, "; retry")));
       }
-      absl::StatusOr<std::shared_ptr<grpc::GenericStub>> owner = router->OwnerStub(partition);
-      if (!owner.ok()) return new RefusedReactor(finisher, owner.status());
-      return new ForwardedExportReactor(finisher, *std::move(owner), *request, caller->principal,
+      return new ForwardedExportReactor(finisher, *router, partition, *request, caller->principal,
                                         ctx->deadline());
     }
   }

@@ -52,33 +52,49 @@ absl::StatusOr<v1::HistoryRecord> ReceiptIssuer::ReadRecord(std::string_view ten
 
 void ReceiptIssuer::Issue(std::string tenant, std::vector<Record> records, Done done) {
   const size_t count = records.size();
+  // Which records were read (and so signed), filled on the signer thread before `done` runs.
+  auto present = std::make_shared<std::vector<bool>>(count, false);
   batcher_.Submit(
-      [this, tenant = std::move(tenant),
-       records = std::move(records)]() -> absl::StatusOr<std::vector<std::string>> {
+      [this, tenant = std::move(tenant), records = std::move(records),
+       present]() -> absl::StatusOr<std::vector<std::string>> {
         std::vector<std::string> claims;
         std::optional<v1::TargetRef> counterpart;
-        for (const Record& r : records) {
+        for (size_t i = 0; i < records.size(); ++i) {
+          const Record& r = records[i];
           const v1::TargetRef* target = r.target.has_value() ? &*r.target : nullptr;
           if (target == nullptr) {
             if (!counterpart.has_value()) return Corrupt("history record without counterpart");
             target = &*counterpart;
           }
-          ASSIGN_OR_RETURN(v1::HistoryRecord record, ReadRecord(tenant, *target, r.sequence));
-          if (!counterpart.has_value() && record.has_counterpart()) {
-            counterpart = record.counterpart();
+          absl::StatusOr<v1::HistoryRecord> record = ReadRecord(tenant, *target, r.sequence);
+          if (i > 0 && absl::IsNotFound(record.status())) continue;  // kept by another instance
+          if (!record.ok()) return record.status();
+          if (!counterpart.has_value() && record->has_counterpart()) {
+            counterpart = record->counterpart();
           }
-          claims.push_back(receipts::ReceiptClaims(record));
+          claims.push_back(receipts::ReceiptClaims(*record));
+          (*present)[i] = true;
         }
         return claims;
       },
-      [this, count,
+      [this, count, present,
        done = std::move(done)](absl::StatusOr<std::vector<v1::Receipt>> result) mutable {
-        if (result.ok() && result->size() == count) {
-          signed_.Increment(static_cast<double>(count));
-        } else {
+        size_t made = 0;
+        for (bool p : *present) made += p ? 1 : 0;
+        if (!result.ok() || result->size() != made) {
           failed_.Increment(static_cast<double>(count));
+          done(std::move(result));
+          return;
         }
-        done(std::move(result));
+        signed_.Increment(static_cast<double>(made));
+        failed_.Increment(static_cast<double>(count - made));
+        // One slot per record, in order; an empty receipt where a record was not here.
+        std::vector<v1::Receipt> slots(count);
+        size_t next = 0;
+        for (size_t i = 0; i < count; ++i) {
+          if ((*present)[i]) slots[i] = std::move((*result)[next++]);
+        }
+        done(std::move(slots));
       });
 }
 

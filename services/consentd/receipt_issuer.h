@@ -41,7 +41,10 @@ class ReceiptIssuer {
   };
   using Done = absl::AnyInvocable<void(absl::StatusOr<std::vector<v1::Receipt>>)>;
   // Queues the records of one response and returns at once; `done` gets one receipt per record,
-  // in order, on the signer thread (or the error of reading a record).
+  // in order, on the signer thread (or the error of reading a record). A record after the first
+  // that is not stored here (cluster mode with standbys: a link's contact point in a partition
+  // this instance does not keep in full) gets an empty receipt (no claims) in its place: the
+  // caller leaves it out, and GetReceipt signs it where the record is.
   void Issue(std::string tenant, std::vector<Record> records, Done done);
 
   // The receipt of one stored record, signed now (GetReceipt). NOT_FOUND when there is no such

@@ -196,6 +196,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         }
       }
     };
+    // A data key another instance destroyed (an erasure) or replaced must not stay cached here.
+    node_options.watched_family = store::Cf::kKeys;
+    node_options.on_watched_writes = [self](const std::vector<std::string>& keys) {
+      if (ledger::Ledger* ledger = self->ledger_ptr_.load(); ledger != nullptr) {
+        ledger->ForgetDataKeys(keys);
+      }
+    };
     log->info("msg=\"cluster mode\" node_id={} partitions={}", node_options.node_id,
               node_options.partitions);
     ASSIGN_OR_RETURN(server->cluster_,

@@ -164,13 +164,15 @@ void SetReceipts(Response& response, std::vector<v1::Receipt>& receipts) {
     *response.mutable_receipt() = std::move(receipts[0]);
   }
 }
+// A link's contact point receipt is empty when its record is not kept on the instance that ran
+// the write (ReceiptIssuer::Issue): left out then.
 void SetReceipts(v1::LinkContactPointResponse& response, std::vector<v1::Receipt>& receipts) {
   *response.mutable_receipt() = std::move(receipts[0]);
-  *response.mutable_contact_receipt() = std::move(receipts[1]);
+  if (!receipts[1].claims().empty()) *response.mutable_contact_receipt() = std::move(receipts[1]);
 }
 void SetReceipts(v1::UnlinkContactPointResponse& response, std::vector<v1::Receipt>& receipts) {
   *response.mutable_receipt() = std::move(receipts[0]);
-  *response.mutable_contact_receipt() = std::move(receipts[1]);
+  if (!receipts[1].claims().empty()) *response.mutable_contact_receipt() = std::move(receipts[1]);
 }
 
 // Cluster mode: the route key (ledger/route.h) of a write's target, which picks the partition

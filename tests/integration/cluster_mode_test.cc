@@ -24,12 +24,15 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "assent/v1/admin.grpc.pb.h"
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/events.pb.h"
 #include "assent/v1/export.grpc.pb.h"
+#include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "cluster/partition.h"
 #include "common/time_util.h"
@@ -180,6 +183,25 @@ class ClusterModeTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(instances_mu_);  // the load threads read the list
     instances_.push_back(std::move(instance));
     return *instances_.back();
+  }
+
+  // The sum of metric `name`'s series on instance `i`'s /metrics.
+  static double Metric(Instance& i, const std::string& name) {
+    int status = 0;
+    const std::string text = testing::RunCommand(
+        absl::StrCat("curl -s --max-time 5 'http://", i.process->metrics_address(), "/metrics'"),
+        &status);
+    double total = 0;
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      if (!absl::StartsWith(line, name + "{") && !absl::StartsWith(line, name + " ")) continue;
+      double v = 0;
+      if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) total += v;
+    }
+    return total;
+  }
+
+  static std::string FormatDay(absl::Time t) {
+    return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone());
   }
 
   // Outside the instance's data directory, as consentd requires.
@@ -808,6 +830,8 @@ TEST_F(ClusterModeTest, StandbysKeepThePartitionsTheAssignorMovesAndServeTheirHi
     request.mutable_target()->set_subject_id(subject);
     request.set_source("cluster-test");
     request.set_actor("standbys");
+    // Identifying evidence, sealed under the subject's data key (kept by every instance).
+    request.mutable_evidence()->set_ip_address("203.0.113.7");
     v1::DecisionInput* d = request.add_decisions();
     d->set_purpose_id(kPurpose);
     d->set_channel(v1::EMAIL);
@@ -818,9 +842,25 @@ TEST_F(ClusterModeTest, StandbysKeepThePartitionsTheAssignorMovesAndServeTheirHi
     std::lock_guard<std::mutex> lock(log_.mu);
     log_.acked[subject] = std::max(log_.acked[subject], response.sequence());
   }
+  // Its state, read where its history is not kept, reveals the evidence (the data key is there).
+  v1::GetSubjectStateRequest state_request;
+  state_request.set_tenant(kTenant);
+  state_request.set_subject_id(subject);
+  v1::SubjectState state;
+  grpc::Status read = outsider_stub->GetSubjectState(Context().get(), state_request, &state);
+  ASSERT_TRUE(read.ok()) << read.error_message();
+  ASSERT_EQ(state.decisions_size(), 1);
+  EXPECT_EQ(state.decisions(0).evidence().ip_address(), "203.0.113.7");
+  EXPECT_FALSE(state.decisions(0).evidence().shredded());
+  // Its history, read through the outsider, is the owner's answer (forwarded: the outsider's
+  // forward counter moves; the owner's own read forwards nothing).
+  const double forwarded_before = Metric(*outsider, "assent_cluster_forwarded_total");
+  const double owner_forwarded_before = Metric(*owner_instance, "assent_cluster_forwarded_total");
   std::map<uint64_t, std::string> through_outsider = History(*outsider, subject);
   ASSERT_FALSE(through_outsider.empty()) << subject << " through " << outsider->node_id;
+  EXPECT_GT(Metric(*outsider, "assent_cluster_forwarded_total"), forwarded_before);
   EXPECT_EQ(through_outsider, History(*owner_instance, subject));
+  EXPECT_EQ(Metric(*owner_instance, "assent_cluster_forwarded_total"), owner_forwarded_before);
   auto export_through = [&](Instance& i, std::vector<v1::ExportChunk>& chunks) {
     auto stub = v1::ExportService::NewStub(i.process->channel());
     v1::ExportSubjectRequest request;
@@ -885,6 +925,24 @@ TEST_F(ClusterModeTest, StandbysKeepThePartitionsTheAssignorMovesAndServeTheirHi
               static_cast<unsigned long long>(log_.failed));
   // Through every instance, the history of every subject (forwarded where not kept).
   VerifyConsistent(subjects);
+  // The report aggregates (applied from every partition by every instance, each record's once)
+  // agree everywhere.
+  std::optional<std::string> report;
+  for (Instance* i : Alive()) {
+    auto stub = v1::ReportService::NewStub(i->process->channel());
+    v1::GetConsentReportRequest request;
+    request.set_tenant(kTenant);
+    request.set_start_day(FormatDay(absl::Now() - absl::Hours(48)));
+    request.set_end_day(FormatDay(absl::Now() + absl::Hours(48)));
+    v1::GetConsentReportResponse response;
+    grpc::Status s = stub->GetConsentReport(Context().get(), request, &response);
+    ASSERT_TRUE(s.ok()) << i->node_id << ": " << s.error_message();
+    response.clear_rows_read();
+    EXPECT_GT(response.total().grants() + response.total().withdrawals(), 0) << i->node_id;
+    if (!report.has_value()) report = response.SerializeAsString();
+    EXPECT_EQ(response.SerializeAsString(), *report)
+        << i->node_id << ": " << response.DebugString();
+  }
 }
 
 // The sweeper runs on every instance over the partitions it owns: grants expire once each, on the
