@@ -54,9 +54,11 @@ bool IsSharedWrite(store::Cf cf, std::string_view key) {
     // The evidence data keys: states read anywhere reveal their sealed evidence with them, and an
     // erasure's deletion of a key must reach every instance (crypto-shredding).
     case store::Cf::kKeys:
-    // Re-permission campaigns: tenant-wide bookkeeping, read by ListRepermissionRequired.
-    case store::Cf::kLifecycle:
       return true;
+    case store::Cf::kLifecycle:
+      // Re-permission campaigns and their lists ("r" | "l" \0 tenant \0 purpose ...): tenant-wide
+      // bookkeeping read by ListRepermissionRequired. Not the per-target rate limits beside them.
+      return key.size() > 1 && (key[0] == 'r' || key[0] == 'l') && key[1] == '\0';
     case store::Cf::kRights:
       // "e" \0 tenant \0 subject: an erasure stub; "o" \0 tenant: a tenant's offboarding.
       return key.size() > 1 && (key[0] == 'e' || key[0] == 'o') && key[1] == '\0';

@@ -240,7 +240,8 @@ void ClusterRouter::RetryLater(std::shared_ptr<Attempt> attempt) {
   ShuttingDown(*attempt);
 }
 
-absl::StatusOr<std::shared_ptr<grpc::GenericStub>> ClusterRouter::OwnerStub(int32_t partition) {
+absl::StatusOr<std::shared_ptr<grpc::GenericStub>> ClusterRouter::OwnerStub(int32_t partition,
+                                                                            bool retry) {
   std::optional<cluster::Node::Owner> owner = node_.OwnerOf(partition);
   if (!owner.has_value() || owner->node_id == node_.node_id()) {
     // No owner yet, or this instance is claiming it and replaying.
@@ -251,7 +252,7 @@ absl::StatusOr<std::shared_ptr<grpc::GenericStub>> ClusterRouter::OwnerStub(int3
   if (stub == nullptr) {
     return absl::UnavailableError("cannot dial the partition's owner (see the log)");
   }
-  forwarded_->Increment();
+  (retry ? forward_retries_ : forwarded_)->Increment();
   return stub;
 }
 

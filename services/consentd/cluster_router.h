@@ -76,9 +76,9 @@ class ClusterRouter {
              absl::AnyInvocable<void(const grpc::Status&, grpc::ByteBuffer*)> done);
 
   // For a streamed call (ExportSubject) forwarded to `partition`'s owner: the owner's stub, counted
-  // as a forwarded request. UNAVAILABLE while the partition has no owner that answers (ownership
-  // moving); the streamed call retries it itself.
-  absl::StatusOr<std::shared_ptr<grpc::GenericStub>> OwnerStub(int32_t partition);
+  // as a forwarded request (`retry`: as a retry of one). UNAVAILABLE while the partition has no
+  // owner that answers (ownership moving); the streamed call retries it itself.
+  absl::StatusOr<std::shared_ptr<grpc::GenericStub>> OwnerStub(int32_t partition, bool retry);
 
  private:
   struct Attempt;

@@ -132,9 +132,10 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
     if (finish.has_value()) {
       FinishOnce(*finish);
     } else if (ok) {
-      owner->StartRead(&incoming_);
+      owner->StartRead(&incoming_);  // the hold keeps the owner's stream until this read returns
     } else {
       owner->context.TryCancel();  // the caller went away; the owner's call ends, then this one
+      owner->RemoveHold();
     }
   }
   void OnCancel() override {
@@ -164,25 +165,29 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
     ForwardedExportReactor& outer_;
   };
 
-  // Starts a call to the partition's current owner, or schedules the next try.
+  // Starts a call to the partition's current owner, or schedules the next try. The owner's
+  // stream is held (AddHold) until its last read returned: reads are started from this call's
+  // OnWriteDone, outside the owner's callbacks, and the stream must still be there then.
   void Attempt() {
-    absl::StatusOr<std::shared_ptr<grpc::GenericStub>> stub = router_.OwnerStub(partition_);
+    // A partition that became this instance's own meanwhile is served here: the caller's retry.
+    const bool here = attempts_ > 0 && router_.node().Replicates(partition_);
+    absl::StatusOr<std::shared_ptr<grpc::GenericStub>> stub =
+        here ? absl::UnavailableError(
+                   absl::StrCat("partition ", partition_, " is now served by this instance; retry"))
+             : router_.OwnerStub(partition_, /*retry=*/attempts_ > 0);
+    ++attempts_;
     Owner* owner = nullptr;
     {
       absl::MutexLock lock(&mu_);
-      if (cancelled_) {
-        owner_done_ = true;  // no call to wait for
-      } else if (!stub.ok()) {
-        if (RetryLocked()) return;
-        owner_done_ = true;
-      } else {
+      if (!cancelled_ && !stub.ok() && !here && RetryLocked()) return;
+      if (!cancelled_ && stub.ok()) {
         stub_ = *stub;
         if (owner_ != nullptr) spent_.push_back(std::move(owner_));  // its OnDone has run
         owner_ = std::make_unique<Owner>(*this);
         owner = owner_.get();
       }
     }
-    if (owner == nullptr) {
+    if (owner == nullptr) {  // cancelled, or no owner in time: no call to wait for
       FinishOnce(cancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled")
                              : rpc::ToGrpcStatus(stub.status()));
       Done(/*server=*/false);
@@ -192,6 +197,7 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
     owner->context.set_deadline(deadline_);
     (*stub)->PrepareBidiStreamingCall(&owner->context, "/assent.v1.ExportService/ExportSubject",
                                       grpc::StubOptions(), owner);
+    owner->AddHold();
     owner->StartWriteLast(&request_, grpc::WriteOptions());
     owner->StartRead(&incoming_);
     owner->StartCall();
@@ -203,7 +209,16 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
   }
 
   void OnOwnerChunk(bool ok) {
-    if (!ok) return;  // the owner's stream ended: its status follows (OnOwnerDone)
+    if (!ok) {
+      // The owner's stream ended: no read follows, and its status comes (OnOwnerDone).
+      Owner* owner = nullptr;
+      {
+        absl::MutexLock lock(&mu_);
+        owner = owner_.get();
+      }
+      owner->RemoveHold();
+      return;
+    }
     chunk_.Clear();
     Owner* owner = nullptr;
     {
@@ -218,6 +233,7 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
     }
     if (unparsable()) {
       owner->context.TryCancel();
+      owner->RemoveHold();
       return;
     }
     StartWrite(&chunk_);
@@ -241,10 +257,9 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
       } else if (!first_chunk_ && !cancelled_ && (not_owner || unreached) && RetryLocked()) {
         return;
       }
-      owner_done_ = true;
     }
     FinishOnce(answer);
-    Done(/*server=*/false);
+    Done(/*server=*/false);  // may delete this (and the Owner whose OnDone runs this): last
   }
 
   // Schedules the next try in 100 ms; false when that would pass give_up_ (or the call was
@@ -259,10 +274,6 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
       if (fired) {
         Attempt();
         return;
-      }
-      {
-        absl::MutexLock lock(&mu_);
-        owner_done_ = true;
       }
       FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled"));
       Done(/*server=*/false);
@@ -284,12 +295,14 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
     Finish(finisher_.Record(rpc::FromGrpcStatus(status)));
   }
 
-  // Deletes the reactor once both calls are over (the owner's calls use its members).
+  // Notes that this call (server) or the calls to owners (no call in flight, no try pending, the
+  // status handed to FinishOnce) are over, and deletes the reactor once both are: whichever
+  // comes second deletes it, and nothing may touch it after this returns.
   void Done(bool server) {
     bool both = false;
     {
       absl::MutexLock lock(&mu_);
-      if (server) server_done_ = true;
+      (server ? server_done_ : owner_done_) = true;
       both = server_done_ && owner_done_;
     }
     if (both) delete this;
@@ -304,6 +317,7 @@ class ForwardedExportReactor final : public grpc::ServerWriteReactor<v1::ExportC
   const absl::Time give_up_;
   grpc::ByteBuffer incoming_;
   v1::ExportChunk chunk_;
+  int attempts_ = 0;  // tries so far (Attempt runs once at a time: first here, then each alarm)
   absl::Mutex mu_;
   std::shared_ptr<grpc::GenericStub> stub_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Owner> owner_ ABSL_GUARDED_BY(mu_);

@@ -13,8 +13,9 @@ prometheus::Family<prometheus::Counter>& ReceiptCounters(prometheus::Registry& r
   return prometheus::BuildCounter()
       .Name("assent_receipts_total")
       .Help(
-          "Receipts of consent writes by result: signed, or failed (the write succeeded and its "
-          "response carries no receipt)")
+          "Receipts of consent writes by result: signed, failed (the write succeeded and its "
+          "response carries no receipt), or left_out (cluster mode with standbys: a link's "
+          "contact point record kept by another instance; GetReceipt signs it there)")
       .Register(registry);
 }
 }  // namespace
@@ -26,6 +27,7 @@ ReceiptIssuer::ReceiptIssuer(std::string keyring_file, const store::Store& store
       store_(store),
       signed_(ReceiptCounters(registry).Add({{"result", "signed"}})),
       failed_(ReceiptCounters(registry).Add({{"result", "failed"}})),
+      left_out_(ReceiptCounters(registry).Add({{"result", "left_out"}})),
       signer_(std::move(keyring), clock),
       batcher_(signer_) {}
 
@@ -67,7 +69,9 @@ void ReceiptIssuer::Issue(std::string tenant, std::vector<Record> records, Done 
             target = &*counterpart;
           }
           absl::StatusOr<v1::HistoryRecord> record = ReadRecord(tenant, *target, r.sequence);
-          if (i > 0 && absl::IsNotFound(record.status())) continue;  // kept by another instance
+          if (i > 0 && leave_out_missing_.load() && absl::IsNotFound(record.status())) {
+            continue;  // kept by another instance
+          }
           if (!record.ok()) return record.status();
           if (!counterpart.has_value() && record->has_counterpart()) {
             counterpart = record->counterpart();
@@ -87,7 +91,7 @@ void ReceiptIssuer::Issue(std::string tenant, std::vector<Record> records, Done 
           return;
         }
         signed_.Increment(static_cast<double>(made));
-        failed_.Increment(static_cast<double>(count - made));
+        left_out_.Increment(static_cast<double>(count - made));
         // One slot per record, in order; an empty receipt where a record was not here.
         std::vector<v1::Receipt> slots(count);
         size_t next = 0;

@@ -5,6 +5,7 @@
 // Thread-safe. Without a keyring there is no issuer, and responses carry no receipt.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,10 +42,10 @@ class ReceiptIssuer {
   };
   using Done = absl::AnyInvocable<void(absl::StatusOr<std::vector<v1::Receipt>>)>;
   // Queues the records of one response and returns at once; `done` gets one receipt per record,
-  // in order, on the signer thread (or the error of reading a record). A record after the first
-  // that is not stored here (cluster mode with standbys: a link's contact point in a partition
-  // this instance does not keep in full) gets an empty receipt (no claims) in its place: the
-  // caller leaves it out, and GetReceipt signs it where the record is.
+  // in order, on the signer thread (or the error of reading a record). With
+  // LeaveOutMissingCounterparts, a record after the first that is not stored here (a link's
+  // contact point in a partition this instance does not keep in full) gets an empty receipt (no
+  // claims) in its place: the caller leaves it out, and GetReceipt signs it where the record is.
   void Issue(std::string tenant, std::vector<Record> records, Done done);
 
   // The receipt of one stored record, signed now (GetReceipt). NOT_FOUND when there is no such
@@ -54,6 +55,10 @@ class ReceiptIssuer {
 
   // The JWKS of every key and the id of the key that signs.
   v1::GetReceiptKeysResponse Keys() const;
+
+  // Cluster mode with standbys: a record after the first of a response that is not stored here is
+  // left out (Issue) instead of failing the response's receipts. Set once, before writes run.
+  void LeaveOutMissingCounterparts() { leave_out_missing_.store(true); }
 
   // Re-reads the keyring file; on error the keys in use stay and the error is returned.
   absl::Status Reload();
@@ -70,6 +75,8 @@ class ReceiptIssuer {
   const store::Store& store_;
   prometheus::Counter& signed_;
   prometheus::Counter& failed_;
+  prometheus::Counter& left_out_;
+  std::atomic<bool> leave_out_missing_{false};
   receipts::ReceiptSigner signer_;
   receipts::BatchSigner batcher_;  // last: its thread stops before the rest goes
 };

@@ -391,6 +391,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
                                            *server->metrics_->registry()));
     log->info("msg=\"receipt keyring loaded\" current_kid={}",
               server->receipts_->Keys().current_kid());
+    if (config.cluster_enabled && config.cluster_standbys >= 0) {
+      server->receipts_->LeaveOutMissingCounterparts();
+    }
   } else {
     log->info("msg=\"no receipt keyring (receipts.keyring_file): responses carry no receipts\"");
   }

@@ -510,7 +510,15 @@ class ClusterModeTest : public ::testing::Test {
         state_request.set_tenant(kTenant);
         state_request.set_subject_id(subject);
         v1::SubjectState state;
-        grpc::Status read = stub->GetSubjectState(Context().get(), state_request, &state);
+        grpc::Status read;
+        // The state is read locally, the history possibly from the owner (cluster.standbys): the
+        // state may still be within the replica lag.
+        testing::WaitFor(
+            [&] {
+              read = stub->GetSubjectState(Context().get(), state_request, &state);
+              return read.ok() && state.sequence() == h.rbegin()->first;
+            },
+            absl::Seconds(10));
         ASSERT_TRUE(read.ok()) << i->node_id << ": " << read.error_message();
         ASSERT_EQ(state.sequence(), h.rbegin()->first) << subject << " on " << i->node_id;
       }
@@ -847,8 +855,15 @@ TEST_F(ClusterModeTest, StandbysKeepThePartitionsTheAssignorMovesAndServeTheirHi
   state_request.set_tenant(kTenant);
   state_request.set_subject_id(subject);
   v1::SubjectState state;
-  grpc::Status read = outsider_stub->GetSubjectState(Context().get(), state_request, &state);
-  ASSERT_TRUE(read.ok()) << read.error_message();
+  // Within the replica lag: the last write was acknowledged by the owner.
+  testing::WaitFor(
+      [&] {
+        state.Clear();
+        return outsider_stub->GetSubjectState(Context().get(), state_request, &state).ok() &&
+               state.sequence() == log_.acked[subject];
+      },
+      absl::Seconds(10));
+  ASSERT_EQ(state.sequence(), log_.acked[subject]);
   ASSERT_EQ(state.decisions_size(), 1);
   EXPECT_EQ(state.decisions(0).evidence().ip_address(), "203.0.113.7");
   EXPECT_FALSE(state.decisions(0).evidence().shredded());
@@ -926,22 +941,40 @@ TEST_F(ClusterModeTest, StandbysKeepThePartitionsTheAssignorMovesAndServeTheirHi
   // Through every instance, the history of every subject (forwarded where not kept).
   VerifyConsistent(subjects);
   // The report aggregates (applied from every partition by every instance, each record's once)
-  // agree everywhere.
-  std::optional<std::string> report;
-  for (Instance* i : Alive()) {
-    auto stub = v1::ReportService::NewStub(i->process->channel());
+  // agree everywhere, once every replica has applied everything (within the replica lag).
+  auto report_of = [&](Instance& i, v1::GetConsentReportResponse& response) {
+    auto stub = v1::ReportService::NewStub(i.process->channel());
     v1::GetConsentReportRequest request;
     request.set_tenant(kTenant);
     request.set_start_day(FormatDay(absl::Now() - absl::Hours(48)));
     request.set_end_day(FormatDay(absl::Now() + absl::Hours(48)));
-    v1::GetConsentReportResponse response;
     grpc::Status s = stub->GetConsentReport(Context().get(), request, &response);
-    ASSERT_TRUE(s.ok()) << i->node_id << ": " << s.error_message();
     response.clear_rows_read();
-    EXPECT_GT(response.total().grants() + response.total().withdrawals(), 0) << i->node_id;
-    if (!report.has_value()) report = response.SerializeAsString();
-    EXPECT_EQ(response.SerializeAsString(), *report)
-        << i->node_id << ": " << response.DebugString();
+    return s;
+  };
+  std::map<std::string, v1::GetConsentReportResponse> reports;
+  const bool agreed = testing::WaitFor(
+      [&] {
+        reports.clear();
+        for (Instance* i : Alive()) {
+          if (!report_of(*i, reports[i->node_id]).ok()) return false;
+        }
+        for (const auto& [node, response] : reports) {
+          if (response.SerializeAsString() != reports.begin()->second.SerializeAsString()) {
+            return false;
+          }
+        }
+        return true;
+      },
+      absl::Seconds(20));
+  for (const auto& [node, response] : reports) {
+    EXPECT_GT(response.total().grants() + response.total().withdrawals(), 0) << node;
+  }
+  EXPECT_TRUE(agreed) << "the instances' reports differ";
+  for (const auto& [node, response] : reports) {
+    EXPECT_EQ(response.total().ShortDebugString(),
+              reports.begin()->second.total().ShortDebugString())
+        << node;
   }
 }
 
