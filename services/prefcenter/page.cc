@@ -461,8 +461,9 @@ absl::StatusOr<Plan> PlanFromForm(const PageData& page, const std::vector<Purpos
     const std::string tz = value("quiet_hours_tz");
     // consentd's own check, which keeps "localtime", absolute paths and "../" away from the tz
     // loader (it opens the file a name names): a path reached it from here, and a zone consentd
-    // then refused failed the save.
-    if (!start || !end || !core::ValidateTimeZone("quiet_hours_tz", tz).ok()) {
+    // then refused failed the save. A window that starts when it ends is refused by consentd too
+    // (empty or the whole day: it does not guess), so the page says so instead of failing the save.
+    if (!start || !end || *start == *end || !core::ValidateTimeZone("quiet_hours_tz", tz).ok()) {
       return absl::InvalidArgumentError("form_error_invalid_time");
     }
     v1::QuietHours* q = next.mutable_quiet_hours();

@@ -175,6 +175,13 @@ TEST_F(PrefcenterPageTest, BadTimesAndCapsAreRefusedWithTheMessageToShow) {
                                                   {"quiet_hours_tz", "UTC"}};
   EXPECT_THAT(PlanFromForm(page_, purposes, form, locales_),
               StatusIs(absl::StatusCode::kInvalidArgument, "form_error_invalid_time"));
+  // A window that ends when it starts: consentd refuses it (empty or the whole day).
+  form = {{"quiet_hours_enabled", "on"},
+          {"quiet_hours_start", "22:00"},
+          {"quiet_hours_end", "22:00"},
+          {"quiet_hours_tz", "UTC"}};
+  EXPECT_THAT(PlanFromForm(page_, purposes, form, locales_),
+              StatusIs(absl::StatusCode::kInvalidArgument, "form_error_invalid_time"));
   form = {{"cap_EMAIL_count", "500"}, {"cap_EMAIL_period", "WEEK"}};
   EXPECT_THAT(PlanFromForm(page_, purposes, form, locales_),
               StatusIs(absl::StatusCode::kInvalidArgument, "form_error_invalid_cap"));
