@@ -68,7 +68,10 @@ start() {
   printf -v "pid_$name" '%s' "$pid"
 }
 metric() {  # METRICS-ADDRESS NAME: the value of an unlabelled gauge or counter
-  curl -s --max-time 2 "http://$1/metrics" | awk -v n="$2" '$1 == n {print int($2); exit}'
+  # awk reads to the end: leaving early would fail curl's write (exit 23), and with pipefail the
+  # caller's assignment under set -e.
+  curl -s --max-time 2 "http://$1/metrics" |
+    awk -v n="$2" '$1 == n && !found {v = int($2); found = 1} END {if (found) print v}'
 }
 ready() { [ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://$1/readyz")" = 200 ]; }
 # until CONDITION-COMMAND... holds, polled every 100 ms for at most SECONDS.
