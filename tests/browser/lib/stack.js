@@ -100,6 +100,25 @@ function freePort() {
   });
 }
 
+/**
+ * A free TCP port below Linux's ephemeral range (32768 and up): one reserved ahead for a program
+ * started later. A port from freePort() can be handed out again, between its check and that
+ * program's start, to a process binding port 0 (consentd did: "Address already in use").
+ */
+async function freePortBelowEphemeral() {
+  for (let attempt = 0; attempt < 100; ++attempt) {
+    const port = 20000 + crypto.randomInt(12000);
+    const free = await new Promise((resolve) => {
+      const server = net.createServer();
+      server.unref();
+      server.on('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port below 32000');
+}
+
 /** GET or POST over HTTPS to the test server, certificate not checked (a throwaway CA). */
 function request(url, { method = 'GET', headers = {}, body } = {}) {
   if (body !== undefined) headers = { ...headers, 'Content-Length': Buffer.byteLength(body) };
@@ -196,7 +215,7 @@ class Stack {
 
     // The preference center's port is chosen here (consentd and the email sender must know its
     // URL before it starts); everything else binds port 0 and reports through --port-file.
-    this.pcPort = await freePort();
+    this.pcPort = await freePortBelowEphemeral();
     this.baseUrl = `https://127.0.0.1:${this.pcPort}`;
 
     const consentdArgs = [
