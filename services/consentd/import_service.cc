@@ -52,13 +52,16 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
     std::shared_ptr<Batch> batch;
     {
       absl::MutexLock lock(&mu_);
-      reading_ = false;
       if (!ok) {
         half_closed_ = true;
       } else if (!finished_ && failure_.ok()) {
         // After a failure nothing more is started: rows in flight would outlive the call.
         batch = std::move(incoming_);
       }
+      // A message read stays "being read" until Accept has queued it: a Pump on another thread
+      // would otherwise start the next read, and that message could be queued (and answered)
+      // before this one.
+      if (batch == nullptr) reading_ = false;
     }
     if (batch != nullptr) Accept(std::move(batch));
     Pump();
@@ -103,6 +106,7 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
     if (!caller.ok()) {
       absl::MutexLock lock(&mu_);
       Fail(caller.status());
+      reading_ = false;
       return;
     }
     const int rows = request.rows_size();
@@ -113,6 +117,7 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
       absl::MutexLock lock(&mu_);
       batches_.push_back(batch);
       pending_rows_ += rows;
+      reading_ = false;  // queued in the order read: the next read may start
     }
     const absl::Time deadline = absl::Now() + kRowDeadline;
     for (int i = 0; i < rows; ++i) {
