@@ -54,3 +54,17 @@ warm_up_brokers() {
   "$BIN/assent_load" --target "$2" --method record --concurrency 256 --subjects 10000 \
     --duration "${1}s" --warmup 0s >/dev/null
 }
+
+# seed_catalog ADDRESS (needs BIN): the bench tenant and the purpose that assent_load and
+# enforce_bench write, created through the instance at ADDRESS.
+seed_catalog() {  # ADDRESS
+  local ctl=("$BIN/assentctl" --server "$1" --tenant bench) ok=0
+  for _ in $(seq 100); do
+    if "${ctl[@]}" tenant create bench >/dev/null 2>"$work/seed.err" ||
+       grep -q ALREADY_EXISTS "$work/seed.err"; then ok=1; break; fi
+    sleep 0.3
+  done
+  [ "$ok" = 1 ] || { cat "$work/seed.err" >&2; exit 1; }
+  "${ctl[@]}" purpose create marketing.newsletter --kind MARKETING --basis CONSENT --channels EMAIL \
+    --notice-version 1 >/dev/null
+}

@@ -44,16 +44,7 @@ for m in "${metrics[@]}"; do
     sleep 0.1
   done
 done
-ctl=("$BIN/assentctl" --server "${addrs[0]}" --tenant bench)
-ok=0
-for _ in $(seq 100); do
-  if "${ctl[@]}" tenant create bench >/dev/null 2>"$work/seed.err" ||
-     grep -q ALREADY_EXISTS "$work/seed.err"; then ok=1; break; fi
-  sleep 0.3
-done
-[ "$ok" = 1 ] || { cat "$work/seed.err" >&2; exit 1; }
-"${ctl[@]}" purpose create marketing.newsletter --kind MARKETING --basis CONSENT --channels EMAIL \
-  --notice-version 1 >/dev/null
+seed_catalog "${addrs[0]}"
 sleep 3
 brokers_pids="$(pgrep -f "kafka.Kafka $work/kafka" | tr '\n' ' ')"
 # CPU seconds (utime + stime) of each process, in clock ticks: "pid ticks" lines.

@@ -85,18 +85,6 @@ wait_ready() {  # METRICS-ADDRESS SECONDS
   echo "not ready after $2 s: $1" >&2
   return 1
 }
-# The catalog: the bench tenant and the purpose assent_load and enforce_bench write.
-seed_catalog() {  # ADDRESS
-  local ctl=("$BIN/assentctl" --server "$1" --tenant bench) ok=0
-  for _ in $(seq 100); do
-    if "${ctl[@]}" tenant create bench >/dev/null 2>"$work/seed.err" ||
-       grep -q ALREADY_EXISTS "$work/seed.err"; then ok=1; break; fi
-    sleep 0.3
-  done
-  [ "$ok" = 1 ] || { cat "$work/seed.err" >&2; exit 1; }
-  "${ctl[@]}" purpose create marketing.newsletter --kind MARKETING --basis CONSENT --channels EMAIL \
-    --notice-version 1 >/dev/null
-}
 
 log "starting single-node consentd and three cluster-mode instances"
 start single --kafka-topic-prefix single.

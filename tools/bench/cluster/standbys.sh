@@ -98,11 +98,7 @@ placed() {
 log "three instances with --cluster-standbys 1"
 for n in n1 n2 n3; do start "$n" 1; done
 for n in n1 n2 n3; do m="metrics_$n"; until_true 120 ready ready "${!m}"; done
-ctl=("$BIN/assentctl" --server "$addr_n1" --tenant bench)
-tenant() { "${ctl[@]}" tenant create bench >/dev/null 2>"$work/seed.err" || grep -q ALREADY_EXISTS "$work/seed.err"; }
-until_true 30 "tenant created" tenant || { cat "$work/seed.err" >&2; exit 1; }
-"${ctl[@]}" purpose create marketing.newsletter --kind MARKETING --basis CONSENT --channels EMAIL \
-  --notice-version 1 >/dev/null
+seed_catalog "$addr_n1"
 
 writes=$((subjects * decisions))
 log "filling: $subjects subjects x $decisions decisions"
