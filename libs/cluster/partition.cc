@@ -1,5 +1,7 @@
 #include "cluster/partition.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace assent::cluster {
 
 uint32_t Murmur2(std::string_view key) {
@@ -41,6 +43,14 @@ uint32_t Murmur2(std::string_view key) {
 
 int32_t PartitionOf(std::string_view key, int32_t partitions) {
   return static_cast<int32_t>((Murmur2(key) & 0x7fffffff) % static_cast<uint32_t>(partitions));
+}
+
+std::string PartitionRouteKey(int32_t partition, int32_t partitions) {
+  if (partition < 0 || partition >= partitions) return {};
+  for (uint64_t n = 0;; ++n) {
+    std::string key = absl::StrCat("partition/", n);
+    if (PartitionOf(key, partitions) == partition) return key;
+  }
 }
 
 }  // namespace assent::cluster

@@ -108,6 +108,20 @@ struct Caller {
 // column family the walk reads (Cf::kDue for SweepDue, Cf::kKeys for RewrapDataKeys).
 using KeyFilter = std::function<bool(std::string_view key)>;
 
+// Cluster mode: the changelog's partitions, for the tenant-wide walks that each partition's owner
+// runs over the targets of its own partitions (re-permission campaigns), with one cursor per
+// partition stored under a route key of that partition, so that a round's writes and its cursor
+// go to that partition's changelog together and move with it to a new owner.
+struct Partitions {
+  int32_t count = 0;
+  // The partition of a route key (route.h).
+  std::function<int32_t(std::string_view route_key)> of;
+  // Whether `partition` is owned here now.
+  std::function<bool(int32_t partition)> owned;
+  // A route key of `partition` (cluster::PartitionRouteKey).
+  std::function<std::string(int32_t partition)> route_key;
+};
+
 // What one sweep did (Ledger::SweepDue).
 struct SweepStats {
   int reminders = 0;        // ConsentExpiring notices published
@@ -369,6 +383,12 @@ class Ledger {
   // min_notice_version) over up to `max_targets` targets: a RepermissionRequired notice on the
   // lifecycle topic and a list entry per grant below the new minimum, with the campaign's cursor
   // in the same batch. Call from one thread at a time (not the committer's).
+  //
+  // Cluster mode (SetPartitions): each instance walks, for the oldest campaign with work left in
+  // a partition it owns, that partition's targets only, with that partition's cursor (looking at
+  // up to kMaxPassedOverPerTarget * max_targets keys of the others on the way); the campaign is
+  // complete once every partition's walk is done.
+  static constexpr int kMaxPassedOverPerTarget = 8;
   absl::StatusOr<RepermissionProgress> RunRepermission(int max_targets);
   absl::StatusOr<v1::ListRepermissionRequiredResponse> ListRepermissionRequired(
       const v1::ListRepermissionRequiredRequest& request) const;
@@ -382,6 +402,10 @@ class Ledger {
 
   // Sets the observer (not owned; may be null). Call before serving.
   void SetObserver(LedgerObserver* observer) { observer_ = observer; }
+  // Cluster mode: the partitions, for the walks run per owned partition. Call before serving.
+  void SetPartitions(Partitions partitions) {
+    partitions_ = std::make_unique<Partitions>(std::move(partitions));
+  }
 
   // The HMAC key contact points of `tenant` are hashed with (for senders and tests).
   std::string TenantContactKey(std::string_view tenant) const;
@@ -395,6 +419,9 @@ class Ledger {
       vault_ = std::make_unique<EvidenceVault>(options_.evidence_keyring);
     }
   }
+
+  // RunRepermission's walk of one owned partition (cluster mode).
+  absl::StatusOr<RepermissionProgress> RunRepermissionPerPartition(int max_targets);
 
   // Checks that the tenant exists in the catalog snapshot; NOT_FOUND naming `field` otherwise.
   absl::Status RequireTenant(const Catalog& catalog, std::string_view field,
@@ -490,6 +517,7 @@ class Ledger {
   // Seals and opens identifying evidence; null without an evidence keyring.
   std::unique_ptr<EvidenceVault> vault_;
   LedgerObserver* observer_ = nullptr;
+  std::unique_ptr<Partitions> partitions_;  // cluster mode
   // Where the next SweepDue round starts (empty: at the first due entry).
   absl::Mutex sweep_mu_;
   std::string sweep_cursor_ ABSL_GUARDED_BY(sweep_mu_);

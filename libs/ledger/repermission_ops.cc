@@ -5,7 +5,10 @@
 // with the campaign's cursor in one batch, so a crash repeats ids, never new ones) and keeping a
 // list entry that ListRepermissionRequired reads, so a campaign can ask those customers again.
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +23,7 @@
 #include "ledger/events.h"
 #include "ledger/ledger.h"
 #include "ledger/names.h"
+#include "ledger/route.h"
 #include "store/keys.h"
 
 namespace assent::ledger {
@@ -48,6 +52,52 @@ std::string ListPrefix(std::string_view tenant, std::string_view purpose) {
   std::string key = Join({"l", tenant, purpose});
   key.push_back('\0');
   return key;
+}
+
+// Cluster mode: a campaign's walk of one partition, "p" \0 route key of the partition \0 the
+// campaign's key after its "r" \0 (route.cc routes it by that route key).
+std::string PartitionCursorKey(std::string_view route_key, std::string_view campaign_key) {
+  std::string key = Join({"p", route_key});
+  key.push_back('\0');
+  key.append(campaign_key.substr(2));
+  return key;
+}
+
+// Every campaign, oldest key first.
+absl::StatusOr<std::vector<std::pair<std::string, storage::v1::RepermissionCampaign>>> Campaigns(
+    const store::Store& store) {
+  std::vector<std::pair<std::string, storage::v1::RepermissionCampaign>> out;
+  auto it = store.NewIterator(store::Cf::kLifecycle);
+  const std::string prefix = CampaignPrefix();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    storage::v1::RepermissionCampaign campaign;
+    if (!campaign.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Corrupt("re-permission campaign");
+    }
+    out.emplace_back(it->key().ToString(), std::move(campaign));
+  }
+  if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  return out;
+}
+
+// The walk of `campaign_key` in the partition whose route key is `route_key`; phase "s" with no
+// cursor when it has not started.
+absl::StatusOr<storage::v1::RepermissionCampaign> PartitionWalk(
+    const store::Store& store, const std::string& route_key, const std::string& campaign_key,
+    const storage::v1::RepermissionCampaign& campaign) {
+  ASSIGN_OR_RETURN(auto raw,
+                   store.Get(store::Cf::kLifecycle, PartitionCursorKey(route_key, campaign_key)));
+  storage::v1::RepermissionCampaign walk;
+  if (raw.has_value()) {
+    if (!walk.ParseFromString(*raw)) return Corrupt("re-permission campaign cursor");
+    return walk;
+  }
+  walk = campaign;
+  walk.set_phase("s");
+  walk.clear_next_key();
+  walk.set_targets_scanned(0);
+  walk.set_notices(0);
+  return walk;
 }
 
 uint32_t EffectiveMin(const v1::Purpose& purpose) {
@@ -84,6 +134,64 @@ int Reach(store::Txn& txn, const storage::v1::RepermissionCampaign& campaign,
   return notices;
 }
 
+// One round of a campaign's walk from `walk`'s phase and cursor: looks at up to `max_looked` of
+// the tenant's keys, takes those `take` says (all without it) up to `max_targets`, publishes their
+// notices and list entries, and stores the walk moved on under `cursor_key` in the same batch.
+absl::StatusOr<RepermissionProgress> WalkRound(
+    const store::Store& store, store::Committer& committer,
+    const storage::v1::RepermissionCampaign& campaign,
+    const storage::v1::RepermissionCampaign& walk, const std::string& cursor_key,
+    const std::function<bool(store::Cf, std::string_view)>& take, int max_targets, int max_looked) {
+  const bool subjects = walk.phase() == "s";
+  const store::Cf cf = subjects ? store::Cf::kSubjects : store::Cf::kContacts;
+  // Subject and contact keys of a tenant both start with tenant \0.
+  std::string prefix = campaign.tenant();
+  prefix.push_back('\0');
+  std::vector<std::string> keys;
+  std::string next;
+  {
+    auto it = store.NewIterator(cf);
+    int looked = 0;
+    for (it->Seek(std::max(prefix, walk.next_key())); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      if (static_cast<int>(keys.size()) == max_targets || looked == max_looked) {
+        next = it->key().ToString();
+        break;
+      }
+      ++looked;
+      if (!take || take(cf, it->key().ToStringView())) keys.push_back(it->key().ToString());
+    }
+    if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  }
+  int notices = 0;
+  RETURN_IF_ERROR(committer.Run([&](store::Txn& txn) -> absl::Status {
+    notices = 0;
+    for (const std::string& key : keys) {
+      ASSIGN_OR_RETURN(auto raw, txn.Get(cf, key));
+      if (!raw.has_value()) continue;
+      ASSIGN_OR_RETURN(StoredDecisions state, DecodeStoredDecisions(!subjects, *raw));
+      notices += Reach(txn, campaign, state);
+    }
+    storage::v1::RepermissionCampaign moved = walk;
+    moved.set_targets_scanned(walk.targets_scanned() + keys.size());
+    moved.set_notices(walk.notices() + notices);
+    if (!next.empty()) {
+      moved.set_next_key(next);
+    } else {
+      moved.set_phase(subjects ? "c" : "d");
+      moved.clear_next_key();
+    }
+    // Cluster mode: a partition's cursor routes the batch to that partition, refused (nothing
+    // written) once it is no longer owned here.
+    txn.Put(store::Cf::kLifecycle, cursor_key, moved.SerializeAsString());
+    return absl::OkStatus();
+  }));
+  RepermissionProgress progress;
+  progress.targets = static_cast<int>(keys.size());
+  progress.notices = notices;
+  return progress;
+}
+
 }  // namespace
 
 void StartRepermission(store::Txn& txn, std::string_view tenant, const v1::Purpose& previous,
@@ -102,70 +210,39 @@ void StartRepermission(store::Txn& txn, std::string_view tenant, const v1::Purpo
 }
 
 absl::StatusOr<RepermissionProgress> Ledger::RunRepermission(int max_targets) {
-  RepermissionProgress progress;
+  if (partitions_ != nullptr) return RunRepermissionPerPartition(max_targets);
+  ASSIGN_OR_RETURN(auto campaigns, Campaigns(store_));
   // The oldest campaign still walking.
-  std::string campaign_key;
-  storage::v1::RepermissionCampaign campaign;
-  {
-    auto it = store_.NewIterator(store::Cf::kLifecycle);
-    const std::string prefix = CampaignPrefix();
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (!campaign.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return Corrupt("re-permission campaign");
-      }
-      if (campaign.phase() != "d") {
-        campaign_key = it->key().ToString();
-        break;
-      }
-    }
-    if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  for (const auto& [campaign_key, campaign] : campaigns) {
+    if (campaign.phase() == "d") continue;
+    return WalkRound(store_, committer_, campaign, campaign, campaign_key, nullptr, max_targets,
+                     max_targets);
   }
-  if (campaign_key.empty()) {
-    progress.idle = true;
-    return progress;
+  RepermissionProgress progress;
+  progress.idle = true;
+  return progress;
+}
+
+absl::StatusOr<RepermissionProgress> Ledger::RunRepermissionPerPartition(int max_targets) {
+  ASSIGN_OR_RETURN(auto campaigns, Campaigns(store_));
+  for (const auto& [campaign_key, campaign] : campaigns) {
+    for (int32_t p = 0; p < partitions_->count; ++p) {
+      if (!partitions_->owned(p)) continue;
+      const std::string route_key = partitions_->route_key(p);
+      ASSIGN_OR_RETURN(storage::v1::RepermissionCampaign walk,
+                       PartitionWalk(store_, route_key, campaign_key, campaign));
+      if (walk.phase() == "d") continue;
+      return WalkRound(
+          store_, committer_, campaign, walk, PartitionCursorKey(route_key, campaign_key),
+          [&](store::Cf cf, std::string_view key) {
+            std::optional<std::string> route = RouteOfWrite(cf, key);
+            return route.has_value() && partitions_->of(*route) == p;
+          },
+          max_targets, max_targets * kMaxPassedOverPerTarget);
+    }
   }
-  const bool subjects = campaign.phase() == "s";
-  const store::Cf cf = subjects ? store::Cf::kSubjects : store::Cf::kContacts;
-  // Subject and contact keys of a tenant both start with tenant \0.
-  std::string prefix = campaign.tenant();
-  prefix.push_back('\0');
-  std::vector<std::string> keys;
-  std::string next;
-  {
-    auto it = store_.NewIterator(cf);
-    for (it->Seek(std::max(prefix, campaign.next_key()));
-         it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (static_cast<int>(keys.size()) == max_targets) {
-        next = it->key().ToString();
-        break;
-      }
-      keys.push_back(it->key().ToString());
-    }
-    if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
-  }
-  int notices = 0;
-  RETURN_IF_ERROR(committer_.Run([&](store::Txn& txn) -> absl::Status {
-    notices = 0;
-    for (const std::string& key : keys) {
-      ASSIGN_OR_RETURN(auto raw, txn.Get(cf, key));
-      if (!raw.has_value()) continue;
-      ASSIGN_OR_RETURN(StoredDecisions state, DecodeStoredDecisions(!subjects, *raw));
-      notices += Reach(txn, campaign, state);
-    }
-    storage::v1::RepermissionCampaign moved = campaign;
-    moved.set_targets_scanned(campaign.targets_scanned() + keys.size());
-    moved.set_notices(campaign.notices() + notices);
-    if (!next.empty()) {
-      moved.set_next_key(next);
-    } else {
-      moved.set_phase(subjects ? "c" : "d");
-      moved.clear_next_key();
-    }
-    txn.Put(store::Cf::kLifecycle, campaign_key, moved.SerializeAsString());
-    return absl::OkStatus();
-  }));
-  progress.targets = static_cast<int>(keys.size());
-  progress.notices = notices;
+  RepermissionProgress progress;
+  progress.idle = true;
   return progress;
 }
 
@@ -225,11 +302,25 @@ absl::StatusOr<v1::ListRepermissionRequiredResponse> Ledger::ListRepermissionReq
   }
   if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
   // Complete once the campaign of the current minimum (if there was one) is done.
-  ASSIGN_OR_RETURN(auto raw, store_.Get(store::Cf::kLifecycle,
-                                        CampaignKey(request.tenant(), request.purpose_id(), min)));
+  const std::string campaign_key = CampaignKey(request.tenant(), request.purpose_id(), min);
+  ASSIGN_OR_RETURN(auto raw, store_.Get(store::Cf::kLifecycle, campaign_key));
   storage::v1::RepermissionCampaign campaign;
-  response.set_complete(!raw.has_value() ||
-                        (campaign.ParseFromString(*raw) && campaign.phase() == "d"));
+  if (!raw.has_value()) {
+    response.set_complete(true);
+  } else if (!campaign.ParseFromString(*raw)) {
+    return Corrupt("re-permission campaign");
+  } else if (partitions_ == nullptr) {
+    response.set_complete(campaign.phase() == "d");
+  } else {
+    // Cluster mode: once every partition's walk is done (the cursors reach every instance).
+    bool complete = true;
+    for (int32_t p = 0; p < partitions_->count && complete; ++p) {
+      ASSIGN_OR_RETURN(storage::v1::RepermissionCampaign walk,
+                       PartitionWalk(store_, partitions_->route_key(p), campaign_key, campaign));
+      complete = walk.phase() == "d";
+    }
+    response.set_complete(complete);
+  }
   return response;
 }
 

@@ -56,9 +56,10 @@ bool IsSharedWrite(store::Cf cf, std::string_view key) {
     case store::Cf::kKeys:
       return true;
     case store::Cf::kLifecycle:
-      // Re-permission campaigns and their lists ("r" | "l" \0 tenant \0 purpose ...): tenant-wide
-      // bookkeeping read by ListRepermissionRequired. Not the per-target rate limits beside them.
-      return key.size() > 1 && (key[0] == 'r' || key[0] == 'l') && key[1] == '\0';
+      // Re-permission campaigns, their lists and their walks' cursors per partition ("r" | "l" |
+      // "p" \0 ...): tenant-wide bookkeeping read by ListRepermissionRequired. Not the per-target
+      // rate limits beside them.
+      return key.size() > 1 && (key[0] == 'r' || key[0] == 'l' || key[0] == 'p') && key[1] == '\0';
     case store::Cf::kRights:
       // "e" \0 tenant \0 subject: an erasure stub; "o" \0 tenant: a tenant's offboarding.
       return key.size() > 1 && (key[0] == 'e' || key[0] == 'o') && key[1] == '\0';
@@ -98,6 +99,13 @@ std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
       // "w" + history key; "p" + partition + offset (pending) travels with its mutation.
       if (key.empty() || key[0] != 'w') return std::nullopt;
       return TenantEntityRoute(key.substr(1));
+    case store::Cf::kLifecycle: {
+      // "p" \0 route key \0 ...: a re-permission campaign's cursor in one partition (cluster
+      // mode), in that partition.
+      std::vector<std::string_view> parts = Parts(key, 3);
+      if (parts.size() < 3 || parts[0] != "p" || parts[1].empty()) return std::nullopt;
+      return std::string(parts[1]);
+    }
     case store::Cf::kCatalog: {
       std::vector<std::string_view> parts = Parts(key, 2);
       if (parts.size() < 2 || parts[1].empty()) return std::nullopt;

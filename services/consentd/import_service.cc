@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -13,8 +14,10 @@
 #include "absl/time/time.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "consentd/cluster_router.h"
 #include "rpc/status.h"
 #include "spdlog/spdlog.h"
+#include "store/committer.h"
 
 namespace assent::consentd {
 namespace {
@@ -33,7 +36,18 @@ struct Batch {
 };
 
 // The call's state lives here; every gRPC reaction and every row completion (on the committer's
-// writer thread) takes `mu_`, decides what to start, and starts it after releasing the lock.
+// writer thread, or a gRPC thread for rows forwarded to their owner) takes `mu_`, decides what to
+// start, and starts it after releasing the lock.
+//
+// Cluster mode: the instance the stream entered records the rows of the partitions it owns and
+// forwards the others, grouped by partition, to each partition's owner (ClusterRouter) as a
+// one-message ImportDecisions call with the caller's principal; the owner's results take the
+// rows' places in the response. A local row refused because its partition's ownership moved
+// before anything was applied goes to the new owner the same way. A forwarded call's rows are all
+// recorded where it arrives: a row whose partition moved away makes it end UNAVAILABLE with
+// kNotOwnerTrailer, and the entry sends the rows again (a row recorded before the move is then
+// answered ALREADY_IMPORTED: its row key is the idempotency). A dry run writes nothing and reads
+// only the catalog, which every instance has: it runs where it entered.
 class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
  public:
   ImportReactor(grpc::CallbackServerContext* ctx, ledger::Ledger& ledger, CallGuard& guard,
@@ -42,7 +56,10 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
         ledger_(ledger),
         guard_(guard),
         metrics_(metrics),
-        rule_(RequireRpcRule(ImportService::kName, "ImportDecisions")) {
+        rule_(RequireRpcRule(ImportService::kName, "ImportDecisions")),
+        router_(guard.router()),
+        forwarded_(router_ != nullptr && ForwardedPrincipal(ctx).has_value()) {
+    if (forwarded_) ctx->AddTrailingMetadata(kServedByTrailer, router_->node().node_id());
     reading_ = true;
     incoming_ = std::make_shared<Batch>();
     StartRead(&incoming_->request);
@@ -120,26 +137,108 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
       reading_ = false;  // queued in the order read: the next read may start
     }
     const absl::Time deadline = absl::Now() + kRowDeadline;
+    // Cluster mode: the rows of partitions owned elsewhere, by partition.
+    std::map<int32_t, std::vector<int>> elsewhere;
     for (int i = 0; i < rows; ++i) {
-      ledger_.ImportRow(
-          request.tenant(), request.rows(i), request.dry_run(), deadline,
-          [this, batch, i](absl::StatusOr<v1::ImportRowResult> result) {
-            {
-              absl::MutexLock lock(&mu_);
-              if (result.ok()) {
-                *batch->response.mutable_results(i) = *std::move(result);
-              } else {
-                Fail(result.status());
-              }
-              --batch->pending;
-              --pending_rows_;
-              ++callbacks_running_;
-            }
-            Pump();
-            LeaveCallback();
-          },
-          *caller);
+      if (std::optional<int32_t> p = OwnedElsewhere(request, i)) {
+        elsewhere[*p].push_back(i);
+      } else {
+        RecordHere(batch, i, deadline, *caller);
+      }
     }
+    for (auto& [partition, indices] : elsewhere) {
+      ForwardRows(batch, partition, std::move(indices), deadline, caller->principal);
+    }
+  }
+
+  // The partition of row `i` when it is another instance's (cluster mode, the call entered here,
+  // not a dry run); nullopt when the row is recorded here (a row without a valid target too: the
+  // ledger rejects it as in single-node mode).
+  std::optional<int32_t> OwnedElsewhere(const Request& request, int i) const {
+    if (router_ == nullptr || forwarded_ || request.dry_run()) return std::nullopt;
+    absl::StatusOr<std::string> route = ledger_.RouteKeyOf(
+        "rows.decisions.target", request.tenant(), request.rows(i).decisions().target());
+    if (!route.ok()) return std::nullopt;
+    const int32_t partition = router_->node().PartitionOf(*route);
+    if (router_->node().Owns(partition)) return std::nullopt;
+    return partition;
+  }
+
+  void RecordHere(const std::shared_ptr<Batch>& batch, int i, absl::Time deadline,
+                  const ledger::Caller& caller) {
+    const Request& request = batch->request;
+    ledger_.ImportRow(
+        request.tenant(), request.rows(i), request.dry_run(), deadline,
+        [this, batch, i, deadline,
+         principal = caller.principal](absl::StatusOr<v1::ImportRowResult> result) {
+          if (!result.ok() && store::IsNotApplied(result.status()) && router_ != nullptr &&
+              !forwarded_) {
+            // Its partition's ownership moved before anything was applied: to the new owner.
+            absl::StatusOr<std::string> route =
+                ledger_.RouteKeyOf("rows.decisions.target", batch->request.tenant(),
+                                   batch->request.rows(i).decisions().target());
+            if (route.ok()) {
+              ForwardRows(batch, router_->node().PartitionOf(*route), {i}, deadline, principal);
+              return;
+            }
+          }
+          const bool not_owner = forwarded_ && !result.ok() && store::IsNotApplied(result.status());
+          Complete(batch, {i}, std::move(result), not_owner);
+        },
+        caller);
+  }
+
+  // Sends rows `indices` of `batch` to `partition`'s owner as one request message.
+  void ForwardRows(const std::shared_ptr<Batch>& batch, int32_t partition, std::vector<int> indices,
+                   absl::Time deadline, const std::string& principal) {
+    Request sub;
+    sub.set_tenant(batch->request.tenant());
+    for (int i : indices) *sub.add_rows() = batch->request.rows(i);
+    router_->Route(partition, "/assent.v1.ImportService/ImportDecisions", ToByteBuffer(sub),
+                   principal, deadline,
+                   [this, batch, indices = std::move(indices)](const grpc::Status& status,
+                                                               grpc::ByteBuffer* bytes) {
+                     Response answer;
+                     absl::Status failed;
+                     if (!status.ok()) {
+                       failed = rpc::FromGrpcStatus(status);
+                     } else if (!FromByteBuffer(bytes, &answer) ||
+                                answer.results_size() != static_cast<int>(indices.size())) {
+                       failed = absl::InternalError(
+                           "the partition owner's import answer does not match "
+                           "the rows sent");
+                     }
+                     if (!failed.ok()) {
+                       Complete(batch, indices, failed);
+                       return;
+                     }
+                     for (size_t k = 0; k < indices.size(); ++k) {
+                       Complete(batch, {indices[k]},
+                                std::move(*answer.mutable_results(static_cast<int>(k))));
+                     }
+                   });
+  }
+
+  // Rows `indices` of `batch` are done: with their result (one row), or failed (the call fails).
+  // `not_owner`: a forwarded call's row whose partition is no longer owned here (the call ends
+  // with kNotOwnerTrailer, so that the entry sends it again).
+  void Complete(const std::shared_ptr<Batch>& batch, const std::vector<int>& indices,
+                absl::StatusOr<v1::ImportRowResult> result, bool not_owner = false) {
+    {
+      absl::MutexLock lock(&mu_);
+      not_owner_ = not_owner_ || not_owner;
+      if (result.ok()) {
+        *batch->response.mutable_results(indices.front()) = *std::move(result);
+      } else {
+        Fail(result.status());
+      }
+      const int n = static_cast<int>(indices.size());
+      batch->pending -= n;
+      pending_rows_ -= n;
+      ++callbacks_running_;
+    }
+    Pump();
+    LeaveCallback();
   }
 
   // The end of a ledger callback: deletes the reactor when gRPC was done with it meanwhile.
@@ -166,6 +265,11 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
                                                " rows (got ", request.rows_size(), ")"));
     }
     return caller;
+  }
+
+  bool NotOwner() {
+    absl::MutexLock lock(&mu_);
+    return not_owner_;
   }
 
   // Remembers the first error; the call ends with it once no row is in flight.
@@ -215,6 +319,7 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
         StartRead(&to_read->request);
         break;
       case Next::kFinish:
+        if (NotOwner()) ctx_->AddTrailingMetadata(kNotOwnerTrailer, "1");
         Finish(Record(finish));
         break;
       case Next::kNothing:
@@ -239,6 +344,8 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
   CallGuard& guard_;
   ServiceMetrics* metrics_;
   const RpcRule& rule_;
+  ClusterRouter* const router_;  // null: single-node mode
+  const bool forwarded_;         // the call came from a peer (cluster mode)
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 
   absl::Mutex mu_;
@@ -250,6 +357,7 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
   bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;              // OnDone has run
+  bool not_owner_ ABSL_GUARDED_BY(mu_) = false;         // see Complete
   int64_t callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;  // ledger callbacks past their count
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
 };

@@ -74,17 +74,17 @@ void LifecycleRunner::Start() {
   if (handled_here_ != nullptr) {
     backfilled_.store(true, std::memory_order_release);
     backfill_ratio_.Set(1);
+  }
+  repermission_ = std::make_unique<PeriodicRunner>("repermission", clock_,
+                                                   [this] { return RepermissionRound(); });
+  if (handled_here_ != nullptr) {
+    // Each instance walks the campaigns over the partitions it owns (ledger::Partitions).
     sweeper_->Start();
-    spdlog::get("consentd")
-        ->warn(
-            "msg=\"cluster mode: the sweeper runs over the partitions owned here; re-permission "
-            "campaigns do not run yet (docs/SCALING.md)\"");
+    repermission_->Start();
     return;
   }
   backfill_ =
       std::make_unique<PeriodicRunner>("due-backfill", clock_, [this] { return BackfillRound(); });
-  repermission_ = std::make_unique<PeriodicRunner>("repermission", clock_,
-                                                   [this] { return RepermissionRound(); });
   backfill_->Start();
   sweeper_->Start();
   repermission_->Start();

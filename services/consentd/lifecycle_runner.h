@@ -9,8 +9,9 @@
 //
 // In cluster mode every instance runs the sweeper over the partitions it owns (`handled_here`);
 // an entry whose partition moves mid-round fails to commit on the old owner and stays due for the
-// new one. Neither the backfill (cluster stores start empty, in the current format) nor
-// re-permission campaigns (a campaign walks a whole tenant, across owners) run there yet.
+// new one; re-permission campaigns are walked by each instance over the partitions it owns
+// (ledger::Ledger::RunRepermission). The backfill does not run there (cluster stores start empty,
+// in the current format).
 //
 // Thread safety: Start and Stop from one thread.
 #pragma once

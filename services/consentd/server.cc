@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cluster/partition.h"
 #include "common/errors.h"
 #include "common/hex.h"
 #include "common/secret_file.h"
@@ -337,6 +338,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         cf, [node](std::string_view route) { return node->Owns(node->PartitionOf(route)); });
   };
   if (server->cluster_ != nullptr) {
+    // Re-permission campaigns walk per owned partition, each with its own cursor.
+    std::vector<std::string> route_keys;
+    for (int32_t p = 0; p < node->partitions(); ++p) {
+      route_keys.push_back(cluster::PartitionRouteKey(p, node->partitions()));
+    }
+    server->ledger_->SetPartitions(ledger::Partitions{
+        node->partitions(), [node](std::string_view route) { return node->PartitionOf(route); },
+        [node](int32_t p) { return node->Owns(p); },
+        [route_keys = std::move(route_keys)](int32_t p) { return route_keys.at(p); }});
     ClusterRouterOptions router_options;
     router_options.forward_timeout = config.cluster_forward_timeout;
     if (config.tls.enabled()) {

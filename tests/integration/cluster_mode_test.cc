@@ -32,6 +32,8 @@
 #include "assent/v1/consent.grpc.pb.h"
 #include "assent/v1/events.pb.h"
 #include "assent/v1/export.grpc.pb.h"
+#include "assent/v1/import.grpc.pb.h"
+#include "assent/v1/lifecycle.pb.h"
 #include "assent/v1/report.grpc.pb.h"
 #include "assent/v1/rights.grpc.pb.h"
 #include "cluster/partition.h"
@@ -560,6 +562,138 @@ class ClusterModeTest : public ::testing::Test {
 TempDir* ClusterModeTest::kafka_dir_ = nullptr;
 KafkaCluster* ClusterModeTest::kafka_ = nullptr;
 bool ClusterModeTest::kafka_started_ = false;
+
+// A bulk import entering one instance records the rows of every partition: each partition's rows
+// go to its owner, and the answers come back in row order. The same file again is answered
+// ALREADY_IMPORTED row by row. A re-permission campaign raised through another instance is then
+// walked on each partition's owner, over its own targets: every instance lists every grant below
+// the new minimum and says the campaign is complete, and each grant's notice is published once.
+TEST_F(ClusterModeTest, AnImportAndACampaignSpanEveryOwner) {
+  for (int n = 1; n <= 3; ++n) StartInstance(n);
+  ASSERT_EQ(AwaitOwnershipByAll().size(), static_cast<size_t>(kPartitions));
+  SeedCatalog();
+  const std::vector<std::string> subjects = Subjects(60);
+  std::set<int32_t> partitions;
+  for (const std::string& s : subjects) partitions.insert(PartitionOfSubject(s));
+  ASSERT_EQ(partitions.size(), static_cast<size_t>(kPartitions));
+
+  Instance& entry = *Alive()[0];
+  auto import = [&](std::vector<v1::ImportRowResult>& results) {
+    auto stub = v1::ImportService::NewStub(entry.process->channel());
+    auto ctx = Context(absl::Seconds(60));
+    auto stream = stub->ImportDecisions(ctx.get());
+    for (int m = 0; m < 2; ++m) {
+      v1::ImportDecisionsRequest request;
+      request.set_tenant(kTenant);
+      for (int k = m * 30; k < (m + 1) * 30; ++k) {
+        v1::ImportRow* row = request.add_rows();
+        row->set_row_key(absl::StrCat("crm.csv:", k + 1));
+        row->set_line(k + 1);
+        v1::RecordDecisionsRequest* d = row->mutable_decisions();
+        d->mutable_target()->set_subject_id(subjects[k]);
+        d->set_source("legacy-crm");
+        d->set_actor("import");
+        d->mutable_import()->mutable_original_effective_time()->set_seconds(
+            absl::ToUnixSeconds(absl::Now() - absl::Hours(24)));
+        d->mutable_import()->set_origin("legacy");
+        v1::DecisionInput* decision = d->add_decisions();
+        decision->set_purpose_id(kPurpose);
+        decision->set_channel(v1::EMAIL);
+        decision->set_state(v1::GRANTED);
+      }
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+    v1::ImportDecisionsResponse response;
+    while (stream->Read(&response)) {
+      for (const v1::ImportRowResult& r : response.results()) results.push_back(r);
+    }
+    return stream->Finish();
+  };
+  const double forwarded_before = Metric(entry, "assent_cluster_forwarded_total");
+  std::vector<v1::ImportRowResult> first;
+  grpc::Status imported = import(first);
+  ASSERT_TRUE(imported.ok()) << imported.error_message();
+  ASSERT_EQ(first.size(), subjects.size());
+  for (size_t k = 0; k < first.size(); ++k) {
+    EXPECT_EQ(first[k].line(), k + 1);
+    EXPECT_EQ(first[k].outcome(), v1::ImportRowResult::IMPORTED)
+        << "row " << k + 1 << ": " << first[k].code() << " " << first[k].message();
+    EXPECT_EQ(first[k].sequence(), 1u);
+  }
+  // The rows of the partitions other instances own went there: at least one call per message
+  // and other owner.
+  EXPECT_GE(Metric(entry, "assent_cluster_forwarded_total") - forwarded_before, 4);
+  std::vector<v1::ImportRowResult> again;
+  imported = import(again);
+  ASSERT_TRUE(imported.ok()) << imported.error_message();
+  ASSERT_EQ(again.size(), subjects.size());
+  for (const v1::ImportRowResult& r : again) {
+    EXPECT_EQ(r.outcome(), v1::ImportRowResult::ALREADY_IMPORTED) << "line " << r.line();
+  }
+  // Every instance holds every imported grant.
+  for (Instance* i : Alive()) {
+    auto stub = v1::ConsentService::NewStub(i->process->channel());
+    for (const std::string& subject : subjects) {
+      v1::GetSubjectStateRequest request;
+      request.set_tenant(kTenant);
+      request.set_subject_id(subject);
+      v1::SubjectState state;
+      ASSERT_TRUE(testing::WaitFor(
+          [&] {
+            return stub->GetSubjectState(Context().get(), request, &state).ok() &&
+                   state.sequence() == 1;
+          },
+          absl::Seconds(10)))
+          << subject << " on " << i->node_id;
+    }
+  }
+
+  // Notice version 2 becomes the minimum, through the second instance.
+  Instance& other = *Alive()[1];
+  v1::GetPurposeRequest get;
+  get.set_name(absl::StrCat("tenants/", kTenant, "/purposes/", kPurpose));
+  v1::Purpose purpose;
+  ASSERT_TRUE(other.process->catalog().GetPurpose(Context().get(), get, &purpose).ok());
+  purpose.set_notice_version(2);
+  purpose.set_min_notice_version(2);
+  v1::UpdatePurposeRequest update;
+  *update.mutable_purpose() = purpose;
+  grpc::Status raised = other.process->catalog().UpdatePurpose(Context().get(), update, &purpose);
+  ASSERT_TRUE(raised.ok()) << raised.error_message();
+  for (Instance* i : Alive()) {
+    v1::ListRepermissionRequiredRequest list;
+    list.set_tenant(kTenant);
+    list.set_purpose_id(kPurpose);
+    list.set_page_size(1000);
+    v1::ListRepermissionRequiredResponse listed;
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          listed.Clear();
+          return i->process->consent()
+                     .ListRepermissionRequired(Context().get(), list, &listed)
+                     .ok() &&
+                 listed.complete() && listed.entries_size() == static_cast<int>(subjects.size());
+        },
+        absl::Seconds(60)))
+        << i->node_id << " lists " << listed.entries_size() << ", complete " << listed.complete();
+  }
+  std::map<std::string, int> notices;  // event id -> times published
+  testing::ConsumeAll(kafka_->bootstrap(), prefix_ + "consent.lifecycle.v1", absl::Seconds(60),
+                      [&](const std::vector<testing::KafkaRecord>& records) {
+                        notices.clear();
+                        for (const testing::KafkaRecord& r : records) {
+                          v1::RepermissionRequired notice;
+                          if (notice.ParseFromString(r.value) &&
+                              absl::StrContains(notice.event_id(), "/repermission/")) {
+                            notices[notice.event_id()]++;
+                          }
+                        }
+                        return notices.size() >= subjects.size();
+                      });
+  EXPECT_EQ(notices.size(), subjects.size());
+  for (const auto& [id, times] : notices) EXPECT_EQ(times, 1) << id;
+}
 
 TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {
   const char* env = std::getenv("ASSENT_CLUSTER_KILLS");

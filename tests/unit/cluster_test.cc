@@ -49,6 +49,20 @@ TEST(PartitionTest, AgreesWithLibrdkafkaMurmur2) {
   }
 }
 
+// A partition's route key (the re-permission walk's cursor in that partition) is in it, the same
+// on every call, and there is none outside the partitions.
+TEST(PartitionTest, APartitionRouteKeyIsInItsPartition) {
+  for (int32_t partitions = 1; partitions <= 64; ++partitions) {
+    for (int32_t p = 0; p < partitions; ++p) {
+      const std::string key = cluster::PartitionRouteKey(p, partitions);
+      ASSERT_EQ(cluster::PartitionOf(key, partitions), p) << key;
+      EXPECT_EQ(cluster::PartitionRouteKey(p, partitions), key);
+    }
+  }
+  EXPECT_EQ(cluster::PartitionRouteKey(6, 6), "");
+  EXPECT_EQ(cluster::PartitionRouteKey(-1, 6), "");
+}
+
 // The range assignor's layout (librdkafka's rd_kafka_range_assignor_assign_cb): contiguous
 // ranges, the first partitions % members members one partition more; members beyond the
 // partitions get none.

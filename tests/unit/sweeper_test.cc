@@ -11,6 +11,7 @@
 #include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/events.pb.h"
 #include "assent/v1/lifecycle.pb.h"
+#include "cluster/partition.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -522,6 +523,96 @@ TEST_F(SweeperTest, RaisingTheMinimumNoticeVersionListsExactlyTheGrantsBelowIt) 
               testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   ASSERT_OK_AND_ASSIGN(auto again, ledger_->RunRepermission(2));
   EXPECT_TRUE(again.idle) << "a finished campaign does not run again";
+}
+
+// Cluster mode: each instance walks a campaign over the partitions it owns, each partition with
+// its own cursor stored in that partition; the campaign is complete once every partition's walk
+// is, and a partition taken over later is walked once, without repeating the others.
+TEST_F(SweeperTest, ACampaignIsWalkedPerOwnedPartitionWithItsOwnCursor) {
+  constexpr int32_t kCount = 4;
+  std::set<int32_t> owned = {0, 2};
+  auto partition_of = [](std::string_view route) { return cluster::PartitionOf(route, kCount); };
+  ledger_->SetPartitions(
+      Partitions{kCount, partition_of, [&owned](int32_t p) { return owned.contains(p); },
+                 [](int32_t p) { return cluster::PartitionRouteKey(p, kCount); }});
+  std::map<std::string, int32_t> partition;  // subject -> partition
+  for (int k = 0; k < 40; ++k) {
+    const std::string subject = absl::StrCat("s", k);
+    ASSERT_OK(Record(subject, v1::GRANTED, absl::ZeroDuration()).status());
+    partition[subject] = partition_of(absl::StrCat("acme/", subject));
+  }
+  v1::GetPurposeRequest get;
+  get.set_name("tenants/acme/purposes/news");
+  ASSERT_OK_AND_ASSIGN(v1::Purpose purpose, ledger_->GetPurpose(get));
+  purpose.set_notice_version(2);
+  purpose.set_min_notice_version(2);
+  v1::UpdatePurposeRequest update;
+  *update.mutable_purpose() = purpose;
+  ASSERT_OK(Sync<v1::Purpose>(&Ledger::UpdatePurpose, update).status());
+
+  auto run_until_idle = [&] {
+    int notices = 0;
+    for (int rounds = 0; rounds < 1000; ++rounds) {
+      absl::StatusOr<RepermissionProgress> progress = ledger_->RunRepermission(3);
+      EXPECT_OK(progress.status());
+      if (!progress.ok() || progress->idle) break;
+      EXPECT_LE(progress->targets, 3);
+      notices += progress->notices;
+    }
+    return notices;
+  };
+  auto notified = [&] {
+    std::multiset<std::string> subjects;
+    for (const Published& p : Outbox()) {
+      if (p.type != "assent.v1.RepermissionRequired") continue;
+      v1::RepermissionRequired notice;
+      EXPECT_TRUE(notice.ParseFromString(p.value));
+      subjects.insert(notice.target().subject_id());
+    }
+    return subjects;
+  };
+  v1::ListRepermissionRequiredRequest list;
+  list.set_tenant("acme");
+  list.set_purpose_id("news");
+  list.set_page_size(1000);
+
+  const int first = run_until_idle();
+  std::multiset<std::string> expected;
+  for (const auto& [subject, p] : partition) {
+    if (owned.contains(p)) expected.insert(subject);
+  }
+  ASSERT_GT(expected.size(), 0u);
+  ASSERT_LT(expected.size(), partition.size());
+  EXPECT_EQ(first, static_cast<int>(expected.size()));
+  EXPECT_EQ(notified(), expected) << "only the owned partitions' subjects, each once";
+  ASSERT_OK_AND_ASSIGN(auto partial, ledger_->ListRepermissionRequired(list));
+  EXPECT_FALSE(partial.complete()) << "partitions 1 and 3 are not walked yet";
+  EXPECT_EQ(partial.entries_size(), static_cast<int>(expected.size()));
+
+  // Each cursor is stored in its own partition.
+  int cursors = 0;
+  auto it = store_->NewIterator(store::Cf::kLifecycle);
+  for (it->Seek(std::string("p\0", 2)); it->Valid() && it->key().starts_with(std::string("p\0", 2));
+       it->Next()) {
+    std::optional<std::string> route =
+        RouteOfWrite(store::Cf::kLifecycle, it->key().ToStringView());
+    ASSERT_TRUE(route.has_value());
+    EXPECT_TRUE(owned.contains(partition_of(*route)));
+    EXPECT_TRUE(IsSharedWrite(store::Cf::kLifecycle, it->key().ToStringView()));
+    ++cursors;
+  }
+  EXPECT_EQ(cursors, 2);
+
+  // The other partitions move here: walked once, the first two not again.
+  owned = {0, 1, 2, 3};
+  const int second = run_until_idle();
+  EXPECT_EQ(first + second, static_cast<int>(partition.size()));
+  std::multiset<std::string> all;
+  for (const auto& [subject, p] : partition) all.insert(subject);
+  EXPECT_EQ(notified(), all) << "every subject once";
+  ASSERT_OK_AND_ASSIGN(auto complete, ledger_->ListRepermissionRequired(list));
+  EXPECT_TRUE(complete.complete());
+  EXPECT_EQ(complete.entries_size(), static_cast<int>(partition.size()));
 }
 
 TEST(DueKeyTest, RoundTripsAndSortsByTime) {
