@@ -157,6 +157,23 @@ struct OffboardProgress {
   std::vector<std::string> erased_subjects;
 };
 
+// Cluster mode: the next round of a tenant's offboarding in one partition owned here
+// (Ledger::NextOffboardStep): the subjects to erase (each through the erasure of cluster mode,
+// consentd/link_coordinator.h), or in the last phase the data keys to destroy; then
+// Ledger::FinishOffboardStep stores the round's outcome with the partition's cursor.
+struct OffboardStep {
+  std::string tenant;
+  std::string actor;   // who asked for the offboarding
+  std::string reason;  // the offboarding's
+  int32_t partition = -1;
+  std::string cursor_key;              // the partition's walk (Cf::kRights, routed to it)
+  bool keys_phase = false;             // destroying the remaining data keys
+  std::vector<std::string> subjects;   // subject ids to erase (subjects phase)
+  std::vector<std::string> data_keys;  // Cf::kKeys keys to delete (keys phase)
+  std::string next_cursor;             // the last key looked at (empty: none)
+  bool last = false;                   // the phase's keys end with this round
+};
+
 // The first step of a link change over two owners' partitions (Ledger::BeginLinkIntent).
 struct LinkIntentStart {
   // A request finished before (same idempotency key and request): its serialized response,
@@ -327,6 +344,17 @@ class Ledger {
   // legal hold are counted and left), then destroys the tenant's remaining data keys, the
   // cursor and counters in the same batch. Call from one thread at a time (not the committer's).
   absl::StatusOr<OffboardProgress> RunOffboarding(int max_subjects);
+  // Cluster mode (SetPartitions): each partition's owner walks the offboarding of its own
+  // partitions, with a cursor and counters per partition (shared, so that GetOffboarding sums them
+  // on any instance; DONE once every partition's walk is). The next round of the oldest running
+  // offboarding in a partition owned here (looking at up to max(kMaxPassedOverPerTarget,
+  // partitions) * max_subjects keys), nullopt when there is none.
+  absl::StatusOr<std::optional<OffboardStep>> NextOffboardStep(int max_subjects) const;
+  // Stores a round's outcome: the counters (subjects erased now, and held by a legal hold), the
+  // cursor, the next phase or DONE, and in the keys phase the deletion of the step's data keys,
+  // in one batch routed to the step's partition (refused, nothing written, once it is no longer
+  // owned here). Not on the committer thread.
+  absl::Status FinishOffboardStep(const OffboardStep& step, uint64_t erased, uint64_t held);
 
   // Master-key rotation: re-wraps, with the evidence keyring's newest key, the data keys after
   // `cursor` (up to `max_keys` looked at) that an older key wraps. Call from one thread at a
@@ -386,8 +414,9 @@ class Ledger {
   //
   // Cluster mode (SetPartitions): each instance walks, for the oldest campaign with work left in
   // a partition it owns, that partition's targets only, with that partition's cursor (looking at
-  // up to kMaxPassedOverPerTarget * max_targets keys of the others on the way); the campaign is
-  // complete once every partition's walk is done.
+  // up to max(kMaxPassedOverPerTarget, partitions) * max_targets of the tenant's keys a round, so
+  // that a round takes about max_targets); the campaign is complete once every partition's walk
+  // is done.
   static constexpr int kMaxPassedOverPerTarget = 8;
   absl::StatusOr<RepermissionProgress> RunRepermission(int max_targets);
   absl::StatusOr<v1::ListRepermissionRequiredResponse> ListRepermissionRequired(
@@ -419,6 +448,10 @@ class Ledger {
       vault_ = std::make_unique<EvidenceVault>(options_.evidence_keyring);
     }
   }
+
+  // The offboarding status of `job`: in cluster mode summed over the partitions' walks.
+  absl::StatusOr<v1::OffboardingStatus> OffboardingStatusOf(
+      const storage::v1::OffboardingJob& job) const;
 
   // RunRepermission's walk of one owned partition (cluster mode).
   absl::StatusOr<RepermissionProgress> RunRepermissionPerPartition(int max_targets);

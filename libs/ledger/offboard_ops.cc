@@ -1,6 +1,16 @@
 // Offboarding a tenant: every subject erased (erase_ops.cc), then every data key of the tenant
 // destroyed, in one resumable walk whose cursor and counters are written in the same batch as
 // each round's erasures, so a crash repeats no erasure and skips none.
+//
+// Cluster mode: each partition's owner walks the tenant's subjects of that partition, erasing
+// each as an erasure of cluster mode (its linked contact points may be in other partitions, so
+// not in the round's batch: consentd/rights_runner.cc drives them), then the partition's data
+// keys; the partition's cursor and counters are stored after the round's erasures, in a batch
+// routed to the partition. A round cut short (a crash, the partition moving) is repeated by the
+// partition's next owner: its erasures are then answered already erased, so they are not counted
+// again (nor, then, at all), and nothing is skipped.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "assent/storage/v1/storage.pb.h"
 #include "common/errors.h"
@@ -8,6 +18,7 @@
 #include "common/time_util.h"
 #include "ledger/change.h"
 #include "ledger/ledger.h"
+#include "ledger/route.h"
 #include "store/keys.h"
 
 namespace assent::ledger {
@@ -40,7 +51,165 @@ std::vector<std::string> KeysAfter(const store::Store& store, store::Cf cf,
   return out;
 }
 
+// Cluster mode: a partition's walk of a tenant's offboarding, "q" \0 route key of the partition
+// \0 tenant (route.cc routes it by that route key).
+std::string WalkKey(std::string_view route_key, std::string_view tenant) {
+  std::string key("q");
+  key.push_back('\0');
+  key.append(route_key);
+  key.push_back('\0');
+  key.append(tenant);
+  return key;
+}
+
+// A partition's walk as stored; a fresh one (running, nothing counted) when it has not started.
+absl::StatusOr<storage::v1::OffboardingJob> LoadWalk(const store::Store& store,
+                                                     const std::string& key,
+                                                     std::string_view tenant) {
+  ASSIGN_OR_RETURN(auto raw, store.Get(store::Cf::kRights, key));
+  storage::v1::OffboardingJob walk;
+  if (raw.has_value()) {
+    if (!walk.ParseFromString(*raw)) return Corrupt("offboarding cursor");
+    return walk;
+  }
+  walk.mutable_status()->set_tenant(std::string(tenant));
+  walk.mutable_status()->set_state(v1::OffboardingStatus::RUNNING);
+  return walk;
+}
+
 }  // namespace
+
+absl::StatusOr<v1::OffboardingStatus> Ledger::OffboardingStatusOf(
+    const storage::v1::OffboardingJob& job) const {
+  v1::OffboardingStatus status = job.status();
+  if (partitions_ == nullptr) return status;
+  bool done = true;
+  absl::Time finished = absl::InfinitePast();
+  for (int32_t p = 0; p < partitions_->count; ++p) {
+    ASSIGN_OR_RETURN(
+        storage::v1::OffboardingJob walk,
+        LoadWalk(store_, WalkKey(partitions_->route_key(p), status.tenant()), status.tenant()));
+    status.set_subjects_scanned(status.subjects_scanned() + walk.status().subjects_scanned());
+    status.set_subjects_erased(status.subjects_erased() + walk.status().subjects_erased());
+    status.set_subjects_held(status.subjects_held() + walk.status().subjects_held());
+    if (walk.status().state() != v1::OffboardingStatus::DONE) {
+      done = false;
+    } else {
+      finished = std::max(finished, FromProto(walk.status().finish_time()));
+    }
+  }
+  if (done && status.state() == v1::OffboardingStatus::RUNNING) {
+    status.set_state(v1::OffboardingStatus::DONE);
+    *status.mutable_finish_time() = ToProto(finished);
+  }
+  return status;
+}
+
+absl::StatusOr<std::optional<OffboardStep>> Ledger::NextOffboardStep(int max_subjects) const {
+  if (partitions_ == nullptr) {
+    return absl::FailedPreconditionError("offboarding steps are for cluster mode");
+  }
+  std::vector<storage::v1::OffboardingJob> running;
+  {
+    const std::string jobs_prefix = store::OffboardingKey("");
+    auto it = store_.NewIterator(store::Cf::kRights);
+    for (it->Seek(jobs_prefix); it->Valid() && it->key().starts_with(jobs_prefix); it->Next()) {
+      storage::v1::OffboardingJob job;
+      if (!job.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return Corrupt("offboarding job");
+      }
+      if (job.status().state() == v1::OffboardingStatus::RUNNING) running.push_back(job);
+    }
+    if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+  }
+  for (const storage::v1::OffboardingJob& job : running) {
+    const std::string& tenant = job.status().tenant();
+    for (int32_t p = 0; p < partitions_->count; ++p) {
+      if (!partitions_->owned(p)) continue;
+      OffboardStep step;
+      step.cursor_key = WalkKey(partitions_->route_key(p), tenant);
+      ASSIGN_OR_RETURN(storage::v1::OffboardingJob walk, LoadWalk(store_, step.cursor_key, tenant));
+      if (walk.status().state() != v1::OffboardingStatus::RUNNING) continue;
+      step.tenant = tenant;
+      step.actor = job.status().actor();
+      step.reason = job.status().reason();
+      step.partition = p;
+      step.keys_phase = walk.keys_phase();
+      const store::Cf cf = step.keys_phase ? store::Cf::kKeys : store::Cf::kSubjects;
+      const std::string prefix =
+          step.keys_phase ? store::DataKeyPrefix(tenant) : store::SubjectKey(tenant, "");
+      auto it = store_.NewIterator(cf);
+      it->Seek(walk.cursor().empty() ? prefix : walk.cursor());
+      if (!walk.cursor().empty() && it->Valid() && it->key().ToStringView() == walk.cursor()) {
+        it->Next();
+      }
+      int looked = 0;
+      int taken = 0;
+      step.last = true;
+      for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        if (taken == max_subjects ||
+            looked == max_subjects * std::max(kMaxPassedOverPerTarget, partitions_->count)) {
+          step.last = false;
+          break;
+        }
+        ++looked;
+        step.next_cursor = it->key().ToString();
+        std::optional<std::string> route = RouteOfWrite(cf, step.next_cursor);
+        if (!route.has_value() || partitions_->of(*route) != p) continue;
+        ++taken;
+        if (step.keys_phase) {
+          step.data_keys.push_back(step.next_cursor);
+        } else {
+          step.subjects.push_back(step.next_cursor.substr(prefix.size()));
+        }
+      }
+      if (!it->status().ok()) return StorageUnavailable(it->status().ToString());
+      return step;
+    }
+  }
+  return std::nullopt;
+}
+
+absl::Status Ledger::FinishOffboardStep(const OffboardStep& step, uint64_t erased, uint64_t held) {
+  return committer_.Run([&](store::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(auto job, LoadJob(txn, step.tenant));
+    if (!job.has_value()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kRights, step.cursor_key));
+    storage::v1::OffboardingJob walk;
+    if (raw.has_value()) {
+      if (!walk.ParseFromString(*raw)) return Corrupt("offboarding cursor");
+    } else {
+      walk.mutable_status()->set_tenant(step.tenant);
+      walk.mutable_status()->set_state(v1::OffboardingStatus::RUNNING);
+    }
+    if (walk.status().state() != v1::OffboardingStatus::RUNNING ||
+        walk.keys_phase() != step.keys_phase) {
+      return absl::OkStatus();  // stored by another round meanwhile
+    }
+    v1::OffboardingStatus& status = *walk.mutable_status();
+    if (step.keys_phase) {
+      // Data keys left after every subject of the partition went: contact points' (evidence).
+      for (const std::string& key : step.data_keys) txn.Delete(store::Cf::kKeys, key);
+    } else {
+      status.set_subjects_scanned(status.subjects_scanned() + step.subjects.size());
+      status.set_subjects_erased(status.subjects_erased() + erased);
+      status.set_subjects_held(status.subjects_held() + held);
+    }
+    if (!step.next_cursor.empty()) walk.set_cursor(step.next_cursor);
+    if (step.last) {
+      if (!walk.keys_phase()) {
+        walk.set_keys_phase(true);
+        walk.clear_cursor();
+      } else {
+        status.set_state(v1::OffboardingStatus::DONE);
+        *status.mutable_finish_time() = ToProto(txn.now());
+      }
+    }
+    // Routed to the step's partition: refused (nothing written) once it is not owned here.
+    txn.Put(store::Cf::kRights, step.cursor_key, walk.SerializeAsString());
+    return absl::OkStatus();
+  });
+}
 
 void Ledger::OffboardTenant(const v1::OffboardTenantRequest& request, absl::Time deadline,
                             Callback<v1::OffboardingStatus> done, const Caller& caller) {
@@ -55,10 +224,10 @@ void Ledger::OffboardTenant(const v1::OffboardTenantRequest& request, absl::Time
   if (!valid.ok()) return done(valid);
   SubmitWrite<v1::OffboardingStatus>(
       committer_, deadline, std::move(done),
-      [request,
+      [this, request,
        actor = caller.principal](store::Txn& txn) -> absl::StatusOr<v1::OffboardingStatus> {
         ASSIGN_OR_RETURN(auto job, LoadJob(txn, request.tenant()));
-        if (job.has_value()) return job->status();  // started before: its progress
+        if (job.has_value()) return OffboardingStatusOf(*job);  // started before: its progress
         storage::v1::OffboardingJob fresh;
         v1::OffboardingStatus& status = *fresh.mutable_status();
         status.set_tenant(request.tenant());
@@ -80,7 +249,7 @@ absl::StatusOr<v1::OffboardingStatus> Ledger::GetOffboarding(
   if (!raw.has_value()) return NotFound("offboarding of tenant", request.tenant());
   storage::v1::OffboardingJob job;
   if (!job.ParseFromString(*raw)) return Corrupt("offboarding job");
-  return job.status();
+  return OffboardingStatusOf(job);
 }
 
 absl::StatusOr<OffboardProgress> Ledger::RunOffboarding(int max_subjects) {

@@ -81,7 +81,9 @@ absl::StatusOr<std::vector<std::pair<std::string, storage::v1::RepermissionCampa
 }
 
 // The walk of `campaign_key` in the partition whose route key is `route_key`; phase "s" with no
-// cursor when it has not started.
+// cursor when it has not started. A cursor of an earlier campaign under the same key (the
+// minimum lowered, then raised to the same version again: StartRepermission wrote a new campaign
+// record) counts as not started.
 absl::StatusOr<storage::v1::RepermissionCampaign> PartitionWalk(
     const store::Store& store, const std::string& route_key, const std::string& campaign_key,
     const storage::v1::RepermissionCampaign& campaign) {
@@ -90,7 +92,10 @@ absl::StatusOr<storage::v1::RepermissionCampaign> PartitionWalk(
   storage::v1::RepermissionCampaign walk;
   if (raw.has_value()) {
     if (!walk.ParseFromString(*raw)) return Corrupt("re-permission campaign cursor");
-    return walk;
+    if (walk.purpose_version() == campaign.purpose_version() &&
+        FromProto(walk.create_time()) == FromProto(campaign.create_time())) {
+      return walk;
+    }
   }
   walk = campaign;
   walk.set_phase("s");
@@ -238,7 +243,7 @@ absl::StatusOr<RepermissionProgress> Ledger::RunRepermissionPerPartition(int max
             std::optional<std::string> route = RouteOfWrite(cf, key);
             return route.has_value() && partitions_->of(*route) == p;
           },
-          max_targets, max_targets * kMaxPassedOverPerTarget);
+          max_targets, max_targets * std::max(kMaxPassedOverPerTarget, partitions_->count));
     }
   }
   RepermissionProgress progress;

@@ -61,8 +61,9 @@ bool IsSharedWrite(store::Cf cf, std::string_view key) {
       // rate limits beside them.
       return key.size() > 1 && (key[0] == 'r' || key[0] == 'l' || key[0] == 'p') && key[1] == '\0';
     case store::Cf::kRights:
-      // "e" \0 tenant \0 subject: an erasure stub; "o" \0 tenant: a tenant's offboarding.
-      return key.size() > 1 && (key[0] == 'e' || key[0] == 'o') && key[1] == '\0';
+      // "e" \0 tenant \0 subject: an erasure stub; "o" \0 tenant: a tenant's offboarding; "q" \0
+      // route key \0 tenant: its walk in one partition (cluster mode).
+      return key.size() > 1 && (key[0] == 'e' || key[0] == 'o' || key[0] == 'q') && key[1] == '\0';
     default:
       return false;
   }
@@ -86,10 +87,14 @@ std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
     }
     case store::Cf::kRights: {
       // "h" | "e" | "i" | "n" \0 tenant \0 subject (hold, erasure stub, link intent and its
-      // counter) | "j" \0 tenant \0 contact entity \0 subject (link half) | "o" \0 tenant
+      // counter) | "j" \0 tenant \0 contact entity \0 subject (link half) | "o" \0 tenant |
+      // "q" \0 route key \0 tenant
       std::vector<std::string_view> parts = Parts(key, 3);
       if (parts.size() < 3) return std::nullopt;
       if (parts[0] == "j") return EntityRoute(parts[1], parts[2]);
+      // "q" \0 route key \0 tenant: an offboarding's walk in the partition of that route key.
+      if (parts[0] == "q")
+        return parts[1].empty() ? std::nullopt : std::optional(std::string(parts[1]));
       if (parts[0] != "h" && parts[0] != "e" && parts[0] != "i" && parts[0] != "n") {
         return std::nullopt;
       }

@@ -1,5 +1,6 @@
 #include "consentd/import_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -27,6 +28,8 @@ using Response = v1::ImportDecisionsResponse;
 
 // How long one row may wait in the committer's queue.
 constexpr absl::Duration kRowDeadline = absl::Seconds(60);
+// Cluster mode: the most rows sent to another partition's owner in one message.
+constexpr size_t kMaxForwardedRows = 100;
 
 // One request message on its way: its rows being recorded, then its response being written.
 struct Batch {
@@ -44,8 +47,9 @@ struct Batch {
 // one-message ImportDecisions call with the caller's principal; the owner's results take the
 // rows' places in the response. A local row refused because its partition's ownership moved
 // before anything was applied goes to the new owner the same way. A forwarded call's rows are all
-// recorded where it arrives: a row whose partition moved away makes it end UNAVAILABLE with
-// kNotOwnerTrailer, and the entry sends the rows again (a row recorded before the move is then
+// recorded where it arrives: a row whose partition is not owned there (checked first, and again
+// by each row's write) makes it end UNAVAILABLE with kNotOwnerTrailer, and the entry sends the
+// rows again (a row recorded before the move is then
 // answered ALREADY_IMPORTED: its row key is the idempotency). A dry run writes nothing and reads
 // only the catalog, which every instance has: it runs where it entered.
 class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
@@ -74,6 +78,7 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
       } else if (!finished_ && failure_.ok()) {
         // After a failure nothing more is started: rows in flight would outlive the call.
         batch = std::move(incoming_);
+        accepting_ = true;
       }
       // A message read stays "being read" until Accept has queued it: a Pump on another thread
       // would otherwise start the next read, and that message could be queued (and answered)
@@ -120,21 +125,30 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
   void Accept(std::shared_ptr<Batch> batch) {
     const Request& request = batch->request;
     absl::StatusOr<ledger::Caller> caller = Admit(request);
-    if (!caller.ok()) {
-      absl::MutexLock lock(&mu_);
-      Fail(caller.status());
-      reading_ = false;
-      return;
-    }
+    std::optional<int32_t> moved = caller.ok() ? NotOwnedHere(request) : std::nullopt;
     const int rows = request.rows_size();
     batch->pending = rows;
     batch->response.mutable_results()->Reserve(rows);
     for (int i = 0; i < rows; ++i) batch->response.add_results();
     {
       absl::MutexLock lock(&mu_);
+      accepting_ = false;
+      reading_ = false;  // queued in the order read (or refused): the next read may start
+      if (!caller.ok()) {
+        Fail(caller.status());
+        return;
+      }
+      if (moved.has_value()) {
+        // A forwarded message whose partition moved away: the entry sends it to the new owner.
+        not_owner_ = true;
+        Fail(absl::UnavailableError(
+            absl::StrCat("this instance does not own partition ", *moved, "; retry")));
+        return;
+      }
+      // The call may have failed meanwhile (another message's rows): nothing more is started.
+      if (!failure_.ok() || finished_) return;
       batches_.push_back(batch);
       pending_rows_ += rows;
-      reading_ = false;  // queued in the order read: the next read may start
     }
     const absl::Time deadline = absl::Now() + kRowDeadline;
     // Cluster mode: the rows of partitions owned elsewhere, by partition.
@@ -146,9 +160,31 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
         RecordHere(batch, i, deadline, *caller);
       }
     }
-    for (auto& [partition, indices] : elsewhere) {
-      ForwardRows(batch, partition, std::move(indices), deadline, caller->principal);
+    // In messages of at most kMaxForwardedRows rows, each answered within the router's
+    // cluster.forward_timeout.
+    for (const auto& [partition, indices] : elsewhere) {
+      for (size_t from = 0; from < indices.size(); from += kMaxForwardedRows) {
+        const size_t to = std::min(indices.size(), from + kMaxForwardedRows);
+        ForwardRows(batch, partition,
+                    std::vector<int>(indices.begin() + from, indices.begin() + to), deadline,
+                    caller->principal);
+      }
     }
+  }
+
+  // A forwarded message (cluster mode) with a row of a partition this instance does not own (any
+  // more): that partition. Checked before anything is read or written, as a forwarded unary write
+  // is: a lagging replica's answers (ALREADY_IMPORTED, a rejection) would be stale.
+  std::optional<int32_t> NotOwnedHere(const Request& request) const {
+    if (!forwarded_ || request.dry_run()) return std::nullopt;
+    for (const v1::ImportRow& row : request.rows()) {
+      absl::StatusOr<std::string> route =
+          ledger_.RouteKeyOf("rows.decisions.target", request.tenant(), row.decisions().target());
+      if (!route.ok()) continue;
+      const int32_t partition = router_->node().PartitionOf(*route);
+      if (!router_->node().Owns(partition)) return partition;
+    }
+    return std::nullopt;
   }
 
   // The partition of row `i` when it is another instance's (cluster mode, the call entered here,
@@ -289,7 +325,7 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
       if (finished_) return;
       if (!failure_.ok()) {
         // Rows still in flight reference this reactor; the call ends when they are done.
-        if (pending_rows_ == 0 && !writing_) {
+        if (pending_rows_ == 0 && !writing_ && !accepting_) {
           finished_ = true;
           next = Next::kFinish;
           finish = failure_;
@@ -356,8 +392,10 @@ class ImportReactor final : public grpc::ServerBidiReactor<Request, Response> {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;              // OnDone has run
-  bool not_owner_ ABSL_GUARDED_BY(mu_) = false;         // see Complete
+  bool done_ ABSL_GUARDED_BY(mu_) = false;       // OnDone has run
+  bool not_owner_ ABSL_GUARDED_BY(mu_) = false;  // see Complete
+  // A message read is being admitted and queued (Accept): the call does not end meanwhile.
+  bool accepting_ ABSL_GUARDED_BY(mu_) = false;
   int64_t callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;  // ledger callbacks past their count
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
 };

@@ -453,12 +453,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
     ledger::KeyFilter keys_here = [owned = owned_here(store::Cf::kKeys)](std::string_view key) {
       return ledger::RouteOfWrite(store::Cf::kKeys, key).has_value() && owned(key);
     };
-    server->rights_ =
-        std::make_unique<RightsRunner>(clock, *server->ledger_, server->erasure_log_.get(),
-                                       *server->metrics_->registry(), std::move(keys_here));
+    // Offboarding erases each subject of the owned partitions as EraseSubject does in cluster
+    // mode (its linked contact points may be anywhere).
+    RightsRunner::Erase erase = [links = server->links_.get()](
+                                    const v1::EraseSubjectRequest& request, absl::Time deadline,
+                                    const ledger::Caller& caller,
+                                    ledger::Callback<v1::EraseSubjectResponse> done) {
+      links->Erase(request, deadline, caller, std::move(done));
+    };
+    server->rights_ = std::make_unique<RightsRunner>(
+        clock, *server->ledger_, server->erasure_log_.get(), *server->metrics_->registry(),
+        std::move(keys_here), std::move(erase));
     server->rights_->Start();
     server->links_->Start();
-    log->warn("msg=\"cluster mode: tenant offboarding does not run yet (docs/SCALING.md)\"");
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->phase_ = Phase::kServing;

@@ -228,6 +228,11 @@ std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::ConfirmDec
 std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::EraseSubjectRequest& r) {
   return SubjectRoute(r.tenant(), r.subject_id());
 }
+// A tenant's offboarding starts on its catalog's owner, so that two calls are serialised by one
+// committer (each partition's owner then walks its own partitions: rights_runner.h).
+std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::OffboardTenantRequest& r) {
+  return ledger::TenantRouteKey(r.tenant());
+}
 std::optional<std::string> RouteOf(const ledger::Ledger&, const v1::SetLegalHoldRequest& r) {
   return SubjectRoute(r.tenant(), r.subject_id());
 }

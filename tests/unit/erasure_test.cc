@@ -5,10 +5,13 @@
 // master-key rotation, offboarding and re-applied erasures.
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "assent/storage/v1/storage.pb.h"
 #include "assent/v1/events.pb.h"
+#include "cluster/partition.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -478,6 +481,105 @@ TEST_F(ErasureTest, OffboardingErasesEveryUnheldSubjectAndResumes) {
   EXPECT_EQ(done.subjects_held(), 1u);
   EXPECT_EQ(Check(Subject("t-0")).reason(), v1::ERASED);
   EXPECT_NE(Check(Subject("t-3")).reason(), v1::ERASED);
+}
+
+// Cluster mode: each instance offboards the partitions it owns, step by step, with a cursor and
+// counters per partition; the status sums them on any instance and says DONE once every
+// partition's walk (subjects, then data keys) is done. The steps' erasures are run here as the
+// runner runs them (one EraseSubject each, by Assent on behalf of who asked).
+TEST_F(ErasureTest, OffboardingInClusterModeWalksEachOwnedPartition) {
+  constexpr int32_t kCount = 4;
+  std::set<int32_t> owned = {1, 3};
+  auto partition_of = [](std::string_view route) { return cluster::PartitionOf(route, kCount); };
+  ledger_->SetPartitions(
+      Partitions{kCount, partition_of, [&owned](int32_t p) { return owned.contains(p); },
+                 [](int32_t p) { return cluster::PartitionRouteKey(p, kCount); }});
+  std::map<std::string, int32_t> partition;
+  for (int i = 0; i < 16; ++i) {
+    const std::string subject = absl::StrCat("t-", i);
+    ASSERT_OK(Record(subject, v1::GRANTED).status());
+    partition[subject] = partition_of(absl::StrCat("acme/", subject));
+  }
+  ASSERT_OK(Hold("t-3", true));
+  v1::OffboardTenantRequest request;
+  request.set_tenant("acme");
+  request.set_confirm_tenant("acme");
+  request.set_reason("contract ended");
+  ASSERT_OK(
+      Sync<v1::OffboardingStatus>(&Ledger::OffboardTenant, request, Caller{"ops@acme"}).status());
+  std::set<std::string> erased;
+  auto run_until_idle = [&] {
+    for (int rounds = 0; rounds < 200; ++rounds) {
+      absl::StatusOr<std::optional<OffboardStep>> step = ledger_->NextOffboardStep(2);
+      ASSERT_OK(step.status());
+      if (!step->has_value()) return;
+      const OffboardStep& s = **step;
+      EXPECT_TRUE(owned.contains(s.partition));
+      EXPECT_LE(s.subjects.size(), 2u);
+      EXPECT_EQ(s.actor, "ops@acme");
+      uint64_t now_erased = 0, held = 0;
+      for (const std::string& subject : s.subjects) {
+        EXPECT_EQ(partition[subject], s.partition) << subject;
+        v1::EraseSubjectRequest erase;
+        erase.set_tenant(s.tenant);
+        erase.set_subject_id(subject);
+        erase.set_actor(s.actor);
+        auto result =
+            Sync<v1::EraseSubjectResponse>(&Ledger::EraseSubject, erase, Caller{"assent"});
+        if (absl::IsFailedPrecondition(result.status())) {
+          ++held;
+        } else {
+          ASSERT_OK(result.status());
+          if (!result->already_erased()) {
+            ++now_erased;
+            EXPECT_TRUE(erased.insert(subject).second) << subject << " erased twice";
+          }
+        }
+      }
+      ASSERT_OK(ledger_->FinishOffboardStep(s, now_erased, held));
+    }
+    ADD_FAILURE() << "offboarding did not finish";
+  };
+  v1::GetOffboardingRequest get;
+  get.set_tenant("acme");
+
+  ASSERT_NO_FATAL_FAILURE(run_until_idle());
+  uint64_t in_owned = 0;
+  for (const auto& [subject, p] : partition) {
+    if (owned.contains(p)) {
+      ++in_owned;
+      if (subject != "t-3") {
+        EXPECT_TRUE(erased.contains(subject)) << subject;
+      }
+    } else {
+      EXPECT_NE(Check(Subject(subject)).reason(), v1::ERASED) << subject << " is not owned here";
+    }
+  }
+  ASSERT_GT(in_owned, 0u);
+  ASSERT_LT(in_owned, partition.size());
+  ASSERT_OK_AND_ASSIGN(auto partial, ledger_->GetOffboarding(get));
+  EXPECT_EQ(partial.state(), v1::OffboardingStatus::RUNNING);
+  EXPECT_EQ(partial.subjects_scanned(), in_owned);
+
+  owned = {0, 1, 2, 3};  // the other partitions move here
+  ASSERT_NO_FATAL_FAILURE(run_until_idle());
+  ASSERT_OK_AND_ASSIGN(auto done, ledger_->GetOffboarding(get));
+  EXPECT_EQ(done.state(), v1::OffboardingStatus::DONE);
+  EXPECT_EQ(done.subjects_scanned(), 16u);
+  EXPECT_EQ(done.subjects_erased(), 15u);
+  EXPECT_EQ(done.subjects_held(), 1u);
+  EXPECT_EQ(done.actor(), "ops@acme");
+  EXPECT_TRUE(done.has_finish_time());
+  EXPECT_EQ(erased.size(), 15u);
+  EXPECT_EQ(Check(Subject("t-0")).reason(), v1::ERASED);
+  EXPECT_NE(Check(Subject("t-3")).reason(), v1::ERASED);
+  // Every data key of the tenant's unheld subjects is gone; a finished offboarding has no step.
+  ASSERT_OK_AND_ASSIGN(auto idle, ledger_->NextOffboardStep(2));
+  EXPECT_FALSE(idle.has_value());
+  // Started again: its summed progress.
+  ASSERT_OK_AND_ASSIGN(auto again, Sync<v1::OffboardingStatus>(&Ledger::OffboardTenant, request));
+  EXPECT_EQ(again.state(), v1::OffboardingStatus::DONE);
+  EXPECT_EQ(again.subjects_erased(), 15u);
 }
 
 TEST_F(ErasureTest, ReapplyErasureErasesARestoredSubjectOnce) {

@@ -613,6 +613,21 @@ TEST_F(SweeperTest, ACampaignIsWalkedPerOwnedPartitionWithItsOwnCursor) {
   ASSERT_OK_AND_ASSIGN(auto complete, ledger_->ListRepermissionRequired(list));
   EXPECT_TRUE(complete.complete());
   EXPECT_EQ(complete.entries_size(), static_cast<int>(partition.size()));
+
+  // The minimum lowered, then raised to the same version again: a new campaign under the same
+  // key, walked again in every partition (the finished cursors were the earlier campaign's).
+  ASSERT_OK_AND_ASSIGN(purpose, ledger_->GetPurpose(get));
+  purpose.set_min_notice_version(1);
+  *update.mutable_purpose() = purpose;
+  ASSERT_OK_AND_ASSIGN(purpose, (Sync<v1::Purpose>(&Ledger::UpdatePurpose, update)));
+  purpose.set_min_notice_version(2);
+  *update.mutable_purpose() = purpose;
+  ASSERT_OK(Sync<v1::Purpose>(&Ledger::UpdatePurpose, update).status());
+  ASSERT_OK_AND_ASSIGN(auto raised_again, ledger_->ListRepermissionRequired(list));
+  EXPECT_FALSE(raised_again.complete());
+  EXPECT_EQ(run_until_idle(), static_cast<int>(partition.size()));
+  ASSERT_OK_AND_ASSIGN(auto complete_again, ledger_->ListRepermissionRequired(list));
+  EXPECT_TRUE(complete_again.complete());
 }
 
 TEST(DueKeyTest, RoundTripsAndSortsByTime) {
