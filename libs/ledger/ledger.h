@@ -170,6 +170,7 @@ struct OffboardStep {
   bool keys_phase = false;             // destroying the remaining data keys
   std::vector<std::string> subjects;   // subject ids to erase (subjects phase)
   std::vector<std::string> data_keys;  // Cf::kKeys keys to delete (keys phase)
+  std::string start_cursor;            // the partition's cursor the step starts after
   std::string next_cursor;             // the last key looked at (empty: none)
   bool last = false;                   // the phase's keys end with this round
 };
@@ -341,19 +342,21 @@ class Ledger {
   absl::StatusOr<v1::OffboardingStatus> GetOffboarding(
       const v1::GetOffboardingRequest& request) const;
   // Erases up to `max_subjects` subjects of the oldest running offboarding (subjects under a
-  // legal hold are counted and left), then destroys the tenant's remaining data keys, the
-  // cursor and counters in the same batch. Call from one thread at a time (not the committer's).
+  // legal hold are counted and left), then destroys the tenant's remaining data keys (but a held
+  // subject's and its addresses'), the cursor and counters in the same batch. Call from one
+  // thread at a time (not the committer's).
   absl::StatusOr<OffboardProgress> RunOffboarding(int max_subjects);
   // Cluster mode (SetPartitions): each partition's owner walks the offboarding of its own
   // partitions, with a cursor and counters per partition (shared, so that GetOffboarding sums them
-  // on any instance; DONE once every partition's walk is). The next round of the oldest running
-  // offboarding in a partition owned here (looking at up to max(kMaxPassedOverPerTarget,
-  // partitions) * max_subjects keys), nullopt when there is none.
+  // on any instance; DONE once every partition's walk is). The next round of the first running
+  // offboarding (in tenant order) in a partition owned here (looking at up to
+  // max(kMaxPassedOverPerTarget, partitions) * max_subjects keys), nullopt when there is none.
   absl::StatusOr<std::optional<OffboardStep>> NextOffboardStep(int max_subjects) const;
   // Stores a round's outcome: the counters (subjects erased now, and held by a legal hold), the
-  // cursor, the next phase or DONE, and in the keys phase the deletion of the step's data keys,
-  // in one batch routed to the step's partition (refused, nothing written, once it is no longer
-  // owned here). Not on the committer thread.
+  // cursor, the next phase or DONE, and in the keys phase the deletion of the step's data keys
+  // (but those a legal hold keeps: a held subject's and its addresses'), in one batch routed to the
+  // step's partition (refused, nothing written, once it is no longer owned here). Not on the
+  // committer thread.
   absl::Status FinishOffboardStep(const OffboardStep& step, uint64_t erased, uint64_t held);
 
   // Master-key rotation: re-wraps, with the evidence keyring's newest key, the data keys after

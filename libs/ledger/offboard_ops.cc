@@ -51,6 +51,27 @@ std::vector<std::string> KeysAfter(const store::Store& store, store::Cf cf,
   return out;
 }
 
+// Whether offboarding keeps the data key `key` (Cf::kKeys, of `tenant`): the key of a subject under
+// a legal hold, or of a contact point linked to one. The hold keeps the subject's evidence, and
+// its addresses' evidence with it, readable until it is lifted (then the subject can be erased).
+absl::StatusOr<bool> KeepsDataKey(store::Txn& txn, std::string_view tenant, std::string_view key) {
+  const std::string_view entity = key.substr(std::min(key.size(), tenant.size() + 1));
+  std::string subject;
+  if (entity.starts_with("s:")) {
+    subject = std::string(entity.substr(2));
+  } else if (entity.starts_with("c:")) {
+    // A contact point's state sits under the same key as its data key (store/keys.h).
+    ASSIGN_OR_RETURN(auto raw, txn.Get(store::Cf::kContacts, key));
+    if (!raw.has_value()) return false;
+    v1::ContactPointState contact;
+    if (!contact.ParseFromString(*raw)) return Corrupt("contact point state");
+    subject = contact.linked_subject_id();
+  }
+  if (subject.empty()) return false;
+  ASSIGN_OR_RETURN(auto hold, txn.Get(store::Cf::kRights, store::LegalHoldKey(tenant, subject)));
+  return hold.has_value();
+}
+
 // Cluster mode: a partition's walk of a tenant's offboarding, "q" \0 route key of the partition
 // \0 tenant (route.cc routes it by that route key).
 std::string WalkKey(std::string_view route_key, std::string_view tenant) {
@@ -135,6 +156,7 @@ absl::StatusOr<std::optional<OffboardStep>> Ledger::NextOffboardStep(int max_sub
       step.reason = job.status().reason();
       step.partition = p;
       step.keys_phase = walk.keys_phase();
+      step.start_cursor = walk.cursor();
       const store::Cf cf = step.keys_phase ? store::Cf::kKeys : store::Cf::kSubjects;
       const std::string prefix =
           step.keys_phase ? store::DataKeyPrefix(tenant) : store::SubjectKey(tenant, "");
@@ -183,13 +205,17 @@ absl::Status Ledger::FinishOffboardStep(const OffboardStep& step, uint64_t erase
       walk.mutable_status()->set_state(v1::OffboardingStatus::RUNNING);
     }
     if (walk.status().state() != v1::OffboardingStatus::RUNNING ||
-        walk.keys_phase() != step.keys_phase) {
-      return absl::OkStatus();  // stored by another round meanwhile
+        walk.keys_phase() != step.keys_phase || walk.cursor() != step.start_cursor) {
+      return absl::OkStatus();  // stored by another round meanwhile (the partition moved back)
     }
     v1::OffboardingStatus& status = *walk.mutable_status();
     if (step.keys_phase) {
-      // Data keys left after every subject of the partition went: contact points' (evidence).
-      for (const std::string& key : step.data_keys) txn.Delete(store::Cf::kKeys, key);
+      // Data keys left after every subject of the partition went: contact points' (evidence),
+      // unless a legal hold keeps them.
+      for (const std::string& key : step.data_keys) {
+        ASSIGN_OR_RETURN(bool keep, KeepsDataKey(txn, step.tenant, key));
+        if (!keep) txn.Delete(store::Cf::kKeys, key);
+      }
     } else {
       status.set_subjects_scanned(status.subjects_scanned() + step.subjects.size());
       status.set_subjects_erased(status.subjects_erased() + erased);
@@ -291,8 +317,10 @@ absl::StatusOr<OffboardProgress> Ledger::RunOffboarding(int max_subjects) {
     v1::OffboardingStatus& status = *current->mutable_status();
     for (const std::string& key : keys) {
       if (current->keys_phase()) {
-        // Data keys left after every subject went: contact points' (their evidence).
-        txn.Delete(store::Cf::kKeys, key);
+        // Data keys left after every subject went: contact points' (their evidence), unless a
+        // legal hold keeps them.
+        ASSIGN_OR_RETURN(bool keep, KeepsDataKey(txn, tenant, key));
+        if (!keep) txn.Delete(store::Cf::kKeys, key);
         continue;
       }
       const std::string subject_id = key.substr(prefix.size());

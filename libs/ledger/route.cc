@@ -88,8 +88,12 @@ std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
     case store::Cf::kRights: {
       // "h" | "e" | "i" | "n" \0 tenant \0 subject (hold, erasure stub, link intent and its
       // counter) | "j" \0 tenant \0 contact entity \0 subject (link half) | "o" \0 tenant |
-      // "q" \0 route key \0 tenant
+      // "q" \0 route key \0 tenant. An offboarding goes with the tenant's catalog: one owner
+      // serialises its start.
       std::vector<std::string_view> parts = Parts(key, 3);
+      if (parts.size() == 2 && parts[0] == "o" && !parts[1].empty()) {
+        return TenantRouteKey(parts[1]);
+      }
       if (parts.size() < 3) return std::nullopt;
       if (parts[0] == "j") return EntityRoute(parts[1], parts[2]);
       // "q" \0 route key \0 tenant: an offboarding's walk in the partition of that route key.
@@ -101,7 +105,9 @@ std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key) {
       return absl::StrCat(Sv(parts[1]), "/", Sv(parts[2]));
     }
     case store::Cf::kProof:
-      // "w" + history key; "p" + partition + offset (pending) travels with its mutation.
+      // "w" + history key; "q" + route key: a partition's proof cursor (cluster mode), in that
+      // partition; "p" + partition + offset (pending) travels with its mutation.
+      if (key.size() > 1 && key[0] == 'q') return std::string(key.substr(1));
       if (key.empty() || key[0] != 'w') return std::nullopt;
       return TenantEntityRoute(key.substr(1));
     case store::Cf::kLifecycle: {

@@ -22,11 +22,12 @@ std::string TenantRouteKey(std::string_view tenant);
 
 // The route key of the target a staged write belongs to, from its column family and key (store
 // keys.h): subjects, contacts, history, keys, due entries, legal holds, erasure stubs and
-// enforcement proofs belong to their target, catalog entries to their tenant, and a re-permission
-// campaign's cursor in one partition (cluster mode) to the route key of that partition it holds.
-// nullopt for writes tied to no single target (idempotency, imports, reports, the rest of
-// lifecycle, outbox, meta, pending proofs, offboarding jobs): they travel with the mutation's
-// other writes.
+// enforcement proofs belong to their target, catalog entries to their tenant, and the cursor in
+// one partition (cluster mode) of a re-permission campaign, an offboarding or the proof of
+// enforcement to the route key of that partition it holds.
+// An offboarding job goes with its tenant's catalog. nullopt for writes tied to no single target
+// (idempotency, imports, reports, the rest of lifecycle, outbox, meta, pending proofs): they
+// travel with the mutation's other writes.
 std::optional<std::string> RouteOfWrite(store::Cf cf, std::string_view key);
 
 // Cluster mode with standbys (cluster.standbys): true for a staged write every instance applies

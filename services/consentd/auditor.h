@@ -85,6 +85,9 @@ class Auditor {
   // Per registered sender (options order).
   std::vector<SenderAudit> Audit(absl::Time now) const;
   size_t pending() const { return pending_.size(); }
+  // Forgets every pending withdrawal (cluster mode: the partitions owned here changed; the
+  // owned ones' are added again from the store). The senders' reports are kept.
+  void ClearPending() { pending_.clear(); }
 
  private:
   struct Point {

@@ -591,10 +591,6 @@ absl::Status ValidateConfig(const Config& config) {
         config.cluster_advertise_address.find(':') == std::string::npos) {
       return InvalidField("cluster.advertise_address", "must be host:port");
     }
-    if (!config.enforcement_senders.empty()) {
-      return InvalidField("enforcement.senders",
-                          "proof of enforcement is not available in cluster mode yet");
-    }
     if (config.contact_key_secret_file.empty()) {
       return InvalidField("contact_key_secret_file",
                           "required in cluster mode: every instance must hash contact points "

@@ -1,6 +1,7 @@
 #include "consentd/proof.h"
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,32 @@ void TakeEarlier(v1::WithdrawalProof& proof, const google::protobuf::Timestamp& 
     *proof.mutable_honour_by() = honour_by;
   }
 }
+
+// A delivered change's proof entry as first recorded (published `now` at its place on the topic,
+// no sender has applied it), under its key; nullopt when it withdraws nothing.
+struct Entry {
+  std::string key;
+  v1::WithdrawalProof proof;
+};
+std::optional<Entry> EntryOf(const events::DeliveredChange& delivered, absl::Time now,
+                             const std::vector<std::string>& senders) {
+  v1::ConsentChanged change;
+  if (!change.ParseFromString(delivered.value)) return std::nullopt;
+  std::optional<v1::WithdrawalProof> proof = WithdrawalOf(change);
+  if (!proof.has_value()) return std::nullopt;
+  Entry entry{
+      store::ProofKey(change.tenant(), store::EntityName(change.target()), change.sequence()),
+      *std::move(proof)};
+  entry.proof.set_partition(delivered.partition);
+  entry.proof.set_offset(delivered.offset);
+  *entry.proof.mutable_published_time() = ToProto(now);
+  for (const std::string& sender : senders) entry.proof.add_senders()->set_sender(sender);
+  return entry;
+}
+
+// Cluster mode: the next offset of the changes topic a partition's proof reads, "q" + a route key
+// of the partition (route.cc routes it there) -> big-endian 64-bit offset.
+std::string CursorKey(std::string_view route_key) { return absl::StrCat("q", Sv(route_key)); }
 
 absl::Time OrInfinite(const v1::WithdrawalProof& proof) {
   return proof.has_honour_by() ? FromProto(proof.honour_by()) : absl::InfiniteFuture();
@@ -111,7 +138,8 @@ absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
   if (options.brokers.empty()) return InvalidField("kafka.brokers", "required for enforcement");
   std::unique_ptr<EnforcementProof> proof(
       new EnforcementProof(std::move(options), store, clock, registry));
-  RETURN_IF_ERROR(proof->Load());
+  // Cluster mode loads the pending withdrawals of the partitions it comes to own.
+  if (!proof->options_.cluster.has_value()) RETURN_IF_ERROR(proof->Load());
   events::ConfPtr conf(rd_kafka_conf_new());
   for (auto [key, value] : std::initializer_list<std::pair<const char*, const char*>>{
            {"enable.auto.commit", "false"},
@@ -143,6 +171,31 @@ absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
                                                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
                                                    5, 10, 30, 60, 120, 300, 900, 3600});
   }
+  if (proof->options_.cluster.has_value()) {
+    events::ConfPtr changes(rd_kafka_conf_new());
+    for (auto [key, value] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"enable.auto.commit", "false"},
+             {"enable.auto.offset.store", "false"},
+             {"auto.offset.reset", "earliest"},
+             {"isolation.level", "read_committed"},
+             {"client.id", "assent-consentd-proof"},
+             {"group.id", "assent-consentd-proof"},
+             {"log_level", "4"}}) {
+      RETURN_IF_ERROR(
+          events::SetConf(changes.get(), key, value, absl::StrCat("kafka.consumer.", key)));
+    }
+    RETURN_IF_ERROR(events::SetConf(changes.get(), "bootstrap.servers", proof->options_.brokers,
+                                    "kafka.brokers"));
+    for (const auto& [key, value] : proof->options_.connection) {
+      RETURN_IF_ERROR(
+          events::SetConf(changes.get(), key, value, absl::StrCat("kafka.producer.", key)));
+    }
+    proof->changes_consumer_.reset(
+        rd_kafka_new(RD_KAFKA_CONSUMER, changes.get(), errstr, sizeof(errstr)));
+    if (proof->changes_consumer_ == nullptr) return InvalidField("kafka.producer", errstr);
+    (void)changes.release();
+    proof->following_.assign(static_cast<size_t>(proof->options_.cluster->partitions), false);
+  }
   proof->UpdateGauges(clock.Now());
   proof->thread_ = std::thread([raw = proof.get()] { raw->Loop(); });
   return proof;
@@ -152,6 +205,9 @@ void EnforcementProof::Stop() {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) thread_.join();
   if (consumer_ != nullptr) events::CloseConsumer(std::move(consumer_), absl::ZeroDuration());
+  if (changes_consumer_ != nullptr) {
+    events::CloseConsumer(std::move(changes_consumer_), absl::ZeroDuration());
+  }
 }
 
 size_t EnforcementProof::pending() const {
@@ -159,7 +215,7 @@ size_t EnforcementProof::pending() const {
   return auditor_.pending();
 }
 
-absl::Status EnforcementProof::Load() {
+absl::Status EnforcementProof::Load(const std::vector<bool>* owned) {
   auto it = store_.NewIterator(store::Cf::kProof);
   size_t loaded = 0;
   const rocksdb::Slice pending_prefix(store::kProofPendingPrefix.data(),
@@ -169,6 +225,11 @@ absl::Status EnforcementProof::Load() {
     ASSIGN_OR_RETURN(std::optional<std::string> value, store_.Get(store::Cf::kProof, key));
     v1::WithdrawalProof proof;
     if (!value.has_value() || !proof.ParseFromString(*value)) return Corrupt("proof entry");
+    if (owned != nullptr &&
+        (proof.partition() < 0 || static_cast<size_t>(proof.partition()) >= owned->size() ||
+         !(*owned)[static_cast<size_t>(proof.partition())])) {
+      continue;
+    }
     PendingWithdrawal w{
         key, proof.partition(), proof.offset(), FromProto(proof.recorded_time()), OrInfinite(proof),
         {}};
@@ -191,19 +252,13 @@ void EnforcementProof::OnDelivered(const std::vector<events::DeliveredChange>& c
   rocksdb::WriteBatch batch;
   std::vector<PendingWithdrawal> added;
   for (const events::DeliveredChange& delivered : changes) {
-    v1::ConsentChanged change;
-    if (!change.ParseFromString(delivered.value)) continue;
-    std::optional<v1::WithdrawalProof> proof = WithdrawalOf(change);
-    if (!proof.has_value()) continue;
-    const std::string key =
-        store::ProofKey(change.tenant(), store::EntityName(change.target()), change.sequence());
+    std::optional<Entry> entry = EntryOf(delivered, now, senders());
+    if (!entry.has_value()) continue;
+    const std::string& key = entry->key;
     // A record re-sent after a crash keeps the entry of its first publication.
     absl::StatusOr<std::optional<std::string>> existing = store_.Get(store::Cf::kProof, key);
     if (existing.ok() && existing->has_value()) continue;
-    proof->set_partition(delivered.partition);
-    proof->set_offset(delivered.offset);
-    *proof->mutable_published_time() = ToProto(now);
-    for (const std::string& sender : senders()) proof->add_senders()->set_sender(sender);
+    v1::WithdrawalProof* proof = &entry->proof;
     batch.Put(store_.Handle(store::Cf::kProof), key, proof->SerializeAsString());
     batch.Put(store_.Handle(store::Cf::kProof),
               store::ProofPendingKey(delivered.partition, delivered.offset), key);
@@ -293,6 +348,10 @@ void EnforcementProof::Loop() {
     } else {
       absl::SleepFor(absl::Milliseconds(50));
     }
+    if (options_.cluster.has_value()) {
+      FollowOwnedPartitions();
+      ReadChanges();
+    }
     const absl::Time now = clock_.Now();
     std::vector<Application> applied;
     {
@@ -311,6 +370,28 @@ void EnforcementProof::Persist(const std::vector<Application>& applied) {
   for (const Application& a : applied) {
     enforced_.Add({{"sender", senders()[a.sender]}}, prometheus::Histogram::BucketBoundaries{})
         .Observe(std::max(0.0, absl::ToDoubleSeconds(a.time - a.recorded_time)));
+    if (options_.cluster.has_value()) {
+      // Through the committer, routed with the entry's target: refused once its partition moved
+      // (the new owner's auditor records it from the same reports).
+      absl::Status recorded = options_.cluster->run([&](store::Txn& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<std::string> raw, txn.Get(store::Cf::kProof, a.key));
+        v1::WithdrawalProof proof;
+        if (!raw.has_value() || !proof.ParseFromString(*raw)) return absl::OkStatus();
+        for (v1::SenderApplication& s : *proof.mutable_senders()) {
+          if (s.sender() == senders()[a.sender]) *s.mutable_applied_time() = ToProto(a.time);
+        }
+        txn.Put(store::Cf::kProof, a.key, proof.SerializeAsString());
+        if (a.complete) {
+          txn.Delete(store::Cf::kProof, store::ProofPendingKey(proof.partition(), proof.offset()));
+        }
+        return absl::OkStatus();
+      });
+      if (!recorded.ok()) {
+        spdlog::warn("msg=\"cannot record a withdrawal's application\" error=\"{}\"",
+                     recorded.ToString());
+      }
+      continue;
+    }
     absl::StatusOr<std::optional<std::string>> stored = store_.Get(store::Cf::kProof, a.key);
     if (!stored.ok() || !stored->has_value()) continue;
     v1::WithdrawalProof proof;
@@ -329,6 +410,101 @@ void EnforcementProof::Persist(const std::vector<Application>& applied) {
       spdlog::error("msg=\"cannot record a withdrawal's application\" error=\"{}\"", s.ToString());
     }
   }
+}
+
+void EnforcementProof::FollowOwnedPartitions() {
+  const ProofOptions::Cluster& cluster = *options_.cluster;
+  std::vector<bool> owned(following_.size(), false);
+  for (size_t p = 0; p < owned.size(); ++p) owned[p] = cluster.owned(static_cast<int32_t>(p));
+  if (owned == following_) return;
+  // The pending withdrawals of the partitions owned now, and each one's changes from its cursor.
+  {
+    absl::MutexLock lock(&mu_);
+    auditor_.ClearPending();
+  }
+  if (absl::Status loaded = Load(&owned); !loaded.ok()) {
+    spdlog::error("msg=\"cannot load the pending withdrawals\" error=\"{}\"", loaded.ToString());
+    return;  // again at the next turn
+  }
+  events::PartitionListPtr list(rd_kafka_topic_partition_list_new(cluster.partitions));
+  for (size_t p = 0; p < owned.size(); ++p) {
+    if (!owned[p]) continue;
+    int64_t from = RD_KAFKA_OFFSET_BEGINNING;
+    absl::StatusOr<std::optional<std::string>> cursor =
+        store_.Get(store::Cf::kProof, CursorKey(cluster.route_key(static_cast<int32_t>(p))));
+    if (!cursor.ok()) {
+      spdlog::error("msg=\"cannot read a proof cursor\" error=\"{}\"", cursor.status().ToString());
+      return;
+    }
+    if (cursor->has_value() && (*cursor)->size() == 8) {
+      from = static_cast<int64_t>(store::ReadBigEndian64(**cursor));
+    }
+    rd_kafka_topic_partition_list_add(list.get(), cluster.changes_topic.c_str(),
+                                      static_cast<int32_t>(p))
+        ->offset = from;
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(changes_consumer_.get(), list.get()); err) {
+    spdlog::error("msg=\"cannot follow the changes topic\" error=\"{}\"", rd_kafka_err2str(err));
+    return;
+  }
+  following_ = std::move(owned);
+}
+
+void EnforcementProof::ReadChanges() {
+  std::map<int32_t, std::vector<events::DeliveredChange>> read;
+  for (int i = 0; i < 1000; ++i) {
+    events::MessagePtr message(rd_kafka_consumer_poll(changes_consumer_.get(), 0));
+    if (message == nullptr) break;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    read[message->partition].push_back(
+        {std::string(static_cast<const char*>(message->payload), message->len), message->partition,
+         message->offset});
+  }
+  for (const auto& [partition, changes] : read) {
+    if (absl::Status s = RecordChanges(partition, changes); !s.ok()) {
+      // Refused (the partition moved) or failed: follow again from the stored cursors.
+      spdlog::warn(
+          "msg=\"cannot record withdrawals for proof of enforcement; reading again\" "
+          "partition={} error=\"{}\"",
+          partition, s.ToString());
+      std::fill(following_.begin(), following_.end(), false);
+      return;
+    }
+  }
+}
+
+absl::Status EnforcementProof::RecordChanges(int32_t partition,
+                                             const std::vector<events::DeliveredChange>& changes) {
+  const ProofOptions::Cluster& cluster = *options_.cluster;
+  std::vector<PendingWithdrawal> added;
+  RETURN_IF_ERROR(cluster.run([&](store::Txn& txn) -> absl::Status {
+    added.clear();
+    for (const events::DeliveredChange& delivered : changes) {
+      std::optional<Entry> entry = EntryOf(delivered, txn.now(), senders());
+      if (!entry.has_value()) continue;
+      const std::string& key = entry->key;
+      ASSIGN_OR_RETURN(std::optional<std::string> existing, txn.Get(store::Cf::kProof, key));
+      if (existing.has_value()) continue;
+      v1::WithdrawalProof* proof = &entry->proof;
+      txn.Put(store::Cf::kProof, key, proof->SerializeAsString());
+      txn.Put(store::Cf::kProof, store::ProofPendingKey(delivered.partition, delivered.offset),
+              key);
+      added.push_back({key,
+                       delivered.partition,
+                       delivered.offset,
+                       FromProto(proof->recorded_time()),
+                       OrInfinite(*proof),
+                       {}});
+    }
+    // The partition's cursor, routed to it: the whole mutation is refused once it moved.
+    std::string next;
+    store::PutBigEndian64(&next, static_cast<uint64_t>(changes.back().offset + 1));
+    txn.Put(store::Cf::kProof, CursorKey(cluster.route_key(partition)), next);
+    return absl::OkStatus();
+  }));
+  absl::MutexLock lock(&mu_);
+  for (PendingWithdrawal& w : added) auditor_.AddPending(std::move(w));
+  return absl::OkStatus();
 }
 
 void EnforcementProof::UpdateGauges(absl::Time now) {

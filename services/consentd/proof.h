@@ -19,10 +19,21 @@
 // decision already committed, not the decision, so it does not go through the committer. Pending
 // entries are loaded again at start.
 //
+// Cluster mode (ProofOptions::cluster): there is no relay; each instance proves the withdrawals
+// of the partitions it owns. It follows those partitions of the changes topic (read_committed,
+// so only committed changes) from a cursor per partition, and writes each withdrawal's entry,
+// its pending index entry and the partition's cursor through the committer in one mutation routed
+// to that partition (the changes topic and the changelog share partitions), so they reach the
+// partition's standbys and move with it: a new owner loads the partition's pending entries and
+// goes on from its cursor, and nothing a crash interrupts is lost or recorded twice. An
+// application is recorded through the committer too, on the partition's owner. The gauges count
+// the withdrawals of the partitions owned here: sum them over the instances.
+//
 // Thread safety: OnDelivered from the relay thread; the rest from any thread.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +68,19 @@ struct ProofOptions {
   events::KafkaSettings connection;
   // How often pending withdrawals are re-evaluated and the gauges updated. Default 100 ms.
   absl::Duration evaluate_interval = absl::Milliseconds(100);
+
+  // Cluster mode (see above); unset in single-node mode.
+  struct Cluster {
+    std::string changes_topic;
+    int32_t partitions = 0;
+    // Whether `partition` is owned here now.
+    std::function<bool(int32_t partition)> owned;
+    // A route key of `partition` (cluster::PartitionRouteKey): the cursor's key.
+    std::function<std::string(int32_t partition)> route_key;
+    // Runs a mutation through the committer; returns once it is durable (or refused).
+    std::function<absl::Status(std::function<absl::Status(store::Txn&)>)> run;
+  };
+  std::optional<Cluster> cluster;
 };
 
 class EnforcementProof {
@@ -79,8 +103,17 @@ class EnforcementProof {
  private:
   EnforcementProof(ProofOptions options, store::Store& store, const Clock& clock,
                    prometheus::Registry& registry);
-  absl::Status Load();
+  // Loads the pending withdrawals (cluster mode: of the partitions `owned` says).
+  absl::Status Load(const std::vector<bool>* owned = nullptr);
   void Loop();
+  // Cluster mode: follows the partitions owned now (when that changed), then records the
+  // withdrawals among the changes read.
+  void FollowOwnedPartitions();
+  void ReadChanges();
+  // Cluster mode: records the withdrawals of `changes` (consecutive records of `partition`) and
+  // the partition's cursor after them, in one mutation.
+  absl::Status RecordChanges(int32_t partition,
+                             const std::vector<events::DeliveredChange>& changes);
   absl::Status SetupConsumer();
   void Persist(const std::vector<Application>& applied);
   void UpdateGauges(absl::Time now);
@@ -89,6 +122,9 @@ class EnforcementProof {
   store::Store& store_;
   const Clock& clock_;
   events::KafkaPtr consumer_;
+  // Cluster mode: the changes topic's partitions owned here, and the consumer following them.
+  events::KafkaPtr changes_consumer_;
+  std::vector<bool> following_;
   std::atomic<bool> stopping_{false};
   bool assigned_ = false;
   std::thread thread_;

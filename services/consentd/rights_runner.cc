@@ -1,11 +1,13 @@
 #include "consentd/rights_runner.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
+#include "store/keys.h"
 
 namespace assent::consentd {
 namespace {
@@ -97,6 +99,26 @@ void RightsRunner::LogErasures(const std::string& tenant,
   logged.Wait();
 }
 
+// The offboarding's reason and the actor who asked, made to pass an erasure's checks (the actor:
+// printable ASCII, at most 128 characters; the reason at most 256 bytes), which they need not
+// have passed when the offboarding was asked for (a principal may be longer; the reason gains a
+// prefix).
+static std::string FitActor(std::string_view actor) {
+  std::string out;
+  for (char c : actor.substr(0, 128)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+static std::string FitReason(std::string_view reason) {
+  std::string out = "tenant offboarding: ";
+  out.append(reason);
+  if (out.size() <= 256) return out;
+  size_t cut = 256;
+  // Not inside a UTF-8 sequence: back off over continuation bytes.
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+  out.resize(cut);
+  return out;
+}
+
 absl::Duration RightsRunner::OffboardStepRound() {
   auto log = spdlog::get("consentd");
   absl::StatusOr<std::optional<ledger::OffboardStep>> next =
@@ -109,32 +131,34 @@ absl::Duration RightsRunner::OffboardStepRound() {
   if (!next->has_value()) return kIdle;
   const ledger::OffboardStep& step = **next;
   // The step's erasures, all at once; the round waits for every answer.
-  struct Outcome {
-    absl::Mutex mu;
-    uint64_t held = 0;
-    std::vector<std::string> erased;
-    absl::Status failed;
-  } outcome;
+  enum class Outcome { kErased, kAlreadyErased, kHeld, kGone, kFailed };
+  const size_t n = step.subjects.size();
+  std::vector<Outcome> outcomes(n, Outcome::kFailed);
+  absl::Status failed;
+  absl::Mutex mu;
   {
-    absl::BlockingCounter answered(static_cast<int>(step.subjects.size()));
+    absl::BlockingCounter answered(static_cast<int>(n));
     const absl::Time deadline = absl::Now() + kClusterEraseDeadline;
-    for (const std::string& subject : step.subjects) {
+    for (size_t k = 0; k < n; ++k) {
       v1::EraseSubjectRequest request;
       request.set_tenant(step.tenant);
-      request.set_subject_id(subject);
+      request.set_subject_id(step.subjects[k]);
       // As single-node offboarding records it: by Assent, on behalf of who asked.
-      request.set_actor(step.actor);
-      request.set_reason(absl::StrCat("tenant offboarding: ", step.reason));
+      request.set_actor(FitActor(step.actor));
+      request.set_reason(FitReason(step.reason));
       erase_(request, deadline, ledger::Caller{"assent"},
-             [&outcome, &answered, subject](absl::StatusOr<v1::EraseSubjectResponse> result) {
+             [&, k](absl::StatusOr<v1::EraseSubjectResponse> result) {
                {
-                 absl::MutexLock lock(&outcome.mu);
+                 absl::MutexLock lock(&mu);
                  if (result.ok()) {
-                   if (!result->already_erased()) outcome.erased.push_back(subject);
+                   outcomes[k] =
+                       result->already_erased() ? Outcome::kAlreadyErased : Outcome::kErased;
                  } else if (absl::IsFailedPrecondition(result.status())) {
-                   ++outcome.held;  // under a legal hold: left, counted
-                 } else if (!absl::IsNotFound(result.status()) && outcome.failed.ok()) {
-                   outcome.failed = result.status();  // NOT_FOUND: erased since the scan
+                   outcomes[k] = Outcome::kHeld;  // under a legal hold: left, counted
+                 } else if (absl::IsNotFound(result.status())) {
+                   outcomes[k] = Outcome::kGone;  // erased since the scan
+                 } else if (failed.ok()) {
+                   failed = result.status();
                  }
                }
                answered.DecrementCount();
@@ -142,14 +166,36 @@ absl::Duration RightsRunner::OffboardStepRound() {
     }
     answered.Wait();
   }
-  offboard_erased_.Increment(static_cast<double>(outcome.erased.size()));
-  LogErasures(step.tenant, outcome.erased);
-  absl::Status stored = outcome.failed.ok()
-                            ? ledger_.FinishOffboardStep(step, outcome.erased.size(), outcome.held)
-                            : outcome.failed;
+  // What is stored: the subjects before the first that failed (all of them, normally), so that
+  // the repeat of the rest does not lose their counts.
+  const size_t done = static_cast<size_t>(
+      std::find(outcomes.begin(), outcomes.end(), Outcome::kFailed) - outcomes.begin());
+  std::vector<std::string> erased;
+  uint64_t held = 0;
+  for (size_t k = 0; k < done; ++k) {
+    if (outcomes[k] == Outcome::kErased) erased.push_back(step.subjects[k]);
+    if (outcomes[k] == Outcome::kHeld) ++held;
+  }
+  offboard_erased_.Increment(static_cast<double>(erased.size()));
+  LogErasures(step.tenant, erased);
+  absl::Status stored = absl::OkStatus();
+  if (done == n) {
+    stored = ledger_.FinishOffboardStep(step, erased.size(), held);
+  } else {
+    stored = failed;
+    if (done > 0) {
+      ledger::OffboardStep part = step;
+      part.subjects.resize(done);
+      part.next_cursor = store::SubjectKey(step.tenant, step.subjects[done - 1]);
+      part.last = false;
+      if (absl::Status s = ledger_.FinishOffboardStep(part, erased.size(), held); !s.ok()) {
+        stored = s;
+      }
+    }
+  }
   if (!stored.ok()) {
-    // The erasures done stay done; the round is repeated (by the partition's next owner when it
-    // moved), its erasures then answered already erased.
+    // The erasures done stay done; the rest of the round is repeated (by the partition's next
+    // owner when it moved).
     errors_.Increment();
     log->warn("msg=\"offboarding round failed; repeating it\" partition={} error=\"{}\"",
               step.partition, stored.ToString());
@@ -158,8 +204,8 @@ absl::Duration RightsRunner::OffboardStepRound() {
   log->info(
       "msg=\"offboarding\" tenant={} partition={} phase={} subjects={} erased={} held={} "
       "last={}",
-      step.tenant, step.partition, step.keys_phase ? "data keys" : "subjects", step.subjects.size(),
-      outcome.erased.size(), outcome.held, step.last);
+      step.tenant, step.partition, step.keys_phase ? "data keys" : "subjects", n, erased.size(),
+      held, step.last);
   return absl::ZeroDuration();
 }
 

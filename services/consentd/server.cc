@@ -148,18 +148,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
             server->store_->opened_format_version());
 
   ASSIGN_OR_RETURN(std::vector<std::string> senders, ParseSenders(config.enforcement_senders));
-  if (!senders.empty()) {
-    if (config.kafka_brokers.empty()) {
-      return absl::InvalidArgumentError("enforcement.senders: needs kafka.brokers");
-    }
-    ProofOptions proof_options;
-    proof_options.auditor.senders = senders;
-    proof_options.auditor.alert_after = config.enforcement_alert_after;
-    proof_options.auditor.instance_timeout = config.enforcement_instance_timeout;
-    proof_options.auditor.honour_margin = config.enforcement_honour_margin;
-    proof_options.brokers = config.kafka_brokers;
-    proof_options.topic_prefix = config.kafka_topic_prefix;
-    proof_options.connection = events::ConnectionSettings(config.kafka_producer);
+  if (!senders.empty() && config.kafka_brokers.empty()) {
+    return absl::InvalidArgumentError("enforcement.senders: needs kafka.brokers");
+  }
+  ProofOptions proof_options;
+  proof_options.auditor.senders = senders;
+  proof_options.auditor.alert_after = config.enforcement_alert_after;
+  proof_options.auditor.instance_timeout = config.enforcement_instance_timeout;
+  proof_options.auditor.honour_margin = config.enforcement_honour_margin;
+  proof_options.brokers = config.kafka_brokers;
+  proof_options.topic_prefix = config.kafka_topic_prefix;
+  proof_options.connection = events::ConnectionSettings(config.kafka_producer);
+  // Cluster mode starts it once the node and the committer exist (below).
+  if (!senders.empty() && !config.cluster_enabled) {
     ASSIGN_OR_RETURN(server->proof_,
                      EnforcementProof::Start(std::move(proof_options), *server->store_, clock,
                                              *server->metrics_->registry()));
@@ -338,15 +339,33 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config, cons
         cf, [node](std::string_view route) { return node->Owns(node->PartitionOf(route)); });
   };
   if (server->cluster_ != nullptr) {
-    // Re-permission campaigns walk per owned partition, each with its own cursor.
+    // Re-permission campaigns and offboarding walk per owned partition, each with its own
+    // cursor; so does the proof of enforcement.
     std::vector<std::string> route_keys;
     for (int32_t p = 0; p < node->partitions(); ++p) {
       route_keys.push_back(cluster::PartitionRouteKey(p, node->partitions()));
     }
+    auto route_key = [route_keys](int32_t p) { return route_keys.at(static_cast<size_t>(p)); };
     server->ledger_->SetPartitions(ledger::Partitions{
         node->partitions(), [node](std::string_view route) { return node->PartitionOf(route); },
-        [node](int32_t p) { return node->Owns(p); },
-        [route_keys = std::move(route_keys)](int32_t p) { return route_keys.at(p); }});
+        [node](int32_t p) { return node->Owns(p); }, route_key});
+    if (!senders.empty()) {
+      ProofOptions::Cluster proof_cluster;
+      proof_cluster.changes_topic =
+          events::TopicName(relay_options.kafka, storage::v1::TOPIC_CHANGES);
+      proof_cluster.partitions = node->partitions();
+      proof_cluster.owned = [node](int32_t p) { return node->Owns(p); };
+      proof_cluster.route_key = route_key;
+      proof_cluster.run = [committer = server->committer_.get()](
+                              std::function<absl::Status(store::Txn&)> mutation) {
+        return committer->Run(std::move(mutation));
+      };
+      proof_options.cluster = std::move(proof_cluster);
+      ASSIGN_OR_RETURN(server->proof_,
+                       EnforcementProof::Start(std::move(proof_options), *server->store_, clock,
+                                               *server->metrics_->registry()));
+      log->info("msg=\"proving enforcement\" senders={} cluster=true", config.enforcement_senders);
+    }
     ClusterRouterOptions router_options;
     router_options.forward_timeout = config.cluster_forward_timeout;
     if (config.tls.enabled()) {

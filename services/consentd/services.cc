@@ -244,6 +244,10 @@ std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::ListHistor
 std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::VerifyHistoryRequest& r) {
   return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
 }
+std::optional<std::string> RouteOf(const ledger::Ledger& l,
+                                   const v1::GetEnforcementProofRequest& r) {
+  return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
+}
 std::optional<std::string> RouteOf(const ledger::Ledger& l, const v1::GetReceiptRequest& r) {
   return Ok(l.RouteKeyOf("target", r.tenant(), r.target()));
 }

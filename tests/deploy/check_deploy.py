@@ -206,8 +206,6 @@ def check_cluster(sts, config, container, services, issued, principals, pdbs):
         fail(f"kafka.replication_factor {replication} and cluster.min_insync_replicas {min_isr}: "
              "acknowledged writes must be on 2 brokers or more (min ISR >= 2) and writes must "
              "survive one broker down (replication >= min ISR + 1)")
-    if ((config.get("enforcement") or {}).get("senders") or "").strip():
-        fail("enforcement.senders is set: consentd refuses proof of enforcement in cluster mode")
     if not config.get("contact_key_secret_file"):
         fail("cluster mode needs contact_key_secret_file (the same secret on every instance)")
     session = assets.duration_seconds(cluster.get("session_timeout", "10s"))

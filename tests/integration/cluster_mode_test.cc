@@ -43,6 +43,7 @@
 #include "testing/consentd_process.h"
 #include "testing/kafka_broker.h"
 #include "testing/kafka_cluster.h"
+#include "testing/sender_process.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -153,33 +154,35 @@ class ClusterModeTest : public ::testing::Test {
     instance->dir = std::make_unique<TempDir>();
     instance->process = std::make_unique<ConsentdProcess>(CONSENTD_PATH, instance->dir->Sub("data"),
                                                           instance->dir->path());
-    instance->process->Start({"--kafka-brokers",
-                              kafka_->bootstrap(),
-                              "--kafka-topic-prefix",
-                              prefix_,
-                              "--kafka-partitions",
-                              absl::StrCat(kPartitions),
-                              "--kafka-replication-factor",
-                              "3",
-                              "--cluster",
-                              "--cluster-node-id",
-                              instance->node_id,
-                              "--cluster-min-insync-replicas",
-                              "2",
-                              "--cluster-session-timeout",
-                              "3s",
-                              "--cluster-heartbeat-interval",
-                              "1s",
-                              "--cluster-transaction-timeout",
-                              "5s",
-                              "--sweeper-interval",
-                              "100ms",
-                              "--contact-key-secret-file",
-                              secret_->Sub("contact.secret"),
-                              "--erasure-log-file",
-                              ErasureLogPath(*instance),
-                              "--cluster-standbys",
-                              absl::StrCat(standbys_)});
+    std::vector<std::string> args = {"--kafka-brokers",
+                                     kafka_->bootstrap(),
+                                     "--kafka-topic-prefix",
+                                     prefix_,
+                                     "--kafka-partitions",
+                                     absl::StrCat(kPartitions),
+                                     "--kafka-replication-factor",
+                                     "3",
+                                     "--cluster",
+                                     "--cluster-node-id",
+                                     instance->node_id,
+                                     "--cluster-min-insync-replicas",
+                                     "2",
+                                     "--cluster-session-timeout",
+                                     "3s",
+                                     "--cluster-heartbeat-interval",
+                                     "1s",
+                                     "--cluster-transaction-timeout",
+                                     "5s",
+                                     "--sweeper-interval",
+                                     "100ms",
+                                     "--contact-key-secret-file",
+                                     secret_->Sub("contact.secret"),
+                                     "--erasure-log-file",
+                                     ErasureLogPath(*instance),
+                                     "--cluster-standbys",
+                                     absl::StrCat(standbys_)};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    instance->process->Start(args);
     instance->admin = v1::AdminService::NewStub(instance->process->channel());
     instance->alive = true;
     std::lock_guard<std::mutex> lock(instances_mu_);  // the load threads read the list
@@ -551,6 +554,8 @@ class ClusterModeTest : public ::testing::Test {
   std::string prefix_;
   // cluster.standbys of the instances started (-1: every instance keeps every partition).
   int standbys_ = -1;
+  // More flags for the instances started.
+  std::vector<std::string> extra_args_;
   std::unique_ptr<TempDir> secret_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::mutex instances_mu_;
@@ -808,6 +813,96 @@ TEST_F(ClusterModeTest, OffboardingErasesEveryPartitionOnItsOwner) {
           << subjects[k] << "'s address on " << Alive()[n]->node_id;
     }
   }
+}
+
+// Proof of enforcement: each instance proves the withdrawals of the partitions it owns, from the
+// changes topic. Withdrawals written through every instance are shown applied by the SMS sender
+// on every instance. Then, with the sender stopped, a withdrawal stays pending on its owner; the
+// owner is killed (SIGKILL); once the sender runs again, the partition's new owner records the
+// application from the pending entry it took over.
+TEST_F(ClusterModeTest, WithdrawalsAreProvenEnforcedAcrossOwnersAndAFailover) {
+  extra_args_ = {"--enforcement-senders",          "sms", "--enforcement-alert-after", "2s",
+                 "--enforcement-instance-timeout", "3s"};
+  for (int n = 1; n <= 3; ++n) StartInstance(n);
+  ASSERT_EQ(AwaitOwnershipByAll().size(), static_cast<size_t>(kPartitions));
+  SeedCatalog();
+  TempDir sender_dir;
+  auto start_sender = [&](testing::SenderProcess& sender) {
+    sender.Start({"--kafka-brokers", kafka_->bootstrap(), "--kafka-topic-prefix", prefix_,
+                  "--service", Alive().front()->process->address(), "--contact-key-secret-file",
+                  secret_->Sub("contact.secret"), "--sms-spool-dir", sender_dir.Sub("spool"),
+                  "--enforcement-report-interval", "250ms"});
+  };
+  auto sms = std::make_unique<testing::SenderProcess>(SMS_SENDER_PATH, sender_dir.path(), "sms");
+  ASSERT_NO_FATAL_FAILURE(start_sender(*sms));
+  auto record = [&](int n, const std::string& subject, v1::ConsentState state) {
+    v1::RecordDecisionsRequest request;
+    request.set_tenant(kTenant);
+    request.mutable_target()->set_subject_id(subject);
+    request.set_source("cluster-test");
+    request.set_actor("prefs");
+    v1::DecisionInput* d = request.add_decisions();
+    d->set_purpose_id(kPurpose);
+    d->set_channel(v1::EMAIL);
+    d->set_state(state);
+    v1::RecordDecisionsResponse response;
+    auto stub = v1::ConsentService::NewStub(Alive()[n % Alive().size()]->process->channel());
+    grpc::Status s = stub->RecordDecisions(Context(absl::Seconds(20)).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << subject << ": " << s.error_message();
+  };
+  // The subject's withdrawal as `i` shows it: applied by sms, or (`applied` false) pending.
+  auto proven = [&](Instance& i, const std::string& subject, bool applied) {
+    auto stub = v1::ConsentService::NewStub(i.process->channel());
+    v1::GetEnforcementProofRequest request;
+    request.set_tenant(kTenant);
+    request.mutable_target()->set_subject_id(subject);
+    v1::GetEnforcementProofResponse response;
+    if (!stub->GetEnforcementProof(Context().get(), request, &response).ok()) return false;
+    if (response.withdrawals_size() != 1) return false;
+    const v1::WithdrawalProof& w = response.withdrawals(0);
+    return w.senders_size() == 1 && w.senders(0).sender() == "sms" &&
+           w.senders(0).has_applied_time() == applied;
+  };
+  const std::vector<std::string> subjects = Subjects(12);
+  for (size_t k = 0; k < subjects.size(); ++k) {
+    record(static_cast<int>(k), subjects[k], v1::GRANTED);
+    record(static_cast<int>(k + 1), subjects[k], v1::WITHDRAWN);
+  }
+  for (Instance* i : Alive()) {
+    for (const std::string& subject : subjects) {
+      EXPECT_TRUE(testing::WaitFor([&] { return proven(*i, subject, true); }, absl::Seconds(30)))
+          << subject << " on " << i->node_id;
+    }
+  }
+  double enforced = 0;
+  for (Instance* i : Alive()) {
+    enforced += Metric(*i, "assent_withdrawal_enforced_seconds_count");
+    EXPECT_EQ(Metric(*i, "assent_withdrawals_unenforced"), 0) << i->node_id;
+  }
+  EXPECT_EQ(enforced, static_cast<double>(subjects.size())) << "each applied once, by its owner";
+
+  // The sender stops; a withdrawal is left pending on its owner, which is then killed.
+  EXPECT_EQ(sms->Stop(), 0) << sms->log();
+  const std::string late = "cust-late";
+  record(0, late, v1::GRANTED);
+  record(1, late, v1::WITHDRAWN);
+  const std::map<int32_t, std::string> owners = AwaitOwnership();
+  Instance* owner = nullptr;
+  for (Instance* i : Alive()) {
+    if (i->node_id == owners.at(PartitionOfSubject(late))) owner = i;
+  }
+  ASSERT_NE(owner, nullptr);
+  ASSERT_TRUE(testing::WaitFor([&] { return proven(*owner, late, false); }, absl::Seconds(30)))
+      << "the late withdrawal is not pending on its owner " << owner->node_id;
+  KillInstance(*owner);
+  ASSERT_EQ(AwaitOwnership().size(), static_cast<size_t>(kPartitions));
+  sms = std::make_unique<testing::SenderProcess>(SMS_SENDER_PATH, sender_dir.path(), "sms2");
+  ASSERT_NO_FATAL_FAILURE(start_sender(*sms));
+  for (Instance* i : Alive()) {
+    EXPECT_TRUE(testing::WaitFor([&] { return proven(*i, late, true); }, absl::Seconds(30)))
+        << "the late withdrawal on " << i->node_id;
+  }
+  EXPECT_EQ(sms->Stop(), 0) << sms->log();
 }
 
 TEST_F(ClusterModeTest, KillOwnerUnderLoadLosesNoAcknowledgedWrite) {

@@ -63,6 +63,28 @@ TEST(PartitionTest, APartitionRouteKeyIsInItsPartition) {
   EXPECT_EQ(cluster::PartitionRouteKey(-1, 6), "");
 }
 
+// The per-partition cursors of the walks (a campaign's, an offboarding's, the proof of
+// enforcement's) route to the partition of the route key they hold; an offboarding job goes with
+// its tenant's catalog. The campaigns' and offboardings' cursors are shared (every instance sums
+// or checks them); the proof's is its partition's own.
+TEST(RouteTest, AWalksCursorRoutesToThePartitionItNames) {
+  const std::string rk = cluster::PartitionRouteKey(4, 6);
+  std::string campaign("p\0", 2);
+  campaign += rk + std::string("\0acme\0news\0", 12) + std::string("\0\0\0\2", 4);
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kLifecycle, campaign), rk);
+  EXPECT_TRUE(ledger::IsSharedWrite(store::Cf::kLifecycle, campaign));
+  const std::string offboarding = std::string("q\0", 2) + rk + std::string("\0acme", 5);
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kRights, offboarding), rk);
+  EXPECT_TRUE(ledger::IsSharedWrite(store::Cf::kRights, offboarding));
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kProof, "q" + rk), rk);
+  EXPECT_FALSE(ledger::IsSharedWrite(store::Cf::kProof, "q" + rk));
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kRights, store::OffboardingKey("acme")),
+            ledger::TenantRouteKey("acme"));
+  // Not a cursor: no route of its own.
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kLifecycle, std::string("p\0", 2)), std::nullopt);
+  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kProof, store::ProofPendingKey(4, 17)), std::nullopt);
+}
+
 // The range assignor's layout (librdkafka's rd_kafka_range_assignor_assign_cb): contiguous
 // ranges, the first partitions % members members one partition more; members beyond the
 // partitions get none.
@@ -228,7 +250,6 @@ TEST(RouteTest, EveryKeyOfATargetRoutesToItsEventKey) {
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kIdempotency, store::IdempotencyKey("acme", "k")),
             std::nullopt);
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kOutbox, store::OutboxKey(9)), std::nullopt);
-  EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kRights, store::OffboardingKey("acme")), std::nullopt);
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kProof, store::ProofPendingKey(1, 2)), std::nullopt);
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kSubjects, "garbage"), std::nullopt);
 }

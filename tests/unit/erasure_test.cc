@@ -481,6 +481,17 @@ TEST_F(ErasureTest, OffboardingErasesEveryUnheldSubjectAndResumes) {
   EXPECT_EQ(done.subjects_held(), 1u);
   EXPECT_EQ(Check(Subject("t-0")).reason(), v1::ERASED);
   EXPECT_NE(Check(Subject("t-3")).reason(), v1::ERASED);
+  // The held subject's data key outlives the offboarding's last phase: its evidence stays
+  // readable while the hold lasts.
+  ASSERT_OK_AND_ASSIGN(auto held_key,
+                       store_->Get(store::Cf::kKeys, store::DataKeyKey("acme", "s:t-3")));
+  EXPECT_TRUE(held_key.has_value());
+  v1::GetSubjectStateRequest state;
+  state.set_tenant("acme");
+  state.set_subject_id("t-3");
+  ASSERT_OK_AND_ASSIGN(auto held_state, ledger_->GetSubjectState(state));
+  ASSERT_GT(held_state.decisions_size(), 0);
+  EXPECT_FALSE(held_state.decisions(0).evidence().shredded());
 }
 
 // Cluster mode: each instance offboards the partitions it owns, step by step, with a cursor and
@@ -573,7 +584,14 @@ TEST_F(ErasureTest, OffboardingInClusterModeWalksEachOwnedPartition) {
   EXPECT_EQ(erased.size(), 15u);
   EXPECT_EQ(Check(Subject("t-0")).reason(), v1::ERASED);
   EXPECT_NE(Check(Subject("t-3")).reason(), v1::ERASED);
-  // Every data key of the tenant's unheld subjects is gone; a finished offboarding has no step.
+  // The data keys of the erased subjects are gone, the held subject's is kept (its evidence stays
+  // readable while the hold lasts); a finished offboarding has no step.
+  ASSERT_OK_AND_ASSIGN(auto held_key,
+                       store_->Get(store::Cf::kKeys, store::DataKeyKey("acme", "s:t-3")));
+  EXPECT_TRUE(held_key.has_value());
+  ASSERT_OK_AND_ASSIGN(auto erased_key,
+                       store_->Get(store::Cf::kKeys, store::DataKeyKey("acme", "s:t-0")));
+  EXPECT_FALSE(erased_key.has_value());
   ASSERT_OK_AND_ASSIGN(auto idle, ledger_->NextOffboardStep(2));
   EXPECT_FALSE(idle.has_value());
   // Started again: its summed progress.
