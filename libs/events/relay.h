@@ -33,6 +33,8 @@ struct DeliveredChange {
   std::string value;  // the ConsentChanged
   int32_t partition = 0;
   int64_t offset = 0;
+  // The record's timestamp on the topic (unix ms); -1 when unknown (then: when it was handled).
+  int64_t timestamp_ms = -1;
 };
 
 struct RelayOptions {

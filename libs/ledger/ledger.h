@@ -342,8 +342,9 @@ class Ledger {
   absl::StatusOr<v1::OffboardingStatus> GetOffboarding(
       const v1::GetOffboardingRequest& request) const;
   // Erases up to `max_subjects` subjects of the oldest running offboarding (subjects under a
-  // legal hold are counted and left), then destroys the tenant's remaining data keys (but a held
-  // subject's and its addresses'), the cursor and counters in the same batch. Call from one
+  // legal hold are counted and left), then destroys the tenant's remaining data keys (but those
+  // of a subject still there, held, and of its addresses), the cursor and counters in the same
+  // batch. Call from one
   // thread at a time (not the committer's).
   absl::StatusOr<OffboardProgress> RunOffboarding(int max_subjects);
   // Cluster mode (SetPartitions): each partition's owner walks the offboarding of its own
@@ -354,10 +355,13 @@ class Ledger {
   absl::StatusOr<std::optional<OffboardStep>> NextOffboardStep(int max_subjects) const;
   // Stores a round's outcome: the counters (subjects erased now, and held by a legal hold), the
   // cursor, the next phase or DONE, and in the keys phase the deletion of the step's data keys
-  // (but those a legal hold keeps: a held subject's and its addresses'), in one batch routed to the
+  // (but those of a subject still there, held, and of its addresses), in one batch routed to the
   // step's partition (refused, nothing written, once it is no longer owned here). Not on the
   // committer thread.
-  absl::Status FinishOffboardStep(const OffboardStep& step, uint64_t erased, uint64_t held);
+  // `beyond`: subjects after the step's (a round cut short stores the subjects before its first
+  // failure) that it erased, counted as scanned: a repeat does not see them again.
+  absl::Status FinishOffboardStep(const OffboardStep& step, uint64_t erased, uint64_t held,
+                                  uint64_t beyond = 0);
 
   // Master-key rotation: re-wraps, with the evidence keyring's newest key, the data keys after
   // `cursor` (up to `max_keys` looked at) that an older key wraps. Call from one thread at a

@@ -51,9 +51,12 @@ std::vector<std::string> KeysAfter(const store::Store& store, store::Cf cf,
   return out;
 }
 
-// Whether offboarding keeps the data key `key` (Cf::kKeys, of `tenant`): the key of a subject under
-// a legal hold, or of a contact point linked to one. The hold keeps the subject's evidence, and
-// its addresses' evidence with it, readable until it is lifted (then the subject can be erased).
+// Whether offboarding keeps the data key `key` (Cf::kKeys, of `tenant`): the key of a subject that
+// still exists, or of a contact point linked to one. Past the subjects' phase a subject still
+// there is under a legal hold (or was recorded since the scan), and the hold keeps its evidence,
+// and its addresses' with it, readable until it is lifted; in cluster mode a contact point's
+// subject may also be one another partition's walk erases later, which destroys this key itself.
+// Subjects' states are shared writes, so every instance sees them (legal holds are not).
 absl::StatusOr<bool> KeepsDataKey(store::Txn& txn, std::string_view tenant, std::string_view key) {
   const std::string_view entity = key.substr(std::min(key.size(), tenant.size() + 1));
   std::string subject;
@@ -68,8 +71,8 @@ absl::StatusOr<bool> KeepsDataKey(store::Txn& txn, std::string_view tenant, std:
     subject = contact.linked_subject_id();
   }
   if (subject.empty()) return false;
-  ASSIGN_OR_RETURN(auto hold, txn.Get(store::Cf::kRights, store::LegalHoldKey(tenant, subject)));
-  return hold.has_value();
+  ASSIGN_OR_RETURN(auto state, txn.Get(store::Cf::kSubjects, store::SubjectKey(tenant, subject)));
+  return state.has_value();
 }
 
 // Cluster mode: a partition's walk of a tenant's offboarding, "q" \0 route key of the partition
@@ -192,7 +195,8 @@ absl::StatusOr<std::optional<OffboardStep>> Ledger::NextOffboardStep(int max_sub
   return std::nullopt;
 }
 
-absl::Status Ledger::FinishOffboardStep(const OffboardStep& step, uint64_t erased, uint64_t held) {
+absl::Status Ledger::FinishOffboardStep(const OffboardStep& step, uint64_t erased, uint64_t held,
+                                        uint64_t beyond) {
   return committer_.Run([&](store::Txn& txn) -> absl::Status {
     ASSIGN_OR_RETURN(auto job, LoadJob(txn, step.tenant));
     if (!job.has_value()) return absl::OkStatus();
@@ -217,7 +221,7 @@ absl::Status Ledger::FinishOffboardStep(const OffboardStep& step, uint64_t erase
         if (!keep) txn.Delete(store::Cf::kKeys, key);
       }
     } else {
-      status.set_subjects_scanned(status.subjects_scanned() + step.subjects.size());
+      status.set_subjects_scanned(status.subjects_scanned() + step.subjects.size() + beyond);
       status.set_subjects_erased(status.subjects_erased() + erased);
       status.set_subjects_held(status.subjects_held() + held);
     }

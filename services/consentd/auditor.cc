@@ -85,7 +85,7 @@ std::vector<Application> Auditor::Evaluate(absl::Time now) {
       }
       if (all && latest.has_value()) {
         w.applied[s] = latest;
-        out.push_back({w.key, s, *latest, w.recorded_time, false});
+        out.push_back({w.key, s, *latest, w.recorded_time, false, w.partition});
       } else {
         complete = false;
       }

@@ -54,6 +54,8 @@ struct Application {
   absl::Time recorded_time;
   // Every registered sender has applied the withdrawal now: it is no longer pending.
   bool complete = false;
+  // The withdrawal's partition of the changes topic.
+  int32_t partition = 0;
 };
 
 struct SenderAudit {

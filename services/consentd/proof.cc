@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,10 @@ namespace {
 
 constexpr int kDefaultProofPage = 100;
 constexpr int kMaxProofPage = 1000;
+// Cluster mode: how far back a partition without a proof cursor starts (FollowOwnedPartitions),
+// and how often a cursor is stored when no withdrawal moves it (RecordChanges).
+constexpr absl::Duration kFirstLookBack = absl::Minutes(1);
+constexpr absl::Duration kCursorInterval = absl::Seconds(5);
 
 bool Withdraws(v1::ConsentState state) { return state == v1::DENIED || state == v1::WITHDRAWN; }
 
@@ -46,7 +51,8 @@ std::optional<Entry> EntryOf(const events::DeliveredChange& delivered, absl::Tim
       *std::move(proof)};
   entry.proof.set_partition(delivered.partition);
   entry.proof.set_offset(delivered.offset);
-  *entry.proof.mutable_published_time() = ToProto(now);
+  *entry.proof.mutable_published_time() =
+      ToProto(delivered.timestamp_ms >= 0 ? absl::FromUnixMillis(delivered.timestamp_ms) : now);
   for (const std::string& sender : senders) entry.proof.add_senders()->set_sender(sender);
   return entry;
 }
@@ -195,6 +201,8 @@ absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
     if (proof->changes_consumer_ == nullptr) return InvalidField("kafka.producer", errstr);
     (void)changes.release();
     proof->following_.assign(static_cast<size_t>(proof->options_.cluster->partitions), false);
+    proof->cursor_stored_.assign(static_cast<size_t>(proof->options_.cluster->partitions),
+                                 absl::InfinitePast());
   }
   proof->UpdateGauges(clock.Now());
   proof->thread_ = std::thread([raw = proof.get()] { raw->Loop(); });
@@ -367,31 +375,12 @@ void EnforcementProof::Loop() {
 }
 
 void EnforcementProof::Persist(const std::vector<Application>& applied) {
+  if (options_.cluster.has_value()) {
+    PersistThroughCommitter(applied);
+    return;
+  }
   for (const Application& a : applied) {
-    enforced_.Add({{"sender", senders()[a.sender]}}, prometheus::Histogram::BucketBoundaries{})
-        .Observe(std::max(0.0, absl::ToDoubleSeconds(a.time - a.recorded_time)));
-    if (options_.cluster.has_value()) {
-      // Through the committer, routed with the entry's target: refused once its partition moved
-      // (the new owner's auditor records it from the same reports).
-      absl::Status recorded = options_.cluster->run([&](store::Txn& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<std::string> raw, txn.Get(store::Cf::kProof, a.key));
-        v1::WithdrawalProof proof;
-        if (!raw.has_value() || !proof.ParseFromString(*raw)) return absl::OkStatus();
-        for (v1::SenderApplication& s : *proof.mutable_senders()) {
-          if (s.sender() == senders()[a.sender]) *s.mutable_applied_time() = ToProto(a.time);
-        }
-        txn.Put(store::Cf::kProof, a.key, proof.SerializeAsString());
-        if (a.complete) {
-          txn.Delete(store::Cf::kProof, store::ProofPendingKey(proof.partition(), proof.offset()));
-        }
-        return absl::OkStatus();
-      });
-      if (!recorded.ok()) {
-        spdlog::warn("msg=\"cannot record a withdrawal's application\" error=\"{}\"",
-                     recorded.ToString());
-      }
-      continue;
-    }
+    Observe(a);
     absl::StatusOr<std::optional<std::string>> stored = store_.Get(store::Cf::kProof, a.key);
     if (!stored.ok() || !stored->has_value()) continue;
     v1::WithdrawalProof proof;
@@ -412,11 +401,56 @@ void EnforcementProof::Persist(const std::vector<Application>& applied) {
   }
 }
 
+void EnforcementProof::Observe(const Application& a) {
+  enforced_.Add({{"sender", senders()[a.sender]}}, prometheus::Histogram::BucketBoundaries{})
+      .Observe(std::max(0.0, absl::ToDoubleSeconds(a.time - a.recorded_time)));
+}
+
+void EnforcementProof::PersistThroughCommitter(const std::vector<Application>& applied) {
+  std::map<int32_t, std::vector<const Application*>> by_partition;
+  for (const Application& a : applied) by_partition[a.partition].push_back(&a);
+  for (const auto& [partition, applications] : by_partition) {
+    // One mutation per partition, routed with the entries' targets: refused once the partition
+    // moved (its new owner's auditor records the applications from the same reports).
+    absl::Status recorded = options_.cluster->run([&](store::Txn& txn) -> absl::Status {
+      std::map<std::string, v1::WithdrawalProof> entries;
+      std::set<std::string> complete;
+      for (const Application* a : applications) {
+        auto it = entries.find(a->key);
+        if (it == entries.end()) {
+          ASSIGN_OR_RETURN(std::optional<std::string> raw, txn.Get(store::Cf::kProof, a->key));
+          v1::WithdrawalProof proof;
+          if (!raw.has_value() || !proof.ParseFromString(*raw)) continue;
+          it = entries.emplace(a->key, std::move(proof)).first;
+        }
+        for (v1::SenderApplication& s : *it->second.mutable_senders()) {
+          if (s.sender() == senders()[a->sender]) *s.mutable_applied_time() = ToProto(a->time);
+        }
+        if (a->complete) complete.insert(a->key);
+      }
+      for (const auto& [key, proof] : entries) {
+        txn.Put(store::Cf::kProof, key, proof.SerializeAsString());
+        if (complete.contains(key)) {
+          txn.Delete(store::Cf::kProof, store::ProofPendingKey(proof.partition(), proof.offset()));
+        }
+      }
+      return absl::OkStatus();
+    });
+    if (!recorded.ok()) {
+      spdlog::warn("msg=\"cannot record withdrawals' applications\" partition={} error=\"{}\"",
+                   partition, recorded.ToString());
+      refollow_ = true;  // the stored entries stay pending: load them again
+      continue;
+    }
+    for (const Application* a : applications) Observe(*a);
+  }
+}
+
 void EnforcementProof::FollowOwnedPartitions() {
   const ProofOptions::Cluster& cluster = *options_.cluster;
   std::vector<bool> owned(following_.size(), false);
   for (size_t p = 0; p < owned.size(); ++p) owned[p] = cluster.owned(static_cast<int32_t>(p));
-  if (owned == following_) return;
+  if (owned == following_ && !refollow_) return;
   // The pending withdrawals of the partitions owned now, and each one's changes from its cursor.
   {
     absl::MutexLock lock(&mu_);
@@ -424,30 +458,96 @@ void EnforcementProof::FollowOwnedPartitions() {
   }
   if (absl::Status loaded = Load(&owned); !loaded.ok()) {
     spdlog::error("msg=\"cannot load the pending withdrawals\" error=\"{}\"", loaded.ToString());
+    refollow_ = true;
     return;  // again at the next turn
   }
   events::PartitionListPtr list(rd_kafka_topic_partition_list_new(cluster.partitions));
+  // A partition without a cursor (proof of enforcement just turned on, or a new cluster) starts
+  // with the changes of the last kFirstLookBack: those published before its owner began to follow
+  // it, not the topic's whole retention. That start is stored as its cursor before it is read.
+  events::PartitionListPtr by_time(rd_kafka_topic_partition_list_new(cluster.partitions));
   for (size_t p = 0; p < owned.size(); ++p) {
     if (!owned[p]) continue;
-    int64_t from = RD_KAFKA_OFFSET_BEGINNING;
     absl::StatusOr<std::optional<std::string>> cursor =
         store_.Get(store::Cf::kProof, CursorKey(cluster.route_key(static_cast<int32_t>(p))));
     if (!cursor.ok()) {
       spdlog::error("msg=\"cannot read a proof cursor\" error=\"{}\"", cursor.status().ToString());
+      refollow_ = true;
       return;
     }
     if (cursor->has_value() && (*cursor)->size() == 8) {
-      from = static_cast<int64_t>(store::ReadBigEndian64(**cursor));
+      rd_kafka_topic_partition_list_add(list.get(), cluster.changes_topic.c_str(),
+                                        static_cast<int32_t>(p))
+          ->offset = static_cast<int64_t>(store::ReadBigEndian64(**cursor));
+    } else {
+      rd_kafka_topic_partition_list_add(by_time.get(), cluster.changes_topic.c_str(),
+                                        static_cast<int32_t>(p))
+          ->offset = absl::ToUnixMillis(clock_.Now() - kFirstLookBack);
     }
-    rd_kafka_topic_partition_list_add(list.get(), cluster.changes_topic.c_str(),
-                                      static_cast<int32_t>(p))
-        ->offset = from;
+  }
+  if (by_time->cnt > 0) {
+    if (rd_kafka_resp_err_t err =
+            rd_kafka_offsets_for_times(changes_consumer_.get(), by_time.get(), 5000);
+        err) {
+      spdlog::warn("msg=\"cannot find where to follow the changes topic from\" error=\"{}\"",
+                   rd_kafka_err2str(err));
+      refollow_ = true;
+      return;  // again at the next turn
+    }
+    // Where each starts, stored at once as its cursor: a new owner after a crash goes on from
+    // there, whatever the time since.
+    std::vector<std::pair<int32_t, int64_t>> starts;
+    for (int i = 0; i < by_time->cnt; ++i) {
+      const rd_kafka_topic_partition_t& found = by_time->elems[i];
+      int64_t from = found.offset;
+      if (found.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::warn(
+            "msg=\"cannot find where to follow the changes topic from\" partition={} "
+            "error=\"{}\"",
+            found.partition, rd_kafka_err2str(found.err));
+        refollow_ = true;
+        return;
+      }
+      if (from < 0) {
+        // No record that recent: from the end.
+        int64_t low = 0;
+        int64_t high = 0;
+        if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                changes_consumer_.get(), found.topic, found.partition, &low, &high, 5000);
+            err) {
+          spdlog::warn(
+              "msg=\"cannot read the end of the changes topic\" partition={} "
+              "error=\"{}\"",
+              found.partition, rd_kafka_err2str(err));
+          refollow_ = true;
+          return;
+        }
+        from = high;
+      }
+      starts.emplace_back(found.partition, from);
+      rd_kafka_topic_partition_list_add(list.get(), found.topic, found.partition)->offset = from;
+    }
+    absl::Status stored = cluster.run([&](store::Txn& txn) -> absl::Status {
+      for (const auto& [partition, from] : starts) {
+        std::string value;
+        store::PutBigEndian64(&value, static_cast<uint64_t>(from));
+        txn.Put(store::Cf::kProof, CursorKey(cluster.route_key(partition)), value);
+      }
+      return absl::OkStatus();
+    });
+    if (!stored.ok()) {
+      spdlog::warn("msg=\"cannot store where the proof starts\" error=\"{}\"", stored.ToString());
+      refollow_ = true;
+      return;
+    }
   }
   if (rd_kafka_resp_err_t err = rd_kafka_assign(changes_consumer_.get(), list.get()); err) {
     spdlog::error("msg=\"cannot follow the changes topic\" error=\"{}\"", rd_kafka_err2str(err));
+    refollow_ = true;
     return;
   }
   following_ = std::move(owned);
+  refollow_ = false;
 }
 
 void EnforcementProof::ReadChanges() {
@@ -456,9 +556,11 @@ void EnforcementProof::ReadChanges() {
     events::MessagePtr message(rd_kafka_consumer_poll(changes_consumer_.get(), 0));
     if (message == nullptr) break;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    const int64_t timestamp = rd_kafka_message_timestamp(message.get(), &type);
     read[message->partition].push_back(
         {std::string(static_cast<const char*>(message->payload), message->len), message->partition,
-         message->offset});
+         message->offset, type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp});
   }
   for (const auto& [partition, changes] : read) {
     if (absl::Status s = RecordChanges(partition, changes); !s.ok()) {
@@ -467,7 +569,7 @@ void EnforcementProof::ReadChanges() {
           "msg=\"cannot record withdrawals for proof of enforcement; reading again\" "
           "partition={} error=\"{}\"",
           partition, s.ToString());
-      std::fill(following_.begin(), following_.end(), false);
+      refollow_ = true;
       return;
     }
   }
@@ -476,6 +578,16 @@ void EnforcementProof::ReadChanges() {
 absl::Status EnforcementProof::RecordChanges(int32_t partition,
                                              const std::vector<events::DeliveredChange>& changes) {
   const ProofOptions::Cluster& cluster = *options_.cluster;
+  // A batch without a withdrawal only moves the cursor: stored every kCursorInterval, not at
+  // every turn (each store is a write of the partition's changelog). A new owner then reads a few
+  // seconds of changes again; their entries exist already and are kept.
+  const bool withdraws = std::any_of(changes.begin(), changes.end(), [](const auto& delivered) {
+    v1::ConsentChanged change;
+    return change.ParseFromString(delivered.value) && WithdrawalOf(change).has_value();
+  });
+  const absl::Time now = clock_.Now();
+  absl::Time& stored = cursor_stored_[static_cast<size_t>(partition)];
+  if (!withdraws && now - stored < kCursorInterval) return absl::OkStatus();
   std::vector<PendingWithdrawal> added;
   RETURN_IF_ERROR(cluster.run([&](store::Txn& txn) -> absl::Status {
     added.clear();
@@ -502,6 +614,7 @@ absl::Status EnforcementProof::RecordChanges(int32_t partition,
     txn.Put(store::Cf::kProof, CursorKey(cluster.route_key(partition)), next);
     return absl::OkStatus();
   }));
+  stored = now;
   absl::MutexLock lock(&mu_);
   for (PendingWithdrawal& w : added) auditor_.AddPending(std::move(w));
   return absl::OkStatus();

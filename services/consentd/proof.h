@@ -116,6 +116,10 @@ class EnforcementProof {
                              const std::vector<events::DeliveredChange>& changes);
   absl::Status SetupConsumer();
   void Persist(const std::vector<Application>& applied);
+  // Cluster mode's Persist: one committer mutation per partition.
+  void PersistThroughCommitter(const std::vector<Application>& applied);
+  // The application's time in the histogram, once recorded.
+  void Observe(const Application& a);
   void UpdateGauges(absl::Time now);
 
   const ProofOptions options_;
@@ -125,6 +129,8 @@ class EnforcementProof {
   // Cluster mode: the changes topic's partitions owned here, and the consumer following them.
   events::KafkaPtr changes_consumer_;
   std::vector<bool> following_;
+  bool refollow_ = false;  // follow again from the stored cursors (a batch was refused)
+  std::vector<absl::Time> cursor_stored_;  // per partition: when its cursor was last stored
   std::atomic<bool> stopping_{false};
   bool assigned_ = false;
   std::thread thread_;

@@ -100,12 +100,12 @@ void RightsRunner::LogErasures(const std::string& tenant,
 }
 
 // The offboarding's reason and the actor who asked, made to pass an erasure's checks (the actor:
-// printable ASCII, at most 128 characters; the reason at most 256 bytes), which they need not
-// have passed when the offboarding was asked for (a principal may be longer; the reason gains a
-// prefix).
+// printable ASCII without spaces, at most 128 characters; the reason at most 256 bytes), which they
+// need not have passed when the offboarding was asked for (a principal may be longer; the reason
+// gains a prefix).
 static std::string FitActor(std::string_view actor) {
   std::string out;
-  for (char c : actor.substr(0, 128)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  for (char c : actor.substr(0, 128)) out.push_back(c > 0x20 && c < 0x7f ? c : '_');
   return out;
 }
 static std::string FitReason(std::string_view reason) {
@@ -170,11 +170,17 @@ absl::Duration RightsRunner::OffboardStepRound() {
   // the repeat of the rest does not lose their counts.
   const size_t done = static_cast<size_t>(
       std::find(outcomes.begin(), outcomes.end(), Outcome::kFailed) - outcomes.begin());
+  // Every erasure made is logged (a repeat answers it already erased); the stored counters are
+  // those of the subjects stored.
   std::vector<std::string> erased;
+  uint64_t erased_beyond = 0;  // after the first failure: stored as scanned and erased too
   uint64_t held = 0;
-  for (size_t k = 0; k < done; ++k) {
-    if (outcomes[k] == Outcome::kErased) erased.push_back(step.subjects[k]);
-    if (outcomes[k] == Outcome::kHeld) ++held;
+  for (size_t k = 0; k < n; ++k) {
+    if (outcomes[k] == Outcome::kErased) {
+      erased.push_back(step.subjects[k]);
+      if (k >= done) ++erased_beyond;
+    }
+    if (outcomes[k] == Outcome::kHeld && k < done) ++held;
   }
   offboard_erased_.Increment(static_cast<double>(erased.size()));
   LogErasures(step.tenant, erased);
@@ -183,12 +189,13 @@ absl::Duration RightsRunner::OffboardStepRound() {
     stored = ledger_.FinishOffboardStep(step, erased.size(), held);
   } else {
     stored = failed;
-    if (done > 0) {
+    if (done > 0 || erased_beyond > 0) {
       ledger::OffboardStep part = step;
       part.subjects.resize(done);
-      part.next_cursor = store::SubjectKey(step.tenant, step.subjects[done - 1]);
+      part.next_cursor = done > 0 ? store::SubjectKey(step.tenant, step.subjects[done - 1]) : "";
       part.last = false;
-      if (absl::Status s = ledger_.FinishOffboardStep(part, erased.size(), held); !s.ok()) {
+      if (absl::Status s = ledger_.FinishOffboardStep(part, erased.size(), held, erased_beyond);
+          !s.ok()) {
         stored = s;
       }
     }

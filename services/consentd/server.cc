@@ -579,6 +579,8 @@ void Server::Shutdown(absl::Duration delay, absl::Duration grace) {
   if (lifecycle_ != nullptr) lifecycle_->Stop();  // its rounds write through the committer
   if (rights_ != nullptr) rights_->Stop();
   if (links_ != nullptr) links_->Stop();  // waits for the link intents being driven
+  // Cluster mode: the proof records through the committer (single-node: after the relay, below).
+  if (proof_ != nullptr && cluster_ != nullptr) proof_->Stop();
   committer_->Stop();
   // Calls still waiting for an owner fail; then the partitions move to the other instances.
   guard_->SetRouter(nullptr);

@@ -80,6 +80,8 @@ TEST(RouteTest, AWalksCursorRoutesToThePartitionItNames) {
   EXPECT_FALSE(ledger::IsSharedWrite(store::Cf::kProof, "q" + rk));
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kRights, store::OffboardingKey("acme")),
             ledger::TenantRouteKey("acme"));
+  // A legal hold is not shared: only where its subject's partition is kept in full.
+  EXPECT_FALSE(ledger::IsSharedWrite(store::Cf::kRights, store::LegalHoldKey("acme", "alice")));
   // Not a cursor: no route of its own.
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kLifecycle, std::string("p\0", 2)), std::nullopt);
   EXPECT_EQ(ledger::RouteOfWrite(store::Cf::kProof, store::ProofPendingKey(4, 17)), std::nullopt);
