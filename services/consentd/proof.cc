@@ -409,7 +409,10 @@ void EnforcementProof::Observe(const Application& a) {
 void EnforcementProof::PersistThroughCommitter(const std::vector<Application>& applied) {
   std::map<int32_t, std::vector<const Application*>> by_partition;
   for (const Application& a : applied) by_partition[a.partition].push_back(&a);
-  for (const auto& [partition, applications] : by_partition) {
+  for (const auto& group : by_partition) {
+    // Named, not bound: a lambda below uses them (clang before 16 cannot capture a binding).
+    const int32_t partition = group.first;
+    const std::vector<const Application*>& applications = group.second;
     // One mutation per partition, routed with the entries' targets: refused once the partition
     // moved (its new owner's auditor records the applications from the same reports).
     absl::Status recorded = options_.cluster->run([&](store::Txn& txn) -> absl::Status {
