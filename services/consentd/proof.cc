@@ -57,6 +57,29 @@ std::optional<Entry> EntryOf(const events::DeliveredChange& delivered, absl::Tim
   return entry;
 }
 
+// A consumer's configuration: no offsets committed, the brokers and connection settings of
+// `options`, and `settings`.
+absl::StatusOr<events::ConfPtr> ConsumerConf(
+    const ProofOptions& options,
+    std::initializer_list<std::pair<const char*, const char*>> settings) {
+  events::ConfPtr conf(rd_kafka_conf_new());
+  for (auto [key, value] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"enable.auto.commit", "false"},
+           {"enable.auto.offset.store", "false"},
+           {"log_level", "4"}}) {
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.consumer.", key)));
+  }
+  for (auto [key, value] : settings) {
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.consumer.", key)));
+  }
+  RETURN_IF_ERROR(
+      events::SetConf(conf.get(), "bootstrap.servers", options.brokers, "kafka.brokers"));
+  for (const auto& [key, value] : options.connection) {
+    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.producer.", key)));
+  }
+  return conf;
+}
+
 // Cluster mode: the next offset of the changes topic a partition's proof reads, "q" + a route key
 // of the partition (route.cc routes it there) -> big-endian 64-bit offset.
 std::string CursorKey(std::string_view route_key) { return absl::StrCat("q", Sv(route_key)); }
@@ -146,22 +169,11 @@ absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
       new EnforcementProof(std::move(options), store, clock, registry));
   // Cluster mode loads the pending withdrawals of the partitions it comes to own.
   if (!proof->options_.cluster.has_value()) RETURN_IF_ERROR(proof->Load());
-  events::ConfPtr conf(rd_kafka_conf_new());
-  for (auto [key, value] : std::initializer_list<std::pair<const char*, const char*>>{
-           {"enable.auto.commit", "false"},
-           {"enable.auto.offset.store", "false"},
-           {"auto.offset.reset", "latest"},
-           {"fetch.wait.max.ms", "10"},
-           {"client.id", "assent-consentd-auditor"},
-           {"group.id", "assent-consentd-auditor"},
-           {"log_level", "4"}}) {
-    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.consumer.", key)));
-  }
-  RETURN_IF_ERROR(
-      events::SetConf(conf.get(), "bootstrap.servers", proof->options_.brokers, "kafka.brokers"));
-  for (const auto& [key, value] : proof->options_.connection) {
-    RETURN_IF_ERROR(events::SetConf(conf.get(), key, value, absl::StrCat("kafka.producer.", key)));
-  }
+  ASSIGN_OR_RETURN(events::ConfPtr conf,
+                   ConsumerConf(proof->options_, {{"auto.offset.reset", "latest"},
+                                                  {"fetch.wait.max.ms", "10"},
+                                                  {"client.id", "assent-consentd-auditor"},
+                                                  {"group.id", "assent-consentd-auditor"}}));
   // librdkafka's own log lines (a broker not reachable yet, ...) go to the debug log: the reports
   // are heartbeats, and the relay already says when Kafka is away.
   rd_kafka_conf_set_log_cb(
@@ -178,24 +190,11 @@ absl::StatusOr<std::unique_ptr<EnforcementProof>> EnforcementProof::Start(
                                                    5, 10, 30, 60, 120, 300, 900, 3600});
   }
   if (proof->options_.cluster.has_value()) {
-    events::ConfPtr changes(rd_kafka_conf_new());
-    for (auto [key, value] : std::initializer_list<std::pair<const char*, const char*>>{
-             {"enable.auto.commit", "false"},
-             {"enable.auto.offset.store", "false"},
-             {"auto.offset.reset", "earliest"},
-             {"isolation.level", "read_committed"},
-             {"client.id", "assent-consentd-proof"},
-             {"group.id", "assent-consentd-proof"},
-             {"log_level", "4"}}) {
-      RETURN_IF_ERROR(
-          events::SetConf(changes.get(), key, value, absl::StrCat("kafka.consumer.", key)));
-    }
-    RETURN_IF_ERROR(events::SetConf(changes.get(), "bootstrap.servers", proof->options_.brokers,
-                                    "kafka.brokers"));
-    for (const auto& [key, value] : proof->options_.connection) {
-      RETURN_IF_ERROR(
-          events::SetConf(changes.get(), key, value, absl::StrCat("kafka.producer.", key)));
-    }
+    ASSIGN_OR_RETURN(events::ConfPtr changes,
+                     ConsumerConf(proof->options_, {{"auto.offset.reset", "earliest"},
+                                                    {"isolation.level", "read_committed"},
+                                                    {"client.id", "assent-consentd-proof"},
+                                                    {"group.id", "assent-consentd-proof"}}));
     proof->changes_consumer_.reset(
         rd_kafka_new(RD_KAFKA_CONSUMER, changes.get(), errstr, sizeof(errstr)));
     if (proof->changes_consumer_ == nullptr) return InvalidField("kafka.producer", errstr);
